@@ -1,0 +1,49 @@
+"""Session-scoped real servers (OpenBao, PostgreSQL, moto) for the integration tests, started on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import hvac
+import pytest
+
+from tests import servers
+
+_HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/integration with `integration` (deselect with -m 'not integration')."""
+    for item in items:
+        if _HERE in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.OpenBaoServer]:
+    """An OpenBao dev server with the file audit device `agentiam-test` writing to `audit_log_path`."""
+    with servers.run_openbao(tmp_path_factory.mktemp("openbao")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.PostgresServer]:
+    """A throwaway PostgreSQL cluster; the superuser logs in over TCP with its password."""
+    with servers.run_postgres(tmp_path_factory.mktemp("postgres")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.MotoServer]:
+    """A moto server; reach it with `boto3.client(service, **moto_server.client_kwargs())`."""
+    with servers.run_moto(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture
+def vault_client(openbao: servers.OpenBaoServer) -> Iterator[hvac.Client]:
+    """An hvac client on the OpenBao fixture, authenticated with the root token."""
+    client = hvac.Client(url=openbao.address, token=openbao.root_token, timeout=10)
+    yield client
+    client.adapter.close()
