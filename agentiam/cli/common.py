@@ -1,0 +1,60 @@
+"""Options and error handling shared by the commands."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agentiam.errors import AgentiamError, SpecError, UserError
+from agentiam.findings import Finding, Severity
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1  # guardrail violations (or what --fail-on selects)
+EXIT_INPUT = 2  # unreadable/malformed input, bad config, a server that refused
+
+_INPUT_RULE_PREFIXES = ("YAML", "SPEC", "CFG")
+
+
+def exit_code(findings: list[Finding]) -> int:
+    """2 if any file could not be read as a spec, 1 if any guardrail error, else 0."""
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    if any(f.rule_id.startswith(_INPUT_RULE_PREFIXES) for f in errors):
+        return EXIT_INPUT
+    return EXIT_FINDINGS if errors else EXIT_OK
+
+
+def stacks_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--stacks", "stacks_dir", type=click.Path(path_type=Path, file_okay=False), default="stacks",
+                        show_default=True, help="Folder of Pulumi stack configs (Pulumi.<env>.yaml).")(func)
+
+
+def specs_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--specs", "specs_dir", type=click.Path(path_type=Path, file_okay=False),
+                        default="agent_specs", show_default=True, help="Folder of agent specs.")(func)
+
+
+def handle_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the project's user errors into a clear message and exit code 2 (never a traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SpecError as exc:
+            for finding in exc.findings:
+                click.echo(finding.render(), err=True)
+            click.echo(f"{len(exc.findings)} error(s); nothing was planned.", err=True)
+            sys.exit(exit_code(exc.findings) or EXIT_FINDINGS)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INPUT)
+        except AgentiamError as exc:
+            click.echo(f"internal error (please report): {exc}", err=True)
+            sys.exit(3)
+
+    return wrapper

@@ -1,0 +1,27 @@
+"""Entry point of the `agentiam` console script."""
+
+from __future__ import annotations
+
+import click
+
+from agentiam import __version__
+from agentiam.cli.plan import plan
+from agentiam.cli.validate import validate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
+Start with:
+  agentiam validate          # check every spec under agent_specs/
+  agentiam plan --env dev    # see what will exist in dev
+""")
+@click.version_option(__version__, prog_name="agentiam")
+def cli() -> None:
+    """agentiam: identities for autonomous AI agents, as reviewed code."""
+
+
+cli.add_command(validate)
+cli.add_command(plan)
+
+
+def main() -> None:
+    cli()

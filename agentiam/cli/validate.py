@@ -1,0 +1,30 @@
+"""`agentiam validate`: check specs against the schema and every guardrail."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from agentiam import project
+from agentiam.cli.common import exit_code, handle_user_errors, stacks_option
+from agentiam.render import findings as render_findings
+
+
+@click.command(epilog="""\b
+Examples:
+  agentiam validate                          # every spec under agent_specs/
+  agentiam validate agent_specs/billing      # one folder
+  agentiam validate --format sarif > agentiam.sarif   # code-scanning annotations
+""")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
+              help="text for terminals, json for machines, sarif for code-scanning annotations on the spec lines.")
+@stacks_option
+@handle_user_errors
+def validate(paths: tuple[Path, ...], fmt: str, stacks_dir: Path) -> None:
+    """Validate agent specs: schema, guardrails, environment facts. Exit 0 ok, 1 violations, 2 unreadable input."""
+    result = project.validate(list(paths) or [project.DEFAULT_SPECS_DIR], stacks_dir)
+    click.echo(render_findings.render(fmt, result.findings, result.files_checked), nl=False)
+    sys.exit(exit_code(result.findings))

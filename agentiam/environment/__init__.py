@@ -1,0 +1,1 @@
+"""Per-environment facts (account, region, Vault mounts, databases, log routing) read from stacks/Pulumi.<env>.yaml."""

@@ -1,0 +1,123 @@
+"""Typed model of the `agentiam:environment` value in a Pulumi stack config file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agentiam.spec.types import EnvironmentName
+
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="12-digit AWS account id (quoted in YAML).",
+                                 examples=["111111111111"])]
+MountPath = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_/-]*[a-z0-9]$", max_length=100,
+                                 description="A Vault mount path without slashes at either end.",
+                                 examples=["agentiam-dev-approle"])]
+Arn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:[^:]*:[^:]*:.+$", description="An AWS ARN.",
+                           examples=["arn:aws:iam::111111111111:role/vault-aws-secrets-engine"])]
+# CloudWatch Logs accepts only these retention values (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class AuditDevice(_Strict):
+    """The environment's Vault audit device."""
+
+    path: str = Field("agentiam-file", pattern=r"^[a-z0-9-]+$", description="Audit device path (name).",
+                      examples=["agentiam-file"])
+    file_path: str = Field(description="Where the server writes audit lines.",
+                           examples=["/var/log/vault/audit.log"])
+    api_managed: bool = Field(
+        False, description="True if the server accepts audit devices through the API. OpenBao >= 2.3.2 does not: "
+                           "the stack then outputs the config block to put in the server's config file.")
+
+
+class VaultSettings(_Strict):
+    """Mounts the stack creates (approle, cert, database) or expects (aws, kv) on the environment's Vault."""
+
+    approle_mount: MountPath = Field(description="AppRole auth mount the stack creates, max lease 24h.",
+                                     examples=["agentiam-dev-approle"])
+    cert_mount: MountPath = Field(description="TLS certificate auth mount the stack creates.",
+                                  examples=["agentiam-dev-cert"])
+    database_mount: MountPath = Field(description="Database secrets mount the stack creates, max lease 24h.",
+                                      examples=["agentiam-dev-database"])
+    aws_mount: MountPath = Field(description="Existing AWS secrets engine mount (needs AWS credentials of its own).",
+                                 examples=["aws"])
+    kv_mount: MountPath = Field(description="Existing KV v2 mount agents' static secrets live in.", examples=["secret"])
+    agent_ca_pem_file: str = Field(description="PEM file (relative to the project) of the CA that signs agent "
+                                               "client certificates.", examples=["stacks/ca/dev-agents-ca.pem"])
+    audit: AuditDevice = Field(description="The audit device.")
+
+
+class DatabaseConnection(_Strict):
+    """A database agents may receive dynamic credentials for."""
+
+    plugin: Literal["postgresql-database-plugin"] = Field(description="Vault database plugin.",
+                                                          examples=["postgresql-database-plugin"])
+    connection_url: str = Field(pattern=r"\{\{username\}\}.*\{\{password\}\}",
+                                description="Connection URL with {{username}}/{{password}} templates.",
+                                examples=["postgresql://{{username}}:{{password}}@db.dev.internal:5432/billing"])
+    username: str = Field(min_length=1, description="Vault's management user on that database.", examples=["vault"])
+    password_secret: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$",
+                                 description="Name of the Pulumi *secret* config key holding that user's password.",
+                                 examples=["billingDbPassword"])
+    schemas: list[str] = Field(["public"], min_length=1, description="Schemas agents' grants apply to.",
+                               examples=[["public"]])
+
+
+class Logging(_Strict):
+    """Where agent activity goes, kept apart from human activity."""
+
+    agent_log_group: str = Field(pattern=r"^[\w#/.-]+$", description="Log group created for agent activity.",
+                                 examples=["/agentiam/dev/agent-activity"])
+    retention_days: int = Field(description="Retention of the agent log group.", examples=[90])
+    trail_log_group: str = Field(pattern=r"^[\w#/.-]+$", description="Existing log group the account's CloudTrail "
+                                 "delivers to.", examples=["/aws/cloudtrail/account-trail"])
+    destination_arn: Arn = Field(description="Subscription target (Kinesis, Firehose, Lambda or a Logs destination) "
+                                             "receiving agent events.")
+    destination_role_arn: Arn | None = Field(None, description="Role CloudWatch Logs assumes to write to a Kinesis or "
+                                                               "Firehose destination.")
+    alarm_topic_arn: Arn = Field(description="SNS topic notified when an agent role is denied access.")
+
+    @model_validator(mode="after")
+    def _retention_is_supported(self) -> Logging:
+        if self.retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"retention_days {self.retention_days} is not a CloudWatch Logs retention value; "
+                             f"use one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return self
+
+
+class Selection(_Strict):
+    """Which agents this stack provisions: a shard of a large fleet (IAM quota, engine time)."""
+
+    teams: list[str] | None = Field(None, description="Only agents owned by these teams.", examples=[["billing"]])
+    shard_count: int = Field(1, ge=1, le=1000, description="Split the fleet into this many stacks by a stable hash "
+                                                          "of the agent name.", examples=[4])
+    shard_index: int = Field(0, ge=0, description="Which shard this stack is (0-based).", examples=[0])
+    shared_resources: bool = Field(True, description="Whether this stack owns the environment-wide resources "
+                                   "(boundaries, mounts, log routing). Exactly one stack per environment must.")
+
+    @model_validator(mode="after")
+    def _index_in_range(self) -> Selection:
+        if self.shard_index >= self.shard_count:
+            raise ValueError(f"shard_index {self.shard_index} must be below shard_count {self.shard_count}")
+        return self
+
+
+class EnvironmentConfig(_Strict):
+    """Everything the plan needs to know about one environment."""
+
+    name: EnvironmentName
+    account_id: AccountId
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="AWS region.", examples=["eu-west-1"])
+    aws_secrets_engine_principal_arn: Arn = Field(
+        description="The IAM principal Vault's AWS secrets engine runs as; the only principal agent roles trust.")
+    vault: VaultSettings
+    databases: dict[str, DatabaseConnection] = Field(default_factory=dict,
+                                                     description="Databases agents may get credentials for.")
+    logging: Logging
+    selection: Selection = Field(default_factory=Selection, description="Sharding of large fleets.")

@@ -1,0 +1,42 @@
+"""Findings: the data every check produces, rendered by separate writers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import Enum
+
+
+class Severity(str, Enum):
+    """How bad a finding is; `error` blocks validation, `warning` does not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem, located in a spec file by line, column and field path."""
+
+    file: str
+    line: int
+    column: int
+    rule_id: str
+    severity: Severity
+    path: str
+    message: str
+
+    def render(self) -> str:
+        """`file:line:col  RULE  field: message`, the line reviewers act on."""
+        where = f"{self.file}:{self.line}:{self.column}"
+        field = f"{self.path}: " if self.path else ""
+        return f"{where}  {self.rule_id}  {field}{self.message}"
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["severity"] = self.severity.value
+        return data
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    """True when any finding is an error (the exit code is derived from this)."""
+    return any(f.severity is Severity.ERROR for f in findings)

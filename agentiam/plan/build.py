@@ -1,0 +1,313 @@
+"""Build the identity plan from validated specs and one environment's config. Pure and deterministic."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from agentiam.environment.model import EnvironmentConfig
+from agentiam.plan import names
+from agentiam.plan.effective import EffectiveSpec, effective, fill
+from agentiam.plan.model import (
+    AgentPlan,
+    AppRolePlan,
+    AuditPlan,
+    AwsRolePlan,
+    AwsSecretRolePlan,
+    BoundaryPlan,
+    CertRolePlan,
+    DatabaseConnectionPlan,
+    DatabaseRolePlan,
+    EgressPlan,
+    EntityPlan,
+    IdentityPlan,
+    LogRoutingPlan,
+    MountPlan,
+    PlatformPlan,
+    RateLimitPlan,
+    VaultPlan,
+)
+from agentiam.plan.risk import BOUNDARY_DENIED_ACTIONS
+from agentiam.plan.vault_policy import kv_rules, render_policy, self_service_rules
+from agentiam.spec.model import AgentSpec, FunctionClass, Status
+from agentiam.spec.validate import LoadedSpec
+
+POLICY_VERSION = "2012-10-17"
+DAY = 86400
+# Classes that may not move data out of the environment's account (field guide: no export / read-only).
+NO_EXPORT_CLASSES = frozenset({FunctionClass.DATA_RETRIEVAL, FunctionClass.ANALYSIS, FunctionClass.REPORTING,
+                               FunctionClass.MONITORING})
+# A certificate login only needs to mint one wrapped secret id (FACTS.md: certificate + secret composition).
+CERT_TOKEN_TTL = 120
+CERT_TOKEN_NUM_USES = 2
+SECRET_ID_MAX_WRAP_TTL = "300s"
+
+
+def statement_sid(sid: str) -> str:
+    """`read-invoices` -> `ReadInvoices` (IAM Sids are alphanumeric)."""
+    return "".join(part[:1].upper() + part[1:] for part in sid.split("-"))
+
+
+def agents_in_environment(specs: Sequence[LoadedSpec], environment: str) -> list[LoadedSpec]:
+    """Specs deployed to `environment`, sorted by agent name."""
+    return sorted((s for s in specs if environment in s.spec.environments), key=lambda s: s.spec.name)
+
+
+def selected(spec: AgentSpec, env: EnvironmentConfig) -> bool:
+    """Whether this stack's selection (team filter, shard) provisions the agent."""
+    selection = env.selection
+    if selection.teams is not None and spec.owner.team not in selection.teams:
+        return False
+    return names.shard_of(spec.name, selection.shard_count) == selection.shard_index
+
+
+def _inline_policy(spec: AgentSpec, env: EnvironmentConfig) -> dict | None:
+    statements = []
+    for grant in spec.permissions.aws:
+        statements.append({
+            "Sid": statement_sid(grant.sid),
+            "Effect": "Allow",
+            "Action": sorted(set(grant.actions)),
+            "Resource": sorted({fill(r, spec, env) for r in grant.resources}),
+        })
+    if not statements:
+        return None
+    return {"Version": POLICY_VERSION, "Statement": sorted(statements, key=lambda s: s["Sid"])}
+
+
+def _trust_policy(spec: AgentSpec, env: EnvironmentConfig) -> dict:
+    principal = {"AWS": env.aws_secrets_engine_principal_arn}
+    return {"Version": POLICY_VERSION, "Statement": [
+        {   # The engine must stamp every session with the agent's name (CloudTrail: principal tags).
+            "Sid": "VaultAwsSecretsEngineAssumesWithAgentTag",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": {"StringEquals": {"aws:RequestTag/agentiam-agent": spec.name,
+                                           "aws:RequestTag/agentiam-environment": env.name}},
+        },
+        {   # Source identity persists across role chaining and cannot be changed (FACTS.md).
+            "Sid": "SourceIdentityIsTheAgent",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "sts:SetSourceIdentity",
+            "Condition": {"StringEquals": {"sts:SourceIdentity": spec.name}},
+        },
+    ]}
+
+
+KILL_SWITCH_POLICY = {"Version": POLICY_VERSION, "Statement": [
+    {"Sid": "AgentiamKillSwitch", "Effect": "Deny", "Action": "*", "Resource": "*"}]}
+
+
+def _tags(loaded: LoadedSpec, env: EnvironmentConfig) -> dict[str, str]:
+    spec = loaded.spec
+    return {
+        "agentiam:agent": spec.name,
+        "agentiam:environment": env.name,
+        "agentiam:function": spec.function.value,
+        "agentiam:owner": spec.owner.team,
+        "agentiam:sponsor": spec.owner.sponsor,
+        "agentiam:expires": spec.expires.isoformat(),
+        "agentiam:spec-digest": loaded.digest,
+        "managed-by": "agentiam",
+    }
+
+
+def _postgres_statements(schemas: list[str], access: str) -> tuple[list[str], list[str]]:
+    privileges = "SELECT" if access == "read" else "SELECT, INSERT, UPDATE, DELETE"
+    create = ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' NOINHERIT;"]
+    revoke = ["SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';"]
+    for schema in schemas:
+        create.append(f'GRANT USAGE ON SCHEMA "{schema}" TO "{{{{name}}}}";')
+        create.append(f'GRANT {privileges} ON ALL TABLES IN SCHEMA "{schema}" TO "{{{{name}}}}";')
+        revoke.append(f'REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA "{schema}" FROM "{{{{name}}}}";')
+        revoke.append(f'REVOKE USAGE ON SCHEMA "{schema}" FROM "{{{{name}}}}";')
+    revoke.append('DROP ROLE IF EXISTS "{{name}}";')
+    return create, revoke
+
+
+def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident: str) -> VaultPlan:
+    spec = loaded.spec
+    vault = env.vault
+    creds = eff.credentials
+    active = eff.status is Status.ACTIVE
+    cidrs = [str(c) for c in spec.authentication.bound_cidrs]
+    database_roles = []
+    if active:
+        for grant in sorted(spec.permissions.databases, key=lambda g: (g.database, g.access.value)):
+            connection = env.databases[grant.database]
+            create, revoke = _postgres_statements(connection.schemas, grant.access.value)
+            database_roles.append(DatabaseRolePlan(
+                mount=vault.database_mount,
+                name=names.database_role_name(spec.name, env.name, grant.database, grant.access.value),
+                database=grant.database, access=grant.access.value,
+                creation_statements=create, revocation_statements=revoke,
+                default_ttl=min(creds.database_ttl, creds.database_max_ttl), max_ttl=creds.database_max_ttl))
+    aws_secret_role = None
+    if active and spec.permissions.aws:
+        aws_secret_role = AwsSecretRolePlan(
+            mount=vault.aws_mount, name=ident, credential_type="assumed_role",
+            role_arns=[names.role_arn(env.account_id, spec.name, env.name)],
+            default_sts_ttl=creds.aws_session_ttl, max_sts_ttl=creds.aws_session_ttl,
+            session_tags={"agentiam-agent": spec.name, "agentiam-environment": env.name})
+
+    rules: list[tuple[str, tuple[str, ...]]] = self_service_rules()
+    for role in database_roles:
+        rules.append((f"{role.mount}/creds/{role.name}", ("read",)))
+    if aws_secret_role is not None:
+        rules.append((f"{vault.aws_mount}/creds/{ident}", ("read",)))
+        rules.append((f"{vault.aws_mount}/sts/{ident}", ("read", "update")))
+    if active:
+        for grant in spec.permissions.kv:
+            rules.extend(kv_rules(vault.kv_mount, fill(grant.path, spec, env), grant.capabilities))
+    policy_hcl = render_policy(f"agentiam: {spec.name} in {env.name} ({spec.function.value})", rules)
+    login_policy = names.login_policy_name(spec.name, env.name)
+    login_hcl = render_policy(
+        f"agentiam: certificate login of {spec.name} in {env.name}: may only mint one wrapped secret id",
+        [(f"auth/{vault.approle_mount}/role/{ident}/secret-id", ("update",))] if active else [],
+        extra={"min_wrapping_ttl": "1s", "max_wrapping_ttl": SECRET_ID_MAX_WRAP_TTL})
+    common_name = fill(spec.authentication.certificate_common_name, spec, env) \
+        if spec.authentication.certificate_common_name else names.default_common_name(spec.name, env.name)
+    token_max = min(creds.token_max_ttl, DAY)
+    rate = eff.network.rate_limit
+    return VaultPlan(
+        policy_name=ident,
+        policy_hcl=policy_hcl,
+        login_policy_name=login_policy,
+        login_policy_hcl=login_hcl,
+        approle=AppRolePlan(
+            mount=vault.approle_mount, role_name=ident, token_policies=[ident],
+            token_ttl=min(creds.token_ttl, token_max), token_max_ttl=token_max, token_explicit_max_ttl=token_max,
+            token_type="service", bind_secret_id=True, secret_id_ttl=creds.secret_id_ttl,
+            secret_id_num_uses=creds.secret_id_num_uses, secret_id_bound_cidrs=cidrs, token_bound_cidrs=cidrs),
+        cert=CertRolePlan(
+            mount=vault.cert_mount, role_name=ident, allowed_common_names=[common_name],
+            token_policies=[login_policy], token_ttl=CERT_TOKEN_TTL, token_max_ttl=CERT_TOKEN_TTL,
+            token_num_uses=CERT_TOKEN_NUM_USES, token_bound_cidrs=cidrs),
+        entity=EntityPlan(
+            name=ident, disabled=not active,
+            metadata={"kind": "ai-agent", "agent": spec.name, "environment": env.name,
+                      "function": spec.function.value, "owner": spec.owner.team, "sponsor": spec.owner.sponsor,
+                      "expires": spec.expires.isoformat(), "spec_digest": loaded.digest},
+            approle_alias_mount=vault.approle_mount, cert_alias_mount=vault.cert_mount, cert_alias_name=common_name),
+        database_roles=database_roles,
+        aws_secret_role=aws_secret_role,
+        rate_limit=RateLimitPlan(name=ident, path=f"auth/{vault.approle_mount}/", role=ident,
+                                 rate=float(rate.requests), interval=rate.interval) if rate and active else None,
+    )
+
+
+def agent_plan(loaded: LoadedSpec, env: EnvironmentConfig) -> AgentPlan:
+    """The plan entry of one agent in one environment."""
+    spec = loaded.spec
+    eff = effective(spec, env.name)
+    ident = names.identity_name(spec.name, env.name)
+    active = eff.status is Status.ACTIVE
+    network = eff.network
+    return AgentPlan(
+        agent=spec.name, environment=env.name, identity_name=ident, status=eff.status.value,
+        function=spec.function.value, description=spec.description, owner_team=spec.owner.team,
+        owner_sponsor=spec.owner.sponsor, owner_contact=spec.owner.contact, expires=spec.expires.isoformat(),
+        source_file=loaded.file, spec_digest=loaded.digest, tags=_tags(loaded, env),
+        aws=AwsRolePlan(
+            role_name=ident, role_arn=names.role_arn(env.account_id, spec.name, env.name),
+            max_session_duration=max(3600, eff.credentials.aws_session_ttl),
+            trust_policy=_trust_policy(spec, env),
+            inline_policy_name=names.INLINE_POLICY_NAME, inline_policy=_inline_policy(spec, env),
+            boundary_policy_name=names.boundary_policy_name(env.name, spec.function.value),
+            boundary_policy_arn=names.boundary_policy_arn(env.account_id, env.name, spec.function.value),
+            kill_switch_policy_name=names.KILL_SWITCH_POLICY_NAME,
+            kill_switch_policy=None if active else KILL_SWITCH_POLICY),
+        vault=_vault(loaded, env, eff, ident),
+        egress=EgressPlan(
+            endpoints=[{"host": e.host, "port": e.port, "purpose": e.purpose}
+                       for e in sorted(network.egress, key=lambda e: (e.host, e.port))] if active else [],
+            rate_limit_requests=network.rate_limit.requests if network.rate_limit else None,
+            rate_limit_interval=network.rate_limit.interval if network.rate_limit else None),
+    )
+
+
+def _boundary(function: FunctionClass, members: list[LoadedSpec], env: EnvironmentConfig) -> BoundaryPlan:
+    """Cap for a function class: the union of its agents' actions, minus escalation/credential actions."""
+    allowed = sorted({a for m in members for g in m.spec.permissions.aws for a in g.actions})
+    statements: list[dict] = []
+    if allowed:
+        statements.append({"Sid": "FunctionClassCeiling", "Effect": "Allow", "Action": allowed, "Resource": "*"})
+    statements.append({"Sid": "NoEscalationOrCredentialExposure", "Effect": "Deny",
+                       "Action": list(BOUNDARY_DENIED_ACTIONS), "Resource": "*"})
+    if function in NO_EXPORT_CLASSES:
+        statements.append({"Sid": "NoDataOutsideTheAccount", "Effect": "Deny", "Action": "*", "Resource": "*",
+                           "Condition": {"StringNotEqualsIfExists": {"aws:ResourceAccount": [env.account_id]}}})
+    return BoundaryPlan(
+        function=function.value,
+        policy_name=names.boundary_policy_name(env.name, function.value),
+        policy_arn=names.boundary_policy_arn(env.account_id, env.name, function.value),
+        policy={"Version": POLICY_VERSION, "Statement": statements})
+
+
+def _log_routing(env: EnvironmentConfig) -> LogRoutingPlan:
+    logging = env.logging
+    prefix = names.identity_name("", env.name)  # "agent-<env>-": every agent role name starts with it
+    issuer = "$.userIdentity.sessionContext.sessionIssuer.userName"
+    audit = env.vault.audit
+    options = {"file_path": audit.file_path, "format": "json", "hmac_accessor": "true", "log_raw": "false"}
+    block = "\n".join([f'audit "file" "{audit.path}" {{', "  options {",
+                       *[f'    {k} = "{v}"' for k, v in sorted(options.items())], "  }", "}"]) + "\n"
+    return LogRoutingPlan(
+        agent_log_group=logging.agent_log_group, retention_days=logging.retention_days,
+        trail_log_group=logging.trail_log_group, agent_role_pattern=f"{prefix}*",
+        subscription_filter_pattern=f'{{ {issuer} = "{prefix}*" }}',
+        destination_arn=logging.destination_arn, destination_role_arn=logging.destination_role_arn,
+        denied_metric_filter_pattern=(f'{{ ({issuer} = "{prefix}*") && (($.errorCode = "AccessDenied*") || '
+                                      f'($.errorCode = "*UnauthorizedOperation")) }}'),
+        denied_metric_namespace=f"agentiam/{env.name}", denied_metric_name="AgentAccessDenied",
+        alarm_topic_arn=logging.alarm_topic_arn,
+        audit=AuditPlan(path=audit.path, type="file", options=options, api_managed=audit.api_managed,
+                        config_block=block))
+
+
+def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
+    vault = env.vault
+    by_class: dict[FunctionClass, list[LoadedSpec]] = {}
+    for loaded in in_env:
+        by_class.setdefault(loaded.spec.function, []).append(loaded)
+    roles_by_database: dict[str, list[str]] = {name: [] for name in env.databases}
+    for loaded in in_env:
+        for grant in loaded.spec.permissions.databases:
+            if grant.database in roles_by_database:
+                roles_by_database[grant.database].append(
+                    names.database_role_name(loaded.spec.name, env.name, grant.database, grant.access.value))
+    return PlatformPlan(
+        mounts=[
+            MountPlan(kind="auth", type="approle", path=vault.approle_mount, max_lease_ttl=DAY, default_lease_ttl=3600),
+            MountPlan(kind="auth", type="cert", path=vault.cert_mount, max_lease_ttl=DAY, default_lease_ttl=CERT_TOKEN_TTL),
+            MountPlan(kind="secrets", type="database", path=vault.database_mount, max_lease_ttl=DAY,
+                      default_lease_ttl=3600),
+        ],
+        agent_ca_pem_file=vault.agent_ca_pem_file,
+        boundaries=[_boundary(fc, by_class[fc], env) for fc in sorted(by_class, key=lambda f: f.value)],
+        database_connections=[
+            DatabaseConnectionPlan(mount=vault.database_mount, name=name, plugin=conn.plugin,
+                                   connection_url=conn.connection_url, username=conn.username,
+                                   password_secret=conn.password_secret,
+                                   allowed_roles=sorted(set(roles_by_database[name])), verify_connection=True)
+            for name, conn in sorted(env.databases.items())],
+        log_routing=_log_routing(env),
+    )
+
+
+def build_plan(specs: Sequence[LoadedSpec], env: EnvironmentConfig) -> IdentityPlan:
+    """The identity plan of one stack. `specs` must already have passed the guardrails."""
+    in_env = agents_in_environment(specs, env.name)
+    return IdentityPlan(
+        environment=env.name, account_id=env.account_id, region=env.region,
+        shared_resources=env.selection.shared_resources,
+        platform=_platform(in_env, env),
+        agents=[agent_plan(loaded, env) for loaded in in_env if selected(loaded.spec, env)],
+    )
+
+
+def plan_json(plan: IdentityPlan) -> str:
+    """Canonical JSON of a plan: sorted keys, stable bytes for the same input."""
+    return json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,37 @@
+"""A spec as it applies in one environment: overrides merged, placeholders filled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentiam.environment.model import EnvironmentConfig
+from agentiam.spec.model import AgentSpec, Credentials, Network, Status
+
+
+@dataclass(frozen=True)
+class EffectiveSpec:
+    """Values that differ per environment, resolved."""
+
+    status: Status
+    credentials: Credentials
+    network: Network
+
+
+def effective(spec: AgentSpec, environment: str) -> EffectiveSpec:
+    """Apply `overrides.<environment>` to the spec (credentials field by field, network as a whole)."""
+    override = spec.overrides.get(environment)
+    if override is None:
+        return EffectiveSpec(spec.status, spec.credentials, spec.network)
+    credentials = spec.credentials
+    if override.credentials is not None:
+        changes = override.credentials.model_dump(exclude_none=True)
+        credentials = credentials.model_copy(update=changes)
+    # An agent revoked or suspended as a whole stays so everywhere; an override can only tighten status.
+    status = spec.status if spec.status is not Status.ACTIVE or override.status is None else override.status
+    return EffectiveSpec(status, credentials, override.network if override.network is not None else spec.network)
+
+
+def fill(template: str, spec: AgentSpec, env: EnvironmentConfig) -> str:
+    """Fill `{env}`, `{account}`, `{region}`, `{agent}` in an ARN or path template."""
+    return (template.replace("{env}", env.name).replace("{account}", env.account_id)
+            .replace("{region}", env.region).replace("{agent}", spec.name))

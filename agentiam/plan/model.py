@@ -1,0 +1,236 @@
+"""Plan data model. Every consumer (Pulumi components, diff, inventory, CLI) reads these, none re-derives them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+PLAN_FORMAT = 1
+
+
+class _Plan(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AwsRolePlan(_Plan):
+    """The agent's own IAM role in the environment's account."""
+
+    role_name: str
+    role_arn: str
+    max_session_duration: int  # seconds, 3600..43200
+    trust_policy: dict[str, Any]
+    inline_policy_name: str
+    inline_policy: dict[str, Any] | None  # None when the spec grants no AWS action
+    boundary_policy_name: str
+    boundary_policy_arn: str
+    kill_switch_policy_name: str
+    kill_switch_policy: dict[str, Any] | None  # unconditional deny-all when the agent is not active
+
+
+class AppRolePlan(_Plan):
+    """AppRole role: the second factor; its role id is delivered to the agent separately."""
+
+    mount: str
+    role_name: str
+    token_policies: list[str]
+    token_ttl: int
+    token_max_ttl: int
+    token_explicit_max_ttl: int
+    token_type: Literal["service"]
+    bind_secret_id: bool
+    secret_id_ttl: int
+    secret_id_num_uses: int
+    secret_id_bound_cidrs: list[str]
+    token_bound_cidrs: list[str]
+
+
+class CertRolePlan(_Plan):
+    """Certificate auth role: the first factor; its token may only mint a wrapped secret id."""
+
+    mount: str
+    role_name: str
+    allowed_common_names: list[str]
+    token_policies: list[str]
+    token_ttl: int
+    token_max_ttl: int
+    token_num_uses: int
+    token_bound_cidrs: list[str]
+
+
+class EntityPlan(_Plan):
+    """The Vault identity entity every audit line of the agent resolves to."""
+
+    name: str
+    disabled: bool
+    metadata: dict[str, str]
+    approle_alias_mount: str  # alias name = the AppRole role id (FACTS.md), known after apply
+    cert_alias_mount: str
+    cert_alias_name: str  # the certificate CN
+
+
+class DatabaseRolePlan(_Plan):
+    """A dynamic database credential role."""
+
+    mount: str
+    name: str
+    database: str
+    access: Literal["read", "write"]
+    creation_statements: list[str]
+    revocation_statements: list[str]
+    default_ttl: int
+    max_ttl: int
+
+
+class AwsSecretRolePlan(_Plan):
+    """AWS secrets engine role vending STS credentials of the agent's own IAM role."""
+
+    mount: str
+    name: str
+    credential_type: Literal["assumed_role"]
+    role_arns: list[str]
+    default_sts_ttl: int
+    max_sts_ttl: int
+    session_tags: dict[str, str]
+
+
+class RateLimitPlan(_Plan):
+    """Vault rate-limit quota on the agent's AppRole logins (the egress proxy enforces the same rate)."""
+
+    name: str
+    path: str
+    role: str
+    rate: float
+    interval: int
+
+
+class VaultPlan(_Plan):
+    """Everything on Vault for one agent x environment."""
+
+    policy_name: str
+    policy_hcl: str
+    login_policy_name: str
+    login_policy_hcl: str
+    approle: AppRolePlan
+    cert: CertRolePlan
+    entity: EntityPlan
+    database_roles: list[DatabaseRolePlan]
+    aws_secret_role: AwsSecretRolePlan | None
+    rate_limit: RateLimitPlan | None
+
+
+class EgressPlan(_Plan):
+    """What the network team's proxy allows for the agent."""
+
+    endpoints: list[dict[str, Any]]  # {host, port, purpose}, sorted by (host, port)
+    rate_limit_requests: int | None
+    rate_limit_interval: int | None
+
+
+class AgentPlan(_Plan):
+    """One agent in one environment."""
+
+    agent: str
+    environment: str
+    identity_name: str  # agent-<env>-<name>: IAM role, Vault policy, AppRole, entity
+    status: Literal["active", "suspended", "revoked"]
+    function: str
+    description: str
+    owner_team: str
+    owner_sponsor: str
+    owner_contact: str
+    expires: str
+    source_file: str
+    spec_digest: str
+    tags: dict[str, str]
+    aws: AwsRolePlan
+    vault: VaultPlan
+    egress: EgressPlan
+
+
+class BoundaryPlan(_Plan):
+    """Permissions boundary shared by the agents of one function class in one environment."""
+
+    function: str
+    policy_name: str
+    policy_arn: str
+    policy: dict[str, Any]
+
+
+class DatabaseConnectionPlan(_Plan):
+    """Database secrets engine connection the environment's agents draw credentials from."""
+
+    mount: str
+    name: str
+    plugin: str
+    connection_url: str
+    username: str
+    password_secret: str
+    allowed_roles: list[str]
+    verify_connection: bool
+
+
+class MountPlan(_Plan):
+    """An auth or secrets mount the stack owns, with its lease ceiling."""
+
+    kind: Literal["auth", "secrets"]
+    type: str
+    path: str
+    max_lease_ttl: int
+    default_lease_ttl: int
+
+
+class AuditPlan(_Plan):
+    """The environment's Vault audit device, and the config block for servers that refuse API-managed devices."""
+
+    path: str
+    type: Literal["file"]
+    options: dict[str, str]
+    api_managed: bool
+    config_block: str
+
+
+class LogRoutingPlan(_Plan):
+    """Agent activity routed apart from human activity."""
+
+    agent_log_group: str
+    retention_days: int
+    trail_log_group: str
+    agent_role_pattern: str  # IAM role-name prefix shared by every agent role of the environment
+    subscription_filter_pattern: str
+    destination_arn: str
+    destination_role_arn: str | None
+    denied_metric_filter_pattern: str
+    denied_metric_namespace: str
+    denied_metric_name: str
+    alarm_topic_arn: str
+    audit: AuditPlan
+
+
+class PlatformPlan(_Plan):
+    """Environment-wide resources, owned by one stack per environment."""
+
+    mounts: list[MountPlan]
+    agent_ca_pem_file: str
+    boundaries: list[BoundaryPlan]
+    database_connections: list[DatabaseConnectionPlan]
+    log_routing: LogRoutingPlan
+
+
+class IdentityPlan(_Plan):
+    """The whole plan of one stack: environment-wide resources plus one entry per selected agent."""
+
+    format: int = PLAN_FORMAT
+    environment: str
+    account_id: str
+    region: str
+    shared_resources: bool
+    platform: PlatformPlan
+    agents: list[AgentPlan]
+
+    def agent(self, name: str) -> AgentPlan:
+        """The plan entry of one agent (KeyError if not in this plan)."""
+        for entry in self.agents:
+            if entry.agent == name:
+                return entry
+        raise KeyError(name)

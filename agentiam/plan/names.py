@@ -1,0 +1,48 @@
+"""Deterministic names of everything an agent owns; one place, so no consumer invents its own."""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def identity_name(agent: str, environment: str) -> str:
+    """`agent-<env>-<name>`: IAM role, Vault policy, AppRole role, cert role, entity (<= 64 chars, FACTS.md)."""
+    return f"agent-{environment}-{agent}"
+
+
+def role_path(environment: str) -> str:
+    """IAM path grouping every agent role of an environment."""
+    return f"/agentiam/{environment}/"
+
+
+def role_arn(account_id: str, agent: str, environment: str) -> str:
+    return f"arn:aws:iam::{account_id}:role{role_path(environment)}{identity_name(agent, environment)}"
+
+
+def boundary_policy_name(environment: str, function: str) -> str:
+    return f"agentiam-{environment}-boundary-{function}"
+
+
+def boundary_policy_arn(account_id: str, environment: str, function: str) -> str:
+    return f"arn:aws:iam::{account_id}:policy{role_path(environment)}{boundary_policy_name(environment, function)}"
+
+
+def login_policy_name(agent: str, environment: str) -> str:
+    return f"{identity_name(agent, environment)}-login"
+
+
+def database_role_name(agent: str, environment: str, database: str, access: str) -> str:
+    return f"{identity_name(agent, environment)}-{database}-{access}"
+
+
+def default_common_name(agent: str, environment: str) -> str:
+    return f"{agent}.{environment}.agents.internal"
+
+
+def shard_of(agent: str, shard_count: int) -> int:
+    """Stable shard of an agent: the same name always lands in the same stack, whatever else changes."""
+    return int.from_bytes(hashlib.sha256(agent.encode()).digest()[:8], "big") % shard_count
+
+
+KILL_SWITCH_POLICY_NAME = "agentiam-kill-switch"
+INLINE_POLICY_NAME = "agentiam-least-privilege"

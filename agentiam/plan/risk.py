@@ -1,0 +1,40 @@
+"""Risk sets from cloudsplaining (maintained), used by the boundary, the guardrails and the diff."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from cloudsplaining.shared import constants as _cloudsplaining
+
+# Services agents never administer: identity, organisation and account management.
+DENIED_SERVICES = ("account:*", "iam:*", "organizations:*", "sso:*", "sso-directory:*", "identitystore:*")
+
+
+@lru_cache(maxsize=1)
+def credential_exposure_actions() -> frozenset[str]:
+    """Lower-case actions that return credentials (cloudsplaining ACTIONS_THAT_RETURN_CREDENTIALS)."""
+    return frozenset(a.lower() for a in _cloudsplaining.ACTIONS_THAT_RETURN_CREDENTIALS)
+
+
+@lru_cache(maxsize=1)
+def privilege_escalation_actions() -> frozenset[str]:
+    """Lower-case actions that appear in any cloudsplaining privilege-escalation method."""
+    return frozenset(a.lower() for combo in _cloudsplaining.PRIVILEGE_ESCALATION_METHODS.values() for a in combo)
+
+
+@lru_cache(maxsize=1)
+def data_exfiltration_actions() -> frozenset[str]:
+    """Lower-case read actions cloudsplaining flags as data exfiltration (s3:GetObject, ssm:GetParameter...)."""
+    return frozenset(a.lower() for a in _cloudsplaining.READ_ONLY_DATA_EXFILTRATION_ACTIONS)
+
+
+def _boundary_denied() -> tuple[str, ...]:
+    denied = set(DENIED_SERVICES)
+    services = {d.split(":")[0] for d in DENIED_SERVICES}
+    for action in credential_exposure_actions() | privilege_escalation_actions():
+        if action.split(":")[0] not in services and not action.startswith("sts:tagsession"):
+            denied.add(action)
+    return tuple(sorted(denied))
+
+
+BOUNDARY_DENIED_ACTIONS = _boundary_denied()

@@ -1,0 +1,105 @@
+"""Facade over the core: find specs, load them, check them, build plans. What the CLI and Pulumi program call."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentiam.environment.load import load_environment
+from agentiam.environment.model import EnvironmentConfig
+from agentiam.errors import ConfigError, SpecError
+from agentiam.findings import Finding, Severity, has_errors
+from agentiam.plan.build import build_plan
+from agentiam.plan.model import IdentityPlan
+from agentiam.rules.registry import run_rules
+from agentiam.spec.validate import LoadedSpec, load_spec_file
+
+DEFAULT_SPECS_DIR = Path("agent_specs")
+DEFAULT_STACKS_DIR = Path("stacks")
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def discover_spec_files(paths: Iterable[Path]) -> list[Path]:
+    """Spec files under the given files/folders (sub-folders included), sorted, without duplicates."""
+    found: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            found.update(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
+        else:
+            found.add(path)
+    return sorted(found)
+
+
+def load_specs(files: Sequence[Path]) -> tuple[list[LoadedSpec], list[Finding]]:
+    """Load every file; collect all findings instead of stopping at the first bad file."""
+    specs: list[LoadedSpec] = []
+    findings: list[Finding] = []
+    for path in files:
+        loaded, problems = load_spec_file(path)
+        findings.extend(problems)
+        if loaded is not None:
+            specs.append(loaded)
+    return specs, findings
+
+
+def stack_names(stacks_dir: Path) -> list[str]:
+    """Stacks with a config file in `stacks_dir` (Pulumi.<stack>.yaml)."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
+
+
+def load_environments(stacks_dir: Path) -> dict[str, EnvironmentConfig]:
+    """Environment facts keyed by environment name; shards of one environment must agree on everything else."""
+    environments: dict[str, EnvironmentConfig] = {}
+    problems: list[str] = []
+    for stack in stack_names(stacks_dir):
+        try:
+            config = load_environment(stacks_dir, stack)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            continue
+        known = environments.get(config.name)
+        if known is None:
+            environments[config.name] = config
+        elif known.model_copy(update={"selection": config.selection}) != config:
+            problems.append(f"stacks/Pulumi.{stack}.yaml: environment {config.name!r} is configured differently "
+                            "by another stack; shards of one environment may differ only in `selection`")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return environments
+
+
+@dataclass
+class Validation:
+    """Outcome of validating specs: the valid ones and every finding."""
+
+    specs: list[LoadedSpec]
+    findings: list[Finding] = field(default_factory=list)
+    files_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.findings)
+
+
+def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today: dt.date | None = None,
+             environments: dict[str, EnvironmentConfig] | None = None) -> Validation:
+    """Load and check specs against every guardrail; all problems in all files in one run."""
+    files = discover_spec_files(paths)
+    environments = load_environments(stacks_dir) if environments is None else environments
+    specs, findings = load_specs(files)
+    findings.extend(run_rules(specs, environments, today or dt.date.today()))
+    bad_files = {f.file for f in findings if f.severity is Severity.ERROR}
+    return Validation([s for s in specs if s.file not in bad_files], sorted(findings), len(files))
+
+
+def compile_plan(stack: str, specs_dir: Path = DEFAULT_SPECS_DIR, stacks_dir: Path = DEFAULT_STACKS_DIR,
+                 today: dt.date | None = None) -> tuple[IdentityPlan, list[Finding]]:
+    """The plan of one stack. Raises SpecError if any spec is invalid: nothing is ever half-applied."""
+    environment = load_environment(stacks_dir, stack)
+    environments = load_environments(stacks_dir)
+    result = validate([specs_dir], stacks_dir, today, environments)
+    if not result.ok:
+        raise SpecError([f for f in result.findings if f.severity is Severity.ERROR])
+    return build_plan(result.specs, environment), result.findings

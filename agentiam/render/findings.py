@@ -1,0 +1,33 @@
+"""Findings as text (file:line:col  RULE  message) or JSON."""
+
+from __future__ import annotations
+
+import json
+
+from agentiam.findings import Finding, Severity
+
+
+def render_text(findings: list[Finding], files_checked: int) -> str:
+    lines = [f.render() for f in findings]
+    errors = sum(f.severity is Severity.ERROR for f in findings)
+    warnings = len(findings) - errors
+    verdict = "ok" if not errors else "FAILED"
+    lines.append(f"{files_checked} spec(s) checked: {errors} error(s), {warnings} warning(s) - {verdict}")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(findings: list[Finding], files_checked: int) -> str:
+    errors = sum(f.severity is Severity.ERROR for f in findings)
+    return json.dumps({"files_checked": files_checked, "errors": errors, "warnings": len(findings) - errors,
+                       "findings": [f.as_dict() for f in findings]}, indent=2) + "\n"
+
+
+def render(fmt: str, findings: list[Finding], files_checked: int) -> str:
+    """Dispatch on the output format name."""
+    if fmt == "json":
+        return render_json(findings, files_checked)
+    if fmt == "sarif":
+        from agentiam.render.sarif import render_sarif
+
+        return render_sarif(findings)
+    return render_text(findings, files_checked)

@@ -1,0 +1,42 @@
+"""The plan as terminal tables (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from agentiam.plan.model import IdentityPlan
+from agentiam.spec.types import format_duration
+
+
+def print_plan(plan: IdentityPlan, console: Console | None = None) -> None:
+    """One summary table, then one permissions table per agent."""
+    console = console or Console()
+    summary = Table(title=f"agentiam plan: {plan.environment} (account {plan.account_id}, {plan.region}) - "
+                          f"{len(plan.agents)} agent(s)")
+    for column in ("agent", "function", "status", "owner", "IAM role", "token ttl/max", "AWS session", "expires"):
+        summary.add_column(column)
+    for agent in plan.agents:
+        approle = agent.vault.approle
+        summary.add_row(agent.agent, agent.function, agent.status, agent.owner_team, agent.aws.role_name,
+                        f"{format_duration(approle.token_ttl)}/{format_duration(approle.token_max_ttl)}",
+                        format_duration(agent.vault.aws_secret_role.max_sts_ttl) if agent.vault.aws_secret_role else "-",
+                        agent.expires)
+    console.print(summary)
+    for agent in plan.agents:
+        table = Table(title=f"{agent.agent} ({agent.identity_name})", title_justify="left", show_lines=False)
+        table.add_column("system")
+        table.add_column("grant")
+        table.add_column("on")
+        for statement in (agent.aws.inline_policy or {}).get("Statement", []):
+            table.add_row("aws", ", ".join(statement["Action"]), "\n".join(statement["Resource"]))
+        for role in agent.vault.database_roles:
+            table.add_row("database", f"{role.access} (lease {format_duration(role.default_ttl)}, "
+                                      f"max {format_duration(role.max_ttl)})", role.database)
+        for endpoint in agent.egress.endpoints:
+            rate = (f", {agent.egress.rate_limit_requests}/{format_duration(agent.egress.rate_limit_interval)}"
+                    if agent.egress.rate_limit_requests else "")
+            table.add_row("egress", f"https {endpoint['port']}{rate}", endpoint["host"])
+        table.add_row("vault policy", agent.vault.policy_name, agent.vault.approle.mount)
+        table.add_row("boundary", agent.aws.boundary_policy_name, "")
+        console.print(table)

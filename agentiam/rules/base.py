@@ -1,0 +1,47 @@
+"""Rule types and the context a rule sees."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from agentiam.environment.model import EnvironmentConfig
+from agentiam.findings import Finding, Severity
+from agentiam.spec.source import PathPart
+from agentiam.spec.validate import LoadedSpec
+
+
+@dataclass(frozen=True)
+class SpecContext:
+    """What a per-spec rule may look at: the spec, the environments' facts, today's date."""
+
+    loaded: LoadedSpec
+    environments: Mapping[str, EnvironmentConfig]
+    today: dt.date
+
+    def finding(self, rule: Rule, path: tuple[PathPart, ...], message: str, at_key: bool = False) -> Finding:
+        """A finding of `rule`, located on `path` of this spec."""
+        return self.loaded.document.finding(rule.id, path, message, rule.severity, at_key=at_key)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A guardrail over one spec."""
+
+    id: str
+    severity: Severity
+    title: str
+    rationale: str
+    check: Callable[[Rule, SpecContext], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class FleetRule:
+    """A guardrail over all specs together (e.g. unique names)."""
+
+    id: str
+    severity: Severity
+    title: str
+    rationale: str
+    check: Callable[[FleetRule, list[LoadedSpec]], Iterable[Finding]]

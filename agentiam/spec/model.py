@@ -1,0 +1,222 @@
+"""The agent spec model: one YAML file per agent, strict (unknown keys and type coercion refused)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from ipaddress import IPv4Network
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+
+from agentiam.spec.types import (
+    AgentName,
+    ArnTemplate,
+    Duration,
+    Email,
+    EnvironmentName,
+    Hostname,
+    IamAction,
+    StatementId,
+    TeamName,
+)
+
+SPEC_VERSION = 1
+
+
+class FunctionClass(str, Enum):
+    """What the agent is for; decides its guardrails and permissions boundary (field guide: function-based)."""
+
+    DATA_RETRIEVAL = "data-retrieval"
+    INTEGRATION = "integration"
+    ANALYSIS = "analysis"
+    REPORTING = "reporting"
+    MONITORING = "monitoring"
+
+
+class Status(str, Enum):
+    """Lifecycle state; anything but `active` disables the identity on the next `pulumi up`."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+class DatabaseAccess(str, Enum):
+    """Access level of dynamic database credentials."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_enum_values=False)
+
+
+class Owner(_Strict):
+    """Who answers for the agent: a team and a named human sponsor."""
+
+    team: TeamName
+    sponsor: Email = Field(description="The human who sponsors this agent and re-approves it before it expires.",
+                           examples=["jane.doe@example.com"])
+    contact: str = Field(min_length=2, max_length=200, description="Where to reach the owners (channel, rota, e-mail).",
+                         examples=["#billing-oncall"])
+
+
+class Authentication(_Strict):
+    """How the agent proves who it is: a client certificate plus a secret (two factors)."""
+
+    mode: Literal["certificate+secret"] = Field(
+        "certificate+secret",
+        description="Certificate login mints a short-lived, single-use, wrapped secret id for the agent's own AppRole "
+                    "role; the role id is the second secret, delivered separately. Neither alone yields a token.",
+        examples=["certificate+secret"])
+    certificate_common_name: str | None = Field(
+        None, pattern=r"^[a-z0-9*][a-z0-9.{}-]*$", max_length=128,
+        description="The CN the agent's client certificate carries; `{env}` is filled. "
+                    "Default: `<name>.<env>.agents.internal`.",
+        examples=["invoice-reconciler.{env}.agents.example.com"])
+    bound_cidrs: list[Annotated[IPv4Network, Strict(False)]] = Field(
+        default_factory=list, description="Networks the agent may log in from and use its token from.",
+        examples=[["10.20.0.0/16"]])
+
+
+class Credentials(_Strict):
+    """Credential lifetimes. Hard caps (rules AGT010-AGT013): tokens 24h, AWS sessions 12h, DB credentials 24h."""
+
+    token_ttl: Duration = Field(3600, description="Vault token TTL; the client renews before it expires.", examples=["1h"])
+    token_max_ttl: Duration = Field(
+        86400, description="Hard ceiling of a token's life including renewals (also set as explicit max TTL); <= 24h.",
+        examples=["24h"])
+    aws_session_ttl: Duration = Field(3600, description="STS session length for the agent's AWS role; 15m..12h.",
+                                      examples=["1h"])
+    database_ttl: Duration = Field(3600, description="Default lease of dynamic database credentials.", examples=["1h"])
+    database_max_ttl: Duration = Field(86400, description="Maximum lease of dynamic database credentials; <= 24h.",
+                                       examples=["24h"])
+    secret_id_ttl: Duration = Field(300, description="Life of the secret id minted at certificate login.",
+                                    examples=["5m"])
+    secret_id_num_uses: int = Field(1, ge=1, le=10, description="How many logins one secret id allows (1 = single use).",
+                                    examples=[1])
+
+
+class CredentialsOverride(_Strict):
+    """Per-environment changes to credential lifetimes; unset fields keep the spec's values."""
+
+    token_ttl: Duration | None = Field(None, description="See credentials.token_ttl.", examples=["30m"])
+    token_max_ttl: Duration | None = Field(None, description="See credentials.token_max_ttl.", examples=["12h"])
+    aws_session_ttl: Duration | None = Field(None, description="See credentials.aws_session_ttl.", examples=["30m"])
+    database_ttl: Duration | None = Field(None, description="See credentials.database_ttl.", examples=["30m"])
+    database_max_ttl: Duration | None = Field(None, description="See credentials.database_max_ttl.", examples=["8h"])
+    secret_id_ttl: Duration | None = Field(None, description="See credentials.secret_id_ttl.", examples=["2m"])
+    secret_id_num_uses: int | None = Field(None, ge=1, le=10, description="See credentials.secret_id_num_uses.",
+                                           examples=[1])
+
+
+class AwsStatement(_Strict):
+    """One named grant of AWS actions on resources (becomes one IAM statement)."""
+
+    sid: StatementId
+    actions: list[IamAction] = Field(min_length=1, description="IAM actions; no `*`, checked against the catalogue.",
+                                     examples=[["s3:GetObject", "s3:ListBucket"]])
+    resources: list[ArnTemplate] = Field(min_length=1, description="Resource ARNs (placeholders allowed).",
+                                         examples=[["arn:aws:s3:::billing-{env}-invoices/*"]])
+
+
+class DatabaseGrant(_Strict):
+    """Dynamic credentials for one database connection declared in the stack config."""
+
+    database: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="A database name from the stack's `databases`.",
+                          examples=["billing"])
+    access: Annotated[DatabaseAccess, Strict(False)] = Field(description="`read` (SELECT only) or `write` (SELECT, INSERT, UPDATE, DELETE).",
+                                   examples=["read"])
+
+
+KvCapability = Literal["read", "list", "create", "update", "delete"]
+
+
+class KvGrant(_Strict):
+    """Access to static secrets under a KV v2 path of the environment's KV mount."""
+
+    path: str = Field(pattern=r"^[a-z0-9][a-z0-9_./{}-]*(/\*)?$", max_length=200,
+                      description="Path below the KV mount; `{env}` and `{agent}` filled; a trailing `/*` covers a folder.",
+                      examples=["billing/{agent}/*"])
+    capabilities: list[KvCapability] = Field(min_length=1, description="Vault capabilities on that path.",
+                                             examples=[["read", "list"]])
+
+
+class Permissions(_Strict):
+    """Everything the agent may touch, per system."""
+
+    aws: list[AwsStatement] = Field(default_factory=list, description="AWS IAM grants.")
+    databases: list[DatabaseGrant] = Field(default_factory=list, description="Dynamic database credentials.")
+    kv: list[KvGrant] = Field(default_factory=list, description="Static secrets in Vault KV v2.")
+
+
+class EgressEndpoint(_Strict):
+    """One external endpoint an integration agent may call (exact host, no wildcard)."""
+
+    host: Hostname
+    port: int = Field(443, ge=1, le=65535, description="TCP port.", examples=[443])
+    purpose: str = Field(min_length=3, max_length=200, description="Why the agent calls it (shown to reviewers).",
+                         examples=["create payment intents"])
+
+
+class RateLimit(_Strict):
+    """Requests the agent may make per interval, enforced at the egress proxy and on its Vault logins."""
+
+    requests: int = Field(ge=1, le=100_000, description="Requests allowed per interval.", examples=[100])
+    interval: Duration = Field(description="The interval.", examples=["1m"])
+
+
+class Network(_Strict):
+    """External network access; only integration agents may have any."""
+
+    egress: list[EgressEndpoint] = Field(default_factory=list, description="Named endpoints the agent may reach.")
+    rate_limit: RateLimit | None = Field(None, description="Required for integration agents.")
+
+
+class EnvironmentOverride(_Strict):
+    """What may differ in one environment: credential lifetimes, network limits, status."""
+
+    credentials: CredentialsOverride | None = Field(None, description="Credential lifetime changes.")
+    network: Network | None = Field(None, description="Replaces the spec's network section in this environment.")
+    status: Annotated[Status, Strict(False)] | None = Field(None, description="Status in this environment only (e.g. suspended in prod).",
+                                  examples=["suspended"])
+
+
+class AgentSpec(_Strict):
+    """One autonomous AI agent, as approved in review."""
+
+    spec_version: Literal[1] = Field(description="Spec format version.", examples=[1])
+    name: AgentName
+    description: str = Field(min_length=10, max_length=1000, description="What the agent does, in a sentence or two.",
+                             examples=["Matches incoming payments to open invoices."])
+    owner: Owner
+    function: Annotated[FunctionClass, Strict(False)] = Field(description="Function class: decides guardrails and the permissions boundary.",
+                                    examples=["data-retrieval"])
+    environments: list[EnvironmentName] = Field(min_length=1, description="Environments the agent exists in.",
+                                                examples=[["dev", "staging", "prod"]])
+    status: Annotated[Status, Strict(False)] = Field(Status.ACTIVE, description="active, suspended or revoked.", examples=["active"])
+    expires: Annotated[dt.date, Strict(False)] = Field(
+        description="Date (YYYY-MM-DD) after which the identity must be re-approved; expired specs are refused.",
+        examples=["2027-06-30"])
+    authentication: Authentication = Field(default_factory=Authentication, description="Login method.")
+    credentials: Credentials = Field(default_factory=Credentials, description="Credential lifetimes.")
+    permissions: Permissions = Field(default_factory=Permissions, description="What the agent may access.")
+    network: Network = Field(default_factory=Network, description="External network access.")
+    overrides: dict[EnvironmentName, EnvironmentOverride] = Field(
+        default_factory=dict, description="Per-environment differences, keyed by environment name.")
+
+    @field_validator("environments")
+    @classmethod
+    def _environments_unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("environments are listed more than once")
+        return value
+
+    @model_validator(mode="after")
+    def _overrides_name_declared_environments(self) -> AgentSpec:
+        stray = sorted(set(self.overrides) - set(self.environments))
+        if stray:
+            raise ValueError(f"overrides for environment(s) {', '.join(stray)} which the agent is not deployed to")
+        return self

@@ -1,0 +1,190 @@
+"""Safe YAML loading that keeps line/column for every node and refuses what reviewers cannot see.
+
+PyYAML silently keeps the last of two duplicate keys, expands anchors and merge keys and
+turns `no` into False (YAML 1.1). A reviewer would approve a different document from the
+one applied, so this loader composes nodes with the C parser and builds values itself:
+duplicate keys, anchors/aliases, merge keys and custom tags are errors, and scalars follow
+the YAML 1.2 core schema (only true/false are booleans, dates stay strings).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from agentiam.findings import Finding, Severity
+
+MAX_SPEC_BYTES = 256 * 1024
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_INT = re.compile(r"[-+]?[0-9]+\Z")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_TRUE = frozenset(("true", "True", "TRUE"))
+_FALSE = frozenset(("false", "False", "FALSE"))
+_STANDARD_TAG_PREFIX = "tag:yaml.org,2002:"
+_STR_TAG = _STANDARD_TAG_PREFIX + "str"
+_PLAIN_TAGS = frozenset(_STANDARD_TAG_PREFIX + t for t in ("str", "int", "float", "bool", "null", "timestamp", "merge"))
+
+PathPart = str | int
+
+
+class _Reject(Exception):
+    """Internal signal: the document uses a YAML feature specs may not use."""
+
+    def __init__(self, rule_id: str, node: yaml.Node, message: str):
+        self.rule_id, self.node, self.message = rule_id, node, message
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """A parsed spec file: plain data plus the node tree to locate any field by path."""
+
+    file: str
+    data: Any
+    root: yaml.Node | None
+
+    def position(self, path: tuple[PathPart, ...], at_key: bool = False) -> tuple[int, int]:
+        """1-based (line, column) of the node at `path`, or of its deepest existing ancestor."""
+        node = self.root
+        if node is None:
+            return (1, 1)
+        mark = node.start_mark
+        for part in path:
+            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+                for key_node, value_node in node.value:
+                    if key_node.value == part:
+                        mark = key_node.start_mark if at_key and part == path[-1] else value_node.start_mark
+                        node = value_node
+                        break
+                else:
+                    break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                node = node.value[part]
+                mark = node.start_mark
+            else:
+                break
+        return (mark.line + 1, mark.column + 1)
+
+    def finding(self, rule_id: str, path: tuple[PathPart, ...], message: str,
+                severity: Severity = Severity.ERROR, at_key: bool = False) -> Finding:
+        """A finding located at `path`, with the field named by key rather than list index."""
+        line, column = self.position(path, at_key=at_key)
+        return Finding(self.file, line, column, rule_id, severity, field_name(self.data, path), message)
+
+
+def field_name(data: Any, path: tuple[PathPart, ...]) -> str:
+    """`permissions.aws[s3-read].actions`: list items are named by their natural key when they have one."""
+    out: list[str] = []
+    node = data
+    for part in path:
+        if isinstance(part, int):
+            label = str(part)
+            item = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            if isinstance(item, dict):
+                for key in ("sid", "database", "path", "host", "name"):
+                    if isinstance(item.get(key), str):
+                        label = item[key]
+                        break
+            elif isinstance(item, str | int | float) and not isinstance(item, bool):
+                label = str(item)
+            out.append(f"[{label}]")
+            node = item
+        else:
+            out.append(f".{part}" if out else str(part))
+            node = node.get(part) if isinstance(node, dict) else None
+    return "".join(out)
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    value = node.value
+    if node.style:  # quoted or block scalar: always a string (plain is None or "" by loader)
+        if node.tag != _STR_TAG:
+            raise _Reject("YAML006", node, f"tag {node.tag!r} is not allowed in agent specs")
+        return value
+    # A plain scalar's tag is whatever PyYAML's YAML 1.1 resolver guessed (or an explicit tag);
+    # the guess is discarded and the value re-resolved under the YAML 1.2 core schema below.
+    if node.tag not in _PLAIN_TAGS:
+        raise _Reject("YAML006", node, f"tag {node.tag!r} is not allowed in agent specs")
+    if value in _NULLS:
+        return None
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    if _INT.match(value):
+        return int(value)
+    if _FLOAT.match(value):
+        return float(value)
+    return value
+
+
+def _build(node: yaml.Node, seen: set[int]) -> Any:
+    if id(node) in seen:
+        raise _Reject("YAML003", node, "this anchored value is reused through an alias; anchors and aliases are not allowed: a reviewer must see every value where it applies")
+    seen.add(id(node))
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        if node.tag != _STANDARD_TAG_PREFIX + "seq":
+            raise _Reject("YAML006", node, f"tag {node.tag!r} is not allowed in agent specs")
+        return [_build(child, seen) for child in node.value]
+    if node.tag != _STANDARD_TAG_PREFIX + "map":
+        raise _Reject("YAML006", node, f"tag {node.tag!r} is not allowed in agent specs")
+    result: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise _Reject("YAML007", key_node, "mapping keys must be plain strings")
+        key = key_node.value
+        if key == "<<" and not key_node.style:
+            raise _Reject("YAML003", key_node, "merge keys (<<) are not allowed: a reviewer must see every value where it applies")
+        if key in result:
+            raise _Reject("YAML002", key_node, f"duplicate key {key!r}: YAML would silently keep only the last value")
+        result[key] = _build(value_node, seen)
+    return result
+
+
+def _yaml_error(file: str, exc: yaml.YAMLError) -> Finding:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    message = f"{context}, {problem}" if context else problem
+    return Finding(file, line, column, "YAML001", Severity.ERROR, "", f"malformed YAML: {message}")
+
+
+def parse_spec_bytes(file: str, raw: bytes) -> tuple[SourceDocument | None, list[Finding]]:
+    """Parse one spec file's bytes; returns the document or the findings that stopped it."""
+    if len(raw) > MAX_SPEC_BYTES:
+        return None, [Finding(file, 1, 1, "YAML005", Severity.ERROR, "",
+                              f"file is {len(raw)} bytes; agent specs are limited to {MAX_SPEC_BYTES} bytes")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, [Finding(file, line, column, "YAML004", Severity.ERROR, "",
+                              f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        return None, [_yaml_error(file, exc)]
+    if root is None:
+        return None, [Finding(file, 1, 1, "YAML007", Severity.ERROR, "", "file is empty; an agent spec is a YAML mapping")]
+    try:
+        data = _build(root, set())
+    except _Reject as rejected:
+        mark = rejected.node.start_mark
+        return None, [Finding(file, mark.line + 1, mark.column + 1, rejected.rule_id, Severity.ERROR, "", rejected.message)]
+    except RecursionError:
+        return None, [Finding(file, 1, 1, "YAML007", Severity.ERROR, "", "document is nested too deeply")]
+    if not isinstance(data, dict):
+        mark = root.start_mark
+        return None, [Finding(file, mark.line + 1, mark.column + 1, "YAML007", Severity.ERROR, "",
+                              f"an agent spec is a YAML mapping, not a {type(data).__name__}")]
+    return SourceDocument(file, data, root), []
