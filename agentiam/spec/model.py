@@ -120,6 +120,8 @@ class AwsStatement(_Strict):
                                      examples=[["s3:GetObject", "s3:ListBucket"]])
     resources: list[ArnTemplate] = Field(min_length=1, description="Resource ARNs (placeholders allowed).",
                                          examples=[["arn:aws:s3:::billing-{env}-invoices/*"]])
+    scratch: bool = Field(False, description="Marks a scratch location (analysis agents may write only there, in "
+                                             "their own account).", examples=[False])
 
 
 class DatabaseGrant(_Strict):
