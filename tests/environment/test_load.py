@@ -1,0 +1,43 @@
+"""Stack config loading: typed, located errors, no Pulumi."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentiam.environment.load import load_environment, parse_environment
+from agentiam.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("stack,account", [("dev", "111111111111"), ("staging", "222222222222"),
+                                           ("prod", "333333333333")])
+def test_bundled_stacks_load(stack, account):
+    env = load_environment(ROOT / "stacks", stack)
+    assert env.name == stack and env.account_id == account
+    assert env.databases["billing"].password_secret == "billingDbPassword"
+
+
+def test_unknown_stack_lists_the_known_ones():
+    with pytest.raises(ConfigError, match=r"no such stack config; known stacks: .*dev.*prod"):
+        load_environment(ROOT / "stacks", "qa")
+
+
+def test_wrong_values_are_located_by_line_and_field():
+    raw = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
+    raw = raw.replace('account_id: "111111111111"', "account_id: 111111111111").replace(
+        "retention_days: 30", "retention_days: 31")
+    with pytest.raises(ConfigError) as caught:
+        parse_environment("stacks/Pulumi.dev.yaml", raw.encode())
+    lines = str(caught.value).splitlines()
+    assert any(line.startswith("stacks/Pulumi.dev.yaml:8:17  CFG002  account_id: Input should be a valid string")
+               for line in lines), lines
+    assert any("CFG002  logging: retention_days 31 is not a CloudWatch Logs retention value" in line
+               for line in lines), lines
+
+
+def test_missing_config_key_is_a_config_error():
+    with pytest.raises(ConfigError, match="CFG001"):
+        parse_environment("stacks/Pulumi.x.yaml", b"config:\n  aws:region: eu-west-1\n")

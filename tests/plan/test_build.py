@@ -1,0 +1,213 @@
+"""The identity plan: deterministic, capped, and exactly what the spec and environment say."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from agentiam.environment.load import load_environment
+from agentiam.plan.build import build_plan, plan_json
+from agentiam.plan.names import shard_of
+from agentiam.plan.risk import BOUNDARY_DENIED_ACTIONS
+from agentiam.spec.validate import LoadedSpec, load_spec_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = ROOT / "stacks"
+
+BASE = """\
+spec_version: 1
+name: {name}
+description: Reads things for the plan tests.
+owner: {{team: {team}, sponsor: owner@example.com, contact: "#team"}}
+function: {function}
+environments: [dev, staging, prod]
+expires: 2099-01-01
+"""
+
+
+def spec(text: str, file: str = "agent_specs/x.yaml") -> LoadedSpec:
+    loaded, findings = load_spec_bytes(file, text.encode())
+    assert loaded is not None, [f.render() for f in findings]
+    return loaded
+
+
+def reader(name: str = "invoice-reader", team: str = "billing", extra: str = "") -> LoadedSpec:
+    return spec(BASE.format(name=name, team=team, function="data-retrieval") + extra, f"agent_specs/{name}.yaml")
+
+
+AWS_READ = """\
+permissions:
+  aws:
+    - sid: read-invoices
+      actions: [s3:ListBucket, s3:GetObject, s3:GetObject]
+      resources: ["arn:aws:s3:::billing-{env}-invoices/*", "arn:aws:s3:::billing-{env}-invoices"]
+    - sid: a-queue
+      actions: [sqs:ReceiveMessage]
+      resources: ["arn:aws:sqs:{region}:{account}:q-{env}"]
+  databases:
+    - database: billing
+      access: read
+"""
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return load_environment(STACKS, "dev")
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return load_environment(STACKS, "prod")
+
+
+def test_same_input_gives_byte_identical_plan_whatever_the_spec_order(dev):
+    specs = [reader(f"agent-{i:02d}", extra=AWS_READ) for i in range(12)]
+    first = plan_json(build_plan(specs, dev))
+    shuffled = specs[:]
+    random.Random(7).shuffle(shuffled)
+    assert plan_json(build_plan(shuffled, dev)) == first
+    assert [a["agent"] for a in json.loads(first)["agents"]] == sorted(s.spec.name for s in specs)
+
+
+def test_inline_policy_is_filled_sorted_and_deduplicated(dev):
+    agent = build_plan([reader(extra=AWS_READ)], dev).agent("invoice-reader")
+    assert agent.aws.inline_policy == {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AQueue", "Effect": "Allow", "Action": ["sqs:ReceiveMessage"],
+         "Resource": ["arn:aws:sqs:eu-west-1:111111111111:q-dev"]},
+        {"Sid": "ReadInvoices", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+         "Resource": ["arn:aws:s3:::billing-dev-invoices", "arn:aws:s3:::billing-dev-invoices/*"]},
+    ]}
+
+
+def test_role_trusts_only_the_secrets_engine_and_requires_the_agent_session_tag(prod):
+    agent = build_plan([reader(extra=AWS_READ)], prod).agent("invoice-reader")
+    assert agent.aws.role_name == "agent-prod-invoice-reader"
+    assert agent.aws.role_arn == "arn:aws:iam::333333333333:role/agentiam/prod/agent-prod-invoice-reader"
+    principals = {json.dumps(s["Principal"]) for s in agent.aws.trust_policy["Statement"]}
+    assert principals == {json.dumps({"AWS": "arn:aws:iam::333333333333:role/vault-aws-secrets-engine"})}
+    assume = agent.aws.trust_policy["Statement"][0]
+    assert assume["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert assume["Condition"]["StringEquals"]["aws:RequestTag/agentiam-agent"] == "invoice-reader"
+    assert agent.aws.boundary_policy_arn.endswith(":policy/agentiam/prod/agentiam-prod-boundary-data-retrieval")
+    assert agent.vault.aws_secret_role.session_tags == {"agentiam-agent": "invoice-reader",
+                                                         "agentiam-environment": "prod"}
+
+
+def test_token_lifetimes_follow_spec_and_overrides_and_never_pass_a_day(dev, prod):
+    text = AWS_READ + """\
+credentials: {token_ttl: 2h, token_max_ttl: 20h, aws_session_ttl: 2h}
+overrides:
+  prod:
+    credentials: {token_ttl: 15m, token_max_ttl: 4h}
+"""
+    loaded = reader(extra=text)
+    dev_role = build_plan([loaded], dev).agent("invoice-reader").vault.approle
+    prod_role = build_plan([loaded], prod).agent("invoice-reader").vault.approle
+    assert (dev_role.token_ttl, dev_role.token_max_ttl, dev_role.token_explicit_max_ttl) == (7200, 72000, 72000)
+    assert (prod_role.token_ttl, prod_role.token_max_ttl, prod_role.token_explicit_max_ttl) == (900, 14400, 14400)
+    assert build_plan([loaded], prod).agent("invoice-reader").vault.aws_secret_role.max_sts_ttl == 7200
+
+
+def test_certificate_login_can_only_mint_a_wrapped_secret_id_for_its_own_role(dev):
+    vault = build_plan([reader(extra=AWS_READ)], dev).agent("invoice-reader").vault
+    assert vault.cert.allowed_common_names == ["invoice-reader.dev.agents.internal"]
+    assert vault.cert.token_policies == [vault.login_policy_name]
+    assert vault.login_policy_hcl.count('path "') == 1
+    assert 'path "auth/agentiam-dev-approle/role/agent-dev-invoice-reader/secret-id"' in vault.login_policy_hcl
+    assert 'capabilities = ["update"]' in vault.login_policy_hcl
+    assert 'max_wrapping_ttl = "300s"' in vault.login_policy_hcl
+    assert vault.approle.bind_secret_id and vault.approle.secret_id_num_uses == 1
+
+
+def test_vault_policy_grants_own_database_role_and_self_service_only(dev):
+    vault = build_plan([reader(extra=AWS_READ)], dev).agent("invoice-reader").vault
+    paths = [line.split('"')[1] for line in vault.policy_hcl.splitlines() if line.startswith("path ")]
+    assert paths == sorted([
+        "agentiam-dev-database/creds/agent-dev-invoice-reader-billing-read",
+        "auth/token/lookup-self", "auth/token/renew-self", "sys/leases/renew",
+        "aws/creds/agent-dev-invoice-reader", "aws/sts/agent-dev-invoice-reader",
+    ])
+    (role,) = vault.database_roles
+    assert role.access == "read" and role.max_ttl == 86400 and role.default_ttl == 3600
+    assert any("GRANT SELECT ON ALL TABLES" in s for s in role.creation_statements)
+    assert not any("INSERT" in s for s in role.creation_statements)
+    assert role.revocation_statements[-1] == 'DROP ROLE IF EXISTS "{{name}}";'
+
+
+def test_suspended_in_one_environment_disables_entity_and_arms_kill_switch_there_only(dev, prod):
+    loaded = reader(extra=AWS_READ + "overrides:\n  prod:\n    status: suspended\n")
+    live = build_plan([loaded], dev).agent("invoice-reader")
+    dead = build_plan([loaded], prod).agent("invoice-reader")
+    assert live.status == "active" and not live.vault.entity.disabled and live.aws.kill_switch_policy is None
+    assert dead.status == "suspended" and dead.vault.entity.disabled
+    assert dead.aws.kill_switch_policy["Statement"][0] == {"Sid": "AgentiamKillSwitch", "Effect": "Deny",
+                                                          "Action": "*", "Resource": "*"}
+    assert dead.vault.database_roles == [] and dead.vault.aws_secret_role is None
+    assert "creds" not in dead.vault.policy_hcl
+
+
+def test_boundary_caps_each_class_at_the_union_of_its_agents_and_denies_escalation(dev):
+    one = reader("reader-one", extra=AWS_READ)
+    two = reader("reader-two", extra="""\
+permissions:
+  aws:
+    - sid: tables
+      actions: [dynamodb:Query]
+      resources: ["arn:aws:dynamodb:{region}:{account}:table/t-{env}"]
+""")
+    (boundary,) = build_plan([one, two], dev).platform.boundaries
+    ceiling, deny, no_export = boundary.policy["Statement"]
+    assert ceiling["Action"] == ["dynamodb:Query", "s3:GetObject", "s3:ListBucket", "sqs:ReceiveMessage"]
+    assert deny["Effect"] == "Deny" and "iam:*" in deny["Action"] and "sts:assumerole" in deny["Action"]
+    assert not any(a.startswith("iam:") and a != "iam:*" for a in deny["Action"])  # iam:* covers them
+    assert tuple(deny["Action"]) == BOUNDARY_DENIED_ACTIONS
+    assert no_export["Condition"] == {"StringNotEqualsIfExists": {"aws:ResourceAccount": ["111111111111"]}}
+    assert len(json.dumps(boundary.policy, separators=(",", ":"))) <= 6144  # managed policy limit (FACTS.md)
+
+
+def test_shards_partition_the_agents_and_boundaries_still_see_the_whole_class(dev):
+    specs = [reader(f"agent-{i:03d}", extra=AWS_READ) for i in range(40)]
+    plans = []
+    for index in range(3):
+        selection = dev.selection.model_copy(update={"shard_count": 3, "shard_index": index,
+                                                     "shared_resources": index == 0})
+        plans.append(build_plan(specs, dev.model_copy(update={"selection": selection})))
+    names = [a.agent for p in plans for a in p.agents]
+    assert sorted(names) == sorted(s.spec.name for s in specs)
+    assert all(len(p.agents) > 0 for p in plans)
+    assert all(a.agent.endswith(tuple(str(i) for i in range(10))) for p in plans for a in p.agents)
+    assert all(shard_of(a.agent, 3) == i for i, p in enumerate(plans) for a in p.agents)
+    assert [p.shared_resources for p in plans] == [True, False, False]
+    assert plans[1].platform.boundaries == plans[0].platform.boundaries
+
+
+def test_team_selection_keeps_only_that_team(dev):
+    specs = [reader("billing-bot", team="billing"), reader("support-bot", team="support")]
+    selection = dev.selection.model_copy(update={"teams": ["support"]})
+    plan = build_plan(specs, dev.model_copy(update={"selection": selection}))
+    assert [a.agent for a in plan.agents] == ["support-bot"]
+
+
+def test_agents_not_deployed_to_an_environment_are_absent(dev):
+    text = BASE.format(name="prod-only", team="reports", function="reporting").replace("[dev, staging, prod]", "[prod]")
+    assert build_plan([spec(text)], dev).agents == []
+
+
+def test_log_routing_separates_agent_roles_and_alarms_on_denials(dev):
+    routing = build_plan([], dev).platform.log_routing
+    assert routing.agent_role_pattern == "agent-dev-*"
+    assert routing.subscription_filter_pattern == '{ $.userIdentity.sessionContext.sessionIssuer.userName = "agent-dev-*" }'
+    assert '$.errorCode = "AccessDenied*"' in routing.denied_metric_filter_pattern
+    assert routing.audit.config_block.startswith('audit "file" "agentiam-file" {')
+    assert 'file_path = "/var/log/vault/agentiam-dev-audit.log"' in routing.audit.config_block
+
+
+def test_database_connection_allows_exactly_the_roles_of_its_agents(dev):
+    plan = build_plan([reader("a-reader", extra=AWS_READ), reader("b-reader")], dev)
+    billing = next(c for c in plan.platform.database_connections if c.name == "billing")
+    assert billing.allowed_roles == ["agent-dev-a-reader-billing-read"]
+    analytics = next(c for c in plan.platform.database_connections if c.name == "analytics")
+    assert analytics.allowed_roles == []
