@@ -1,4 +1,4 @@
-"""The list of every guardrail, and running them."""
+"""The list of every guardrail, and running them. Rules are registered here explicitly, in id order."""
 
 from __future__ import annotations
 
@@ -6,17 +6,76 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 
 from agentiam.environment.model import EnvironmentConfig
-from agentiam.findings import Finding
-from agentiam.rules import credential_lifetimes
+from agentiam.findings import Finding, Severity
+from agentiam.rules import aws_actions, aws_resources, credential_lifetimes, function_classes, identity, vault_grants
 from agentiam.rules.base import FleetRule, Rule, SpecContext
 from agentiam.spec.validate import LoadedSpec
 
 ALL_RULES: tuple[Rule, ...] = (
-    credential_lifetimes.TOKEN_MAX_TTL,
-    credential_lifetimes.TOKEN_TTL_WITHIN_MAX,
+    identity.DERIVED_NAMES,                              # AGT002
+    identity.KNOWN_ENVIRONMENTS,                         # AGT003
+    identity.NOT_EXPIRED,                                # AGT004
+    identity.EXPIRING_SOON,                              # AGT005
+    identity.FILE_NAME_MATCHES,                          # AGT006
+    credential_lifetimes.TOKEN_MAX_TTL,                  # AGT010
+    credential_lifetimes.TOKEN_TTL_WITHIN_MAX,           # AGT011
+    credential_lifetimes.AWS_SESSION_TTL,                # AGT012
+    credential_lifetimes.DATABASE_TTLS,                  # AGT013
+    credential_lifetimes.SECRET_ID_TTL,                  # AGT014
+    aws_actions.KNOWN_ACTIONS,                           # AGT020
+    aws_actions.NO_SERVICE_WILDCARDS,                    # AGT021
+    aws_actions.RESOURCE_STAR_ONLY_IF_UNSCOPED,          # AGT022
+    aws_actions.NO_PRIVILEGE_ESCALATION,                 # AGT023
+    aws_actions.NO_CREDENTIAL_EXPOSURE,                  # AGT024
+    aws_resources.OWN_ACCOUNT,                           # AGT025
+    aws_resources.OWN_REGION,                            # AGT026
+    function_classes.DATA_RETRIEVAL,                     # AGT030
+    function_classes.INTEGRATION,                        # AGT031
+    function_classes.ANALYSIS,                           # AGT032
+    function_classes.REPORTING_MONITORING,               # AGT033
+    function_classes.NETWORK_ONLY_FOR_INTEGRATION,       # AGT034
+    vault_grants.DATABASES_CONFIGURED,                   # AGT035
+    vault_grants.KV_PATH_HYGIENE,                        # AGT036
+    aws_resources.POLICY_SIZE,                           # AGT040
+    vault_grants.PINNED_COMMON_NAME,                     # AGT041
+    aws_resources.UNIQUE_SIDS,                           # AGT042
 )
 
-FLEET_RULES: tuple[FleetRule, ...] = ()
+FLEET_RULES: tuple[FleetRule, ...] = (
+    identity.UNIQUE_NAMES,                               # AGT001
+)
+
+# Checks made while reading a file, before any rule runs (ids emitted by agentiam.spec and agentiam.environment).
+# Listed so SARIF and the README can describe every id a user may see.
+INPUT_CHECKS: tuple[tuple[str, str, str], ...] = (
+    ("YAML000", "File readable", "The file could not be read at all."),
+    ("YAML001", "Well-formed YAML", "The file is not parseable YAML."),
+    ("YAML002", "No duplicate keys", "YAML silently keeps the last of two keys; the reviewer may approve the other."),
+    ("YAML003", "No anchors, aliases or merge keys", "A reviewer must see every value where it applies."),
+    ("YAML004", "UTF-8 only", "Specs are text in one encoding, so every tool reads the same characters."),
+    ("YAML005", "At most 256 KiB", "A spec this large is not reviewable, and bounds the loader's work."),
+    ("YAML006", "No custom tags", "Tags change how a value is read; specs are plain data."),
+    ("YAML007", "A mapping at the top", "An agent spec is one YAML mapping with string keys."),
+    ("SPEC001", "Known fields only", "An unknown (often misspelt) field would be silently ignored."),
+    ("SPEC002", "Required fields present", "Owner, function, environments and expiry are what review approves."),
+    ("SPEC003", "Values of the right type and shape", "Strict types: no coercion of `no` to false or 1 to '1'."),
+)
+
+
+def rule_index() -> list[Rule | FleetRule]:
+    """Every guardrail (per-spec and fleet), sorted by id: the source of the SARIF rules and the README table."""
+    return sorted((*ALL_RULES, *FLEET_RULES), key=lambda r: r.id)
+
+
+def describe_rule(rule_id: str) -> tuple[str, str, Severity]:
+    """(title, rationale, severity) of any id a finding may carry, guardrail or input check."""
+    for rule in rule_index():
+        if rule.id == rule_id:
+            return rule.title, rule.rationale, rule.severity
+    for check_id, title, rationale in INPUT_CHECKS:
+        if check_id == rule_id:
+            return title, rationale, Severity.ERROR
+    return rule_id, "", Severity.ERROR
 
 
 def run_rules(specs: Sequence[LoadedSpec], environments: Mapping[str, EnvironmentConfig],

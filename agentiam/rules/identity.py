@@ -1,0 +1,124 @@
+"""AGT001-AGT006: who the agent is: a unique name, derived names every system accepts, known environments, expiry."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import PurePath
+
+from agentiam.findings import Finding, Severity
+from agentiam.plan import names
+from agentiam.plan.effective import fill
+from agentiam.rules.base import FleetRule, Rule, SpecContext
+from agentiam.spec.validate import LoadedSpec
+
+EXPIRY_WARNING_DAYS = 30
+# FACTS.md: IAM role name <= 64 chars; RoleSessionName / SourceIdentity `[\w+=,.@-]`, 2-64 chars.
+IAM_NAME = re.compile(r"[\w+=,.@-]{1,64}\Z")
+SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}\Z")
+# Vault role, policy and entity names: the AppRole role-name pattern `\w(([\w-.@]+)?\w)?`; agentiam keeps them lower-case.
+VAULT_NAME = re.compile(r"[a-z0-9](?:[a-z0-9.@_-]*[a-z0-9])?\Z")
+# RFC 5280 ub-common-name: a certificate CN is at most 64 characters; DNS labels at most 63.
+CN_MAX = 64
+DNS_LABEL_MAX = 63
+
+
+def _check_unique_names(rule: FleetRule, specs: list[LoadedSpec]) -> Iterator[Finding]:
+    by_name: dict[str, list[LoadedSpec]] = {}
+    for loaded in specs:
+        by_name.setdefault(loaded.spec.name, []).append(loaded)
+    for name, owners in by_name.items():
+        if len(owners) < 2:
+            continue
+        for loaded in owners:
+            others = ", ".join(sorted(o.file for o in owners if o is not loaded))
+            yield loaded.document.finding(rule.id, ("name",), f"agent name {name!r} is also declared in {others}; "
+                                          "names must be unique (they name the IAM role and the Vault identity)",
+                                          rule.severity)
+
+
+def _check_derived_names(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    spec = ctx.loaded.spec
+    for env in spec.environments:
+        ident = names.identity_name(spec.name, env)
+        if not IAM_NAME.match(ident):
+            yield ctx.finding(rule, ("name",), f"IAM role name {ident!r} ({len(ident)} chars) in {env} exceeds the "
+                                               "64-character IAM limit; shorten the agent name")
+        if not VAULT_NAME.match(ident):
+            yield ctx.finding(rule, ("name",), f"Vault role/policy/entity name {ident!r} in {env} is not a valid "
+                                               "Vault name")
+        env_config = ctx.environments.get(env)
+        template = spec.authentication.certificate_common_name
+        if template is not None and env_config is not None:
+            common_name, path = fill(template, spec, env_config), ("authentication", "certificate_common_name")
+        else:
+            common_name, path = names.default_common_name(spec.name, env), ("name",)
+        if len(common_name) > CN_MAX or any(len(label) > DNS_LABEL_MAX for label in common_name.split(".")):
+            yield ctx.finding(rule, path, f"certificate common name {common_name!r} ({len(common_name)} chars) in "
+                                          f"{env} exceeds the 64-character X.509 limit")
+    if not SESSION_NAME.match(spec.name):
+        yield ctx.finding(rule, ("name",), f"agent name {spec.name!r} cannot be an STS source identity "
+                                           "([\\w+=,.@-], 2-64 chars)")
+
+
+def _check_known_environments(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    known = ", ".join(sorted(ctx.environments)) or "none"
+    for i, env in enumerate(ctx.loaded.spec.environments):
+        if env not in ctx.environments:
+            yield ctx.finding(rule, ("environments", i), f"environment {env!r} has no stack config "
+                                                         f"(stacks/Pulumi.{env}.yaml); known environments: {known}")
+
+
+def _check_not_expired(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    expires = ctx.loaded.spec.expires
+    if expires < ctx.today:
+        yield ctx.finding(rule, ("expires",), f"identity expired on {expires.isoformat()}; the sponsor must "
+                                              "re-approve it with a new date (or set status: revoked)")
+
+
+def _check_expiring_soon(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    expires = ctx.loaded.spec.expires
+    days = (expires - ctx.today).days
+    if 0 <= days <= EXPIRY_WARNING_DAYS:
+        when = "today" if days == 0 else f"in {days} day(s)"
+        yield ctx.finding(rule, ("expires",), f"identity expires {when} ({expires.isoformat()}); ask "
+                                              f"{ctx.loaded.spec.owner.sponsor} to re-approve it")
+
+
+def _check_file_name(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    stem = PurePath(ctx.loaded.file).stem
+    if stem != ctx.loaded.spec.name:
+        yield ctx.finding(rule, ("name",), f"file is named {stem!r} but declares agent {ctx.loaded.spec.name!r}; "
+                                           f"rename it to {ctx.loaded.spec.name}.yaml")
+
+
+UNIQUE_NAMES = FleetRule(
+    id="AGT001", severity=Severity.ERROR, title="Agent names unique across all specs",
+    rationale="The name is the identity: two specs with one name would share a role, a policy and an audit trail.",
+    check=_check_unique_names)
+
+DERIVED_NAMES = Rule(
+    id="AGT002", severity=Severity.ERROR, title="Derived names fit every target system",
+    rationale="IAM role names, STS source identities, Vault names and certificate CNs have hard limits; "
+              "a name that does not fit fails mid-deployment.",
+    check=_check_derived_names)
+
+KNOWN_ENVIRONMENTS = Rule(
+    id="AGT003", severity=Severity.ERROR, title="Every environment has a stack config",
+    rationale="An agent can only exist where an environment (account, Vault, log routing) is configured.",
+    check=_check_known_environments)
+
+NOT_EXPIRED = Rule(
+    id="AGT004", severity=Severity.ERROR, title="Expired identities are refused",
+    rationale="Agent identities are time-boxed; after expiry a human sponsor must re-approve them.",
+    check=_check_not_expired)
+
+EXPIRING_SOON = Rule(
+    id="AGT005", severity=Severity.WARNING, title="Identity expires within 30 days",
+    rationale="Warn the sponsor before the identity is refused, so re-approval is not an outage.",
+    check=_check_expiring_soon)
+
+FILE_NAME_MATCHES = Rule(
+    id="AGT006", severity=Severity.WARNING, title="File name matches the agent name",
+    rationale="Reviewers and `git log` find an agent by its file; a mismatch hides renames.",
+    check=_check_file_name)
