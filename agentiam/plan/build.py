@@ -211,7 +211,8 @@ def agent_plan(loaded: LoadedSpec, env: EnvironmentConfig) -> AgentPlan:
         owner_sponsor=spec.owner.sponsor, owner_contact=spec.owner.contact, expires=spec.expires.isoformat(),
         source_file=loaded.file, spec_digest=loaded.digest, tags=_tags(loaded, env),
         aws=AwsRolePlan(
-            role_name=ident, role_arn=names.role_arn(env.account_id, spec.name, env.name),
+            role_name=ident, role_path=names.role_path(env.name),
+            role_arn=names.role_arn(env.account_id, spec.name, env.name),
             max_session_duration=max(3600, eff.credentials.aws_session_ttl),
             trust_policy=_trust_policy(spec, env),
             inline_policy_name=names.INLINE_POLICY_NAME, inline_policy=_inline_policy(spec, env),
@@ -242,6 +243,7 @@ def _boundary(function: FunctionClass, members: list[LoadedSpec], env: Environme
     return BoundaryPlan(
         function=function.value,
         policy_name=names.boundary_policy_name(env.name, function.value),
+        policy_path=names.role_path(env.name),
         policy_arn=names.boundary_policy_arn(env.account_id, env.name, function.value),
         policy={"Version": POLICY_VERSION, "Statement": statements})
 
@@ -257,11 +259,15 @@ def _log_routing(env: EnvironmentConfig) -> LogRoutingPlan:
     return LogRoutingPlan(
         agent_log_group=logging.agent_log_group, retention_days=logging.retention_days,
         trail_log_group=logging.trail_log_group, agent_role_pattern=f"{prefix}*",
+        subscription_filter_name=f"agentiam-{env.name}-agent-activity",
         subscription_filter_pattern=f'{{ {issuer} = "{prefix}*" }}',
         destination_arn=logging.destination_arn, destination_role_arn=logging.destination_role_arn,
+        denied_metric_filter_name=f"agentiam-{env.name}-agent-access-denied",
         denied_metric_filter_pattern=(f'{{ ({issuer} = "{prefix}*") && (($.errorCode = "AccessDenied*") || '
                                       f'($.errorCode = "*UnauthorizedOperation")) }}'),
         denied_metric_namespace=f"agentiam/{env.name}", denied_metric_name="AgentAccessDenied",
+        denied_alarm_name=f"agentiam-{env.name}-agent-access-denied", denied_alarm_period=300,
+        denied_alarm_threshold=1,
         alarm_topic_arn=logging.alarm_topic_arn,
         audit=AuditPlan(path=audit.path, type="file", options=options, api_managed=audit.api_managed,
                         config_block=block))
@@ -285,6 +291,7 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
             MountPlan(kind="secrets", type="database", path=vault.database_mount, max_lease_ttl=DAY,
                       default_lease_ttl=3600),
         ],
+        tags={"agentiam:environment": env.name, "managed-by": "agentiam"},
         agent_ca_pem_file=vault.agent_ca_pem_file,
         boundaries=[_boundary(fc, by_class[fc], env) for fc in sorted(by_class, key=lambda f: f.value)],
         database_connections=[

@@ -17,6 +17,7 @@ class AwsRolePlan(_Plan):
     """The agent's own IAM role in the environment's account."""
 
     role_name: str
+    role_path: str  # /agentiam/<env>/: groups the environment's agent roles
     role_arn: str
     max_session_duration: int  # seconds, 3600..43200
     trust_policy: dict[str, Any]
@@ -153,6 +154,7 @@ class BoundaryPlan(_Plan):
 
     function: str
     policy_name: str
+    policy_path: str
     policy_arn: str
     policy: dict[str, Any]
 
@@ -197,12 +199,17 @@ class LogRoutingPlan(_Plan):
     retention_days: int
     trail_log_group: str
     agent_role_pattern: str  # IAM role-name prefix shared by every agent role of the environment
+    subscription_filter_name: str
     subscription_filter_pattern: str
     destination_arn: str
     destination_role_arn: str | None
+    denied_metric_filter_name: str
     denied_metric_filter_pattern: str
     denied_metric_namespace: str
     denied_metric_name: str
+    denied_alarm_name: str
+    denied_alarm_period: int  # seconds; one denied call in one period raises the alarm
+    denied_alarm_threshold: int
     alarm_topic_arn: str
     audit: AuditPlan
 
@@ -211,6 +218,7 @@ class PlatformPlan(_Plan):
     """Environment-wide resources, owned by one stack per environment."""
 
     mounts: list[MountPlan]
+    tags: dict[str, str]  # on the environment-wide AWS resources
     agent_ca_pem_file: str
     boundaries: list[BoundaryPlan]
     database_connections: list[DatabaseConnectionPlan]
