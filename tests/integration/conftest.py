@@ -47,3 +47,19 @@ def vault_client(openbao: servers.OpenBaoServer) -> Iterator[hvac.Client]:
     client = hvac.Client(url=openbao.address, token=openbao.root_token, timeout=10)
     yield client
     client.adapter.close()
+
+
+@pytest.fixture(scope="session")
+def openbao_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.OpenBaoServer]:
+    """An OpenBao dev server on HTTPS (`-dev-tls`, CA at `ca_cert_path`), so TLS certificate auth works."""
+    with servers.run_openbao(tmp_path_factory.mktemp("openbao-tls"), tls=True) as server:
+        yield server
+
+
+@pytest.fixture
+def vault_tls_client(openbao_tls: servers.OpenBaoServer) -> Iterator[hvac.Client]:
+    """An hvac client on the TLS OpenBao fixture, authenticated with the root token."""
+    client = hvac.Client(url=openbao_tls.address, token=openbao_tls.root_token, verify=str(openbao_tls.ca_cert_path),
+                         timeout=10)
+    yield client
+    client.adapter.close()

@@ -1,0 +1,225 @@
+"""Thin adapter over hvac for the agent-side client: one method per Vault endpoint, hvac errors mapped to ours.
+
+Tokens travel in the `X-Vault-Token` header of each call (the hvac client itself holds none), so one
+adapter serves the certificate token, the wrapping token and the working token without shared state.
+Only idempotent calls are retried (connection errors, exponential backoff with full jitter): a secret
+id is single-use, so minting, unwrapping and the AppRole login are never re-sent blindly.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import hvac
+import hvac.exceptions
+import requests
+
+from agentiam.client.errors import (
+    LeaseExpired,
+    LoginRefused,
+    PermissionDenied,
+    VaultRequestError,
+    VaultSealed,
+    VaultUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Retry schedule for idempotent calls: `attempts` tries, full-jitter exponential delays capped at `cap`."""
+
+    attempts: int = 4
+    base: float = 0.2
+    cap: float = 5.0
+
+    def delays(self, rng: random.Random) -> Iterator[float]:
+        """Delays before the 2nd, 3rd, ... attempt (AWS' "full jitter": uniform in [0, min(cap, base*2^n)])."""
+        for attempt in range(self.attempts - 1):
+            yield rng.uniform(0, min(self.cap, self.base * 2 ** attempt))
+
+
+@dataclass(frozen=True)
+class Login:
+    """What a login returned. The token itself is never shown by repr; log the accessor instead."""
+
+    token: str = field(repr=False)
+    accessor: str
+    ttl: int  # seconds
+    renewable: bool
+    policies: tuple[str, ...]
+    entity_id: str
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A secret with a lease (dynamic credentials): `data` holds the credential values, hidden from repr."""
+
+    lease_id: str = field(repr=False)
+    ttl: int
+    renewable: bool
+    data: dict[str, Any] = field(repr=False)
+
+
+class VaultApi:
+    """The Vault endpoints the agent client calls, over TLS with the agent's client certificate."""
+
+    def __init__(self, address: str, *, ca_cert: str | None = None, client_cert: tuple[str, str] | None = None,
+                 timeout: float = 10.0, backoff: Backoff = Backoff(), sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None):
+        self.address = address
+        verify: str | bool = ca_cert if ca_cert else True
+        self._client = hvac.Client(url=address, verify=verify, cert=client_cert, timeout=timeout)
+        # hvac would fall back to VAULT_TOKEN / ~/.vault-token; this adapter passes every token explicitly.
+        self._client.token = None
+        self._backoff = backoff
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.adapter.close()
+
+    # -- logins ---------------------------------------------------------------------------------------
+
+    def cert_login(self, mount: str, role: str) -> Login:
+        """POST auth/<mount>/login {name}: TLS client-certificate login (the certificate is the credential).
+
+        Retried on connection errors: it consumes nothing single-use (a lost answer leaves at most an
+        unused certificate token that expires within minutes).
+        """
+        path = f"auth/{mount}/login"
+        return _login(self._call("POST", path, json={"name": role}, idempotent=True, login=True), path)
+
+    def wrapped_secret_id(self, token: str, mount: str, role: str, wrap_ttl: int) -> str:
+        """POST auth/<mount>/role/<role>/secret-id with X-Vault-Wrap-TTL: a response-wrapping token. Not retried."""
+        path = f"auth/{mount}/role/{role}/secret-id"
+        body = self._call("POST", path, token=token, wrap_ttl=f"{wrap_ttl}s", idempotent=False)
+        wrap = body.get("wrap_info") or {}
+        if not wrap.get("token"):
+            raise VaultRequestError(path, "Vault answered without a wrapped response (wrapping refused?)")
+        return str(wrap["token"])
+
+    def unwrap_secret_id(self, wrapping_token: str) -> str:
+        """POST sys/wrapping/unwrap with the wrapping token: the secret id. Single use: not retried."""
+        path = "sys/wrapping/unwrap"
+        body = self._call("POST", path, token=wrapping_token, idempotent=False, login=True)
+        secret_id = (body.get("data") or {}).get("secret_id")
+        if not secret_id:
+            raise VaultRequestError(path, "the wrapped response holds no secret id")
+        return str(secret_id)
+
+    def approle_login(self, mount: str, role_id: str, secret_id: str) -> Login:
+        """POST auth/<mount>/login {role_id, secret_id}: the working token. Not retried (single-use secret id)."""
+        path = f"auth/{mount}/login"
+        body = self._call("POST", path, json={"role_id": role_id, "secret_id": secret_id}, idempotent=False,
+                          login=True)
+        return _login(body, path)
+
+    # -- tokens ---------------------------------------------------------------------------------------
+
+    def lookup_self(self, token: str) -> dict[str, Any]:
+        """GET auth/token/lookup-self: the token's own properties (ttl, explicit_max_ttl, entity_id...)."""
+        return dict(self._call("GET", "auth/token/lookup-self", token=token, idempotent=True).get("data") or {})
+
+    def renew_self(self, token: str, increment: int) -> Login:
+        """POST auth/token/renew-self {increment}: the new TTL (Vault caps it at the token's max TTL)."""
+        path = "auth/token/renew-self"
+        body = self._call("POST", path, token=token, json={"increment": f"{increment}s"}, idempotent=True)
+        return _login(body, path)
+
+    def revoke_self(self, token: str) -> None:
+        """POST auth/token/revoke-self: the token and every lease it created die now."""
+        self._call("POST", "auth/token/revoke-self", token=token, idempotent=True)
+
+    # -- secrets --------------------------------------------------------------------------------------
+
+    def read_lease(self, token: str, path: str) -> Lease:
+        """GET <path> of a dynamic secret (database creds, AWS STS creds): data plus lease."""
+        body = self._call("GET", path, token=token, idempotent=True)
+        return Lease(lease_id=str(body.get("lease_id") or ""), ttl=int(body.get("lease_duration") or 0),
+                     renewable=bool(body.get("renewable")), data=dict(body.get("data") or {}))
+
+    def renew_lease(self, token: str, lease_id: str, increment: int) -> int:
+        """PUT sys/leases/renew {lease_id, increment}: the lease's new TTL (capped at the role's max_ttl)."""
+        body = self._call("PUT", "sys/leases/renew", token=token, json={"lease_id": lease_id, "increment": increment},
+                          idempotent=True, lease=True)
+        return int(body.get("lease_duration") or 0)
+
+    # -- plumbing -------------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, token: str | None = None, json: dict[str, Any] | None = None,
+              wrap_ttl: str | None = None, idempotent: bool, login: bool = False, lease: bool = False
+              ) -> dict[str, Any]:
+        headers = {"X-Vault-Token": token} if token else {}
+        kwargs: dict[str, Any] = {"headers": headers}
+        if json is not None:
+            kwargs["json"] = json
+        if wrap_ttl is not None:
+            kwargs["wrap_ttl"] = wrap_ttl
+        delays = self._backoff.delays(self._rng) if idempotent else iter(())
+        while True:
+            try:
+                response = self._client.adapter.request(method, f"/v1/{path}", **kwargs)
+            except requests.exceptions.SSLError as exc:
+                # A TLS failure is configuration (CA, certificate), not a blip: retrying cannot help.
+                raise VaultUnavailable(path, f"TLS handshake with {self.address} failed: {_reason(exc)}") from exc
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                delay = next(delays, None)
+                if delay is None:
+                    raise VaultUnavailable(path, f"cannot reach Vault at {self.address} "
+                                                 f"({type(exc).__name__})") from exc
+                log.debug("retrying %s %s in %.2fs after %s", method, path, delay, type(exc).__name__)
+                self._sleep(delay)
+                continue
+            except hvac.exceptions.VaultError as exc:
+                raise _mapped(exc, path, login=login, lease=lease) from exc
+            return response if isinstance(response, dict) else {}
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause's message, without the URL noise requests adds."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return str(exc) or type(exc).__name__
+
+
+def _mapped(exc: hvac.exceptions.VaultError, path: str, *, login: bool, lease: bool) -> VaultRequestError:
+    """The project's error for an hvac error, by HTTP status and what the call was."""
+    message = "; ".join(str(e) for e in exc.errors) if exc.errors else (exc.args[0] if exc.args else "")
+    message = str(message) or type(exc).__name__
+    if isinstance(exc, hvac.exceptions.VaultDown):
+        if "sealed" in message.lower():
+            return VaultSealed(path, "Vault is sealed; an operator must unseal it")
+        return VaultUnavailable(path, f"Vault is unavailable: {message}")
+    if isinstance(exc, (hvac.exceptions.InternalServerError, hvac.exceptions.BadGateway,
+                        hvac.exceptions.VaultNotInitialized)):
+        return VaultUnavailable(path, f"Vault failed: {message}")
+    if login and isinstance(exc, (hvac.exceptions.InvalidRequest, hvac.exceptions.Forbidden,
+                                  hvac.exceptions.Unauthorized)):
+        return LoginRefused(path, f"login refused: {message}")
+    if lease and isinstance(exc, hvac.exceptions.InvalidRequest):
+        return LeaseExpired(path, f"lease no longer exists: {message}")
+    if isinstance(exc, (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized)):
+        return PermissionDenied(path, f"permission denied: {message}")
+    if isinstance(exc, hvac.exceptions.RateLimitExceeded):
+        return VaultRequestError(path, f"rate limit exceeded: {message}")
+    if isinstance(exc, hvac.exceptions.InvalidPath):
+        return VaultRequestError(path, f"not found: {message}")
+    return VaultRequestError(path, message)
+
+
+def _login(body: dict[str, Any], path: str) -> Login:
+    auth = body.get("auth") or {}
+    if not auth.get("client_token"):
+        raise VaultRequestError(path, "Vault answered without a token")
+    return Login(token=str(auth["client_token"]), accessor=str(auth.get("accessor", "")),
+                 ttl=int(auth.get("lease_duration") or 0), renewable=bool(auth.get("renewable")),
+                 policies=tuple(auth.get("token_policies") or auth.get("policies") or ()),
+                 entity_id=str(auth.get("entity_id") or ""))

@@ -1,0 +1,150 @@
+"""A throwaway agentiam project provisioned on the real servers: specs + stack config -> capture -> OpenBao.
+
+Each world gets its own environment name, so its mounts, policies, roles and entities never collide with another
+world's on the shared OpenBao fixture. The Vault side is exactly what the real Pulumi program registers
+(`tests/pulumi_capture.py`), applied by `tests/vault_apply.py`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hvac
+import yaml
+
+from agentiam import project
+from agentiam.client import AgentSettings
+from agentiam.plan.model import AgentPlan, IdentityPlan
+from tests import servers
+from tests.integration.pki import ClientCert, TestCA
+from tests.pulumi_capture import Capture, capture_stack
+from tests.vault_apply import AWS_SECRET_ROLE, Applied, apply_records
+
+DB_PASSWORD_KEY = "billingDbPassword"
+
+
+def reader_spec(name: str, *, token_ttl: str = "30m", token_max_ttl: str = "2h", database_ttl: str = "10m",
+                database_max_ttl: str = "1h", status: str = "active", function: str = "data-retrieval",
+                access: str = "read") -> str:
+    """A spec granting dynamic `billing` database credentials and nothing else."""
+    return textwrap.dedent(f"""\
+        spec_version: 1
+        name: {name}
+        description: Integration-test agent reading the billing database.
+        owner:
+          team: billing-platform
+          sponsor: maria.keller@example.com
+          contact: "#billing-platform-oncall"
+        function: {function}
+        environments: [ENV]
+        status: {status}
+        expires: 2099-12-31
+        credentials:
+          token_ttl: {token_ttl}
+          token_max_ttl: {token_max_ttl}
+          database_ttl: {database_ttl}
+          database_max_ttl: {database_max_ttl}
+        permissions:
+          databases:
+            - database: billing
+              access: {access}
+        """)
+
+
+def stack_config(env: str, ca_pem: Path, postgres: servers.PostgresServer, audit_file: Path) -> dict:
+    """A stack config whose `billing` database is the PostgreSQL fixture and whose agent CA is the test CA."""
+    return {"config": {"agentiam:environment": {
+        "name": env, "account_id": "123456789012", "region": "us-east-1",
+        "aws_secrets_engine_principal_arn": "arn:aws:iam::123456789012:role/vault-aws-secrets-engine",
+        "vault": {"approle_mount": f"{env}-approle", "cert_mount": f"{env}-cert", "database_mount": f"{env}-database",
+                  "aws_mount": "aws", "kv_mount": "secret", "agent_ca_pem_file": str(ca_pem),
+                  "audit": {"path": servers.AUDIT_DEVICE, "file_path": str(audit_file), "api_managed": False}},
+        "databases": {"billing": {
+            "plugin": "postgresql-database-plugin", "connection_url": postgres.connection_url_template,
+            "username": postgres.superuser, "password_secret": DB_PASSWORD_KEY, "schemas": ["public"]}},
+        "logging": {
+            "agent_log_group": f"/agentiam/{env}/agent-activity", "retention_days": 30,
+            "trail_log_group": "/aws/cloudtrail/account-trail",
+            "destination_arn": f"arn:aws:firehose:us-east-1:123456789012:deliverystream/agentiam-{env}",
+            "destination_role_arn": "arn:aws:iam::123456789012:role/agentiam-logs-to-firehose",
+            "alarm_topic_arn": "arn:aws:sns:us-east-1:123456789012:agentiam-alerts"},
+    }}}
+
+
+@dataclass
+class World:
+    """One environment of test agents, provisioned on OpenBao; certificates issued by the world's CA."""
+
+    env: str
+    root: Path
+    server: servers.OpenBaoServer
+    postgres: servers.PostgresServer
+    client: hvac.Client
+    ca: TestCA
+    plan: IdentityPlan
+    capture: Capture
+    applied: Applied
+    certs: dict[str, ClientCert] = field(default_factory=dict)
+
+    @property
+    def specs_dir(self) -> Path:
+        return self.root / "agent_specs"
+
+    @property
+    def stacks_dir(self) -> Path:
+        return self.root / "stacks"
+
+    def agent(self, name: str) -> AgentPlan:
+        return self.plan.agent(name)
+
+    def role_id(self, name: str) -> str:
+        return self.applied.role_ids[self.agent(name).vault.approle.role_name]
+
+    def entity_id(self, name: str) -> str:
+        return self.applied.entity_ids[self.agent(name).vault.entity.name]
+
+    def cert(self, name: str) -> ClientCert:
+        """The agent's client certificate, with the CN its cert role pins."""
+        if name not in self.certs:
+            self.certs[name] = self.ca.issue(self.agent(name).vault.entity.cert_alias_name)
+        return self.certs[name]
+
+    def settings(self, name: str, *, cert: ClientCert | None = None, role_id: str | None = None) -> AgentSettings:
+        """Client settings of agent `name` as its deployment would receive them."""
+        cert = cert or self.cert(name)
+        return AgentSettings.for_agent(self.agent(name), vault_addr=self.server.address, client_cert=str(cert.cert_path),
+                                       client_key=str(cert.key_path), role_id=role_id or self.role_id(name),
+                                       ca_cert=str(self.server.ca_cert_path))
+
+    def write_spec(self, name: str, text: str) -> None:
+        (self.specs_dir / f"{name}.yaml").write_text(text.replace("[ENV]", f"[{self.env}]"))
+
+    def provision(self) -> None:
+        """(Re)capture the program over the current specs and apply its Vault side to the server."""
+        self.plan, _ = project.compile_plan(self.env, self.specs_dir, self.stacks_dir)
+        self.capture = capture_stack(self.env, specs_dir=self.specs_dir, stacks_dir=self.stacks_dir,
+                                     secrets={DB_PASSWORD_KEY: self.postgres.password})
+        applied = apply_records(self.client, self.capture.resources, skip={AWS_SECRET_ROLE})
+        self.applied.role_ids.update(applied.role_ids)
+        self.applied.entity_ids.update(applied.entity_ids)
+        self.applied.accessors.update(applied.accessors)
+
+
+def build_world(root: Path, server: servers.OpenBaoServer, postgres: servers.PostgresServer, client: hvac.Client,
+                specs: dict[str, str]) -> World:
+    """Write specs and a stack config under `root`, capture the program and apply its Vault side."""
+    env = "t" + secrets.token_hex(4)
+    ca = TestCA(root / "pki", f"{env} agents CA")
+    (root / "agent_specs").mkdir(parents=True)
+    (root / "stacks").mkdir()
+    (root / "stacks" / f"Pulumi.{env}.yaml").write_text(
+        yaml.safe_dump(stack_config(env, ca.pem_path, postgres, server.audit_log_path), sort_keys=False))
+    world = World(env=env, root=root, server=server, postgres=postgres, client=client, ca=ca,
+                  plan=None, capture=None, applied=Applied())  # type: ignore[arg-type]  # set by provision()
+    for name, text in specs.items():
+        world.write_spec(name, text)
+    world.provision()
+    return world
