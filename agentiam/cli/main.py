@@ -5,7 +5,10 @@ from __future__ import annotations
 import click
 
 from agentiam import __version__
+from agentiam.cli.diff import diff
+from agentiam.cli.new import new
 from agentiam.cli.plan import plan
+from agentiam.cli.schema import schema
 from agentiam.cli.validate import validate
 
 
@@ -21,6 +24,9 @@ def cli() -> None:
 
 cli.add_command(validate)
 cli.add_command(plan)
+cli.add_command(diff)
+cli.add_command(schema)
+cli.add_command(new)
 
 
 def main() -> None:
