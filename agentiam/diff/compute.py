@@ -1,0 +1,670 @@
+"""Compute the permission diff between two revisions, compiling only the specs that changed.
+
+Two steps, kept apart so the first can be checked against full plans:
+1. `collect()`: the plan-level change set, i.e. every agent x environment whose `AgentPlan` differs.
+   Only spec files whose blob differs are loaded and compiled, plus every spec of a stack whose
+   config changed (then each of its agents may change). An agent's plan entry depends on its own spec
+   and its stack config only, so this equals the difference of the full plans.
+2. `describe()`: each differing entry -> changes keyed by natural key (action, resource, Vault path,
+   database, field), never by list position, each with its risk labels and the spec line causing it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentiam.diff import risk
+from agentiam.diff.gitsource import GitRepo, Snapshot, stack_of
+from agentiam.diff.model import AgentDiff, Change, DiffReport, Direction, EntryChange, RiskLabel
+from agentiam.environment.load import parse_environment
+from agentiam.environment.model import EnvironmentConfig
+from agentiam.errors import SpecError
+from agentiam.findings import Finding
+from agentiam.iam import catalogue
+from agentiam.plan.build import NO_EXPORT_CLASSES, agent_plan, selected
+from agentiam.plan.effective import fill
+from agentiam.plan.model import AgentPlan
+from agentiam.rules.registry import run_rules
+from agentiam.spec.model import AgentSpec
+from agentiam.spec.source import PathPart
+from agentiam.spec.types import format_duration
+from agentiam.spec.validate import LoadedSpec, load_spec_bytes
+
+Key = tuple[str, str]  # (environment, agent)
+
+
+@dataclass
+class Side:
+    """One revision, compiled as far as the diff needs it."""
+
+    snapshot: Snapshot
+    stacks: dict[str, EnvironmentConfig]  # stack name -> config
+    specs: dict[str, LoadedSpec]  # repository path -> spec, only the files that were loaded
+    entries: dict[Key, AgentPlan] = field(default_factory=dict)
+    by_agent: dict[str, LoadedSpec] = field(default_factory=dict)
+
+    def environments(self) -> dict[str, EnvironmentConfig]:
+        """Configs keyed by environment name (shards of one environment agree on all but `selection`)."""
+        return {cfg.name: cfg for _, cfg in sorted(self.stacks.items())}
+
+
+@dataclass
+class Collected:
+    """The plan-level change set plus what describing it needs."""
+
+    base: Side
+    head: Side
+    entries: list[EntryChange]
+    changed_spec_files: list[str]
+    changed_stack_files: list[str]
+    head_findings: list[Finding]
+    notes: list[str]
+
+
+def _differs(a: Mapping[str, str], b: Mapping[str, str]) -> list[str]:
+    return sorted(p for p in set(a) | set(b) if a.get(p) != b.get(p))
+
+
+def collect(repo: GitRepo, base_rev: str, head_rev: str | None, specs_prefix: str = "agent_specs",
+            stacks_prefix: str = "stacks", today: dt.date | None = None) -> Collected:
+    """Load both revisions (only what changed) and return every agent x environment whose plan differs."""
+    base = repo.snapshot(base_rev, specs_prefix, stacks_prefix)
+    if head_rev is None:
+        head, on_disk = repo.worktree_snapshot(specs_prefix, stacks_prefix)
+    else:
+        head, on_disk = repo.snapshot(head_rev, specs_prefix, stacks_prefix), {}
+    changed_specs = _differs(base.specs, head.specs)
+    changed_stacks = _differs(base.stacks, head.stacks)
+    affected = {stack_of(p) for p in changed_stacks}
+    # A changed stack config can change every agent of that stack, so all specs are needed then.
+    wanted = {snap.label: (sorted(snap.specs) if affected else [p for p in changed_specs if p in snap.specs])
+              for snap in (base, head)}
+    oids = [base.specs[p] for p in wanted[base.label]] + list(base.stacks.values())
+    if head_rev is not None:
+        oids += [head.specs[p] for p in wanted[head.label]] + list(head.stacks.values())
+    blobs = repo.read_blobs(oids)
+
+    def content(snap: Snapshot, path: str, oid: str) -> bytes:
+        return on_disk[path] if snap is head and head_rev is None else blobs[oid]
+
+    notes: list[str] = []
+    sides: list[Side] = []
+    head_errors: list[Finding] = []
+    for snap in (base, head):
+        stacks = {stack_of(p): parse_environment(p if snap is head else f"{p}@{snap.label}", content(snap, p, oid))
+                  for p, oid in sorted(snap.stacks.items())}
+        side = Side(snap, stacks, {})
+        for path in wanted[snap.label]:
+            loaded, problems = load_spec_bytes(path, content(snap, path, snap.specs[path]))
+            if loaded is not None:
+                side.specs[path] = loaded
+            elif snap is head:
+                head_errors.extend(problems)
+            else:
+                notes.append(f"{path} does not load at {snap.label}; its agents are shown as added")
+        sides.append(side)
+    if head_errors:
+        raise SpecError(sorted(head_errors))
+    base_side, head_side = sides
+    changed = set(changed_specs)
+    for side in sides:
+        _compile(side, changed, affected, notes)
+    keys = sorted(set(base_side.entries) | set(head_side.entries))
+    entries = [EntryChange(env, agent, base_side.entries.get((env, agent)), head_side.entries.get((env, agent)))
+               for env, agent in keys
+               if base_side.entries.get((env, agent)) != head_side.entries.get((env, agent))]
+    changed_head = [head_side.specs[p] for p in changed_specs if p in head_side.specs]
+    findings = run_rules(changed_head, head_side.environments(), today or dt.date.today())
+    return Collected(base_side, head_side, entries, changed_specs, changed_stacks, findings, notes)
+
+
+def _compile(side: Side, changed: set[str], affected: set[str], notes: list[str]) -> None:
+    """Plan entries of the loaded specs: in every stack if the spec changed, else in the changed stacks only."""
+    for path, loaded in sorted(side.specs.items()):
+        spec = loaded.spec
+        if spec.name in side.by_agent:
+            notes.append(f"{path} and {side.by_agent[spec.name].file} both declare agent {spec.name!r} at "
+                         f"{side.snapshot.label}; the first is compared")
+            continue
+        side.by_agent[spec.name] = loaded
+        stacks = side.stacks if path in changed else {s: c for s, c in side.stacks.items() if s in affected}
+        for _stack, env in sorted(stacks.items()):
+            if env.name in spec.environments and selected(spec, env):
+                side.entries[(env.name, spec.name)] = agent_plan(loaded, env)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Describing one entry
+
+
+_PATH_BLOCK = re.compile(r'^path "([^"]+)" \{\n  capabilities = \[([^\]]*)\]\n(?:  [^\n]*\n)*\}', re.MULTILINE)
+_CAPABILITY_RANK = {"deny": -1, "list": 0, "read": 1, "create": 2, "update": 2, "patch": 2, "delete": 3, "sudo": 4}
+
+
+def vault_rules(hcl: str) -> dict[str, frozenset[str]]:
+    """Path -> capabilities of a policy rendered by `agentiam.plan.vault_policy` (its exact, sorted layout)."""
+    return {m.group(1): frozenset(c.strip().strip('"') for c in m.group(2).split(",") if c.strip())
+            for m in _PATH_BLOCK.finditer(hcl)}
+
+
+class Locator:
+    """Finds the spec line behind a change, by natural key (so annotations point at what the reviewer reads)."""
+
+    def __init__(self, loaded: LoadedSpec | None, env: EnvironmentConfig | None):
+        self.loaded, self.env = loaded, env
+
+    def at(self, path: tuple[PathPart, ...]) -> dict[str, Any]:
+        if self.loaded is None:
+            return {}
+        finding = self.loaded.document.finding("DIFF", path, "")
+        return {"line": finding.line, "column": finding.column, "field": finding.path}
+
+    @property
+    def spec(self) -> AgentSpec | None:
+        return self.loaded.spec if self.loaded else None
+
+    def _fill(self, template: str) -> str:
+        return fill(template, self.spec, self.env) if self.spec and self.env else template
+
+    def aws(self, action: str, resource: str | None = None) -> dict[str, Any]:
+        """The action in the statement that grants it (on `resource`, if given)."""
+        if self.spec is None:
+            return {}
+        for i, grant in enumerate(self.spec.permissions.aws):
+            filled = [self._fill(r) for r in grant.resources]
+            for j, granted in enumerate(grant.actions):
+                if granted.lower() == action.lower() and (resource is None or resource in filled):
+                    return self.at(("permissions", "aws", i, "actions", j))
+        return self.at(("permissions", "aws"))
+
+    def resource(self, action: str, resource: str) -> dict[str, Any]:
+        """The resource line of the statement granting `action` on `resource`."""
+        if self.spec is None:
+            return {}
+        for i, grant in enumerate(self.spec.permissions.aws):
+            if any(a.lower() == action.lower() for a in grant.actions):
+                for j, template in enumerate(grant.resources):
+                    if self._fill(template) == resource:
+                        return self.at(("permissions", "aws", i, "resources", j))
+        return self.aws(action)
+
+    def kv(self, vault_path: str) -> dict[str, Any]:
+        if self.spec is None:
+            return {}
+        for i, grant in enumerate(self.spec.permissions.kv):
+            filled = self._fill(grant.path)
+            if vault_path.endswith(("/data/" + filled, "/metadata/" + filled)):
+                return self.at(("permissions", "kv", i))
+        return self.at(("permissions",))
+
+    def database(self, name: str) -> dict[str, Any]:
+        if self.spec is None:
+            return {}
+        for i, grant in enumerate(self.spec.permissions.databases):
+            if grant.database == name:
+                return self.at(("permissions", "databases", i, "access"))
+        return self.at(("permissions", "databases"))
+
+    def _override(self, section: str, name: str) -> tuple[PathPart, ...] | None:
+        if self.spec is None or self.env is None:
+            return None
+        override = self.spec.overrides.get(self.env.name)
+        value = getattr(override, section, None) if override else None
+        if value is not None and (name == "" or getattr(value, name, None) is not None):
+            return ("overrides", self.env.name, section) + ((name,) if name else ())
+        return None
+
+    def credential(self, name: str) -> dict[str, Any]:
+        return self.at(self._override("credentials", name) or ("credentials", name))
+
+    def network(self, what: str, host: str | None = None) -> dict[str, Any]:
+        """`what` is `egress` or `rate_limit`; the environment's network override replaces the whole section."""
+        base: tuple[PathPart, ...] = self._override("network", "") or ("network",)
+        if self.spec is None:
+            return {}
+        network = self.spec.overrides[self.env.name].network if len(base) > 1 else self.spec.network
+        if what == "egress" and host is not None:
+            for i, endpoint in enumerate(network.egress):
+                if endpoint.host == host:
+                    return self.at(base + ("egress", i))
+        return self.at(base + (what,))
+
+    def status(self) -> dict[str, Any]:
+        return self.at(self._override("status", "") or ("status",))
+
+
+@dataclass
+class Context:
+    """What describing one entry needs besides the two plan entries."""
+
+    head: Locator
+    base: Locator
+    environment: str
+    accounts: dict[str, str]  # every known environment -> account id (crossing environments)
+
+
+def _concrete(pattern: str) -> list[catalogue.ActionInfo]:
+    return catalogue.expand(pattern)
+
+
+def _aws_grants(entry: AgentPlan | None) -> dict[str, tuple[str, set[str]]]:
+    """lower-case action -> (action as written, resources): natural keys, statement and order free."""
+    grants: dict[str, tuple[str, set[str]]] = {}
+    policy = entry.aws.inline_policy if entry else None
+    for statement in (policy or {}).get("Statement", []):
+        for action in statement["Action"]:
+            name, resources = grants.setdefault(action.lower(), (action, set()))
+            resources.update(statement["Resource"])
+    return grants
+
+
+def _levels_by_resource(grants: dict[str, tuple[str, set[str]]]) -> dict[str, set[str]]:
+    levels: dict[str, set[str]] = {}
+    for action, resources in grants.values():
+        reached = catalogue.access_levels(action)
+        for resource in resources:
+            levels.setdefault(resource, set()).update(reached)
+    return levels
+
+
+def _covers(wide: str, narrow: str) -> bool:
+    """IAM resource matching: `*` and `?` in `wide` (case-sensitive, as IAM compares ARNs)."""
+    return wide != narrow and fnmatch.fnmatchcase(narrow, wide)
+
+
+def _resource_risks(resources: Iterable[str], before_levels: Mapping[str, set[str]], ctx: Context,
+                    after_levels: Iterable[str]) -> list[RiskLabel]:
+    """Wildcards, other environments, and a higher access level on resources the agent already reached."""
+    labels: list[RiskLabel | None] = []
+    escalated: dict[tuple[str | None, str | None], list[str]] = {}
+    top = risk.top_level(after_levels)
+    for resource in sorted(resources):
+        labels += [risk.wildcard_resource(resource), risk.cross_environment(resource, ctx.environment, ctx.accounts)]
+        previous = risk.top_level(before_levels.get(resource, ()))
+        if risk.access_escalation(resource, previous, top) is not None:
+            escalated.setdefault((previous, top), []).append(resource)
+    for (previous, now), names in sorted(escalated.items(), key=str):
+        labels.append(risk.access_escalation(", ".join(names), previous, now))
+    return [label for label in labels if label is not None]
+
+
+def _aws_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
+    old, new = _aws_grants(before), _aws_grants(after)
+    old_levels = _levels_by_resource(old)
+    reached = {info.name for action, _ in new.values() for info in _concrete(action)}
+    changes: list[Change] = []
+    for key in sorted(set(new) - set(old)):
+        action, resources = new[key]
+        concrete = _concrete(action)
+        levels = risk.ordered_levels(i.access_level for i in concrete)
+        labels = risk.action_risks(concrete, reached)
+        labels.append(risk.wildcard_action(action, len(concrete)))
+        labels.extend(_resource_risks(resources, old_levels, ctx, levels))
+        changes.append(Change("aws", "added", action, Direction.WIDER, access_level=", ".join(levels),
+                              resources=tuple(sorted(resources)), risks=_unique(labels),
+                              expands_to=tuple(i.name for i in concrete) if action != _name(concrete) else (),
+                              **ctx.head.aws(action)))
+    for key in sorted(set(old) - set(new)):
+        action, resources = old[key]
+        levels = risk.ordered_levels(catalogue.access_levels(action))
+        wider = sorted(a for a, rs in new.values() if resources <= rs and _subsumes(a, action))
+        if wider:  # `s3:GetObject` replaced by `s3:Get*` on the same resources: not a removal of power
+            changes.append(Change("aws", "subsumed", action, Direction.NEUTRAL, after=", ".join(wider),
+                                  access_level=", ".join(levels), resources=tuple(sorted(resources)),
+                                  **ctx.base.aws(action)))
+            continue
+        changes.append(Change("aws", "removed", action, Direction.NARROWER, access_level=", ".join(levels),
+                              resources=tuple(sorted(resources)), **ctx.base.aws(action)))
+    for key in sorted(set(old) & set(new)):
+        action, old_resources = old[key]
+        _, new_resources = new[key]
+        changes.extend(_resource_changes(action, old_resources, new_resources, old_levels, reached, ctx))
+    return changes
+
+
+def _subsumes(wide: str, narrow: str) -> bool:
+    """Whether every action `narrow` reaches is also reached by `wide`."""
+    reached = {i.name for i in _concrete(wide)}
+    return bool(reached) and {i.name for i in _concrete(narrow)} <= reached
+
+
+def _name(concrete: list[catalogue.ActionInfo]) -> str | None:
+    return concrete[0].name if len(concrete) == 1 else None
+
+
+def _resource_changes(action: str, old: set[str], new: set[str], old_levels: Mapping[str, set[str]],
+                      reached: set[str], ctx: Context) -> list[Change]:
+    """Resources of an action granted on both sides: widened / narrowed scope, or resources added / removed."""
+    added, removed = sorted(new - old), sorted(old - new)
+    concrete = _concrete(action)
+    levels = risk.ordered_levels(i.access_level for i in concrete)
+    changes: list[Change] = []
+    paired: set[str] = set()
+    for resource in added:
+        covered = [r for r in removed if _covers(resource, r)]
+        labels = _resource_risks([resource], old_levels, ctx, levels)
+        if covered:
+            paired.update(covered)
+            changes.append(Change("aws", "widened", action, Direction.WIDER, before=", ".join(covered),
+                                  after=resource, access_level=", ".join(levels), resources=(resource,),
+                                  risks=_unique(labels), **ctx.head.resource(action, resource)))
+            continue
+        wider = [r for r in removed if _covers(r, resource)]
+        if wider:
+            paired.update(wider)
+            changes.append(Change("aws", "narrowed", action, Direction.NARROWER, before=", ".join(wider),
+                                  after=resource, access_level=", ".join(levels), resources=(resource,),
+                                  **ctx.head.resource(action, resource)))
+            continue
+        labels.extend(risk.action_risks(concrete, reached))
+        changes.append(Change("aws", "added", action, Direction.WIDER, access_level=", ".join(levels),
+                              resources=(resource,), risks=_unique(labels), **ctx.head.resource(action, resource)))
+    for resource in removed:
+        if resource not in paired:
+            changes.append(Change("aws", "removed", action, Direction.NARROWER, access_level=", ".join(levels),
+                                  resources=(resource,), **ctx.base.resource(action, resource)))
+    return changes
+
+
+def _unique(labels: Iterable[RiskLabel | None]) -> tuple[RiskLabel, ...]:
+    return tuple(sorted({label for label in labels if label is not None}))
+
+
+def _caps(caps: Iterable[str]) -> str:
+    return ", ".join(sorted(caps))
+
+
+def _vault_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
+    old = vault_rules(before.vault.policy_hcl) if before else {}
+    new = vault_rules(after.vault.policy_hcl) if after else {}
+    changes: list[Change] = []
+    for path in sorted(set(old) | set(new)):
+        was, now = old.get(path, frozenset()), new.get(path, frozenset())
+        if was == now:
+            continue
+        where = ctx.head.kv(path) if now else ctx.base.kv(path)
+        if not was:
+            labels = [risk.cross_environment(path, ctx.environment, ctx.accounts)]
+            changes.append(Change("vault", "added", path, Direction.WIDER, after=_caps(now),
+                                  risks=_unique(labels), **where))
+        elif not now:
+            changes.append(Change("vault", "removed", path, Direction.NARROWER, before=_caps(was), **where))
+        else:
+            gained = now - was
+            top_was = max(_CAPABILITY_RANK.get(c, 0) for c in was)
+            labels = [RiskLabel(risk.ACCESS_ESCALATION, "medium", f"{_caps(was)} -> {_caps(now)} on {path}")
+                      if any(_CAPABILITY_RANK.get(c, 0) > top_was for c in gained) else None]
+            direction = Direction.WIDER if gained else Direction.NARROWER
+            changes.append(Change("vault", "widened" if gained else "narrowed", path, direction,
+                                  before=_caps(was), after=_caps(now), risks=_unique(labels), **where))
+    return changes
+
+
+def _database_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
+    def access(entry: AgentPlan | None) -> dict[str, str]:
+        levels: dict[str, str] = {}
+        for role in entry.vault.database_roles if entry else []:
+            if levels.get(role.database) != "write":
+                levels[role.database] = role.access
+        return levels
+
+    old, new = access(before), access(after)
+    changes: list[Change] = []
+    for database in sorted(set(old) | set(new)):
+        was, now = old.get(database), new.get(database)
+        if was == now:
+            continue
+        if was is None:
+            labels = [RiskLabel(risk.INFRASTRUCTURE_MODIFICATION, "low", f"writes to database {database}")
+                      if now == "write" else None]
+            changes.append(Change("database", "added", database, Direction.WIDER, after=now, risks=_unique(labels),
+                                  **ctx.head.database(database)))
+        elif now is None:
+            changes.append(Change("database", "removed", database, Direction.NARROWER, before=was,
+                                  **ctx.base.database(database)))
+        elif now == "write":
+            label = RiskLabel(risk.ACCESS_ESCALATION, "medium", f"read -> write on database {database}")
+            changes.append(Change("database", "widened", database, Direction.WIDER, before=was, after=now,
+                                  risks=(label,), **ctx.head.database(database)))
+        else:
+            changes.append(Change("database", "narrowed", database, Direction.NARROWER, before=was, after=now,
+                                  **ctx.head.database(database)))
+    return changes
+
+
+def _lifetimes(entry: AgentPlan | None) -> dict[str, tuple[int, str]]:
+    """Lifetime name -> (seconds, spec field behind it); only what exists for the entry."""
+    if entry is None:
+        return {}
+    approle = entry.vault.approle
+    values = {"token_ttl": (approle.token_ttl, "token_ttl"), "token_max_ttl": (approle.token_max_ttl, "token_max_ttl"),
+              "secret_id_ttl": (approle.secret_id_ttl, "secret_id_ttl")}
+    if entry.vault.aws_secret_role is not None:
+        values["aws_session_ttl"] = (entry.vault.aws_secret_role.max_sts_ttl, "aws_session_ttl")
+    for role in entry.vault.database_roles:
+        values[f"database_ttl ({role.database})"] = (role.default_ttl, "database_ttl")
+        values[f"database_max_ttl ({role.database})"] = (role.max_ttl, "database_max_ttl")
+    return values
+
+
+def _lifetime_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
+    if before is None or after is None:
+        return []
+    old, new = _lifetimes(before), _lifetimes(after)
+    changes: list[Change] = []
+    for name in sorted(set(old) & set(new)):
+        (was, spec_field), (now, _) = old[name], new[name]
+        if was == now:
+            continue
+        label = risk.longer_lifetime(name, was, now, format_duration(was), format_duration(now))
+        changes.append(Change("lifetime", "widened" if now > was else "narrowed", name,
+                              Direction.WIDER if now > was else Direction.NARROWER, before=format_duration(was),
+                              after=format_duration(now), risks=_unique([label]), **ctx.head.credential(spec_field)))
+    uses_was, uses_now = before.vault.approle.secret_id_num_uses, after.vault.approle.secret_id_num_uses
+    if uses_was != uses_now:
+        changes.append(Change("lifetime", "widened" if uses_now > uses_was else "narrowed", "secret_id_num_uses",
+                              Direction.WIDER if uses_now > uses_was else Direction.NARROWER, before=str(uses_was),
+                              after=str(uses_now), **ctx.head.credential("secret_id_num_uses")))
+    return changes
+
+
+def _network_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
+    def endpoints(entry: AgentPlan | None) -> dict[str, dict[str, Any]]:
+        return {f"{e['host']}:{e['port']}": e for e in (entry.egress.endpoints if entry else [])}
+
+    old, new = endpoints(before), endpoints(after)
+    changes: list[Change] = []
+    for key in sorted(set(new) - set(old)):
+        e = new[key]
+        labels = [risk.new_egress(e["host"], e["port"], e["purpose"]),
+                  risk.cross_environment(e["host"], ctx.environment, ctx.accounts)]
+        changes.append(Change("network", "added", f"egress {key}", Direction.WIDER, after=e["purpose"],
+                              risks=_unique(labels), **ctx.head.network("egress", e["host"])))
+    for key in sorted(set(old) & set(new)):
+        if old[key]["purpose"] != new[key]["purpose"]:
+            changes.append(Change("network", "changed", f"egress {key} purpose", Direction.NEUTRAL,
+                                  before=old[key]["purpose"], after=new[key]["purpose"],
+                                  **ctx.head.network("egress", new[key]["host"])))
+    for key in sorted(set(old) - set(new)):
+        changes.append(Change("network", "removed", f"egress {key}", Direction.NARROWER, before=old[key]["purpose"],
+                              **ctx.base.network("egress", old[key]["host"])))
+    if before is not None and after is not None:
+        was = _rate(before)
+        now = _rate(after)
+        if was != now:
+            direction = Direction.WIDER if _per_second(now) > _per_second(was) else Direction.NARROWER
+            changes.append(Change("network", "widened" if direction is Direction.WIDER else "narrowed", "rate limit",
+                                  direction, before=_rate_text(was), after=_rate_text(now),
+                                  **ctx.head.network("rate_limit")))
+        changes.extend(_cidr_changes(before.vault.approle.token_bound_cidrs, after.vault.approle.token_bound_cidrs,
+                                     ctx))
+    return changes
+
+
+def _rate(entry: AgentPlan) -> tuple[int, int] | None:
+    egress = entry.egress
+    if egress.rate_limit_requests is None or egress.rate_limit_interval is None:
+        return None
+    return (egress.rate_limit_requests, egress.rate_limit_interval)
+
+
+def _per_second(rate: tuple[int, int] | None) -> float:
+    return float("inf") if rate is None else rate[0] / rate[1]
+
+
+def _rate_text(rate: tuple[int, int] | None) -> str:
+    return "unlimited" if rate is None else f"{rate[0]}/{format_duration(rate[1])}"
+
+
+def _cidr_changes(was: list[str], now: list[str], ctx: Context) -> list[Change]:
+    """Bound CIDRs: an empty list means from anywhere, so dropping the last one widens."""
+    if set(was) == set(now):
+        return []
+    wider = not now or (bool(was) and bool(set(now) - set(was)))
+    where = ctx.head.at(("authentication", "bound_cidrs"))
+    return [Change("network", "widened" if wider else "narrowed", "login networks (bound_cidrs)",
+                   Direction.WIDER if wider else Direction.NARROWER, before=", ".join(sorted(was)) or "anywhere",
+                   after=", ".join(sorted(now)) or "anywhere", **where)]
+
+
+_STATUS_RANK = {"revoked": 0, "suspended": 1, "active": 2}
+
+
+def _identity_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
+    """Lifecycle, function class, owner and expiry."""
+    if before is None and after is not None:
+        return [Change("agent", "added", after.agent, Direction.WIDER, after=after.status,
+                       **ctx.head.at(("name",)))]
+    if after is None and before is not None:
+        return [Change("agent", "removed", before.agent, Direction.NARROWER, before=before.status,
+                       **ctx.base.at(("name",)))]
+    assert before is not None and after is not None
+    changes: list[Change] = []
+    if before.status != after.status:
+        wider = _STATUS_RANK[after.status] > _STATUS_RANK[before.status]
+        op = {"active": "reactivated", "suspended": "suspended", "revoked": "revoked"}[after.status]
+        changes.append(Change("agent", op, "status", Direction.WIDER if wider else Direction.NARROWER,
+                              before=before.status, after=after.status, **ctx.head.status()))
+    if before.function != after.function:
+        was_fenced = before.function in {c.value for c in NO_EXPORT_CLASSES}
+        now_fenced = after.function in {c.value for c in NO_EXPORT_CLASSES}
+        direction = (Direction.WIDER if was_fenced and not now_fenced else
+                     Direction.NARROWER if now_fenced and not was_fenced else Direction.NEUTRAL)
+        changes.append(Change("function", "changed", "function class", direction, before=before.function,
+                              after=after.function, **ctx.head.at(("function",))))
+    for attr, label in (("owner_team", "owner team"), ("owner_sponsor", "sponsor"), ("owner_contact", "contact")):
+        if getattr(before, attr) != getattr(after, attr):
+            changes.append(Change("owner", "changed", label, Direction.NEUTRAL, before=getattr(before, attr),
+                                  after=getattr(after, attr), **ctx.head.at(("owner", attr.split("_", 1)[1]))))
+    if before.expires != after.expires:
+        later = after.expires > before.expires
+        labels = [RiskLabel(risk.LONGER_LIFETIME, "low", f"identity valid until {after.expires}")] if later else []
+        changes.append(Change("owner", "extended" if later else "shortened", "expires",
+                              Direction.WIDER if later else Direction.NARROWER, before=before.expires,
+                              after=after.expires, risks=tuple(labels), **ctx.head.at(("expires",))))
+    if before.description != after.description:
+        changes.append(Change("owner", "changed", "description", Direction.NEUTRAL, **ctx.head.at(("description",))))
+    names = ctx.head.at(("authentication", "certificate_common_name"))
+    if before.vault.cert.allowed_common_names != after.vault.cert.allowed_common_names:
+        changes.append(Change("owner", "changed", "certificate common name", Direction.NEUTRAL,
+                              before=", ".join(before.vault.cert.allowed_common_names),
+                              after=", ".join(after.vault.cert.allowed_common_names), **names))
+    if before.source_file != after.source_file:
+        changes.append(Change("other", "moved", "spec file", Direction.NEUTRAL, before=before.source_file,
+                              after=after.source_file))
+    return changes
+
+
+# Plan fields the handlers above describe, or derive from what they describe (digest, tags, names).
+_DESCRIBED = ("agent", "environment", "identity_name", "status", "function", "description", "owner_team",
+              "owner_sponsor", "owner_contact", "expires", "source_file", "spec_digest", "tags",
+              "aws.inline_policy", "aws.max_session_duration", "aws.kill_switch_policy", "aws.boundary_policy",
+              "vault.policy_hcl", "vault.login_policy_hcl", "vault.approle.token_ttl", "vault.approle.token_max_ttl",
+              "vault.approle.token_explicit_max_ttl", "vault.approle.secret_id", "vault.approle.token_bound_cidrs",
+              "vault.cert.allowed_common_names", "vault.cert.token_bound_cidrs", "vault.entity", "vault.database_roles",
+              "vault.aws_secret_role", "vault.rate_limit", "egress")
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(value, dict):
+        out: dict[str, str] = {}
+        for key, inner in value.items():
+            out.update(_flatten(inner, f"{prefix}.{key}" if prefix else key))
+        return out
+    return {prefix: json.dumps(value, sort_keys=True)}
+
+
+def _other_changes(before: AgentPlan | None, after: AgentPlan | None) -> list[Change]:
+    """Any plan field no handler describes is still shown, so the diff never hides a change."""
+    if before is None or after is None:
+        return []
+    old, new = _flatten(before.model_dump(mode="json")), _flatten(after.model_dump(mode="json"))
+    return [Change("other", "changed", path, Direction.NEUTRAL, before=old.get(path), after=new.get(path))
+            for path in sorted(set(old) | set(new))
+            if old.get(path) != new.get(path) and not path.startswith(_DESCRIBED)]
+
+
+def describe(entry: EntryChange, ctx: Context) -> list[Change]:
+    """Every change of one agent x environment, in a stable order."""
+    before, after = entry.before, entry.after
+    changes = (_identity_changes(before, after, ctx) + _aws_changes(before, after, ctx)
+               + _vault_changes(before, after, ctx) + _database_changes(before, after, ctx)
+               + _lifetime_changes(before, after, ctx) + _network_changes(before, after, ctx)
+               + _other_changes(before, after))
+    return sorted(changes, key=Change.sort_key)
+
+
+def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: Path | str = "agent_specs",
+                 stacks_dir: Path | str = "stacks", today: dt.date | None = None) -> DiffReport:
+    """The permission diff between `base_rev` and `head_rev` (None: the working tree)."""
+    specs_prefix = repo.relative(Path(specs_dir)) if isinstance(specs_dir, Path) else specs_dir
+    stacks_prefix = repo.relative(Path(stacks_dir)) if isinstance(stacks_dir, Path) else stacks_dir
+    got = collect(repo, base_rev, head_rev, specs_prefix, stacks_prefix, today)
+    base_envs, head_envs = got.base.environments(), got.head.environments()
+    accounts = {name: cfg.account_id for name, cfg in {**base_envs, **head_envs}.items()}
+    findings_by_file: dict[str, list[Finding]] = {}
+    for finding in got.head_findings:
+        findings_by_file.setdefault(finding.file, []).append(finding)
+    agents: list[AgentDiff] = []
+    for entry in got.entries:
+        head_spec = got.head.by_agent.get(entry.agent) if entry.after else None
+        base_spec = got.base.by_agent.get(entry.agent) if entry.before else None
+        ctx = Context(Locator(head_spec, head_envs.get(entry.environment)),
+                      Locator(base_spec, base_envs.get(entry.environment)), entry.environment, accounts)
+        changes = tuple(describe(entry, ctx))
+        kind = "added" if entry.before is None else "removed" if entry.after is None else "changed"
+        spec_file = (entry.after or entry.before).source_file  # type: ignore[union-attr]
+        agents.append(AgentDiff(entry.environment, entry.agent, kind, spec_file, changes, risk.verdict(changes),
+                                tuple(_in_environment(findings_by_file.get(spec_file, []), entry.environment))))
+    if got.changed_spec_files or got.changed_stack_files:
+        catalogue_version = catalogue.data_version()
+    else:
+        catalogue_version = ""
+    return DiffReport(base=got.base.snapshot.label, head=got.head.snapshot.label,
+                      agents=sorted(agents, key=lambda a: (a.agent, _env_order(a.environment))),
+                      findings=got.head_findings, changed_spec_files=got.changed_spec_files,
+                      changed_stack_files=got.changed_stack_files,
+                      specs_compiled=len(got.base.specs) + len(got.head.specs), notes=got.notes,
+                      catalogue_version=catalogue_version)
+
+
+def _in_environment(findings: list[Finding], environment: str) -> list[Finding]:
+    """A spec's findings, minus those located in another environment's override block."""
+    return [f for f in findings if not (f.path.startswith("overrides.") and
+                                        not f.path.startswith(f"overrides.{environment}"))]
+
+
+_ENV_ORDER = ("dev", "staging", "prod")
+
+
+def _env_order(name: str) -> tuple[int, str]:
+    return (_ENV_ORDER.index(name) if name in _ENV_ORDER else len(_ENV_ORDER), name)
+
+

@@ -1,0 +1,157 @@
+"""Read specs and stack configs straight from git objects: no checkout, no GitPython, one `cat-file` process.
+
+A revision's files are listed with `git ls-tree -r -z` (path -> blob id); the working tree is hashed
+the way git hashes blobs, so "which files differ" is a comparison of blob ids on both sides and only
+the differing files are ever read, parsed and compiled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from agentiam.errors import UserError
+
+WORKTREE = "WORKTREE"  # the head side when no --head is given: files on disk, committed or not
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+class GitError(UserError):
+    """git refused (not a repository, unknown revision); the message names what failed."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The files of one side of the diff: repository path -> blob id, plus where to read the bytes."""
+
+    label: str  # the revision as the user gave it, or WORKTREE
+    commit: str | None  # resolved commit id; None for the working tree
+    specs: Mapping[str, str]  # agent_specs/**.yaml -> blob id
+    stacks: Mapping[str, str]  # stacks/Pulumi.<stack>.yaml -> blob id
+
+
+def blob_id(content: bytes) -> str:
+    """The id git gives a blob with this content (`git hash-object`), computed without a process."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
+def is_spec_path(path: str, specs_prefix: str) -> bool:
+    """Whether a repository path is an agent spec under the specs folder."""
+    return path.startswith(specs_prefix + "/") and path.endswith(SPEC_SUFFIXES)
+
+
+def is_stack_path(path: str, stacks_prefix: str) -> bool:
+    """Whether a repository path is a stack config `stacks/Pulumi.<stack>.yaml` (not in a sub-folder)."""
+    parent, name = path.rsplit("/", 1) if "/" in path else ("", path)
+    return parent == stacks_prefix and name.startswith("Pulumi.") and name.endswith(".yaml")
+
+
+def stack_of(path: str) -> str:
+    """`stacks/Pulumi.dev.yaml` -> `dev`."""
+    name = path.rsplit("/", 1)[-1]
+    return name[len("Pulumi."):-len(".yaml")]
+
+
+class GitRepo:
+    """A git working copy, driven through the `git` command line."""
+
+    def __init__(self, start: Path):
+        self.root = Path(self._run(["rev-parse", "--show-toplevel"], cwd=start).strip())
+
+    @staticmethod
+    def _run(args: list[str], cwd: Path, stdin: bytes | None = None) -> str:
+        try:
+            done = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False)
+        except FileNotFoundError as exc:
+            raise GitError("git is not installed or not on PATH") from exc
+        if done.returncode != 0:
+            message = done.stderr.decode(errors="replace").strip().splitlines()
+            raise GitError(f"git {' '.join(args[:2])}: {message[0] if message else 'failed'}")
+        return done.stdout.decode(errors="surrogateescape")
+
+    def relative(self, folder: Path) -> str:
+        """A folder given on the command line as a repository path (`agent_specs`)."""
+        resolved = folder.resolve()
+        try:
+            rel = resolved.relative_to(self.root.resolve())
+        except ValueError as exc:
+            raise GitError(f"{folder} is not inside the git repository {self.root}") from exc
+        return PurePosixPath(*rel.parts).as_posix() if rel.parts else "."
+
+    def resolve(self, revision: str) -> str:
+        """The commit id of `revision`; GitError naming it if git does not know it."""
+        if revision.startswith("-"):
+            raise GitError(f"not a revision: {revision!r}")
+        try:
+            return self._run(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
+                             cwd=self.root).strip()
+        except GitError as exc:
+            raise GitError(f"unknown revision {revision!r} (fetch it first, e.g. `git fetch origin`, and check "
+                           "the checkout has full history)") from exc
+
+    def snapshot(self, revision: str, specs_prefix: str, stacks_prefix: str) -> Snapshot:
+        """Spec and stack-config blob ids at a commit, from one `git ls-tree -r` call."""
+        commit = self.resolve(revision)
+        listing = self._run(["ls-tree", "-r", "-z", "--full-tree", commit, "--", specs_prefix, stacks_prefix],
+                            cwd=self.root)
+        specs: dict[str, str] = {}
+        stacks: dict[str, str] = {}
+        for entry in filter(None, listing.split("\0")):
+            meta, path = entry.split("\t", 1)
+            _mode, kind, oid = meta.split(" ")
+            if kind != "blob":
+                continue
+            if is_spec_path(path, specs_prefix):
+                specs[path] = oid
+            elif is_stack_path(path, stacks_prefix):
+                stacks[path] = oid
+        return Snapshot(revision, commit, specs, stacks)
+
+    def worktree_snapshot(self, specs_prefix: str, stacks_prefix: str) -> tuple[Snapshot, dict[str, bytes]]:
+        """Blob ids of the files on disk (tracked or not) and their bytes, so nothing is read twice."""
+        contents: dict[str, bytes] = {}
+        specs: dict[str, str] = {}
+        stacks: dict[str, str] = {}
+        spec_root = self.root / specs_prefix
+        for dirpath, _dirs, files in os.walk(spec_root):
+            for name in files:
+                full = Path(dirpath) / name
+                path = PurePosixPath(*full.relative_to(self.root).parts).as_posix()
+                if is_spec_path(path, specs_prefix) and full.is_file():
+                    contents[path] = full.read_bytes()
+                    specs[path] = blob_id(contents[path])
+        stack_root = self.root / stacks_prefix
+        for full in stack_root.glob("Pulumi.*.yaml") if stack_root.is_dir() else ():
+            path = PurePosixPath(*full.relative_to(self.root).parts).as_posix()
+            contents[path] = full.read_bytes()
+            stacks[path] = blob_id(contents[path])
+        return Snapshot(WORKTREE, None, specs, stacks), contents
+
+    def read_blobs(self, oids: Iterable[str]) -> dict[str, bytes]:
+        """Contents of many blobs through one `git cat-file --batch` process."""
+        wanted = sorted(set(oids))
+        if not wanted:
+            return {}
+        out = self._run_bytes(["cat-file", "--batch"], ("\n".join(wanted) + "\n").encode())
+        blobs: dict[str, bytes] = {}
+        pos = 0
+        for oid in wanted:
+            header_end = out.index(b"\n", pos)
+            header = out[pos:header_end].decode().split(" ")
+            if len(header) != 3:
+                raise GitError(f"git cat-file: object {oid} is missing")
+            size = int(header[2])
+            start = header_end + 1
+            blobs[header[0]] = out[start:start + size]
+            pos = start + size + 1  # content is followed by a newline
+        return blobs
+
+    def _run_bytes(self, args: list[str], stdin: bytes) -> bytes:
+        done = subprocess.run(["git", *args], cwd=self.root, input=stdin, capture_output=True, check=False)
+        if done.returncode != 0:
+            raise GitError(f"git {' '.join(args)}: {done.stderr.decode(errors='replace').strip()}")
+        return done.stdout

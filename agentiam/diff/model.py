@@ -1,0 +1,128 @@
+"""The diff model every renderer reads: per agent x environment, the changes in power with risk labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from agentiam.findings import Finding
+from agentiam.plan.model import AgentPlan
+
+
+class Direction(str, Enum):
+    """Whether a change gives the agent more power, less, or neither (metadata)."""
+
+    WIDER = "wider"
+    NARROWER = "narrower"
+    NEUTRAL = "neutral"
+
+
+class Verdict(str, Enum):
+    """One-line judgement per agent x environment (worst change wins)."""
+
+    NO_CHANGE = "no change"
+    CHANGED = "changed"  # only neutral changes: owner, contact, description, certificate name
+    NARROWED = "narrowed"
+    WIDENED = "widened"
+    HIGH_RISK = "widened: high risk"
+
+
+SEVERITY_ORDER = ("low", "medium", "high")
+
+
+@dataclass(frozen=True, order=True)
+class RiskLabel:
+    """Why an added permission deserves attention; `id` is stable (documented in the README)."""
+
+    id: str
+    severity: str  # low | medium | high (cloudsplaining's ISSUE_SEVERITY for its own sets)
+    reason: str
+
+    @property
+    def high(self) -> bool:
+        return self.severity == "high"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to one natural key (an action, a resource, a Vault path, a database, a lifetime...)."""
+
+    system: str  # agent | aws | vault | database | lifetime | network | function | owner | other
+    op: str  # added | removed | widened | narrowed | changed
+    subject: str  # the natural key, e.g. `s3:GetObject`, `secret/data/billing/x/*`, `token_max_ttl`
+    direction: Direction
+    before: str | None = None
+    after: str | None = None
+    access_level: str | None = None
+    resources: tuple[str, ...] = ()
+    expands_to: tuple[str, ...] = ()  # concrete actions a wildcard reaches (AWS only)
+    risks: tuple[RiskLabel, ...] = ()
+    line: int | None = None  # line of the spec at head (or base, for removals) that causes it
+    column: int | None = None
+    field: str = ""  # the spec field by natural key, e.g. `permissions.aws[read-invoices].actions`
+
+    @property
+    def high_risk(self) -> bool:
+        return any(r.high for r in self.risks)
+
+    def sort_key(self) -> tuple:
+        return (SYSTEM_ORDER.index(self.system) if self.system in SYSTEM_ORDER else len(SYSTEM_ORDER),
+                self.subject, self.op, self.before or "", self.after or "")
+
+
+SYSTEM_ORDER = ("agent", "function", "aws", "vault", "database", "lifetime", "network", "owner", "other")
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    """One agent x environment whose plan entry differs: the plan-level change set diff is computed from."""
+
+    environment: str
+    agent: str
+    before: AgentPlan | None
+    after: AgentPlan | None
+
+
+@dataclass(frozen=True)
+class AgentDiff:
+    """Everything that changes for one agent in one environment."""
+
+    environment: str
+    agent: str
+    kind: str  # added | removed | changed
+    file: str  # spec file at head (at base when removed)
+    changes: tuple[Change, ...]
+    verdict: Verdict
+    findings: tuple[Finding, ...] = ()  # guardrail violations of the head spec in this environment's run
+
+    def count(self, direction: Direction) -> int:
+        return sum(c.direction is direction for c in self.changes)
+
+    @property
+    def high_risk_changes(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.high_risk and c.direction is Direction.WIDER)
+
+
+@dataclass
+class DiffReport:
+    """The whole diff between two revisions; what every renderer (Markdown, text, JSON, GitHub) reads."""
+
+    base: str
+    head: str
+    agents: list[AgentDiff]
+    findings: list[Finding]  # guardrail violations of the changed specs at head
+    changed_spec_files: list[str]
+    changed_stack_files: list[str]
+    specs_compiled: int  # spec files loaded at both revisions together (the point of compiling only changes)
+    notes: list[str] = field(default_factory=list)
+    catalogue_version: str = ""
+
+    @property
+    def changed(self) -> list[AgentDiff]:
+        return [a for a in self.agents if a.verdict is not Verdict.NO_CHANGE]
+
+    def verdict_counts(self) -> dict[Verdict, int]:
+        counts = {v: 0 for v in Verdict}
+        for agent in self.agents:
+            counts[agent.verdict] += 1
+        return counts

@@ -1,0 +1,75 @@
+"""Wording shared by the diff writers: one sentence per change, so Markdown, text and annotations agree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agentiam.diff.model import AgentDiff, Change, Direction, Verdict
+
+SIGN = {Direction.WIDER: "+", Direction.NARROWER: "-", Direction.NEUTRAL: "~"}
+SYSTEM_TITLE = {"agent": "agent", "function": "function class", "aws": "AWS", "vault": "Vault", "database": "database",
+                "lifetime": "credential lifetime", "network": "network", "owner": "ownership", "other": "other"}
+EXPANSION_SHOWN = 12  # actions listed for a wildcard before "and N more"
+
+
+def plain(text: str) -> str:
+    return text
+
+
+def change_text(change: Change, code: Callable[[str], str] = plain) -> str:
+    """`iam:PassRole` (Write) added on arn:..., in words a reviewer can check against the spec."""
+    subject = code(change.subject)
+    level = f" ({change.access_level})" if change.access_level else ""
+    on = f" on {', '.join(code(r) for r in change.resources)}" if change.resources else ""
+    if change.system == "aws":
+        if change.op in ("widened", "narrowed"):
+            return f"{subject}{level} scope {change.op}: {code(change.before or '')} -> {code(change.after or '')}"
+        if change.op == "subsumed":
+            return f"{subject}{level} replaced by {code(change.after or '')}{on}"
+        expansion = ""
+        if change.expands_to:
+            shown = ", ".join(code(a) for a in change.expands_to[:EXPANSION_SHOWN])
+            more = len(change.expands_to) - EXPANSION_SHOWN
+            expansion = (f"; reaches {len(change.expands_to)} actions: {shown}"
+                         + (f" and {more} more" if more > 0 else ""))
+        return f"{subject}{level} {change.op}{on}{expansion}"
+    if change.system == "agent" and change.subject != "status":
+        state = change.after if change.op == "added" else change.before
+        return f"agent {change.op} (status {state})"
+    if change.system == "vault":
+        if change.op == "added":
+            return f"path {subject} added with [{change.after}]"
+        if change.op == "removed":
+            return f"path {subject} removed (was [{change.before}])"
+        return f"path {subject} {change.op}: [{change.before}] -> [{change.after}]"
+    if change.system == "database":
+        if change.op == "added":
+            return f"{change.after} credentials for database {subject} added"
+        if change.op == "removed":
+            return f"{change.before} credentials for database {subject} removed"
+        return f"database {subject} access {change.before} -> {change.after}"
+    if change.before is None and change.after is None:
+        return f"{subject} {change.op}"
+    if change.before is None:
+        return f"{subject} {change.op}: {change.after}"
+    if change.after is None:
+        return f"{subject} {change.op} (was {change.before})"
+    return f"{subject} {change.op}: {change.before} -> {change.after}"
+
+
+def risk_text(change: Change) -> str:
+    """`privilege-escalation (high): ...; wildcard (medium): ...`."""
+    return "; ".join(f"{r.id} ({r.severity}): {r.reason}" for r in change.risks)
+
+
+def counts(agent: AgentDiff) -> tuple[int, int, int]:
+    """(widening, narrowing, high-risk) change counts of one agent x environment."""
+    return (agent.count(Direction.WIDER), agent.count(Direction.NARROWER), len(agent.high_risk_changes))
+
+
+def verdict_rank(verdict: Verdict) -> int:
+    return [Verdict.HIGH_RISK, Verdict.WIDENED, Verdict.NARROWED, Verdict.CHANGED, Verdict.NO_CHANGE].index(verdict)
+
+
+def head_label(head: str) -> str:
+    return "the working tree" if head == "WORKTREE" else head

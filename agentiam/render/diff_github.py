@@ -1,0 +1,61 @@
+"""GitHub Actions output: workflow-command annotations on the spec lines, and the job summary."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agentiam.diff.model import DiffReport, Direction
+from agentiam.render.diff_common import change_text
+
+
+def _escape_data(text: str) -> str:
+    # Workflow commands: %, CR and LF must be escaped in the message (GitHub docs, "workflow commands").
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotations(report: DiffReport) -> list[str]:
+    """`::error` on each high-risk addition, `::warning` on each other widening with a risk label.
+
+    One annotation per spec line and natural key, naming the environments it applies to (the same
+    line usually widens dev, staging and prod alike); the text is the first environment's.
+    """
+    merged: dict[tuple[str, int, int, str, str], list[str]] = {}
+    details: dict[tuple[str, int, int, str, str], str] = {}
+    for agent in report.agents:
+        for change in agent.changes:
+            if change.direction is not Direction.WIDER or not change.risks or change.line is None:
+                continue
+            level = "error" if change.high_risk else "warning"
+            key = (agent.file, change.line, change.column or 1, level, f"{agent.agent}: {change.subject}")
+            merged.setdefault(key, []).append(agent.environment)
+            details.setdefault(key, f"{agent.agent}: {change_text(change)} - "
+                               + "; ".join(f"{r.id} ({r.severity}): {r.reason}" for r in change.risks))
+    lines = []
+    for key, envs in merged.items():
+        file, line, column, level, _subject = key
+        title = f"agentiam diff: {'high-risk' if level == 'error' else 'widened'} permission ({', '.join(envs)})"
+        message = details[key] + (f" (shown for {envs[0]}; same change in {', '.join(envs[1:])})"
+                                   if len(envs) > 1 else "")
+        lines.append(f"::{level} file={_escape_property(file)},line={line},col={column},"
+                     f"title={_escape_property(title)}::{_escape_data(message)}")
+    return lines
+
+
+def in_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def append_step_summary(markdown: str) -> Path | None:
+    """Append to `$GITHUB_STEP_SUMMARY` (the job's summary page); None when not set."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    path = Path(target)
+    with path.open("a", encoding="utf-8") as out:
+        out.write(markdown)
+    return path

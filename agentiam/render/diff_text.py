@@ -1,0 +1,31 @@
+"""The diff as plain text for terminals: one line per agent x environment, then its changes and risks."""
+
+from __future__ import annotations
+
+from agentiam.diff.model import DiffReport
+from agentiam.render.diff_common import SIGN, SYSTEM_TITLE, change_text, counts, head_label
+
+
+def render_text(report: DiffReport) -> str:
+    """Readable without colour or Markdown; what `agentiam diff` prints by default."""
+    lines = [f"agentiam diff: {report.base} -> {head_label(report.head)} "
+             f"({len(report.changed_spec_files)} spec file(s), {len(report.changed_stack_files)} stack config(s) "
+             f"changed; {report.specs_compiled} spec file(s) compiled)"]
+    if not report.agents:
+        lines.append("no agent x environment changes")
+    width = max((len(a.agent) for a in report.agents), default=0)
+    for agent in report.agents:
+        wider, narrower, high = counts(agent)
+        tail = f"+{wider} -{narrower}" + (f", {high} high risk" if high else "")
+        tail += f", {len(agent.findings)} violation(s)" if agent.findings else ""
+        lines.append(f"{agent.agent:<{width}}  {agent.environment:<8}  {agent.verdict.value}  ({tail})")
+        for change in agent.changes:
+            where = f"  [{agent.file}:{change.line}]" if change.line else ""
+            lines.append(f"    {SIGN[change.direction]} {SYSTEM_TITLE[change.system]:<8} {change_text(change)}{where}")
+            for label in change.risks:
+                lines.append(f"        ! {label.id} ({label.severity}): {label.reason}")
+    if report.findings:
+        lines.append(f"guardrail violations at {head_label(report.head)}:")
+        lines += [f"  {f.render()}" for f in report.findings]
+    lines += [f"note: {n}" for n in report.notes]
+    return "\n".join(lines) + "\n"
