@@ -6,7 +6,6 @@ import click
 
 from agentiam import __version__
 from agentiam.cli.diff import diff
-from agentiam.cli.diff import diff
 from agentiam.cli.new import new
 from agentiam.cli.plan import plan
 from agentiam.cli.schema import schema
@@ -25,7 +24,6 @@ def cli() -> None:
 
 cli.add_command(validate)
 cli.add_command(plan)
-cli.add_command(diff)
 cli.add_command(diff)
 cli.add_command(schema)
 cli.add_command(new)
