@@ -157,12 +157,12 @@ class ProgramMocks(pulumi.runtime.Mocks):
             return _fake_uuid("alias", str(inputs["mountAccessor"]), str(inputs["name"])), {}
         return f"{name}-id", {}
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         if args.token == "vault:index/getAuthBackend:getAuthBackend":
             path = args.args["path"]
             return {"id": path, "path": path, "accessor": mount_accessor(path), "type": "", "description": "",
                     "defaultLeaseTtlSeconds": 0, "maxLeaseTtlSeconds": 0, "listingVisibility": "",
-                    "local": False}, None
+                    "local": False}
         raise NotImplementedError(f"the program called {args.token}; add it to tests/pulumi_capture.py mocks")
 
 
