@@ -8,6 +8,7 @@ from agentiam import __version__
 from agentiam.cli.diff import diff
 from agentiam.cli.new import new
 from agentiam.cli.plan import plan
+from agentiam.cli.revoke import revoke
 from agentiam.cli.schema import schema
 from agentiam.cli.validate import validate
 
@@ -27,6 +28,7 @@ cli.add_command(plan)
 cli.add_command(diff)
 cli.add_command(schema)
 cli.add_command(new)
+cli.add_command(revoke)
 
 
 def main() -> None:

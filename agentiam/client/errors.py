@@ -31,3 +31,7 @@ class LoginRefused(VaultRequestError):
 
 class LeaseExpired(VaultRequestError):
     """A lease (dynamic credentials) no longer exists: expired or revoked; fetch new credentials."""
+
+
+class NotFound(VaultRequestError):
+    """The path does not exist (404): no such role, entity or lease prefix."""

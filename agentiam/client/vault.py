@@ -22,6 +22,7 @@ import requests
 from agentiam.client.errors import (
     LeaseExpired,
     LoginRefused,
+    NotFound,
     PermissionDenied,
     VaultRequestError,
     VaultSealed,
@@ -95,12 +96,12 @@ class VaultApi:
         unused certificate token that expires within minutes).
         """
         path = f"auth/{mount}/login"
-        return _login(self._call("POST", path, json={"name": role}, idempotent=True, login=True), path)
+        return _login(self.call("POST", path, json={"name": role}, idempotent=True, login=True), path)
 
     def wrapped_secret_id(self, token: str, mount: str, role: str, wrap_ttl: int) -> str:
         """POST auth/<mount>/role/<role>/secret-id with X-Vault-Wrap-TTL: a response-wrapping token. Not retried."""
         path = f"auth/{mount}/role/{role}/secret-id"
-        body = self._call("POST", path, token=token, wrap_ttl=f"{wrap_ttl}s", idempotent=False)
+        body = self.call("POST", path, token=token, wrap_ttl=f"{wrap_ttl}s", idempotent=False)
         wrap = body.get("wrap_info") or {}
         if not wrap.get("token"):
             raise VaultRequestError(path, "Vault answered without a wrapped response (wrapping refused?)")
@@ -109,7 +110,7 @@ class VaultApi:
     def unwrap_secret_id(self, wrapping_token: str) -> str:
         """POST sys/wrapping/unwrap with the wrapping token: the secret id. Single use: not retried."""
         path = "sys/wrapping/unwrap"
-        body = self._call("POST", path, token=wrapping_token, idempotent=False, login=True)
+        body = self.call("POST", path, token=wrapping_token, idempotent=False, login=True)
         secret_id = (body.get("data") or {}).get("secret_id")
         if not secret_id:
             raise VaultRequestError(path, "the wrapped response holds no secret id")
@@ -118,7 +119,7 @@ class VaultApi:
     def approle_login(self, mount: str, role_id: str, secret_id: str) -> Login:
         """POST auth/<mount>/login {role_id, secret_id}: the working token. Not retried (single-use secret id)."""
         path = f"auth/{mount}/login"
-        body = self._call("POST", path, json={"role_id": role_id, "secret_id": secret_id}, idempotent=False,
+        body = self.call("POST", path, json={"role_id": role_id, "secret_id": secret_id}, idempotent=False,
                           login=True)
         return _login(body, path)
 
@@ -126,35 +127,35 @@ class VaultApi:
 
     def lookup_self(self, token: str) -> dict[str, Any]:
         """GET auth/token/lookup-self: the token's own properties (ttl, explicit_max_ttl, entity_id...)."""
-        return dict(self._call("GET", "auth/token/lookup-self", token=token, idempotent=True).get("data") or {})
+        return dict(self.call("GET", "auth/token/lookup-self", token=token, idempotent=True).get("data") or {})
 
     def renew_self(self, token: str, increment: int) -> Login:
         """POST auth/token/renew-self {increment}: the new TTL (Vault caps it at the token's max TTL)."""
         path = "auth/token/renew-self"
-        body = self._call("POST", path, token=token, json={"increment": f"{increment}s"}, idempotent=True)
+        body = self.call("POST", path, token=token, json={"increment": f"{increment}s"}, idempotent=True)
         return _login(body, path)
 
     def revoke_self(self, token: str) -> None:
         """POST auth/token/revoke-self: the token and every lease it created die now."""
-        self._call("POST", "auth/token/revoke-self", token=token, idempotent=True)
+        self.call("POST", "auth/token/revoke-self", token=token, idempotent=True)
 
     # -- secrets --------------------------------------------------------------------------------------
 
     def read_lease(self, token: str, path: str) -> Lease:
         """GET <path> of a dynamic secret (database creds, AWS STS creds): data plus lease."""
-        body = self._call("GET", path, token=token, idempotent=True)
+        body = self.call("GET", path, token=token, idempotent=True)
         return Lease(lease_id=str(body.get("lease_id") or ""), ttl=int(body.get("lease_duration") or 0),
                      renewable=bool(body.get("renewable")), data=dict(body.get("data") or {}))
 
     def renew_lease(self, token: str, lease_id: str, increment: int) -> int:
         """PUT sys/leases/renew {lease_id, increment}: the lease's new TTL (capped at the role's max_ttl)."""
-        body = self._call("PUT", "sys/leases/renew", token=token, json={"lease_id": lease_id, "increment": increment},
+        body = self.call("PUT", "sys/leases/renew", token=token, json={"lease_id": lease_id, "increment": increment},
                           idempotent=True, lease=True)
         return int(body.get("lease_duration") or 0)
 
     # -- plumbing -------------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, *, token: str | None = None, json: dict[str, Any] | None = None,
+    def call(self, method: str, path: str, *, token: str | None = None, json: dict[str, Any] | None = None,
               wrap_ttl: str | None = None, idempotent: bool, login: bool = False, lease: bool = False
               ) -> dict[str, Any]:
         headers = {"X-Vault-Token": token} if token else {}
@@ -211,7 +212,7 @@ def _mapped(exc: hvac.exceptions.VaultError, path: str, *, login: bool, lease: b
     if isinstance(exc, hvac.exceptions.RateLimitExceeded):
         return VaultRequestError(path, f"rate limit exceeded: {message}")
     if isinstance(exc, hvac.exceptions.InvalidPath):
-        return VaultRequestError(path, f"not found: {message}")
+        return NotFound(path, f"not found{': ' + message if message != 'InvalidPath' else ''}")
     return VaultRequestError(path, message)
 
 

@@ -1,0 +1,70 @@
+"""AWS side of the kill switch: an inline deny-all on the agent's IAM role for sessions issued before now.
+
+STS credentials cannot be revoked individually (FACTS.md); this is what the console's "revoke active sessions"
+does. Errors are mapped to ServerError naming the IAM call.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import botocore.exceptions
+
+from agentiam.errors import ServerError
+from agentiam.revoke import Outcome, StepResult
+
+
+class AwsRevoker:
+    """IAM calls with the operator's credentials (standard boto3 chain; `endpoint_url` for tests)."""
+
+    def __init__(self, *, endpoint_url: str | None = None, region_name: str | None = None):
+        self._iam = boto3.client("iam", endpoint_url=endpoint_url, region_name=region_name)
+
+    def attach_kill_switch(self, role_name: str, policy_name: str, policy: dict[str, Any],
+                           unconditional: dict[str, Any]) -> StepResult:
+        """iam:GetRolePolicy, then iam:PutRolePolicy `policy` unless an unconditional deny-all is already there."""
+        existing = self._existing(role_name, policy_name)
+        if existing == unconditional:
+            # The spec's status already denies everything (components put it there): never weaken it.
+            return StepResult(Outcome.ALREADY, "unconditional deny-all already attached (spec status)")
+        self._put(role_name, policy_name, policy)
+        cutoff = policy["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        if existing is not None:
+            return StepResult(Outcome.ALREADY, f"kill switch was attached; cut-off moved to {cutoff}")
+        return StepResult(Outcome.REVOKED, f"sessions issued before {cutoff} denied")
+
+    def _existing(self, role_name: str, policy_name: str) -> dict[str, Any] | None:
+        try:
+            answer = self._iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)
+        except botocore.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "NoSuchEntity":
+                # Either the policy or the role is missing; GetRole tells which.
+                self._require_role(role_name)
+                return None
+            raise _server_error("iam:GetRolePolicy", role_name, exc) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise _server_error("iam:GetRolePolicy", role_name, exc) from exc
+        document = answer["PolicyDocument"]
+        return json.loads(document) if isinstance(document, str) else dict(document)
+
+    def _require_role(self, role_name: str) -> None:
+        try:
+            self._iam.get_role(RoleName=role_name)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise _server_error("iam:GetRole", role_name, exc) from exc
+
+    def _put(self, role_name: str, policy_name: str, policy: dict[str, Any]) -> None:
+        try:
+            self._iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise _server_error("iam:PutRolePolicy", role_name, exc) from exc
+
+
+def _server_error(call: str, role_name: str, exc: Exception) -> ServerError:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        return ServerError(f"{call} on role {role_name}: {error.get('Code')}: {error.get('Message')}")
+    return ServerError(f"{call} on role {role_name}: {exc}")
