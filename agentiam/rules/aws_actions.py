@@ -65,7 +65,8 @@ def _check_resource_star(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
         if scoped:
             shown = ", ".join(scoped[:4]) + (f", +{len(scoped) - 4} more" if len(scoped) > 4 else "")
             yield ctx.finding(rule, ("permissions", "aws", i, "resources", statement.resources.index("*")),
-                              f'Resource "*" but {shown} support resource-level permissions; name the resources')
+                              f'Resource "*" with actions that support resource-level permissions ({shown}); '
+                              "name the resources")
 
 
 @lru_cache(maxsize=1)
@@ -81,10 +82,16 @@ def _always_refused(action: str) -> tuple[str, ...]:
     """Actions reached by `action` that are refused on their own, whatever else the agent holds."""
     service = action.partition(":")[0].lower()
     if service in ESCALATION_SERVICES:
-        return (action,)
-    return tuple(info.name for info in resolve(action)
-                 if info.name.lower().startswith(ESCALATION_PREFIXES)
-                 or info.name.partition(":")[0] in ESCALATION_SERVICES)
+        return tuple(info.name for info in resolve(action)) or (action,)
+    return tuple(info.name for info in resolve(action) if info.name.lower().startswith(ESCALATION_PREFIXES))
+
+
+def _refusal(action: str, refused: tuple[str, ...]) -> str:
+    service = action.partition(":")[0].lower()
+    if service in ESCALATION_SERVICES and not all(r.lower().startswith(ESCALATION_PREFIXES) for r in refused):
+        return (f"{describe(action, list(refused))}: {service} actions administer identities and accounts, the "
+                "shortest path to privilege escalation; agents hold none of them")
+    return f"{describe(action, list(refused))} passes or assumes roles: privilege escalation; agents never hold it"
 
 
 def _check_privilege_escalation(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
@@ -96,9 +103,7 @@ def _check_privilege_escalation(rule: Rule, ctx: SpecContext) -> Iterator[Findin
     for path, _, action in occurrences:
         refused = _always_refused(action)
         if refused:
-            what = describe(action, list(refused))
-            yield ctx.finding(rule, path, f"{what} can escalate privileges (identity administration, passing or "
-                                          "assuming roles); agents never hold it")
+            yield ctx.finding(rule, path, _refusal(action, refused))
     # cloudsplaining's methods are combinations: escalation needs every action of one method.
     reported: set[tuple] = set()
     for method, combo in _escalation_methods():

@@ -87,7 +87,7 @@ def _check_own_account(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
             if problem:
                 problems.setdefault(problem, []).append(env.name)
         for problem, envs in problems.items():
-            yield ctx.finding(rule, path, f"{template}: {problem} in {', '.join(envs)}; an agent may only name "
+            yield ctx.finding(rule, path, f"{problem} in {', '.join(envs)}; an agent may only name "
                                           f"resources of its own environment (a {envs[0]} agent never names "
                                           "another environment's ARN)")
 
@@ -101,7 +101,7 @@ def _check_region(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
             if arn is not None and arn.region and arn.region != env.region:
                 wrong.setdefault(arn.region, []).append(f"{env.name} ({env.region})")
         for region, envs in wrong.items():
-            yield ctx.finding(rule, path, f"{template}: region {region!r} differs from the environment's region in "
+            yield ctx.finding(rule, path, f"region {region!r} differs from the environment's region in "
                                           f"{', '.join(envs)}; use {{region}} unless the resource really lives there")
 
 
@@ -109,14 +109,16 @@ def _check_policy_size(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     spec = ctx.loaded.spec
     if not spec.permissions.aws:
         return
+    over: list[tuple[int, str]] = []
     for env in _deployed(ctx):
-        policy = inline_policy(spec, env)
-        size = len(json.dumps(policy, separators=(",", ":"))) + KILL_SWITCH_SIZE
+        size = len(json.dumps(inline_policy(spec, env), separators=(",", ":"))) + KILL_SWITCH_SIZE
         if size > INLINE_POLICY_LIMIT:
-            yield ctx.finding(rule, ("permissions", "aws"),
-                              f"the inline policy is {size:,} characters in {env.name} (kill switch included); IAM "
-                              f"allows {INLINE_POLICY_LIMIT:,} per role: merge statements or use wildcards on paths",
-                              at_key=True)
+            over.append((size, env.name))
+    if over:
+        sizes = ", ".join(f"{size:,} characters in {env}" for size, env in sorted(over, reverse=True))
+        yield ctx.finding(rule, ("permissions", "aws"),
+                          f"the inline policy exceeds IAM's {INLINE_POLICY_LIMIT:,}-character limit per role: {sizes} "
+                          "(kill switch included); merge statements or end ARNs at a shared prefix", at_key=True)
 
 
 def _check_unique_sids(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:

@@ -64,7 +64,10 @@ def _check_data_retrieval(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
 
 
 def _explicit_arn(resource: str) -> bool:
-    """No wildcard anywhere but a trailing `/*` path segment (objects under one named prefix)."""
+    """No wildcard anywhere but a trailing `/*` path segment (objects under one named prefix). A bare `*` is
+    AGT022's call: it is the only resource actions without resource types accept."""
+    if resource == "*":
+        return True
     head = resource[:-2] if resource.endswith("/*") else resource
     return "*" not in head and "?" not in head
 

@@ -39,14 +39,14 @@ def _check_unique_names(rule: FleetRule, specs: list[LoadedSpec]) -> Iterator[Fi
 
 def _check_derived_names(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     spec = ctx.loaded.spec
+    problems: dict[tuple[tuple, str], list[str]] = {}  # (path, what) -> "env (detail)"
     for env in spec.environments:
         ident = names.identity_name(spec.name, env)
         if not IAM_NAME.match(ident):
-            yield ctx.finding(rule, ("name",), f"IAM role name {ident!r} ({len(ident)} chars) in {env} exceeds the "
-                                               "64-character IAM limit; shorten the agent name")
+            problems.setdefault((("name",), "IAM role name exceeds 64 characters"), []).append(
+                f"{env} ({ident!r}, {len(ident)})")
         if not VAULT_NAME.match(ident):
-            yield ctx.finding(rule, ("name",), f"Vault role/policy/entity name {ident!r} in {env} is not a valid "
-                                               "Vault name")
+            problems.setdefault((("name",), "Vault role/policy/entity name is invalid"), []).append(f"{env} ({ident!r})")
         env_config = ctx.environments.get(env)
         template = spec.authentication.certificate_common_name
         if template is not None and env_config is not None:
@@ -54,8 +54,11 @@ def _check_derived_names(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
         else:
             common_name, path = names.default_common_name(spec.name, env), ("name",)
         if len(common_name) > CN_MAX or any(len(label) > DNS_LABEL_MAX for label in common_name.split(".")):
-            yield ctx.finding(rule, path, f"certificate common name {common_name!r} ({len(common_name)} chars) in "
-                                          f"{env} exceeds the 64-character X.509 limit")
+            problems.setdefault((path, "certificate common name exceeds the 64-character X.509 limit"), []).append(
+                f"{env} ({common_name!r}, {len(common_name)})")
+    for (path, what), where in problems.items():
+        fix = "shorten the agent name" if path == ("name",) else "shorten the template"
+        yield ctx.finding(rule, path, f"{what} in {', '.join(where)}; {fix}")
     if not SESSION_NAME.match(spec.name):
         yield ctx.finding(rule, ("name",), f"agent name {spec.name!r} cannot be an STS source identity "
                                            "([\\w+=,.@-], 2-64 chars)")
