@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import hvac
+import psycopg
 import pytest
 
 from tests import servers
+from tests.integration.world import World, build_world
 
 _HERE = Path(__file__).parent
 
@@ -63,3 +65,29 @@ def vault_tls_client(openbao_tls: servers.OpenBaoServer) -> Iterator[hvac.Client
                          timeout=10)
     yield client
     client.adapter.close()
+
+
+@pytest.fixture(scope="session")
+def billing_table(postgres: servers.PostgresServer) -> str:
+    """`public.invoices` with one row, created before any credentials are issued (grants cover existing tables)."""
+    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS public.invoices (id int PRIMARY KEY, amount numeric NOT NULL)")
+        conn.execute("INSERT INTO public.invoices VALUES (1, 42.50) ON CONFLICT DO NOTHING")
+    return "public.invoices"
+
+
+@pytest.fixture(scope="session")
+def world_factory(openbao_tls: servers.OpenBaoServer, postgres: servers.PostgresServer, billing_table: str,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[dict[str, str]], World]]:
+    """Build a throwaway environment of agents on the TLS OpenBao: `world_factory({name: spec_text})`."""
+    clients: list[hvac.Client] = []
+
+    def make(specs: dict[str, str]) -> World:
+        client = hvac.Client(url=openbao_tls.address, token=openbao_tls.root_token,
+                             verify=str(openbao_tls.ca_cert_path), timeout=10)
+        clients.append(client)
+        return build_world(tmp_path_factory.mktemp("world"), openbao_tls, postgres, client, specs)
+
+    yield make
+    for client in clients:
+        client.adapter.close()
