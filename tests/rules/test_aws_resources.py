@@ -1,0 +1,65 @@
+"""ARN parsing and the inline-policy budget (FACTS.md: 10,240 characters for all inline policies of a role)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from agentiam import project
+from agentiam.plan.build import KILL_SWITCH_POLICY, agent_plan
+from agentiam.rules import aws_resources
+from agentiam.rules.aws_resources import INLINE_POLICY_LIMIT, KILL_SWITCH_SIZE, Arn
+from agentiam.rules.base import SpecContext
+from agentiam.spec.validate import load_spec_bytes
+
+STACKS = Path(__file__).resolve().parents[2] / "stacks"
+
+
+def test_arn_parse_keeps_colons_in_the_resource():
+    assert Arn.parse("arn:aws:logs:eu-west-1:111111111111:log-group:/x:*") == Arn(
+        "aws", "logs", "eu-west-1", "111111111111", "log-group:/x:*")
+    assert Arn.parse("arn:aws:s3:::bucket/key") == Arn("aws", "s3", "", "", "bucket/key")
+    assert Arn.parse("*") is None
+
+
+def _spec_with_arns(count: int, length: int) -> bytes:
+    arns = "\n".join(f"        - arn:aws:s3:::b{i:04d}-{'x' * length}" for i in range(count))
+    return f"""spec_version: 1
+name: sizer
+description: Fixture agent sized against the inline policy limit.
+owner: {{team: platform, sponsor: jane.doe@example.com, contact: "#platform"}}
+function: data-retrieval
+environments: [dev]
+expires: 2027-06-30
+permissions:
+  aws:
+    - sid: read
+      actions: [s3:GetObject]
+      resources:
+{arns}
+""".encode()
+
+
+def _size_and_findings(raw: bytes):
+    loaded, problems = load_spec_bytes("sizer.yaml", raw)
+    assert problems == []
+    env = project.load_environments(STACKS)["dev"]
+    policy = agent_plan(loaded, env).aws.inline_policy  # measured on the plan the components apply
+    size = len(json.dumps(policy, separators=(",", ":")))
+    ctx = SpecContext(loaded, {"dev": env}, dt.date(2026, 12, 1))
+    return size, list(aws_resources.POLICY_SIZE.check(aws_resources.POLICY_SIZE, ctx))
+
+
+def test_kill_switch_is_budgeted():
+    assert KILL_SWITCH_SIZE == len(json.dumps(KILL_SWITCH_POLICY, separators=(",", ":")))
+    # Find a policy that fits on its own but not together with the kill switch.
+    for count in range(150, 400):
+        size, findings = _size_and_findings(_spec_with_arns(count, 40))
+        if size + KILL_SWITCH_SIZE > INLINE_POLICY_LIMIT:
+            break
+    assert size <= INLINE_POLICY_LIMIT < size + KILL_SWITCH_SIZE or size > INLINE_POLICY_LIMIT
+    assert [f.rule_id for f in findings] == ["AGT040"]
+    assert f"{size + KILL_SWITCH_SIZE:,} characters in dev" in findings[0].message
+    smaller, ok = _size_and_findings(_spec_with_arns(count - 1, 40))
+    assert smaller + KILL_SWITCH_SIZE <= INLINE_POLICY_LIMIT and ok == []

@@ -1,0 +1,267 @@
+"""Every guardrail against its pass and fail fixtures: the exact findings, located by line, column and field."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from agentiam import project
+from agentiam.findings import Severity
+from agentiam.rules.registry import ALL_RULES, FLEET_RULES, rule_index
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures" / "specs" / "rules"
+STACKS = REPO / "stacks"
+TODAY = dt.date(2026, 12, 1)  # fixed, so expiry fixtures mean the same on every day the suite runs
+
+# fixture (relative to FIXTURES) -> sorted (rule_id, line, column, field path) of every finding, all rules run.
+# A fixture folder holds several specs validated together: its entries start with the file inside the folder.
+EXPECTED: dict[str, list[tuple]] = {
+    "AGT001/fail-duplicate": [
+        ('billing/shared-name.yaml', 'AGT001', 3, 7, 'name'),
+        ('support/shared-name.yaml', 'AGT001', 3, 7, 'name'),
+    ],
+    "AGT001/pass-distinct": [],
+    "AGT002/fail-long-custom-cn.yaml": [
+        ('AGT002', 13, 28, 'authentication.certificate_common_name'),
+    ],
+    "AGT002/fail-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.yaml": [
+        ('AGT002', 3, 7, 'name'),
+    ],
+    "AGT002/pass-names.yaml": [],
+    "AGT003/fail-unknown.yaml": [
+        ('AGT003', 10, 21, 'environments[qa]'),
+    ],
+    "AGT003/pass-known.yaml": [],
+    "AGT004/fail-expired.yaml": [
+        ('AGT004', 11, 10, 'expires'),
+    ],
+    "AGT004/pass-future.yaml": [],
+    "AGT005/fail-30-days.yaml": [
+        ('AGT005', 11, 10, 'expires'),
+    ],
+    "AGT005/fail-today.yaml": [
+        ('AGT005', 11, 10, 'expires'),
+    ],
+    "AGT005/pass-31-days.yaml": [],
+    "AGT006/fail-mismatch.yaml": [
+        ('AGT006', 3, 7, 'name'),
+    ],
+    "AGT006/pass-matching.yaml": [],
+    "AGT010/fail-25h.yaml": [
+        ('AGT010', 14, 18, 'credentials.token_max_ttl'),
+    ],
+    "AGT010/fail-override.yaml": [
+        ('AGT010', 22, 22, 'overrides.prod.credentials.token_max_ttl'),
+    ],
+    "AGT010/pass-24h.yaml": [],
+    "AGT011/fail-longer.yaml": [
+        ('AGT011', 13, 14, 'credentials.token_ttl'),
+    ],
+    "AGT011/fail-override-max.yaml": [
+        ('AGT011', 23, 22, 'overrides.prod.credentials.token_max_ttl'),
+    ],
+    "AGT011/pass-within.yaml": [],
+    "AGT012/fail-override.yaml": [
+        ('AGT012', 20, 24, 'overrides.prod.credentials.aws_session_ttl'),
+    ],
+    "AGT012/fail-short.yaml": [
+        ('AGT012', 13, 20, 'credentials.aws_session_ttl'),
+    ],
+    "AGT012/pass-bounds.yaml": [],
+    "AGT013/fail-max.yaml": [
+        ('AGT013', 13, 21, 'credentials.database_max_ttl'),
+    ],
+    "AGT013/fail-order-override.yaml": [
+        ('AGT013', 23, 21, 'overrides.prod.credentials.database_ttl'),
+    ],
+    "AGT013/pass-ordered.yaml": [],
+    "AGT014/fail-override.yaml": [
+        ('AGT014', 20, 22, 'overrides.staging.credentials.secret_id_ttl'),
+    ],
+    "AGT014/pass-5m.yaml": [],
+    "AGT020/fail-typo.yaml": [
+        ('AGT020', 15, 17, 'permissions.aws[read-data].actions[s3:GetObjekt]'),
+        ('AGT020', 15, 31, 'permissions.aws[read-data].actions[s4:GetObject]'),
+        ('AGT020', 15, 45, 'permissions.aws[read-data].actions[s3:Frobnicate*]'),
+    ],
+    "AGT020/pass-known.yaml": [],
+    "AGT021/fail-service-wildcard.yaml": [
+        ('AGT021', 15, 17, 'permissions.aws[consume-jobs].actions[sqs:*]'),
+    ],
+    "AGT021/pass-named.yaml": [],
+    "AGT022/fail-scoped.yaml": [
+        ('AGT022', 16, 19, 'permissions.aws[read-metrics].resources[*]'),
+    ],
+    "AGT022/pass-unscoped.yaml": [],
+    "AGT023/fail-combination.yaml": [
+        ('AGT023', 15, 17, 'permissions.aws[find-instances].actions[ec2:DescribeInstances]'),
+        ('AGT023', 18, 17, 'permissions.aws[push-ssh-key].actions[ec2-instance-connect:SendSSHPublicKey]'),
+    ],
+    "AGT023/fail-pass-role.yaml": [
+        ('AGT023', 15, 17, 'permissions.aws[pass-role].actions[iam:PassRole]'),
+        ('AGT023', 15, 31, 'permissions.aws[pass-role].actions[iam:Get*]'),
+    ],
+    "AGT023/pass-plain.yaml": [],
+    "AGT024/fail-token.yaml": [
+        ('AGT024', 15, 17, 'permissions.aws[registry-login].actions[ecr:GetAuthorizationToken]'),
+    ],
+    "AGT024/pass-images.yaml": [],
+    "AGT025/fail-any-account.yaml": [
+        ('AGT025', 16, 19, 'permissions.aws[read-data].resources[arn:aws:sqs:{region}:*:platform-{env}-jobs]'),
+    ],
+    "AGT025/fail-prod-account.yaml": [
+        ('AGT025', 16, 19, 'permissions.aws[read-data].resources[arn:aws:sqs:{region}:333333333333:platform-prod-jobs]'),
+    ],
+    "AGT025/fail-prod-name.yaml": [
+        ('AGT025', 16, 19, 'permissions.aws[read-invoices].resources[arn:aws:s3:::billing-prod-invoices/*]'),
+    ],
+    "AGT025/pass-own.yaml": [],
+    "AGT026/fail-region.yaml": [
+        ('AGT026', 16, 19, 'permissions.aws[read-data].resources[arn:aws:sqs:us-east-1:{account}:platform-{env}-jobs]'),
+    ],
+    "AGT026/pass-region.yaml": [],
+    "AGT030/fail-writes.yaml": [
+        ('AGT030', 15, 31, 'permissions.aws[read-data].actions[s3:PutObject]'),
+        ('AGT030', 15, 45, 'permissions.aws[read-data].actions[s3:Put*]'),
+        ('AGT030', 19, 15, 'permissions.databases[billing].access'),
+        ('AGT030', 22, 21, 'permissions.kv[platform/{agent}/*].capabilities'),
+    ],
+    "AGT030/pass-read-only.yaml": [],
+    "AGT031/fail-no-limits.yaml": [
+        ('AGT031', 17, 1, 'network'),
+        ('AGT031', 23, 5, 'overrides.prod.network'),
+    ],
+    "AGT031/fail-wildcard-arn.yaml": [
+        ('AGT031', 16, 19, 'permissions.aws[consume-jobs].resources[arn:aws:sqs:{region}:{account}:platform-*]'),
+        ('AGT031', 19, 19, 'permissions.aws[write-outbox].resources[arn:aws:s3:::platform-*/out/*]'),
+    ],
+    "AGT031/pass-complete.yaml": [],
+    "AGT032/fail-export.yaml": [
+        ('AGT032', 15, 31, 'permissions.aws[read-data].actions[s3:PutObject]'),
+        ('AGT032', 18, 31, 'permissions.aws[scratch].actions[s3:PutBucketPolicy]'),
+        ('AGT032', 19, 19, 'permissions.aws[scratch].resources[arn:aws:s3:::platform-scratch/{agent}/*]'),
+        ('AGT032', 23, 15, 'permissions.databases[analytics].access'),
+    ],
+    "AGT032/pass-scratch.yaml": [],
+    "AGT033/fail-reporting-writes.yaml": [
+        ('AGT033', 15, 17, 'permissions.aws[write-report].actions[s3:PutObject]'),
+        ('AGT033', 19, 21, 'permissions.kv[platform/{agent}/state].capabilities'),
+    ],
+    "AGT033/pass-monitoring.yaml": [],
+    "AGT034/fail-egress.yaml": [
+        ('AGT034', 19, 5, 'network.egress'),
+    ],
+    "AGT034/fail-override-rate-limit.yaml": [
+        ('AGT034', 20, 7, 'overrides.staging.network.rate_limit'),
+    ],
+    "AGT034/pass-no-network.yaml": [],
+    "AGT035/fail-unknown-database.yaml": [
+        ('AGT035', 18, 17, 'permissions.databases[payments].database'),
+    ],
+    "AGT035/pass-configured.yaml": [],
+    "AGT036/fail-paths.yaml": [
+        ('AGT036', 18, 13, 'permissions.kv[platform/../billing/*].path'),
+        ('AGT036', 20, 13, 'permissions.kv[platform//{agent}].path'),
+        ('AGT036', 22, 13, 'permissions.kv[platform/{team}/*].path'),
+    ],
+    "AGT036/pass-folder.yaml": [],
+    "AGT040/fail-too-large.yaml": [
+        ('AGT040', 13, 3, 'permissions.aws'),
+    ],
+    "AGT040/pass-small.yaml": [],
+    "AGT041/fail-wildcard-cn.yaml": [
+        ('AGT041', 13, 28, 'authentication.certificate_common_name'),
+    ],
+    "AGT041/pass-pinned.yaml": [],
+    "AGT042/fail-duplicate.yaml": [
+        ('AGT042', 17, 12, 'permissions.aws[read-data].sid'),
+    ],
+    "AGT042/pass-unique.yaml": [],
+}
+
+
+@pytest.fixture(scope="module")
+def environments():
+    return project.load_environments(STACKS)
+
+
+def _findings(fixture: Path, environments) -> list:
+    return project.validate([fixture], STACKS, TODAY, environments).findings
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_yields_exactly_the_expected_findings(name, environments):
+    fixture = FIXTURES / name
+    findings = _findings(fixture, environments)
+    if fixture.is_dir():
+        got = sorted((Path(f.file).relative_to(fixture).as_posix(), f.rule_id, f.line, f.column, f.path)
+                     for f in findings)
+    else:
+        got = sorted((f.rule_id, f.line, f.column, f.path) for f in findings)
+    assert got == EXPECTED[name]
+
+
+def test_every_rule_has_pass_and_fail_fixtures():
+    for rule in rule_index():
+        names = [n for n in EXPECTED if n.startswith(rule.id + "/")]
+        assert any(n.split("/")[1].startswith("pass") for n in names), rule.id
+        assert any(n.split("/")[1].startswith("fail") for n in names), rule.id
+
+
+def test_every_fixture_on_disk_is_pinned():
+    on_disk = {p.relative_to(FIXTURES).as_posix() for rule_dir in FIXTURES.iterdir() for p in rule_dir.iterdir()}
+    assert on_disk == set(EXPECTED)
+
+
+def test_fail_fixtures_trigger_their_own_rule():
+    for name, findings in EXPECTED.items():
+        rule_id = name.split("/")[0]
+        ids = {f[1] if (FIXTURES / name).is_dir() else f[0] for f in findings}
+        if name.split("/")[1].startswith("fail"):
+            assert rule_id in ids, name
+        else:
+            assert findings == [], name
+
+
+def test_rule_ids_are_unique_and_severities_documented():
+    ids = [r.id for r in (*ALL_RULES, *FLEET_RULES)]
+    assert len(ids) == len(set(ids))
+    for rule in rule_index():
+        assert rule.title and rule.rationale and isinstance(rule.severity, Severity)
+        assert "\n" not in rule.rationale
+
+
+@pytest.mark.parametrize(("name", "rule_id", "fragment"), [
+    ("AGT001/fail-duplicate", "AGT001", "support/shared-name.yaml"),
+    ("AGT002/fail-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.yaml", "AGT002", "in dev ("),
+    ("AGT003/fail-unknown.yaml", "AGT003", "known environments: dev, prod, staging"),
+    ("AGT011/fail-override-max.yaml", "AGT011", "token_ttl 1h is longer than token_max_ttl 30m in prod"),
+    ("AGT020/fail-typo.yaml", "AGT020", "did you mean 's3:GetObject'?"),
+    ("AGT020/fail-typo.yaml", "AGT020", "'s3:Frobnicate*' matches no s3 action"),
+    ("AGT021/fail-service-wildcard.yaml", "AGT021", "'sqs:*' grants every sqs action"),
+    ("AGT022/fail-scoped.yaml", "AGT022", "(s3:GetObject)"),
+    ("AGT023/fail-pass-role.yaml", "AGT023", "iam:PassRole passes or assumes roles"),
+    ("AGT023/fail-combination.yaml", "AGT023", "EC2InstanceConnectSendSSHPublicKey"),
+    ("AGT024/fail-token.yaml", "AGT024", "ecr:GetAuthorizationToken returns credentials"),
+    ("AGT025/fail-prod-account.yaml", "AGT025", "names prod's account '333333333333' in dev, staging"),
+    ("AGT025/fail-prod-name.yaml", "AGT025", "names environment 'prod'"),
+    ("AGT025/fail-prod-name.yaml", "AGT025", "a dev agent never names another environment's ARN"),
+    ("AGT026/fail-region.yaml", "AGT026", "region 'us-east-1'"),
+    ("AGT030/fail-writes.yaml", "AGT030", "s3:Put* (reaches s3:"),
+    ("AGT031/fail-no-limits.yaml", "AGT031", "at least one network.egress endpoint in prod"),
+    ("AGT032/fail-export.yaml", "AGT032", "is not provably in the environment's own account"),
+    ("AGT035/fail-unknown-database.yaml", "AGT035", "database 'payments' is not configured in dev"),
+    ("AGT040/fail-too-large.yaml", "AGT040", "10,240-character limit"),
+])
+def test_messages_show_the_offending_value(name, rule_id, fragment, environments):
+    messages = [f.message for f in _findings(FIXTURES / name, environments) if f.rule_id == rule_id]
+    assert any(fragment in m for m in messages), messages
+
+
+def test_warnings_do_not_block(environments):
+    result = project.validate([FIXTURES / "AGT005" / "fail-30-days.yaml"], STACKS, TODAY, environments)
+    assert [f.severity for f in result.findings] == [Severity.WARNING]
+    assert result.ok and len(result.specs) == 1
