@@ -22,7 +22,7 @@ from typing import Any
 
 from agentiam.diff import risk
 from agentiam.diff.gitsource import GitRepo, Snapshot, stack_of
-from agentiam.diff.model import AgentDiff, Change, DiffReport, Direction, EntryChange, RiskLabel
+from agentiam.diff.model import SEVERITY_ORDER, AgentDiff, Change, DiffReport, Direction, EntryChange, RiskLabel
 from agentiam.environment.load import parse_environment
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.errors import SpecError
@@ -374,7 +374,9 @@ def _resource_changes(action: str, old: set[str], new: set[str], old_levels: Map
 
 
 def _unique(labels: Iterable[RiskLabel | None]) -> tuple[RiskLabel, ...]:
-    return tuple(sorted({label for label in labels if label is not None}))
+    """Distinct labels, most severe first."""
+    return tuple(sorted({label for label in labels if label is not None},
+                        key=lambda r: (-SEVERITY_ORDER.index(r.severity), r.id, r.reason)))
 
 
 def _caps(caps: Iterable[str]) -> str:
@@ -652,7 +654,7 @@ def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: 
                       findings=got.head_findings, changed_spec_files=got.changed_spec_files,
                       changed_stack_files=got.changed_stack_files,
                       specs_compiled=len(got.base.specs) + len(got.head.specs), notes=got.notes,
-                      catalogue_version=catalogue_version)
+                      catalogue_version=catalogue_version, accounts=accounts)
 
 
 def _in_environment(findings: list[Finding], environment: str) -> list[Finding]:

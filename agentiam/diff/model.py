@@ -116,6 +116,7 @@ class DiffReport:
     specs_compiled: int  # spec files loaded at both revisions together (the point of compiling only changes)
     notes: list[str] = field(default_factory=list)
     catalogue_version: str = ""
+    accounts: dict[str, str] = field(default_factory=dict)  # environment -> account id, for writers
 
     @property
     def changed(self) -> list[AgentDiff]:

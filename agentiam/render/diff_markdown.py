@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import groupby
 
 from agentiam.diff.model import AgentDiff, Change, DiffReport, Verdict
@@ -32,7 +33,8 @@ def _summary_line(report: DiffReport) -> str:
     shown = ", ".join(parts) or "no change in power"
     files = len(report.changed_spec_files)
     stacks = f", {len(report.changed_stack_files)} stack config(s)" if report.changed_stack_files else ""
-    return (f"{_code(report.base)} → {head_label(report.head)}: {files} spec file(s){stacks} changed, "
+    head = head_label(report.head) if report.head == "WORKTREE" else _code(report.head)
+    return (f"{_code(report.base)} → {head}: {files} spec file(s){stacks} changed, "
             f"{len(report.agents)} agent × environment entr{'y' if len(report.agents) == 1 else 'ies'}: {shown}.")
 
 
@@ -45,15 +47,34 @@ def _change_row(change: Change) -> str:
             f"{_cell(risks)} | {where} |")
 
 
-def _environment_block(agent: AgentDiff) -> list[str]:
-    lines = [f"**{agent.environment}**: {ICON[agent.verdict]} {agent.verdict.value}"
-             + (f" (agent {agent.kind})" if agent.kind != "changed" else "")]
-    if agent.changes:
-        lines += ["", "| | system | change | risk | spec |", "|---|---|---|---|---|"]
-        lines += [_change_row(c) for c in agent.changes]
-    else:
-        lines.append(": the spec changed, the identity's power did not (e.g. reordered lists).")
-    return lines + [""]
+def _environment_rows(agent: AgentDiff) -> list[str]:
+    if not agent.changes:
+        return ["The spec changed; the identity's power did not (e.g. reordered lists).", ""]
+    return ["| | system | change | risk | spec |", "|---|---|---|---|---|",
+            *[_change_row(c) for c in agent.changes], ""]
+
+
+def _generic(rows: list[str], agent: AgentDiff, account: str) -> list[str]:
+    """Rows with this environment's name and account written as `{env}` / `{account}`, as the spec writes them."""
+    name = re.compile(rf"(?<![A-Za-z0-9]){re.escape(agent.environment)}(?![A-Za-z0-9])")
+    return [name.sub("{env}", row.replace(account, "{account}") if account else row) for row in rows]
+
+
+def _agent_blocks(entries: list[AgentDiff], accounts: dict[str, str]) -> list[str]:
+    """One block per group of environments whose changes read the same once `{env}` is put back."""
+    groups: dict[tuple, list[AgentDiff]] = {}
+    for agent in entries:
+        generic = _generic(_environment_rows(agent), agent, accounts.get(agent.environment, ""))
+        groups.setdefault((agent.verdict, agent.kind, tuple(generic)), []).append(agent)
+    lines: list[str] = []
+    for (verdict, kind, rows), members in groups.items():
+        envs = ", ".join(a.environment for a in members)
+        shared = len(members) > 1
+        lines.append(f"**{envs}**: {ICON[verdict]} {verdict.value}" + (f" (agent {kind})" if kind != "changed" else "")
+                     + (" (identical in these environments; `{env}` stands for each)" if shared else ""))
+        lines.append("")
+        lines += list(rows) if shared else _environment_rows(members[0])
+    return lines
 
 
 def render_markdown(report: DiffReport) -> str:
@@ -69,7 +90,8 @@ def render_markdown(report: DiffReport) -> str:
         lines.append("")
     errors = report.findings
     if errors:
-        lines += [f"### Guardrail violations at {head_label(report.head)} ({len(errors)})", ""]
+        head = head_label(report.head) if report.head == "WORKTREE" else _code(report.head)
+        lines += [f"### Guardrail violations at {head} ({len(errors)})", ""]
         lines += [_finding(f) for f in errors] + [""]
     for name, group in groupby(report.agents, key=lambda a: a.agent):
         entries = list(group)
@@ -77,8 +99,7 @@ def render_markdown(report: DiffReport) -> str:
         envs = ", ".join(a.environment for a in entries)
         lines += [f"<details><summary>{ICON[worst]} <b>{name}</b> ({envs}): {worst.value} "
                   f"· <code>{entries[0].file}</code></summary>", ""]
-        for agent in entries:
-            lines += _environment_block(agent)
+        lines += _agent_blocks(entries, report.accounts)
         lines += ["</details>", ""]
     if report.notes:
         lines += ["Notes:"] + [f"- {_cell(n)}" for n in report.notes] + [""]

@@ -1,0 +1,68 @@
+"""Reading specs from git objects: blob ids like git's, one `cat-file` process, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from agentiam.diff import gitsource
+from agentiam.diff.gitsource import GitError, GitRepo, blob_id
+from tests.diff.conftest import INVOICE, PAYMENT, SpecRepo, git
+
+
+def test_blob_id_matches_git_hash_object(spec_repo: SpecRepo) -> None:
+    for path in (INVOICE, PAYMENT, "stacks/Pulumi.prod.yaml"):
+        expected = git(spec_repo.root, "hash-object", path).strip()
+        assert blob_id((spec_repo.root / path).read_bytes()) == expected
+
+
+def test_snapshot_lists_specs_and_stack_configs_only(spec_repo: SpecRepo) -> None:
+    spec_repo.write("agent_specs/README.md", "not a spec\n")
+    spec_repo.write("stacks/sharded/Pulumi.dev-1.yaml", "config: {}\n")  # sub-folder: not a stack of this project
+    spec_repo.commit("noise")
+    snapshot = GitRepo(spec_repo.root).snapshot("HEAD", "agent_specs", "stacks")
+    assert sorted(snapshot.specs) == [INVOICE, PAYMENT]
+    assert sorted(snapshot.stacks) == ["stacks/Pulumi.dev.yaml", "stacks/Pulumi.prod.yaml",
+                                       "stacks/Pulumi.staging.yaml"]
+    assert snapshot.specs[INVOICE] == git(spec_repo.root, "rev-parse", f"HEAD:{INVOICE}").strip()
+
+
+def test_worktree_snapshot_hashes_files_on_disk(spec_repo: SpecRepo) -> None:
+    spec_repo.edit(PAYMENT, "  token_max_ttl: 8h\n", "  token_max_ttl: 12h\n")
+    snapshot, contents = GitRepo(spec_repo.root).worktree_snapshot("agent_specs", "stacks")
+    committed = GitRepo(spec_repo.root).snapshot("HEAD", "agent_specs", "stacks")
+    assert snapshot.specs[INVOICE] == committed.specs[INVOICE]
+    assert snapshot.specs[PAYMENT] != committed.specs[PAYMENT]
+    assert contents[PAYMENT] == (spec_repo.root / PAYMENT).read_bytes()
+
+
+def test_blobs_are_read_by_one_process(spec_repo: SpecRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = GitRepo(spec_repo.root)
+    snapshot = repo.snapshot("HEAD", "agent_specs", "stacks")
+    calls: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counting_run(args, *rest, **kwargs):
+        calls.append(list(args))
+        return real_run(args, *rest, **kwargs)
+
+    monkeypatch.setattr(gitsource.subprocess, "run", counting_run)
+    oids = list(snapshot.specs.values()) + list(snapshot.stacks.values())
+    blobs = repo.read_blobs(oids)
+    assert calls == [["git", "cat-file", "--batch"]]
+    assert blobs[snapshot.specs[INVOICE]] == (spec_repo.root / INVOICE).read_bytes()
+    assert len(blobs) == len(set(oids)) == 5
+
+
+def test_unknown_revision_and_option_like_revision_are_refused(spec_repo: SpecRepo) -> None:
+    repo = GitRepo(spec_repo.root)
+    with pytest.raises(GitError, match="unknown revision 'origin/main'"):
+        repo.resolve("origin/main")
+    with pytest.raises(GitError, match="not a revision"):
+        repo.resolve("--output=/tmp/x")
+
+
+def test_folder_outside_the_repository_is_refused(spec_repo: SpecRepo, tmp_path) -> None:
+    with pytest.raises(GitError, match="not inside the git repository"):
+        GitRepo(spec_repo.root).relative(tmp_path)
