@@ -7,11 +7,11 @@ from `agentiam.plan` (`agentiam plan --env ENV --format json` shows exactly what
 from components.agent_identity import AgentIdentity, AgentIdentityArgs
 from components.aws_role import AgentAwsRole, AgentAwsRoleArgs
 from components.log_routing import LogRouting, LogRoutingArgs
-from components.platform import AuthAccessors, Platform, PlatformArgs, lookup_auth_accessors
+from components.platform import Platform, PlatformArgs, PlatformRefs, lookup_platform_refs
 from components.vault_identity import AgentVaultIdentity, AgentVaultIdentityArgs
 
 __all__ = [
     "AgentAwsRole", "AgentAwsRoleArgs", "AgentIdentity", "AgentIdentityArgs", "AgentVaultIdentity",
-    "AgentVaultIdentityArgs", "AuthAccessors", "LogRouting", "LogRoutingArgs", "Platform", "PlatformArgs",
-    "lookup_auth_accessors",
+    "AgentVaultIdentityArgs", "LogRouting", "LogRoutingArgs", "Platform", "PlatformArgs", "PlatformRefs",
+    "lookup_platform_refs",
 ]

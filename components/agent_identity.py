@@ -9,7 +9,7 @@ import pulumi
 
 from agentiam.plan.model import AgentPlan
 from components.aws_role import AgentAwsRole, AgentAwsRoleArgs
-from components.platform import AuthAccessors
+from components.platform import PlatformRefs
 from components.vault_identity import AgentVaultIdentity, AgentVaultIdentityArgs
 
 
@@ -22,13 +22,12 @@ class AgentIdentityArgs:
     vault: AgentVaultIdentityArgs
 
     @classmethod
-    def from_plan(cls, plan: AgentPlan, agent_ca_pem: str, accessors: AuthAccessors) -> AgentIdentityArgs:
+    def from_plan(cls, plan: AgentPlan, agent_ca_pem: str, refs: PlatformRefs) -> AgentIdentityArgs:
         """Translate a plan entry; `agent_ca_pem` is the PEM text of `platform.agent_ca_pem_file`."""
         return cls(
             identity_name=plan.identity_name,
-            aws=AgentAwsRoleArgs.from_plan(plan.aws, plan.tags),
-            vault=AgentVaultIdentityArgs(plan=plan.vault, agent_ca_pem=agent_ca_pem,
-                                         approle_accessor=accessors.approle, cert_accessor=accessors.cert))
+            aws=AgentAwsRoleArgs.from_plan(plan.aws, plan.tags, refs.boundary(plan.aws.boundary_policy_arn)),
+            vault=AgentVaultIdentityArgs(plan=plan.vault, agent_ca_pem=agent_ca_pem, refs=refs))
 
 
 class AgentIdentity(pulumi.ComponentResource):

@@ -24,7 +24,7 @@ class AgentAwsRoleArgs:
     role_path: str
     trust_policy: str
     max_session_duration: int
-    permissions_boundary: str
+    permissions_boundary: pulumi.Input[str]
     tags: dict[str, str]
     inline_policy_name: str
     inline_policy: str | None
@@ -32,11 +32,12 @@ class AgentAwsRoleArgs:
     kill_switch_policy: str | None
 
     @classmethod
-    def from_plan(cls, plan: AwsRolePlan, tags: dict[str, str]) -> AgentAwsRoleArgs:
-        """The one place plan fields become role inputs."""
+    def from_plan(cls, plan: AwsRolePlan, tags: dict[str, str],
+                  boundary_arn: pulumi.Input[str]) -> AgentAwsRoleArgs:
+        """The one place plan fields become role inputs; `boundary_arn` is the plan's, or the created policy's."""
         return cls(
             role_name=plan.role_name, role_path=plan.role_path, trust_policy=policy_document(plan.trust_policy),
-            max_session_duration=plan.max_session_duration, permissions_boundary=plan.boundary_policy_arn,
+            max_session_duration=plan.max_session_duration, permissions_boundary=boundary_arn,
             tags=dict(tags), inline_policy_name=plan.inline_policy_name,
             inline_policy=policy_document(plan.inline_policy) if plan.inline_policy is not None else None,
             kill_switch_policy_name=plan.kill_switch_policy_name,

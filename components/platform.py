@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -14,11 +15,31 @@ from components.log_routing import LogRouting, LogRoutingArgs
 
 
 @dataclass(frozen=True)
-class AuthAccessors:
-    """Accessors of the environment's AppRole and cert auth mounts; entity aliases are keyed by them."""
+class PlatformRefs:
+    """What agent resources take from the environment-wide ones.
 
-    approle: pulumi.Input[str]
-    cert: pulumi.Input[str]
+    In the stack owning the platform these are the platform resources' Outputs, so every agent resource waits for
+    the mount, boundary or accessor it uses (a parent's `depends_on` does not reach its children). In shard stacks
+    they are looked up (accessors) or are the plan's own names, which already exist.
+    """
+
+    approle_accessor: pulumi.Input[str]  # entity aliases are keyed by mount accessors
+    cert_accessor: pulumi.Input[str]
+    mounts: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # plan mount path -> created mount's path
+    boundaries: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # plan boundary ARN -> created ARN
+    databases: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # connection name -> created name
+
+    def mount(self, path: str) -> pulumi.Input[str]:
+        """The mount path, as an Output of the mount resource if this stack creates it (aws and kv: existing)."""
+        return self.mounts.get(path, path)
+
+    def database(self, name: str) -> pulumi.Input[str]:
+        """The database connection name, as an Output of the connection resource if this stack creates it."""
+        return self.databases.get(name, name)
+
+    def boundary(self, arn: str) -> pulumi.Input[str]:
+        """The boundary ARN, as an Output of the policy resource if this stack creates it."""
+        return self.boundaries.get(arn, arn)
 
 
 @dataclass(frozen=True)
@@ -33,17 +54,17 @@ def _auth_mount_paths(plan: PlatformPlan) -> dict[str, str]:
     return {m.type: m.path for m in plan.mounts if m.kind == "auth"}
 
 
-def lookup_auth_accessors(plan: PlatformPlan) -> AuthAccessors:
-    """Accessors of mounts another stack owns (shard stacks): read by path, nothing is created."""
+def lookup_platform_refs(plan: PlatformPlan) -> PlatformRefs:
+    """References for a shard stack: another stack owns the platform, so accessors are read by path."""
     paths = _auth_mount_paths(plan)
-    return AuthAccessors(approle=vault.get_auth_backend_output(path=paths["approle"]).accessor,
-                         cert=vault.get_auth_backend_output(path=paths["cert"]).accessor)
+    return PlatformRefs(approle_accessor=vault.get_auth_backend_output(path=paths["approle"]).accessor,
+                        cert_accessor=vault.get_auth_backend_output(path=paths["cert"]).accessor)
 
 
 class Platform(pulumi.ComponentResource):
     """Owned by exactly one stack per environment (`selection.shared_resources: true`)."""
 
-    accessors: AuthAccessors
+    refs: PlatformRefs
     audit_config_block: str | None
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
@@ -51,7 +72,8 @@ class Platform(pulumi.ComponentResource):
         plan = args.plan
         child = pulumi.ResourceOptions(parent=self)
         accessors: dict[str, pulumi.Output[str]] = {}
-        mounts: dict[str, pulumi.Resource] = {}
+        mount_paths: dict[str, pulumi.Output[str]] = {}
+        boundary_arns: dict[str, pulumi.Output[str]] = {}
         for mount in plan.mounts:
             # The mount's max_lease_ttl silently caps every role's max TTL (FACTS.md): defence in depth.
             if mount.kind == "auth":
@@ -61,25 +83,30 @@ class Platform(pulumi.ComponentResource):
                                                    default_lease_ttl=f"{mount.default_lease_ttl}s"),
                     opts=child)
                 accessors[mount.type] = backend.accessor
+                mount_paths[mount.path] = backend.path
             else:
-                mounts[mount.path] = vault.Mount(
+                mount_paths[mount.path] = vault.Mount(
                     f"{name}-{mount.type}-mount", type=mount.type, path=mount.path,
                     max_lease_ttl_seconds=mount.max_lease_ttl, default_lease_ttl_seconds=mount.default_lease_ttl,
-                    opts=child)
+                    opts=child).path
+        database_names: dict[str, pulumi.Output[str]] = {}
         for connection in plan.database_connections:
-            vault.database.SecretBackendConnection(
-                f"{name}-db-{connection.name}", backend=connection.mount, name=connection.name,
+            database_names[connection.name] = vault.database.SecretBackendConnection(
+                f"{name}-db-{connection.name}", backend=mount_paths[connection.mount], name=connection.name,
                 plugin_name=connection.plugin, allowed_roles=connection.allowed_roles,
                 verify_connection=connection.verify_connection,
                 postgresql=vault.database.SecretBackendConnectionPostgresqlArgs(
                     connection_url=connection.connection_url, username=connection.username,
                     password=args.database_passwords[connection.password_secret]),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[mounts[connection.mount]]))
+                opts=child).name
         for boundary in plan.boundaries:
-            aws.iam.Policy(f"{name}-boundary-{boundary.function}", name=boundary.policy_name,
-                           path=boundary.policy_path, policy=policy_document(boundary.policy), tags=plan.tags,
-                           opts=child)
+            policy = aws.iam.Policy(f"{name}-boundary-{boundary.function}", name=boundary.policy_name,
+                                    path=boundary.policy_path, policy=policy_document(boundary.policy),
+                                    tags=plan.tags, opts=child)
+            boundary_arns[boundary.policy_arn] = policy.arn
         log_routing = LogRouting(f"{name}-logs", LogRoutingArgs(plan=plan.log_routing, tags=plan.tags), child)
-        self.accessors = AuthAccessors(approle=accessors["approle"], cert=accessors["cert"])
+        self.refs = PlatformRefs(approle_accessor=accessors["approle"], cert_accessor=accessors["cert"],
+                                 mounts=mount_paths, boundaries=boundary_arns, databases=database_names)
         self.audit_config_block = log_routing.audit_config_block
-        self.register_outputs({"approle_accessor": self.accessors.approle, "cert_accessor": self.accessors.cert})
+        self.register_outputs({"approle_accessor": self.refs.approle_accessor,
+                               "cert_accessor": self.refs.cert_accessor})

@@ -9,31 +9,27 @@ import pulumi
 
 from agentiam.plan.model import IdentityPlan
 from components.agent_identity import AgentIdentity, AgentIdentityArgs
-from components.platform import Platform, PlatformArgs, lookup_auth_accessors
+from components.platform import Platform, PlatformArgs, lookup_platform_refs
 
 
 def provision(plan: IdentityPlan, agent_ca_pem: str,
               database_passwords: dict[str, pulumi.Input[str]]) -> dict[str, Any]:
     """Register every resource of the plan; returns the stack outputs (name -> value) to export."""
     outputs: dict[str, Any] = {"environment": plan.environment, "shared_resources": plan.shared_resources}
-    agent_opts = None
     if plan.shared_resources:
         platform = Platform(f"agentiam-{plan.environment}",
                             PlatformArgs(plan=plan.platform, database_passwords=database_passwords))
-        accessors = platform.accessors
-        # Agents' roles need the mounts and database connections to exist first.
-        agent_opts = pulumi.ResourceOptions(depends_on=[platform])
+        refs = platform.refs  # Outputs: agent resources wait for the mounts, connections and boundaries they use
         if platform.audit_config_block is not None:
             outputs["vault_audit_config_block"] = platform.audit_config_block
     else:
-        accessors = lookup_auth_accessors(plan.platform)
+        refs = lookup_platform_refs(plan.platform)
 
     registry: dict[str, Any] = {}
     role_ids: dict[str, pulumi.Output[str]] = {}
     egress: dict[str, Any] = {}
     for entry in plan.agents:
-        identity = AgentIdentity(entry.identity_name, AgentIdentityArgs.from_plan(entry, agent_ca_pem, accessors),
-                                 agent_opts)
+        identity = AgentIdentity(entry.identity_name, AgentIdentityArgs.from_plan(entry, agent_ca_pem, refs))
         registry[entry.agent] = {
             "identity_name": entry.identity_name, "role_arn": identity.role_arn,
             "vault_approle_role": entry.vault.approle.role_name, "vault_cert_role": entry.vault.cert.role_name,

@@ -8,16 +8,16 @@ import pulumi
 import pulumi_vault as vault
 
 from agentiam.plan.model import VaultPlan
+from components.platform import PlatformRefs
 
 
 @dataclass(frozen=True)
 class AgentVaultIdentityArgs:
-    """The plan's `vault` entry plus what only exists outside the plan: the CA PEM and the auth mount accessors."""
+    """The plan's `vault` entry plus what only exists outside the plan: the CA PEM and the platform references."""
 
     plan: VaultPlan
     agent_ca_pem: str
-    approle_accessor: pulumi.Input[str]
-    cert_accessor: pulumi.Input[str]
+    refs: PlatformRefs
 
 
 class AgentVaultIdentity(pulumi.ComponentResource):
@@ -29,6 +29,7 @@ class AgentVaultIdentity(pulumi.ComponentResource):
     def __init__(self, name: str, args: AgentVaultIdentityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("agentiam:index:AgentVaultIdentity", name, None, opts)
         plan = args.plan
+        refs = args.refs
         child = pulumi.ResourceOptions(parent=self)
         vault.Policy(f"{name}-policy", name=plan.policy_name, policy=plan.policy_hcl, opts=child)
         vault.Policy(f"{name}-login-policy", name=plan.login_policy_name, policy=plan.login_policy_hcl, opts=child)
@@ -36,7 +37,7 @@ class AgentVaultIdentity(pulumi.ComponentResource):
         approle = plan.approle
         # role_id is left to Vault: it is the second secret, delivered apart from the certificate (FACTS.md).
         approle_role = vault.approle.AuthBackendRole(
-            f"{name}-approle", backend=approle.mount, role_name=approle.role_name,
+            f"{name}-approle", backend=refs.mount(approle.mount), role_name=approle.role_name,
             token_policies=approle.token_policies, token_ttl=approle.token_ttl, token_max_ttl=approle.token_max_ttl,
             token_explicit_max_ttl=approle.token_explicit_max_ttl, token_type=approle.token_type,
             bind_secret_id=approle.bind_secret_id, secret_id_ttl=approle.secret_id_ttl,
@@ -45,7 +46,7 @@ class AgentVaultIdentity(pulumi.ComponentResource):
 
         cert = plan.cert
         vault.CertAuthBackendRole(
-            f"{name}-cert", backend=cert.mount, name=cert.role_name, certificate=args.agent_ca_pem,
+            f"{name}-cert", backend=refs.mount(cert.mount), name=cert.role_name, certificate=args.agent_ca_pem,
             allowed_common_names=cert.allowed_common_names, token_policies=cert.token_policies,
             token_ttl=cert.token_ttl, token_max_ttl=cert.token_max_ttl, token_num_uses=cert.token_num_uses,
             token_bound_cidrs=cert.token_bound_cidrs, opts=child)
@@ -55,20 +56,21 @@ class AgentVaultIdentity(pulumi.ComponentResource):
                                        disabled=entity_plan.disabled, opts=child)
         # One AppRole role per agent: every secret id of the role maps to the alias named by the role id (FACTS.md).
         vault.identity.EntityAlias(f"{name}-approle-alias", name=approle_role.role_id,
-                                   mount_accessor=args.approle_accessor, canonical_id=entity.id, opts=child)
+                                   mount_accessor=refs.approle_accessor, canonical_id=entity.id, opts=child)
         vault.identity.EntityAlias(f"{name}-cert-alias", name=entity_plan.cert_alias_name,
-                                   mount_accessor=args.cert_accessor, canonical_id=entity.id, opts=child)
+                                   mount_accessor=refs.cert_accessor, canonical_id=entity.id, opts=child)
 
         for role in plan.database_roles:
             vault.database.SecretBackendRole(
-                f"{name}-db-{role.database}-{role.access}", backend=role.mount, name=role.name, db_name=role.database,
+                f"{name}-db-{role.database}-{role.access}", backend=refs.mount(role.mount), name=role.name,
+                db_name=refs.database(role.database),
                 creation_statements=role.creation_statements, revocation_statements=role.revocation_statements,
                 default_ttl=role.default_ttl, max_ttl=role.max_ttl, opts=child)
 
         if plan.aws_secret_role is not None:
             aws_role = plan.aws_secret_role
             vault.aws.SecretBackendRole(
-                f"{name}-aws-creds", backend=aws_role.mount, name=aws_role.name,
+                f"{name}-aws-creds", backend=refs.mount(aws_role.mount), name=aws_role.name,
                 credential_type=aws_role.credential_type, role_arns=aws_role.role_arns,
                 default_sts_ttl=aws_role.default_sts_ttl, max_sts_ttl=aws_role.max_sts_ttl,
                 session_tags=aws_role.session_tags, opts=child)

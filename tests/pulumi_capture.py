@@ -55,6 +55,7 @@ class ResourceRecord:
     parent_urn: str | None
     custom: bool  # False for component resources
     secret_inputs: frozenset[str] = field(default_factory=frozenset)  # dotted paths of inputs sent as secrets
+    dependencies: frozenset[str] = field(default_factory=frozenset)  # URNs the resource waits for
 
 
 @dataclass
@@ -128,7 +129,8 @@ class ProgramMocks(pulumi.runtime.Mocks):
                 type_token=args.typ, name=args.name, inputs=inputs,
                 parent=None if parent_urn is None or parent_urn.split("::")[2].endswith(STACK_TYPE)
                 else parent_urn.split("::")[-1],
-                urn=urn, parent_urn=parent_urn, custom=args.custom, secret_inputs=frozenset(secrets)))
+                urn=urn, parent_urn=parent_urn, custom=args.custom, secret_inputs=frozenset(secrets),
+                dependencies=frozenset(getattr(self.current_parent, "dependencies", ()))))
         resource_id, computed = self._computed(args.typ, args.name, inputs)
         return resource_id, {**args.inputs, **computed}
 
@@ -167,16 +169,18 @@ class ProgramMocks(pulumi.runtime.Mocks):
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
-    """Mock monitor that tells the mocks which parent each registration has (MockResourceArgs lacks it)."""
+    """Mock monitor that tells the mocks each registration's parent and dependencies (MockResourceArgs lacks them)."""
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         local = self.mocks.current_parent  # type: ignore[attr-defined]
         local.urn = request.parent
         local.own_urn = self.make_urn(request.parent, request.type, request.name)
+        local.dependencies = tuple(request.dependencies)
         try:
             return super().RegisterResource(request)
         finally:
             local.urn = local.own_urn = None
+            local.dependencies = ()
 
 
 def _unwrap_secrets(value: Any, path: str = "") -> tuple[Any, list[str]]:

@@ -187,3 +187,26 @@ def test_agents_registry_and_egress_outputs(run: StackRun) -> None:
                           "rate_limit_interval": agent.egress.rate_limit_interval}
     assert outputs["egress_allowlists"]["payment-gateway-sync"]["hosts"] == [
         {"host": "api.stripe.com", "port": 443, "purpose": "create and confirm payouts"}]
+
+
+def test_agent_resources_wait_for_the_platform_resources_they_use(run: StackRun) -> None:
+    # A parent's depends_on does not reach its children: each resource must depend on what it names.
+    capture = run.capture
+    urns = {(r.type_token, r.inputs.get("name") or r.inputs.get("path")): r.urn for r in capture.resources}
+    vault = run.environment.vault
+    for agent in run.plan.agents:
+        name = agent.identity_name
+        identity = capture.get("agentiam:index:AgentIdentity", name)
+        below = {(r.type_token, r.name): r for r in capture.descendants(identity.urn)}
+        role = below[("aws:iam/role:Role", f"{name}-aws-role")]
+        assert urns[("aws:iam/policy:Policy", agent.aws.boundary_policy_name)] in role.dependencies
+        approle = below[("vault:appRole/authBackendRole:AuthBackendRole", f"{name}-vault-approle")]
+        assert urns[("vault:index/authBackend:AuthBackend", vault.approle_mount)] in approle.dependencies
+        cert = below[("vault:index/certAuthBackendRole:CertAuthBackendRole", f"{name}-vault-cert")]
+        assert urns[("vault:index/authBackend:AuthBackend", vault.cert_mount)] in cert.dependencies
+        for db in agent.vault.database_roles:
+            record = below[("vault:database/secretBackendRole:SecretBackendRole",
+                            f"{name}-vault-db-{db.database}-{db.access}")]
+            assert urns[("vault:database/secretBackendConnection:SecretBackendConnection", db.database)] \
+                in record.dependencies
+            assert urns[("vault:index/mount:Mount", vault.database_mount)] in record.dependencies

@@ -1,0 +1,62 @@
+"""Benchmark: the real Pulumi program under the mock runtime for 100 and 1,000 agents in one stack.
+
+Prints, per fleet size: plan time (validate + build, no Pulumi), program time (the whole `__main__.py` run under
+mocks: plan + registrations), resources registered, resources per agent, ms per resource, and the ratio of the
+1,000-agent program time to the 100-agent one measured in the same run (linear = ~10x).
+
+    python bench/bench_program.py            # 100 and 1,000 agents
+    python bench/bench_program.py 100 300    # other sizes (ratio is largest / smallest)
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from agentiam import project  # noqa: E402
+from tests.program.fleet import write_fleet  # noqa: E402
+from tests.pulumi_capture import PROJECT_DIR, capture_stack  # noqa: E402
+
+STACK = "dev"
+
+
+def measure(count: int, workdir: Path) -> dict[str, float]:
+    """Plan and program times for a generated fleet of `count` agents."""
+    specs = workdir / f"fleet-{count}"
+    write_fleet(specs, count, environments=(STACK,))
+    start = time.perf_counter()
+    plan, _ = project.compile_plan(STACK, specs, PROJECT_DIR / "stacks")
+    plan_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    capture = capture_stack(STACK, specs_dir=specs)
+    program_seconds = time.perf_counter() - start
+    identities = capture.of_type("agentiam:index:AgentIdentity")
+    per_agent = [len(capture.descendants(identity.urn)) + 1 for identity in identities[:10]]
+    custom_per_agent = [sum(r.custom for r in capture.descendants(identity.urn)) for identity in identities[:10]]
+    assert len(identities) == len(plan.agents) == count
+    return {"agents": count, "plan_s": plan_seconds, "program_s": program_seconds,
+            "resources": len(capture.resources), "per_agent": sum(per_agent) / len(per_agent),
+            "custom_per_agent": sum(custom_per_agent) / len(custom_per_agent),
+            "ms_per_resource": 1000 * program_seconds / len(capture.resources)}
+
+
+def main(sizes: list[int]) -> None:
+    capture_stack(STACK)  # warm-up: imports of pulumi_aws / pulumi_vault submodules (FACTS.md: ~0.5 s each)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [measure(n, Path(tmp)) for n in sizes]
+    print(f"{'agents':>7} {'plan s':>8} {'program s':>10} {'resources':>10} {'res/agent':>10} "
+          f"{'custom/agent':>13} {'ms/resource':>12}")
+    for row in rows:
+        print(f"{row['agents']:>7} {row['plan_s']:>8.2f} {row['program_s']:>10.2f} {row['resources']:>10} "
+              f"{row['per_agent']:>10.1f} {row['custom_per_agent']:>13.1f} {row['ms_per_resource']:>12.2f}")
+    first, last = rows[0], rows[-1]
+    print(f"program time ratio {last['agents']}/{first['agents']} agents: "
+          f"{last['program_s'] / first['program_s']:.1f}x (agents x{last['agents'] / first['agents']:.0f})")
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [100, 1000])
