@@ -1,0 +1,81 @@
+"""A scripted stand-in for `VaultApi` and a manual clock, for the session's timing logic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentiam.client.errors import LeaseExpired, PermissionDenied
+from agentiam.client.vault import Lease, Login
+
+
+@dataclass
+class Clock:
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class FakeApi:
+    """Issues tokens `t1`, `t2`... with `ttl` and an explicit max of `max_ttl`; renewals are capped like Vault's."""
+
+    clock: Clock
+    ttl: int = 30
+    max_ttl: int = 100
+    lease_ttl: int = 60
+    lease_max: int = 150
+    calls: list[str] = field(default_factory=list)
+    tokens: dict[str, float] = field(default_factory=dict)  # token -> issued at
+    revoked: set[str] = field(default_factory=set)
+    leases: dict[str, float] = field(default_factory=dict)  # lease id -> issued at
+    deny_renewal: bool = False
+    issued: int = 0  # database users handed out
+
+    def cert_login(self, mount: str, role: str) -> Login:
+        self.calls.append("cert_login")
+        return Login("hvs.SECRET-CERT-TOKEN", "cert-accessor", 120, False, ("login",), "entity-1")
+
+    def wrapped_secret_id(self, token: str, mount: str, role: str, wrap_ttl: int) -> str:
+        self.calls.append("wrapped_secret_id")
+        return "hvs.SECRET-WRAPPING"
+
+    def unwrap_secret_id(self, wrapping_token: str) -> str:
+        self.calls.append("unwrap")
+        return "SECRET-ID"
+
+    def approle_login(self, mount: str, role_id: str, secret_id: str) -> Login:
+        self.calls.append("approle_login")
+        token = f"hvs.SECRET-TOKEN-{sum(c == 'approle_login' for c in self.calls)}"
+        self.tokens[token] = self.clock()
+        return Login(token, "acc-" + token.rsplit("-", 1)[-1], self.ttl, True, ("agent", "default"), "entity-1")
+
+    def lookup_self(self, token: str) -> dict[str, Any]:
+        return {"explicit_max_ttl": self.max_ttl, "ttl": self.ttl}
+
+    def renew_self(self, token: str, increment: int) -> Login:
+        self.calls.append(f"renew:{token}")
+        if self.deny_renewal:
+            raise PermissionDenied("auth/token/renew-self", "permission denied")
+        left = self.tokens[token] + self.max_ttl - self.clock()
+        return Login(token, "acc-" + token.rsplit("-", 1)[-1], int(min(increment, left)), True, ("agent", "default"), "entity-1")
+
+    def revoke_self(self, token: str) -> None:
+        self.revoked.add(token)
+
+    def read_lease(self, token: str, path: str) -> Lease:
+        self.calls.append(f"read:{path}")
+        self.issued += 1
+        lease_id = f"{path}/lease{self.issued}"
+        self.leases[lease_id] = self.clock()
+        return Lease(lease_id, self.lease_ttl, True, {"username": f"v-user-{self.issued}", "password": "SECRET-PASSWORD"})
+
+    def renew_lease(self, token: str, lease_id: str, increment: int) -> int:
+        self.calls.append("renew_lease")
+        if lease_id not in self.leases:
+            raise LeaseExpired("sys/leases/renew", "lease not found")
+        return int(min(increment, self.leases[lease_id] + self.lease_max - self.clock()))
+
+    def close(self) -> None:
+        self.calls.append("close")
