@@ -105,6 +105,9 @@ class VaultApplier:
         for record in vault_records:
             if record.type_token in skip:
                 self.applied.skipped.append(record)
+            elif record.type_token == AWS_SECRET_ROLE:
+                raise ApplyError(f"{record.name}: this OpenBao build has no AWS secrets engine (FACTS.md); "
+                                 f"pass skip={{{AWS_SECRET_ROLE!r}}} to leave it out knowingly")
             elif record.type_token not in order:
                 raise ApplyError(f"unknown Vault resource type {record.type_token} ({record.name}): "
                                  "tests/vault_apply.py must learn to apply it")

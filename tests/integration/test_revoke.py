@@ -1,0 +1,136 @@
+"""`agentiam revoke` against real OpenBao, PostgreSQL and moto: the agent is cut off at once, others are not.
+
+Within a second of the command returning: the existing token is refused, a fresh login is refused, the database
+user is gone and its connection terminated, and the agent's IAM role carries the deny-all for older sessions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import boto3
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+
+from agentiam.cli.main import cli
+from agentiam.client import AgentSession, LoginRefused, PermissionDenied
+from agentiam.plan import names
+from tests import servers
+from tests.integration.world import World, reader_spec
+
+VICTIM = "ledger-reader"
+BYSTANDER = "audit-reader"
+
+
+@pytest.fixture(scope="module")
+def world(world_factory: Callable[[dict[str, str]], World]) -> World:
+    return world_factory({VICTIM: reader_spec(VICTIM), BYSTANDER: reader_spec(BYSTANDER)})
+
+
+@pytest.fixture(scope="module")
+def iam_role(world: World, moto_server: servers.MotoServer) -> str:
+    """The victim's IAM role, created in moto as the components would (name and path from the plan)."""
+    aws = world.agent(VICTIM).aws
+    iam = boto3.client("iam", **moto_server.client_kwargs())
+    iam.create_role(RoleName=aws.role_name, Path=names.role_path(world.env),
+                    AssumeRolePolicyDocument=json.dumps(aws.trust_policy), MaxSessionDuration=3600)
+    return aws.role_name
+
+
+def _revoke(world: World, moto: servers.MotoServer, *extra: str, vault_addr: str | None = None,
+            fmt: str = "text") -> Result:
+    env = {**moto.env, "VAULT_ADDR": vault_addr or world.server.address, "VAULT_TOKEN": world.server.root_token,
+           "VAULT_CACERT": str(world.server.ca_cert_path)}
+    return CliRunner().invoke(cli, ["revoke", VICTIM, "--env", world.env, "--yes", "--specs", str(world.specs_dir),
+                                    "--stacks", str(world.stacks_dir), "--aws-endpoint-url", moto.endpoint_url,
+                                    "--format", fmt, *extra], env=env)
+
+
+def _role_exists(world: World, username: str) -> bool:
+    with psycopg.connect(world.postgres.dsn) as conn:
+        return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (username,)).fetchone() is not None
+
+
+def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
+        world: World, moto_server: servers.MotoServer, iam_role: str) -> None:
+    victim = AgentSession(world.settings(VICTIM))
+    token = victim.token()
+    creds = victim.database(world.agent(VICTIM).vault.database_roles[0].name)
+    pg = world.postgres
+    conn = psycopg.connect(**creds.connect_kwargs(host=pg.host, port=pg.port, dbname="postgres"), autocommit=True)
+    bystander = AgentSession(world.settings(BYSTANDER))
+    bystander_creds = bystander.database(world.agent(BYSTANDER).vault.database_roles[0].name)
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+    result = _revoke(world, moto_server)
+    done = time.monotonic()
+    assert result.exit_code == 0, result.output
+
+    # Existing token refused (entity disabled, token revoked).
+    with pytest.raises(PermissionDenied):
+        victim._api.lookup_self(token)  # the raw token, not a re-login
+    # Login refused: the certificate token of a disabled entity can no longer mint a secret id.
+    with pytest.raises(LoginRefused):
+        AgentSession(world.settings(VICTIM)).login()
+    # Database credentials dead: user dropped, open session terminated.
+    assert not _role_exists(world, creds.username)
+    with pytest.raises(psycopg.OperationalError):
+        conn.execute("SELECT 1")
+    conn.close()
+    assert time.monotonic() - done < 1.0
+
+    # AWS: deny-all for every session issued before the revocation.
+    iam = boto3.client("iam", **moto_server.client_kwargs())
+    policy = iam.get_role_policy(RoleName=iam_role, PolicyName=names.KILL_SWITCH_POLICY_NAME)["PolicyDocument"]
+    statement = policy["Statement"][0]
+    assert (statement["Effect"], statement["Action"], statement["Resource"]) == ("Deny", "*", "*")
+    cutoff = dt.datetime.fromisoformat(statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+                                       .replace("Z", "+00:00"))
+    assert before <= cutoff <= dt.datetime.now(dt.timezone.utc)
+
+    # The report: every step, what it did, and what to do next.
+    out = result.output
+    for step in ("disable identity entity", "destroy secret ids", "revoke database leases",
+                 "revoke tokens of the entity", "deny sessions issued before now"):
+        assert step in out
+    assert "FAILED" not in out and "set `status: revoked`" in out
+    assert token not in out and creds.password not in out and world.role_id(VICTIM) not in out
+
+    # Nobody else was touched.
+    assert bystander.status().entity_id == world.entity_id(BYSTANDER)
+    assert _role_exists(world, bystander_creds.username)
+    bystander.close()
+
+
+def test_a_second_run_is_harmless_and_says_already_revoked(world: World, moto_server: servers.MotoServer,
+                                                           iam_role: str) -> None:
+    _revoke(world, moto_server)
+    result = _revoke(world, moto_server, fmt="json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ok"] is True
+    assert {step["outcome"] for step in report["steps"]} == {"already revoked"}, report["steps"]
+
+
+def test_with_vault_unreachable_it_fails_loudly_and_still_runs_the_aws_step(
+        world: World, moto_server: servers.MotoServer, iam_role: str) -> None:
+    closed = f"https://127.0.0.1:{servers.free_port()}"
+    result = _revoke(world, moto_server, vault_addr=closed)
+    assert result.exit_code == 2, result.output
+    assert "cannot reach Vault at " + closed in result.output
+    assert "FAILED: the agent may still have access" in result.output
+    aws_line = next(line for line in result.output.splitlines() if "deny sessions issued before now" in line)
+    assert "FAILED" not in aws_line
+
+
+def test_an_unknown_agent_is_a_clear_error(world: World, moto_server: servers.MotoServer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["revoke", "no-such-agent", "--env", world.env, "--yes", "--specs",
+                                      str(world.specs_dir), "--stacks", str(world.stacks_dir)],
+                                env={"VAULT_ADDR": world.server.address, "VAULT_TOKEN": "x"})
+    assert result.exit_code == 2
+    assert "no agent named 'no-such-agent'" in result.output
