@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -17,14 +18,19 @@ Examples:
   agentiam validate                          # every spec under agent_specs/
   agentiam validate agent_specs/billing      # one folder
   agentiam validate --format sarif > agentiam.sarif   # code-scanning annotations
+  agentiam validate --today 2027-03-01       # what will have expired by then
 """)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
               help="text for terminals, json for machines, sarif for code-scanning annotations on the spec lines.")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Judge expiry (AGT004, AGT005) as of this date, e.g. to see what expires before a release "
+                   "[default: today].")
 @stacks_option
 @handle_user_errors
-def validate(paths: tuple[Path, ...], fmt: str, stacks_dir: Path) -> None:
+def validate(paths: tuple[Path, ...], fmt: str, today: dt.datetime | None, stacks_dir: Path) -> None:
     """Validate agent specs: schema, guardrails, environment facts. Exit 0 ok, 1 violations, 2 unreadable input."""
-    result = project.validate(list(paths) or [project.DEFAULT_SPECS_DIR], stacks_dir)
+    result = project.validate(list(paths) or [project.DEFAULT_SPECS_DIR], stacks_dir,
+                              today.date() if today else None)
     click.echo(render_findings.render(fmt, result.findings, result.files_checked), nl=False)
     sys.exit(exit_code(result.findings))
