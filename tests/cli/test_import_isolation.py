@@ -1,0 +1,40 @@
+"""`agentiam validate` must not import Pulumi, cloud SDKs or the Vault client: it runs in a fresh interpreter here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HEAVY = ("pulumi", "pulumi_aws", "pulumi_vault", "boto3", "botocore", "hvac")
+
+DRIVER = """
+import sys
+from agentiam.cli.main import cli
+try:
+    cli.main(args=sys.argv[1:], prog_name="agentiam")
+except SystemExit as exc:
+    code = exc.code
+print("EXIT", code)
+print("LOADED", ",".join(sorted(m for m in {heavy!r} if m in sys.modules)))
+"""
+
+
+def _run(*args: str) -> list[str]:
+    completed = subprocess.run([sys.executable, "-c", DRIVER.format(heavy=HEAVY), *args], cwd=REPO,
+                               capture_output=True, text=True, check=True)
+    return completed.stdout.splitlines()
+
+
+def test_validate_one_spec_imports_no_pulumi_cloud_sdk_or_vault_client():
+    lines = _run("validate", "agent_specs/billing/invoice-reader.yaml", "--today", "2026-12-01")
+    assert lines[-2] == "EXIT 0"
+    assert lines[-1] == "LOADED "
+
+
+def test_the_driver_would_see_a_heavy_import():
+    # guards the test above against passing vacuously: the same driver does see hvac once something imports it
+    completed = subprocess.run([sys.executable, "-c", "import hvac\n" + DRIVER.format(heavy=HEAVY), "--version"],
+                               cwd=REPO, capture_output=True, text=True, check=True)
+    assert completed.stdout.splitlines()[-1] == "LOADED hvac"
