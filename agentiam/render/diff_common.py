@@ -16,7 +16,15 @@ def plain(text: str) -> str:
     return text
 
 
-def change_text(change: Change, code: Callable[[str], str] = plain) -> str:
+def listed(count: int, names: list[str], code: Callable[[str], str]) -> str:
+    """`reaches 63 actions: a, b, ... and 51 more` (plain writers show the first EXPANSION_SHOWN)."""
+    shown = ", ".join(code(a) for a in names[:EXPANSION_SHOWN])
+    more = count - EXPANSION_SHOWN
+    return f"; reaches {count} actions: {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def change_text(change: Change, code: Callable[[str], str] = plain,
+                expansion: Callable[[int, list[str], Callable[[str], str]], str] = listed) -> str:
     """`iam:PassRole` (Write) added on arn:..., in words a reviewer can check against the spec."""
     subject = code(change.subject)
     level = f" ({change.access_level})" if change.access_level else ""
@@ -26,13 +34,8 @@ def change_text(change: Change, code: Callable[[str], str] = plain) -> str:
             return f"{subject}{level} scope {change.op}: {code(change.before or '')} -> {code(change.after or '')}"
         if change.op == "subsumed":
             return f"{subject}{level} replaced by {code(change.after or '')}{on}"
-        expansion = ""
-        if change.expands_to:
-            shown = ", ".join(code(a) for a in change.expands_to[:EXPANSION_SHOWN])
-            more = len(change.expands_to) - EXPANSION_SHOWN
-            expansion = (f"; reaches {len(change.expands_to)} actions: {shown}"
-                         + (f" and {more} more" if more > 0 else ""))
-        return f"{subject}{level} {change.op}{on}{expansion}"
+        reached = expansion(len(change.expands_to), list(change.expands_to), code) if change.expands_to else ""
+        return f"{subject}{level} {change.op}{on}{reached}"
     if change.system == "agent" and change.subject != "status":
         state = change.after if change.op == "added" else change.before
         return f"agent {change.op} (status {state})"

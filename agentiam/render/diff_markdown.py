@@ -38,12 +38,18 @@ def _summary_line(report: DiffReport) -> str:
             f"{len(report.agents)} agent × environment entr{'y' if len(report.agents) == 1 else 'ies'}: {shown}.")
 
 
+def _folded(count: int, names: list[str], _code: object) -> str:
+    """Every action a wildcard reaches, folded in the table cell (GitHub renders HTML there)."""
+    return (f"<details><summary>reaches {count} actions</summary>"
+            + ", ".join(f"<code>{n}</code>" for n in names) + "</details>")
+
+
 def _change_row(change: Change) -> str:
     risks = risk_text(change)
     if any(r.high for r in change.risks):
         risks = f"**{risks}**"
     where = f"L{change.line}" if change.line else ""
-    return (f"| {SIGN[change.direction]} | {SYSTEM_TITLE[change.system]} | {_cell(change_text(change, _code))} | "
+    return (f"| {SIGN[change.direction]} | {SYSTEM_TITLE[change.system]} | {_cell(change_text(change, _code, _folded))} | "
             f"{_cell(risks)} | {where} |")
 
 
