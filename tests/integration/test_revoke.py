@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 
 from agentiam.cli.main import cli
 from agentiam.client import AgentSession, LoginRefused, PermissionDenied
+from agentiam.client.vault import VaultApi
 from agentiam.plan import names
 from tests import servers
 from tests.integration.world import World, reader_spec
@@ -63,6 +64,13 @@ def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
     creds = victim.database(world.agent(VICTIM).vault.database_roles[0].name)
     pg = world.postgres
     conn = psycopg.connect(**creds.connect_kwargs(host=pg.host, port=pg.port, dbname="postgres"), autocommit=True)
+    # A secret id minted but not yet used (say, stolen from a deployment pipeline) must die too.
+    v = world.agent(VICTIM).vault
+    cert = world.cert(VICTIM)
+    api = VaultApi(world.server.address, ca_cert=str(world.server.ca_cert_path),
+                   client_cert=(str(cert.cert_path), str(cert.key_path)))
+    cert_login = api.cert_login(v.cert.mount, v.cert.role_name)
+    spare = api.unwrap_secret_id(api.wrapped_secret_id(cert_login.token, v.approle.mount, v.approle.role_name, 60))
     bystander = AgentSession(world.settings(BYSTANDER))
     bystander_creds = bystander.database(world.agent(BYSTANDER).vault.database_roles[0].name)
     before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -82,7 +90,10 @@ def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
     with pytest.raises(psycopg.OperationalError):
         conn.execute("SELECT 1")
     conn.close()
+    with pytest.raises(LoginRefused):
+        api.approle_login(v.approle.mount, world.role_id(VICTIM), spare)
     assert time.monotonic() - done < 1.0
+    assert world.client.list(f"auth/{v.approle.mount}/role/{v.approle.role_name}/secret-id") is None  # 404: none
 
     # AWS: deny-all for every session issued before the revocation.
     iam = boto3.client("iam", **moto_server.client_kwargs())
@@ -99,6 +110,8 @@ def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
                  "revoke tokens of the entity", "deny sessions issued before now"):
         assert step in out
     assert "FAILED" not in out and "set `status: revoked`" in out
+    assert "1 secret id(s) destroyed" in out and "1 lease(s) revoked" in out
+    assert "2 token(s) revoked" in out  # the working token and the spare's half-used certificate token
     assert token not in out and creds.password not in out and world.role_id(VICTIM) not in out
 
     # Nobody else was touched.
