@@ -1,0 +1,112 @@
+"""The kill switch facade: every step tried and reported, names from the plan, a broken neighbour spec ignored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentiam.cli.revoke import render_text
+from agentiam.errors import ServerError, UserError
+from agentiam.plan import names
+from agentiam.revoke import Outcome, StepResult, agent_entry, database_roles, kill_switch_policy, revoke
+
+PROJECT = Path(__file__).resolve().parents[2]
+SPECS, STACKS = PROJECT / "agent_specs", PROJECT / "stacks"
+NOW = dt.datetime(2026, 11, 29, 9, 30, 15, 123456, tzinfo=dt.timezone.utc)
+
+
+class FakeVault:
+    def __init__(self, fail: set[str] = frozenset()):  # type: ignore[assignment]
+        self.fail = fail
+        self.calls: list[tuple[str, str]] = []
+
+    def _do(self, call: str, target: str) -> StepResult:
+        self.calls.append((call, target))
+        if call in self.fail:
+            raise ServerError(f"{target}: cannot reach Vault at https://vault.test (ConnectionError)")
+        return StepResult(Outcome.REVOKED, "done")
+
+    def disable_entity(self, name: str) -> StepResult:
+        return self._do("disable_entity", name)
+
+    def destroy_secret_ids(self, mount: str, role: str) -> StepResult:
+        return self._do("destroy_secret_ids", f"{mount}/{role}")
+
+    def revoke_leases(self, prefix: str) -> StepResult:
+        return self._do("revoke_leases", prefix)
+
+    def revoke_entity_tokens(self, entity_name: str) -> StepResult:
+        return self._do("revoke_entity_tokens", entity_name)
+
+
+class FakeAws:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def attach_kill_switch(self, role_name: str, policy_name: str, policy: dict[str, Any],
+                           unconditional: dict[str, Any]) -> StepResult:
+        self.calls.append((role_name, policy_name, policy))
+        return StepResult(Outcome.REVOKED, "denied")
+
+
+def test_the_aws_kill_switch_denies_sessions_issued_before_the_cutoff() -> None:
+    assert kill_switch_policy("2026-11-29T09:30:15Z") == {"Version": "2012-10-17", "Statement": [{
+        "Sid": "AgentiamKillSwitch", "Effect": "Deny", "Action": "*", "Resource": "*",
+        "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-11-29T09:30:15Z"}}}]}
+
+
+def test_every_step_runs_in_order_with_names_from_the_plan() -> None:
+    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    vault, aws = FakeVault(), FakeAws()
+    report = revoke(entry, plan, vault, aws, now=NOW)
+    ident = names.identity_name("invoice-reader", "dev")
+    assert [c[0] for c in vault.calls] == ["disable_entity", "destroy_secret_ids", "revoke_leases", "revoke_leases",
+                                           "revoke_leases", "revoke_leases", "revoke_entity_tokens"]
+    assert vault.calls[0] == ("disable_entity", entry.vault.entity.name) and entry.vault.entity.name == ident
+    assert ("revoke_leases", f"agentiam-dev-database/creds/{ident}-billing-read/") in vault.calls
+    assert aws.calls == [(entry.aws.role_name, "agentiam-kill-switch", kill_switch_policy("2026-11-29T09:30:15Z"))]
+    assert report.ok and report.cutoff == "2026-11-29T09:30:15Z"
+
+
+def test_a_failed_step_is_reported_and_the_others_still_run() -> None:
+    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    vault, aws = FakeVault(fail={"disable_entity", "revoke_leases"}), FakeAws()
+    report = revoke(entry, plan, vault, aws, now=NOW)
+    assert not report.ok
+    outcomes = [(s.action, s.outcome) for s in report.steps]
+    assert outcomes[0] == ("disable identity entity", Outcome.FAILED)
+    assert ("destroy secret ids", Outcome.REVOKED) in outcomes and aws.calls
+    text = render_text(report)
+    assert "5 of 8 step(s) FAILED: the agent may still have access" in text
+    assert "cannot reach Vault at https://vault.test" in text
+    assert report.to_json()["ok"] is False
+
+
+def test_a_suspended_agents_old_database_leases_are_still_covered() -> None:
+    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    suspended = entry.model_copy(update={"vault": entry.vault.model_copy(update={"database_roles": []}),
+                                         "status": "suspended"})
+    ident = entry.identity_name
+    assert database_roles(suspended, plan) == sorted(
+        ("agentiam-dev-database", f"{ident}-{db}-{access}") for db in ("analytics", "billing")
+        for access in ("read", "write"))
+    assert "already says `status: suspended`" in render_text(revoke(suspended, plan, FakeVault(), None, now=NOW))
+
+
+def test_a_broken_neighbour_spec_does_not_block_the_kill_switch(tmp_path: Path) -> None:
+    specs = tmp_path / "agent_specs"
+    shutil.copytree(SPECS, specs)
+    (specs / "broken.yaml").write_text("spec_version: 1\nname: [not, a, name]\n")
+    entry, _ = agent_entry("invoice-reader", "dev", specs, STACKS)
+    assert entry.identity_name == "agent-dev-invoice-reader"
+
+
+def test_unknown_agents_and_environments_are_clear_errors() -> None:
+    with pytest.raises(UserError, match="no agent named 'nobody'"):
+        agent_entry("nobody", "dev", SPECS, STACKS)
+    with pytest.raises(UserError, match="no such stack config"):
+        agent_entry("invoice-reader", "nowhere", SPECS, STACKS)
