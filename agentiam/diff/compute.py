@@ -544,10 +544,9 @@ def _identity_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
     if before is None and after is not None:
         return [Change("agent", "added", after.agent, Direction.WIDER, after=after.status,
                        **ctx.head.at(("name",)))]
-    if after is None and before is not None:
-        return [Change("agent", "removed", before.agent, Direction.NARROWER, before=before.status,
-                       **ctx.base.at(("name",)))]
-    assert before is not None and after is not None
+    if after is None or before is None:
+        return [] if before is None else [Change("agent", "removed", before.agent, Direction.NARROWER,
+                                                 before=before.status, **ctx.base.at(("name",)))]
     changes: list[Change] = []
     if before.status != after.status:
         wider = _STATUS_RANK[after.status] > _STATUS_RANK[before.status]

@@ -16,6 +16,17 @@ def plain(text: str) -> str:
     return text
 
 
+# Phrases per (system, op); op "" is the system's fallback. {s} subject, {b} before, {a} after.
+_PHRASES = {
+    ("vault", "added"): "path {s} added with [{a}]",
+    ("vault", "removed"): "path {s} removed (was [{b}])",
+    ("vault", ""): "path {s} {op}: [{b}] -> [{a}]",
+    ("database", "added"): "{a} credentials for database {s} added",
+    ("database", "removed"): "{b} credentials for database {s} removed",
+    ("database", ""): "database {s} access {b} -> {a}",
+}
+
+
 def listed(count: int, names: list[str], code: Callable[[str], str]) -> str:
     """`reaches 63 actions: a, b, ... and 51 more` (plain writers show the first EXPANSION_SHOWN)."""
     shown = ", ".join(code(a) for a in names[:EXPANSION_SHOWN])
@@ -39,18 +50,9 @@ def change_text(change: Change, code: Callable[[str], str] = plain,
     if change.system == "agent" and change.subject != "status":
         state = change.after if change.op == "added" else change.before
         return f"agent {change.op} (status {state})"
-    if change.system == "vault":
-        if change.op == "added":
-            return f"path {subject} added with [{change.after}]"
-        if change.op == "removed":
-            return f"path {subject} removed (was [{change.before}])"
-        return f"path {subject} {change.op}: [{change.before}] -> [{change.after}]"
-    if change.system == "database":
-        if change.op == "added":
-            return f"{change.after} credentials for database {subject} added"
-        if change.op == "removed":
-            return f"{change.before} credentials for database {subject} removed"
-        return f"database {subject} access {change.before} -> {change.after}"
+    phrase = _PHRASES.get((change.system, change.op)) or _PHRASES.get((change.system, ""))
+    if phrase:
+        return phrase.format(s=subject, op=change.op, b=change.before, a=change.after)
     if change.before is None and change.after is None:
         return f"{subject} {change.op}"
     if change.before is None:

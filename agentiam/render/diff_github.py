@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from agentiam.diff.model import DiffReport, Direction
-from agentiam.render.diff_common import change_text
+from agentiam.render.diff_common import change_text, risk_text
 
 
 def _escape_data(text: str) -> str:
@@ -33,8 +33,7 @@ def annotations(report: DiffReport) -> list[str]:
             level = "error" if change.high_risk else "warning"
             key = (agent.file, change.line, change.column or 1, level, f"{agent.agent}: {change.subject}")
             merged.setdefault(key, []).append(agent.environment)
-            details.setdefault(key, f"{agent.agent}: {change_text(change)} - "
-                               + "; ".join(f"{r.id} ({r.severity}): {r.reason}" for r in change.risks))
+            details.setdefault(key, f"{agent.agent}: {change_text(change)} - {risk_text(change)}")
     lines = []
     for key, envs in merged.items():
         file, line, column, level, _subject = key
