@@ -77,6 +77,7 @@ def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
 
     result = _revoke(world, moto_server)
     done = time.monotonic()
+    print(result.output)  # the README shows this run's report: `pytest tests/integration/test_revoke.py -s`
     assert result.exit_code == 0, result.output
 
     # Existing token refused (entity disabled, token revoked).
