@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,13 +85,31 @@ class Validation:
         return not has_errors(self.findings)
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while specs are loaded and checked, restoring its state after.
+
+    Loading allocates only acyclic data (dicts, lists, models) that stays alive until the run ends, so every
+    full collection meanwhile rescans the whole fleet for nothing: ~30% of `validate` over 10,000 specs
+    (bench/bench_validate.py). Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today: dt.date | None = None,
              environments: dict[str, EnvironmentConfig] | None = None) -> Validation:
     """Load and check specs against every guardrail; all problems in all files in one run."""
     files = discover_spec_files(paths)
     environments = load_environments(stacks_dir) if environments is None else environments
-    specs, findings = load_specs(files)
-    findings.extend(run_rules(specs, environments, today or dt.date.today()))
+    with _cyclic_gc_paused():
+        specs, findings = load_specs(files)
+        findings.extend(run_rules(specs, environments, today or dt.date.today()))
     bad_files = {f.file for f in findings if f.severity is Severity.ERROR}
     return Validation([s for s in specs if s.file not in bad_files], sorted(findings), len(files))
 

@@ -19,7 +19,7 @@ from agentiam.findings import Finding, Severity
 
 MAX_SPEC_BYTES = 256 * 1024
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _INT = re.compile(r"[-+]?[0-9]+\Z")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
 _NULLS = frozenset(("", "~", "null", "Null", "NULL"))
@@ -32,6 +32,24 @@ _PLAIN_TAGS = frozenset(_STANDARD_TAG_PREFIX + t for t in ("str", "int", "float"
 PathPart = str | int
 
 
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """The C composer without PyYAML's YAML 1.1 implicit resolver: `_scalar` re-resolves every plain scalar
+    under YAML 1.2 anyway, and the resolver's regexes were a third of the parse time (bench/bench_validate.py).
+    Explicit tags are not resolved, so they still reach `_scalar` and are refused there."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            return _STR_TAG
+        return _STANDARD_TAG_PREFIX + ("seq" if kind is yaml.SequenceNode else "map")
+
+    # Path-based resolvers are not used either; the composer calls these once per node.
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
+
 class _Reject(Exception):
     """Internal signal: the document uses a YAML feature specs may not use."""
 
@@ -39,35 +57,29 @@ class _Reject(Exception):
         self.rule_id, self.node, self.message = rule_id, node, message
 
 
+# (value line, value column, key line, key column), 1-based, of one node; the key is the node itself for list items.
+Position = tuple[int, int, int, int]
+
+
 @dataclass(frozen=True)
 class SourceDocument:
-    """A parsed spec file: plain data plus the node tree to locate any field by path."""
+    """A parsed spec file: plain data plus the position of every node, to locate any field by path.
+
+    Positions are kept as a flat index rather than the YAML node tree: a fleet's worth of node trees
+    (three objects per node) kept alive made the cyclic GC rescan them over and over (bench/bench_validate.py).
+    """
 
     file: str
     data: Any
-    root: yaml.Node | None
+    positions: dict[tuple[PathPart, ...], Position]
 
     def position(self, path: tuple[PathPart, ...], at_key: bool = False) -> tuple[int, int]:
-        """1-based (line, column) of the node at `path`, or of its deepest existing ancestor."""
-        node = self.root
-        if node is None:
-            return (1, 1)
-        mark = node.start_mark
-        for part in path:
-            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-                for key_node, value_node in node.value:
-                    if key_node.value == part:
-                        mark = key_node.start_mark if at_key and part == path[-1] else value_node.start_mark
-                        node = value_node
-                        break
-                else:
-                    break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-                node = node.value[part]
-                mark = node.start_mark
-            else:
-                break
-        return (mark.line + 1, mark.column + 1)
+        """1-based (line, column) of the node at `path` (its key if `at_key`), or of its deepest existing ancestor."""
+        for end in range(len(path), -1, -1):
+            found = self.positions.get(path[:end])
+            if found is not None:
+                return (found[2], found[3]) if at_key and end == len(path) else (found[0], found[1])
+        return (1, 1)
 
     def finding(self, rule_id: str, path: tuple[PathPart, ...], message: str,
                 severity: Severity = Severity.ERROR, at_key: bool = False) -> Finding:
@@ -122,28 +134,34 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     return value
 
 
-def _build(node: yaml.Node, seen: set[int]) -> Any:
+def _build(node: yaml.Node, seen: set[int], path: tuple[PathPart, ...],
+           positions: dict[tuple[PathPart, ...], Position], key_mark: yaml.Mark | None = None) -> Any:
     if id(node) in seen:
         raise _Reject("YAML003", node, "this anchored value is reused through an alias; anchors and aliases are not allowed: a reviewer must see every value where it applies")
     seen.add(id(node))
+    mark = node.start_mark
+    key = key_mark or mark
+    positions[path] = (mark.line + 1, mark.column + 1, key.line + 1, key.column + 1)
     if isinstance(node, yaml.ScalarNode):
         return _scalar(node)
     if isinstance(node, yaml.SequenceNode):
         if node.tag != _STANDARD_TAG_PREFIX + "seq":
             raise _Reject("YAML006", node, f"tag {node.tag!r} is not allowed in agent specs")
-        return [_build(child, seen) for child in node.value]
+        return [_build(child, seen, (*path, i), positions) for i, child in enumerate(node.value)]
     if node.tag != _STANDARD_TAG_PREFIX + "map":
         raise _Reject("YAML006", node, f"tag {node.tag!r} is not allowed in agent specs")
     result: dict[str, Any] = {}
     for key_node, value_node in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
             raise _Reject("YAML007", key_node, "mapping keys must be plain strings")
-        key = key_node.value
-        if key == "<<" and not key_node.style:
+        name = key_node.value
+        if name == "<<" and not key_node.style:
             raise _Reject("YAML003", key_node, "merge keys (<<) are not allowed: a reviewer must see every value where it applies")
-        if key in result:
-            raise _Reject("YAML002", key_node, f"duplicate key {key!r}: YAML would silently keep only the last value")
-        result[key] = _build(value_node, seen)
+        if name in result:
+            raise _Reject("YAML002", key_node, f"duplicate key {name!r}: YAML would silently keep only the last value")
+        if key_node.tag not in _PLAIN_TAGS or (key_node.style and key_node.tag != _STR_TAG):
+            raise _Reject("YAML006", key_node, f"tag {key_node.tag!r} is not allowed in agent specs")
+        result[name] = _build(value_node, seen, (*path, name), positions, key_node.start_mark)
     return result
 
 
@@ -176,8 +194,9 @@ def parse_spec_bytes(file: str, raw: bytes) -> tuple[SourceDocument | None, list
         return None, [_yaml_error(file, exc)]
     if root is None:
         return None, [Finding(file, 1, 1, "YAML007", Severity.ERROR, "", "file is empty; an agent spec is a YAML mapping")]
+    positions: dict[tuple[PathPart, ...], Position] = {}
     try:
-        data = _build(root, set())
+        data = _build(root, set(), (), positions)
     except _Reject as rejected:
         mark = rejected.node.start_mark
         return None, [Finding(file, mark.line + 1, mark.column + 1, rejected.rule_id, Severity.ERROR, "", rejected.message)]
@@ -187,4 +206,4 @@ def parse_spec_bytes(file: str, raw: bytes) -> tuple[SourceDocument | None, list
         mark = root.start_mark
         return None, [Finding(file, mark.line + 1, mark.column + 1, "YAML007", Severity.ERROR, "",
                               f"an agent spec is a YAML mapping, not a {type(data).__name__}")]
-    return SourceDocument(file, data, root), []
+    return SourceDocument(file, data, positions), []

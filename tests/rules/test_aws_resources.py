@@ -63,3 +63,22 @@ def test_kill_switch_is_budgeted():
     assert f"{size + KILL_SWITCH_SIZE:,} characters in dev" in findings[0].message
     smaller, ok = _size_and_findings(_spec_with_arns(count - 1, 40))
     assert smaller + KILL_SWITCH_SIZE <= INLINE_POLICY_LIMIT and ok == []
+
+
+def test_size_bound_never_underestimates():
+    """AGT040 skips exact sizing when the bound fits; the bound must therefore never be below the real size."""
+    repo = STACKS.parent
+    environments = project.load_environments(STACKS)
+    specs = project.validate([repo / "agent_specs", repo / "tests" / "fixtures" / "specs" / "rules"], STACKS,
+                             dt.date(2026, 12, 1), environments).specs
+    odd = load_spec_bytes("odd.yaml", _spec_with_arns(3, 5).replace(b"- arn:aws:s3:::b0000", "- arn:aws:s3:::b\u00e9\"".encode()))[0]
+    checked = 0
+    for loaded in [*specs, odd]:
+        deployed = [environments[e] for e in loaded.spec.environments if e in environments]
+        if not loaded.spec.permissions.aws or not deployed:
+            continue
+        exact = max(len(json.dumps(aws_resources.inline_policy(loaded.spec, env), separators=(",", ":")))
+                    for env in deployed)
+        assert aws_resources._size_bound(loaded.spec, deployed) >= exact, loaded.file  # noqa: SLF001
+        checked += 1
+    assert checked > 40
