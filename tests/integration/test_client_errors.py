@@ -28,7 +28,7 @@ def test_a_sealed_vault_is_reported_as_sealed(tmp_path: Path) -> None:
         root.adapter.close()
 
 
-def test_a_vault_that_is_down_is_reported_with_its_address_after_retries(tmp_path: Path) -> None:
+def test_a_vault_that_is_down_is_reported_with_its_address_after_retries() -> None:
     address = f"http://127.0.0.1:{servers.free_port()}"
     slept: list[float] = []
     api = VaultApi(address, backoff=Backoff(attempts=3, base=0.01), sleep=slept.append)

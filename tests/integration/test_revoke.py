@@ -148,3 +148,15 @@ def test_an_unknown_agent_is_a_clear_error(world: World, moto_server: servers.Mo
                                 env={"VAULT_ADDR": world.server.address, "VAULT_TOKEN": "x"})
     assert result.exit_code == 2
     assert "no agent named 'no-such-agent'" in result.output
+
+
+def test_why_tokens_are_not_revoked_by_login_path_prefix(world_factory: Callable[[dict[str, str]], World]) -> None:
+    # OpenBao's revoke-prefix on `auth/<approle>/login` revokes the tokens of *every* role of the mount: the kill
+    # switch therefore revokes by entity instead (vault_adapter.revoke_entity_tokens).
+    other = world_factory({"alpha-reader": reader_spec("alpha-reader"), "beta-reader": reader_spec("beta-reader")})
+    alpha, beta = AgentSession(other.settings("alpha-reader")), AgentSession(other.settings("beta-reader"))
+    tokens = [alpha.token(), beta.token()]
+    other.client.write_data(f"sys/leases/revoke-prefix/auth/{other.agent('alpha-reader').vault.approle.mount}/login")
+    for token in tokens:
+        with pytest.raises(PermissionDenied):
+            alpha._api.lookup_self(token)
