@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -110,3 +111,16 @@ def test_unknown_agents_and_environments_are_clear_errors() -> None:
         agent_entry("nobody", "dev", SPECS, STACKS)
     with pytest.raises(UserError, match="no such stack config"):
         agent_entry("invoice-reader", "nowhere", SPECS, STACKS)
+
+
+GOLDEN = Path(__file__).parent / "golden" / "report.txt"
+
+
+def test_the_report_reads_as_the_golden_file() -> None:
+    """What the operator reads in an emergency; regenerate with AGENTIAM_UPDATE_GOLDEN=1 after a deliberate change."""
+    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    entry = entry.model_copy(update={"source_file": "agent_specs/billing/invoice-reader.yaml"})
+    text = render_text(revoke(entry, plan, FakeVault(fail={"revoke_entity_tokens"}), FakeAws(), now=NOW))
+    if os.environ.get("AGENTIAM_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text()
