@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agentiam.diff import risk
-from agentiam.diff.gitsource import GitRepo, Snapshot, stack_of
+from agentiam.diff.gitsource import GitError, GitRepo, Snapshot, stack_of
 from agentiam.diff.model import SEVERITY_ORDER, AgentDiff, Change, DiffReport, Direction, EntryChange, RiskLabel
 from agentiam.environment.load import parse_environment
 from agentiam.environment.model import EnvironmentConfig
@@ -92,7 +92,9 @@ def collect(repo: GitRepo, base_rev: str, head_rev: str | None, specs_prefix: st
     blobs = repo.read_blobs(oids)
 
     def content(snap: Snapshot, path: str, oid: str) -> bytes:
-        return on_disk[path] if snap is head and head_rev is None else blobs[oid]
+        if snap is head and head_rev is None:
+            return on_disk[path] if path in on_disk else repo.read_worktree(path)
+        return blobs[oid]
 
     notes: list[str] = []
     sides: list[Side] = []
@@ -627,6 +629,9 @@ def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: 
     """The permission diff between `base_rev` and `head_rev` (None: the working tree)."""
     specs_prefix = repo.relative(Path(specs_dir)) if isinstance(specs_dir, Path) else specs_dir
     stacks_prefix = repo.relative(Path(stacks_dir)) if isinstance(stacks_dir, Path) else stacks_dir
+    for prefix, option in ((specs_prefix, "--specs"), (stacks_prefix, "--stacks")):
+        if prefix == ".":
+            raise GitError(f"{option} must name a folder below the repository root, not the root itself")
     got = collect(repo, base_rev, head_rev, specs_prefix, stacks_prefix, today)
     base_envs, head_envs = got.base.environments(), got.head.environments()
     accounts = {name: cfg.account_id for name, cfg in {**base_envs, **head_envs}.items()}

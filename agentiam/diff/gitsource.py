@@ -8,7 +8,6 @@ the differing files are ever read, parsed and compiled.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -112,24 +111,34 @@ class GitRepo:
         return Snapshot(revision, commit, specs, stacks)
 
     def worktree_snapshot(self, specs_prefix: str, stacks_prefix: str) -> tuple[Snapshot, dict[str, bytes]]:
-        """Blob ids of the files on disk (tracked or not) and their bytes, so nothing is read twice."""
+        """Blob ids of the files on disk (committed, staged, modified or untracked), and the bytes it read.
+
+        Files git's index says are unmodified keep the index's blob id (git compares stat data, so
+        nothing is read); only modified and untracked files are read and hashed. Ignored files
+        (.gitignore) are not part of the working tree here, as for git.
+        """
+        scope = ["--", specs_prefix, stacks_prefix]
+        oids: dict[str, str] = {}
+        for entry in filter(None, self._run(["ls-files", "-s", "-z", *scope], cwd=self.root).split("\0")):
+            meta, path = entry.split("\t", 1)
+            oids[path] = meta.split(" ")[1]
+        modified = self._run(["diff-files", "--name-only", "-z", *scope], cwd=self.root).split("\0")
+        untracked = self._run(["ls-files", "-o", "--exclude-standard", "-z", *scope], cwd=self.root).split("\0")
         contents: dict[str, bytes] = {}
-        specs: dict[str, str] = {}
-        stacks: dict[str, str] = {}
-        spec_root = self.root / specs_prefix
-        for dirpath, _dirs, files in os.walk(spec_root):
-            for name in files:
-                full = Path(dirpath) / name
-                path = PurePosixPath(*full.relative_to(self.root).parts).as_posix()
-                if is_spec_path(path, specs_prefix) and full.is_file():
-                    contents[path] = full.read_bytes()
-                    specs[path] = blob_id(contents[path])
-        stack_root = self.root / stacks_prefix
-        for full in stack_root.glob("Pulumi.*.yaml") if stack_root.is_dir() else ():
-            path = PurePosixPath(*full.relative_to(self.root).parts).as_posix()
-            contents[path] = full.read_bytes()
-            stacks[path] = blob_id(contents[path])
+        for path in filter(None, modified + untracked):
+            full = self.root / path
+            if full.is_file():
+                contents[path] = full.read_bytes()
+                oids[path] = blob_id(contents[path])
+            else:  # deleted on disk, still in the index
+                oids.pop(path, None)
+        specs = {p: o for p, o in oids.items() if is_spec_path(p, specs_prefix)}
+        stacks = {p: o for p, o in oids.items() if is_stack_path(p, stacks_prefix)}
         return Snapshot(WORKTREE, None, specs, stacks), contents
+
+    def read_worktree(self, path: str) -> bytes:
+        """Bytes of a file on disk, by repository path."""
+        return (self.root / path).read_bytes()
 
     def read_blobs(self, oids: Iterable[str]) -> dict[str, bytes]:
         """Contents of many blobs through one `git cat-file --batch` process."""

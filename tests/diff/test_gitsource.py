@@ -66,3 +66,14 @@ def test_unknown_revision_and_option_like_revision_are_refused(spec_repo: SpecRe
 def test_folder_outside_the_repository_is_refused(spec_repo: SpecRepo, tmp_path) -> None:
     with pytest.raises(GitError, match="not inside the git repository"):
         GitRepo(spec_repo.root).relative(tmp_path)
+
+
+def test_worktree_snapshot_untracked_deleted_and_ignored(spec_repo: SpecRepo) -> None:
+    spec_repo.write("agent_specs/billing/new-agent.yaml", "name: new-agent\n")
+    spec_repo.write("agent_specs/billing/scratch.yaml", "name: scratch\n")
+    spec_repo.write(".gitignore", "agent_specs/billing/scratch.yaml\n")
+    (spec_repo.root / INVOICE).unlink()
+    snapshot, contents = GitRepo(spec_repo.root).worktree_snapshot("agent_specs", "stacks")
+    assert sorted(snapshot.specs) == ["agent_specs/billing/new-agent.yaml", PAYMENT]
+    assert snapshot.specs["agent_specs/billing/new-agent.yaml"] == blob_id(b"name: new-agent\n")
+    assert sorted(contents) == ["agent_specs/billing/new-agent.yaml"]  # unmodified files are not read
