@@ -58,3 +58,23 @@ def test_preview_job_only_for_same_repository_with_oidc() -> None:
     assert pulumi["with"]["stack-name"] == "${{ matrix.stack }}"
     assert preview["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.review.outputs.stacks) }}"
     assert steps_using(preview, "aws-actions/configure-aws-credentials@")[0]["with"]["role-to-assume"]
+
+
+def test_affected_stacks_step_reads_the_diff_json(spec_repo, tmp_path: Path) -> None:
+    """The inline script deciding which stacks get a `pulumi preview`, run on a real diff."""
+    import subprocess
+    import sys
+
+    from agentiam.render.diff_json import render_json
+
+    step = next(s for s in load()["jobs"]["review"]["steps"] if s.get("id") == "stacks")
+    script = step["run"].split("<<'EOF' >> \"$GITHUB_OUTPUT\"\n", 1)[1].rsplit("EOF", 1)[0]
+    config = spec_repo.read("stacks/Pulumi.staging.yaml")
+    spec_repo.write("stacks/Pulumi.staging.yaml", config.replace("kv_mount: secret", "kv_mount: kv-agents"))
+    spec_repo.commit("staging kv mount")
+    (tmp_path / "agentiam-diff.json").write_text(render_json(spec_repo.diff()))
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert run.stdout == 'stacks=["staging"]\n'
+    (tmp_path / "agentiam-diff.json").unlink()
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert run.stdout == "stacks=[]\n"
