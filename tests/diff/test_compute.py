@@ -242,3 +242,27 @@ def test_invalid_head_spec_is_a_spec_error_naming_the_line(spec_repo: SpecRepo) 
     with pytest.raises(SpecError) as raised:
         spec_repo.diff()
     assert raised.value.findings[0].rule_id == "YAML002" and raised.value.findings[0].file == INVOICE
+
+
+def test_function_class_leaving_the_no_export_fence_widens(spec_repo: SpecRepo) -> None:
+    spec_repo.edit(INVOICE, "function: data-retrieval\n", "function: integration\n")
+    spec_repo.commit("integration")
+    report = spec_repo.diff()
+    dev = entry(report, "invoice-reader", "dev")
+    function = next(c for c in dev.changes if c.system == "function")
+    assert (function.before, function.after, function.direction) == ("data-retrieval", "integration",
+                                                                     Direction.WIDER)
+    assert dev.verdict is Verdict.WIDENED
+    assert "AGT031" in {f.rule_id for f in report.findings}  # integration agents need a rate limit
+    back = entry(spec_repo.diff("HEAD", "base"), "invoice-reader", "dev")
+    assert back.verdict is Verdict.NARROWED
+
+
+def test_vault_capability_added_on_an_existing_path(spec_repo: SpecRepo) -> None:
+    spec_repo.edit(PAYMENT, "      capabilities: [read]\n", "      capabilities: [read, update]\n")
+    spec_repo.commit("update the api key")
+    dev = entry(spec_repo.diff(), "payment-gateway-sync", "dev")
+    [change] = [c for c in dev.changes if c.system == "vault"]
+    assert (change.op, change.subject, change.before, change.after) == (
+        "widened", "secret/data/billing/payment-gateway-sync/stripe-api-key", "read", "read, update")
+    assert "access-escalation" in labels(change)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from agentiam.render.diff_json import render_json
+from tests.diff.conftest import SpecRepo
 
 WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "agentiam.yml"
 
@@ -60,13 +65,8 @@ def test_preview_job_only_for_same_repository_with_oidc() -> None:
     assert steps_using(preview, "aws-actions/configure-aws-credentials@")[0]["with"]["role-to-assume"]
 
 
-def test_affected_stacks_step_reads_the_diff_json(spec_repo, tmp_path: Path) -> None:
+def test_affected_stacks_step_reads_the_diff_json(spec_repo: SpecRepo, tmp_path: Path) -> None:
     """The inline script deciding which stacks get a `pulumi preview`, run on a real diff."""
-    import subprocess
-    import sys
-
-    from agentiam.render.diff_json import render_json
-
     step = next(s for s in load()["jobs"]["review"]["steps"] if s.get("id") == "stacks")
     script = step["run"].split("<<'EOF' >> \"$GITHUB_OUTPUT\"\n", 1)[1].rsplit("EOF", 1)[0]
     config = spec_repo.read("stacks/Pulumi.staging.yaml")
