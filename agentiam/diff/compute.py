@@ -84,11 +84,11 @@ def collect(repo: GitRepo, base_rev: str, head_rev: str | None, specs_prefix: st
     changed_stacks = _differs(base.stacks, head.stacks)
     affected = {stack_of(p) for p in changed_stacks}
     # A changed stack config can change every agent of that stack, so all specs are needed then.
-    wanted = {snap.label: (sorted(snap.specs) if affected else [p for p in changed_specs if p in snap.specs])
-              for snap in (base, head)}
-    oids = [base.specs[p] for p in wanted[base.label]] + list(base.stacks.values())
+    wanted = [sorted(snap.specs) if affected else [p for p in changed_specs if p in snap.specs]
+              for snap in (base, head)]
+    oids = [base.specs[p] for p in wanted[0]] + list(base.stacks.values())
     if head_rev is not None:
-        oids += [head.specs[p] for p in wanted[head.label]] + list(head.stacks.values())
+        oids += [head.specs[p] for p in wanted[1]] + list(head.stacks.values())
     blobs = repo.read_blobs(oids)
 
     def content(snap: Snapshot, path: str, oid: str) -> bytes:
@@ -99,11 +99,11 @@ def collect(repo: GitRepo, base_rev: str, head_rev: str | None, specs_prefix: st
     notes: list[str] = []
     sides: list[Side] = []
     head_errors: list[Finding] = []
-    for snap in (base, head):
+    for snap, paths in zip((base, head), wanted, strict=True):
         stacks = {stack_of(p): parse_environment(p if snap is head else f"{p}@{snap.label}", content(snap, p, oid))
                   for p, oid in sorted(snap.stacks.items())}
         side = Side(snap, stacks, {})
-        for path in wanted[snap.label]:
+        for path in paths:
             loaded, problems = load_spec_bytes(path, content(snap, path, snap.specs[path]))
             if loaded is not None:
                 side.specs[path] = loaded
