@@ -124,3 +124,17 @@ def test_the_report_reads_as_the_golden_file() -> None:
     if os.environ.get("AGENTIAM_UPDATE_GOLDEN"):
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text()
+
+
+def test_the_command_asks_first_and_needs_an_operator_token() -> None:
+    from click.testing import CliRunner
+
+    from agentiam.cli.main import cli
+
+    args = ["revoke", "invoice-reader", "--env", "dev", "--specs", str(SPECS), "--stacks", str(STACKS), "--no-aws"]
+    declined = CliRunner().invoke(cli, args, input="n\n",
+                                  env={"VAULT_ADDR": "https://127.0.0.1:1", "VAULT_TOKEN": "operator"})
+    assert declined.exit_code == 1 and "Revoke invoice-reader (agent-dev-invoice-reader) in dev now?" in declined.output
+    assert "Aborted" in declined.output and "SYSTEM" not in declined.output
+    no_token = CliRunner().invoke(cli, [*args, "--yes"], env={"VAULT_ADDR": "https://127.0.0.1:1", "VAULT_TOKEN": ""})
+    assert no_token.exit_code == 2 and "VAULT_TOKEN" in no_token.output
