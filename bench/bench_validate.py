@@ -179,7 +179,7 @@ def cold_cli(spec: Path, runs: int) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10_000, help="specs to generate")
-    parser.add_argument("--repeat", type=int, default=3, help="timed repetitions of each measurement")
+    parser.add_argument("--repeat", type=int, default=5, help="timed repetitions of each measurement")
     parser.add_argument("--cli-runs", type=int, default=5, help="cold `agentiam validate` runs")
     args = parser.parse_args()
 
@@ -197,13 +197,17 @@ def main() -> int:
     for _ in range(args.repeat):  # interleaved, so drift (page cache, CPU frequency) hits both alike
         base_times.append(_timed(baseline, files)[0])
         full_times.append(_timed(full, files, environments)[0])
-    base, validate = statistics.median(base_times), statistics.median(full_times)
+    # Best of N (as timeit reports) is the figure least disturbed by other processes on a shared machine;
+    # the medians are printed too.
+    base, validate = min(base_times), min(full_times)
     n = len(files)
-    print(f"(a) read + yaml.load(CSafeLoader):   {base:6.2f} s  {base / n * 1e6:7.0f} us/spec  (median of {args.repeat})")
+    print(f"(a) read + yaml.load(CSafeLoader):   {base:6.2f} s  {base / n * 1e6:7.0f} us/spec  "
+          f"(best of {args.repeat}; median {statistics.median(base_times):.2f} s)")
     print(f"(b) project.validate (full):         {validate:6.2f} s  {validate / n * 1e6:7.0f} us/spec  "
-          f"(median of {args.repeat})")
+          f"(best of {args.repeat}; median {statistics.median(full_times):.2f} s)")
     print(f"    first validate, cold caches:     {first_full:6.2f} s  {first_full / n * 1e6:7.0f} us/spec")
-    print(f"ratio (b)/(a): {validate / base:.2f}x  (target <= 2x)")
+    print(f"ratio (b)/(a): {validate / base:.2f}x best-of, {statistics.median(full_times) / statistics.median(base_times):.2f}x "
+          "median  (target <= 2x)")
     cli = cold_cli(REPO / "agent_specs" / "billing" / "invoice-reader.yaml", args.cli_runs)
     print(f"cold `agentiam validate <one spec>`: median {statistics.median(cli) * 1000:.0f} ms "
           f"(min {min(cli) * 1000:.0f}, max {max(cli) * 1000:.0f}, {len(cli)} runs)")

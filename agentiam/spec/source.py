@@ -23,6 +23,7 @@ _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _INT = re.compile(r"[-+]?[0-9]+\Z")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
 _NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_NUMBER_START = frozenset("+-.0123456789")
 _TRUE = frozenset(("true", "True", "TRUE"))
 _FALSE = frozenset(("false", "False", "FALSE"))
 _STANDARD_TAG_PREFIX = "tag:yaml.org,2002:"
@@ -57,28 +58,35 @@ class _Reject(Exception):
         self.rule_id, self.node, self.message = rule_id, node, message
 
 
-# (value line, value column, key line, key column), 1-based, of one node; the key is the node itself for list items.
-Position = tuple[int, int, int, int]
+_SEP = "\x1f"  # joins path parts into one string key (a node is either a mapping or a list: no ambiguity)
+_BITS = 20  # files are at most 256 KiB, so lines and columns fit in 20 bits each
 
 
 @dataclass(frozen=True)
 class SourceDocument:
     """A parsed spec file: plain data plus the position of every node, to locate any field by path.
 
-    Positions are kept as a flat index rather than the YAML node tree: a fleet's worth of node trees
-    (three objects per node) kept alive made the cyclic GC rescan them over and over (bench/bench_validate.py).
+    Positions are a flat index of strings to packed integers rather than the YAML node tree: a fleet's worth
+    of node trees (or of tuples) kept alive made the cyclic GC rescan them over and over, while strings and
+    integers are not tracked by it at all (bench/bench_validate.py).
     """
 
     file: str
     data: Any
-    positions: dict[tuple[PathPart, ...], Position]
+    positions: dict[str, int]
 
     def position(self, path: tuple[PathPart, ...], at_key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the node at `path` (its key if `at_key`), or of its deepest existing ancestor."""
+        keys = [""]
+        for part in path:
+            keys.append(f"{keys[-1]}{_SEP}{part}")
         for end in range(len(path), -1, -1):
-            found = self.positions.get(path[:end])
-            if found is not None:
-                return (found[2], found[3]) if at_key and end == len(path) else (found[0], found[1])
+            packed = self.positions.get(keys[end])
+            if packed is not None:
+                mask = (1 << _BITS) - 1
+                if at_key and end == len(path):
+                    return (packed >> _BITS) & mask, packed & mask
+                return packed >> (3 * _BITS), (packed >> (2 * _BITS)) & mask
         return (1, 1)
 
     def finding(self, rule_id: str, path: tuple[PathPart, ...], message: str,
@@ -117,8 +125,8 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         if node.tag != _STR_TAG:
             raise _Reject("YAML006", node, f"tag {node.tag!r} is not allowed in agent specs")
         return value
-    # A plain scalar's tag is whatever PyYAML's YAML 1.1 resolver guessed (or an explicit tag);
-    # the guess is discarded and the value re-resolved under the YAML 1.2 core schema below.
+    # A plain scalar's tag is `str` (the loader skips PyYAML's YAML 1.1 resolver) or an explicit standard tag;
+    # either way the value is resolved under the YAML 1.2 core schema below.
     if node.tag not in _PLAIN_TAGS:
         raise _Reject("YAML006", node, f"tag {node.tag!r} is not allowed in agent specs")
     if value in _NULLS:
@@ -127,32 +135,35 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         return True
     if value in _FALSE:
         return False
-    if _INT.match(value):
-        return int(value)
-    if _FLOAT.match(value):
-        return float(value)
+    if value[0] in _NUMBER_START:  # most scalars are names: skip the number patterns for them
+        if _INT.match(value):
+            return int(value)
+        if _FLOAT.match(value):
+            return float(value)
     return value
 
 
-def _build(node: yaml.Node, seen: set[int], path: tuple[PathPart, ...],
-           positions: dict[tuple[PathPart, ...], Position], key_mark: yaml.Mark | None = None) -> Any:
+def _build(node: yaml.Node, seen: set[int], path: str, positions: dict[str, int],
+           key_mark: yaml.Mark | None = None) -> Any:
     if id(node) in seen:
         raise _Reject("YAML003", node, "this anchored value is reused through an alias; anchors and aliases are not allowed: a reviewer must see every value where it applies")
     seen.add(id(node))
     mark = node.start_mark
     key = key_mark or mark
-    positions[path] = (mark.line + 1, mark.column + 1, key.line + 1, key.column + 1)
-    if isinstance(node, yaml.ScalarNode):
+    positions[path] = ((((mark.line + 1) << _BITS | (mark.column + 1)) << _BITS | (key.line + 1)) << _BITS
+                       | (key.column + 1))
+    kind = node.__class__
+    if kind is yaml.ScalarNode:
         return _scalar(node)
-    if isinstance(node, yaml.SequenceNode):
+    if kind is yaml.SequenceNode:
         if node.tag != _STANDARD_TAG_PREFIX + "seq":
             raise _Reject("YAML006", node, f"tag {node.tag!r} is not allowed in agent specs")
-        return [_build(child, seen, (*path, i), positions) for i, child in enumerate(node.value)]
+        return [_build(child, seen, f"{path}{_SEP}{i}", positions) for i, child in enumerate(node.value)]
     if node.tag != _STANDARD_TAG_PREFIX + "map":
         raise _Reject("YAML006", node, f"tag {node.tag!r} is not allowed in agent specs")
     result: dict[str, Any] = {}
     for key_node, value_node in node.value:
-        if not isinstance(key_node, yaml.ScalarNode):
+        if key_node.__class__ is not yaml.ScalarNode:
             raise _Reject("YAML007", key_node, "mapping keys must be plain strings")
         name = key_node.value
         if name == "<<" and not key_node.style:
@@ -161,7 +172,7 @@ def _build(node: yaml.Node, seen: set[int], path: tuple[PathPart, ...],
             raise _Reject("YAML002", key_node, f"duplicate key {name!r}: YAML would silently keep only the last value")
         if key_node.tag not in _PLAIN_TAGS or (key_node.style and key_node.tag != _STR_TAG):
             raise _Reject("YAML006", key_node, f"tag {key_node.tag!r} is not allowed in agent specs")
-        result[name] = _build(value_node, seen, (*path, name), positions, key_node.start_mark)
+        result[name] = _build(value_node, seen, f"{path}{_SEP}{name}", positions, key_node.start_mark)
     return result
 
 
@@ -194,9 +205,9 @@ def parse_spec_bytes(file: str, raw: bytes) -> tuple[SourceDocument | None, list
         return None, [_yaml_error(file, exc)]
     if root is None:
         return None, [Finding(file, 1, 1, "YAML007", Severity.ERROR, "", "file is empty; an agent spec is a YAML mapping")]
-    positions: dict[tuple[PathPart, ...], Position] = {}
+    positions: dict[str, int] = {}
     try:
-        data = _build(root, set(), (), positions)
+        data = _build(root, set(), "", positions)
     except _Reject as rejected:
         mark = rejected.node.start_mark
         return None, [Finding(file, mark.line + 1, mark.column + 1, rejected.rule_id, Severity.ERROR, "", rejected.message)]
