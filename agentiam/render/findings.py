@@ -31,3 +31,15 @@ def render(fmt: str, findings: list[Finding], files_checked: int) -> str:
 
         return render_sarif(findings)
     return render_text(findings, files_checked)
+
+
+def render_rules_markdown() -> str:
+    """The guardrails as a Markdown table (id, severity, rule, rationale), generated from the registry for the
+    README; a test keeps the README in sync."""
+    from agentiam.rules.registry import rule_index
+
+    lines = ["| id | severity | rule | why |", "|---|---|---|---|"]
+    for rule in rule_index():
+        lines.append(f"| {rule.id} | {rule.severity.value} | {rule.title.replace('|', '/')} | "
+                     f"{rule.rationale.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"

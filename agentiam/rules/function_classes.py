@@ -168,7 +168,7 @@ def _check_network_only_for_integration(rule: Rule, ctx: SpecContext) -> Iterato
 
 DATA_RETRIEVAL = Rule(
     id="AGT030", severity=Severity.ERROR, title="data-retrieval agents are read-only",
-    rationale="Data retrieval agents: read-only access (AWS Read/List, database read, KV read/list), no network.",
+    rationale="Data retrieval agents only read: AWS Read/List actions, database read, KV read/list (network: AGT034).",
     check=_check_data_retrieval)
 
 INTEGRATION = Rule(
@@ -183,7 +183,7 @@ ANALYSIS = Rule(
 
 REPORTING_MONITORING = Rule(
     id="AGT033", severity=Severity.ERROR, title="reporting and monitoring agents are read-only",
-    rationale="Reporting and monitoring agents observe: AWS Read/List, database read, KV read/list, no network.",
+    rationale="Reporting and monitoring agents observe: AWS Read/List, database read, KV read/list (network: AGT034).",
     check=_check_reporting_monitoring)
 
 NETWORK_ONLY_FOR_INTEGRATION = Rule(
