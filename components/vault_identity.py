@@ -42,7 +42,10 @@ class AgentVaultIdentity(pulumi.ComponentResource):
             token_explicit_max_ttl=approle.token_explicit_max_ttl, token_type=approle.token_type,
             bind_secret_id=approle.bind_secret_id, secret_id_ttl=approle.secret_id_ttl,
             secret_id_num_uses=approle.secret_id_num_uses, secret_id_bound_cidrs=approle.secret_id_bound_cidrs,
-            token_bound_cidrs=approle.token_bound_cidrs, opts=child)
+            token_bound_cidrs=approle.token_bound_cidrs,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["role_id"]))
+        # The role id is a login factor: secret in the state, in the alias below and in every output.
+        role_id = pulumi.Output.secret(approle_role.role_id)
 
         cert = plan.cert
         vault.CertAuthBackendRole(
@@ -55,7 +58,7 @@ class AgentVaultIdentity(pulumi.ComponentResource):
         entity = vault.identity.Entity(f"{name}-entity", name=entity_plan.name, metadata=entity_plan.metadata,
                                        disabled=entity_plan.disabled, opts=child)
         # One AppRole role per agent: every secret id of the role maps to the alias named by the role id (FACTS.md).
-        vault.identity.EntityAlias(f"{name}-approle-alias", name=approle_role.role_id,
+        vault.identity.EntityAlias(f"{name}-approle-alias", name=role_id,
                                    mount_accessor=refs.approle_accessor, canonical_id=entity.id, opts=child)
         vault.identity.EntityAlias(f"{name}-cert-alias", name=entity_plan.cert_alias_name,
                                    mount_accessor=refs.cert_accessor, canonical_id=entity.id, opts=child)
@@ -81,5 +84,5 @@ class AgentVaultIdentity(pulumi.ComponentResource):
                                  rate=limit.rate, interval=limit.interval, opts=child)
 
         self.entity_id = entity.id
-        self.approle_role_id = pulumi.Output.secret(approle_role.role_id)
+        self.approle_role_id = role_id
         self.register_outputs({"entity_id": self.entity_id, "approle_role_id": self.approle_role_id})

@@ -56,6 +56,7 @@ class ResourceRecord:
     custom: bool  # False for component resources
     secret_inputs: frozenset[str] = field(default_factory=frozenset)  # dotted paths of inputs sent as secrets
     dependencies: frozenset[str] = field(default_factory=frozenset)  # URNs the resource waits for
+    additional_secret_outputs: frozenset[str] = field(default_factory=frozenset)  # camelCase output names
 
 
 @dataclass
@@ -130,7 +131,8 @@ class ProgramMocks(pulumi.runtime.Mocks):
                 parent=None if parent_urn is None or parent_urn.split("::")[2].endswith(STACK_TYPE)
                 else parent_urn.split("::")[-1],
                 urn=urn, parent_urn=parent_urn, custom=args.custom, secret_inputs=frozenset(secrets),
-                dependencies=frozenset(getattr(self.current_parent, "dependencies", ()))))
+                dependencies=frozenset(getattr(self.current_parent, "dependencies", ())),
+                additional_secret_outputs=frozenset(getattr(self.current_parent, "secret_outputs", ()))))
         resource_id, computed = self._computed(args.typ, args.name, inputs)
         return resource_id, {**args.inputs, **computed}
 
@@ -176,11 +178,12 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         local.urn = request.parent
         local.own_urn = self.make_urn(request.parent, request.type, request.name)
         local.dependencies = tuple(request.dependencies)
+        local.secret_outputs = tuple(request.additionalSecretOutputs)
         try:
             return super().RegisterResource(request)
         finally:
             local.urn = local.own_urn = None
-            local.dependencies = ()
+            local.dependencies = local.secret_outputs = ()
 
 
 def _unwrap_secrets(value: Any, path: str = "") -> tuple[Any, list[str]]:
@@ -258,13 +261,14 @@ async def _resolve(outputs: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
 
 
 def capture_stack(stack: str, *, specs_dir: Path | str | None = None, stacks_dir: Path | str | None = None,
-                  secrets: Mapping[str, str] | None = None, preview: bool = False) -> Capture:
+                  secrets: Mapping[str, str] | None = None, preview: bool = False,
+                  program: Path = PROGRAM) -> Capture:
     """Run the real `__main__.py` for `stack` under mocks; raise ProgramError if the program fails.
 
     `specs_dir`/`stacks_dir` default to the project's `agent_specs/` and `stacks/`; others (relative to the
     caller's working directory) reach the program as absolute AGENTIAM_SPECS_DIR / AGENTIAM_STACKS_DIR. The
     program runs in the project directory, so a relative `agent_ca_pem_file` is relative to the project. `secrets` overrides secret config values (`billingDbPassword`
-    or a full `ns:key`).
+    or a full `ns:key`). `program` replaces `__main__.py` (benchmark baselines only).
     """
     stacks = Path(stacks_dir).resolve() if stacks_dir is not None else PROJECT_DIR / "stacks"
     variables = {"AGENTIAM_STACKS_DIR": str(stacks) if stacks_dir is not None else "",
@@ -283,7 +287,7 @@ def capture_stack(stack: str, *, specs_dir: Path | str | None = None, stacks_dir
     # Like the Pulumi CLI: the program runs in the project directory; unset variables mean the default folders.
     with _environment(variables), _working_directory(PROJECT_DIR):
         try:
-            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
         except pulumi.RunError as exc:
             raise ProgramError(str(exc), list(mocks.records)) from exc
         root = pulumi_settings.get_root_resource()

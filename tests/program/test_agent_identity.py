@@ -88,6 +88,8 @@ def test_approle_token_lifetimes_are_capped_with_an_explicit_max(run: StackRun) 
         assert role["secretIdNumUses"] == plan.secret_id_num_uses
         assert role["secretIdTtl"] == plan.secret_id_ttl
         assert "roleId" not in role  # left to Vault: the second secret
+        record = run.capture.get("vault:appRole/authBackendRole:AuthBackendRole", f"{name}-vault-approle")
+        assert record.additional_secret_outputs == {"roleId"}  # secret in the state too
 
 
 def test_cert_role_pins_the_common_name_and_the_environment_ca(run: StackRun) -> None:
@@ -130,6 +132,8 @@ def test_entity_metadata_and_both_aliases(run: StackRun) -> None:
         # The AppRole alias is named by the role id Vault generated (the mocks return a realistic one).
         role_id = capture.outputs["approle_role_ids"][agent.agent]
         assert approle_alias["name"] == role_id
+        alias_record = capture.get("vault:identity/entityAlias:EntityAlias", f"{name}-vault-approle-alias")
+        assert "name" in alias_record.secret_inputs
         assert approle_alias["mountAccessor"] == mount_accessor(run.environment.vault.approle_mount)
         assert cert_alias["name"] == agent.vault.entity.cert_alias_name == agent.vault.cert.allowed_common_names[0]
         assert cert_alias["mountAccessor"] == mount_accessor(run.environment.vault.cert_mount)
