@@ -267,8 +267,9 @@ def capture_stack(stack: str, *, specs_dir: Path | str | None = None, stacks_dir
 
     `specs_dir`/`stacks_dir` default to the project's `agent_specs/` and `stacks/`; others (relative to the
     caller's working directory) reach the program as absolute AGENTIAM_SPECS_DIR / AGENTIAM_STACKS_DIR. The
-    program runs in the project directory, so a relative `agent_ca_pem_file` is relative to the project. `secrets` overrides secret config values (`billingDbPassword`
-    or a full `ns:key`). `program` replaces `__main__.py` (benchmark baselines only).
+    program runs in the project directory, so a relative `agent_ca_pem_file` is relative to the project.
+    `secrets` overrides secret config values (`billingDbPassword` or a full `ns:key`); by default each
+    `password_secret` gets `test-<key>`. `program` replaces `__main__.py` (benchmark baselines only).
     """
     stacks = Path(stacks_dir).resolve() if stacks_dir is not None else PROJECT_DIR / "stacks"
     variables = {"AGENTIAM_STACKS_DIR": str(stacks) if stacks_dir is not None else "",
@@ -277,7 +278,8 @@ def capture_stack(stack: str, *, specs_dir: Path | str | None = None, stacks_dir
     config, secret_keys = stack_config(stack, stacks, secrets)
     mocks = ProgramMocks(environment.account_id, environment.region)
 
-    # A fresh runtime per run: settings, root stack resource, config (pulumi's own tests reset the same way).
+    # A fresh runtime per run: settings (RPC manager, pending outputs), root stack resource, config; set_mocks
+    # only creates a root stack when none is left over from a previous run.
     pulumi_settings.reset_options(project=PROJECT, stack=stack, preview=preview)
     set_all_config(config, secret_keys)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview,

@@ -22,11 +22,12 @@ def _plan_json(stack: str) -> dict:
 def expected_resources(agent: dict, role_ids: dict[str, str]) -> set[tuple[str, str]]:
     """(type token, physical identity) of every resource the plan entry of one agent calls for."""
     aws, vault = agent["aws"], agent["vault"]
+    approle, cert = vault["approle"], vault["cert"]
     found = {("aws:iam/role:Role", aws["role_name"]),
              ("vault:index/policy:Policy", vault["policy_name"]),
              ("vault:index/policy:Policy", vault["login_policy_name"]),
-             ("vault:appRole/authBackendRole:AuthBackendRole", f"{vault['approle']['mount']}/{vault['approle']['role_name']}"),
-             ("vault:index/certAuthBackendRole:CertAuthBackendRole", f"{vault['cert']['mount']}/{vault['cert']['role_name']}"),
+             ("vault:appRole/authBackendRole:AuthBackendRole", f"{approle['mount']}/{approle['role_name']}"),
+             ("vault:index/certAuthBackendRole:CertAuthBackendRole", f"{cert['mount']}/{cert['role_name']}"),
              ("vault:identity/entity:Entity", vault["entity"]["name"]),
              ("vault:identity/entityAlias:EntityAlias", role_ids[agent["agent"]]),
              ("vault:identity/entityAlias:EntityAlias", vault["entity"]["cert_alias_name"])}
