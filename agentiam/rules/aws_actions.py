@@ -94,16 +94,28 @@ def _refusal(action: str, refused: tuple[str, ...]) -> str:
     return f"{describe(action, list(refused))} passes or assumes roles: privilege escalation; agents never hold it"
 
 
+@lru_cache(maxsize=1)
+def _method_actions() -> frozenset[str]:
+    """Every action that takes part in some escalation method."""
+    return frozenset(action for _, combo in _escalation_methods() for action in combo)
+
+
+@lru_cache(maxsize=4096)
+def _method_members(action: str) -> frozenset[str]:
+    """Lower-case names `action` grants that take part in some escalation method (usually none)."""
+    return frozenset(info.name.lower() for info in resolve(action)) & _method_actions()
+
+
 def _check_privilege_escalation(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
-    occurrences = list(spec_actions(ctx.loaded.spec))
-    granted: dict[str, tuple] = {}  # lower-case action -> path of the first pattern that grants it
-    for path, _, action in occurrences:
-        for info in resolve(action):
-            granted.setdefault(info.name.lower(), path)
-    for path, _, action in occurrences:
+    granted: dict[str, tuple] = {}  # lower-case method action -> path of the first pattern that grants it
+    for path, _, action in spec_actions(ctx.loaded.spec):
         refused = _always_refused(action)
         if refused:
             yield ctx.finding(rule, path, _refusal(action, refused))
+        for name in _method_members(action):
+            granted.setdefault(name, path)
+    if not granted:
+        return
     # cloudsplaining's methods are combinations: escalation needs every action of one method.
     reported: set[tuple] = set()
     for method, combo in _escalation_methods():
