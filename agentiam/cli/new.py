@@ -30,7 +30,8 @@ def _check(field_type: Any, value: str, hint: str, rule: str) -> None:
 @click.command(epilog="""\b
 Examples:
   agentiam new invoice-summariser --function reporting --team billing-platform --sponsor jane.doe@example.com
-  agentiam new stripe-refunds --function integration --env dev --env staging --output agent_specs/billing/stripe-refunds.yaml
+  agentiam new stripe-refunds --function integration --env dev --env staging \\
+      --output agent_specs/billing/stripe-refunds.yaml
   agentiam new log-triage --function monitoring --output -      # print instead of writing
 """)
 @click.argument("name")

@@ -42,7 +42,8 @@ def beyond(pattern: str, allowed_levels: frozenset[str]) -> list[str]:
 
 
 def describe(pattern: str, names: list[str], limit: int = 3) -> str:
-    """`s3:PutObject` for an exact action; `s3:Put* (reaches s3:PutObject, s3:PutBucketTagging, +4 more)` for a wildcard."""
+    """`s3:PutObject` for an exact action; `s3:Put* (reaches s3:PutObject, s3:PutBucketTagging, +4 more)` for a
+    wildcard."""
     if "*" not in pattern and "?" not in pattern:
         return pattern
     shown = ", ".join(names[:limit])

@@ -1,4 +1,4 @@
-"""AGT025, AGT026, AGT040, AGT042: resource ARNs stay in the environment's account, policies fit IAM, sids are unique."""
+"""AGT025, AGT026, AGT040, AGT042: ARNs stay in the environment's account, policies fit IAM, sids are unique."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
+
 # The plan's own builder, so the size measured is the size applied (follow-up: make it public in plan.build).
 from agentiam.plan.build import KILL_SWITCH_POLICY
 from agentiam.plan.build import _inline_policy as inline_policy

@@ -16,7 +16,7 @@ EXPIRY_WARNING_DAYS = 30
 # FACTS.md: IAM role name <= 64 chars; RoleSessionName / SourceIdentity `[\w+=,.@-]`, 2-64 chars.
 IAM_NAME = re.compile(r"[\w+=,.@-]{1,64}\Z")
 SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}\Z")
-# Vault role, policy and entity names: the AppRole role-name pattern `\w(([\w-.@]+)?\w)?`; agentiam keeps them lower-case.
+# Vault role, policy and entity names: the AppRole role-name pattern `\w(([\w-.@]+)?\w)?`, lower-case here.
 VAULT_NAME = re.compile(r"[a-z0-9](?:[a-z0-9.@_-]*[a-z0-9])?\Z")
 # RFC 5280 ub-common-name: a certificate CN is at most 64 characters; DNS labels at most 63.
 CN_MAX = 64
@@ -46,7 +46,8 @@ def _check_derived_names(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
             problems.setdefault((("name",), "IAM role name exceeds 64 characters"), []).append(
                 f"{env} ({ident!r}, {len(ident)})")
         if not VAULT_NAME.match(ident):
-            problems.setdefault((("name",), "Vault role/policy/entity name is invalid"), []).append(f"{env} ({ident!r})")
+            problems.setdefault((("name",), "Vault role/policy/entity name is invalid"), []).append(
+                f"{env} ({ident!r})")
         env_config = ctx.environments.get(env)
         template = spec.authentication.certificate_common_name
         if template is not None and env_config is not None:

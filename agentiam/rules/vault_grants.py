@@ -1,4 +1,4 @@
-"""AGT035, AGT036, AGT041: database grants name configured databases, KV paths stay in bounds, certificate CNs are pinned."""
+"""AGT035, AGT036, AGT041: database grants name configured databases, KV paths stay in bounds, CNs are pinned."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def kv_path_problem(path: str) -> str | None:
         return "a wildcard is allowed only as a trailing /* segment"
     unknown = sorted(set(_PLACEHOLDER.findall(body)) - KV_PLACEHOLDERS)
     if unknown:
-        return f"unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}; KV paths may use {{env}} and {{agent}}"
+        names = ", ".join("{" + u + "}" for u in unknown)
+        return f"unknown placeholder(s) {names}; KV paths may use {{env}} and {{agent}}"
     if _PLACEHOLDER.sub("", body).count("{") or _PLACEHOLDER.sub("", body).count("}"):
         return "unbalanced braces"
     return None

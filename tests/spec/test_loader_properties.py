@@ -42,7 +42,8 @@ envs = st.lists(st.sampled_from(["dev", "staging", "prod", "qa"]), min_size=1, m
 credentials = st.fixed_dictionaries({}, optional={k: durations for k in (
     "token_ttl", "token_max_ttl", "aws_session_ttl", "database_ttl", "database_max_ttl", "secret_id_ttl")})
 statement = st.fixed_dictionaries(
-    {"sid": maybe(st.sampled_from(["read", "write", "read"])), "actions": maybe(st.lists(actions, min_size=1, max_size=4)),
+    {"sid": maybe(st.sampled_from(["read", "write", "read"])),
+     "actions": maybe(st.lists(actions, min_size=1, max_size=4)),
      "resources": maybe(st.lists(resources, min_size=1, max_size=3))},
     optional={"scratch": maybe(st.booleans())})
 network = st.fixed_dictionaries({}, optional={
