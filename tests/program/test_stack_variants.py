@@ -138,3 +138,23 @@ def test_api_managed_audit_device_is_registered_instead_of_exported(tmp_path: Pa
                             "options": {"file_path": "/var/log/vault/agentiam-dev-audit.log", "format": "json",
                                         "hmac_accessor": "true", "log_raw": "false"}}
     assert "vault_audit_config_block" not in capture.outputs
+
+
+def test_missing_agent_ca_stops_the_program_before_any_resource(tmp_path: Path) -> None:
+    stacks = tmp_path / "stacks"
+    shutil.copytree(PROJECT_DIR / "stacks", stacks)
+    config = stacks / "Pulumi.dev.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("stacks/ca/dev-agents-ca.pem",
+                                                                 "stacks/ca/missing.pem"), encoding="utf-8")
+    with pytest.raises(ProgramError) as failure:
+        capture_stack("dev", stacks_dir=stacks)
+    assert failure.value.resources == []
+    assert failure.value.message == "stacks/ca/missing.pem: cannot read the agent CA: No such file or directory"
+
+
+def test_repeated_runs_in_one_process_register_the_same_resources() -> None:
+    first, second = capture_stack("dev"), capture_stack("dev")
+    # Registration order depends on thread scheduling; the set of registrations and their inputs must not.
+    assert sorted((r.type_token, r.name, json.dumps(r.inputs, sort_keys=True), r.parent) for r in first.resources) \
+        == sorted((r.type_token, r.name, json.dumps(r.inputs, sort_keys=True), r.parent) for r in second.resources)
+    assert first.outputs == second.outputs
