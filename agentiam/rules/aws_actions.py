@@ -28,7 +28,7 @@ def _wildcard(name: str) -> bool:
 
 def _check_known_actions(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     for path, _, action in spec_actions(ctx.loaded.spec):
-        if resolve(action):
+        if action == "*" or resolve(action):  # `*` is AGT021's
             continue
         yield ctx.finding(rule, path, _unknown_message(action))
 
@@ -50,6 +50,10 @@ def _unknown_message(action: str) -> str:
 
 def _check_no_service_wildcards(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     for path, _, action in spec_actions(ctx.loaded.spec):
+        if action == "*":
+            yield ctx.finding(rule, path, "'*' grants every action of every AWS service; list the actions the agent "
+                                          "needs")
+            continue
         service, _, name = action.partition(":")
         if name.strip("*?") == "":
             count = len(resolve(action))

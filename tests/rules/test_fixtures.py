@@ -91,6 +91,9 @@ EXPECTED: dict[str, list[tuple]] = {
     "AGT021/fail-service-wildcard.yaml": [
         ('AGT021', 15, 17, 'permissions.aws[consume-jobs].actions[sqs:*]'),
     ],
+    "AGT021/fail-star.yaml": [
+        ('AGT021', 15, 17, 'permissions.aws[consume-jobs].actions[*]'),
+    ],
     "AGT021/pass-named.yaml": [],
     "AGT022/fail-scoped.yaml": [
         ('AGT022', 16, 19, 'permissions.aws[read-metrics].resources[*]'),
@@ -242,6 +245,7 @@ def test_rule_ids_are_unique_and_severities_documented():
     ("AGT020/fail-typo.yaml", "AGT020", "did you mean 's3:GetObject'?"),
     ("AGT020/fail-typo.yaml", "AGT020", "'s3:Frobnicate*' matches no s3 action"),
     ("AGT021/fail-service-wildcard.yaml", "AGT021", "'sqs:*' grants every sqs action"),
+    ("AGT021/fail-star.yaml", "AGT021", "'*' grants every action of every AWS service"),
     ("AGT022/fail-scoped.yaml", "AGT022", "(s3:GetObject)"),
     ("AGT023/fail-pass-role.yaml", "AGT023", "iam:PassRole passes or assumes roles"),
     ("AGT023/fail-combination.yaml", "AGT023", "EC2InstanceConnectSendSSHPublicKey"),
