@@ -29,14 +29,14 @@ def main() -> None:
     stacks_dir = _folder("AGENTIAM_STACKS_DIR", project.DEFAULT_STACKS_DIR)
     try:
         plan, warnings = project.compile_plan(pulumi.get_stack(), specs_dir, stacks_dir)
-        ca_file = Path(plan.platform.agent_ca_pem_file)
-        agent_ca_pem = ca_file.read_text(encoding="utf-8")
     except SpecError as exc:
         # Same lines as `agentiam validate`; raised before any resource exists, so nothing is half-applied.
         raise pulumi.RunError("invalid agent specs, nothing was provisioned:\n"
                               + "\n".join(f.render() for f in exc.findings)) from exc
     except ConfigError as exc:
         raise pulumi.RunError(f"invalid stack config, nothing was provisioned:\n{exc}") from exc
+    try:
+        agent_ca_pem = Path(plan.platform.agent_ca_pem_file).read_text(encoding="utf-8")
     except OSError as exc:
         raise pulumi.RunError(f"{exc.filename}: cannot read the agent CA: {exc.strerror}") from exc
     for warning in warnings:
