@@ -125,16 +125,15 @@ def _check_analysis(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
                                           "agents may not change policies or ACLs, even on scratch")
         else:
             yield ctx.finding(rule, path, f"{describe(action, over)} writes; analysis agents write only to "
-                                          f"statements marked scratch: true")
+                                          "statements marked scratch: true")
     for i, statement in enumerate(spec.permissions.aws):
         if not statement.scratch:
             continue
         for j, resource in enumerate(statement.resources):
             if resource == "*" or not _names_own_account(resource, ctx):
-                owner = ""
                 arn = Arn.parse(resource)
-                if arn is not None and arn.account and account_owner(arn.account, ctx.environments):
-                    owner = f" (it is {account_owner(arn.account, ctx.environments)}'s account)"
+                named = account_owner(arn.account, ctx.environments) if arn is not None and arn.account else None
+                owner = f" (it is {named}'s account)" if named else ""
                 yield ctx.finding(rule, ("permissions", "aws", i, "resources", j),
                                   f"scratch resource {resource!r} is not provably in the environment's own "
                                   f"account{owner}; use {{account}} in the ARN's account field, or in the bucket "
