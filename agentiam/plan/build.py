@@ -61,7 +61,8 @@ def selected(spec: AgentSpec, env: EnvironmentConfig) -> bool:
     return names.shard_of(spec.name, selection.shard_count) == selection.shard_index
 
 
-def _inline_policy(spec: AgentSpec, env: EnvironmentConfig) -> dict | None:
+def inline_policy(spec: AgentSpec, env: EnvironmentConfig) -> dict | None:
+    """The agent's least-privilege IAM policy in `env` (None without AWS grants); AGT040 measures exactly this."""
     statements = []
     for grant in spec.permissions.aws:
         statements.append({
@@ -215,7 +216,7 @@ def agent_plan(loaded: LoadedSpec, env: EnvironmentConfig) -> AgentPlan:
             role_arn=names.role_arn(env.account_id, spec.name, env.name),
             max_session_duration=max(3600, eff.credentials.aws_session_ttl),
             trust_policy=_trust_policy(spec, env),
-            inline_policy_name=names.INLINE_POLICY_NAME, inline_policy=_inline_policy(spec, env),
+            inline_policy_name=names.INLINE_POLICY_NAME, inline_policy=inline_policy(spec, env),
             boundary_policy_name=names.boundary_policy_name(env.name, spec.function.value),
             boundary_policy_arn=names.boundary_policy_arn(env.account_id, env.name, spec.function.value),
             kill_switch_policy_name=names.KILL_SWITCH_POLICY_NAME,

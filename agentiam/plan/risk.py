@@ -28,11 +28,23 @@ def data_exfiltration_actions() -> frozenset[str]:
     return frozenset(a.lower() for a in _cloudsplaining.READ_ONLY_DATA_EXFILTRATION_ACTIONS)
 
 
+@lru_cache(maxsize=1)
+def single_action_escalations() -> frozenset[str]:
+    """Actions that escalate privileges on their own (cloudsplaining methods of exactly one action)."""
+    return frozenset(combo[0].lower() for combo in _cloudsplaining.PRIVILEGE_ESCALATION_METHODS.values()
+                     if len(combo) == 1)
+
+
 def _boundary_denied() -> tuple[str, ...]:
+    """What every boundary denies: identity administration, credential-returning and one-step escalation actions.
+
+    Multi-action escalation methods are not flattened here: their parts (ec2:DescribeInstances, dynamodb:PutItem)
+    are ordinary permissions on their own; the guardrails (AGT023) refuse the complete combinations instead.
+    """
     denied = set(DENIED_SERVICES)
     services = {d.split(":")[0] for d in DENIED_SERVICES}
-    for action in credential_exposure_actions() | privilege_escalation_actions():
-        if action.split(":")[0] not in services and not action.startswith("sts:tagsession"):
+    for action in credential_exposure_actions() | single_action_escalations():
+        if action.split(":")[0] not in services:
             denied.add(action)
     return tuple(sorted(denied))
 

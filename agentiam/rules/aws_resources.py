@@ -12,7 +12,7 @@ from agentiam.findings import Finding, Severity
 
 # The plan's own builder, so the size measured is the size applied (follow-up: make it public in plan.build).
 from agentiam.plan.build import KILL_SWITCH_POLICY
-from agentiam.plan.build import _inline_policy as inline_policy
+from agentiam.plan.build import inline_policy
 from agentiam.plan.effective import fill
 from agentiam.rules.base import Rule, SpecContext
 from agentiam.spec.model import AgentSpec

@@ -211,3 +211,14 @@ def test_database_connection_allows_exactly_the_roles_of_its_agents(dev):
     assert billing.allowed_roles == ["agent-dev-a-reader-billing-read"]
     analytics = next(c for c in plan.platform.database_connections if c.name == "analytics")
     assert analytics.allowed_roles == []
+
+
+def test_boundary_does_not_deny_ordinary_parts_of_multi_step_escalation_methods(dev):
+    # ec2:DescribeInstances or dynamodb:PutItem are only dangerous in combination (AGT023 refuses those);
+    # denying them in the boundary would let a valid spec pass validate and fail at runtime.
+    (boundary,) = build_plan([reader(extra=AWS_READ)], dev).platform.boundaries
+    denied = boundary.policy["Statement"][1]["Action"]
+    for ordinary in ("ec2:describeinstances", "dynamodb:putitem", "lambda:invokefunction", "ecs:describetasks"):
+        assert ordinary not in denied
+    for one_step in ("lambda:updatefunctioncode", "ec2:getpassworddata", "sts:assumerole"):
+        assert one_step in denied
