@@ -1,19 +1,43 @@
-"""Entry point of the `agentiam` console script."""
+"""Entry point of the `agentiam` console script.
+
+Commands are imported only when invoked (click's lazy-group pattern): `agentiam validate` must not pay for the
+diff engine, the plan models' rich table or the Vault/AWS adapters of `revoke`.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from agentiam import __version__
-from agentiam.cli.diff import diff
-from agentiam.cli.new import new
-from agentiam.cli.plan import plan
-from agentiam.cli.revoke import revoke
-from agentiam.cli.schema import schema
-from agentiam.cli.validate import validate
+
+# command name -> "module:attribute"; listed in the order `--help` shows them.
+COMMANDS = {
+    "validate": "agentiam.cli.validate:validate",
+    "plan": "agentiam.cli.plan:plan",
+    "diff": "agentiam.cli.diff:diff",
+    "schema": "agentiam.cli.schema:schema",
+    "new": "agentiam.cli.new:new",
+    "revoke": "agentiam.cli.revoke:revoke",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
+class LazyGroup(click.Group):
+    """A click group that imports a command's module the first time the command is needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
 Start with:
   agentiam validate          # check every spec under agent_specs/
   agentiam plan --env dev    # see what will exist in dev
@@ -21,14 +45,6 @@ Start with:
 @click.version_option(__version__, prog_name="agentiam")
 def cli() -> None:
     """agentiam: identities for autonomous AI agents, as reviewed code."""
-
-
-cli.add_command(validate)
-cli.add_command(plan)
-cli.add_command(diff)
-cli.add_command(schema)
-cli.add_command(new)
-cli.add_command(revoke)
 
 
 def main() -> None:
