@@ -149,7 +149,7 @@ def test_renewals_cannot_push_a_token_past_its_max_ttl(world: World) -> None:
     login = api.approle_login(v.approle.mount, world.role_id("short-lived"), _secret_id(world, "short-lived"))
     started = time.monotonic()
     granted = [login.ttl]
-    while time.monotonic() - started < 4.0:
+    while time.monotonic() - started < 3.0:  # keep 2 s of margin before the 5 s ceiling on a loaded machine
         time.sleep(1.0)
         granted.append(api.renew_self(login.token, 3600).ttl)
     elapsed = time.monotonic() - started
