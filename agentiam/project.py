@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentiam.environment.load import load_environment
-from agentiam.environment.model import EnvironmentConfig
+from agentiam.environment.load import load_environment, stack_config_path
+from agentiam.environment.model import EnvironmentConfig, Selection
 from agentiam.errors import ConfigError, SpecError
 from agentiam.findings import Finding, Severity, has_errors
 from agentiam.plan.build import build_plan
@@ -52,8 +52,14 @@ def stack_names(stacks_dir: Path) -> list[str]:
 
 
 def load_environments(stacks_dir: Path) -> dict[str, EnvironmentConfig]:
-    """Environment facts keyed by environment name; shards of one environment must agree on everything else."""
+    """Environment facts keyed by environment name, with the shards of each environment checked together.
+
+    Shards may differ only in `selection`; exactly one stack per environment owns the shared resources (two
+    owners would fight over the mounts and boundaries, none would leave them unmanaged); and hash shards must
+    cover every index, or the agents hashed to a missing shard would silently never be provisioned.
+    """
     environments: dict[str, EnvironmentConfig] = {}
+    selections: dict[str, list[tuple[str, Selection]]] = {}
     problems: list[str] = []
     for stack in stack_names(stacks_dir):
         try:
@@ -61,15 +67,38 @@ def load_environments(stacks_dir: Path) -> dict[str, EnvironmentConfig]:
         except ConfigError as exc:
             problems.append(str(exc))
             continue
+        selections.setdefault(config.name, []).append((stack, config.selection))
         known = environments.get(config.name)
         if known is None:
             environments[config.name] = config
         elif known.model_copy(update={"selection": config.selection}) != config:
-            problems.append(f"stacks/Pulumi.{stack}.yaml: environment {config.name!r} is configured differently "
-                            "by another stack; shards of one environment may differ only in `selection`")
+            problems.append(f"{stack_config_path(stacks_dir, stack)}: environment {config.name!r} is configured "
+                            "differently by another stack; shards of one environment may differ only in `selection`")
+    for name, stacks in sorted(selections.items()):
+        problems.extend(_shard_problems(stacks_dir, name, stacks))
     if problems:
         raise ConfigError("\n".join(problems))
     return environments
+
+
+def _shard_problems(stacks_dir: Path, environment: str, stacks: list[tuple[str, Selection]]) -> list[str]:
+    files = ", ".join(str(stack_config_path(stacks_dir, stack)) for stack, _ in stacks)
+    problems = []
+    owners = [stack for stack, selection in stacks if selection.shared_resources]
+    if len(owners) != 1:
+        problems.append(f"{files}: environment {environment!r} needs exactly one stack with "
+                        f"`selection.shared_resources: true`, found {len(owners)}")
+    hashed = [selection for _, selection in stacks if selection.teams is None]
+    counts = {selection.shard_count for selection in hashed}
+    if len(counts) > 1:
+        problems.append(f"{files}: shards of environment {environment!r} disagree on shard_count ({sorted(counts)})")
+    elif counts:
+        (count,) = counts
+        missing = sorted(set(range(count)) - {selection.shard_index for selection in hashed})
+        if missing:
+            problems.append(f"{files}: environment {environment!r} has shard_count {count} but no stack for "
+                            f"shard_index {', '.join(map(str, missing))}; those agents would never be provisioned")
+    return problems
 
 
 @dataclass

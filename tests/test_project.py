@@ -1,0 +1,63 @@
+"""The facade's checks across stack files: shards of one environment must fit together."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agentiam.errors import ConfigError
+from agentiam.project import load_environments
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
+
+
+def write_shard(folder: Path, stack: str, count: int, index: int, owner: bool) -> None:
+    selection = (f"    selection:\n      shard_count: {count}\n      shard_index: {index}\n"
+                 f"      shared_resources: {'true' if owner else 'false'}\n")
+    (folder / f"Pulumi.{stack}.yaml").write_text(DEV + selection)
+
+
+def test_complete_shards_with_one_owner_load(tmp_path):
+    write_shard(tmp_path, "dev-0", 2, 0, owner=True)
+    write_shard(tmp_path, "dev-1", 2, 1, owner=False)
+    assert list(load_environments(tmp_path)) == ["dev"]
+
+
+@pytest.mark.parametrize("owners,expected", [((False, False), "found 0"), ((True, True), "found 2")])
+def test_exactly_one_stack_owns_the_shared_resources(tmp_path, owners, expected):
+    write_shard(tmp_path, "dev-0", 2, 0, owner=owners[0])
+    write_shard(tmp_path, "dev-1", 2, 1, owner=owners[1])
+    with pytest.raises(ConfigError, match=f"needs exactly one stack with `selection.shared_resources: true`, {expected}"):
+        load_environments(tmp_path)
+
+
+def test_a_missing_shard_is_refused_because_its_agents_would_never_exist(tmp_path):
+    write_shard(tmp_path, "dev-0", 3, 0, owner=True)
+    write_shard(tmp_path, "dev-2", 3, 2, owner=False)
+    with pytest.raises(ConfigError, match="shard_count 3 but no stack for shard_index 1; those agents would never"):
+        load_environments(tmp_path)
+
+
+def test_shards_must_agree_on_the_shard_count(tmp_path):
+    write_shard(tmp_path, "dev-0", 2, 0, owner=True)
+    write_shard(tmp_path, "dev-1", 3, 1, owner=False)
+    with pytest.raises(ConfigError, match=r"disagree on shard_count \(\[2, 3\]\)"):
+        load_environments(tmp_path)
+
+
+def test_shards_may_differ_only_in_selection(tmp_path):
+    write_shard(tmp_path, "dev-0", 2, 0, owner=True)
+    (tmp_path / "Pulumi.dev-1.yaml").write_text(
+        DEV.replace("retention_days: 30", "retention_days: 60")
+        + "    selection:\n      shard_count: 2\n      shard_index: 1\n      shared_resources: false\n")
+    with pytest.raises(ConfigError, match="configured differently by another stack"):
+        load_environments(tmp_path)
+
+
+def test_the_bundled_sharded_example_is_consistent(tmp_path):
+    for path in (ROOT / "stacks" / "sharded-example").glob("Pulumi.*.yaml"):
+        shutil.copy(path, tmp_path)
+    assert list(load_environments(tmp_path)) == ["prod"]
