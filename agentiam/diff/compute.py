@@ -28,7 +28,8 @@ from agentiam.environment.model import EnvironmentConfig
 from agentiam.errors import SpecError
 from agentiam.findings import Finding
 from agentiam.iam import catalogue
-from agentiam.plan.build import NO_EXPORT_CLASSES, agent_plan, selected
+from agentiam.plan.boundary import NO_EXPORT_CLASSES
+from agentiam.plan.build import agent_plan, selected
 from agentiam.plan.effective import fill
 from agentiam.plan.model import AgentPlan
 from agentiam.rules.registry import run_rules

@@ -14,7 +14,6 @@ from agentiam.plan.model import (
     AuditPlan,
     AwsRolePlan,
     AwsSecretRolePlan,
-    BoundaryPlan,
     CertRolePlan,
     DatabaseConnectionPlan,
     DatabaseRolePlan,
@@ -27,16 +26,12 @@ from agentiam.plan.model import (
     RateLimitPlan,
     VaultPlan,
 )
-from agentiam.plan.risk import BOUNDARY_DENIED_ACTIONS
+from agentiam.plan.boundary import POLICY_VERSION, boundary_plan
 from agentiam.plan.vault_policy import kv_rules, render_policy, self_service_rules
 from agentiam.spec.model import AgentSpec, FunctionClass, Status
 from agentiam.spec.validate import LoadedSpec
 
-POLICY_VERSION = "2012-10-17"
 DAY = 86400
-# Classes that may not move data out of the environment's account (field guide: no export / read-only).
-NO_EXPORT_CLASSES = frozenset({FunctionClass.DATA_RETRIEVAL, FunctionClass.ANALYSIS, FunctionClass.REPORTING,
-                               FunctionClass.MONITORING})
 # A certificate login only needs to mint one wrapped secret id (FACTS.md: certificate + secret composition).
 CERT_TOKEN_TTL = 120
 CERT_TOKEN_NUM_USES = 2
@@ -230,25 +225,6 @@ def agent_plan(loaded: LoadedSpec, env: EnvironmentConfig) -> AgentPlan:
     )
 
 
-def _boundary(function: FunctionClass, members: list[LoadedSpec], env: EnvironmentConfig) -> BoundaryPlan:
-    """Cap for a function class: the union of its agents' actions, minus escalation/credential actions."""
-    allowed = sorted({a for m in members for g in m.spec.permissions.aws for a in g.actions})
-    statements: list[dict] = []
-    if allowed:
-        statements.append({"Sid": "FunctionClassCeiling", "Effect": "Allow", "Action": allowed, "Resource": "*"})
-    statements.append({"Sid": "NoEscalationOrCredentialExposure", "Effect": "Deny",
-                       "Action": list(BOUNDARY_DENIED_ACTIONS), "Resource": "*"})
-    if function in NO_EXPORT_CLASSES:
-        statements.append({"Sid": "NoDataOutsideTheAccount", "Effect": "Deny", "Action": "*", "Resource": "*",
-                           "Condition": {"StringNotEqualsIfExists": {"aws:ResourceAccount": [env.account_id]}}})
-    return BoundaryPlan(
-        function=function.value,
-        policy_name=names.boundary_policy_name(env.name, function.value),
-        policy_path=names.role_path(env.name),
-        policy_arn=names.boundary_policy_arn(env.account_id, env.name, function.value),
-        policy={"Version": POLICY_VERSION, "Statement": statements})
-
-
 def _log_routing(env: EnvironmentConfig) -> LogRoutingPlan:
     logging = env.logging
     prefix = names.identity_name("", env.name)  # "agent-<env>-": every agent role name starts with it
@@ -294,7 +270,8 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
         ],
         tags={"agentiam:environment": env.name, "managed-by": "agentiam"},
         agent_ca_pem_file=vault.agent_ca_pem_file,
-        boundaries=[_boundary(fc, by_class[fc], env) for fc in sorted(by_class, key=lambda f: f.value)],
+        boundaries=[boundary_plan(fc, (a for m in by_class[fc] for g in m.spec.permissions.aws for a in g.actions), env)
+                    for fc in sorted(by_class, key=lambda f: f.value)],
         database_connections=[
             DatabaseConnectionPlan(mount=vault.database_mount, name=name, plugin=conn.plugin,
                                    connection_url=conn.connection_url, username=conn.username,

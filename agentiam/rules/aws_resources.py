@@ -10,12 +10,13 @@ from typing import NamedTuple
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
 
-# The plan's own builder, so the size measured is the size applied (follow-up: make it public in plan.build).
-from agentiam.plan.build import KILL_SWITCH_POLICY
-from agentiam.plan.build import inline_policy
+# The plan's own builders, so the size measured is the size applied.
+from agentiam.plan.boundary import MANAGED_POLICY_MAX_CHARS, boundary_plan, policy_size
+from agentiam.plan.build import KILL_SWITCH_POLICY, inline_policy
 from agentiam.plan.effective import fill
-from agentiam.rules.base import Rule, SpecContext
-from agentiam.spec.model import AgentSpec
+from agentiam.rules.base import FleetRule, Rule, SpecContext
+from agentiam.spec.model import AgentSpec, FunctionClass
+from agentiam.spec.validate import LoadedSpec
 
 # FACTS.md: all inline policies of a role together are limited to 10,240 characters (whitespace not counted).
 INLINE_POLICY_LIMIT = 10_240
@@ -183,3 +184,33 @@ UNIQUE_SIDS = Rule(
     id="AGT042", severity=Severity.ERROR, title="Statement sids unique within a spec",
     rationale="Sids name statements in findings, diffs and IAM; two statements with one sid are ambiguous.",
     check=_check_unique_sids)
+
+
+def _check_boundary_size(rule: FleetRule, specs: list[LoadedSpec],
+                         environments: Mapping[str, EnvironmentConfig]) -> Iterator[Finding]:
+    for env_name, env in sorted(environments.items()):
+        by_class: dict[FunctionClass, list[LoadedSpec]] = {}
+        for loaded in specs:
+            if env_name in loaded.spec.environments and loaded.spec.permissions.aws:
+                by_class.setdefault(loaded.spec.function, []).append(loaded)
+        for function, members in sorted(by_class.items(), key=lambda item: item[0].value):
+            actions = [a for m in members for g in m.spec.permissions.aws for a in g.actions]
+            size = policy_size(boundary_plan(function, actions, env).policy)
+            if size <= MANAGED_POLICY_MAX_CHARS:
+                continue
+            # Point at the spec that brings the most distinct actions: the first place a reviewer can act.
+            widest = max(members, key=lambda m: (len({a for g in m.spec.permissions.aws for a in g.actions}),
+                                                 m.file))
+            yield widest.document.finding(
+                rule.id, ("permissions", "aws"),
+                f"the {function.value} boundary of {env_name} would be {size:,} characters even compacted "
+                f"(managed policy limit {MANAGED_POLICY_MAX_CHARS:,}): {len(set(actions))} distinct actions across "
+                f"{len(members)} agent(s); use fewer distinct actions or split the class across environments",
+                rule.severity)
+
+
+BOUNDARY_SIZE = FleetRule(
+    id="AGT043", severity=Severity.ERROR, title="Function-class boundary fits a managed policy",
+    rationale="Each class's boundary is one managed policy (6,144 characters) capping all its agents; an "
+              "oversized one fails at deployment for every agent of the class.",
+    check=_check_boundary_size)

@@ -38,10 +38,10 @@ class Rule:
 
 @dataclass(frozen=True)
 class FleetRule:
-    """A guardrail over all specs together (e.g. unique names)."""
+    """A guardrail over all specs together (unique names, a function class's shared boundary)."""
 
     id: str
     severity: Severity
     title: str
     rationale: str
-    check: Callable[[FleetRule, list[LoadedSpec]], Iterable[Finding]]
+    check: Callable[[FleetRule, list[LoadedSpec], Mapping[str, EnvironmentConfig]], Iterable[Finding]]

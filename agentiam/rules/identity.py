@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import PurePath
 
+from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
 from agentiam.plan import names
 from agentiam.plan.effective import fill
@@ -23,7 +24,8 @@ CN_MAX = 64
 DNS_LABEL_MAX = 63
 
 
-def _check_unique_names(rule: FleetRule, specs: list[LoadedSpec]) -> Iterator[Finding]:
+def _check_unique_names(rule: FleetRule, specs: list[LoadedSpec],
+                        _environments: Mapping[str, EnvironmentConfig]) -> Iterator[Finding]:
     by_name: dict[str, list[LoadedSpec]] = {}
     for loaded in specs:
         by_name.setdefault(loaded.spec.name, []).append(loaded)

@@ -43,6 +43,7 @@ ALL_RULES: tuple[Rule, ...] = (
 
 FLEET_RULES: tuple[FleetRule, ...] = (
     identity.UNIQUE_NAMES,                               # AGT001
+    aws_resources.BOUNDARY_SIZE,                         # AGT043
 )
 
 # Checks made while reading a file, before any rule runs (ids emitted by agentiam.spec and agentiam.environment).
@@ -88,5 +89,5 @@ def run_rules(specs: Sequence[LoadedSpec], environments: Mapping[str, Environmen
             findings.extend(rule.check(rule, ctx))
     spec_list = list(specs)
     for fleet_rule in FLEET_RULES:
-        findings.extend(fleet_rule.check(fleet_rule, spec_list))
+        findings.extend(fleet_rule.check(fleet_rule, spec_list, environments))
     return sorted(findings)

@@ -183,6 +183,10 @@ EXPECTED: dict[str, list[tuple]] = {
         ('AGT042', 17, 12, 'permissions.aws[read-data].sid'),
     ],
     "AGT042/pass-unique.yaml": [],
+    "AGT043/fail-oversized": [
+        ('wide-reader-three.yaml', 'AGT043', 14, 5, 'permissions.aws'),
+    ],
+    "AGT043/pass-compacted": [],
 }
 
 

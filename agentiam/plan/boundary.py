@@ -1,0 +1,98 @@
+"""Permissions boundaries: one managed policy per function class per environment, the ceiling of its agents.
+
+The ceiling allows the union of the class's actions and denies identity administration, credential-returning
+and one-step escalation actions; no-export classes also deny any resource outside the environment's account.
+A managed policy holds at most 6,144 characters (FACTS.md), and a large fleet's union outgrows it, so an
+oversized ceiling is compacted: a service's actions sharing a verb (`s3:GetObject`, `s3:GetObjectTagging`)
+become one wildcard (`s3:Get*`) when everything that wildcard reaches today is at access levels the class
+already uses on that service and none of it is denied. The inline policy stays exact; only the ceiling loosens,
+never beyond what the class could already do. Still too big: guardrail AGT043.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+
+from agentiam.environment.model import EnvironmentConfig
+from agentiam.iam import catalogue
+from agentiam.plan import names
+from agentiam.plan.model import BoundaryPlan
+from agentiam.plan.risk import BOUNDARY_DENIED_ACTIONS
+from agentiam.spec.model import FunctionClass
+
+POLICY_VERSION = "2012-10-17"
+MANAGED_POLICY_MAX_CHARS = 6144  # FACTS.md: managed policy size, counted without white space
+NO_EXPORT_CLASSES = frozenset({FunctionClass.DATA_RETRIEVAL, FunctionClass.ANALYSIS, FunctionClass.REPORTING,
+                               FunctionClass.MONITORING})
+_VERB = re.compile(r"[A-Z][a-z]*")
+_DENIED = frozenset(BOUNDARY_DENIED_ACTIONS)
+
+
+def policy_size(policy: dict) -> int:
+    """Characters IAM counts for a policy document (JSON without white space)."""
+    return len(json.dumps(policy, separators=(",", ":")))
+
+
+def _policy(function: FunctionClass, allowed: list[str], env: EnvironmentConfig) -> dict:
+    statements: list[dict] = []
+    if allowed:
+        statements.append({"Sid": "FunctionClassCeiling", "Effect": "Allow", "Action": allowed, "Resource": "*"})
+    statements.append({"Sid": "NoEscalationOrCredentialExposure", "Effect": "Deny",
+                       "Action": list(BOUNDARY_DENIED_ACTIONS), "Resource": "*"})
+    if function in NO_EXPORT_CLASSES:
+        statements.append({"Sid": "NoDataOutsideTheAccount", "Effect": "Deny", "Action": "*", "Resource": "*",
+                           "Condition": {"StringNotEqualsIfExists": {"aws:ResourceAccount": [env.account_id]}}})
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def _verb_wildcard_is_safe(pattern: str, members: list[str]) -> bool:
+    reached = catalogue.expand(pattern)
+    if not reached or any(info.name.lower() in _DENIED for info in reached):
+        return False
+    levels = {level for member in members for level in catalogue.access_levels(member)}
+    return {info.access_level for info in reached} <= levels
+
+
+def compact_actions(actions: Iterable[str], budget: int, fixed_cost: int) -> list[str]:
+    """Replace groups of `service:VerbX` actions by `service:Verb*` (largest saving first) until the list fits.
+
+    `fixed_cost` is the size of the policy without the action list; stops as soon as the total fits `budget`.
+    """
+    current = sorted(set(actions))
+    groups: dict[tuple[str, str], list[str]] = {}
+    for action in current:
+        service, _, name = action.partition(":")
+        verb = _VERB.match(name)
+        if verb and name != verb.group(0) + "*":  # already the verb wildcard: nothing to gain
+            groups.setdefault((service, verb.group(0)), []).append(action)
+
+    def size(items: list[str]) -> int:
+        return fixed_cost + len(json.dumps(items, separators=(",", ":")))
+
+    candidates = sorted(((sum(len(m) + 3 for m in members) - len(f"{svc}:{verb}*") - 3, svc, verb, members)
+                         for (svc, verb), members in groups.items() if len(members) > 1),
+                        key=lambda c: (-c[0], c[1], c[2]))
+    for _saving, service, verb, members in candidates:
+        if size(current) <= budget:
+            break
+        pattern = f"{service}:{verb}*"
+        if _verb_wildcard_is_safe(pattern, members):
+            current = sorted((set(current) - set(members)) | {pattern})
+    return current
+
+
+def boundary_plan(function: FunctionClass, actions: Iterable[str], env: EnvironmentConfig) -> BoundaryPlan:
+    """The boundary of `function` in `env`, given every action its agents there are granted."""
+    allowed = sorted(set(actions))
+    policy = _policy(function, allowed, env)
+    if policy_size(policy) > MANAGED_POLICY_MAX_CHARS and allowed:
+        fixed = policy_size(policy) - len(json.dumps(allowed, separators=(",", ":")))
+        policy = _policy(function, compact_actions(allowed, MANAGED_POLICY_MAX_CHARS, fixed), env)
+    return BoundaryPlan(
+        function=function.value,
+        policy_name=names.boundary_policy_name(env.name, function.value),
+        policy_path=names.role_path(env.name),
+        policy_arn=names.boundary_policy_arn(env.account_id, env.name, function.value),
+        policy=policy)
