@@ -40,6 +40,7 @@ class AgentVaultIdentity(pulumi.ComponentResource):
             f"{name}-approle", backend=refs.mount(approle.mount), role_name=approle.role_name,
             token_policies=approle.token_policies, token_ttl=approle.token_ttl, token_max_ttl=approle.token_max_ttl,
             token_explicit_max_ttl=approle.token_explicit_max_ttl, token_type=approle.token_type,
+            token_no_default_policy=approle.token_no_default_policy,
             bind_secret_id=approle.bind_secret_id, secret_id_ttl=approle.secret_id_ttl,
             secret_id_num_uses=approle.secret_id_num_uses, secret_id_bound_cidrs=approle.secret_id_bound_cidrs,
             token_bound_cidrs=approle.token_bound_cidrs,
@@ -51,7 +52,9 @@ class AgentVaultIdentity(pulumi.ComponentResource):
         vault.CertAuthBackendRole(
             f"{name}-cert", backend=refs.mount(cert.mount), name=cert.role_name, certificate=args.agent_ca_pem,
             allowed_common_names=cert.allowed_common_names, token_policies=cert.token_policies,
-            token_ttl=cert.token_ttl, token_max_ttl=cert.token_max_ttl, token_num_uses=cert.token_num_uses,
+            token_ttl=cert.token_ttl, token_max_ttl=cert.token_max_ttl,
+            token_explicit_max_ttl=cert.token_explicit_max_ttl, token_type=cert.token_type,
+            token_no_default_policy=cert.token_no_default_policy, token_num_uses=cert.token_num_uses,
             token_bound_cidrs=cert.token_bound_cidrs, opts=child)
 
         entity_plan = plan.entity

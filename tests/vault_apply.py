@@ -149,7 +149,8 @@ class VaultApplier:
     def _approle_role(self, record: ResourceRecord) -> None:
         fields = _fields(record, {
             "backend", "roleName", "tokenPolicies", "tokenTtl", "tokenMaxTtl", "tokenExplicitMaxTtl", "tokenType",
-            "bindSecretId", "secretIdTtl", "secretIdNumUses", "secretIdBoundCidrs", "tokenBoundCidrs"})
+            "tokenNoDefaultPolicy", "bindSecretId", "secretIdTtl", "secretIdNumUses", "secretIdBoundCidrs",
+            "tokenBoundCidrs"})
         backend, role = fields.pop("backend"), fields.pop("role_name")
         self.client.write_data(f"auth/{backend}/role/{role}", data=fields)
         role_id = self.client.read(f"auth/{backend}/role/{role}/role-id")["data"]["role_id"]
@@ -159,7 +160,7 @@ class VaultApplier:
     def _cert_role(self, record: ResourceRecord) -> None:
         fields = _fields(record, {
             "backend", "name", "certificate", "allowedCommonNames", "tokenPolicies", "tokenTtl", "tokenMaxTtl",
-            "tokenNumUses", "tokenBoundCidrs"})
+            "tokenExplicitMaxTtl", "tokenType", "tokenNoDefaultPolicy", "tokenNumUses", "tokenBoundCidrs"})
         backend, name = fields.pop("backend"), fields.pop("name")
         self.client.write_data(f"auth/{backend}/certs/{name}", data=fields)
 

@@ -108,7 +108,11 @@ class VaultApi:
         return str(wrap["token"])
 
     def unwrap_secret_id(self, wrapping_token: str) -> str:
-        """POST sys/wrapping/unwrap with the wrapping token: the secret id. Single use: not retried."""
+        """POST sys/wrapping/unwrap with the wrapping token: the secret id. Single use: not retried.
+
+        Sent with the wrapping token itself, whose own `response-wrapping` policy allows exactly this path, so the
+        agent's tokens (which carry no `default` policy) need no `sys/wrapping/*` rule.
+        """
         path = "sys/wrapping/unwrap"
         body = self.call("POST", path, token=wrapping_token, idempotent=False, login=True)
         secret_id = (body.get("data") or {}).get("secret_id")

@@ -27,12 +27,13 @@ from agentiam.plan.model import (
     VaultPlan,
 )
 from agentiam.plan.boundary import POLICY_VERSION, boundary_plan
-from agentiam.plan.vault_policy import kv_rules, render_policy, self_service_rules
+from agentiam.plan.vault_policy import kv_rules, login_self_service_rules, render_policy, self_service_rules
 from agentiam.spec.model import AgentSpec, FunctionClass, Status
 from agentiam.spec.validate import LoadedSpec
 
 DAY = 86400
-# A certificate login only needs to mint one wrapped secret id (FACTS.md: certificate + secret composition).
+# A certificate login only needs to mint one wrapped secret id (FACTS.md: certificate + secret composition):
+# one use to mint it, one to revoke itself. TTL = explicit max TTL: the token can never outlive 120 s.
 CERT_TOKEN_TTL = 120
 CERT_TOKEN_NUM_USES = 2
 SECRET_ID_MAX_WRAP_TTL = "300s"
@@ -159,10 +160,11 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
             rules.extend(kv_rules(vault.kv_mount, fill(grant.path, spec, env), grant.capabilities))
     policy_hcl = render_policy(f"agentiam: {spec.name} in {env.name} ({spec.function.value})", rules)
     login_policy = names.login_policy_name(spec.name, env.name)
+    secret_id_path = f"auth/{vault.approle_mount}/role/{ident}/secret-id"
     login_hcl = render_policy(
         f"agentiam: certificate login of {spec.name} in {env.name}: may only mint one wrapped secret id",
-        [(f"auth/{vault.approle_mount}/role/{ident}/secret-id", ("update",))] if active else [],
-        extra={"min_wrapping_ttl": "1s", "max_wrapping_ttl": SECRET_ID_MAX_WRAP_TTL})
+        login_self_service_rules() + ([(secret_id_path, ("update",))] if active else []),
+        parameters={secret_id_path: {"min_wrapping_ttl": "1s", "max_wrapping_ttl": SECRET_ID_MAX_WRAP_TTL}})
     common_name = fill(spec.authentication.certificate_common_name, spec, env) \
         if spec.authentication.certificate_common_name else names.default_common_name(spec.name, env.name)
     token_max = min(creds.token_max_ttl, DAY)
@@ -175,11 +177,13 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
         approle=AppRolePlan(
             mount=vault.approle_mount, role_name=ident, token_policies=[ident],
             token_ttl=min(creds.token_ttl, token_max), token_max_ttl=token_max, token_explicit_max_ttl=token_max,
-            token_type="service", bind_secret_id=True, secret_id_ttl=creds.secret_id_ttl,
-            secret_id_num_uses=creds.secret_id_num_uses, secret_id_bound_cidrs=cidrs, token_bound_cidrs=cidrs),
+            token_type="service", token_no_default_policy=True, bind_secret_id=True,
+            secret_id_ttl=creds.secret_id_ttl, secret_id_num_uses=creds.secret_id_num_uses,
+            secret_id_bound_cidrs=cidrs, token_bound_cidrs=cidrs),
         cert=CertRolePlan(
             mount=vault.cert_mount, role_name=ident, allowed_common_names=[common_name],
             token_policies=[login_policy], token_ttl=CERT_TOKEN_TTL, token_max_ttl=CERT_TOKEN_TTL,
+            token_explicit_max_ttl=CERT_TOKEN_TTL, token_type="service", token_no_default_policy=True,
             token_num_uses=CERT_TOKEN_NUM_USES, token_bound_cidrs=cidrs),
         entity=EntityPlan(
             name=ident, disabled=not active,

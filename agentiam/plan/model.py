@@ -39,6 +39,7 @@ class AppRolePlan(_Plan):
     token_max_ttl: int
     token_explicit_max_ttl: int
     token_type: Literal["service"]
+    token_no_default_policy: bool  # true: the token carries exactly `token_policies`, not Vault's `default`
     bind_secret_id: bool
     secret_id_ttl: int
     secret_id_num_uses: int
@@ -55,6 +56,10 @@ class CertRolePlan(_Plan):
     token_policies: list[str]
     token_ttl: int
     token_max_ttl: int
+    token_explicit_max_ttl: int  # hard ceiling fixed on the token: raising the role's max later cannot extend it
+    # service, not batch: batch tokens cannot carry a use count (OpenBao refuses the role) nor be revoked
+    token_type: Literal["service"]
+    token_no_default_policy: bool
     token_num_uses: int
     token_bound_cidrs: list[str]
 

@@ -6,13 +6,16 @@ carries the agent's policy and lifetimes from the spec, and renewals never pass 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
+import hvac
+import hvac.exceptions
 import pytest
 
-from agentiam.client import AgentSession, LoginRefused, PermissionDenied
-from agentiam.client.vault import VaultApi
+from agentiam.client import AgentSession, LoginRefused, PermissionDenied, VaultRequestError
+from agentiam.client.vault import Login, VaultApi
 from tests.integration.world import World, reader_spec
 
 AGENT = "ledger-reader"
@@ -51,7 +54,9 @@ def test_certificate_plus_secret_gives_a_token_with_the_agents_policy_and_lifeti
     with AgentSession(world.settings(AGENT)) as session:
         status = session.status()
         info = world.client.lookup_token(session.token())["data"]
-    assert set(status.policies) == {plan.vault.policy_name, "default"}
+    # Exactly the agent's own policy: the role sets token_no_default_policy, so Vault's `default` is not attached.
+    assert status.policies == (plan.vault.policy_name,)
+    assert info["policies"] == [plan.vault.policy_name]
     assert status.entity_id == world.entity_id(AGENT)
     assert info["entity_id"] == world.entity_id(AGENT)
     assert info["meta"] == {"role_name": plan.vault.approle.role_name}
@@ -73,7 +78,7 @@ def test_the_certificate_token_can_only_mint_a_wrapped_secret_id(world: World) -
     api = _api(world, AGENT)
     v = world.agent(AGENT).vault
     cert = api.cert_login(v.cert.mount, v.cert.role_name)
-    assert set(cert.policies) == {v.login_policy_name, "default"}
+    assert cert.policies == (v.login_policy_name,)
     assert cert.ttl <= 120
     # Its entity is the agent's: the cert alias (CN) hangs on the same entity as the AppRole alias.
     assert cert.entity_id == world.entity_id(AGENT)
@@ -159,3 +164,131 @@ def test_renewals_cannot_push_a_token_past_its_max_ttl(world: World) -> None:
     time.sleep(max(0.0, 5.5 - (time.monotonic() - started)))
     with pytest.raises(PermissionDenied):
         api.lookup_self(login.token)
+
+
+class _RememberingApi(VaultApi):
+    """The real adapter, remembering the accessor of every certificate token it obtained."""
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.cert_accessors: list[str] = []
+
+    def cert_login(self, mount: str, role: str) -> Login:
+        login = super().cert_login(mount, role)
+        self.cert_accessors.append(login.accessor)
+        return login
+
+
+def _accessor_alive(world: World, accessor: str) -> bool:
+    """Whether the server still knows a token by its accessor (root lookup; 400 once revoked)."""
+    try:
+        world.client.write_data("auth/token/lookup-accessor", data={"accessor": accessor})
+    except hvac.exceptions.InvalidRequest:
+        return False
+    return True
+
+
+def test_without_the_default_policy_both_tokens_still_do_their_whole_job(world: World, caplog) -> None:
+    # Every self-service path the client uses is in the agent's own policies: the certificate token revokes itself
+    # after minting, the working token looks itself up, renews itself and its lease, and revokes itself on close.
+    caplog.set_level(logging.WARNING, logger="agentiam.client")
+    issued = world.cert(AGENT)
+    api = _RememberingApi(world.server.address, ca_cert=str(world.server.ca_cert_path),
+                          client_cert=(str(issued.cert_path), str(issued.key_path)))
+    v = world.agent(AGENT).vault
+    session = AgentSession(world.settings(AGENT), api=api)
+    session.login()  # ends with auth/token/lookup-self of the working token
+    (cert_accessor,) = api.cert_accessors
+    assert not _accessor_alive(world, cert_accessor)  # spent its second use on auth/token/revoke-self
+    working = session.status().accessor
+    token = session.token()
+    creds = session.database(v.database_roles[0].name)
+    assert 0 < api.renew_lease(token, creds.lease_id, 300) <= 300  # sys/leases/renew
+    assert 0 < api.renew_self(token, 600).ttl <= 600  # auth/token/renew-self
+    session.close()  # auth/token/revoke-self
+    assert not _accessor_alive(world, working)
+    assert not [r.getMessage() for r in caplog.records], "a self-service call was refused"
+
+
+@pytest.mark.parametrize("path, method, body", [
+    ("cubbyhole/x", "POST", {"note": "x"}),
+    ("cubbyhole/x", "GET", None),
+    ("sys/tools/hash", "POST", {"input": "aGVsbG8="}),
+    ("sys/wrapping/wrap", "POST", {"x": "y"}),
+    ("sys/capabilities-self", "POST", {"paths": ["sys/mounts"]}),
+])
+def test_the_working_token_is_refused_on_the_default_policys_paths(world: World, path: str, method: str,
+                                                                   body: dict[str, str] | None) -> None:
+    with AgentSession(world.settings(AGENT)) as session:
+        token = session.token()
+        with pytest.raises(PermissionDenied):
+            session._api.call(method, path, token=token, json=body, idempotent=False)
+        # Still a live token: the refusal is the policy's, not a dead token's.
+        assert session._api.lookup_self(token)["policies"] == [world.agent(AGENT).vault.policy_name]
+
+
+def test_the_certificate_token_is_refused_on_the_default_policys_paths(world: World) -> None:
+    api = _api(world, AGENT)
+    v = world.agent(AGENT).vault
+    for path, body in (("cubbyhole/x", {"note": "x"}), ("sys/tools/hash", {"input": "aGVsbG8="})):
+        cert = api.cert_login(v.cert.mount, v.cert.role_name)
+        with pytest.raises(PermissionDenied):
+            api.call("POST", path, token=cert.token, json=body, idempotent=False)
+
+
+def test_a_certificate_token_cannot_be_renewed_past_its_120s_ceiling(world: World) -> None:
+    v = world.agent(AGENT).vault
+    api = _api(world, AGENT)
+    cert = api.cert_login(v.cert.mount, v.cert.role_name)
+    info = world.client.lookup_token(cert.token)["data"]
+    assert (info["explicit_max_ttl"], info["creation_ttl"]) == (120, 120) == (
+        v.cert.token_explicit_max_ttl, v.cert.token_ttl)
+    # The token itself has no renew-self: the login policy does not list it (and `default` is gone).
+    with pytest.raises(PermissionDenied):
+        api.renew_self(cert.token, 3600)
+    # Not even an operator can extend it, even after the role's max TTL is loosened: the explicit max is fixed
+    # on the token at login. (The cert method re-checks the client certificate on renewal, hence the cert.)
+    issued = world.cert(AGENT)
+    operator = hvac.Client(url=world.server.address, token=world.server.root_token,
+                           verify=str(world.server.ca_cert_path), cert=(str(issued.cert_path), str(issued.key_path)))
+    role_path = f"auth/{v.cert.mount}/certs/{v.cert.role_name}"
+    second = api.cert_login(v.cert.mount, v.cert.role_name)
+    started = time.monotonic()
+    world.client.write_data(role_path, data={"token_max_ttl": 3600})
+    try:
+        time.sleep(2.0)
+        renewed = operator.write_data("auth/token/renew", data={"token": second.token, "increment": 3600})
+    finally:
+        world.client.write_data(role_path, data={"token_max_ttl": v.cert.token_max_ttl})
+        operator.adapter.close()
+    elapsed = time.monotonic() - started
+    assert renewed["auth"]["lease_duration"] <= 120 - int(elapsed) + 1, renewed["auth"]["lease_duration"]
+    assert world.client.read(role_path)["data"]["token_max_ttl"] == 120  # restored for the other tests
+
+
+def test_why_the_certificate_token_is_a_service_token_not_a_batch_token(world: World) -> None:
+    # A batch token would be cheaper (no storage write), but on OpenBao 2.7 it cannot carry a use count, so it could
+    # mint any number of wrapped secret ids for 120 s, and it cannot be revoked (no accessor, no revoke-self): the
+    # kill switch could not find it. Response wrapping itself would work with it.
+    v = world.agent(AGENT).vault
+    probe = f"auth/{v.cert.mount}/certs/{v.cert.role_name}-batch-probe"
+    role = {"certificate": world.ca.pem, "allowed_common_names": v.cert.allowed_common_names,
+            "token_policies": v.cert.token_policies, "token_ttl": 120, "token_no_default_policy": True,
+            "token_type": "batch"}
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="limited use count"):
+        world.client.write_data(probe, data={**role, "token_num_uses": v.cert.token_num_uses})
+    world.client.write_data(probe, data=role)
+    try:
+        api = _api(world, AGENT)
+        batch = api.cert_login(v.cert.mount, f"{v.cert.role_name}-batch-probe")
+        assert batch.accessor == "" and batch.renewable is False
+        minted = [api.wrapped_secret_id(batch.token, v.approle.mount, v.approle.role_name, 60) for _ in range(3)]
+        assert len(set(minted)) == 3  # no use limit: one certificate login, three secret ids
+        with pytest.raises(VaultRequestError, match="batch tokens cannot be revoked"):
+            api.revoke_self(batch.token)
+        for wrapping in minted:  # leave no usable secret id behind
+            secret_id = api.unwrap_secret_id(wrapping)
+            world.client.write_data(f"auth/{v.approle.mount}/role/{v.approle.role_name}/secret-id/destroy",
+                                    data={"secret_id": secret_id})
+    finally:
+        world.client.delete(probe)

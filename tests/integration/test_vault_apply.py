@@ -61,10 +61,13 @@ def test_roles_read_back_as_planned(world: World) -> None:
             v.approle.token_ttl, v.approle.token_max_ttl, v.approle.token_explicit_max_ttl)
         assert role["token_explicit_max_ttl"] <= 86400
         assert role["token_policies"] == [v.policy_name]
+        assert (role["token_no_default_policy"], role["token_type"]) == (True, "service")
         assert (role["secret_id_ttl"], role["secret_id_num_uses"]) == (v.approle.secret_id_ttl, 1)
         cert = world.client.read(f"auth/{v.cert.mount}/certs/{v.cert.role_name}")["data"]
         assert cert["allowed_common_names"] == v.cert.allowed_common_names
         assert (cert["token_ttl"], cert["token_num_uses"]) == (v.cert.token_ttl, v.cert.token_num_uses)
+        assert (cert["token_explicit_max_ttl"], cert["token_type"], cert["token_no_default_policy"]) == (
+            v.cert.token_explicit_max_ttl, v.cert.token_type, True)
         assert cert["certificate"].strip() == world.ca.pem.strip()
         entity = world.client.read(f"identity/entity/name/{v.entity.name}")["data"]
         assert entity["metadata"] == v.entity.metadata and entity["disabled"] is False

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agentiam.diff.compute import vault_rules
 from agentiam.environment.load import load_environment
 from agentiam.plan.build import build_plan, plan_json
 from agentiam.plan.names import shard_of
@@ -115,11 +116,29 @@ def test_certificate_login_can_only_mint_a_wrapped_secret_id_for_its_own_role(de
     vault = build_plan([reader(extra=AWS_READ)], dev).agent("invoice-reader").vault
     assert vault.cert.allowed_common_names == ["invoice-reader.dev.agents.internal"]
     assert vault.cert.token_policies == [vault.login_policy_name]
-    assert vault.login_policy_hcl.count('path "') == 1
-    assert 'path "auth/agentiam-dev-approle/role/agent-dev-invoice-reader/secret-id"' in vault.login_policy_hcl
-    assert 'capabilities = ["update"]' in vault.login_policy_hcl
-    assert 'max_wrapping_ttl = "300s"' in vault.login_policy_hcl
+    # Two uses: mint the wrapped secret id, then revoke itself (it has no `default` policy to do that with).
+    assert vault_rules(vault.login_policy_hcl) == {
+        "auth/agentiam-dev-approle/role/agent-dev-invoice-reader/secret-id": {"update"},
+        "auth/token/revoke-self": {"update"},
+    }
+    secret_id_block, revoke_block = vault.login_policy_hcl.split("}\n")[:2]
+    assert 'max_wrapping_ttl = "300s"' in secret_id_block and 'min_wrapping_ttl = "1s"' in secret_id_block
+    assert "wrapping" not in revoke_block  # a wrapping requirement would make revoke-self fail
     assert vault.approle.bind_secret_id and vault.approle.secret_id_num_uses == 1
+
+
+def test_agent_tokens_carry_no_default_policy_and_the_certificate_token_a_hard_120s_ceiling(dev, prod):
+    loaded = reader(extra=AWS_READ + "overrides:\n  prod:\n    status: suspended\n")
+    for env in (dev, prod):
+        vault = build_plan([loaded], env).agent("invoice-reader").vault
+        assert vault.approle.token_no_default_policy is True and vault.cert.token_no_default_policy is True
+        assert vault.approle.token_policies == [vault.policy_name]
+        assert (vault.cert.token_ttl, vault.cert.token_max_ttl, vault.cert.token_explicit_max_ttl) == (120, 120, 120)
+        # service, not batch: a batch token cannot carry the 2-use limit nor be revoked (checked on OpenBao 2.7).
+        assert (vault.cert.token_type, vault.cert.token_num_uses) == ("service", 2)
+    suspended = build_plan([loaded], prod).agent("invoice-reader").vault
+    # A suspended agent's certificate token can mint nothing; it may still revoke itself.
+    assert vault_rules(suspended.login_policy_hcl) == {"auth/token/revoke-self": {"update"}}
 
 
 def test_vault_policy_grants_own_database_role_and_self_service_only(dev):
@@ -127,7 +146,7 @@ def test_vault_policy_grants_own_database_role_and_self_service_only(dev):
     paths = [line.split('"')[1] for line in vault.policy_hcl.splitlines() if line.startswith("path ")]
     assert paths == sorted([
         "agentiam-dev-database/creds/agent-dev-invoice-reader-billing-read",
-        "auth/token/lookup-self", "auth/token/renew-self", "sys/leases/renew",
+        "auth/token/lookup-self", "auth/token/renew-self", "auth/token/revoke-self", "sys/leases/renew",
         "aws/creds/agent-dev-invoice-reader", "aws/sts/agent-dev-invoice-reader",
     ])
     (role,) = vault.database_roles

@@ -84,6 +84,8 @@ def test_approle_token_lifetimes_are_capped_with_an_explicit_max(run: StackRun) 
         assert role["tokenTtl"] <= role["tokenMaxTtl"] <= DAY
         assert role["tokenExplicitMaxTtl"] == role["tokenMaxTtl"]
         assert role["tokenPolicies"] == [name]
+        assert role["tokenNoDefaultPolicy"] is plan.token_no_default_policy is True  # exactly its own policy
+        assert role["tokenType"] == plan.token_type == "service"
         assert role["bindSecretId"] is True
         assert role["secretIdNumUses"] == plan.secret_id_num_uses
         assert role["secretIdTtl"] == plan.secret_id_ttl
@@ -103,6 +105,9 @@ def test_cert_role_pins_the_common_name_and_the_environment_ca(run: StackRun) ->
         assert cert["tokenPolicies"] == [agent.vault.login_policy_name]
         assert cert["tokenTtl"] == agent.vault.cert.token_ttl <= DAY
         assert cert["tokenNumUses"] == agent.vault.cert.token_num_uses
+        assert cert["tokenExplicitMaxTtl"] == agent.vault.cert.token_explicit_max_ttl == cert["tokenTtl"]
+        assert cert["tokenType"] == agent.vault.cert.token_type == "service"
+        assert cert["tokenNoDefaultPolicy"] is agent.vault.cert.token_no_default_policy is True
 
 
 def test_vault_policies_are_the_plans_hcl(run: StackRun) -> None:
