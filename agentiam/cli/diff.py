@@ -22,7 +22,7 @@ def failing(report: DiffReport, fail_on: str) -> bool:
     """Whether the report fails the check: guardrail violations always, except with `never`."""
     if fail_on == "never":
         return False
-    verdicts = {a.verdict for a in report.agents}
+    verdicts = {a.verdict for a in report.agents} | {e.verdict for e in report.environments}
     if fail_on == "widened" and verdicts & {Verdict.WIDENED, Verdict.HIGH_RISK}:
         return True
     if fail_on in ("widened", "high") and Verdict.HIGH_RISK in verdicts:

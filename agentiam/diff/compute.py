@@ -15,21 +15,22 @@ import datetime as dt
 import fnmatch
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentiam.diff import risk
+from agentiam.diff import platform, risk
 from agentiam.diff.gitsource import GitError, GitRepo, Snapshot, stack_of
-from agentiam.diff.model import SEVERITY_ORDER, AgentDiff, Change, DiffReport, Direction, EntryChange, RiskLabel
+from agentiam.diff.model import AgentDiff, Change, DiffReport, Direction, EntryChange, EnvironmentDiff, RiskLabel
 from agentiam.environment.load import parse_environment
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.errors import SpecError
 from agentiam.findings import Finding
 from agentiam.iam import catalogue
 from agentiam.plan.boundary import NO_EXPORT_CLASSES
-from agentiam.plan.build import agent_plan, selected
+from agentiam.plan.build import agent_plan, platform_plan, selected
 from agentiam.plan.effective import fill
 from agentiam.plan.model import AgentPlan
 from agentiam.rules.registry import run_rules
@@ -376,10 +377,7 @@ def _resource_changes(action: str, old: set[str], new: set[str], old_levels: Map
     return changes
 
 
-def _unique(labels: Iterable[RiskLabel | None]) -> tuple[RiskLabel, ...]:
-    """Distinct labels, most severe first."""
-    return tuple(sorted({label for label in labels if label is not None},
-                        key=lambda r: (-SEVERITY_ORDER.index(r.severity), r.id, r.reason)))
+_unique = risk.unique_labels
 
 
 def _caps(caps: Iterable[str]) -> str:
@@ -554,8 +552,10 @@ def _identity_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
     if before.status != after.status:
         wider = _STATUS_RANK[after.status] > _STATUS_RANK[before.status]
         op = {"active": "reactivated", "suspended": "suspended", "revoked": "revoked"}[after.status]
+        labels = [RiskLabel(risk.REACTIVATED, "high", f"{before.status} -> active lifts the kill switch: every "
+                            "permission of the spec is restored at once")] if after.status == "active" else []
         changes.append(Change("agent", op, "status", Direction.WIDER if wider else Direction.NARROWER,
-                              before=before.status, after=after.status, **ctx.head.status()))
+                              before=before.status, after=after.status, risks=tuple(labels), **ctx.head.status()))
     if before.function != after.function:
         was_fenced = before.function in {c.value for c in NO_EXPORT_CLASSES}
         now_fenced = after.function in {c.value for c in NO_EXPORT_CLASSES}
@@ -586,10 +586,67 @@ def _identity_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
     return changes
 
 
+def _trust_statements(entry: AgentPlan | None) -> dict[str, dict[str, Any]]:
+    """Trust-policy statements by Sid (natural key), each as principals, actions and flattened conditions."""
+    out: dict[str, dict[str, Any]] = {}
+    for i, statement in enumerate((entry.aws.trust_policy.get("Statement", []) if entry else [])):
+        principals = {f"{kind}:{p}" for kind, value in statement.get("Principal", {}).items()
+                      for p in ([value] if isinstance(value, str) else value)}
+        actions = statement.get("Action", [])
+        conditions = {f"{op} {key}": json.dumps(value, sort_keys=True)
+                      for op, keys in statement.get("Condition", {}).items() for key, value in keys.items()}
+        out[statement.get("Sid") or f"statement {i + 1}"] = {
+            "principals": principals, "actions": {actions} if isinstance(actions, str) else set(actions),
+            "conditions": conditions}
+    return out
+
+
+def _trust_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
+    """Who may assume the agent's role: principals, actions and conditions of the trust policy, by Sid."""
+    if before is None or after is None:
+        return []
+    old, new = _trust_statements(before), _trust_statements(after)
+    empty: dict[str, Any] = {"principals": set(), "actions": set(), "conditions": {}}
+    changes: list[Change] = []
+    for sid in sorted(set(old) | set(new)):
+        was, now = old.get(sid, empty), new.get(sid, empty)
+        gained, lost = now["principals"] - was["principals"], was["principals"] - now["principals"]
+        if gained:
+            changes.append(Change("trust", "changed" if lost else "added", f"{sid} principal", Direction.WIDER,
+                                  before=", ".join(sorted(lost)) or None, after=", ".join(sorted(gained)),
+                                  risks=(RiskLabel(risk.TRUST_CHANGED, "high", f"{', '.join(sorted(gained))} may "
+                                                   f"assume the role and so mint the agent's AWS credentials"),)))
+        elif lost:
+            changes.append(Change("trust", "removed", f"{sid} principal", Direction.NARROWER,
+                                  before=", ".join(sorted(lost))))
+        for action in sorted(now["actions"] - was["actions"]):
+            changes.append(Change("trust", "added", f"{sid} action {action}", Direction.WIDER, risks=(
+                RiskLabel(risk.TRUST_CHANGED, "medium", f"trusted principals may now call {action}"),)))
+        for action in sorted(was["actions"] - now["actions"]):
+            changes.append(Change("trust", "removed", f"{sid} action {action}", Direction.NARROWER))
+        if sid not in old or sid not in new:
+            continue  # a whole statement added or removed: its principals say it all
+        for key in sorted(set(was["conditions"]) | set(now["conditions"])):
+            a, b = was["conditions"].get(key), now["conditions"].get(key)
+            if a == b:
+                continue
+            if b is None:  # a condition dropped lets the principal assume the role without meeting it
+                changes.append(Change("trust", "removed", f"{sid} condition {key}", Direction.WIDER, before=a,
+                                      risks=(RiskLabel(risk.TRUST_CHANGED, "medium", f"condition {key} no longer "
+                                                       "required to assume the role"),)))
+            elif a is None:
+                changes.append(Change("trust", "added", f"{sid} condition {key}", Direction.NARROWER, after=b))
+            else:
+                changes.append(Change("trust", "changed", f"{sid} condition {key}", Direction.WIDER, before=a,
+                                      after=b, risks=(RiskLabel(risk.TRUST_CHANGED, "medium", f"condition {key} "
+                                                                "now accepts another value"),)))
+    return changes
+
+
 # Plan fields the handlers above describe, or derive from what they describe (digest, tags, names).
 _DESCRIBED = ("agent", "environment", "identity_name", "status", "function", "description", "owner_team",
               "owner_sponsor", "owner_contact", "expires", "source_file", "spec_digest", "tags",
-              "aws.inline_policy", "aws.max_session_duration", "aws.kill_switch_policy", "aws.boundary_policy",
+              "aws.inline_policy", "aws.trust_policy", "aws.max_session_duration", "aws.kill_switch_policy", "aws.boundary_policy",
               "vault.policy_hcl", "vault.login_policy_hcl", "vault.approle.token_ttl", "vault.approle.token_max_ttl",
               "vault.approle.token_explicit_max_ttl", "vault.approle.secret_id", "vault.approle.token_bound_cidrs",
               "vault.cert.allowed_common_names", "vault.cert.token_bound_cidrs", "vault.entity", "vault.database_roles",
@@ -618,7 +675,8 @@ def _other_changes(before: AgentPlan | None, after: AgentPlan | None) -> list[Ch
 def describe(entry: EntryChange, ctx: Context) -> list[Change]:
     """Every change of one agent x environment, in a stable order."""
     before, after = entry.before, entry.after
-    changes = (_identity_changes(before, after, ctx) + _aws_changes(before, after, ctx)
+    changes = (_identity_changes(before, after, ctx) + _trust_changes(before, after, ctx)
+               + _aws_changes(before, after, ctx)
                + _vault_changes(before, after, ctx) + _database_changes(before, after, ctx)
                + _lifetime_changes(before, after, ctx) + _network_changes(before, after, ctx)
                + _other_changes(before, after))
@@ -649,7 +707,9 @@ def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: 
         kind = "added" if entry.before is None else "removed" if entry.after is None else "changed"
         spec_file = (entry.after or entry.before).source_file  # type: ignore[union-attr]
         agents.append(AgentDiff(entry.environment, entry.agent, kind, spec_file, changes, risk.verdict(changes),
-                                tuple(_in_environment(findings_by_file.get(spec_file, []), entry.environment))))
+                                tuple(_in_environment(findings_by_file.get(spec_file, []), entry.environment)),
+                                _kill_switch_note(entry, changes)))
+    environments, lookups = environment_diffs(repo, got, specs_prefix)
     if got.changed_spec_files or got.changed_stack_files:
         catalogue_version = catalogue.data_version()
     else:
@@ -659,7 +719,62 @@ def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: 
                       findings=got.head_findings, changed_spec_files=got.changed_spec_files,
                       changed_stack_files=got.changed_stack_files,
                       specs_compiled=len(got.base.specs) + len(got.head.specs), notes=got.notes,
-                      catalogue_version=catalogue_version, accounts=accounts)
+                      catalogue_version=catalogue_version, accounts=accounts,
+                      environments=sorted(environments, key=lambda e: _env_order(e.environment)),
+                      rest_lookups=lookups)
+
+
+def _kill_switch_note(entry: EntryChange, changes: Iterable[Change]) -> tuple[str, ...]:
+    """A widening of an agent that stays inactive takes effect only on re-activation: say so, hide nothing."""
+    after = entry.after
+    if after is None or after.status == "active" or not any(c.direction is Direction.WIDER for c in changes):
+        return ()
+    return (f"inactive in {entry.environment} ({after.status}): kill switch denies all until re-activated",)
+
+
+def _owners(side: Side) -> dict[str, tuple[EnvironmentConfig, list[str]]]:
+    """Environment -> (config of the stack owning its shared resources, every stack file of it)."""
+    out: dict[str, tuple[EnvironmentConfig, list[str]]] = {}
+    for path, _oid in sorted(side.snapshot.stacks.items()):
+        cfg = side.stacks[stack_of(path)]
+        owner, files = out.get(cfg.name, (cfg, []))
+        if not owner.selection.shared_resources and cfg.selection.shared_resources:
+            owner = cfg
+        out[cfg.name] = (owner, files + [path])
+    return out
+
+
+def environment_diffs(repo: GitRepo, got: Collected, specs_prefix: str) -> tuple[list[EnvironmentDiff], int]:
+    """Environment-wide changes: compiled in full where a stack config changed, incrementally elsewhere."""
+    before, after = _owners(got.base), _owners(got.head)
+    changed_stacks = set(got.changed_stack_files)
+    base_snap, head_snap = got.base.snapshot, got.head.snapshot
+    rest = platform.Rest(repo, base_snap.commit or "", specs_prefix,
+                         {p: o for p, o in base_snap.specs.items() if head_snap.specs.get(p) == o})
+    changed = set(got.changed_spec_files)
+    out: list[EnvironmentDiff] = []
+    for name in sorted(set(before) | set(after)):
+        files = sorted({f for f in before.get(name, (None, []))[1] + after.get(name, (None, []))[1]
+                        if f in changed_stacks})
+        if name not in before or name not in after:
+            op = "added" if name in after else "removed"
+            changes = [Change("environment", op, name, Direction.NEUTRAL)]
+            compiled = "full"
+        elif files:
+            sides = [platform.EnvironmentSide(cfg, platform_plan(list(side.by_agent.values()), cfg))
+                     for (cfg, _), side in ((before[name], got.base), (after[name], got.head))]
+            changes, compiled = platform.platform_changes(*sides), "full"
+        else:
+            env = after[name][0]
+            shares = [[c for c in (platform.contribution(side.specs[p], env) for p in sorted(changed)
+                                   if p in side.specs) if c is not None] for side in (got.base, got.head)]
+            if Counter(shares[0]) == Counter(shares[1]):
+                continue
+            changes, compiled = platform.incremental_changes(env, shares[0], shares[1], rest), "incremental"
+        if changes:
+            ordered = tuple(sorted(changes, key=Change.sort_key))
+            out.append(EnvironmentDiff(name, ordered, risk.verdict(ordered), compiled, tuple(files)))
+    return out, rest.lookups
 
 
 def _in_environment(findings: list[Finding], environment: str) -> list[Finding]:

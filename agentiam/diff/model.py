@@ -1,4 +1,4 @@
-"""The diff model every renderer reads: per agent x environment, the changes in power with risk labels."""
+"""The diff model every renderer reads: per environment and per agent x environment, changes with risk labels."""
 
 from __future__ import annotations
 
@@ -47,7 +47,9 @@ class RiskLabel:
 class Change:
     """One change to one natural key (an action, a resource, a Vault path, a database, a lifetime...)."""
 
-    system: str  # agent | aws | vault | database | lifetime | network | function | owner | other
+    # agent sections: agent | function | trust | aws | vault | database | lifetime | network | owner | other
+    # environment sections: trust | environment | boundary | connection | mount | logging | audit | other
+    system: str
     op: str  # added | removed | widened | narrowed | changed
     subject: str  # the natural key, e.g. `s3:GetObject`, `secret/data/billing/x/*`, `token_max_ttl`
     direction: Direction
@@ -70,7 +72,8 @@ class Change:
                 self.subject, self.op, self.before or "", self.after or "")
 
 
-SYSTEM_ORDER = ("agent", "function", "aws", "vault", "database", "lifetime", "network", "owner", "other")
+SYSTEM_ORDER = ("agent", "function", "trust", "environment", "aws", "boundary", "vault", "database", "connection",
+                "lifetime", "mount", "network", "logging", "audit", "owner", "other")
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,29 @@ class AgentDiff:
     changes: tuple[Change, ...]
     verdict: Verdict
     findings: tuple[Finding, ...] = ()  # guardrail violations of the head spec in this environment's run
+    notes: tuple[str, ...] = ()  # e.g. the kill switch still denies everything of an inactive agent
+
+    def count(self, direction: Direction) -> int:
+        return sum(c.direction is direction for c in self.changes)
+
+    @property
+    def high_risk_changes(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.high_risk and c.direction is Direction.WIDER)
+
+
+@dataclass(frozen=True)
+class EnvironmentDiff:
+    """Environment-wide changes of one environment: boundaries, connections, mounts, log routing, audit, trust.
+
+    A control weakened (shorter retention, audit moved, another trusted principal) counts as `wider`: it
+    widens what can happen unseen or who can act, and `--fail-on` treats it like a widening.
+    """
+
+    environment: str
+    changes: tuple[Change, ...]
+    verdict: Verdict
+    compiled: str  # full: both platforms compiled (stack config changed) | incremental: from the changed specs
+    stack_files: tuple[str, ...] = ()  # this environment's stack configs that changed
 
     def count(self, direction: Direction) -> int:
         return sum(c.direction is direction for c in self.changes)
@@ -117,6 +143,8 @@ class DiffReport:
     notes: list[str] = field(default_factory=list)
     catalogue_version: str = ""
     accounts: dict[str, str] = field(default_factory=dict)  # environment -> account id, for writers
+    environments: list[EnvironmentDiff] = field(default_factory=list)  # only environments with changes
+    rest_lookups: int = 0  # `git grep` look-ups of unchanged specs the incremental platform diff needed
 
     @property
     def changed(self) -> list[AgentDiff]:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from cloudsplaining.shared import constants as _cloudsplaining_constants
 
-from agentiam.diff.model import Change, Direction, RiskLabel, Verdict
+from agentiam.diff.model import SEVERITY_ORDER, Change, Direction, RiskLabel, Verdict
 from agentiam.iam import catalogue
 from agentiam.plan import risk as plan_risk
 
@@ -34,6 +34,10 @@ WILDCARD = "wildcard"
 CROSS_ENVIRONMENT = "cross-environment"
 LONGER_LIFETIME = "longer-lifetime"
 NEW_EGRESS = "new-egress"
+TRUST_CHANGED = "trust-changed"  # who may assume the agent's role, or sign its login certificate, changed
+REACTIVATED = "reactivated"  # a suspended or revoked agent gets every permission back at once
+AUDIT_WEAKENED = "audit-weakened"  # agent activity kept shorter, routed elsewhere, or the audit device moved
+ENVIRONMENT_MOVED = "environment-moved"  # the environment's account or region changed
 _IDENTITY_SERVICES = frozenset(d.split(":")[0] for d in plan_risk.DENIED_SERVICES) | {"sts"}
 
 
@@ -155,6 +159,12 @@ def longer_lifetime(field: str, before: int, after: int, text_before: str, text_
 def new_egress(host: str, port: int, purpose: str) -> RiskLabel:
     """A new external endpoint: a way for data to leave the network."""
     return RiskLabel(NEW_EGRESS, "medium", f"{host}:{port} ({purpose}) is reachable from the agent")
+
+
+def unique_labels(labels: Iterable[RiskLabel | None]) -> tuple[RiskLabel, ...]:
+    """Distinct labels, most severe first."""
+    return tuple(sorted({label for label in labels if label is not None},
+                        key=lambda r: (-SEVERITY_ORDER.index(r.severity), r.id, r.reason)))
 
 
 def verdict(changes: Iterable[Change]) -> Verdict:

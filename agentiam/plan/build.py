@@ -286,6 +286,11 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
     )
 
 
+def platform_plan(specs: Sequence[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
+    """The environment-wide part of the plan alone (what `build_plan` puts in `platform`), for the diff."""
+    return _platform(agents_in_environment(specs, env.name), env)
+
+
 def build_plan(specs: Sequence[LoadedSpec], env: EnvironmentConfig) -> IdentityPlan:
     """The identity plan of one stack. `specs` must already have passed the guardrails."""
     in_env = agents_in_environment(specs, env.name)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agentiam.diff.model import AgentDiff, Change, Direction, Verdict
+from agentiam.diff.model import AgentDiff, Change, Direction, EnvironmentDiff, Verdict
 
 SIGN = {Direction.WIDER: "+", Direction.NARROWER: "-", Direction.NEUTRAL: "~"}
 SYSTEM_TITLE = {"agent": "agent", "function": "function class", "aws": "AWS", "vault": "Vault", "database": "database",
-                "lifetime": "credential lifetime", "network": "network", "owner": "ownership", "other": "other"}
+                "lifetime": "credential lifetime", "network": "network", "owner": "ownership", "other": "other",
+                "trust": "trust", "environment": "environment", "boundary": "boundary", "connection": "db connection",
+                "mount": "Vault mount", "logging": "log routing", "audit": "Vault audit"}
 EXPANSION_SHOWN = 12  # actions listed for a wildcard before "and N more"
 
 
@@ -24,7 +26,14 @@ _PHRASES = {
     ("database", "added"): "{a} credentials for database {s} added",
     ("database", "removed"): "{b} credentials for database {s} removed",
     ("database", ""): "database {s} access {b} -> {a}",
+    ("trust", "added"): "{s} added: {a}",
+    ("boundary", "added"): "{s} allowed by the class ceiling",
+    ("boundary", "removed"): "{s} no longer allowed by the class ceiling",
+    ("environment", "added"): "environment {s} added",
+    ("environment", "removed"): "environment {s} removed",
 }
+# Boundary existence changes read differently from its actions (subject `<class> boundary`).
+_BOUNDARY_EXISTS = {"added": "{s} created ({a})", "removed": "{s} deleted ({b})"}
 
 
 def listed(count: int, names: list[str], code: Callable[[str], str]) -> str:
@@ -51,6 +60,14 @@ def change_text(change: Change, code: Callable[[str], str] = plain,
         state = change.after if change.op == "added" else change.before
         return f"agent {change.op} (status {state})"
     phrase = _PHRASES.get((change.system, change.op)) or _PHRASES.get((change.system, ""))
+    if change.system == "boundary" and change.subject.endswith(" boundary"):
+        phrase = _BOUNDARY_EXISTS.get(change.op, phrase)
+    elif change.system == "boundary" and change.after and change.op == "added":
+        phrase = "{s} listed by the class ceiling, {a}"
+    elif change.system == "trust" and change.after is None:
+        phrase = None
+    if change.system == "boundary" and change.access_level and phrase and "{s}" in phrase:
+        phrase = phrase.replace("{s}", "{s} (" + change.access_level + ")", 1)
     if phrase:
         return phrase.format(s=subject, op=change.op, b=change.before, a=change.after)
     if change.before is None and change.after is None:
@@ -67,8 +84,8 @@ def risk_text(change: Change) -> str:
     return "; ".join(f"{r.id} ({r.severity}): {r.reason}" for r in change.risks)
 
 
-def counts(agent: AgentDiff) -> tuple[int, int, int]:
-    """(widening, narrowing, high-risk) change counts of one agent x environment."""
+def counts(agent: AgentDiff | EnvironmentDiff) -> tuple[int, int, int]:
+    """(widening, narrowing, high-risk) change counts of one agent x environment, or of one environment."""
     return (agent.count(Direction.WIDER), agent.count(Direction.NARROWER), len(agent.high_risk_changes))
 
 

@@ -34,7 +34,7 @@ def annotations(report: DiffReport) -> list[str]:
             key = (agent.file, change.line, change.column or 1, level, f"{agent.agent}: {change.subject}")
             merged.setdefault(key, []).append(agent.environment)
             details.setdefault(key, f"{agent.agent}: {change_text(change)} - {risk_text(change)}")
-    lines = []
+    lines = _environment_annotations(report)
     for key, envs in merged.items():
         file, line, column, level, _subject = key
         title = f"agentiam diff: {'high-risk' if level == 'error' else 'widened'} permission ({', '.join(envs)})"
@@ -42,6 +42,21 @@ def annotations(report: DiffReport) -> list[str]:
                                    if len(envs) > 1 else "")
         lines.append(f"::{level} file={_escape_property(file)},line={line},col={column},"
                      f"title={_escape_property(title)}::{_escape_data(message)}")
+    return lines
+
+
+def _environment_annotations(report: DiffReport) -> list[str]:
+    """Risky environment-wide changes, annotated on the stack config that changed (file-level: no line)."""
+    lines = []
+    for env in report.environments:
+        for change in env.changes:
+            if change.direction is not Direction.WIDER or not change.risks or not env.stack_files:
+                continue
+            level = "error" if change.high_risk else "warning"
+            title = f"agentiam diff: environment {env.environment} {'high-risk' if change.high_risk else 'widened'}"
+            message = f"{change_text(change)} - {risk_text(change)}"
+            lines.append(f"::{level} file={_escape_property(env.stack_files[0])},title={_escape_property(title)}"
+                         f"::{_escape_data(message)}")
     return lines
 
 

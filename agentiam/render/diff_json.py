@@ -8,7 +8,7 @@ from typing import Any
 
 from agentiam.diff.model import Change, DiffReport
 
-DIFF_FORMAT = 1
+DIFF_FORMAT = 2  # 2: `environments`, per-agent `notes`, `rest_lookups`
 
 
 def _change(change: Change) -> dict[str, Any]:
@@ -32,7 +32,11 @@ def report_dict(report: DiffReport) -> dict[str, Any]:
         "verdicts": {v.value: n for v, n in report.verdict_counts().items()},
         "agents": [{"agent": a.agent, "environment": a.environment, "kind": a.kind, "file": a.file,
                     "verdict": a.verdict.value, "changes": [_change(c) for c in a.changes],
-                    "findings": [f.as_dict() for f in a.findings]} for a in report.agents],
+                    "findings": [f.as_dict() for f in a.findings], "notes": list(a.notes)} for a in report.agents],
+        "environments": [{"environment": e.environment, "verdict": e.verdict.value, "compiled": e.compiled,
+                          "stack_files": list(e.stack_files), "changes": [_change(c) for c in e.changes]}
+                         for e in report.environments],
+        "rest_lookups": report.rest_lookups,
         "findings": [f.as_dict() for f in report.findings],
         "notes": report.notes,
     }

@@ -1,11 +1,12 @@
-"""The diff as Markdown for a pull-request comment: summary table first, details folded per agent."""
+"""The diff as Markdown for a pull-request comment: environment-wide changes, then the agents' summary table,
+details folded per environment and per agent."""
 
 from __future__ import annotations
 
 import re
 from itertools import groupby
 
-from agentiam.diff.model import AgentDiff, Change, DiffReport, Verdict
+from agentiam.diff.model import AgentDiff, Change, DiffReport, EnvironmentDiff, Verdict
 from agentiam.findings import Finding
 from agentiam.render.diff_common import SIGN, SYSTEM_TITLE, change_text, counts, head_label, risk_text
 
@@ -34,8 +35,11 @@ def _summary_line(report: DiffReport) -> str:
     files = len(report.changed_spec_files)
     stacks = f", {len(report.changed_stack_files)} stack config(s)" if report.changed_stack_files else ""
     head = head_label(report.head) if report.head == "WORKTREE" else _code(report.head)
+    envs = (f" Environment-wide changes in {', '.join(e.environment for e in report.environments)}."
+            if report.environments else "")
     return (f"{_code(report.base)} → {head}: {files} spec file(s){stacks} changed, "
-            f"{len(report.agents)} agent × environment entr{'y' if len(report.agents) == 1 else 'ies'}: {shown}.")
+            f"{len(report.agents)} agent × environment entr{'y' if len(report.agents) == 1 else 'ies'}: {shown}."
+            + envs)
 
 
 def _folded(count: int, names: list[str], _code: object) -> str:
@@ -44,13 +48,13 @@ def _folded(count: int, names: list[str], _code: object) -> str:
             + ", ".join(f"<code>{n}</code>" for n in names) + "</details>")
 
 
-def _change_row(change: Change) -> str:
+def _change_row(change: Change, spec_line: bool = True) -> str:
     risks = risk_text(change)
     if any(r.high for r in change.risks):
         risks = f"**{risks}**"
-    where = f"L{change.line}" if change.line else ""
+    where = (f" L{change.line} |" if change.line else "  |") if spec_line else ""
     return (f"| {SIGN[change.direction]} | {SYSTEM_TITLE[change.system]} | {_cell(change_text(change, _code, _folded))} | "
-            f"{_cell(risks)} | {where} |")
+            f"{_cell(risks)} |{where}")
 
 
 def _environment_rows(agent: AgentDiff) -> list[str]:
@@ -60,7 +64,7 @@ def _environment_rows(agent: AgentDiff) -> list[str]:
             *[_change_row(c) for c in agent.changes], ""]
 
 
-def _generic(rows: list[str], agent: AgentDiff, account: str) -> list[str]:
+def _generic(rows: list[str], agent: AgentDiff | EnvironmentDiff, account: str) -> list[str]:
     """Rows with this environment's name and account written as `{env}` / `{account}`, as the spec writes them."""
     name = re.compile(rf"(?<![A-Za-z0-9]){re.escape(agent.environment)}(?![A-Za-z0-9])")
     return [name.sub("{env}", row.replace(account, "{account}") if account else row) for row in rows]
@@ -71,21 +75,51 @@ def _agent_blocks(entries: list[AgentDiff], accounts: dict[str, str]) -> list[st
     groups: dict[tuple, list[AgentDiff]] = {}
     for agent in entries:
         generic = _generic(_environment_rows(agent), agent, accounts.get(agent.environment, ""))
-        groups.setdefault((agent.verdict, agent.kind, tuple(generic)), []).append(agent)
+        groups.setdefault((agent.verdict, agent.kind, bool(agent.notes), tuple(generic)), []).append(agent)
     lines: list[str] = []
-    for (verdict, kind, rows), members in groups.items():
+    for (verdict, kind, _inactive, rows), members in groups.items():
         envs = ", ".join(a.environment for a in members)
         shared = len(members) > 1
         lines.append(f"**{envs}**: {ICON[verdict]} {verdict.value}" + (f" (agent {kind})" if kind != "changed" else "")
                      + (" (identical in these environments; `{env}` stands for each)" if shared else ""))
         lines.append("")
+        for note in members[0].notes if not shared else sorted({n for a in members for n in a.notes}):
+            lines += [f"> ⚠️ {_cell(note)}", ""]
         lines += list(rows) if shared else _environment_rows(members[0])
+    return lines
+
+
+def _environment_section(report: DiffReport) -> list[str]:
+    """Environment-wide changes first (they reach every agent of the environment): a short table, details folded."""
+    if not report.environments:
+        return []
+    lines = ["### Environment-wide changes", "",
+             "| env | verdict | widened | narrowed | high risk | cause |", "|---|---|---:|---:|---:|---|"]
+    for env in report.environments:
+        wider, narrower, high = counts(env)
+        cause = ", ".join(_code(f) for f in env.stack_files) or "agent specs (class ceilings, database roles)"
+        lines.append(f"| {env.environment} | {ICON[env.verdict]} {env.verdict.value} | {wider} | {narrower} | "
+                     f"{high} | {cause} |")
+    lines.append("")
+    groups: dict[tuple, list[EnvironmentDiff]] = {}  # environments whose changes read the same with `{env}`
+    for env in report.environments:
+        rows = [_change_row(c, spec_line=False) for c in env.changes]
+        groups.setdefault((env.verdict, tuple(_generic(rows, env, report.accounts.get(env.environment, "")))),
+                          []).append(env)
+    for (verdict, generic), members in groups.items():
+        shared = len(members) > 1
+        rows = list(generic) if shared else [_change_row(c, spec_line=False) for c in members[0].changes]
+        lines += [f"<details><summary>{ICON[verdict]} <b>{', '.join(e.environment for e in members)}</b>: "
+                  f"{len(members[0].changes)} environment-wide change(s)"
+                  + (" each (identical; `{env}` stands for each)" if shared else "") + "</summary>", "",
+                  "| | system | change | risk |", "|---|---|---|---|", *rows, "", "</details>", ""]
     return lines
 
 
 def render_markdown(report: DiffReport) -> str:
     """The PR comment body; deterministic (no timestamps, no commit ids), so it can be pinned by golden files."""
     lines = [MARKER, "## agentiam: permission diff", "", _summary_line(report), ""]
+    lines += _environment_section(report)
     if report.agents:
         lines += ["| agent | env | verdict | widened | narrowed | high risk | violations |",
                   "|---|---|---|---:|---:|---:|---:|"]

@@ -11,6 +11,15 @@ def render_text(report: DiffReport) -> str:
     lines = [f"agentiam diff: {report.base} -> {head_label(report.head)} "
              f"({len(report.changed_spec_files)} spec file(s), {len(report.changed_stack_files)} stack config(s) "
              f"changed; {report.specs_compiled} spec file(s) compiled)"]
+    for env in report.environments:
+        wider, narrower, high = counts(env)
+        cause = ", ".join(env.stack_files) or "agent specs"
+        lines.append(f"environment {env.environment}: {env.verdict.value}  (+{wider} -{narrower}"
+                     + (f", {high} high risk" if high else "") + f"; caused by {cause}, compiled {env.compiled})")
+        for change in env.changes:
+            lines.append(f"    {SIGN[change.direction]} {SYSTEM_TITLE[change.system]:<8} {change_text(change)}")
+            for label in change.risks:
+                lines.append(f"        ! {label.id} ({label.severity}): {label.reason}")
     if not report.agents:
         lines.append("no agent x environment changes")
     width = max((len(a.agent) for a in report.agents), default=0)
@@ -19,6 +28,7 @@ def render_text(report: DiffReport) -> str:
         tail = f"+{wider} -{narrower}" + (f", {high} high risk" if high else "")
         tail += f", {len(agent.findings)} violation(s)" if agent.findings else ""
         lines.append(f"{agent.agent:<{width}}  {agent.environment:<8}  {agent.verdict.value}  ({tail})")
+        lines += [f"    note: {note}" for note in agent.notes]
         for change in agent.changes:
             where = f"  [{agent.file}:{change.line}]" if change.line else ""
             lines.append(f"    {SIGN[change.direction]} {SYSTEM_TITLE[change.system]:<8} {change_text(change)}{where}")

@@ -94,7 +94,7 @@ def test_json_format(spec_repo: SpecRepo, monkeypatch: pytest.MonkeyPatch) -> No
     pull_request(spec_repo)
     result = run(spec_repo, monkeypatch, "--base", "base", "--head", "pr", "--format", "json", "--fail-on", "never")
     data = json.loads(result.output)
-    assert data["format"] == 1 and data["changed_spec_files"] == [INVOICE, PAYMENT]
+    assert data["format"] == 2 and data["changed_spec_files"] == [INVOICE, PAYMENT]
     verdicts = {(a["agent"], a["environment"]): a["verdict"] for a in data["agents"]}
     assert verdicts[("invoice-reader", "prod")] == "widened: high risk"
     assert verdicts[("payment-gateway-sync", "dev")] == "widened"

@@ -1,0 +1,386 @@
+"""Environment-wide changes: boundaries, database connections, mounts, log routing, audit device, trust.
+
+Two ways to the same changes (`tests/diff/test_full_plans.py` checks they agree):
+- **full**, for an environment whose stack config changed: every spec is loaded anyway (each agent of the
+  stack may change), so the `PlatformPlan` of both revisions is compiled and compared field by field.
+- **incremental**, for an environment whose stack config did not change but whose class membership,
+  class actions or database grants did: the changed specs' before/after contributions decide the change,
+  and only the question "does an unchanged spec of this class in this environment grant action X" goes to
+  the rest of the repository, as a `git grep -F` prefilter whose few hits are parsed to confirm. Unchanged
+  specs are identical at both revisions, so what they contribute cancels out. Limitation: a ceiling over
+  the 6,144-character managed-policy limit is compacted to verb wildcards from the whole union
+  (`agentiam.plan.boundary`); the incremental path reports the union's change, not the compacted list.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from agentiam.diff import risk
+from agentiam.diff.gitsource import GitRepo
+from agentiam.diff.model import Change, Direction, RiskLabel
+from agentiam.environment.model import EnvironmentConfig
+from agentiam.iam import catalogue
+from agentiam.plan import names
+from agentiam.plan.risk import BOUNDARY_DENIED_ACTIONS
+from agentiam.plan.model import BoundaryPlan, DatabaseConnectionPlan, PlatformPlan
+from agentiam.spec.types import format_duration
+from agentiam.spec.validate import LoadedSpec, load_spec_bytes
+
+CEILING_SID = "FunctionClassCeiling"  # agentiam.plan.boundary: the statement allowing the class's union
+
+
+@dataclass(frozen=True)
+class EnvironmentSide:
+    """One revision of one environment: its config and, when compiled in full, its platform plan."""
+
+    config: EnvironmentConfig
+    platform: PlatformPlan | None = None
+
+
+_unique = risk.unique_labels
+
+
+# --------------------------------------------------------------------------------------------------------
+# Boundaries
+
+
+def ceiling(boundary: BoundaryPlan | None) -> set[str]:
+    """Actions the class ceiling allows (after compaction, as the policy says)."""
+    for statement in (boundary.policy.get("Statement", []) if boundary else []):
+        if statement.get("Sid") == CEILING_SID:
+            return set(statement["Action"])
+    return set()
+
+
+def _denied(action: str) -> bool:
+    """Whether the boundary's deny statement (same in every class) covers the concrete action."""
+    name = action.lower()
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in BOUNDARY_DENIED_ACTIONS)
+
+
+def boundary_action_changes(function: str, added: Iterable[str], removed: Iterable[str]) -> list[Change]:
+    """Actions added to / removed from the class ceiling; additions carry cloudsplaining's labels."""
+    changes = []
+    for action in sorted(added):
+        concrete = catalogue.expand(action)
+        if concrete and all(_denied(i.name) for i in concrete):
+            changes.append(Change("boundary", "added", f"{function}: {action}", Direction.NEUTRAL,
+                                  after="denied by the boundary's own deny statement"))
+            continue
+        labels = risk.action_risks(concrete) + [risk.wildcard_action(action, len(concrete))]
+        levels = risk.ordered_levels(i.access_level for i in concrete)
+        changes.append(Change("boundary", "added", f"{function}: {action}", Direction.WIDER,
+                              access_level=", ".join(levels), risks=_unique(labels)))
+    for action in sorted(removed):
+        levels = risk.ordered_levels(catalogue.access_levels(action))
+        changes.append(Change("boundary", "removed", f"{function}: {action}", Direction.NARROWER,
+                              access_level=", ".join(levels)))
+    return changes
+
+
+def boundary_existence(function: str, before: bool, after: bool) -> list[Change]:
+    """A class gaining its first agent (a new boundary) or losing its last one in the environment."""
+    if before == after:
+        return []
+    if after:
+        return [Change("boundary", "added", f"{function} boundary", Direction.NEUTRAL,
+                       after=f"first {function} agent in the environment")]
+    return [Change("boundary", "removed", f"{function} boundary", Direction.NEUTRAL,
+                   before=f"no {function} agent left in the environment")]
+
+
+def _boundary_changes(old: list[BoundaryPlan], new: list[BoundaryPlan]) -> list[Change]:
+    before = {b.function: b for b in old}
+    after = {b.function: b for b in new}
+    changes: list[Change] = []
+    for function in sorted(set(before) | set(after)):
+        was, now = before.get(function), after.get(function)
+        changes += boundary_existence(function, was is not None, now is not None)
+        changes += boundary_action_changes(function, ceiling(now) - ceiling(was), ceiling(was) - ceiling(now))
+        if was is None or now is None:
+            continue
+        others = ({s.get("Sid"): s for s in was.policy["Statement"] if s.get("Sid") != CEILING_SID},
+                  {s.get("Sid"): s for s in now.policy["Statement"] if s.get("Sid") != CEILING_SID})
+        for sid in sorted(set(others[0]) | set(others[1]), key=str):
+            a, b = others[0].get(sid), others[1].get(sid)
+            if a != b:  # the deny statements: a change there moves the class's floor of protection
+                changes.append(Change("boundary", "changed", f"{function}: statement {sid}", Direction.NEUTRAL,
+                                      before=_compact(a), after=_compact(b)))
+        if was.policy_arn != now.policy_arn:
+            changes.append(Change("boundary", "changed", f"{function}: policy ARN", Direction.NEUTRAL,
+                                  before=was.policy_arn, after=now.policy_arn))
+    return changes
+
+
+def _compact(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Database connections
+
+
+def _host(url: str) -> str:
+    """`postgresql://{{username}}:{{password}}@db.internal:5432/x` -> `db.internal:5432` (never credentials)."""
+    return urlsplit(url).netloc.rsplit("@", 1)[-1]
+
+
+def allowed_role_changes(database: str, added: Iterable[str], removed: Iterable[str]) -> list[Change]:
+    """Vault database roles allowed to draw credentials on a connection."""
+    return ([Change("connection", "added", f"{database}: allowed role {r}", Direction.WIDER) for r in sorted(added)]
+            + [Change("connection", "removed", f"{database}: allowed role {r}", Direction.NARROWER)
+               for r in sorted(removed)])
+
+
+def _connection_changes(old: list[DatabaseConnectionPlan], new: list[DatabaseConnectionPlan]) -> list[Change]:
+    before, after = {c.name: c for c in old}, {c.name: c for c in new}
+    changes: list[Change] = []
+    for name in sorted(set(before) | set(after)):
+        was, now = before.get(name), after.get(name)
+        if was is None or now is None:
+            present = now or was
+            assert present is not None
+            changes.append(Change("connection", "added" if now else "removed", name,
+                                  Direction.WIDER if now else Direction.NARROWER,
+                                  before=None if now else _host(present.connection_url),
+                                  after=_host(present.connection_url) if now else None))
+            continue
+        if _host(was.connection_url) != _host(now.connection_url):
+            label = RiskLabel(risk.TRUST_CHANGED, "medium", f"Vault sends {name}'s management credentials to "
+                                                            f"{_host(now.connection_url)}")
+            changes.append(Change("connection", "changed", f"{name}: host", Direction.WIDER,
+                                  before=_host(was.connection_url), after=_host(now.connection_url), risks=(label,)))
+        elif was.connection_url != now.connection_url:
+            changes.append(Change("connection", "changed", f"{name}: connection URL", Direction.NEUTRAL,
+                                  before=was.connection_url, after=now.connection_url))
+        for attr in ("username", "plugin", "mount", "password_secret", "verify_connection"):
+            if getattr(was, attr) != getattr(now, attr):
+                changes.append(Change("connection", "changed", f"{name}: {attr}", Direction.NEUTRAL,
+                                      before=str(getattr(was, attr)), after=str(getattr(now, attr))))
+        changes += allowed_role_changes(name, set(now.allowed_roles) - set(was.allowed_roles),
+                                        set(was.allowed_roles) - set(now.allowed_roles))
+    return changes
+
+
+# --------------------------------------------------------------------------------------------------------
+# Mounts, log routing, audit device, trust, account
+
+
+def _mount_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
+    before = {(m.kind, m.type): m for m in old.mounts}
+    after = {(m.kind, m.type): m for m in new.mounts}
+    changes: list[Change] = []
+    for key in sorted(set(before) | set(after)):
+        was, now = before.get(key), after.get(key)
+        subject = f"{key[0]} {key[1]}"
+        if was is None or now is None:
+            changes.append(Change("mount", "added" if now else "removed", subject, Direction.NEUTRAL,
+                                  before=was.path if was else None, after=now.path if now else None))
+            continue
+        if was.path != now.path:
+            changes.append(Change("mount", "moved", f"{subject} path", Direction.NEUTRAL, before=was.path,
+                                  after=now.path))
+        for attr in ("max_lease_ttl", "default_lease_ttl"):
+            a, b = getattr(was, attr), getattr(now, attr)
+            if a != b:
+                label = risk.longer_lifetime(f"{now.path} {attr}", a, b, format_duration(a), format_duration(b))
+                changes.append(Change("mount", "widened" if b > a else "narrowed", f"{now.path} {attr}",
+                                      Direction.WIDER if b > a else Direction.NARROWER, before=format_duration(a),
+                                      after=format_duration(b), risks=_unique([label])))
+    return changes
+
+
+_LOG_ROUTE_FIELDS = {  # field -> what moving it does (each one can make agent activity go unseen)
+    "agent_log_group": "agent activity is written to another log group",
+    "trail_log_group": "agent activity is read from another CloudTrail log group",
+    "subscription_filter_pattern": "another set of CloudTrail events is routed as agent activity",
+    "destination_arn": "agent activity is delivered to another destination",
+    "destination_role_arn": "the destination is written with another role",
+    "denied_metric_filter_pattern": "another set of events counts as an agent access denial",
+    "alarm_topic_arn": "access-denied alarms notify another topic",
+}
+
+
+def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
+    was, now = old.log_routing, new.log_routing
+    changes: list[Change] = []
+    if was.retention_days != now.retention_days:
+        shorter = now.retention_days < was.retention_days
+        labels = [RiskLabel(risk.AUDIT_WEAKENED, "high" if now.retention_days < 90 else "medium",
+                            f"agent activity kept {now.retention_days} days instead of {was.retention_days} "
+                            "(PCI DSS 10.5.1: 12 months, 3 immediately available)")] if shorter else []
+        changes.append(Change("logging", "shortened" if shorter else "lengthened", "retention_days",
+                              Direction.WIDER if shorter else Direction.NARROWER, before=str(was.retention_days),
+                              after=str(now.retention_days), risks=tuple(labels)))
+    for attr, effect in _LOG_ROUTE_FIELDS.items():
+        a, b = getattr(was, attr), getattr(now, attr)
+        if a != b:
+            severity = "high" if attr in ("destination_arn", "trail_log_group", "agent_log_group") else "medium"
+            changes.append(Change("logging", "changed", attr, Direction.WIDER, before=a, after=b,
+                                  risks=(RiskLabel(risk.AUDIT_WEAKENED, severity, effect),)))
+    audit_was, audit_now = was.audit, now.audit
+    if audit_was.path != audit_now.path:
+        changes.append(Change("audit", "moved", "audit device path", Direction.WIDER, before=audit_was.path,
+                              after=audit_now.path, risks=(RiskLabel(
+                                  risk.AUDIT_WEAKENED, "high", "Vault audit lines go to another device; "
+                                  "consumers and audit-hash look-ups of the old one see nothing"),)))
+    if audit_was.options.get("file_path") != audit_now.options.get("file_path"):
+        changes.append(Change("audit", "moved", "audit file_path", Direction.WIDER,
+                              before=audit_was.options.get("file_path"), after=audit_now.options.get("file_path"),
+                              risks=(RiskLabel(risk.AUDIT_WEAKENED, "high", "Vault writes audit lines to another "
+                                               "file; log shipping must follow"),)))
+    other_options = {k for k in set(audit_was.options) | set(audit_now.options) if k != "file_path"}
+    for key in sorted(other_options):
+        if audit_was.options.get(key) != audit_now.options.get(key):
+            changes.append(Change("audit", "changed", f"audit option {key}", Direction.WIDER,
+                                  before=audit_was.options.get(key), after=audit_now.options.get(key),
+                                  risks=(RiskLabel(risk.AUDIT_WEAKENED, "medium", f"audit option {key} changed"),)))
+    if audit_was.api_managed != audit_now.api_managed:
+        # FACTS.md: OpenBao >= 2.3.2 refuses API-managed devices; one managed through the API can also be
+        # disabled through it by any token with sudo on sys/audit.
+        to_api = audit_now.api_managed
+        changes.append(Change("audit", "changed", "audit api_managed", Direction.WIDER if to_api else Direction.NARROWER,
+                              before=str(audit_was.api_managed).lower(), after=str(audit_now.api_managed).lower(),
+                              risks=(RiskLabel(risk.AUDIT_WEAKENED, "low", "the audit device can be disabled "
+                                               "through the API (sys/audit)"),) if to_api else ()))
+    return changes
+
+
+def _trust_and_account(old: EnvironmentConfig, new: EnvironmentConfig, old_platform: PlatformPlan | None,
+                       new_platform: PlatformPlan | None) -> list[Change]:
+    changes: list[Change] = []
+    if old.aws_secrets_engine_principal_arn != new.aws_secrets_engine_principal_arn:
+        changes.append(Change("trust", "changed", "trusted principal (aws_secrets_engine_principal_arn)",
+                              Direction.WIDER, before=old.aws_secrets_engine_principal_arn,
+                              after=new.aws_secrets_engine_principal_arn, risks=(RiskLabel(
+                                  risk.TRUST_CHANGED, "high", "every agent role of the environment trusts "
+                                  f"{new.aws_secrets_engine_principal_arn}: it can mint every agent's AWS "
+                                  "credentials"),)))
+    if old_platform and new_platform and old_platform.agent_ca_pem_file != new_platform.agent_ca_pem_file:
+        changes.append(Change("trust", "changed", "agent CA (agent_ca_pem_file)", Direction.WIDER,
+                              before=old_platform.agent_ca_pem_file, after=new_platform.agent_ca_pem_file,
+                              risks=(RiskLabel(risk.TRUST_CHANGED, "high", "certificates signed by another CA "
+                                               "log agents in (first factor)"),)))
+    for attr, what in (("account_id", "AWS account"), ("region", "AWS region")):
+        a, b = getattr(old, attr), getattr(new, attr)
+        if a != b:
+            changes.append(Change("environment", "moved", what, Direction.NEUTRAL, before=a, after=b,
+                                  risks=(RiskLabel(risk.ENVIRONMENT_MOVED, "high" if attr == "account_id" else
+                                                   "medium", f"every agent role, boundary and log route is created "
+                                                   f"in {b}; what exists in {a} is left to remove"),)))
+    return changes
+
+
+_DESCRIBED = ("mounts", "boundaries", "database_connections", "log_routing.retention_days", "agent_ca_pem_file",
+              "log_routing.audit", *(f"log_routing.{f}" for f in _LOG_ROUTE_FIELDS))
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(value, dict):
+        out: dict[str, str] = {}
+        for key, inner in value.items():
+            out.update(_flatten(inner, f"{prefix}.{key}" if prefix else key))
+        return out
+    return {prefix: json.dumps(value, sort_keys=True)}
+
+
+def _other_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
+    """Platform fields no handler describes (names derived from the environment, tags): still shown."""
+    a, b = _flatten(old.model_dump(mode="json")), _flatten(new.model_dump(mode="json"))
+    return [Change("other", "changed", f"platform.{path}", Direction.NEUTRAL, before=a.get(path), after=b.get(path))
+            for path in sorted(set(a) | set(b)) if a.get(path) != b.get(path) and not path.startswith(_DESCRIBED)]
+
+
+def platform_changes(before: EnvironmentSide, after: EnvironmentSide) -> list[Change]:
+    """Every environment-wide change between two fully compiled revisions of one environment."""
+    old, new = before.platform, after.platform
+    assert old is not None and new is not None
+    return (_trust_and_account(before.config, after.config, old, new) + _boundary_changes(old.boundaries, new.boundaries)
+            + _connection_changes(old.database_connections, new.database_connections) + _mount_changes(old, new)
+            + _logging_changes(old, new) + _other_changes(old, new))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Incremental: the changed specs' contributions plus a look-up of the unchanged rest
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one spec adds to its environment's platform (agentiam.plan.build._platform reads exactly these)."""
+
+    function: str
+    actions: frozenset[str]
+    database_roles: frozenset[tuple[str, str]]  # (database, Vault role name)
+
+
+def contribution(loaded: LoadedSpec, env: EnvironmentConfig) -> Contribution | None:
+    """The spec's share of `env`'s platform; None if the spec is not deployed there (selection is irrelevant)."""
+    spec = loaded.spec
+    if env.name not in spec.environments:
+        return None
+    roles = frozenset((g.database, names.database_role_name(spec.name, env.name, g.database, g.access.value))
+                      for g in spec.permissions.databases if g.database in env.databases)
+    return Contribution(spec.function.value, frozenset(a for g in spec.permissions.aws for a in g.actions), roles)
+
+
+@dataclass
+class Rest:
+    """The unchanged specs, asked only what the incremental path needs, through `git grep` and a few parses."""
+
+    repo: GitRepo
+    commit: str
+    prefix: str
+    blobs: Mapping[str, str]  # unchanged path -> blob id (identical at both revisions)
+    parsed: dict[str, LoadedSpec | None] = field(default_factory=dict)
+    lookups: int = 0
+
+    def _load(self, paths: list[str]) -> list[LoadedSpec]:
+        todo = [p for p in paths if p not in self.parsed]
+        contents = self.repo.read_blobs(self.blobs[p] for p in todo)
+        for path in todo:
+            self.parsed[path] = load_spec_bytes(path, contents[self.blobs[path]])[0]
+        return [s for s in (self.parsed[p] for p in paths) if s is not None]
+
+    def any_member(self, env: EnvironmentConfig, function: str, action: str | None = None) -> bool:
+        """Whether an unchanged spec of class `function` deployed to `env` exists (and grants `action`)."""
+        self.lookups += 1
+        needles = [function] + ([action] if action else [])
+        hits = [p for p in self.repo.files_containing(self.commit, needles, self.prefix) if p in self.blobs]
+        for start in range(0, len(hits), 32):  # parse in small batches: the first confirming file ends it
+            for loaded in self._load(hits[start:start + 32]):
+                share = contribution(loaded, env)
+                if share and share.function == function and (action is None or action in share.actions):
+                    return True
+        return False
+
+
+def incremental_changes(env: EnvironmentConfig, before: list[Contribution], after: list[Contribution],
+                        rest: Rest) -> list[Change]:
+    """Boundary and allowed-role changes of `env` from the changed specs' contributions on both sides."""
+    changes: list[Change] = []
+    for function in sorted({c.function for c in before} | {c.function for c in after}):
+        old = [c for c in before if c.function == function]
+        new = [c for c in after if c.function == function]
+        old_actions = set().union(*(c.actions for c in old)) if old else set()
+        new_actions = set().union(*(c.actions for c in new)) if new else set()
+        if bool(old) != bool(new) and rest.any_member(env, function):
+            existed = exists = True
+        else:
+            existed, exists = bool(old), bool(new)
+        changes += boundary_existence(function, existed, exists)
+        added = sorted(a for a in new_actions - old_actions if not rest.any_member(env, function, a))
+        removed = sorted(a for a in old_actions - new_actions if not rest.any_member(env, function, a))
+        changes += boundary_action_changes(function, added, removed)
+    # Role names carry the agent's name: an unchanged spec never holds the same role, so no look-up is needed.
+    old_roles = {r for c in before for r in c.database_roles}
+    new_roles = {r for c in after for r in c.database_roles}
+    for database in sorted({d for d, _ in old_roles | new_roles}):
+        changes += allowed_role_changes(database, {r for d, r in new_roles - old_roles if d == database},
+                                        {r for d, r in old_roles - new_roles if d == database})
+    return changes
