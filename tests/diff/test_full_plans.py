@@ -2,7 +2,9 @@
 
 Both revisions are checked out as git worktrees and planned in full through the CLI; the diff,
 which compiles only the changed specs, must find exactly the same differing agent x environment
-entries with exactly the same plan entries on each side.
+entries with exactly the same plan entries on each side, and, for the environment-wide part, exactly
+the changes that describing the two full `platform` plans gives (whether the diff compiled that
+environment in full or incrementally from the changed specs).
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ import pytest
 from click.testing import CliRunner
 
 from agentiam.cli.main import cli
-from agentiam.diff.compute import collect
+from agentiam.diff.compute import collect, compute_diff
 from agentiam.diff.gitsource import GitRepo
+from agentiam.diff.platform import EnvironmentSide, platform_changes
+from agentiam.plan.model import PlatformPlan
+from agentiam.project import load_environments
 from tests.diff.conftest import INVOICE, PAYMENT, SpecRepo, git
 
 Entries = dict[tuple[str, str], dict[str, Any]]
 
 
-def full_plans(checkout: Path, monkeypatch: pytest.MonkeyPatch) -> Entries:
+def full_plans(checkout: Path, monkeypatch: pytest.MonkeyPatch,
+               platforms: dict[str, PlatformPlan] | None = None) -> Entries:
     """Every agent entry of every stack, from `agentiam plan --env <stack> --format json` in `checkout`."""
     monkeypatch.chdir(checkout)
     entries: Entries = {}
@@ -31,6 +37,8 @@ def full_plans(checkout: Path, monkeypatch: pytest.MonkeyPatch) -> Entries:
         result = CliRunner().invoke(cli, ["plan", "--env", stack, "--format", "json"])
         assert result.exit_code == 0, result.output
         plan = json.loads(result.output)
+        if platforms is not None and plan["shared_resources"]:
+            platforms[plan["environment"]] = PlatformPlan.model_validate(plan["platform"])
         for agent in plan["agents"]:
             entries[(agent["environment"], agent["agent"])] = agent
     return entries
@@ -89,3 +97,45 @@ def test_only_changed_specs_are_loaded(spec_repo: SpecRepo) -> None:
     got = collect(GitRepo(spec_repo.root), "bulk", "HEAD")
     assert sorted(got.base.specs) == [PAYMENT] and sorted(got.head.specs) == [PAYMENT]
     assert {e.agent for e in got.entries} == {"payment-gateway-sync"}
+
+
+def make_platform_history(repo: SpecRepo) -> None:
+    """Changes reaching the environment part: a class ceiling, a new class, database roles, one stack config."""
+    repo.edit(INVOICE, "actions: [s3:GetObject, s3:ListBucket]",
+              "actions: [s3:GetObject, s3:ListBucket, s3:GetObjectTagging]")
+    monitor = repo.read(INVOICE).replace("name: invoice-reader", "name: settlement-monitor")
+    repo.write("agent_specs/ops/settlement-monitor.yaml", monitor.replace("function: data-retrieval",
+                                                                          "function: monitoring"))
+    repo.edit(PAYMENT, "  databases:\n    - database: billing\n      access: write\n", "")
+    staging = repo.read("stacks/Pulumi.staging.yaml").replace("retention_days: 90", "retention_days: 30")
+    repo.write("stacks/Pulumi.staging.yaml", staging.replace("billing-db.staging.internal", "billing-db-2.staging.internal"))
+    repo.commit("platform-wide change", tag="head")
+
+
+@pytest.mark.parametrize("history", [make_history, make_platform_history])
+@pytest.mark.parametrize(("base", "head"), [("base", "head"), ("head", "base")])
+def test_environment_changes_equal_description_of_full_platform_plans(
+        spec_repo: SpecRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, base: str, head: str, history) -> None:
+    history(spec_repo)
+    platforms: dict[str, dict[str, PlatformPlan]] = {base: {}, head: {}}
+    configs = {}
+    for rev in (base, head):
+        tree = tmp_path / f"tree-{rev}"
+        git(spec_repo.root, "worktree", "add", "-q", "--detach", str(tree), rev)
+        full_plans(tree, monkeypatch, platforms[rev])
+        configs[rev] = load_environments(tree / "stacks")
+    expected = {}
+    for env in sorted(platforms[base]):
+        described = platform_changes(EnvironmentSide(configs[base][env], platforms[base][env]),
+                                     EnvironmentSide(configs[head][env], platforms[head][env]))
+        if described:
+            expected[env] = sorted(described, key=lambda c: c.sort_key())
+    report = compute_diff(GitRepo(spec_repo.root), base, head)
+    actual = {e.environment: list(e.changes) for e in report.environments}
+    assert actual == expected
+    if history is make_platform_history:
+        # Both ways are exercised: staging compiled in full (its stack changed), dev and prod incrementally.
+        assert {e.environment: e.compiled for e in report.environments} == {
+            "dev": "incremental", "staging": "full", "prod": "incremental"}
+        assert any(c.system == "logging" for c in actual["staging"])
+        assert any(c.subject == "monitoring boundary" for c in actual["prod"])
