@@ -9,8 +9,10 @@ environments), commits 10 realistic spec changes on top, then measures in the sa
 - the baseline: compile everything at both revisions (read every spec from git objects, validate it
   against every guardrail, build the full plan of every stack) and compare the agent entries.
 
-It checks the two agree on which agent x environment entries changed, then prints the figures and the
-ratio baseline / diff.
+It checks the two agree on which agent x environment entries changed and on the environment-wide
+changes (one edit adds an action new to its function class, so each environment's class ceiling
+changes; the diff finds that incrementally, with a few `git grep` look-ups of the unchanged specs),
+then prints the figures and the ratio baseline / diff.
 
     python bench/bench_diff.py           # 10,000 specs, 10 changed
     python bench/bench_diff.py 2000 5    # other sizes
@@ -30,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agentiam.diff.compute import compute_diff  # noqa: E402
 from agentiam.diff.gitsource import GitRepo, stack_of  # noqa: E402
+from agentiam.diff.model import Change  # noqa: E402
+from agentiam.diff.platform import EnvironmentSide, platform_changes  # noqa: E402
 from agentiam.environment.load import parse_environment  # noqa: E402
 from agentiam.plan.build import build_plan  # noqa: E402
 from agentiam.rules.registry import run_rules  # noqa: E402
@@ -78,8 +82,8 @@ def build_repository(root: Path, count: int, changed: int) -> None:
     git(root, "tag", "head")
 
 
-def full_recompile(root: Path) -> set[tuple[str, str]]:
-    """Baseline: every spec at both revisions, validated and planned in every stack, entries compared."""
+def full_recompile(root: Path) -> tuple[set[tuple[str, str]], dict[str, list[Change]]]:
+    """Baseline: every spec at both revisions, validated and planned in every stack, entries and platforms compared."""
     repo = GitRepo(root)
     today = dt.date.today()
     sides = []
@@ -89,13 +93,17 @@ def full_recompile(root: Path) -> set[tuple[str, str]]:
         stacks = {stack_of(p): parse_environment(p, blobs[oid]) for p, oid in snap.stacks.items()}
         specs = [s for s in (load_spec_bytes(p, blobs[oid])[0] for p, oid in sorted(snap.specs.items())) if s]
         run_rules(specs, {c.name: c for c in stacks.values()}, today)
-        entries = {}
+        entries, platforms = {}, {}
         for env in stacks.values():
-            for agent in build_plan(specs, env).agents:
+            plan = build_plan(specs, env)
+            platforms[env.name] = EnvironmentSide(env, plan.platform)
+            for agent in plan.agents:
                 entries[(agent.environment, agent.agent)] = agent
-        sides.append(entries)
-    before, after = sides
-    return {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+        sides.append((entries, platforms))
+    (before, old), (after, new) = sides
+    described = {name: sorted(platform_changes(old[name], new[name]), key=Change.sort_key) for name in old}
+    return ({k for k in set(before) | set(after) if before.get(k) != after.get(k)},
+            {name: changes for name, changes in described.items() if changes})
 
 
 def timed(func, *args):
@@ -123,14 +131,19 @@ def main(count: int, changed: int) -> None:
             worktree_s.append(time.perf_counter() - start)
         engine = [timed(compute_diff, GitRepo(root), "base", "head") for _ in range(3)]
         report = engine[0][0]
-        baseline_keys, full_s = timed(full_recompile, root)
+        (baseline_keys, baseline_envs), full_s = timed(full_recompile, root)
     diff_keys = {(a.environment, a.agent) for a in report.agents}
     assert diff_keys == baseline_keys, "diff and full recompile disagree"
+    assert {e.environment: list(e.changes) for e in report.environments} == baseline_envs, \
+        "environment-wide changes of diff and full recompile disagree"
     engine_s = min(s for _, s in engine)
     print(f"repository: {count} specs x 3 environments, {len(report.changed_spec_files)} specs changed in head "
           f"(built in {setup_s:.1f} s)")
     print(f"changed agent x environment entries: {len(diff_keys)}; spec files compiled by diff: "
           f"{report.specs_compiled} (both revisions)")
+    print(f"environment-wide changes: {sum(len(e.changes) for e in report.environments)} in "
+          f"{', '.join(f'{e.environment} ({e.compiled})' for e in report.environments) or 'none'}; "
+          f"git grep look-ups of unchanged specs: {report.rest_lookups}")
     print(f"agentiam diff (CLI, wall, best of 3):     {min(cli_s):8.3f} s")
     print(f"agentiam diff, head = working tree:       {min(worktree_s):8.3f} s")
     print(f"diff engine in-process (best of 3):       {engine_s:8.3f} s")

@@ -7,6 +7,8 @@ Two steps, kept apart so the first can be checked against full plans:
    and its stack config only, so this equals the difference of the full plans.
 2. `describe()`: each differing entry -> changes keyed by natural key (action, resource, Vault path,
    database, field), never by list position, each with its risk labels and the spec line causing it.
+3. `environment_diffs()`: the environment-wide part (`PlatformPlan`, trusted principal, account), in full
+   where a stack config changed and incrementally from the changed specs elsewhere (`agentiam.diff.platform`).
 """
 
 from __future__ import annotations
@@ -589,7 +591,7 @@ def _identity_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
 def _trust_statements(entry: AgentPlan | None) -> dict[str, dict[str, Any]]:
     """Trust-policy statements by Sid (natural key), each as principals, actions and flattened conditions."""
     out: dict[str, dict[str, Any]] = {}
-    for i, statement in enumerate((entry.aws.trust_policy.get("Statement", []) if entry else [])):
+    for i, statement in enumerate(entry.aws.trust_policy.get("Statement", []) if entry else []):
         principals = {f"{kind}:{p}" for kind, value in statement.get("Principal", {}).items()
                       for p in ([value] if isinstance(value, str) else value)}
         actions = statement.get("Action", [])
@@ -646,7 +648,8 @@ def _trust_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
 # Plan fields the handlers above describe, or derive from what they describe (digest, tags, names).
 _DESCRIBED = ("agent", "environment", "identity_name", "status", "function", "description", "owner_team",
               "owner_sponsor", "owner_contact", "expires", "source_file", "spec_digest", "tags",
-              "aws.inline_policy", "aws.trust_policy", "aws.max_session_duration", "aws.kill_switch_policy", "aws.boundary_policy",
+              "aws.inline_policy", "aws.trust_policy", "aws.max_session_duration", "aws.kill_switch_policy",
+              "aws.boundary_policy",
               "vault.policy_hcl", "vault.login_policy_hcl", "vault.approle.token_ttl", "vault.approle.token_max_ttl",
               "vault.approle.token_explicit_max_ttl", "vault.approle.secret_id", "vault.approle.token_bound_cidrs",
               "vault.cert.allowed_common_names", "vault.cert.token_bound_cidrs", "vault.entity", "vault.database_roles",
@@ -740,7 +743,7 @@ def _owners(side: Side) -> dict[str, tuple[EnvironmentConfig, list[str]]]:
         owner, files = out.get(cfg.name, (cfg, []))
         if not owner.selection.shared_resources and cfg.selection.shared_resources:
             owner = cfg
-        out[cfg.name] = (owner, files + [path])
+        out[cfg.name] = (owner, [*files, path])
     return out
 
 

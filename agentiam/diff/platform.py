@@ -27,8 +27,8 @@ from agentiam.diff.model import Change, Direction, RiskLabel
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.iam import catalogue
 from agentiam.plan import names
-from agentiam.plan.risk import BOUNDARY_DENIED_ACTIONS
 from agentiam.plan.model import BoundaryPlan, DatabaseConnectionPlan, PlatformPlan
+from agentiam.plan.risk import BOUNDARY_DENIED_ACTIONS
 from agentiam.spec.types import format_duration
 from agentiam.spec.validate import LoadedSpec, load_spec_bytes
 
@@ -245,7 +245,8 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
         # FACTS.md: OpenBao >= 2.3.2 refuses API-managed devices; one managed through the API can also be
         # disabled through it by any token with sudo on sys/audit.
         to_api = audit_now.api_managed
-        changes.append(Change("audit", "changed", "audit api_managed", Direction.WIDER if to_api else Direction.NARROWER,
+        direction = Direction.WIDER if to_api else Direction.NARROWER
+        changes.append(Change("audit", "changed", "audit api_managed", direction,
                               before=str(audit_was.api_managed).lower(), after=str(audit_now.api_managed).lower(),
                               risks=(RiskLabel(risk.AUDIT_WEAKENED, "low", "the audit device can be disabled "
                                                "through the API (sys/audit)"),) if to_api else ()))
@@ -301,7 +302,8 @@ def platform_changes(before: EnvironmentSide, after: EnvironmentSide) -> list[Ch
     """Every environment-wide change between two fully compiled revisions of one environment."""
     old, new = before.platform, after.platform
     assert old is not None and new is not None
-    return (_trust_and_account(before.config, after.config, old, new) + _boundary_changes(old.boundaries, new.boundaries)
+    return (_trust_and_account(before.config, after.config, old, new)
+            + _boundary_changes(old.boundaries, new.boundaries)
             + _connection_changes(old.database_connections, new.database_connections) + _mount_changes(old, new)
             + _logging_changes(old, new) + _other_changes(old, new))
 
@@ -338,7 +340,8 @@ class Rest:
     prefix: str
     blobs: Mapping[str, str]  # unchanged path -> blob id (identical at both revisions)
     parsed: dict[str, LoadedSpec | None] = field(default_factory=dict)
-    lookups: int = 0
+    hits: dict[tuple[str, ...], list[str]] = field(default_factory=dict)  # one grep serves every environment
+    lookups: int = 0  # `git grep` processes run
 
     def _load(self, paths: list[str]) -> list[LoadedSpec]:
         todo = [p for p in paths if p not in self.parsed]
@@ -349,9 +352,12 @@ class Rest:
 
     def any_member(self, env: EnvironmentConfig, function: str, action: str | None = None) -> bool:
         """Whether an unchanged spec of class `function` deployed to `env` exists (and grants `action`)."""
-        self.lookups += 1
-        needles = [function] + ([action] if action else [])
-        hits = [p for p in self.repo.files_containing(self.commit, needles, self.prefix) if p in self.blobs]
+        needles = (function,) + ((action,) if action else ())
+        if needles not in self.hits:
+            self.lookups += 1
+            self.hits[needles] = [p for p in self.repo.files_containing(self.commit, needles, self.prefix)
+                                  if p in self.blobs]
+        hits = self.hits[needles]
         for start in range(0, len(hits), 32):  # parse in small batches: the first confirming file ends it
             for loaded in self._load(hits[start:start + 32]):
                 share = contribution(loaded, env)

@@ -10,11 +10,11 @@ from click.testing import CliRunner
 from agentiam.cli.main import cli
 from agentiam.diff.compute import _trust_changes
 from agentiam.diff.model import DiffReport, Direction, EnvironmentDiff, Verdict
+from agentiam.plan.build import agent_plan
+from agentiam.project import load_environments
 from agentiam.render.diff_github import annotations
 from agentiam.render.diff_markdown import render_markdown
 from agentiam.render.diff_text import render_text
-from agentiam.plan.build import agent_plan
-from agentiam.project import load_environments
 from agentiam.spec.validate import load_spec_file
 from tests.diff.conftest import FIXTURES, INVOICE, PAYMENT, PROJECT, SpecRepo, entry, labels
 

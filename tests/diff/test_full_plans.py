@@ -108,7 +108,8 @@ def make_platform_history(repo: SpecRepo) -> None:
                                                                           "function: monitoring"))
     repo.edit(PAYMENT, "  databases:\n    - database: billing\n      access: write\n", "")
     staging = repo.read("stacks/Pulumi.staging.yaml").replace("retention_days: 90", "retention_days: 30")
-    repo.write("stacks/Pulumi.staging.yaml", staging.replace("billing-db.staging.internal", "billing-db-2.staging.internal"))
+    repo.write("stacks/Pulumi.staging.yaml",
+               staging.replace("billing-db.staging.internal", "billing-db-2.staging.internal"))
     repo.commit("platform-wide change", tag="head")
 
 
