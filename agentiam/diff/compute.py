@@ -656,20 +656,11 @@ _DESCRIBED = ("agent", "environment", "identity_name", "status", "function", "de
               "vault.aws_secret_role", "vault.rate_limit", "egress")
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, str]:
-    if isinstance(value, dict):
-        out: dict[str, str] = {}
-        for key, inner in value.items():
-            out.update(_flatten(inner, f"{prefix}.{key}" if prefix else key))
-        return out
-    return {prefix: json.dumps(value, sort_keys=True)}
-
-
 def _other_changes(before: AgentPlan | None, after: AgentPlan | None) -> list[Change]:
     """Any plan field no handler describes is still shown, so the diff never hides a change."""
     if before is None or after is None:
         return []
-    old, new = _flatten(before.model_dump(mode="json")), _flatten(after.model_dump(mode="json"))
+    old, new = platform.flatten(before.model_dump(mode="json")), platform.flatten(after.model_dump(mode="json"))
     return [Change("other", "changed", path, Direction.NEUTRAL, before=old.get(path), after=new.get(path))
             for path in sorted(set(old) | set(new))
             if old.get(path) != new.get(path) and not path.startswith(_DESCRIBED)]

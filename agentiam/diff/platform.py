@@ -282,18 +282,19 @@ _DESCRIBED = ("mounts", "boundaries", "database_connections", "log_routing.reten
               "log_routing.audit", *(f"log_routing.{f}" for f in _LOG_ROUTE_FIELDS))
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, str]:
+def flatten(value: Any, prefix: str = "") -> dict[str, str]:
+    """`{"a": {"b": 1}}` -> `{"a.b": "1"}`: dumped plan fields by dotted path, for the `other` changes."""
     if isinstance(value, dict):
         out: dict[str, str] = {}
         for key, inner in value.items():
-            out.update(_flatten(inner, f"{prefix}.{key}" if prefix else key))
+            out.update(flatten(inner, f"{prefix}.{key}" if prefix else key))
         return out
     return {prefix: json.dumps(value, sort_keys=True)}
 
 
 def _other_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
     """Platform fields no handler describes (names derived from the environment, tags): still shown."""
-    a, b = _flatten(old.model_dump(mode="json")), _flatten(new.model_dump(mode="json"))
+    a, b = flatten(old.model_dump(mode="json")), flatten(new.model_dump(mode="json"))
     return [Change("other", "changed", f"platform.{path}", Direction.NEUTRAL, before=a.get(path), after=b.get(path))
             for path in sorted(set(a) | set(b)) if a.get(path) != b.get(path) and not path.startswith(_DESCRIBED)]
 
