@@ -9,7 +9,8 @@ Two ways to the same changes (`tests/diff/test_full_plans.py` checks they agree)
   the rest of the repository, as a `git grep -F` prefilter whose few hits are parsed to confirm. Unchanged
   specs are identical at both revisions, so what they contribute cancels out. Limitation: a ceiling over
   the 6,144-character managed-policy limit is compacted to verb wildcards from the whole union
-  (`agentiam.plan.boundary`); the incremental path reports the union's change, not the compacted list.
+  (`agentiam.plan.boundary`); the incremental path reports the union's change, not the compacted list. A
+  grep miss (an action written with YAML escapes) can only over-report a ceiling change, never hide one.
 """
 
 from __future__ import annotations
