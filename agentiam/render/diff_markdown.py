@@ -53,8 +53,8 @@ def _change_row(change: Change, spec_line: bool = True) -> str:
     if any(r.high for r in change.risks):
         risks = f"**{risks}**"
     where = (f" L{change.line} |" if change.line else "  |") if spec_line else ""
-    return (f"| {SIGN[change.direction]} | {SYSTEM_TITLE[change.system]} | {_cell(change_text(change, _code, _folded))} | "
-            f"{_cell(risks)} |{where}")
+    text = _cell(change_text(change, _code, _folded))
+    return f"| {SIGN[change.direction]} | {SYSTEM_TITLE[change.system]} | {text} | {_cell(risks)} |{where}"
 
 
 def _environment_rows(agent: AgentDiff) -> list[str]:
