@@ -38,6 +38,14 @@ def specs_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         default="agent_specs", show_default=True, help="Folder of agent specs.")(func)
 
 
+def today_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--today YYYY-MM-DD`: the date expiry (AGT004, AGT005) is judged against; passes a `datetime.date` or None."""
+    return click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                        callback=lambda _ctx, _param, value: value.date() if value else None,
+                        help="Judge expiry (AGT004, AGT005) as of this date, e.g. to see what expires before a "
+                             "release [default: today].")(func)
+
+
 def handle_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the project's user errors into a clear message and exit code 2 (never a traceback)."""
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
 
 from agentiam import project
-from agentiam.cli.common import handle_user_errors, specs_option, stacks_option
+from agentiam.cli.common import handle_user_errors, specs_option, stacks_option, today_option
 from agentiam.plan.build import plan_json
 from agentiam.render import plan_table
 
@@ -16,16 +17,18 @@ from agentiam.render import plan_table
 Examples:
   agentiam plan --env dev                    # table of every identity and its permissions
   agentiam plan --env prod --format json     # the full plan, as the Pulumi program applies it
+  agentiam plan --env prod --today 2027-03-01   # plan as of a date (expiry judged then)
 """)
 @click.option("--env", "stack", required=True, help="Stack / environment (a stacks/Pulumi.<env>.yaml must exist).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: a table per agent; json: the complete plan (byte-identical for the same input).")
+@today_option
 @specs_option
 @stacks_option
 @handle_user_errors
-def plan(stack: str, fmt: str, specs_dir: Path, stacks_dir: Path) -> None:
+def plan(stack: str, fmt: str, today: dt.date | None, specs_dir: Path, stacks_dir: Path) -> None:
     """Show the identity plan of one environment: roles, policies, Vault roles, lifetimes."""
-    identity_plan, _warnings = project.compile_plan(stack, specs_dir, stacks_dir)
+    identity_plan, _warnings = project.compile_plan(stack, specs_dir, stacks_dir, today)
     if fmt == "json":
         click.echo(plan_json(identity_plan), nl=False)
     else:

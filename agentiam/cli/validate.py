@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from agentiam import project
-from agentiam.cli.common import exit_code, handle_user_errors, stacks_option
+from agentiam.cli.common import exit_code, handle_user_errors, stacks_option, today_option
 from agentiam.render import findings as render_findings
 
 
@@ -23,14 +23,11 @@ Examples:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
               help="text for terminals, json for machines, sarif for code-scanning annotations on the spec lines.")
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Judge expiry (AGT004, AGT005) as of this date, e.g. to see what expires before a release "
-                   "[default: today].")
+@today_option
 @stacks_option
 @handle_user_errors
-def validate(paths: tuple[Path, ...], fmt: str, today: dt.datetime | None, stacks_dir: Path) -> None:
+def validate(paths: tuple[Path, ...], fmt: str, today: dt.date | None, stacks_dir: Path) -> None:
     """Validate agent specs: schema, guardrails, environment facts. Exit 0 ok, 1 violations, 2 unreadable input."""
-    result = project.validate(list(paths) or [project.DEFAULT_SPECS_DIR], stacks_dir,
-                              today.date() if today else None)
+    result = project.validate(list(paths) or [project.DEFAULT_SPECS_DIR], stacks_dir, today)
     click.echo(render_findings.render(fmt, result.findings, result.files_checked), nl=False)
     sys.exit(exit_code(result.findings))

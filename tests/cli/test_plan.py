@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import random
-import re
 import shutil
 from pathlib import Path
 
@@ -21,16 +21,19 @@ BROKEN = REPO / "tests" / "fixtures" / "specs" / "broken"
 RULES = REPO / "tests" / "fixtures" / "specs" / "rules"
 
 
+# Every example spec is valid on this date (the earliest expires 2027-03-31), whatever day the suite runs.
+TODAY = "2026-12-01"
+TODAY_DATE = dt.date(2026, 12, 1)
+
+
 @pytest.fixture
 def far_expiry(project_dir) -> Path:
-    """The examples with expiry moved far out: `plan` judges expiry against the real today."""
-    for spec in Path("agent_specs").rglob("*.yaml"):
-        spec.write_text(re.sub(r"^expires: .*$", "expires: 2099-12-31", spec.read_text(), flags=re.M))
+    """The committed examples, planned with `--today` (see `_plan`) so their expiry dates need no rewriting."""
     return project_dir
 
 
-def _plan(*args: str):
-    return CliRunner().invoke(cli, ["plan", *args], catch_exceptions=False)
+def _plan(*args: str, today: str = TODAY):
+    return CliRunner().invoke(cli, ["plan", "--today", today, *args], catch_exceptions=False)
 
 
 def test_text_plan_lists_every_agent_of_the_environment(far_expiry):
@@ -66,7 +69,7 @@ def test_json_plan_does_not_depend_on_the_order_files_are_created_in(far_expiry,
 
 
 def test_plan_does_not_depend_on_the_order_specs_are_given_in(far_expiry):
-    result = project.validate([Path("agent_specs")], Path("stacks"))
+    result = project.validate([Path("agent_specs")], Path("stacks"), TODAY_DATE)
     environment = project.load_environments(Path("stacks"))["dev"]
     reference = plan_json(build_plan(result.specs, environment))
     orders = list(itertools.islice(itertools.permutations(result.specs), 5))
@@ -81,7 +84,7 @@ def test_plan_does_not_depend_on_the_order_specs_are_given_in(far_expiry):
 
 def test_invalid_spec_plans_nothing_exit_1(far_expiry):
     shutil.copy(RULES / "AGT021" / "fail-service-wildcard.yaml", "agent_specs/fail-service-wildcard.yaml")
-    result = CliRunner().invoke(cli, ["plan", "--env", "dev", "--format", "json"])
+    result = CliRunner().invoke(cli, ["plan", "--today", TODAY, "--env", "dev", "--format", "json"])
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "agent_specs/fail-service-wildcard.yaml:15:17  AGT021" in result.stderr
@@ -90,7 +93,7 @@ def test_invalid_spec_plans_nothing_exit_1(far_expiry):
 
 def test_malformed_spec_exit_2(far_expiry):
     shutil.copy(BROKEN / "duplicate-key.yaml", "agent_specs/duplicate-key.yaml")
-    result = CliRunner().invoke(cli, ["plan", "--env", "dev"])
+    result = CliRunner().invoke(cli, ["plan", "--today", TODAY, "--env", "dev"])
     assert result.exit_code == 2
     assert "agent_specs/duplicate-key.yaml:8:1  YAML002" in result.stderr
 
@@ -99,3 +102,19 @@ def test_unknown_environment_exit_2(far_expiry):
     result = CliRunner().invoke(cli, ["plan", "--env", "qa"])
     assert result.exit_code == 2
     assert "no such stack config; known stacks: dev, prod, staging" in result.stderr
+
+
+def test_today_option_judges_expiry_as_of_that_date(far_expiry):
+    # invoice-reader expires 2027-09-30: planned the day before, refused the day after (AGT004).
+    assert _plan("--env", "dev", "--format", "json", today="2027-03-30").exit_code == 0
+    result = CliRunner().invoke(cli, ["plan", "--today", "2027-10-01", "--env", "dev", "--format", "json"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "agent_specs/billing/invoice-reader.yaml:12:10  AGT004  expires: identity expired on 2027-09-30" \
+        in result.stderr
+
+
+def test_today_option_is_a_date(far_expiry):
+    result = CliRunner().invoke(cli, ["plan", "--today", "2027-02-30", "--env", "dev"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--today'" in result.stderr
