@@ -8,6 +8,7 @@ the differing files are ever read, parsed and compiled.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -126,10 +127,10 @@ class GitRepo:
         untracked = self._run(["ls-files", "-o", "--exclude-standard", "-z", *scope], cwd=self.root).split("\0")
         contents: dict[str, bytes] = {}
         for path in filter(None, modified + untracked):
-            full = self.root / path
-            if full.is_file():
-                contents[path] = full.read_bytes()
-                oids[path] = blob_id(contents[path])
+            data = self._worktree_bytes(path)
+            if data is not None:
+                contents[path] = data
+                oids[path] = blob_id(data)
             else:  # deleted on disk, still in the index
                 oids.pop(path, None)
         specs = {p: o for p, o in oids.items() if is_spec_path(p, specs_prefix)}
@@ -137,8 +138,25 @@ class GitRepo:
         return Snapshot(WORKTREE, None, specs, stacks), contents
 
     def read_worktree(self, path: str) -> bytes:
-        """Bytes of a file on disk, by repository path."""
-        return (self.root / path).read_bytes()
+        """Bytes of a file on disk, by repository path, as git would store them (a symlink: its target's path)."""
+        data = self._worktree_bytes(path)
+        if data is None:
+            raise GitError(f"{path}: listed by git but no longer on disk")
+        return data
+
+    def _worktree_bytes(self, path: str) -> bytes | None:
+        """The blob git would make of `path` on disk, None if it is gone; GitError naming the file if unreadable.
+
+        A symlink is read as git stores it (the link's target path, never followed), so its blob id matches the
+        index and a dangling link is a bad spec, not a crash.
+        """
+        full = self.root / path
+        try:
+            if full.is_symlink():
+                return os.fsencode(os.readlink(full))
+            return full.read_bytes() if full.is_file() else None
+        except OSError as exc:
+            raise GitError(f"{path}: cannot read: {exc.strerror}") from exc
 
     def read_blobs(self, oids: Iterable[str]) -> dict[str, bytes]:
         """Contents of many blobs through one `git cat-file --batch` process."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
 
 from agentiam.diff import gitsource
 from agentiam.diff.gitsource import GitError, GitRepo, blob_id
+from agentiam.errors import SpecError
 from tests.diff.conftest import INVOICE, PAYMENT, SpecRepo, git
 
 
@@ -77,3 +79,28 @@ def test_worktree_snapshot_untracked_deleted_and_ignored(spec_repo: SpecRepo) ->
     assert sorted(snapshot.specs) == ["agent_specs/billing/new-agent.yaml", PAYMENT]
     assert snapshot.specs["agent_specs/billing/new-agent.yaml"] == blob_id(b"name: new-agent\n")
     assert sorted(contents) == ["agent_specs/billing/new-agent.yaml"]  # unmodified files are not read
+
+
+def test_symlinks_are_read_as_git_stores_them_and_a_dangling_one_is_a_finding(spec_repo: SpecRepo) -> None:
+    # git stores a symlink as its target path: the worktree must agree (same blob id), never follow the link,
+    # and a committed link whose target is gone must not crash the diff of the working tree.
+    os.symlink("/nonexistent/spec.yaml", spec_repo.root / "agent_specs/billing/dangling.yaml")
+    os.symlink("../../stacks/Pulumi.dev.yaml", spec_repo.root / "agent_specs/billing/link.yaml")
+    spec_repo.commit("links")
+    repo = GitRepo(spec_repo.root)
+    committed = repo.snapshot("HEAD", "agent_specs", "stacks")
+    on_disk, contents = repo.worktree_snapshot("agent_specs", "stacks")
+    assert on_disk.specs == committed.specs and not contents
+    assert repo.read_worktree("agent_specs/billing/dangling.yaml") == b"/nonexistent/spec.yaml"
+    os.symlink("/elsewhere.yaml", spec_repo.root / "agent_specs/billing/untracked.yaml")
+    on_disk, contents = repo.worktree_snapshot("agent_specs", "stacks")
+    assert contents == {"agent_specs/billing/untracked.yaml": b"/elsewhere.yaml"}
+    with pytest.raises(SpecError) as raised:
+        spec_repo.diff("base", None)
+    assert {(f.file, f.rule_id) for f in raised.value.findings} >= {
+        ("agent_specs/billing/dangling.yaml", "YAML007"), ("agent_specs/billing/untracked.yaml", "YAML007")}
+
+
+def test_a_file_listed_by_git_but_gone_is_a_git_error(spec_repo: SpecRepo) -> None:
+    with pytest.raises(GitError, match="no longer on disk"):
+        GitRepo(spec_repo.root).read_worktree("agent_specs/billing/gone.yaml")
