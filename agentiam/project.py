@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentiam.environment.load import load_environment, stack_config_path
+from agentiam.environment.load import load_environment, stack_config_path, stack_names
 from agentiam.environment.model import EnvironmentConfig, Selection
 from agentiam.errors import ConfigError, SpecError
 from agentiam.findings import Finding, Severity, has_errors
@@ -46,11 +46,6 @@ def load_specs(files: Sequence[Path]) -> tuple[list[LoadedSpec], list[Finding]]:
     return specs, findings
 
 
-def stack_names(stacks_dir: Path) -> list[str]:
-    """Stacks with a config file in `stacks_dir` (Pulumi.<stack>.yaml)."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
-
-
 def load_environments(stacks_dir: Path) -> dict[str, EnvironmentConfig]:
     """Environment facts keyed by environment name, with the shards of each environment checked together.
 
@@ -58,6 +53,12 @@ def load_environments(stacks_dir: Path) -> dict[str, EnvironmentConfig]:
     owners would fight over the mounts and boundaries, none would leave them unmanaged); and hash shards must
     cover every index, or the agents hashed to a missing shard would silently never be provisioned.
     """
+    return _load_stacks(stacks_dir)[1]
+
+
+def _load_stacks(stacks_dir: Path) -> tuple[dict[str, EnvironmentConfig], dict[str, EnvironmentConfig]]:
+    """(config by stack, config by environment) of every stack file, read once; see `load_environments`."""
+    by_stack: dict[str, EnvironmentConfig] = {}
     environments: dict[str, EnvironmentConfig] = {}
     selections: dict[str, list[tuple[str, Selection]]] = {}
     problems: list[str] = []
@@ -67,6 +68,7 @@ def load_environments(stacks_dir: Path) -> dict[str, EnvironmentConfig]:
         except ConfigError as exc:
             problems.append(str(exc))
             continue
+        by_stack[stack] = config
         selections.setdefault(config.name, []).append((stack, config.selection))
         known = environments.get(config.name)
         if known is None:
@@ -78,7 +80,7 @@ def load_environments(stacks_dir: Path) -> dict[str, EnvironmentConfig]:
         problems.extend(_shard_problems(stacks_dir, name, stacks))
     if problems:
         raise ConfigError("\n".join(problems))
-    return environments
+    return by_stack, environments
 
 
 def _shard_problems(stacks_dir: Path, environment: str, stacks: list[tuple[str, Selection]]) -> list[str]:
@@ -146,8 +148,10 @@ def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today
 def compile_plan(stack: str, specs_dir: Path = DEFAULT_SPECS_DIR, stacks_dir: Path = DEFAULT_STACKS_DIR,
                  today: dt.date | None = None) -> tuple[IdentityPlan, list[Finding]]:
     """The plan of one stack. Raises SpecError if any spec is invalid: nothing is ever half-applied."""
-    environment = load_environment(stacks_dir, stack)
-    environments = load_environments(stacks_dir)
+    if not stack_config_path(stacks_dir, stack).is_file():
+        load_environment(stacks_dir, stack)  # raises the clearest error: no such stack, with the known ones
+    by_stack, environments = _load_stacks(stacks_dir)  # every stack file read once, the shards checked together
+    environment = by_stack.get(stack) or load_environment(stacks_dir, stack)
     result = validate([specs_dir], stacks_dir, today, environments)
     if not result.ok:
         raise SpecError([f for f in result.findings if f.severity is Severity.ERROR])

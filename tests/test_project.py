@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentiam.errors import ConfigError
+from agentiam import project
 from agentiam.project import load_environments
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,3 +62,31 @@ def test_the_bundled_sharded_example_is_consistent(tmp_path):
     for path in (ROOT / "stacks" / "sharded-example").glob("Pulumi.*.yaml"):
         shutil.copy(path, tmp_path)
     assert list(load_environments(tmp_path)) == ["prod"]
+
+
+def test_a_missing_stacks_folder_is_one_clear_error_not_a_finding_per_environment(tmp_path):
+    # Before: every spec got an AGT003 per environment ("known environments: none") and exit 1.
+    specs = tmp_path / "agent_specs"
+    shutil.copytree(ROOT / "agent_specs" / "billing", specs)
+    for call in (lambda: project.validate([specs], tmp_path / "nope"),
+                 lambda: project.compile_plan("dev", specs, tmp_path / "nope")):
+        with pytest.raises(ConfigError, match=r"nope: no such folder of stack configs"):
+            call()
+
+
+def test_compile_plan_reads_each_stack_file_once(tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
+    (tmp_path / "empty").mkdir()
+    reads: list[str] = []
+    real = project.load_environment
+    monkeypatch.setattr(project, "load_environment", lambda d, s: reads.append(s) or real(d, s))
+    plan, _ = project.compile_plan("dev", tmp_path / "empty", tmp_path / "stacks")
+    assert plan.environment == "dev" and plan.agents == []
+    assert sorted(reads) == ["dev", "prod", "staging"]
+
+
+def test_compile_plan_of_an_unknown_stack_names_the_known_ones_even_if_another_is_broken(tmp_path):
+    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
+    (tmp_path / "stacks" / "Pulumi.staging.yaml").write_text("config: [")
+    with pytest.raises(ConfigError, match=r"Pulumi.qa.yaml: no such stack config; known stacks: dev, prod, staging"):
+        project.compile_plan("qa", tmp_path / "empty", tmp_path / "stacks")

@@ -19,13 +19,25 @@ def stack_config_path(stacks_dir: Path, stack: str) -> Path:
     return stacks_dir / f"Pulumi.{stack}.yaml"
 
 
+def stack_names(stacks_dir: Path) -> list[str]:
+    """Stacks with a config file in `stacks_dir` (Pulumi.<stack>.yaml); ConfigError if the folder is missing.
+
+    A missing folder is an error rather than "no environments": otherwise every spec would get an AGT003
+    finding per environment, hiding the one real mistake (a wrong `--stacks`).
+    """
+    if not stacks_dir.is_dir():
+        raise ConfigError(f"{stacks_dir}: no such folder of stack configs (Pulumi.<stack>.yaml); "
+                          "run from the project root or pass --stacks")
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
+
+
 def load_environment(stacks_dir: Path, stack: str) -> EnvironmentConfig:
     """Load and validate the stack's `agentiam:environment` config; ConfigError lists every problem."""
     path = stack_config_path(stacks_dir, stack)
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
+        known = stack_names(stacks_dir)
         raise ConfigError(f"{path}: no such stack config; known stacks: {', '.join(known) or 'none'}") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc

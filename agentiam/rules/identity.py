@@ -72,7 +72,8 @@ def _check_known_environments(rule: Rule, ctx: SpecContext) -> Iterator[Finding]
     for i, env in enumerate(ctx.loaded.spec.environments):
         if env not in ctx.environments:
             yield ctx.finding(rule, ("environments", i), f"environment {env!r} has no stack config "
-                                                         f"(stacks/Pulumi.{env}.yaml); known environments: {known}")
+                                                         f"(no Pulumi.<stack>.yaml declares `name: {env}`); "
+                                                         f"known environments: {known}")
 
 
 def _check_not_expired(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:

@@ -91,10 +91,20 @@ def test_sarif_format(project_dir):
     assert [r["locations"][0]["physicalLocation"]["region"]["startColumn"] for r in typos] == [17, 31, 45]
 
 
-def test_missing_stacks_folder_makes_every_environment_unknown(project_dir):
+def test_missing_stacks_folder_is_one_config_error(project_dir):
+    # A wrong --stacks is bad input (exit 2), not an AGT003 violation in every spec for every environment.
     result = _run("--stacks", "nowhere")
-    assert result.exit_code == 1  # no stack configs: every environment is unknown (AGT003)
-    assert "AGT003" in result.output and "known environments: none" in result.output
+    assert result.exit_code == 2
+    assert result.output == ("error: nowhere: no such folder of stack configs (Pulumi.<stack>.yaml); run from the "
+                             "project root or pass --stacks\n")
+
+
+def test_empty_stacks_folder_makes_every_environment_unknown(project_dir):
+    Path("no-stacks").mkdir()
+    result = _run("agent_specs/billing/invoice-reader.yaml", "--stacks", "no-stacks")
+    assert result.exit_code == 1
+    assert [line.split("  ")[1] for line in result.output.splitlines()[:-1]] == ["AGT003"] * 3
+    assert "no Pulumi.<stack>.yaml declares `name: dev`); known environments: none" in result.output
 
 
 def test_today_option_moves_the_expiry_check(project_dir):
