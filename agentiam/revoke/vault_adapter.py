@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentiam.client.errors import NotFound, VaultRequestError
+from agentiam.client.errors import NotFound, PermissionDenied, VaultRequestError, VaultSealed, VaultUnavailable
 from agentiam.client.vault import Backoff, VaultApi
 from agentiam.revoke import Outcome, StepResult
 
@@ -88,11 +88,27 @@ class VaultRevoker:
         for accessor in self._list("auth/token/accessors"):
             try:
                 info = self._call("POST", "auth/token/lookup-accessor", {"accessor": accessor}).get("data") or {}
-            except VaultRequestError:
+            except VaultRequestError as exc:
+                if not _token_gone(exc):
+                    raise
                 continue  # expired or revoked between the list and the lookup: nothing left to revoke
             if info.get("entity_id") == entity_id:
-                self._call("POST", "auth/token/revoke-accessor", {"accessor": accessor})
+                try:
+                    self._call("POST", "auth/token/revoke-accessor", {"accessor": accessor})
+                except VaultRequestError as exc:
+                    if not _token_gone(exc):
+                        raise
+                    continue  # expired between the lookup and the revocation: already cut off
                 revoked += 1
         if not revoked:
             return StepResult(Outcome.ALREADY, "no live token")
         return StepResult(Outcome.REVOKED, f"{revoked} token(s) revoked")
+
+
+def _token_gone(exc: VaultRequestError) -> bool:
+    """Whether an accessor call failed because the token no longer exists (Vault: 400 "invalid accessor").
+
+    An outage, a sealed Vault or a refused operator token is not "gone": swallowing those would report a live
+    token as "no live token".
+    """
+    return not isinstance(exc, (VaultUnavailable, VaultSealed, PermissionDenied))
