@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from agentiam.errors import ServerError
+from agentiam.errors import ConfigError, ServerError
 from agentiam.revoke import Outcome, StepResult
 
 
@@ -20,7 +20,10 @@ class AwsRevoker:
     """IAM calls with the operator's credentials (standard boto3 chain; `endpoint_url` for tests)."""
 
     def __init__(self, *, endpoint_url: str | None = None, region_name: str | None = None):
-        self._iam = boto3.client("iam", endpoint_url=endpoint_url, region_name=region_name)
+        try:
+            self._iam = boto3.client("iam", endpoint_url=endpoint_url, region_name=region_name)
+        except ValueError as exc:  # botocore: "Invalid endpoint: ..." for a URL without a scheme
+            raise ConfigError(f"--aws-endpoint-url {endpoint_url!r}: {exc}") from exc
 
     def attach_kill_switch(self, role_name: str, policy_name: str, policy: dict[str, Any],
                            unconditional: dict[str, Any]) -> StepResult:

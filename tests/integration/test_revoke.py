@@ -20,7 +20,11 @@ from click.testing import CliRunner, Result
 from agentiam.cli.main import cli
 from agentiam.client import AgentSession, LoginRefused, PermissionDenied
 from agentiam.client.vault import VaultApi
+from agentiam.errors import ServerError
 from agentiam.plan import names
+from agentiam.plan.build import KILL_SWITCH_POLICY
+from agentiam.revoke import kill_switch_policy
+from agentiam.revoke.aws_adapter import AwsRevoker
 from tests import servers
 from tests.integration.world import World, reader_spec
 
@@ -160,3 +164,23 @@ def test_why_tokens_are_not_revoked_by_login_path_prefix(world_factory: Callable
     for token in tokens:
         with pytest.raises(PermissionDenied):
             alpha._api.lookup_self(token)
+
+
+def test_aws_errors_are_failed_steps_with_the_iam_call_never_a_traceback(
+        world: World, moto_server: servers.MotoServer, iam_role: str) -> None:
+    unreachable = _revoke(world, moto_server, "--aws-endpoint-url", "http://127.0.0.1:1", fmt="json")
+    assert unreachable.exit_code == 2, unreachable.output
+    report = json.loads(unreachable.output)
+    (aws_step,) = [s for s in report["steps"] if s["system"] == "aws"]
+    assert aws_step["outcome"] == "FAILED"
+    assert aws_step["detail"] == (f"iam:GetRolePolicy on role {iam_role}: Could not connect to the endpoint URL: "
+                                  '"http://127.0.0.1:1/"')
+    assert report["ok"] is False and "Traceback" not in unreachable.output
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in moto_server.env.items():
+            patch.setenv(key, value)
+        revoker = AwsRevoker(endpoint_url=moto_server.endpoint_url, region_name=moto_server.region)
+        with pytest.raises(ServerError, match=r"^iam:GetRole on role no-such-role: NoSuchEntity: "):
+            revoker.attach_kill_switch("no-such-role", names.KILL_SWITCH_POLICY_NAME,
+                                       kill_switch_policy("2026-11-29T09:30:15Z"), KILL_SWITCH_POLICY)

@@ -138,3 +138,16 @@ def test_the_command_asks_first_and_needs_an_operator_token() -> None:
     assert "Aborted" in declined.output and "SYSTEM" not in declined.output
     no_token = CliRunner().invoke(cli, [*args, "--yes"], env={"VAULT_ADDR": "https://127.0.0.1:1", "VAULT_TOKEN": ""})
     assert no_token.exit_code == 2 and "VAULT_TOKEN" in no_token.output
+
+
+def test_a_malformed_aws_endpoint_is_a_clear_error_before_any_step() -> None:
+    from click.testing import CliRunner
+
+    from agentiam.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["revoke", "invoice-reader", "--env", "dev", "--specs", str(SPECS), "--stacks",
+                                      str(STACKS), "--yes", "--aws-endpoint-url", "not a url"],
+                                env={"VAULT_ADDR": "https://127.0.0.1:1", "VAULT_TOKEN": "operator"})
+    assert result.exit_code == 2, result.output
+    assert "error: --aws-endpoint-url 'not a url': Invalid endpoint: not a url" in result.output
+    assert "SYSTEM" not in result.output and "Traceback" not in result.output
