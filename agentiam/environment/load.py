@@ -55,5 +55,6 @@ def parse_environment(file: str, raw: bytes) -> EnvironmentConfig:
     try:
         return EnvironmentConfig.model_validate(config[CONFIG_KEY])
     except ValidationError as exc:
-        findings = validation_findings(document, exc, prefix=("config", CONFIG_KEY), rule_id="CFG002")
+        findings = validation_findings(document, exc, prefix=("config", CONFIG_KEY), rule_id="CFG002",
+                                       model=EnvironmentConfig)
         raise ConfigError("\n".join(f.render() for f in findings)) from exc

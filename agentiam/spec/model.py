@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import Enum
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
@@ -17,6 +16,7 @@ from agentiam.spec.types import (
     EnvironmentName,
     Hostname,
     IamAction,
+    IsoDate,
     StatementId,
     TeamName,
 )
@@ -57,7 +57,8 @@ class Owner(_Strict):
     """Who answers for the agent: a team and a named human sponsor."""
 
     team: TeamName
-    sponsor: Email = Field(description="The human who sponsors this agent and re-approves it before it expires.",
+    sponsor: Email = Field(description="E-mail address of the human who sponsors this agent and re-approves it before "
+                                       "it expires.",
                            examples=["jane.doe@example.com"])
     contact: str = Field(min_length=2, max_length=200, description="Where to reach the owners (channel, rota, e-mail).",
                          examples=["#billing-oncall"])
@@ -199,7 +200,7 @@ class AgentSpec(_Strict):
     environments: list[EnvironmentName] = Field(min_length=1, description="Environments the agent exists in.",
                                                 examples=[["dev", "staging", "prod"]])
     status: Annotated[Status, Strict(False)] = Field(Status.ACTIVE, description="active, suspended or revoked.", examples=["active"])
-    expires: Annotated[dt.date, Strict(False)] = Field(
+    expires: IsoDate = Field(
         description="Date (YYYY-MM-DD) after which the identity must be re-approved; expired specs are refused.",
         examples=["2027-06-30"])
     authentication: Authentication = Field(default_factory=Authentication, description="Login method.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated
 
@@ -33,6 +34,24 @@ def format_duration(seconds: int) -> str:
     minutes, secs = divmod(rest, 60)
     return "".join(f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n) or "0s"
 
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+
+
+def parse_date(value: object) -> dt.date:
+    """`2027-06-30` -> a date. Only that form: pydantic's lax dates would also take a number of seconds since 1970
+    (`expires: 1822262400`), a value no reviewer reads as a date."""
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError(f"dates are written YYYY-MM-DD, got {value!r}")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a calendar date ({exc})") from exc
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(parse_date)]
 
 Duration = Annotated[
     int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -9,12 +10,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agentiam.findings import Finding, Severity
 from agentiam.spec.model import AgentSpec
 from agentiam.spec.source import PathPart, SourceDocument, parse_spec_bytes
 
+_MAX_SHOWN = 80  # characters of an offending value quoted in a message (a value may be kilobytes long)
 _YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO", "ON", "OFF"}
 
 
@@ -39,7 +41,66 @@ def spec_digest(spec: AgentSpec) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _message(error: dict[str, Any]) -> tuple[str, str]:
+def _shown(value: Any) -> str:
+    """The offending value as the user wrote it, shortened; containers by kind (their items are located apart)."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN - 3] + "..."
+
+
+@functools.cache
+def _json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+def _schema_at(model: type[BaseModel], loc: tuple[PathPart, ...]) -> dict[str, Any]:
+    """The JSON-schema node of the field at `loc` ({} if none): where the field's description and examples are."""
+    root = _json_schema(model)
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while True:
+            if "$ref" in node:
+                node = {**root["$defs"][node["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+            elif "anyOf" in node:  # `X | None`: the non-null branch, keeping the field's own description
+                branch = next((b for b in node["anyOf"] if b.get("type") != "null"), {})
+                node = {**{k: v for k, v in node.items() if k != "anyOf"}, **branch}
+            else:
+                return node
+
+    node = resolve(root)
+    for i, part in enumerate(loc):
+        if part == "[key]":
+            continue
+        if loc[i + 1:i + 2] == ("[key]",):  # pydantic's loc of a bad mapping key: (..., key, "[key]")
+            node = node.get("propertyNames", {})
+        elif isinstance(part, int):
+            node = node.get("items", {})
+        elif part in node.get("properties", {}):
+            node = node["properties"][part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            node = next(iter(node.get("patternProperties", {}).values()), {})
+        node = resolve(node)
+    return node
+
+
+def _expected_form(model: type[BaseModel], loc: tuple[PathPart, ...]) -> str:
+    """What a pattern field expects, in the words of its description and example rather than its regex."""
+    node = _schema_at(model, loc)
+    description = str(node.get("description", "")).split("; ")[0].rstrip(".")  # the form, not the rationale
+    first_word = description.split(" ", 1)[0]
+    if sum(c.isupper() for c in first_word) == 1 and first_word[:1].isupper():  # `An IAM action`, not `AWS region`
+        description = description[0].lower() + description[1:]
+    examples = [e for e in node.get("examples", []) if isinstance(e, str)]
+    example = f", e.g. {examples[0]!r}" if examples else ""
+    return f"expected {description or 'a value of another form'}{example}"
+
+
+def _message(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str]:
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
@@ -49,26 +110,35 @@ def _message(error: dict[str, Any]) -> tuple[str, str]:
     message = error["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
+    if kind == "string_pattern_mismatch":  # a raw regex helps nobody: say what the field is, with an example
+        message = _expected_form(model, error["loc"])
+    elif kind in ("model_type", "dict_type"):
+        message = "expected a mapping (`key: value` lines)"
+    elif kind == "list_type":
+        message = "expected a list (`- item` lines or `[a, b]`)"
     if kind == "bool_type" and isinstance(value, str) and value in _YAML11_BOOLEANS:
         message += f" (got the string {value!r}: write true or false)"
-    elif kind not in ("value_error", "missing") and not isinstance(value, dict | list):
-        message += f", got {value!r}"
+    elif kind != "value_error" and "input" in error and not (isinstance(value, dict | list) and kind.endswith(
+            ("_too_short", "_too_long"))):
+        message += f", got {_shown(value)}"
     return "SPEC003", message
 
 
 def validation_findings(document: SourceDocument, exc: ValidationError, prefix: tuple[PathPart, ...] = (),
-                        rule_id: str | None = None) -> list[Finding]:
-    """One finding per pydantic error, located on the offending key or value."""
+                        rule_id: str | None = None, model: type[BaseModel] = AgentSpec) -> list[Finding]:
+    """One finding per pydantic error of `model`, located on the offending key or value."""
     findings = []
     for error in exc.errors(include_url=False):
         loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-")))
-        code, message = _message(error)
-        path = prefix + loc
-        at_key = error["type"] == "extra_forbidden"
-        finding = document.finding(rule_id or code, path, message, Severity.ERROR, at_key=at_key)
+        error["loc"] = loc
+        code, message = _message(error, model)
+        # A bad mapping key (`overrides.Prod`) comes as (..., "Prod", "[key]"): locate and name the key itself.
+        at_key = error["type"] == "extra_forbidden" or loc[-1:] == ("[key]",)
+        loc = loc[:-1] if loc[-1:] == ("[key]",) else loc
+        finding = document.finding(rule_id or code, prefix + loc, message, Severity.ERROR, at_key=at_key)
         if prefix:  # name config fields relative to the config value, not the file root
             finding = Finding(finding.file, finding.line, finding.column, finding.rule_id, finding.severity,
-                              ".".join(str(p) for p in loc), finding.message)
+                              ".".join(str(p) for p in loc) or str(prefix[-1]), finding.message)
         findings.append(finding)
     return findings
 

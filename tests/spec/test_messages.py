@@ -1,0 +1,109 @@
+"""What users read for schema errors: the field by key, its location, the offending value, no raw regex."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from agentiam.environment.load import parse_environment
+from agentiam.errors import ConfigError
+from agentiam.spec.validate import load_spec_bytes
+
+REPO = Path(__file__).resolve().parents[2]
+BASE = (REPO / "agent_specs" / "billing" / "invoice-reader.yaml").read_text()
+DEV = (REPO / "stacks" / "Pulumi.dev.yaml").read_text()
+
+
+def _findings(old: str, new: str) -> list[str]:
+    assert old in BASE
+    spec, findings = load_spec_bytes("s.yaml", BASE.replace(old, new, 1).encode())
+    assert spec is None
+    return [f.render() for f in findings]
+
+
+@pytest.mark.parametrize("old,new,expected", [
+    ("name: invoice-reader", "name: Invoice_Reader",
+     "s.yaml:4:7  SPEC003  name: expected unique agent name: lowercase letters, digits and '-', "
+     "e.g. 'invoice-reconciler', got 'Invoice_Reader'"),
+    ("sponsor: maria.keller@example.com", "sponsor: maria",
+     "s.yaml:8:12  SPEC003  owner.sponsor: expected e-mail address of the human who sponsors this agent and "
+     "re-approves it before it expires, e.g. 'jane.doe@example.com', got 'maria'"),
+    ("actions: [s3:GetObject, s3:ListBucket]", "actions: [s3:GetObject, s3 ListBucket]",
+     "s.yaml:20:31  SPEC003  permissions.aws[read-invoices].actions[s3 ListBucket]: expected an IAM action "
+     "`service:Action`, e.g. 's3:GetObject', got 's3 ListBucket'"),
+    ("- arn:aws:s3:::billing-{env}-invoices\n", "- s3://billing-{env}-invoices\n",
+     "s.yaml:22:11  SPEC003  permissions.aws[read-invoices].resources[s3://billing-{env}-invoices]: expected a "
+     "resource ARN, e.g. 'arn:aws:s3:::billing-{env}-invoices/*', got 's3://billing-{env}-invoices'"),
+    ("environments: [dev, staging, prod]", "environments: [dev, Staging, prod]",
+     "s.yaml:11:21  SPEC003  environments[Staging]: expected an environment with a stack config in "
+     "stacks/Pulumi.<env>.yaml, e.g. 'dev', got 'Staging'"),
+])
+def test_pattern_mismatch_says_what_the_field_is_with_an_example(old, new, expected):
+    assert _findings(old, new) == [expected]
+
+
+def test_no_message_shows_a_regex():
+    cases = [("name: invoice-reader", "name: x_y"), ("team: billing-platform", "team: Billing"),
+             ("path: billing/{agent}/*", "path: /abs"), ("database: billing", "database: Billing"),
+             ("overrides:\n  prod:", "authentication:\n  certificate_common_name: BAD CN\noverrides:\n  prod:")]
+    for old, new in cases:
+        (message,) = _findings(old, new)
+        assert "pattern" not in message and not re.search(r"\^|\$'|\\\\", message), message
+        assert "expected " in message and ", e.g. '" in message, message
+
+
+def test_a_bad_mapping_key_is_located_on_the_key_and_named_by_it():
+    # pydantic reports it as loc (overrides, Prod, "[key]"); users see the key, not "[key]".
+    assert _findings("overrides:\n  prod:", "overrides:\n  Prod:") == [
+        "s.yaml:31:3  SPEC003  overrides.Prod: expected an environment with a stack config in "
+        "stacks/Pulumi.<env>.yaml, e.g. 'dev', got 'Prod'"]
+
+
+@pytest.mark.parametrize("new,expected", [
+    ("owner: [billing-platform]\nx_owner:", "owner: expected a mapping (`key: value` lines), got a list"),
+    ("owner: billing-platform\nx_owner:", "owner: expected a mapping (`key: value` lines), got 'billing-platform'"),
+])
+def test_a_list_or_scalar_where_a_mapping_belongs_is_named_plainly(new, expected):
+    findings = _findings("owner:", new)
+    assert any(f.endswith(f"SPEC003  {expected}") for f in findings), findings
+
+
+def test_long_offending_values_are_shortened():
+    (message,) = _findings("contact: \"#billing-platform-oncall\"", "contact: \"" + "x" * 5000 + "\"")
+    assert message.endswith("String should have at most 200 characters, got '" + "x" * 76 + "...")
+
+
+@pytest.mark.parametrize("value,expected", [
+    # A unix timestamp is a valid pydantic (lax) date, but no reviewer reads 1822262400 as 2027-09-30.
+    ("1822262400", "dates are written YYYY-MM-DD, got 1822262400"),
+    ("2027-09-30T00:00:00", "dates are written YYYY-MM-DD, got '2027-09-30T00:00:00'"),
+    ("2027-02-30", "'2027-02-30' is not a calendar date (day is out of range for month)"),
+])
+def test_expiry_is_a_calendar_date_written_yyyy_mm_dd(value, expected):
+    assert _findings("expires: 2027-09-30", f"expires: {value}") == [f"s.yaml:12:10  SPEC003  expires: {expected}"]
+
+
+def test_quoted_expiry_is_the_same_date():
+    spec, findings = load_spec_bytes("s.yaml", BASE.replace("expires: 2027-09-30", 'expires: "2027-09-30"').encode())
+    assert findings == [] and spec is not None and spec.spec.expires.isoformat() == "2027-09-30"
+
+
+def test_stack_config_patterns_are_described_from_the_config_model():
+    raw = DEV.replace("path: agentiam-file", "path: Agentiam_File").replace("region: eu-west-1\n    aws_secrets",
+                                                                           "region: Ireland\n    aws_secrets")
+    with pytest.raises(ConfigError) as caught:
+        parse_environment("stacks/Pulumi.dev.yaml", raw.encode())
+    assert str(caught.value).splitlines() == [
+        "stacks/Pulumi.dev.yaml:9:13  CFG002  region: expected AWS region, e.g. 'eu-west-1', got 'Ireland'",
+        "stacks/Pulumi.dev.yaml:19:15  CFG002  vault.audit.path: expected audit device path (name), "
+        "e.g. 'agentiam-file', got 'Agentiam_File'",
+    ]
+
+
+def test_a_stack_config_value_of_the_wrong_kind_names_the_config_key():
+    with pytest.raises(ConfigError) as caught:
+        parse_environment("stacks/Pulumi.x.yaml", b"config:\n  agentiam:environment:\n    - dev\n")
+    assert str(caught.value) == ("stacks/Pulumi.x.yaml:3:5  CFG002  agentiam:environment: expected a mapping "
+                                 "(`key: value` lines), got a list")
