@@ -58,6 +58,7 @@ class _Reject(Exception):
         self.rule_id, self.node, self.message = rule_id, node, message
 
 
+_ALIAS_MESSAGE = "anchors and aliases are not allowed: a reviewer must see every value where it applies"
 _SEP = "\x1f"  # joins path parts into one string key (a node is either a mapping or a list: no ambiguity)
 _BITS = 20  # files are at most 256 KiB, so lines and columns fit in 20 bits each
 
@@ -145,8 +146,8 @@ def _scalar(node: yaml.ScalarNode) -> Any:
 
 def _build(node: yaml.Node, seen: set[int], path: str, positions: dict[str, int],
            key_mark: yaml.Mark | None = None) -> Any:
-    if id(node) in seen:
-        raise _Reject("YAML003", node, "this anchored value is reused through an alias; anchors and aliases are not allowed: a reviewer must see every value where it applies")
+    if id(node) in seen:  # the composer hands an alias over as the anchored node itself: `_alias_finding` locates it
+        raise _Reject("YAML003", node, _ALIAS_MESSAGE)
     seen.add(id(node))
     mark = node.start_mark
     key = key_mark or mark
@@ -165,6 +166,9 @@ def _build(node: yaml.Node, seen: set[int], path: str, positions: dict[str, int]
     for key_node, value_node in node.value:
         if key_node.__class__ is not yaml.ScalarNode:
             raise _Reject("YAML007", key_node, "mapping keys must be plain strings")
+        if id(key_node) in seen:  # `*k : 1` would be a key nobody sees written
+            raise _Reject("YAML003", key_node, _ALIAS_MESSAGE)
+        seen.add(id(key_node))
         name = key_node.value
         if name == "<<" and not key_node.style:
             raise _Reject("YAML003", key_node, "merge keys (<<) are not allowed: a reviewer must see every value where it applies")
@@ -183,6 +187,23 @@ def _yaml_error(file: str, exc: yaml.YAMLError) -> Finding:
     context = getattr(exc, "context", None)
     message = f"{context}, {problem}" if context else problem
     return Finding(file, line, column, "YAML001", Severity.ERROR, "", f"malformed YAML: {message}")
+
+
+def _alias_finding(file: str, text: str, anchored: yaml.Node) -> Finding:
+    """YAML003 on the first alias (where the value is reused), naming the anchor's line.
+
+    Composed nodes keep no trace of aliases (an alias *is* the anchored node), so only on this error path the text
+    is parsed again as events: the first alias event in the stream is the one `_build` tripped over, as `_build`
+    walks the document in order and an anchor always precedes its aliases.
+    """
+    anchor_line = anchored.start_mark.line + 1
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            return Finding(file, mark.line + 1, mark.column + 1, "YAML003", Severity.ERROR, "",
+                           f"alias *{event.anchor} reuses the value anchored on line {anchor_line}; {_ALIAS_MESSAGE}")
+    mark = anchored.start_mark  # not reached: a reused node means an alias event exists
+    return Finding(file, mark.line + 1, mark.column + 1, "YAML003", Severity.ERROR, "", _ALIAS_MESSAGE)
 
 
 def parse_spec_bytes(file: str, raw: bytes) -> tuple[SourceDocument | None, list[Finding]]:
@@ -209,6 +230,8 @@ def parse_spec_bytes(file: str, raw: bytes) -> tuple[SourceDocument | None, list
     try:
         data = _build(root, set(), "", positions)
     except _Reject as rejected:
+        if rejected.message is _ALIAS_MESSAGE:
+            return None, [_alias_finding(file, text, rejected.node)]
         mark = rejected.node.start_mark
         return None, [Finding(file, mark.line + 1, mark.column + 1, rejected.rule_id, Severity.ERROR, "", rejected.message)]
     except RecursionError:

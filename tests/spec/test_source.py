@@ -1,0 +1,28 @@
+"""The safe loader's refusals point at what the reviewer must change (YAML003 on the alias, not the anchor)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentiam.spec.source import parse_spec_bytes
+
+RULE = "anchors and aliases are not allowed: a reviewer must see every value where it applies"
+
+
+@pytest.mark.parametrize("text,where,alias,anchor_line", [
+    ("owner: &o {team: t}\nx: 1\ncredentials: *o\n", (3, 14), "o", 1),   # a mapping reused
+    ("a: &s 1\nb: [2, *s]\nc: *s\n", (2, 8), "s", 1),                   # the first of two aliases
+    ("a: &x [1, *x]\n", (1, 11), "x", 1),                               # an alias inside its own anchor
+    ("a: &k foo\n*k : 1\n", (2, 1), "k", 1),                            # an alias used as a key
+    ("&k a: 1\nb: *k\n", (2, 4), "k", 1),                               # an anchored key reused as a value
+])
+def test_reuse_is_reported_on_the_alias(text, where, alias, anchor_line):
+    document, findings = parse_spec_bytes("f.yaml", text.encode())
+    assert document is None
+    assert [(f.rule_id, f.line, f.column, f.message) for f in findings] == [
+        ("YAML003", *where, f"alias *{alias} reuses the value anchored on line {anchor_line}; {RULE}")]
+
+
+def test_an_anchor_nobody_reuses_is_harmless():
+    document, findings = parse_spec_bytes("f.yaml", b"a: &x 1\nb: 1\n")
+    assert findings == [] and document is not None and document.data == {"a": 1, "b": 1}
