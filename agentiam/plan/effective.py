@@ -8,6 +8,9 @@ from agentiam.environment.model import EnvironmentConfig
 from agentiam.spec.model import AgentSpec, Credentials, Network, Status
 
 
+_STATUS_ORDER = (Status.ACTIVE, Status.SUSPENDED, Status.REVOKED)  # loosest to strictest
+
+
 @dataclass(frozen=True)
 class EffectiveSpec:
     """Values that differ per environment, resolved."""
@@ -26,8 +29,9 @@ def effective(spec: AgentSpec, environment: str) -> EffectiveSpec:
     if override.credentials is not None:
         changes = override.credentials.model_dump(exclude_none=True)
         credentials = credentials.model_copy(update=changes)
-    # An agent revoked or suspended as a whole stays so everywhere; an override can only tighten status.
-    status = spec.status if spec.status is not Status.ACTIVE or override.status is None else override.status
+    # An override can only tighten status: the stricter of the two applies (suspended in prod, revoked as a whole
+    # stays revoked; suspended as a whole and revoked in prod is revoked there).
+    status = max(spec.status, override.status or spec.status, key=_STATUS_ORDER.index)
     return EffectiveSpec(status, credentials, override.network if override.network is not None else spec.network)
 
 

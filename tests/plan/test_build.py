@@ -168,6 +168,19 @@ def test_suspended_in_one_environment_disables_entity_and_arms_kill_switch_there
     assert "creds" not in dead.vault.policy_hcl
 
 
+@pytest.mark.parametrize("spec_status,override,expected", [
+    ("active", "suspended", "suspended"),
+    ("active", "revoked", "revoked"),
+    ("suspended", "revoked", "revoked"),      # tightening a suspended agent to revoked in one environment
+    ("suspended", "active", "suspended"),     # an override never loosens (README: "tightens only")
+    ("revoked", "active", "revoked"),
+    ("revoked", "suspended", "revoked"),
+])
+def test_status_override_only_tightens(prod, spec_status, override, expected):
+    loaded = reader(extra=f"status: {spec_status}\noverrides:\n  prod:\n    status: {override}\n")
+    assert build_plan([loaded], prod).agent("invoice-reader").status == expected
+
+
 def test_boundary_caps_each_class_at_the_union_of_its_agents_and_denies_escalation(dev):
     one = reader("reader-one", extra=AWS_READ)
     two = reader("reader-two", extra="""\
