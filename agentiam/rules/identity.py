@@ -11,6 +11,7 @@ from agentiam.findings import Finding, Severity
 from agentiam.plan import names
 from agentiam.plan.effective import fill
 from agentiam.rules.base import FleetRule, Rule, SpecContext
+from agentiam.spec.model import Status
 from agentiam.spec.validate import LoadedSpec
 
 EXPIRY_WARNING_DAYS = 30
@@ -77,8 +78,10 @@ def _check_known_environments(rule: Rule, ctx: SpecContext) -> Iterator[Finding]
 
 
 def _check_not_expired(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    # A revoked identity is disabled everywhere, so its date no longer matters: revoking is the documented
+    # alternative to re-approval, and must not block every other agent's plan once the date passes.
     expires = ctx.loaded.spec.expires
-    if expires < ctx.today:
+    if expires < ctx.today and ctx.loaded.spec.status is not Status.REVOKED:
         yield ctx.finding(rule, ("expires",), f"identity expired on {expires.isoformat()}; the sponsor must "
                                               "re-approve it with a new date (or set status: revoked)")
 
@@ -86,7 +89,7 @@ def _check_not_expired(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
 def _check_expiring_soon(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     expires = ctx.loaded.spec.expires
     days = (expires - ctx.today).days
-    if 0 <= days <= EXPIRY_WARNING_DAYS:
+    if 0 <= days <= EXPIRY_WARNING_DAYS and ctx.loaded.spec.status is not Status.REVOKED:
         when = "today" if days == 0 else f"in {days} day(s)"
         yield ctx.finding(rule, ("expires",), f"identity expires {when} ({expires.isoformat()}); ask "
                                               f"{ctx.loaded.spec.owner.sponsor} to re-approve it")

@@ -38,6 +38,10 @@ EXPECTED: dict[str, list[tuple]] = {
     "AGT004/fail-expired.yaml": [
         ('AGT004', 11, 10, 'expires'),
     ],
+    "AGT004/fail-expired-suspended.yaml": [
+        ('AGT004', 11, 10, 'expires'),
+    ],
+    "AGT004/pass-expired-revoked.yaml": [],
     "AGT004/pass-future.yaml": [],
     "AGT005/fail-30-days.yaml": [
         ('AGT005', 11, 10, 'expires'),
@@ -45,6 +49,7 @@ EXPECTED: dict[str, list[tuple]] = {
     "AGT005/fail-today.yaml": [
         ('AGT005', 11, 10, 'expires'),
     ],
+    "AGT005/pass-30-days-revoked.yaml": [],
     "AGT005/pass-31-days.yaml": [],
     "AGT006/fail-mismatch.yaml": [
         ('AGT006', 3, 7, 'name'),
