@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import hvac
 import hvac.exceptions
@@ -28,6 +29,7 @@ from agentiam.client.errors import (
     VaultSealed,
     VaultUnavailable,
 )
+from agentiam.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,14 @@ class VaultApi:
     def __init__(self, address: str, *, ca_cert: str | None = None, client_cert: tuple[str, str] | None = None,
                  timeout: float = 10.0, backoff: Backoff = Backoff(), sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None):
+        try:
+            parts = urlsplit(address)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # "Invalid IPv6 URL", a port that is not a number
+            valid = False
+        if not valid:
+            # requests would raise its own InvalidSchema/InvalidURL on the first call, far from the cause.
+            raise ConfigError(f"Vault address {address!r} is not an http(s):// URL (e.g. https://vault.internal:8200)")
         self.address = address
         verify: str | bool = ca_cert if ca_cert else True
         self._client = hvac.Client(url=address, verify=verify, cert=client_cert, timeout=timeout)
@@ -185,6 +195,11 @@ class VaultApi:
                 continue
             except hvac.exceptions.VaultError as exc:
                 raise _mapped(exc, path, login=login, lease=lease) from exc
+            except requests.exceptions.RequestException as exc:
+                # Anything else requests raises (a redirect loop, a broken chunked body...) is a proxy's or the
+                # server's fault, not a blip worth resending: one error with the path, no traceback.
+                raise VaultUnavailable(path, f"bad answer from Vault at {self.address} "
+                                             f"({type(exc).__name__})") from exc
             return response if isinstance(response, dict) else {}
 
 

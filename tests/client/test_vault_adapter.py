@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import random
+import threading
 
 import hvac.exceptions
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from agentiam.client import LeaseExpired, LoginRefused, PermissionDenied, VaultSealed, VaultUnavailable
 from agentiam.client.errors import NotFound, VaultRequestError
 from agentiam.client.vault import Backoff, Login, VaultApi, _mapped
-from agentiam.errors import ServerError
+from agentiam.errors import ConfigError, ServerError
 from tests.servers import free_port
 
 
@@ -64,3 +66,37 @@ def test_backoff_delays_grow_and_are_capped() -> None:
 def test_login_repr_hides_the_token() -> None:
     login = Login("hvs.SECRET", "accessor-1", 60, True, ("p",), "e")
     assert "SECRET" not in repr(login) and "accessor-1" in repr(login)
+
+
+@pytest.mark.parametrize("address", ["vault.internal:8200", "http://[::1", "https://vault:port", "ftp://vault"])
+def test_an_address_that_is_not_an_http_url_is_a_config_error_up_front(address: str) -> None:
+    with pytest.raises(ConfigError, match="is not an http\\(s\\):// URL"):
+        VaultApi(address)
+
+
+def test_a_redirect_loop_is_one_clear_error_naming_the_path_and_not_the_token() -> None:
+    # A misconfigured proxy: requests gives up with TooManyRedirects, which is no ConnectionError.
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        address = f"http://127.0.0.1:{server.server_address[1]}"
+        slept: list[float] = []
+        with pytest.raises(VaultUnavailable) as raised:
+            VaultApi(address, sleep=slept.append).lookup_self("hvs.SECRET-TOKEN")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert str(raised.value) == f"auth/token/lookup-self: bad answer from Vault at {address} (TooManyRedirects)"
+    assert "SECRET" not in repr(raised.value) and slept == []
