@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentiam.client.database import DatabaseCredentials
-from agentiam.client.errors import LeaseExpired, PermissionDenied, VaultRequestError
+from agentiam.client.errors import LeaseExpired, PermissionDenied, VaultRequestError, VaultSealed, VaultUnavailable
 from agentiam.client.vault import Login, VaultApi
 from agentiam.errors import ConfigError
 
@@ -88,6 +88,9 @@ class AgentSettings:
                 raise ConfigError(f"AGENTIAM_ROLE_ID_FILE {role_id_file}: cannot read: {exc.strerror}") from exc
         else:
             role_id = need("AGENTIAM_ROLE_ID")
+        wrap_ttl = env.get("AGENTIAM_WRAP_TTL", str(DEFAULT_WRAP_TTL))
+        if not wrap_ttl.isdigit():
+            raise ConfigError(f"AGENTIAM_WRAP_TTL {wrap_ttl!r} is not a number of seconds")
         return cls(vault_addr=need("AGENTIAM_VAULT_ADDR", "VAULT_ADDR"), client_cert=need("AGENTIAM_CLIENT_CERT"),
                    client_key=need("AGENTIAM_CLIENT_KEY"), cert_mount=need("AGENTIAM_CERT_MOUNT"),
                    cert_role=need("AGENTIAM_CERT_ROLE"), approle_mount=need("AGENTIAM_APPROLE_MOUNT"),
@@ -95,7 +98,7 @@ class AgentSettings:
                    ca_cert=env.get("AGENTIAM_VAULT_CACERT") or env.get("VAULT_CACERT") or None,
                    database_mount=env.get("AGENTIAM_DATABASE_MOUNT") or None,
                    aws_mount=env.get("AGENTIAM_AWS_MOUNT") or None,
-                   wrap_ttl=int(env.get("AGENTIAM_WRAP_TTL", DEFAULT_WRAP_TTL)))
+                   wrap_ttl=int(wrap_ttl))
 
 
 @dataclass
@@ -141,7 +144,8 @@ class AgentSession:
         self._stop = threading.Event()
 
     def __repr__(self) -> str:
-        state = self.status().accessor if self._token else "not logged in"
+        with self._lock:  # never status(): a repr must not log in
+            state = self._token.login.accessor if self._token else "not logged in"
         return f"AgentSession(role={self.settings.approle_role!r}, token accessor={state!r})"
 
     def __enter__(self) -> AgentSession:
@@ -198,17 +202,24 @@ class AgentSession:
 
     def _refresh(self, current: _Token, now: float) -> None:
         margin = current.ttl * (1 - self._renew_fraction)
-        if current.deadline is not None and current.deadline - now <= current.ttl:
-            # A renewal would be capped short of a full TTL: log in again while the old token still works.
-            log.info("token %s nears its max TTL; logging in again", current.login.accessor)
-            self.login()
-            return
         try:
-            renewed = self._api.renew_self(current.login.token, current.ttl)
-        except PermissionDenied:
-            # Revoked or its entity disabled: only a fresh login can tell whether the agent may continue.
-            log.warning("token %s was refused on renewal; logging in again", current.login.accessor)
-            self.login()
+            if current.deadline is not None and current.deadline - now <= current.ttl:
+                # A renewal would be capped short of a full TTL: log in again while the old token still works.
+                log.info("token %s nears its max TTL; logging in again", current.login.accessor)
+                self.login()
+                return
+            try:
+                renewed = self._api.renew_self(current.login.token, current.ttl)
+            except PermissionDenied:
+                # Revoked or its entity disabled: only a fresh login can tell whether the agent may continue.
+                log.warning("token %s was refused on renewal; logging in again", current.login.accessor)
+                self.login()
+                return
+        except (VaultUnavailable, VaultSealed) as exc:
+            # Vault down or sealed: the current token is still valid (a third of its TTL left), so hand it out
+            # and try again on the next call (the keep-alive thread keeps trying too); expired, token() raises.
+            log.warning("could not refresh token %s, still valid for %.0fs: %s", current.login.accessor,
+                        current.expires_at - now, exc)
             return
         current.obtained_at = now
         current.expires_at = now + renewed.ttl

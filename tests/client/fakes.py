@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentiam.client.errors import LeaseExpired, PermissionDenied
+from agentiam.client.errors import LeaseExpired, PermissionDenied, VaultRequestError
 from agentiam.client.vault import Lease, Login
 
 
@@ -32,8 +33,12 @@ class FakeApi:
     leases: dict[str, float] = field(default_factory=dict)  # lease id -> issued at
     deny_renewal: bool = False
     issued: int = 0  # database users handed out
+    down: VaultRequestError | None = None  # raised by every call while set (Vault sealed or unreachable)
+    renew_delay: float = 0.0  # real seconds renew_self takes (widens race windows in thread tests)
 
     def cert_login(self, mount: str, role: str) -> Login:
+        if self.down:
+            raise self.down
         self.calls.append("cert_login")
         return Login("hvs.SECRET-CERT-TOKEN", "cert-accessor", 120, False, ("login",), "entity-1")
 
@@ -55,6 +60,9 @@ class FakeApi:
         return {"explicit_max_ttl": self.max_ttl, "ttl": self.ttl}
 
     def renew_self(self, token: str, increment: int) -> Login:
+        if self.down:
+            raise self.down
+        time.sleep(self.renew_delay)
         self.calls.append(f"renew:{token}")
         if self.deny_renewal:
             raise PermissionDenied("auth/token/renew-self", "permission denied")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 
-from agentiam.client import AgentSession, AgentSettings
+from agentiam.client import AgentSession, AgentSettings, VaultSealed
 from agentiam.errors import ConfigError
 from tests.client.fakes import Clock, FakeApi
 
@@ -63,7 +64,7 @@ def test_it_logs_in_again_before_the_max_ttl_instead_of_renewing_past_it(
         clock.now += 5
     assert len(set(seen)) >= 3, "several max TTLs crossed, so several logins"
     renewals = [c for c in api.calls if c.startswith("renew:")]
-    assert renewals and all(c == f"renew:{t}" for c in renewals for t in [c.split(":", 1)[1]])
+    assert renewals and {c.split(":", 1)[1] for c in renewals} <= set(seen)  # only tokens it handed out
     assert api.calls.count("cert_login") == len(set(seen))
 
 
@@ -143,3 +144,44 @@ def test_settings_from_env_name_the_missing_variable(tmp_path) -> None:  # type:
     del env["AGENTIAM_CERT_ROLE"]
     with pytest.raises(ConfigError, match="AGENTIAM_CERT_ROLE"):
         AgentSettings.from_env(env)
+
+
+def test_a_vault_sealed_mid_run_keeps_the_valid_token_then_fails_clearly_then_recovers(
+        session: AgentSession, api: FakeApi, clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    token = session.token()
+    api.down = VaultSealed("auth/token/renew-self", "Vault is sealed; an operator must unseal it")
+    clock.now += 21  # renewal due, but the token has 9 s left: still handed out
+    assert session.token() == token
+    assert "could not refresh token acc-1, still valid for 9s" in caplog.text
+    clock.now += 9  # expired while sealed: no token to give, and the error says why
+    with pytest.raises(VaultSealed, match="Vault is sealed"):
+        session.token()
+    api.down = None  # unsealed: the next call logs in again
+    assert session.token() == "hvs.SECRET-TOKEN-2"
+
+
+def test_concurrent_callers_and_the_keepalive_renew_once_not_once_each(
+        session: AgentSession, api: FakeApi, clock: Clock) -> None:
+    session.token()
+    api.renew_delay = 0.05  # a slow renewal: every other thread arrives while it is in flight
+    clock.now += 21
+    callers = 8
+    start = threading.Barrier(callers)
+    tokens: list[str] = []
+
+    def call() -> None:
+        start.wait()
+        tokens.append(session.token())
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert tokens == ["hvs.SECRET-TOKEN-1"] * callers
+    assert api.calls.count("renew:hvs.SECRET-TOKEN-1") == 1 and api.calls.count("cert_login") == 1
+
+
+def test_a_repr_never_logs_in(session: AgentSession, api: FakeApi) -> None:
+    assert repr(session) == "AgentSession(role='agent-dev-x', token accessor='not logged in')"
+    assert api.calls == []
