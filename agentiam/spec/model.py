@@ -6,7 +6,7 @@ from enum import Enum
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from agentiam.spec.types import (
     AgentName,
@@ -19,6 +19,7 @@ from agentiam.spec.types import (
     IsoDate,
     StatementId,
     TeamName,
+    check_placeholders,
 )
 
 SPEC_VERSION = 1
@@ -72,8 +73,9 @@ class Authentication(_Strict):
         description="Certificate login mints a short-lived, single-use, wrapped secret id for the agent's own AppRole "
                     "role; the role id is the second secret, delivered separately. Neither alone yields a token.",
         examples=["certificate+secret"])
-    certificate_common_name: str | None = Field(
-        None, pattern=r"^[a-z0-9*][a-z0-9.{}-]*$", max_length=128,
+    certificate_common_name: Annotated[str, Field(pattern=r"^[a-z0-9*][a-z0-9.{}-]*$", max_length=128),
+                                       AfterValidator(check_placeholders)] | None = Field(
+        None,
         description="The CN the agent's client certificate carries; `{env}` is filled. "
                     "Default: `<name>.<env>.agents.internal`.",
         examples=["invoice-reconciler.{env}.agents.example.com"])

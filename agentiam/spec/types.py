@@ -95,11 +95,19 @@ IamAction = Annotated[
 ]
 
 
-def _check_placeholders(value: str) -> str:
-    unknown = set(re.findall(r"\{([^}]*)\}", value)) - {"env", "account", "region", "agent"}
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def check_placeholders(value: str) -> str:
+    """Only the placeholders `plan.effective.fill` fills, each closed: anything else would reach the plan as
+    literal braces (an ARN or CN nobody meant)."""
+    unknown = set(_PLACEHOLDER.findall(value)) - {"env", "account", "region", "agent"}
     if unknown:
         raise ValueError(f"unknown placeholder(s) {', '.join('{' + u + '}' for u in sorted(unknown))}; "
                          "allowed: {env}, {account}, {region}, {agent}")
+    rest = _PLACEHOLDER.sub("", value)
+    if "{" in rest or "}" in rest:
+        raise ValueError(f"unbalanced brace in {value!r}; placeholders are written like {{env}}")
     return value
 
 
@@ -108,7 +116,7 @@ ArnTemplate = Annotated[
     Field(pattern=r"^(arn:aws[a-z-]*:[a-z0-9-]+:[^:]*:[^:]*:.+|\*)$",
           description="A resource ARN; `{env}`, `{account}`, `{region}` and `{agent}` are filled from the stack.",
           examples=["arn:aws:s3:::billing-{env}-invoices/*", "arn:aws:dynamodb:{region}:{account}:table/orders-{env}"]),
-    AfterValidator(_check_placeholders),
+    AfterValidator(check_placeholders),
 ]
 
 StatementId = Annotated[

@@ -107,3 +107,16 @@ def test_a_stack_config_value_of_the_wrong_kind_names_the_config_key():
         parse_environment("stacks/Pulumi.x.yaml", b"config:\n  agentiam:environment:\n    - dev\n")
     assert str(caught.value) == ("stacks/Pulumi.x.yaml:3:5  CFG002  agentiam:environment: expected a mapping "
                                  "(`key: value` lines), got a list")
+
+
+@pytest.mark.parametrize("old,new,expected", [
+    # Both reached the plan verbatim before: a CN `a-{agnt}.dev...` and an ARN with a stray `{`.
+    ("credentials:\n", "authentication:\n  certificate_common_name: a-{agnt}.{env}.agents.example.com\ncredentials:\n",
+     "s.yaml:14:28  SPEC003  authentication.certificate_common_name: unknown placeholder(s) {agnt}; "
+     "allowed: {env}, {account}, {region}, {agent}"),
+    ("- arn:aws:s3:::billing-{env}-invoices\n", "- arn:aws:s3:::billing-{env-invoices\n",
+     "s.yaml:22:11  SPEC003  permissions.aws[read-invoices].resources[arn:aws:s3:::billing-{env-invoices]: "
+     "unbalanced brace in 'arn:aws:s3:::billing-{env-invoices'; placeholders are written like {env}"),
+])
+def test_placeholders_are_known_and_closed(old, new, expected):
+    assert _findings(old, new) == [expected]
