@@ -24,11 +24,15 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 
 
 def discover_spec_files(paths: Iterable[Path]) -> list[Path]:
-    """Spec files under the given files/folders (sub-folders included), sorted, without duplicates."""
+    """Spec files under the given files/folders (sub-folders included), sorted, without duplicates.
+
+    A `*.yaml` entry that is not a readable file (a dangling or looping symlink) is kept, so loading reports it
+    (YAML000): skipped silently, its agent would vanish from the plan and Pulumi would delete the identity.
+    """
     found: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            found.update(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
+            found.update(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and not p.is_dir())
         else:
             found.add(path)
     return sorted(found)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -90,3 +91,34 @@ def test_compile_plan_of_an_unknown_stack_names_the_known_ones_even_if_another_i
     (tmp_path / "stacks" / "Pulumi.staging.yaml").write_text("config: [")
     with pytest.raises(ConfigError, match=r"Pulumi.qa.yaml: no such stack config; known stacks: dev, prod, staging"):
         project.compile_plan("qa", tmp_path / "empty", tmp_path / "stacks")
+
+
+def test_unreadable_spec_entries_are_reported_never_skipped(tmp_path):
+    # Skipped silently, a spec turned into a dangling symlink would drop its agent from the plan (and Pulumi would
+    # delete the identity); a FIFO would block the read forever.
+    specs = tmp_path / "agent_specs"
+    specs.mkdir()
+    (specs / "gone.yaml").symlink_to("missing.yaml")
+    (specs / "loop.yaml").symlink_to("loop.yaml")
+    os.mkfifo(specs / "pipe.yaml")
+    (specs / "folder.yaml").mkdir()  # a folder is walked, not read
+    (specs / "folder.yaml" / "empty.yml").write_bytes(b"")
+    result = project.validate([specs], ROOT / "stacks")
+    assert [(Path(f.file).relative_to(specs).as_posix(), f.rule_id, f.message) for f in result.findings] == [
+        ("folder.yaml/empty.yml", "YAML007", "file is empty; an agent spec is a YAML mapping"),
+        ("gone.yaml", "YAML000", "cannot read file: No such file or directory"),
+        ("loop.yaml", "YAML000", "cannot read file: Too many levels of symbolic links"),
+        ("pipe.yaml", "YAML000", "not a regular file"),
+    ]
+    assert result.files_checked == 4 and not result.ok
+
+
+def test_an_oversized_spec_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as f:
+        f.truncate(3 * 1024**3)  # sparse: 3 GiB on paper, nothing on disk
+    environments = project.load_environments(ROOT / "stacks")
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"read {self}"))
+    (finding,) = project.validate([big], ROOT / "stacks", environments=environments).findings
+    assert (finding.rule_id, finding.message) == (
+        "YAML005", f"file is {3 * 1024**3} bytes; agent specs are limited to 262144 bytes")

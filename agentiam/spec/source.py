@@ -206,11 +206,16 @@ def _alias_finding(file: str, text: str, anchored: yaml.Node) -> Finding:
     return Finding(file, mark.line + 1, mark.column + 1, "YAML003", Severity.ERROR, "", _ALIAS_MESSAGE)
 
 
+def too_large(file: str, size: int) -> Finding:
+    """YAML005: the file is over MAX_SPEC_BYTES."""
+    return Finding(file, 1, 1, "YAML005", Severity.ERROR, "",
+                   f"file is {size} bytes; agent specs are limited to {MAX_SPEC_BYTES} bytes")
+
+
 def parse_spec_bytes(file: str, raw: bytes) -> tuple[SourceDocument | None, list[Finding]]:
     """Parse one spec file's bytes; returns the document or the findings that stopped it."""
     if len(raw) > MAX_SPEC_BYTES:
-        return None, [Finding(file, 1, 1, "YAML005", Severity.ERROR, "",
-                              f"file is {len(raw)} bytes; agent specs are limited to {MAX_SPEC_BYTES} bytes")]
+        return None, [too_large(file, len(raw))]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -14,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from agentiam.findings import Finding, Severity
 from agentiam.spec.model import AgentSpec
-from agentiam.spec.source import PathPart, SourceDocument, parse_spec_bytes
+from agentiam.spec.source import MAX_SPEC_BYTES, PathPart, SourceDocument, parse_spec_bytes, too_large
 
 _MAX_SHOWN = 80  # characters of an offending value quoted in a message (a value may be kilobytes long)
 _YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO", "ON", "OFF"}
@@ -159,6 +161,11 @@ def load_spec_file(path: Path, display: str | None = None) -> tuple[LoadedSpec |
     """Read, parse and validate one spec file."""
     name = display or str(path)
     try:
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):  # a FIFO or device would block the read or never end
+            return None, [Finding(name, 1, 1, "YAML000", Severity.ERROR, "", "not a regular file")]
+        if status.st_size > MAX_SPEC_BYTES:  # refused before reading: a stray multi-gigabyte file is never loaded
+            return None, [too_large(name, status.st_size)]
         raw = path.read_bytes()
     except OSError as exc:
         return None, [Finding(name, 1, 1, "YAML000", Severity.ERROR, "", f"cannot read file: {exc.strerror}")]
