@@ -76,7 +76,9 @@ def test_an_agent_stays_authenticated_across_ttls_and_max_ttls_and_logs_no_secre
         passwords.append(creds.password)
         with psycopg.connect(**creds.connect_kwargs(host=pg.host, port=pg.port, dbname="postgres")) as conn:
             assert conn.execute("SELECT current_user").fetchone() == (creds.username,)
-        time.sleep(0.5)
+        # The token is renewed at 2 s of its 3 s TTL: a loop turn must stay well under the 1 s left (2x+ margin
+        # on a loaded machine), or the token expires between two calls and a fresh login replaces the renewal.
+        time.sleep(0.2)
     logins = len(dict.fromkeys(accessors))
     status = session.status()
     session.close()
@@ -95,7 +97,9 @@ def test_the_keepalive_thread_renews_an_idle_agents_token(world: World) -> None:
     api = _api(world, IDLER)
     session = AgentSession(world.settings(IDLER), api=api)
     token = session.token()
-    session.start_keepalive(interval=0.5)
-    time.sleep(4.5)  # longer than the 3 s TTL; the agent itself makes no call
-    assert api.lookup_self(token)["ttl"] > 0
-    session.close()
+    session.start_keepalive(interval=0.25)  # 4 chances within the 1 s between renewal point and expiry
+    try:
+        time.sleep(4.5)  # longer than the 3 s TTL; the agent itself makes no call
+        assert api.lookup_self(token)["ttl"] > 0
+    finally:
+        session.close()  # stops the thread even when the assertion fails

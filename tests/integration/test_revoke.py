@@ -81,12 +81,15 @@ def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
 
     result = _revoke(world, moto_server)
     done = time.monotonic()
+    # Existing token refused (entity disabled, token revoked): the first call after the command returns.
+    with pytest.raises(PermissionDenied):
+        victim._api.lookup_self(token)  # the raw token, not a re-login
+    # The command is synchronous, so this is the only wait; the checks below take their own time on a loaded
+    # machine and are not counted (they once were, against a 1 s budget).
+    assert time.monotonic() - done < 1.0
     print(result.output)  # the README shows this run's report: `pytest tests/integration/test_revoke.py -s`
     assert result.exit_code == 0, result.output
 
-    # Existing token refused (entity disabled, token revoked).
-    with pytest.raises(PermissionDenied):
-        victim._api.lookup_self(token)  # the raw token, not a re-login
     # Login refused: the certificate token of a disabled entity can no longer mint a secret id.
     with pytest.raises(LoginRefused):
         AgentSession(world.settings(VICTIM)).login()
@@ -97,7 +100,6 @@ def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
     conn.close()
     with pytest.raises(LoginRefused):
         api.approle_login(v.approle.mount, world.role_id(VICTIM), spare)
-    assert time.monotonic() - done < 1.0
     assert world.client.list(f"auth/{v.approle.mount}/role/{v.approle.role_name}/secret-id") is None  # 404: none
 
     # AWS: deny-all for every session issued before the revocation.
