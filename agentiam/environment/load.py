@@ -46,7 +46,7 @@ def load_environment(stacks_dir: Path, stack: str) -> EnvironmentConfig:
 
 def parse_environment(file: str, raw: bytes) -> EnvironmentConfig:
     """Parse one stack config file's bytes."""
-    document, findings = parse_spec_bytes(file, raw)
+    document, findings = parse_spec_bytes(file, raw, what="a stack config")
     if document is None:
         raise ConfigError("\n".join(f.render() for f in findings))
     config = document.data.get("config")

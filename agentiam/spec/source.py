@@ -212,8 +212,10 @@ def too_large(file: str, size: int) -> Finding:
                    f"file is {size} bytes; agent specs are limited to {MAX_SPEC_BYTES} bytes")
 
 
-def parse_spec_bytes(file: str, raw: bytes) -> tuple[SourceDocument | None, list[Finding]]:
-    """Parse one spec file's bytes; returns the document or the findings that stopped it."""
+def parse_spec_bytes(file: str, raw: bytes, what: str = "an agent spec") -> tuple[SourceDocument | None, list[Finding]]:
+    """Parse one spec file's bytes; returns the document or the findings that stopped it.
+
+    `what` names the kind of file in messages (stack configs are read by the same loader)."""
     if len(raw) > MAX_SPEC_BYTES:
         return None, [too_large(file, len(raw))]
     try:
@@ -230,7 +232,7 @@ def parse_spec_bytes(file: str, raw: bytes) -> tuple[SourceDocument | None, list
     except yaml.YAMLError as exc:
         return None, [_yaml_error(file, exc)]
     if root is None:
-        return None, [Finding(file, 1, 1, "YAML007", Severity.ERROR, "", "file is empty; an agent spec is a YAML mapping")]
+        return None, [Finding(file, 1, 1, "YAML007", Severity.ERROR, "", f"file is empty; {what} is a YAML mapping")]
     positions: dict[str, int] = {}
     try:
         data = _build(root, set(), "", positions)
@@ -244,5 +246,5 @@ def parse_spec_bytes(file: str, raw: bytes) -> tuple[SourceDocument | None, list
     if not isinstance(data, dict):
         mark = root.start_mark
         return None, [Finding(file, mark.line + 1, mark.column + 1, "YAML007", Severity.ERROR, "",
-                              f"an agent spec is a YAML mapping, not a {type(data).__name__}")]
+                              f"{what} is a YAML mapping, not a {type(data).__name__}")]
     return SourceDocument(file, data, positions), []

@@ -65,7 +65,8 @@ def _schema_at(model: type[BaseModel], loc: tuple[PathPart, ...]) -> dict[str, A
     def resolve(node: dict[str, Any]) -> dict[str, Any]:
         while True:
             if "$ref" in node:
-                node = {**root["$defs"][node["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+                target = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+                node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
             elif "anyOf" in node:  # `X | None`: the non-null branch, keeping the field's own description
                 branch = next((b for b in node["anyOf"] if b.get("type") != "null"), {})
                 node = {**{k: v for k, v in node.items() if k != "anyOf"}, **branch}

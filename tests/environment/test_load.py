@@ -41,3 +41,15 @@ def test_wrong_values_are_located_by_line_and_field():
 def test_missing_config_key_is_a_config_error():
     with pytest.raises(ConfigError, match="CFG001"):
         parse_environment("stacks/Pulumi.x.yaml", b"config:\n  aws:region: eu-west-1\n")
+
+
+@pytest.mark.parametrize("raw,expected", [
+    (b"", "stacks/Pulumi.x.yaml:1:1  YAML007  file is empty; a stack config is a YAML mapping"),
+    (b"- config\n", "stacks/Pulumi.x.yaml:1:1  YAML007  a stack config is a YAML mapping, not a list"),
+    (b"config: [a]\n", "stacks/Pulumi.x.yaml:1:1  CFG001  missing `config: agentiam:environment: {...}` "
+                       "(see README, stack config)"),
+])
+def test_a_stack_config_of_the_wrong_shape_is_named_as_one(raw, expected):
+    with pytest.raises(ConfigError) as caught:
+        parse_environment("stacks/Pulumi.x.yaml", raw)
+    assert str(caught.value) == expected
