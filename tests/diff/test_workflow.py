@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agentiam.plan import names
 from agentiam.render.diff_json import render_json
-from tests.diff.conftest import SpecRepo
+from tests.diff.conftest import INVOICE, PROJECT, SpecRepo
 
 WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "agentiam.yml"
+SHARDED = PROJECT / "stacks" / "sharded-example"
 
 
 def load() -> dict[Any, Any]:
@@ -65,16 +68,72 @@ def test_preview_job_only_for_same_repository_with_oidc() -> None:
     assert steps_using(preview, "aws-actions/configure-aws-credentials@")[0]["with"]["role-to-assume"]
 
 
-def test_affected_stacks_step_reads_the_diff_json(spec_repo: SpecRepo, tmp_path: Path) -> None:
-    """The inline script deciding which stacks get a `pulumi preview`, run on a real diff."""
+def _affected(step_run: str, root: Path, report: str | None) -> str:
+    """Run the workflow step's own command in `root` as GitHub would; what it wrote to $GITHUB_OUTPUT."""
+    target = root / "agentiam-diff.json"
+    if report is None:
+        target.unlink(missing_ok=True)
+    else:
+        target.write_text(report)
+    output = root / "github-output"
+    output.write_text("")
+    env = {**os.environ, "GITHUB_OUTPUT": str(output), "PYTHONPATH": str(PROJECT)}
+    subprocess.run(["bash", "-e", "-c", step_run], cwd=root, env=env, capture_output=True, text=True, check=True)
+    return output.read_text()
+
+
+def test_affected_stacks_step_reads_the_diff_json(spec_repo: SpecRepo) -> None:
+    """The step deciding which stacks get a `pulumi preview`, run on a real diff."""
     step = next(s for s in load()["jobs"]["review"]["steps"] if s.get("id") == "stacks")
-    script = step["run"].split("<<'EOF' >> \"$GITHUB_OUTPUT\"\n", 1)[1].rsplit("EOF", 1)[0]
     config = spec_repo.read("stacks/Pulumi.staging.yaml")
     spec_repo.write("stacks/Pulumi.staging.yaml", config.replace("kv_mount: secret", "kv_mount: kv-agents"))
     spec_repo.commit("staging kv mount")
-    (tmp_path / "agentiam-diff.json").write_text(render_json(spec_repo.diff()))
-    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True)
-    assert run.stdout == 'stacks=["staging"]\n'
-    (tmp_path / "agentiam-diff.json").unlink()
-    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True)
-    assert run.stdout == "stacks=[]\n"
+    assert _affected(step["run"], spec_repo.root, render_json(spec_repo.diff())) == 'stacks=["staging"]\n'
+    assert _affected(step["run"], spec_repo.root, None) == "stacks=[]\n"
+
+
+def test_a_sharded_environment_is_previewed_in_the_agents_shard_not_as_a_stack_named_after_it(
+        spec_repo: SpecRepo) -> None:
+    # Pulumi.prod.yaml replaced by the two shards of the bundled example: no stack is called `prod` any more.
+    step = next(s for s in load()["jobs"]["review"]["steps"] if s.get("id") == "stacks")
+    (spec_repo.root / "stacks" / "Pulumi.prod.yaml").unlink()
+    for shard in ("prod-0", "prod-1"):
+        spec_repo.write(f"stacks/Pulumi.{shard}.yaml", (SHARDED / f"Pulumi.{shard}.yaml").read_text())
+    spec_repo.commit("shard prod", tag="sharded")
+    assert names.shard_of("invoice-reader", 2) == 1
+    # An agent-only change: the agent's own shard.
+    spec_repo.edit(INVOICE, '  contact: "#billing-platform-oncall"', '  contact: "#billing-oncall"')
+    spec_repo.commit("new contact")
+    report = spec_repo.diff("sharded")
+    assert {a.environment for a in report.agents if a.verdict.value != "no change"} == {"dev", "staging", "prod"}
+    assert not [e for e in report.environments if e.verdict.value != "no change"]
+    assert _affected(step["run"], spec_repo.root, render_json(report)) == 'stacks=["dev", "prod-1", "staging"]\n'
+    # Narrowing also narrows prod's boundary (environment-wide): prod-0 owns it, so it is previewed too.
+    spec_repo.edit(INVOICE, "actions: [s3:GetObject, s3:ListBucket]", "actions: [s3:GetObject]")
+    spec_repo.commit("narrow invoice-reader")
+    report = spec_repo.diff("HEAD~1")
+    assert "prod" in {e.environment for e in report.environments if e.verdict.value != "no change"}
+    assert _affected(step["run"], spec_repo.root, render_json(report)) == \
+        'stacks=["dev", "prod-0", "prod-1", "staging"]\n'
+    # A shard's config edited: that stack by its file name.
+    config = spec_repo.read("stacks/Pulumi.prod-1.yaml")
+    spec_repo.write("stacks/Pulumi.prod-1.yaml", config.replace("kv_mount: secret", "kv_mount: kv-agents"))
+    spec_repo.commit("prod-1 kv mount")
+    report = spec_repo.diff("HEAD~1")
+    assert report.changed_stack_files == ["stacks/Pulumi.prod-1.yaml"]
+    stacks = json.loads(_affected(step["run"], spec_repo.root, render_json(report)).split("=", 1)[1])
+    assert "prod" not in stacks and "prod-1" in stacks
+
+
+def test_the_affected_stacks_command_refuses_a_report_it_cannot_read(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from agentiam.diff.affected import main
+
+    report = tmp_path / "agentiam-diff.json"
+    report.write_text('{"agents": [{"verdict": "changed"}]}')
+    assert main([str(report), str(PROJECT / "stacks")]) == 2
+    assert "not an `agentiam diff --format json` report (no 'environment' key)" in capsys.readouterr().err
+    report.write_text("not json")
+    assert main([str(report), str(PROJECT / "stacks")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {report}: Expecting value")
+    assert main([str(tmp_path / "absent.json"), str(PROJECT / "stacks")]) == 0
+    assert capsys.readouterr().out == "stacks=[]\n"
