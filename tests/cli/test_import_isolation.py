@@ -33,6 +33,12 @@ def test_validate_one_spec_imports_no_pulumi_cloud_sdk_or_vault_client():
     assert lines[-1] == "LOADED "
 
 
+def test_plan_imports_no_pulumi_cloud_sdk_or_vault_client():
+    lines = _run("plan", "--env", "prod", "--format", "json", "--today", "2026-12-01")
+    assert lines[-2] == "EXIT 0" and '"environment": "prod"' in "\n".join(lines)
+    assert lines[-1] == "LOADED "
+
+
 def test_the_driver_would_see_a_heavy_import():
     # guards the test above against passing vacuously: the same driver does see hvac once something imports it
     completed = subprocess.run([sys.executable, "-c", "import hvac\n" + DRIVER.format(heavy=HEAVY), "--version"],

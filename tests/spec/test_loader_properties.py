@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from agentiam import project
 from agentiam.errors import AgentiamError
-from agentiam.findings import Finding
+from agentiam.findings import Finding, has_errors
+from agentiam.plan.build import build_plan
 from agentiam.rules.registry import run_rules
 from agentiam.spec.validate import load_spec_bytes
 
@@ -100,6 +101,46 @@ def test_spec_shaped_documents_yield_findings_never_tracebacks(document):
     _check(findings)
     if loaded is not None:
         _check(run_rules([loaded, loaded], ENVIRONMENTS, TODAY))
+        _plans_if_valid(loaded)
+
+
+def _plans_if_valid(loaded) -> bool:
+    """What the rules let through, the plan must build, in every environment; True if it got that far."""
+    if has_errors(run_rules([loaded], ENVIRONMENTS, TODAY)):
+        return False
+    for environment in ENVIRONMENTS.values():
+        plan = build_plan([loaded], environment)
+        assert [a.agent for a in plan.agents] == (
+            [loaded.spec.name] if environment.name in loaded.spec.environments else [])
+    return True
+
+
+# Mostly valid specs, so that the rules pass often and the plan is built from what they let through.
+plausible = st.sampled_from(["s3:GetObject", "s3:ListBucket", "sqs:SendMessage", "cloudwatch:GetMetricStatistics",
+                             "dynamodb:Query", "s3:PutObject"])
+def _plannable(document: dict) -> dict:
+    listed = document["environments"] if isinstance(document["environments"], list) else []
+    environments = [e for e in listed if e in ("dev", "staging", "prod")]
+    return {**document, "spec_version": 1, "name": "invoice-reader", "expires": "2027-06-30",
+            "description": "A property-test agent description.", "environments": environments or ["dev"],
+            "owner": {"team": "platform", "sponsor": "a.b@example.com", "contact": "#platform"}}
+
+
+plannable_documents = spec_documents.map(_plannable).filter(
+    lambda d: not isinstance(d.get("overrides"), dict) or set(d["overrides"]) <= set(d["environments"]))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(plannable_documents, st.lists(st.lists(plausible, min_size=1, max_size=3), max_size=3))
+def test_what_the_rules_let_through_always_plans(document, grants):
+    document = {**document, "function": document["function"] if isinstance(document["function"], str) else "reporting",
+                "permissions": {"aws": [{"sid": f"s{i}", "actions": acts,
+                                         "resources": ["arn:aws:s3:::platform-{env}-{account}/*"]}
+                                        for i, acts in enumerate(grants)]}}
+    loaded, findings = load_spec_bytes("invoice-reader.yaml", yaml.safe_dump(document, sort_keys=False).encode())
+    _check(findings)
+    if loaded is not None:
+        _plans_if_valid(loaded)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
