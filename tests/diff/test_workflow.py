@@ -39,11 +39,18 @@ def test_review_job_is_fork_safe_and_runs_validate_and_diff() -> None:
     assert review["permissions"] == {"contents": "read", "pull-requests": "write", "security-events": "write"}
     text = yaml.safe_dump(review)
     assert "secrets." not in text  # no secret reaches the job that runs for forks
-    checkout = steps_using(review, "actions/checkout@")[0]
+    checkout, tool = steps_using(review, "actions/checkout@")
     assert checkout["with"]["fetch-depth"] == 0
+    assert all(step["with"]["persist-credentials"] is False for step in (checkout, tool))
+    # The gate is installed from the base branch, never from the pull request it judges.
+    assert (tool["with"]["ref"], tool["with"]["path"]) == ("${{ github.base_ref }}", ".agentiam-tool")
     assert steps_using(review, "actions/setup-python@")[0]["with"]["python-version"] == "3.11"
     runs = "\n".join(s.get("run", "") for s in review["steps"])
-    assert "pip install ." in runs
+    assert "pip install ./.agentiam-tool" in runs and "pip install .\n" not in runs
+    # stderr quotes spec content: printed only between ::stop-commands:: and its closing token.
+    for step_id in ("validate", "diff"):
+        run = next(s for s in review["steps"] if s.get("id") == step_id)["run"]
+        assert 'echo "::stop-commands::${fence}"' in run and run.index("cat agentiam-") > run.index("stop-commands")
     assert "agentiam validate --format sarif" in runs
     assert 'agentiam diff --base "origin/${BASE_REF}"' in runs and "--format markdown" in runs
     assert steps_using(review, "github/codeql-action/upload-sarif@")
