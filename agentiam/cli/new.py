@@ -64,10 +64,14 @@ def new(name: str, function: str, team: str, sponsor: str, environments: tuple[s
     if to_stdout:
         click.echo(text, nl=False)
         return
-    if path.exists():
-        click.echo(f"error: {path} already exists; not overwriting it (choose another --output)", err=True)
-        raise SystemExit(EXIT_INPUT)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("x", encoding="utf-8") as handle:  # "x": never overwrite, even if created meanwhile
-        handle.write(text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as handle:  # "x": never overwrite, even if created meanwhile
+            handle.write(text)
+    except OSError as exc:  # a bad --output is the user's to fix: a message and exit 2, not a traceback
+        exists = isinstance(exc, FileExistsError) and exc.filename == str(path)
+        reason = "already exists; not overwriting it (choose another --output)" if exists else \
+            f"cannot write it: {exc.strerror} ({exc.filename})"
+        click.echo(f"error: {path} {reason}", err=True)
+        raise SystemExit(EXIT_INPUT) from None
     click.echo(f"wrote {path}; next: edit it, then `agentiam validate {path}`")

@@ -49,6 +49,13 @@ def test_refuses_to_overwrite(project_dir):
     assert target.read_bytes() == before
 
 
+def test_an_unwritable_output_is_a_clear_error_not_a_traceback(project_dir):
+    Path("not-a-folder").write_text("")
+    result = CliRunner().invoke(cli, ["new", "x-agent", "--function", "reporting", "--output", "not-a-folder/x.yaml"])
+    assert result.exit_code == 2
+    assert result.stderr == "error: not-a-folder/x.yaml cannot write it: File exists (not-a-folder)\n"
+
+
 def test_schema_path_is_relative_to_the_output(project_dir):
     assert _new("deep-agent", "--function", "analysis", "--output", "agent_specs/a/b/deep-agent.yaml").exit_code == 0
     first = Path("agent_specs/a/b/deep-agent.yaml").read_text().splitlines()[0]
