@@ -11,6 +11,7 @@ from agentiam.cli.common import EXIT_FINDINGS, EXIT_OK, handle_user_errors, spec
 from agentiam.diff.compute import compute_diff
 from agentiam.diff.gitsource import GitRepo
 from agentiam.diff.model import DiffReport, Verdict
+from agentiam.errors import UserError
 from agentiam.findings import has_errors
 from agentiam.render import diff_github, diff_json, diff_markdown, diff_text
 
@@ -59,7 +60,10 @@ def diff(base: str, head: str | None, fmt: str, fail_on: str, output: Path | Non
     report = compute_diff(repo, base, head, specs_dir, stacks_dir)
     text = RENDERERS[fmt](report)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"--output {output}: cannot write: {exc.strerror}") from exc
     else:
         click.echo(text, nl=False)
     if diff_github.in_github_actions():

@@ -133,3 +133,12 @@ def test_github_actions_annotations_and_step_summary(spec_repo: SpecRepo, monkey
     egress_line = spec_repo.line_of(PAYMENT, "hooks.slack.com")
     assert any(f"file={PAYMENT},line={egress_line}," in x and "new-egress" in x for x in warnings)
     assert all(x.startswith("::") for x in lines)  # the report went to --output, stdout carries commands only
+
+
+def test_an_unwritable_output_file_is_a_clear_error(spec_repo: SpecRepo, monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    target = tmp_path / "no-such-folder" / "diff.md"
+    result = run(spec_repo, monkeypatch, "--base", "base", "--output", str(target))
+    assert result.exit_code == 2, result.output
+    assert f"error: --output {target}: cannot write: No such file or directory" in result.output
+    assert isinstance(result.exception, SystemExit)
