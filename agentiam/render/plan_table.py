@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from agentiam.plan.model import IdentityPlan
 from agentiam.spec.types import format_duration
+
+
+def _row(table: Table, *cells: str) -> None:
+    """Cells as plain text: a `[...]` in an ARN or a description is data, not rich markup to render (or hide)."""
+    table.add_row(*(Text(cell) for cell in cells))
 
 
 def print_plan(plan: IdentityPlan, console: Console | None = None) -> None:
@@ -18,7 +24,7 @@ def print_plan(plan: IdentityPlan, console: Console | None = None) -> None:
         summary.add_column(column)
     for agent in plan.agents:
         approle = agent.vault.approle
-        summary.add_row(agent.agent, agent.function, agent.status, agent.owner_team, agent.aws.role_name,
+        _row(summary, agent.agent, agent.function, agent.status, agent.owner_team, agent.aws.role_name,
                         f"{format_duration(approle.token_ttl)}/{format_duration(approle.token_max_ttl)}",
                         format_duration(agent.vault.aws_secret_role.max_sts_ttl) if agent.vault.aws_secret_role else "-",
                         agent.expires)
@@ -29,14 +35,14 @@ def print_plan(plan: IdentityPlan, console: Console | None = None) -> None:
         table.add_column("grant")
         table.add_column("on")
         for statement in (agent.aws.inline_policy or {}).get("Statement", []):
-            table.add_row("aws", ", ".join(statement["Action"]), "\n".join(statement["Resource"]))
+            _row(table, "aws", ", ".join(statement["Action"]), "\n".join(statement["Resource"]))
         for role in agent.vault.database_roles:
-            table.add_row("database", f"{role.access} (lease {format_duration(role.default_ttl)}, "
+            _row(table, "database", f"{role.access} (lease {format_duration(role.default_ttl)}, "
                                       f"max {format_duration(role.max_ttl)})", role.database)
         for endpoint in agent.egress.endpoints:
             rate = (f", {agent.egress.rate_limit_requests}/{format_duration(agent.egress.rate_limit_interval)}"
                     if agent.egress.rate_limit_requests else "")
-            table.add_row("egress", f"https {endpoint['port']}{rate}", endpoint["host"])
-        table.add_row("vault policy", agent.vault.policy_name, agent.vault.approle.mount)
-        table.add_row("boundary", agent.aws.boundary_policy_name, "")
+            _row(table, "egress", f"https {endpoint['port']}{rate}", endpoint["host"])
+        _row(table, "vault policy", agent.vault.policy_name, agent.vault.approle.mount)
+        _row(table, "boundary", agent.aws.boundary_policy_name, "")
         console.print(table)
