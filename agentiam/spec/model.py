@@ -185,8 +185,9 @@ class EnvironmentOverride(_Strict):
 
     credentials: CredentialsOverride | None = Field(None, description="Credential lifetime changes.")
     network: Network | None = Field(None, description="Replaces the spec's network section in this environment.")
-    status: Annotated[Status, Strict(False)] | None = Field(None, description="Status in this environment only (e.g. suspended in prod).",
-                                  examples=["suspended"])
+    status: Annotated[Status, Strict(False)] | None = Field(
+        None, description="Status in this environment only; the stricter of it and the spec's status applies "
+                          "(e.g. suspended in prod).", examples=["suspended"])
 
 
 class AgentSpec(_Strict):
