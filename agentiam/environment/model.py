@@ -58,7 +58,8 @@ class DatabaseConnection(_Strict):
 
     plugin: Literal["postgresql-database-plugin"] = Field(description="Vault database plugin.",
                                                           examples=["postgresql-database-plugin"])
-    connection_url: str = Field(pattern=r"\{\{username\}\}.*\{\{password\}\}",
+    # writeOnly: a URL written with a literal password instead of the templates must not be echoed in a finding.
+    connection_url: str = Field(pattern=r"\{\{username\}\}.*\{\{password\}\}", json_schema_extra={"writeOnly": True},
                                 description="Connection URL with {{username}}/{{password}} templates.",
                                 examples=["postgresql://{{username}}:{{password}}@db.dev.internal:5432/billing"])
     username: str = Field(min_length=1, description="Vault's management user on that database.", examples=["vault"])

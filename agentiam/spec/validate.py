@@ -123,7 +123,9 @@ def _message(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str]:
         message += f" (got the string {value!r}: write true or false)"
     elif kind != "value_error" and "input" in error and not (isinstance(value, dict | list) and kind.endswith(
             ("_too_short", "_too_long"))):
-        message += f", got {_shown(value)}"
+        # A field marked writeOnly may carry a secret when written wrong (a password in a connection URL).
+        secret = isinstance(value, str) and _schema_at(model, error["loc"]).get("writeOnly")
+        message += ", got a value not shown (it may hold a secret)" if secret else f", got {_shown(value)}"
     return "SPEC003", message
 
 

@@ -120,3 +120,14 @@ def test_a_stack_config_value_of_the_wrong_kind_names_the_config_key():
 ])
 def test_placeholders_are_known_and_closed(old, new, expected):
     assert _findings(old, new) == [expected]
+
+
+def test_a_password_written_into_a_connection_url_is_not_echoed():
+    raw = DEV.replace("postgresql://{{username}}:{{password}}@billing-db", "postgresql://vault:hunter2@billing-db", 1)
+    with pytest.raises(ConfigError) as caught:
+        parse_environment("stacks/Pulumi.dev.yaml", raw.encode())
+    assert "hunter2" not in str(caught.value)
+    assert str(caught.value).endswith("databases.billing.connection_url: expected connection URL with "
+                                      "{{username}}/{{password}} templates, e.g. 'postgresql://{{username}}:"
+                                      "{{password}}@db.dev.internal:5432/billing', got a value not shown (it may "
+                                      "hold a secret)")
