@@ -10,10 +10,17 @@ import json
 from typing import Any
 
 import boto3
+import botocore.config
 import botocore.exceptions
 
 from agentiam.errors import ConfigError, ServerError
 from agentiam.revoke import Outcome, StepResult
+
+
+# An emergency command must answer: botocore's defaults (60 s connect timeout, 5 attempts) let an unreachable IAM
+# endpoint hang the report for minutes. Three attempts still ride out throttling.
+IAM_CONFIG = botocore.config.Config(connect_timeout=5, read_timeout=20,
+                                    retries={"mode": "standard", "max_attempts": 3})
 
 
 class AwsRevoker:
@@ -21,7 +28,7 @@ class AwsRevoker:
 
     def __init__(self, *, endpoint_url: str | None = None, region_name: str | None = None):
         try:
-            self._iam = boto3.client("iam", endpoint_url=endpoint_url, region_name=region_name)
+            self._iam = boto3.client("iam", endpoint_url=endpoint_url, region_name=region_name, config=IAM_CONFIG)
         except ValueError as exc:  # botocore: "Invalid endpoint: ..." for a URL without a scheme
             raise ConfigError(f"--aws-endpoint-url {endpoint_url!r}: {exc}") from exc
 

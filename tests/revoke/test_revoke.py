@@ -151,3 +151,11 @@ def test_a_malformed_aws_endpoint_is_a_clear_error_before_any_step() -> None:
     assert result.exit_code == 2, result.output
     assert "error: --aws-endpoint-url 'not a url': Invalid endpoint: not a url" in result.output
     assert "SYSTEM" not in result.output and "Traceback" not in result.output
+
+
+def test_the_iam_client_gives_up_within_a_bounded_time() -> None:
+    from agentiam.revoke.aws_adapter import AwsRevoker
+
+    config = AwsRevoker(endpoint_url="http://127.0.0.1:1", region_name="eu-west-1")._iam.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (5, 20)
+    assert config.retries == {"mode": "standard", "max_attempts": 3}  # not botocore's 60 s x 5 attempts
