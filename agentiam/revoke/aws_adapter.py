@@ -20,7 +20,7 @@ from agentiam.revoke import Outcome, StepResult
 # An emergency command must answer: botocore's defaults (60 s connect timeout, 5 attempts) let an unreachable IAM
 # endpoint hang the report for minutes. Three attempts still ride out throttling.
 IAM_CONFIG = botocore.config.Config(connect_timeout=5, read_timeout=20,
-                                    retries={"mode": "standard", "max_attempts": 3})
+                                    retries={"mode": "standard", "total_max_attempts": 3})
 
 
 class AwsRevoker:
