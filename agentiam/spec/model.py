@@ -7,6 +7,7 @@ from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from agentiam.spec.types import (
     AgentName,
@@ -23,6 +24,7 @@ from agentiam.spec.types import (
 )
 
 SPEC_VERSION = 1
+STRAY_OVERRIDE = "override_not_deployed"  # error type of an `overrides.<env>` outside `environments`
 
 
 class FunctionClass(str, Enum):
@@ -224,5 +226,9 @@ class AgentSpec(_Strict):
     def _overrides_name_declared_environments(self) -> AgentSpec:
         stray = sorted(set(self.overrides) - set(self.environments))
         if stray:
-            raise ValueError(f"overrides for environment(s) {', '.join(stray)} which the agent is not deployed to")
+            # A typed error whose context names the environments: a model-level error has no location of its own,
+            # and `spec.validate` places one finding on each stray `overrides.<env>` key with it.
+            raise PydanticCustomError(STRAY_OVERRIDE, "overrides for environment(s) {listed} which the agent is not "
+                                      "deployed to", {"listed": ", ".join(stray), "stray": stray,
+                                                      "deployed": self.environments})
         return self

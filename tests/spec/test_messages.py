@@ -131,3 +131,10 @@ def test_a_password_written_into_a_connection_url_is_not_echoed():
                                       "{{username}}/{{password}} templates, e.g. 'postgresql://{{username}}:"
                                       "{{password}}@db.dev.internal:5432/billing', got a value not shown (it may "
                                       "hold a secret)")
+
+
+def test_an_override_for_an_environment_the_agent_is_not_in_is_located_on_its_key():
+    # A model-level check used to be reported on the file as a whole (3:1, no field).
+    assert _findings("environments: [dev, staging, prod]", "environments: [dev, staging]") == [
+        "s.yaml:31:3  SPEC003  overrides.prod: environment 'prod' is not in `environments` (dev, staging); "
+        "overrides apply only where the agent is deployed"]
