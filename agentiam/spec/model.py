@@ -218,8 +218,9 @@ class AgentSpec(_Strict):
     @field_validator("environments")
     @classmethod
     def _environments_unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("environments are listed more than once")
+        repeated = sorted({env for env in value if value.count(env) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} listed more than once")
         return value
 
     @model_validator(mode="after")
