@@ -5,10 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentiam.environment.model import EnvironmentConfig
-from agentiam.spec.model import AgentSpec, Credentials, Network, Status
-
-
-_STATUS_ORDER = (Status.ACTIVE, Status.SUSPENDED, Status.REVOKED)  # loosest to strictest
+from agentiam.spec.model import STATUS_ORDER, AgentSpec, Credentials, Network, Status
 
 
 @dataclass(frozen=True)
@@ -31,7 +28,7 @@ def effective(spec: AgentSpec, environment: str) -> EffectiveSpec:
         credentials = credentials.model_copy(update=changes)
     # An override can only tighten status: the stricter of the two applies (suspended in prod, revoked as a whole
     # stays revoked; suspended as a whole and revoked in prod is revoked there).
-    status = max(spec.status, override.status or spec.status, key=_STATUS_ORDER.index)
+    status = max(spec.status, override.status or spec.status, key=STATUS_ORDER.index)
     return EffectiveSpec(status, credentials, override.network if override.network is not None else spec.network)
 
 

@@ -24,7 +24,7 @@ from agentiam.spec.types import (
 )
 
 SPEC_VERSION = 1
-STRAY_OVERRIDE = "override_not_deployed"  # error type of an `overrides.<env>` outside `environments`
+LOCATED_PROBLEMS = "located_problems"  # error type of model-level checks that name their own field paths
 
 
 class FunctionClass(str, Enum):
@@ -43,6 +43,9 @@ class Status(str, Enum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     REVOKED = "revoked"
+
+
+STATUS_ORDER = (Status.ACTIVE, Status.SUSPENDED, Status.REVOKED)  # loosest to strictest
 
 
 class DatabaseAccess(str, Enum):
@@ -224,12 +227,21 @@ class AgentSpec(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _overrides_name_declared_environments(self) -> AgentSpec:
-        stray = sorted(set(self.overrides) - set(self.environments))
-        if stray:
-            # A typed error whose context names the environments: a model-level error has no location of its own,
-            # and `spec.validate` places one finding on each stray `overrides.<env>` key with it.
-            raise PydanticCustomError(STRAY_OVERRIDE, "overrides for environment(s) {listed} which the agent is not "
-                                      "deployed to", {"listed": ", ".join(stray), "stray": stray,
-                                                      "deployed": self.environments})
+    def _overrides_fit_the_spec(self) -> AgentSpec:
+        problems: list[tuple[tuple[str, ...], str]] = []
+        deployed = ", ".join(self.environments)
+        for env, override in sorted(self.overrides.items()):
+            if env not in self.environments:
+                problems.append((("overrides", env), f"environment {env!r} is not in `environments` ({deployed}); "
+                                                     "overrides apply only where the agent is deployed"))
+            elif override.status is not None and STATUS_ORDER.index(override.status) < STATUS_ORDER.index(self.status):
+                # Ignored, it would tell the reviewer that the agent is live here when it is not.
+                problems.append((("overrides", env, "status"), f"{override.status.value} would loosen the spec's "
+                                 f"status {self.status.value}; an override can only tighten it (change the spec's "
+                                 "status instead)"))
+        if problems:
+            # A model-level error has no location of its own: the context carries one (path, message) per problem
+            # and `spec.validate` turns each into a finding on that path.
+            raise PydanticCustomError(LOCATED_PROBLEMS, "; ".join(f"{'.'.join(p)}: {m}" for p, m in problems),
+                                      {"problems": problems})
         return self

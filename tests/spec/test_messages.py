@@ -138,3 +138,16 @@ def test_an_override_for_an_environment_the_agent_is_not_in_is_located_on_its_ke
     assert _findings("environments: [dev, staging, prod]", "environments: [dev, staging]") == [
         "s.yaml:31:3  SPEC003  overrides.prod: environment 'prod' is not in `environments` (dev, staging); "
         "overrides apply only where the agent is deployed"]
+
+
+@pytest.mark.parametrize("spec_status,override", [("suspended", "active"), ("revoked", "active"),
+                                                  ("revoked", "suspended")])
+def test_an_override_that_would_loosen_the_status_is_refused_on_it(spec_status, override):
+    # It used to be ignored silently: the reviewer read `prod: status: active` while prod stayed suspended.
+    text = BASE.replace("expires: 2027-09-30\n", f"expires: 2027-09-30\nstatus: {spec_status}\n")
+    text = text.replace("  prod:\n", f"  prod:\n    status: {override}\n")
+    spec, problems = load_spec_bytes("s.yaml", text.encode())
+    assert spec is None
+    assert [f.render() for f in problems] == [
+        f"s.yaml:33:5  SPEC003  overrides.prod.status: {override} would loosen the spec's status {spec_status}; "
+        "an override can only tighten it (change the spec's status instead)"]
