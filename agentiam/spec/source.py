@@ -18,6 +18,7 @@ import yaml
 from agentiam.findings import Finding, Severity
 
 MAX_SPEC_BYTES = 256 * 1024
+MAX_DEPTH = 1000  # nesting levels; real specs use about 6 (see `_too_deep`)
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _INT = re.compile(r"[-+]?[0-9]+\Z")
@@ -206,6 +207,27 @@ def _alias_finding(file: str, text: str, anchored: yaml.Node) -> Finding:
     return Finding(file, mark.line + 1, mark.column + 1, "YAML003", Severity.ERROR, "", _ALIAS_MESSAGE)
 
 
+def _too_deep(text: str) -> yaml.Mark | None:
+    """Where the document first nests deeper than MAX_DEPTH, or None.
+
+    PyYAML's C composer recurses once per level and kills the process (SIGSEGV, no message) somewhere past
+    20,000 levels, which `[` x 50,000 reaches in 100 KB. Every level needs an indicator character of its own,
+    so counting them (C speed) clears every real spec (~100 of them); only a file with more is scanned as events.
+    """
+    if sum(map(text.count, "[{-:?")) <= MAX_DEPTH:
+        return None
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        kind = event.__class__
+        if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return event.start_mark
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            depth -= 1
+    return None
+
+
 def too_large(file: str, size: int) -> Finding:
     """YAML005: the file is over MAX_SPEC_BYTES."""
     return Finding(file, 1, 1, "YAML005", Severity.ERROR, "",
@@ -228,6 +250,10 @@ def parse_spec_bytes(file: str, raw: bytes, what: str = "an agent spec") -> tupl
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
+        deep = _too_deep(text)
+        if deep is not None:
+            return None, [Finding(file, deep.line + 1, deep.column + 1, "YAML007", Severity.ERROR, "",
+                                  "document is nested too deeply")]
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         return None, [_yaml_error(file, exc)]

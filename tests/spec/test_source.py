@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from agentiam.spec.source import parse_spec_bytes
+from agentiam.spec.source import MAX_DEPTH, parse_spec_bytes
+
+REPO = Path(__file__).resolve().parents[2]
 
 RULE = "anchors and aliases are not allowed: a reviewer must see every value where it applies"
 
@@ -26,3 +30,21 @@ def test_reuse_is_reported_on_the_alias(text, where, alias, anchor_line):
 def test_an_anchor_nobody_reuses_is_harmless():
     document, findings = parse_spec_bytes("f.yaml", b"a: &x 1\nb: 1\n")
     assert findings == [] and document is not None and document.data == {"a": 1, "b": 1}
+
+
+@pytest.mark.parametrize("text,column", [
+    ("a: " + "[" * 50_000 + "]" * 50_000, 1003),       # crashed the process (SIGSEGV in PyYAML's C composer)
+    ("a: " + "{b: " * 20_000 + "1" + "}" * 20_000, 4000),
+    ("- " * 30_000 + "x", 2001),
+])
+def test_deep_nesting_is_a_finding_not_a_crash(text, column):
+    document, findings = parse_spec_bytes("f.yaml", text.encode())
+    assert document is None
+    assert [(f.rule_id, f.line, f.column, f.message) for f in findings] == [
+        ("YAML007", 1, column, "document is nested too deeply")]
+
+
+def test_a_real_spec_is_never_scanned_twice_for_depth():
+    # The event scan runs only when the indicator characters could add up to MAX_DEPTH levels.
+    spec = (REPO / "agent_specs" / "data-science" / "churn-forecaster.yaml").read_text()
+    assert sum(map(spec.count, "[{-:?")) < MAX_DEPTH
