@@ -66,8 +66,12 @@ class DatabaseConnection(_Strict):
     password_secret: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$",
                                  description="Name of the Pulumi *secret* config key holding that user's password.",
                                  examples=["billingDbPassword"])
-    schemas: list[str] = Field(["public"], min_length=1, description="Schemas agents' grants apply to.",
-                               examples=[["public"]])
+    # Schema names are pasted into the GRANT/REVOKE statements Vault runs as the management user: plain
+    # PostgreSQL identifiers only, so a `"` can never end the quoted name and start a statement of its own.
+    schemas: list[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63,
+                                       description="A PostgreSQL schema name (lower-case identifier).",
+                                       examples=["public"])]] = Field(
+        ["public"], min_length=1, description="Schemas agents' grants apply to.", examples=[["public"]])
 
 
 class Logging(_Strict):

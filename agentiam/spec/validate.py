@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from agentiam.findings import Finding, Severity
 from agentiam.spec.model import LOCATED_PROBLEMS, AgentSpec
-from agentiam.spec.source import MAX_SPEC_BYTES, PathPart, SourceDocument, parse_spec_bytes, too_large
+from agentiam.spec.source import (MAX_SPEC_BYTES, PathPart, SourceDocument, field_name, parse_spec_bytes,
+                                   too_large)
 
 _MAX_SHOWN = 80  # characters of an offending value quoted in a message (a value may be kilobytes long)
 _YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO", "ON", "OFF"}
@@ -145,9 +146,12 @@ def validation_findings(document: SourceDocument, exc: ValidationError, prefix: 
         at_key = error["type"] == "extra_forbidden" or loc[-1:] == ("[key]",)
         loc = loc[:-1] if loc[-1:] == ("[key]",) else loc
         finding = document.finding(rule_id or code, prefix + loc, message, Severity.ERROR, at_key=at_key)
-        if prefix:  # name config fields relative to the config value, not the file root
+        if prefix:  # name config fields relative to the config value, not the file root (list items by key)
+            value = document.data
+            for part in prefix:
+                value = value.get(part) if isinstance(value, dict) else None
             finding = Finding(finding.file, finding.line, finding.column, finding.rule_id, finding.severity,
-                              ".".join(str(p) for p in loc) or str(prefix[-1]), finding.message)
+                              field_name(value, loc) or str(prefix[-1]), finding.message)
         findings.append(finding)
     return findings
 

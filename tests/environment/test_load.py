@@ -53,3 +53,15 @@ def test_a_stack_config_of_the_wrong_shape_is_named_as_one(raw, expected):
     with pytest.raises(ConfigError) as caught:
         parse_environment("stacks/Pulumi.x.yaml", raw)
     assert str(caught.value) == expected
+
+
+def test_a_schema_name_cannot_carry_sql():
+    # Schema names go into the GRANT statements Vault runs as the database's management user.
+    raw = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text().replace(
+        "schemas: [public]", "schemas: ['public\"; DROP TABLE invoices; --']", 1)
+    with pytest.raises(ConfigError) as caught:
+        parse_environment("stacks/Pulumi.dev.yaml", raw.encode())
+    assert str(caught.value) == (
+        "stacks/Pulumi.dev.yaml:28:19  CFG002  databases.billing.schemas[public\"; DROP TABLE invoices; --]: "
+        "expected a PostgreSQL schema name (lower-case identifier), e.g. 'public', "
+        "got 'public\"; DROP TABLE invoices; --'")
