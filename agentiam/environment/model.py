@@ -15,6 +15,9 @@ MountPath = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_/-]*[a-z0-9]$", max_
                                  examples=["agentiam-dev-approle"])]
 Arn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:[^:]*:[^:]*:.+$", description="An AWS ARN.",
                            examples=["arn:aws:iam::111111111111:role/vault-aws-secrets-engine"])]
+DatabaseName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=63,
+                                    description="A database connection name, as specs' `permissions.databases` "
+                                                "refer to it.", examples=["billing"])]
 # CloudWatch Logs accepts only these retention values (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)
@@ -122,7 +125,8 @@ class EnvironmentConfig(_Strict):
     aws_secrets_engine_principal_arn: Arn = Field(
         description="The IAM principal Vault's AWS secrets engine runs as; the only principal agent roles trust.")
     vault: VaultSettings
-    databases: dict[str, DatabaseConnection] = Field(default_factory=dict,
-                                                     description="Databases agents may get credentials for.")
+    # Keys name Vault paths (`<database_mount>/config/<name>`) and what specs' `permissions.databases` refer to.
+    databases: dict[DatabaseName, DatabaseConnection] = Field(
+        default_factory=dict, description="Databases agents may get credentials for.")
     logging: Logging
     selection: Selection = Field(default_factory=Selection, description="Sharding of large fleets.")

@@ -65,3 +65,12 @@ def test_a_schema_name_cannot_carry_sql():
         "stacks/Pulumi.dev.yaml:28:19  CFG002  databases.billing.schemas[public\"; DROP TABLE invoices; --]: "
         "expected a PostgreSQL schema name (lower-case identifier), e.g. 'public', "
         "got 'public\"; DROP TABLE invoices; --'")
+
+
+def test_a_database_name_cannot_leave_its_vault_path():
+    raw = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text().replace("      billing:\n", "      ../sys:\n", 1)
+    with pytest.raises(ConfigError) as caught:
+        parse_environment("stacks/Pulumi.dev.yaml", raw.encode())
+    assert str(caught.value) == (
+        "stacks/Pulumi.dev.yaml:23:7  CFG002  databases.../sys: expected a database connection name, as specs' "
+        "`permissions.databases` refer to it, e.g. 'billing', got '../sys'")
