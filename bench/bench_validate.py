@@ -41,6 +41,7 @@ VERBS = {"data-retrieval": ("reader", "retriever", "lookup"), "integration": ("s
          "monitoring": ("watcher", "monitor", "sentinel")}
 ENV_SETS = (["dev"], ["dev", "staging"], ["dev", "staging", "prod"], ["staging", "prod"], ["prod"])
 DURATIONS = ("15m", "30m", "1h", "2h", "4h")
+SESSION_TTLS = ("15m", "30m", "45m", "1h")  # the bundled stacks' engines run on roles: 1h cap (AGT015)
 
 
 def _read_statements(rng: random.Random, team: str, noun: str) -> list[str]:
@@ -110,7 +111,7 @@ def spec_text(i: int, rng: random.Random) -> tuple[str, str]:
         "credentials:",
         f"  token_ttl: {ttl}",
         f"  token_max_ttl: {rng.choice(('8h', '12h', '24h'))}",
-        f"  aws_session_ttl: {rng.choice(DURATIONS)}",
+        f"  aws_session_ttl: {rng.choice(SESSION_TTLS)}",
         "permissions:",
         "  aws:",
         *unique,

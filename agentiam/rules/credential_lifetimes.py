@@ -1,4 +1,4 @@
-"""AGT010-AGT014: credential lifetime caps (field guide: tokens of at most 24 hours; STS: 15 minutes to 12 hours)."""
+"""AGT010-AGT015: credential lifetime caps (field guide: tokens of at most 24 hours; STS: 15 minutes to 12 hours)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from agentiam.spec.types import format_duration
 DAY = 86400
 STS_MAX = 12 * 3600  # FACTS.md: AssumeRole sessions last 900 s up to MaxSessionDuration (1-12 h)
 STS_MIN = 900
+ROLE_CHAINING_MAX = 3600  # FACTS.md: role chaining caps sessions at 1 h (Vault's engine running on a role)
 
 
 def _check_token_max_ttl(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
@@ -53,6 +54,32 @@ def _check_aws_session_ttl(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
                                           "(MaxSessionDuration)")
 
 
+def _check_role_chaining(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    spec = ctx.loaded.spec
+    if not spec.permissions.aws:
+        return
+    by_path: dict[tuple, list[str]] = {}
+    values: dict[tuple, int] = {}
+    for env in spec.environments:
+        config = ctx.environments.get(env)
+        if config is None or not engine_runs_on_a_role(config.aws_secrets_engine_principal_arn):
+            continue
+        ttl = effective(spec, env).credentials.aws_session_ttl
+        if ttl > ROLE_CHAINING_MAX:
+            path = credential_path(spec, env, "aws_session_ttl")
+            by_path.setdefault(path, []).append(env)
+            values[path] = ttl
+    for path, envs in by_path.items():
+        yield ctx.finding(rule, path, f"aws_session_ttl {format_duration(values[path])} exceeds 1h in "
+                                      f"{', '.join(envs)}: Vault's AWS secrets engine runs as a role there, and STS "
+                                      "caps chained role sessions at 1h")
+
+
+def engine_runs_on_a_role(principal_arn: str) -> bool:
+    """True when the secrets engine's own credentials are a role's: its AssumeRole calls are then role chaining."""
+    return ":role/" in principal_arn or ":assumed-role/" in principal_arn
+
+
 def _check_database_ttls(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     for path, value in credential_values(ctx.loaded.spec, "database_max_ttl"):
         if value > DAY:
@@ -80,6 +107,12 @@ AWS_SESSION_TTL = Rule(
     id="AGT012", severity=Severity.ERROR, title="AWS session TTL between 15m and 12h",
     rationale="STS issues AssumeRole sessions of 900 s up to 12 h; anything else fails at credential time.",
     check=_check_aws_session_ttl)
+
+ROLE_CHAINING = Rule(
+    id="AGT015", severity=Severity.ERROR, title="AWS session at most 1h where Vault's engine runs on a role",
+    rationale="A role assuming a role is role chaining: STS caps those sessions at 1 hour, so a longer "
+              "aws_session_ttl would fail every time the agent asks for AWS credentials.",
+    check=_check_role_chaining)
 
 DATABASE_TTLS = Rule(
     id="AGT013", severity=Severity.ERROR, title="Database TTLs: default within max, max at most 24h",

@@ -22,6 +22,7 @@ ALL_RULES: tuple[Rule, ...] = (
     credential_lifetimes.AWS_SESSION_TTL,                # AGT012
     credential_lifetimes.DATABASE_TTLS,                  # AGT013
     credential_lifetimes.SECRET_ID_TTL,                  # AGT014
+    credential_lifetimes.ROLE_CHAINING,                  # AGT015
     aws_actions.KNOWN_ACTIONS,                           # AGT020
     aws_actions.NO_SERVICE_WILDCARDS,                    # AGT021
     aws_actions.RESOURCE_STAR_ONLY_IF_UNSCOPED,          # AGT022

@@ -71,11 +71,18 @@ EXPECTED: dict[str, list[tuple]] = {
     "AGT011/pass-within.yaml": [],
     "AGT012/fail-override.yaml": [
         ('AGT012', 20, 24, 'overrides.prod.credentials.aws_session_ttl'),
+        ('AGT015', 20, 24, 'overrides.prod.credentials.aws_session_ttl'),
     ],
     "AGT012/fail-short.yaml": [
         ('AGT012', 13, 20, 'credentials.aws_session_ttl'),
     ],
     "AGT012/pass-bounds.yaml": [],
+    "AGT015/fail-chained.yaml": [
+        ('AGT015', 13, 20, 'credentials.aws_session_ttl'),
+        ('AGT015', 22, 24, 'overrides.prod.credentials.aws_session_ttl'),
+    ],
+    "AGT015/pass-within-hour.yaml": [],
+    "AGT015/pass-no-aws.yaml": [],
     "AGT013/fail-max.yaml": [
         ('AGT013', 13, 21, 'credentials.database_max_ttl'),
     ],
