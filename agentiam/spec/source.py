@@ -256,6 +256,10 @@ def parse_spec_bytes(file: str, raw: bytes, what: str = "an agent spec") -> tupl
                                   "document is nested too deeply")]
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
+        if "nesting depth" in str(getattr(exc, "problem", "")):  # PyYAML >= 6.0.4 has a depth limit of its own
+            mark = exc.problem_mark
+            return None, [Finding(file, mark.line + 1, mark.column + 1, "YAML007", Severity.ERROR, "",
+                                  "document is nested too deeply")]
         return None, [_yaml_error(file, exc)]
     if root is None:
         return None, [Finding(file, 1, 1, "YAML007", Severity.ERROR, "", f"file is empty; {what} is a YAML mapping")]

@@ -40,8 +40,10 @@ def test_an_anchor_nobody_reuses_is_harmless():
 def test_deep_nesting_is_a_finding_not_a_crash(text, column):
     document, findings = parse_spec_bytes("f.yaml", text.encode())
     assert document is None
-    assert [(f.rule_id, f.line, f.column, f.message) for f in findings] == [
-        ("YAML007", 1, column, "document is nested too deeply")]
+    assert [(f.rule_id, f.line, f.message) for f in findings] == [("YAML007", 1, "document is nested too deeply")]
+    # The level past the limit: our event scan marks its indicator; PyYAML >= 6.0.4's own depth limit, which fires
+    # first there, marks the token before it (`- - x`: one column earlier per level's "- ").
+    assert column - 2 <= findings[0].column <= column
 
 
 def test_a_real_spec_is_never_scanned_twice_for_depth():
