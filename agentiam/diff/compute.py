@@ -36,7 +36,7 @@ from agentiam.plan.build import agent_plan, platform_plan, selected
 from agentiam.plan.effective import fill
 from agentiam.plan.model import AgentPlan
 from agentiam.rules.registry import run_rules
-from agentiam.spec.model import AgentSpec
+from agentiam.spec.model import STATUS_ORDER, AgentSpec
 from agentiam.spec.source import PathPart
 from agentiam.spec.types import format_duration
 from agentiam.spec.validate import LoadedSpec, load_spec_bytes
@@ -539,9 +539,6 @@ def _cidr_changes(was: list[str], now: list[str], ctx: Context) -> list[Change]:
                    after=", ".join(sorted(now)) or "anywhere", **where)]
 
 
-_STATUS_RANK = {"revoked": 0, "suspended": 1, "active": 2}
-
-
 def _identity_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
     """Lifecycle, function class, owner and expiry."""
     if before is None and after is not None:
@@ -552,7 +549,7 @@ def _identity_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
                                                  before=before.status, **ctx.base.at(("name",)))]
     changes: list[Change] = []
     if before.status != after.status:
-        wider = _STATUS_RANK[after.status] > _STATUS_RANK[before.status]
+        wider = STATUS_ORDER.index(after.status) < STATUS_ORDER.index(before.status)  # loosest first
         op = {"active": "reactivated", "suspended": "suspended", "revoked": "revoked"}[after.status]
         labels = [RiskLabel(risk.REACTIVATED, "high", f"{before.status} -> active lifts the kill switch: every "
                             "permission of the spec is restored at once")] if after.status == "active" else []
