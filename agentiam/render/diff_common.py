@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agentiam.diff.model import AgentDiff, Change, Direction, EnvironmentDiff, Verdict
+from agentiam.diff.model import AgentDiff, Change, Direction, EnvironmentDiff
 
 SIGN = {Direction.WIDER: "+", Direction.NARROWER: "-", Direction.NEUTRAL: "~"}
 SYSTEM_TITLE = {"agent": "agent", "function": "function class", "aws": "AWS", "vault": "Vault", "database": "database",
@@ -87,10 +87,6 @@ def risk_text(change: Change) -> str:
 def counts(agent: AgentDiff | EnvironmentDiff) -> tuple[int, int, int]:
     """(widening, narrowing, high-risk) change counts of one agent x environment, or of one environment."""
     return (agent.count(Direction.WIDER), agent.count(Direction.NARROWER), len(agent.high_risk_changes))
-
-
-def verdict_rank(verdict: Verdict) -> int:
-    return [Verdict.HIGH_RISK, Verdict.WIDENED, Verdict.NARROWED, Verdict.CHANGED, Verdict.NO_CHANGE].index(verdict)
 
 
 def head_label(head: str) -> str:
