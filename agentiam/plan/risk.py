@@ -17,9 +17,16 @@ def credential_exposure_actions() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def privilege_escalation_methods() -> tuple[tuple[str, frozenset[str]], ...]:
+    """(method name, lower-case actions it needs together) of every cloudsplaining escalation method, by name."""
+    return tuple((name, frozenset(a.lower() for a in combo))
+                 for name, combo in sorted(_cloudsplaining.PRIVILEGE_ESCALATION_METHODS.items()))
+
+
+@lru_cache(maxsize=1)
 def privilege_escalation_actions() -> frozenset[str]:
     """Lower-case actions that appear in any cloudsplaining privilege-escalation method."""
-    return frozenset(a.lower() for combo in _cloudsplaining.PRIVILEGE_ESCALATION_METHODS.values() for a in combo)
+    return frozenset(a for _, combo in privilege_escalation_methods() for a in combo)
 
 
 @lru_cache(maxsize=1)

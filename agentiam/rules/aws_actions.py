@@ -12,7 +12,11 @@ from functools import lru_cache
 
 from agentiam.findings import Finding, Severity
 from agentiam.iam import catalogue
-from agentiam.plan.risk import credential_exposure_actions
+from agentiam.plan.risk import (
+    credential_exposure_actions,
+    privilege_escalation_actions,
+    privilege_escalation_methods,
+)
 from agentiam.rules.actions import describe, resolve, spec_actions
 from agentiam.rules.base import Rule, SpecContext
 
@@ -73,14 +77,6 @@ def _check_resource_star(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
                               "name the resources")
 
 
-@lru_cache(maxsize=1)
-def _escalation_methods() -> tuple[tuple[str, frozenset[str]], ...]:
-    from cloudsplaining.shared import constants
-
-    return tuple((name, frozenset(a.lower() for a in combo))
-                 for name, combo in sorted(constants.PRIVILEGE_ESCALATION_METHODS.items()))
-
-
 @lru_cache(maxsize=4096)
 def _always_refused(action: str) -> tuple[str, ...]:
     """Actions reached by `action` that are refused on their own, whatever else the agent holds."""
@@ -98,16 +94,10 @@ def _refusal(action: str, refused: tuple[str, ...]) -> str:
     return f"{describe(action, list(refused))} passes or assumes roles: privilege escalation; agents never hold it"
 
 
-@lru_cache(maxsize=1)
-def _method_actions() -> frozenset[str]:
-    """Every action that takes part in some escalation method."""
-    return frozenset(action for _, combo in _escalation_methods() for action in combo)
-
-
 @lru_cache(maxsize=4096)
 def _method_members(action: str) -> frozenset[str]:
     """Lower-case names `action` grants that take part in some escalation method (usually none)."""
-    return frozenset(info.name.lower() for info in resolve(action)) & _method_actions()
+    return frozenset(info.name.lower() for info in resolve(action)) & privilege_escalation_actions()
 
 
 def _check_privilege_escalation(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
@@ -122,7 +112,7 @@ def _check_privilege_escalation(rule: Rule, ctx: SpecContext) -> Iterator[Findin
         return
     # cloudsplaining's methods are combinations: escalation needs every action of one method.
     reported: set[tuple] = set()
-    for method, combo in _escalation_methods():
+    for method, combo in privilege_escalation_methods():
         if not combo <= granted.keys():
             continue
         for action in sorted(combo):
