@@ -86,8 +86,21 @@ class EntryChange:
     after: AgentPlan | None
 
 
+class _Tally:
+    """What the writers count over `changes`, the same for one agent and for one environment."""
+
+    changes: tuple[Change, ...]
+
+    def count(self, direction: Direction) -> int:
+        return sum(c.direction is direction for c in self.changes)
+
+    @property
+    def high_risk_changes(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.high_risk and c.direction is Direction.WIDER)
+
+
 @dataclass(frozen=True)
-class AgentDiff:
+class AgentDiff(_Tally):
     """Everything that changes for one agent in one environment."""
 
     environment: str
@@ -99,16 +112,9 @@ class AgentDiff:
     findings: tuple[Finding, ...] = ()  # guardrail violations of the head spec in this environment's run
     notes: tuple[str, ...] = ()  # e.g. the kill switch still denies everything of an inactive agent
 
-    def count(self, direction: Direction) -> int:
-        return sum(c.direction is direction for c in self.changes)
-
-    @property
-    def high_risk_changes(self) -> tuple[Change, ...]:
-        return tuple(c for c in self.changes if c.high_risk and c.direction is Direction.WIDER)
-
 
 @dataclass(frozen=True)
-class EnvironmentDiff:
+class EnvironmentDiff(_Tally):
     """Environment-wide changes of one environment: boundaries, connections, mounts, log routing, audit, trust.
 
     A control weakened (shorter retention, audit moved, another trusted principal) counts as `wider`: it
@@ -120,13 +126,6 @@ class EnvironmentDiff:
     verdict: Verdict
     compiled: str  # full: both platforms compiled (stack config changed) | incremental: from the changed specs
     stack_files: tuple[str, ...] = ()  # this environment's stack configs that changed
-
-    def count(self, direction: Direction) -> int:
-        return sum(c.direction is direction for c in self.changes)
-
-    @property
-    def high_risk_changes(self) -> tuple[Change, ...]:
-        return tuple(c for c in self.changes if c.high_risk and c.direction is Direction.WIDER)
 
 
 @dataclass
