@@ -11,8 +11,6 @@ from agentiam.spec.types import format_duration
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "urn:agentiam:agent-spec:v1"
 SCHEMA_FILE_NAME = "agent-spec.schema.json"
-# Every example spec starts with this line (path relative to the spec) so yaml-language-server validates it.
-MODELINE = "# yaml-language-server: $schema={path}"
 _DURATION_PATTERN = r"^(\d+h)?(\d+m)?(\d+s)?$"
 
 

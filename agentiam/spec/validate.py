@@ -168,9 +168,9 @@ def load_spec_bytes(file: str, raw: bytes) -> tuple[LoadedSpec | None, list[Find
     return LoadedSpec(file, document, spec), []
 
 
-def load_spec_file(path: Path, display: str | None = None) -> tuple[LoadedSpec | None, list[Finding]]:
+def load_spec_file(path: Path) -> tuple[LoadedSpec | None, list[Finding]]:
     """Read, parse and validate one spec file."""
-    name = display or str(path)
+    name = str(path)
     try:
         status = os.stat(path)
         if not stat.S_ISREG(status.st_mode):  # a FIFO or device would block the read or never end
