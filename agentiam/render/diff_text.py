@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from agentiam.diff.model import DiffReport
+from agentiam.diff.model import Change, DiffReport
 from agentiam.render.diff_common import SIGN, SYSTEM_TITLE, change_text, counts, head_label
+
+
+def _change_lines(change: Change, where: str = "") -> list[str]:
+    """One change and its risk labels, indented under the agent or environment it belongs to."""
+    return ([f"    {SIGN[change.direction]} {SYSTEM_TITLE[change.system]:<8} {change_text(change)}{where}"]
+            + [f"        ! {label.id} ({label.severity}): {label.reason}" for label in change.risks])
 
 
 def render_text(report: DiffReport) -> str:
@@ -17,9 +23,7 @@ def render_text(report: DiffReport) -> str:
         lines.append(f"environment {env.environment}: {env.verdict.value}  (+{wider} -{narrower}"
                      + (f", {high} high risk" if high else "") + f"; caused by {cause}, compiled {env.compiled})")
         for change in env.changes:
-            lines.append(f"    {SIGN[change.direction]} {SYSTEM_TITLE[change.system]:<8} {change_text(change)}")
-            for label in change.risks:
-                lines.append(f"        ! {label.id} ({label.severity}): {label.reason}")
+            lines += _change_lines(change)
     if not report.agents:
         lines.append("no agent x environment changes")
     width = max((len(a.agent) for a in report.agents), default=0)
@@ -30,10 +34,7 @@ def render_text(report: DiffReport) -> str:
         lines.append(f"{agent.agent:<{width}}  {agent.environment:<8}  {agent.verdict.value}  ({tail})")
         lines += [f"    note: {note}" for note in agent.notes]
         for change in agent.changes:
-            where = f"  [{agent.file}:{change.line}]" if change.line else ""
-            lines.append(f"    {SIGN[change.direction]} {SYSTEM_TITLE[change.system]:<8} {change_text(change)}{where}")
-            for label in change.risks:
-                lines.append(f"        ! {label.id} ({label.severity}): {label.reason}")
+            lines += _change_lines(change, f"  [{agent.file}:{change.line}]" if change.line else "")
     if report.findings:
         lines.append(f"guardrail violations at {head_label(report.head)}:")
         lines += [f"  {f.render()}" for f in report.findings]
