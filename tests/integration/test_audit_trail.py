@@ -83,7 +83,7 @@ def test_logins_are_logged_with_the_entity_and_failed_logins_with_the_hashed_rol
     assert accessor not in world.server.audit_log_path.read_text()  # accessors are HMAC'd too
 
     api = VaultApi(world.server.address, ca_cert=str(world.server.ca_cert_path))
-    with pytest.raises(LoginRefused):
+    with pytest.raises(LoginRefused, match="invalid role or secret ID"):
         api.approle_login(v.approle.mount, world.role_id(AGENT), "00000000-0000-0000-0000-000000000000")
     hashed = world.client.write_data(f"sys/audit-hash/{world.server.audit_device}",
                                      data={"input": world.role_id(AGENT)})["data"]["hash"]

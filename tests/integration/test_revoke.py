@@ -90,15 +90,17 @@ def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
     print(result.output)  # the README shows this run's report: `pytest tests/integration/test_revoke.py -s`
     assert result.exit_code == 0, result.output
 
-    # Login refused: the certificate token of a disabled entity can no longer mint a secret id.
-    with pytest.raises(LoginRefused):
+    # Login refused: the certificate login itself, since the entity it maps to is disabled.
+    with pytest.raises(LoginRefused, match=f"auth/{v.cert.mount}/login: login refused: permission denied"):
         AgentSession(world.settings(VICTIM)).login()
     # Database credentials dead: user dropped, open session terminated.
     assert not _role_exists(world, creds.username)
     with pytest.raises(psycopg.OperationalError):
         conn.execute("SELECT 1")
     conn.close()
-    with pytest.raises(LoginRefused):
+    # The spare secret id is gone, not merely blocked by the disabled entity: that refusal would say
+    # "permission denied"; Vault checks the secret id first.
+    with pytest.raises(LoginRefused, match="invalid role or secret ID"):
         api.approle_login(v.approle.mount, world.role_id(VICTIM), spare)
     assert world.client.list(f"auth/{v.approle.mount}/role/{v.approle.role_name}/secret-id") is None  # 404: none
 

@@ -157,5 +157,5 @@ def test_status_in_the_spec_disables_the_agent_through_the_components(world: Wor
     assert world.client.read(f"identity/entity/name/{entry.vault.entity.name}")["data"]["disabled"] is True
     with pytest.raises(PermissionDenied):
         session._api.lookup_self(token)
-    with pytest.raises(LoginRefused):
+    with pytest.raises(LoginRefused, match=f"auth/{entry.vault.cert.mount}/login: login refused: permission denied"):
         AgentSession(world.settings(name)).login()
