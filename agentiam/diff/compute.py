@@ -256,10 +256,6 @@ class Context:
     accounts: dict[str, str]  # every known environment -> account id (crossing environments)
 
 
-def _concrete(pattern: str) -> list[catalogue.ActionInfo]:
-    return catalogue.expand(pattern)
-
-
 def _aws_grants(entry: AgentPlan | None) -> dict[str, tuple[str, set[str]]]:
     """lower-case action -> (action as written, resources): natural keys, statement and order free."""
     grants: dict[str, tuple[str, set[str]]] = {}
@@ -304,11 +300,11 @@ def _resource_risks(resources: Iterable[str], before_levels: Mapping[str, set[st
 def _aws_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
     old, new = _aws_grants(before), _aws_grants(after)
     old_levels = _levels_by_resource(old)
-    reached = {info.name for action, _ in new.values() for info in _concrete(action)}
+    reached = {info.name for action, _ in new.values() for info in catalogue.expand(action)}
     changes: list[Change] = []
     for key in sorted(set(new) - set(old)):
         action, resources = new[key]
-        concrete = _concrete(action)
+        concrete = catalogue.expand(action)
         levels = risk.ordered_levels(i.access_level for i in concrete)
         labels = risk.action_risks(concrete, reached)
         labels.append(risk.wildcard_action(action, len(concrete)))
@@ -337,8 +333,8 @@ def _aws_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context
 
 def _subsumes(wide: str, narrow: str) -> bool:
     """Whether every action `narrow` reaches is also reached by `wide`."""
-    reached = {i.name for i in _concrete(wide)}
-    return bool(reached) and {i.name for i in _concrete(narrow)} <= reached
+    reached = {i.name for i in catalogue.expand(wide)}
+    return bool(reached) and {i.name for i in catalogue.expand(narrow)} <= reached
 
 
 def _name(concrete: list[catalogue.ActionInfo]) -> str | None:
@@ -349,7 +345,7 @@ def _resource_changes(action: str, old: set[str], new: set[str], old_levels: Map
                       reached: set[str], ctx: Context) -> list[Change]:
     """Resources of an action granted on both sides: widened / narrowed scope, or resources added / removed."""
     added, removed = sorted(new - old), sorted(old - new)
-    concrete = _concrete(action)
+    concrete = catalogue.expand(action)
     levels = risk.ordered_levels(i.access_level for i in concrete)
     changes: list[Change] = []
     paired: set[str] = set()
