@@ -51,14 +51,6 @@ def account_owner(account: str, environments: Mapping[str, EnvironmentConfig]) -
     return None
 
 
-def _deployed(ctx: SpecContext) -> Iterator[EnvironmentConfig]:
-    """Configured environments the agent is deployed to (unknown ones are AGT003's concern)."""
-    for env in ctx.loaded.spec.environments:
-        config = ctx.environments.get(env)
-        if config is not None:
-            yield config
-
-
 def _resources(ctx: SpecContext) -> Iterator[tuple[tuple, str]]:
     for i, statement in enumerate(ctx.loaded.spec.permissions.aws):
         for j, resource in enumerate(statement.resources):
@@ -83,7 +75,7 @@ def _check_own_account(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     spec = ctx.loaded.spec
     for path, template in _resources(ctx):
         problems: dict[str, list[str]] = {}
-        for env in _deployed(ctx):
+        for env in ctx.deployed():
             filled = fill(template, spec, env)
             arn = Arn.parse(filled)
             problem = _foreign(arn, filled, env, ctx) if arn else None
@@ -99,7 +91,7 @@ def _check_region(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     spec = ctx.loaded.spec
     for path, template in _resources(ctx):
         wrong: dict[str, list[str]] = {}
-        for env in _deployed(ctx):
+        for env in ctx.deployed():
             arn = Arn.parse(fill(template, spec, env))
             if arn is not None and arn.region and arn.region != env.region:
                 wrong.setdefault(arn.region, []).append(f"{env.name} ({env.region})")
@@ -138,7 +130,7 @@ def _size_bound(spec: AgentSpec, environments: list[EnvironmentConfig]) -> int:
 
 def _check_policy_size(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     spec = ctx.loaded.spec
-    deployed = list(_deployed(ctx))
+    deployed = list(ctx.deployed())
     if not spec.permissions.aws or not deployed:
         return
     if _size_bound(spec, deployed) + KILL_SWITCH_SIZE <= INLINE_POLICY_LIMIT:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from agentiam.environment.model import EnvironmentConfig
@@ -19,6 +19,13 @@ class SpecContext:
     loaded: LoadedSpec
     environments: Mapping[str, EnvironmentConfig]
     today: dt.date
+
+    def deployed(self) -> Iterator[EnvironmentConfig]:
+        """Configured environments the agent is deployed to, in the spec's order (unknown ones are AGT003's)."""
+        for name in self.loaded.spec.environments:
+            config = self.environments.get(name)
+            if config is not None:
+                yield config
 
     def finding(self, rule: Rule, path: tuple[PathPart, ...], message: str, at_key: bool = False) -> Finding:
         """A finding of `rule`, located on `path` of this spec."""

@@ -60,14 +60,13 @@ def _check_role_chaining(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
         return
     by_path: dict[tuple, list[str]] = {}
     values: dict[tuple, int] = {}
-    for env in spec.environments:
-        config = ctx.environments.get(env)
-        if config is None or not engine_runs_on_a_role(config.aws_secrets_engine_principal_arn):
+    for config in ctx.deployed():
+        if not engine_runs_on_a_role(config.aws_secrets_engine_principal_arn):
             continue
-        ttl = effective(spec, env).credentials.aws_session_ttl
+        ttl = effective(spec, config.name).credentials.aws_session_ttl
         if ttl > ROLE_CHAINING_MAX:
-            path = credential_path(spec, env, "aws_session_ttl")
-            by_path.setdefault(path, []).append(env)
+            path = credential_path(spec, config.name, "aws_session_ttl")
+            by_path.setdefault(path, []).append(config.name)
             values[path] = ttl
     for path, envs in by_path.items():
         yield ctx.finding(rule, path, f"aws_session_ttl {format_duration(values[path])} exceeds 1h in "

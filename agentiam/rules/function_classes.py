@@ -95,10 +95,7 @@ def _names_own_account(template: str, ctx: SpecContext) -> bool:
     """A scratch ARN is provably in the environment's account: its account field, or (S3 bucket names carry no
     account field) its resource name, contains the environment's account id in every deployed environment."""
     spec = ctx.loaded.spec
-    for env_name in spec.environments:
-        env = ctx.environments.get(env_name)
-        if env is None:
-            continue
+    for env in ctx.deployed():
         arn = Arn.parse(fill(template, spec, env))
         if arn is None:
             return False

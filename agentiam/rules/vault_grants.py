@@ -16,10 +16,9 @@ def _check_databases_configured(rule: Rule, ctx: SpecContext) -> Iterator[Findin
     spec = ctx.loaded.spec
     for i, grant in enumerate(spec.permissions.databases):
         missing = []
-        for env in spec.environments:
-            config = ctx.environments.get(env)
-            if config is not None and grant.database not in config.databases:
-                missing.append(f"{env} (has: {', '.join(sorted(config.databases)) or 'none'})")
+        for config in ctx.deployed():
+            if grant.database not in config.databases:
+                missing.append(f"{config.name} (has: {', '.join(sorted(config.databases)) or 'none'})")
         if missing:
             yield ctx.finding(rule, ("permissions", "databases", i, "database"),
                               f"database {grant.database!r} is not configured in {'; '.join(missing)}")
