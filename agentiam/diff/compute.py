@@ -1,6 +1,6 @@
 """Compute the permission diff between two revisions, compiling only the specs that changed.
 
-Two steps, kept apart so the first can be checked against full plans:
+Three steps, kept apart so the first and the third can be checked against full plans (tests/diff/test_full_plans.py):
 1. `collect()`: the plan-level change set, i.e. every agent x environment whose `AgentPlan` differs.
    Only spec files whose blob differs are loaded and compiled, plus every spec of a stack whose
    config changed (then each of its agents may change). An agent's plan entry depends on its own spec
@@ -262,7 +262,7 @@ def _aws_grants(entry: AgentPlan | None) -> dict[str, tuple[str, set[str]]]:
     policy = entry.aws.inline_policy if entry else None
     for statement in (policy or {}).get("Statement", []):
         for action in statement["Action"]:
-            name, resources = grants.setdefault(action.lower(), (action, set()))
+            _, resources = grants.setdefault(action.lower(), (action, set()))
             resources.update(statement["Resource"])
     return grants
 
