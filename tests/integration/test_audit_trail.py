@@ -6,16 +6,14 @@ Audit strings are HMAC'd (FACTS.md); values we must recognise (a role id) are ma
 from __future__ import annotations
 
 import datetime as dt
-import json
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agentiam.client import AgentSession, LoginRefused, PermissionDenied
 from agentiam.client.vault import VaultApi
+from tests import servers
 from tests.integration.world import World, reader_spec
 
 AGENT = "ledger-reader"
@@ -25,17 +23,6 @@ OTHER = "audit-reader"
 @pytest.fixture(scope="module")
 def world(world_factory: Callable[[dict[str, str]], World]) -> World:
     return world_factory({AGENT: reader_spec(AGENT), OTHER: reader_spec(OTHER)})
-
-
-def _entries(path: Path, match: Callable[[dict[str, Any]], bool], expected: int,
-             timeout: float = 5.0) -> list[dict[str, Any]]:
-    """Audit entries satisfying `match`, waiting (bounded) until `expected` are there (the file device is async)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        found = [e for e in entries if match(e)]
-        if len(found) >= expected or time.monotonic() > deadline:
-            return found
 
 
 def _response(entry: dict[str, Any], path: str) -> bool:
@@ -53,8 +40,9 @@ def test_reads_and_denials_carry_the_agents_entity_path_operation_time_and_resul
             session.read(other)
     entity_id = world.entity_id(AGENT)
 
-    granted = _entries(world.server.audit_log_path, lambda e: _response(e, own)
-                       and e["auth"].get("entity_id") == entity_id, expected=1)[-1]
+    audit_log = world.server.audit_log_path
+    granted = servers.audit_entries(audit_log, lambda e: _response(e, own) and e["auth"].get("entity_id") == entity_id,
+                                    expected=1)[-1]
     assert granted["request"]["operation"] == "read"
     assert "error" not in granted and granted["auth"]["policy_results"]["allowed"] is True
     assert granted["auth"]["display_name"].startswith(v.approle.mount)
@@ -62,8 +50,8 @@ def test_reads_and_denials_carry_the_agents_entity_path_operation_time_and_resul
     assert granted["request"]["remote_address"] == "127.0.0.1"
     assert dt.datetime.fromisoformat(granted["time"].replace("Z", "+00:00")) >= started - dt.timedelta(seconds=1)
 
-    denied = _entries(world.server.audit_log_path, lambda e: _response(e, other)
-                      and e["auth"].get("entity_id") == entity_id, expected=1)[-1]
+    denied = servers.audit_entries(audit_log, lambda e: _response(e, other) and e["auth"].get("entity_id") == entity_id,
+                                   expected=1)[-1]
     assert denied["request"]["operation"] == "read"
     assert "permission denied" in denied["error"]
     assert denied["auth"]["policy_results"]["allowed"] is False
@@ -77,8 +65,8 @@ def test_logins_are_logged_with_the_entity_and_failed_logins_with_the_hashed_rol
     login_path = f"auth/{v.approle.mount}/login"
     with AgentSession(world.settings(AGENT)) as session:
         accessor = session.status().accessor
-    ok = _entries(world.server.audit_log_path, lambda e: _response(e, login_path)
-                  and e.get("auth", {}).get("entity_id") == world.entity_id(AGENT), expected=1)
+    ok = servers.audit_entries(world.server.audit_log_path, lambda e: _response(e, login_path)
+                               and e.get("auth", {}).get("entity_id") == world.entity_id(AGENT), expected=1)
     assert ok and "error" not in ok[-1]
     assert accessor not in world.server.audit_log_path.read_text()  # accessors are HMAC'd too
 
@@ -87,8 +75,8 @@ def test_logins_are_logged_with_the_entity_and_failed_logins_with_the_hashed_rol
         api.approle_login(v.approle.mount, world.role_id(AGENT), "00000000-0000-0000-0000-000000000000")
     hashed = world.client.write_data(f"sys/audit-hash/{world.server.audit_device}",
                                      data={"input": world.role_id(AGENT)})["data"]["hash"]
-    failed = _entries(world.server.audit_log_path, lambda e: _response(e, login_path) and "error" in e
-                      and e["request"].get("data", {}).get("role_id") == hashed, expected=1)
+    failed = servers.audit_entries(world.server.audit_log_path, lambda e: _response(e, login_path) and "error" in e
+                                   and e["request"].get("data", {}).get("role_id") == hashed, expected=1)
     assert failed, "the failed login is not in the audit log under the agent's hashed role id"
     assert failed[-1]["request"]["operation"] == "update"
     assert world.role_id(AGENT) not in world.server.audit_log_path.read_text()

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any
 
 import boto3
 import hvac
@@ -16,17 +14,6 @@ import psycopg
 import pytest
 
 from tests import servers
-
-
-def _audit_entries(path: Path, request_path: str, expected: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-    """Audit log entries for `request_path`, waiting (bounded) until at least `expected` are there."""
-    deadline = time.monotonic() + timeout
-    while True:
-        entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        matching = [e for e in entries if e.get("request", {}).get("path") == request_path]
-        if len(matching) >= expected or time.monotonic() > deadline:
-            return matching
-        time.sleep(0.05)
 
 
 def test_openbao_is_initialized_and_unsealed(vault_client: hvac.Client) -> None:
@@ -49,7 +36,9 @@ def test_root_token_requests_reach_the_file_audit_device(
     devices = vault_client.sys.list_enabled_audit_devices()["data"]
     assert devices[f"{openbao.audit_device}/"]["type"] == "file"
 
-    entries = _audit_entries(openbao.audit_log_path, f"{mount}/data/agent", expected=4)
+    path = f"{mount}/data/agent"
+    entries = servers.audit_entries(openbao.audit_log_path, lambda e: e.get("request", {}).get("path") == path,
+                                    expected=4)
     # Writing a key that does not exist yet is a `create`, not an `update` (Vault's existence check).
     assert [(e["type"], e["request"]["operation"]) for e in entries] == [
         ("request", "create"),
