@@ -20,7 +20,6 @@ from tests.vault_apply import AWS_SECRET_ROLE, ApplyError, apply_records
 
 READER = "ledger-reader"
 SYNC = "payout-sync"
-SUSPENDED = "retired-reader"
 
 
 def _integration_spec(name: str) -> str:
@@ -39,8 +38,7 @@ def _integration_spec(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def world(world_factory: Callable[[dict[str, str]], World]) -> World:
-    return world_factory({READER: reader_spec(READER), SYNC: _integration_spec(SYNC),
-                          SUSPENDED: reader_spec(SUSPENDED)})
+    return world_factory({READER: reader_spec(READER), SYNC: _integration_spec(SYNC)})
 
 
 def test_every_captured_vault_resource_type_was_applied(world: World) -> None:
