@@ -65,6 +65,11 @@ class PostgresServer:
     connection_url_template: str
     process: subprocess.Popen[bytes]
 
+    def role_exists(self, role: str) -> bool:
+        """Whether the cluster has a role (user) of that name: Vault's dynamic users are created and dropped here."""
+        with psycopg.connect(self.dsn) as conn:
+            return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
+
 
 @dataclass(frozen=True)
 class MotoServer:

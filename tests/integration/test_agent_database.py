@@ -40,11 +40,6 @@ def _connect(world: World, creds) -> psycopg.Connection:  # type: ignore[no-unty
     return psycopg.connect(**creds.connect_kwargs(host=pg.host, port=pg.port, dbname="postgres"), autocommit=True)
 
 
-def _role_exists(world: World, username: str) -> bool:
-    with psycopg.connect(world.postgres.dsn) as conn:
-        return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (username,)).fetchone() is not None
-
-
 def test_a_data_retrieval_agent_can_select_and_nothing_else(world: World, session: AgentSession,
                                                             billing_table: str) -> None:
     creds = session.database(_role(world, READER))
@@ -93,9 +88,9 @@ def test_the_same_credentials_are_handed_out_until_renewal_is_due(world: World, 
 def test_revoking_the_lease_drops_the_database_role(world: World, session: AgentSession) -> None:
     creds = session.database(_role(world, READER))
     conn = _connect(world, creds)
-    assert _role_exists(world, creds.username)
+    assert world.postgres.role_exists(creds.username)
     world.client.sys.revoke_lease(creds.lease_id)
-    assert not _role_exists(world, creds.username)
+    assert not world.postgres.role_exists(creds.username)
     # The revocation statements terminate the user's open sessions too.
     with pytest.raises(psycopg.OperationalError):
         conn.execute("SELECT 1")

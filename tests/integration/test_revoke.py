@@ -56,11 +56,6 @@ def _revoke(world: World, moto: servers.MotoServer, *extra: str, vault_addr: str
                                     "--format", fmt, *extra], env=env)
 
 
-def _role_exists(world: World, username: str) -> bool:
-    with psycopg.connect(world.postgres.dsn) as conn:
-        return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (username,)).fetchone() is not None
-
-
 def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
         world: World, moto_server: servers.MotoServer, iam_role: str) -> None:
     victim = AgentSession(world.settings(VICTIM))
@@ -94,7 +89,7 @@ def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
     with pytest.raises(LoginRefused, match=f"auth/{v.cert.mount}/login: login refused: permission denied"):
         AgentSession(world.settings(VICTIM)).login()
     # Database credentials dead: user dropped, open session terminated.
-    assert not _role_exists(world, creds.username)
+    assert not world.postgres.role_exists(creds.username)
     with pytest.raises(psycopg.OperationalError):
         conn.execute("SELECT 1")
     conn.close()
@@ -125,7 +120,7 @@ def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
 
     # Nobody else was touched.
     assert bystander.status().entity_id == world.entity_id(BYSTANDER)
-    assert _role_exists(world, bystander_creds.username)
+    assert world.postgres.role_exists(bystander_creds.username)
     bystander.close()
 
 

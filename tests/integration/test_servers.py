@@ -68,11 +68,6 @@ def test_postgres_rejects_a_wrong_password(postgres: servers.PostgresServer) -> 
         )
 
 
-def _role_exists(dsn: str, role: str) -> bool:
-    with psycopg.connect(dsn) as conn:
-        return conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone() is not None
-
-
 def test_database_engine_issues_and_revokes_postgres_credentials(
     postgres: servers.PostgresServer, vault_client: hvac.Client
 ) -> None:
@@ -104,10 +99,10 @@ def test_database_engine_issues_and_revokes_postgres_credentials(
         host=postgres.host, port=postgres.port, user=username, password=password, dbname="postgres"
     ) as conn:
         assert conn.execute("select current_user").fetchone() == (username,)
-    assert _role_exists(postgres.dsn, username)
+    assert postgres.role_exists(username)
 
     vault_client.sys.revoke_lease(issued["lease_id"])
-    assert not _role_exists(postgres.dsn, username)
+    assert not postgres.role_exists(username)
 
 
 def test_moto_server_answers_iam(moto_server: servers.MotoServer) -> None:
