@@ -48,12 +48,6 @@ def service_actions(service: str) -> dict[str, ActionInfo]:
             for key, value in raw.items()}
 
 
-def lookup(action: str) -> ActionInfo | None:
-    """The catalogue entry of an exact `service:Action` (case-insensitive), or None."""
-    service, _, name = action.partition(":")
-    return service_actions(service.lower()).get(name.lower())
-
-
 def expand(pattern: str) -> list[ActionInfo]:
     """Actions matched by `service:Pattern*` (IAM wildcards `*` and `?`, case-insensitive), sorted by name."""
     service, _, name = pattern.partition(":")
