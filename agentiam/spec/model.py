@@ -23,7 +23,6 @@ from agentiam.spec.types import (
     check_placeholders,
 )
 
-SPEC_VERSION = 1
 LOCATED_PROBLEMS = "located_problems"  # error type of model-level checks that name their own field paths
 
 
