@@ -42,8 +42,9 @@ def iam_role(world: World, moto_server: servers.MotoServer) -> str:
     """The victim's IAM role, created in moto as the components would (name and path from the plan)."""
     aws = world.agent(VICTIM).aws
     iam = boto3.client("iam", **moto_server.client_kwargs())
-    iam.create_role(RoleName=aws.role_name, Path=names.role_path(world.env),
-                    AssumeRolePolicyDocument=json.dumps(aws.trust_policy), MaxSessionDuration=3600)
+    iam.create_role(RoleName=aws.role_name, Path=aws.role_path,
+                    AssumeRolePolicyDocument=json.dumps(aws.trust_policy),
+                    MaxSessionDuration=aws.max_session_duration)
     return aws.role_name
 
 
