@@ -88,10 +88,14 @@ def test_the_certificate_token_can_only_mint_a_wrapped_secret_id(world: World) -
     assert cert.entity_id == world.entity_id(AGENT)
     with pytest.raises(PermissionDenied):
         api.read_lease(cert.token, f"{v.database_roles[0].mount}/creds/{v.database_roles[0].name}")
+    mint = f"auth/{v.approle.mount}/role/{v.approle.role_name}/secret-id"
     with pytest.raises(PermissionDenied):
-        # An unwrapped secret id would leak into logs and proxies: the policy requires wrapping.
-        api.call("POST", f"auth/{v.approle.mount}/role/{v.approle.role_name}/secret-id", token=cert.token,
-                 idempotent=False)
+        # An unwrapped secret id would leak into logs and proxies: the policy requires wrapping. (A refused request
+        # spends one of the token's two uses too: this is its last, still a live token.)
+        api.call("POST", mint, token=cert.token, idempotent=False)
+    # The same path, wrapped, with a fresh certificate token: the refusal above was the policy's, not a wrong path.
+    fresh = api.cert_login(v.cert.mount, v.cert.role_name)
+    assert api.call("POST", mint, token=fresh.token, wrap_ttl="60s", idempotent=False)["wrap_info"]["token"]
 
 
 def test_the_certificate_alone_cannot_log_in(world: World) -> None:
