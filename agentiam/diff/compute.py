@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import json
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -150,14 +149,7 @@ def _compile(side: Side, changed: set[str], affected: set[str], notes: list[str]
 # Describing one entry
 
 
-_PATH_BLOCK = re.compile(r'^path "([^"]+)" \{\n  capabilities = \[([^\]]*)\]\n(?:  [^\n]*\n)*\}', re.MULTILINE)
 _CAPABILITY_RANK = {"deny": -1, "list": 0, "read": 1, "create": 2, "update": 2, "patch": 2, "delete": 3, "sudo": 4}
-
-
-def vault_rules(hcl: str) -> dict[str, frozenset[str]]:
-    """Path -> capabilities of a policy rendered by `agentiam.plan.vault_policy` (its exact, sorted layout)."""
-    return {m.group(1): frozenset(c.strip().strip('"') for c in m.group(2).split(",") if c.strip())
-            for m in _PATH_BLOCK.finditer(hcl)}
 
 
 class Locator:
@@ -383,8 +375,8 @@ def _caps(caps: Iterable[str]) -> str:
 
 
 def _vault_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
-    old = vault_rules(before.vault.policy_hcl) if before else {}
-    new = vault_rules(after.vault.policy_hcl) if after else {}
+    old = {path: frozenset(caps) for path, caps in before.vault.policy_rules.items()} if before else {}
+    new = {path: frozenset(caps) for path, caps in after.vault.policy_rules.items()} if after else {}
     changes: list[Change] = []
     for path in sorted(set(old) | set(new)):
         was, now = old.get(path, frozenset()), new.get(path, frozenset())
@@ -643,7 +635,8 @@ _DESCRIBED = ("agent", "environment", "identity_name", "status", "function", "de
               "owner_sponsor", "owner_contact", "expires", "source_file", "spec_digest", "tags",
               "aws.inline_policy", "aws.trust_policy", "aws.max_session_duration", "aws.kill_switch_policy",
               "aws.boundary_policy",
-              "vault.policy_hcl", "vault.login_policy_hcl", "vault.approle.token_ttl", "vault.approle.token_max_ttl",
+              "vault.policy_rules", "vault.policy_hcl", "vault.login_policy_rules", "vault.login_policy_hcl",
+              "vault.approle.token_ttl", "vault.approle.token_max_ttl",
               "vault.approle.token_explicit_max_ttl", "vault.approle.secret_id", "vault.approle.token_bound_cidrs",
               "vault.cert.allowed_common_names", "vault.cert.token_bound_cidrs", "vault.entity", "vault.database_roles",
               "vault.aws_secret_role", "vault.rate_limit", "egress")

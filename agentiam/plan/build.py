@@ -27,7 +27,13 @@ from agentiam.plan.model import (
     VaultPlan,
 )
 from agentiam.plan.boundary import POLICY_VERSION, boundary_plan
-from agentiam.plan.vault_policy import kv_rules, login_self_service_rules, render_policy, self_service_rules
+from agentiam.plan.vault_policy import (
+    kv_rules,
+    login_self_service_rules,
+    merge_rules,
+    render_policy,
+    self_service_rules,
+)
 from agentiam.spec.model import AgentSpec, FunctionClass, Status
 from agentiam.spec.validate import LoadedSpec
 
@@ -158,21 +164,24 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
     if active:
         for grant in spec.permissions.kv:
             rules.extend(kv_rules(vault.kv_mount, fill(grant.path, spec, env), grant.capabilities))
-    policy_hcl = render_policy(f"agentiam: {spec.name} in {env.name} ({spec.function.value})", rules)
+    policy_rules = merge_rules(rules)
+    policy_hcl = render_policy(f"agentiam: {spec.name} in {env.name} ({spec.function.value})", policy_rules)
     login_policy = names.login_policy_name(spec.name, env.name)
     secret_id_path = f"auth/{vault.approle_mount}/role/{ident}/secret-id"
+    login_rules = merge_rules(login_self_service_rules() + ([(secret_id_path, ("update",))] if active else []))
     login_hcl = render_policy(
         f"agentiam: certificate login of {spec.name} in {env.name}: may only mint one wrapped secret id",
-        login_self_service_rules() + ([(secret_id_path, ("update",))] if active else []),
-        parameters={secret_id_path: {"min_wrapping_ttl": "1s", "max_wrapping_ttl": SECRET_ID_MAX_WRAP_TTL}})
+        login_rules, parameters={secret_id_path: {"min_wrapping_ttl": "1s", "max_wrapping_ttl": SECRET_ID_MAX_WRAP_TTL}})
     common_name = fill(spec.authentication.certificate_common_name, spec, env) \
         if spec.authentication.certificate_common_name else names.default_common_name(spec.name, env.name)
     token_max = min(creds.token_max_ttl, DAY)
     rate = eff.network.rate_limit
     return VaultPlan(
         policy_name=ident,
+        policy_rules=policy_rules,
         policy_hcl=policy_hcl,
         login_policy_name=login_policy,
+        login_policy_rules=login_rules,
         login_policy_hcl=login_hcl,
         approle=AppRolePlan(
             mount=vault.approle_mount, role_name=ident, token_policies=[ident],

@@ -114,8 +114,10 @@ class VaultPlan(_Plan):
     """Everything on Vault for one agent x environment."""
 
     policy_name: str
+    policy_rules: dict[str, list[str]]  # path -> capabilities: what `policy_hcl` says, for consumers to read
     policy_hcl: str
     login_policy_name: str
+    login_policy_rules: dict[str, list[str]]
     login_policy_hcl: str
     approle: AppRolePlan
     cert: CertRolePlan

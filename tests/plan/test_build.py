@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from agentiam.diff.compute import vault_rules
 from agentiam.environment.load import load_environment
 from agentiam.plan.build import build_plan, plan_json
 from agentiam.plan.names import shard_of
@@ -117,9 +116,9 @@ def test_certificate_login_can_only_mint_a_wrapped_secret_id_for_its_own_role(de
     assert vault.cert.allowed_common_names == ["invoice-reader.dev.agents.internal"]
     assert vault.cert.token_policies == [vault.login_policy_name]
     # Two uses: mint the wrapped secret id, then revoke itself (it has no `default` policy to do that with).
-    assert vault_rules(vault.login_policy_hcl) == {
-        "auth/agentiam-dev-approle/role/agent-dev-invoice-reader/secret-id": {"update"},
-        "auth/token/revoke-self": {"update"},
+    assert vault.login_policy_rules == {
+        "auth/agentiam-dev-approle/role/agent-dev-invoice-reader/secret-id": ["update"],
+        "auth/token/revoke-self": ["update"],
     }
     secret_id_block, revoke_block = vault.login_policy_hcl.split("}\n")[:2]
     assert 'max_wrapping_ttl = "300s"' in secret_id_block and 'min_wrapping_ttl = "1s"' in secret_id_block
@@ -138,12 +137,16 @@ def test_agent_tokens_carry_no_default_policy_and_the_certificate_token_a_hard_1
         assert (vault.cert.token_type, vault.cert.token_num_uses) == ("service", 2)
     suspended = build_plan([loaded], prod).agent("invoice-reader").vault
     # A suspended agent's certificate token can mint nothing; it may still revoke itself.
-    assert vault_rules(suspended.login_policy_hcl) == {"auth/token/revoke-self": {"update"}}
+    assert suspended.login_policy_rules == {"auth/token/revoke-self": ["update"]}
 
 
 def test_vault_policy_grants_own_database_role_and_self_service_only(dev):
     vault = build_plan([reader(extra=AWS_READ)], dev).agent("invoice-reader").vault
     paths = [line.split('"')[1] for line in vault.policy_hcl.splitlines() if line.startswith("path ")]
+    assert paths == list(vault.policy_rules)  # the HCL applied says exactly what consumers read
+    for path, capabilities in vault.policy_rules.items():
+        caps = ", ".join(f'"{c}"' for c in capabilities)
+        assert f'path "{path}" {{\n  capabilities = [{caps}]\n}}' in vault.policy_hcl
     assert paths == sorted([
         "agentiam-dev-database/creds/agent-dev-invoice-reader-billing-read",
         "auth/token/lookup-self", "auth/token/renew-self", "auth/token/revoke-self", "sys/leases/renew",
