@@ -28,12 +28,12 @@ from agentiam.diff.model import Change, Direction, RiskLabel
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.iam import catalogue
 from agentiam.plan import names
+from agentiam.plan.boundary import CEILING_SID
 from agentiam.plan.model import BoundaryPlan, DatabaseConnectionPlan, PlatformPlan
 from agentiam.plan.risk import BOUNDARY_DENIED_ACTIONS
 from agentiam.spec.types import format_duration
 from agentiam.spec.validate import LoadedSpec, load_spec_bytes
 
-CEILING_SID = "FunctionClassCeiling"  # agentiam.plan.boundary: the statement allowing the class's union
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ POLICY_VERSION = "2012-10-17"
 MANAGED_POLICY_MAX_CHARS = 6144  # FACTS.md: managed policy size, counted without white space
 NO_EXPORT_CLASSES = frozenset({FunctionClass.DATA_RETRIEVAL, FunctionClass.ANALYSIS, FunctionClass.REPORTING,
                                FunctionClass.MONITORING})
+CEILING_SID = "FunctionClassCeiling"  # the statement allowing the class's union of actions (read by the diff)
 _VERB = re.compile(r"[A-Z][a-z]*")
 _DENIED = frozenset(BOUNDARY_DENIED_ACTIONS)
 
@@ -38,7 +39,7 @@ def policy_size(policy: dict) -> int:
 def _policy(function: FunctionClass, allowed: list[str], env: EnvironmentConfig) -> dict:
     statements: list[dict] = []
     if allowed:
-        statements.append({"Sid": "FunctionClassCeiling", "Effect": "Allow", "Action": allowed, "Resource": "*"})
+        statements.append({"Sid": CEILING_SID, "Effect": "Allow", "Action": allowed, "Resource": "*"})
     statements.append({"Sid": "NoEscalationOrCredentialExposure", "Effect": "Deny",
                        "Action": list(BOUNDARY_DENIED_ACTIONS), "Resource": "*"})
     if function in NO_EXPORT_CLASSES:
