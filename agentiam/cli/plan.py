@@ -28,7 +28,9 @@ Examples:
 @handle_user_errors
 def plan(stack: str, fmt: str, today: dt.date | None, specs_dir: Path, stacks_dir: Path) -> None:
     """Show the identity plan of one environment: roles, policies, Vault roles, lifetimes."""
-    identity_plan, _warnings = project.compile_plan(stack, specs_dir, stacks_dir, today)
+    identity_plan, warnings = project.compile_plan(stack, specs_dir, stacks_dir, today)
+    for warning in warnings:  # on stderr, so `--format json` stays a clean document on stdout
+        click.echo(warning.render(), err=True)
     if fmt == "json":
         click.echo(plan_json(identity_plan), nl=False)
     else:

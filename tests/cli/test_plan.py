@@ -118,3 +118,11 @@ def test_today_option_is_a_date(far_expiry):
     result = CliRunner().invoke(cli, ["plan", "--today", "2027-02-30", "--env", "dev"])
     assert result.exit_code == 2
     assert "Invalid value for '--today'" in result.stderr
+
+
+def test_warnings_go_to_stderr_and_the_json_plan_stays_clean(far_expiry):
+    # ticket-triage expires 2027-03-31: planned on 2027-03-15 it is still planned, with an AGT005 warning.
+    result = CliRunner().invoke(cli, ["plan", "--today", "2027-03-15", "--env", "dev", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert "ticket-triage" in {a["agent"] for a in json.loads(result.stdout)["agents"]}
+    assert "agent_specs/support/ticket-triage.yaml" in result.stderr and "AGT005" in result.stderr
