@@ -26,7 +26,7 @@ from agentiam.findings import Severity
 from agentiam.plan import names
 from agentiam.plan.build import KILL_SWITCH_POLICY, build_plan
 from agentiam.plan.model import AgentPlan, IdentityPlan
-from agentiam.project import discover_spec_files, load_specs
+from agentiam.project import load_specs
 from agentiam.spec.model import DatabaseAccess
 
 
@@ -114,7 +114,7 @@ def agent_entry(agent: str, stack: str, specs_dir: Path, stacks_dir: Path) -> tu
     """
     environment = load_environment(stacks_dir, stack)
     environment = environment.model_copy(update={"selection": Selection()})
-    specs, findings = load_specs(discover_spec_files([specs_dir]))
+    specs, findings, _ = load_specs([specs_dir], stacks_dir.parent)
     mine = [s for s in specs if s.spec.name == agent]
     if not mine:
         broken = [f for f in findings if f.severity is Severity.ERROR]
