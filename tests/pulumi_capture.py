@@ -35,7 +35,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from agentiam.environment.load import load_environment, stack_config_path
+from agentiam.environment.load import stack_config_path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_DIR / "__main__.py"
@@ -206,16 +206,24 @@ def _unwrap_secrets(value: Any, path: str = "") -> tuple[Any, list[str]]:
     return value, []
 
 
+def _environment_value(raw: Any) -> dict[str, Any]:
+    """The `agentiam:environment` mapping of a stack file's YAML, {} if it has none."""
+    value = ((raw or {}).get("config") or {}).get("agentiam:environment") if isinstance(raw, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def stack_config(stack: str, stacks_dir: Path, secrets: Mapping[str, str] | None) -> tuple[dict[str, str], list[str]]:
     """Config as the CLI hands it to a program: `ns:key` -> string (objects JSON-encoded), plus secret keys.
 
-    Secret keys default to a test value for every `password_secret` the environment names.
+    Secret keys default to a test value for every `password_secret` the environment names. The file is read as
+    the Pulumi CLI reads it, as plain YAML: judging it is the program's job (a broken config must reach it).
     """
     raw = yaml.safe_load(stack_config_path(stacks_dir, stack).read_text(encoding="utf-8")) or {}
     config = {key: value if isinstance(value, str) else json.dumps(value)
               for key, value in (raw.get("config") or {}).items()}
-    environment = load_environment(stacks_dir, stack)
-    values = {db.password_secret: f"test-{db.password_secret}" for db in environment.databases.values()}
+    databases = _environment_value(raw).get("databases") or {}
+    names = [db["password_secret"] for db in databases.values() if isinstance(db, dict) and "password_secret" in db]
+    values = {name: f"test-{name}" for name in names}
     values.update(secrets or {})
     secret_keys = []
     for key, value in values.items():
@@ -274,9 +282,9 @@ def capture_stack(stack: str, *, specs_dir: Path | str | None = None, stacks_dir
     stacks = Path(stacks_dir).resolve() if stacks_dir is not None else PROJECT_DIR / "stacks"
     variables = {"AGENTIAM_STACKS_DIR": str(stacks) if stacks_dir is not None else "",
                  "AGENTIAM_SPECS_DIR": str(Path(specs_dir).resolve()) if specs_dir is not None else ""}
-    environment = load_environment(stacks, stack)
     config, secret_keys = stack_config(stack, stacks, secrets)
-    mocks = ProgramMocks(environment.account_id, environment.region)
+    environment = _environment_value(yaml.safe_load(stack_config_path(stacks, stack).read_text(encoding="utf-8")))
+    mocks = ProgramMocks(str(environment.get("account_id", "000000000000")), str(environment.get("region", "")))
 
     # A fresh runtime per run: settings (RPC manager, pending outputs), root stack resource, config; set_mocks
     # only creates a root stack when none is left over from a previous run.

@@ -258,6 +258,21 @@ class DiskTree:
         finally:
             os.close(fd)
 
+    def check(self, rel: str) -> None:
+        """Refused if `rel` is a link or a special file, or lies below a link; only folders are opened."""
+        parts = rel.split("/")
+        fd = self._open_folders(parts[:-1])
+        try:
+            mode = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False).st_mode
+        except OSError as exc:
+            raise _os_refusal(exc, self.display(rel)) from exc
+        finally:
+            os.close(fd)
+        if stat.S_ISLNK(mode):
+            raise Refused(Problem.SYMLINK, self.display(rel))
+        if not stat.S_ISDIR(mode) and (described := describe_mode(mode)):
+            raise Refused(Problem.NOT_REGULAR, self.display(rel), described)
+
     def read_many(self, rels: Iterable[str], kind: InputKind) -> dict[str, bytes | Refused]:
         """`read` of each path, a refusal as a value (the git tree answers the same question in two processes)."""
         out: dict[str, bytes | Refused] = {}
