@@ -756,7 +756,9 @@ def _owners(side: Side) -> dict[str, tuple[EnvironmentConfig, list[str]]]:
     """Environment -> (config of the stack owning its shared resources, every stack file of it)."""
     out: dict[str, tuple[EnvironmentConfig, list[str]]] = {}
     for path, _oid in sorted(side.snapshot.stacks.items()):
-        cfg = side.stacks[stack_of(path)]
+        cfg = side.stacks.get(stack_of(path))
+        if cfg is None:  # did not load at the base (see `collect`): the environment counts as absent there
+            continue
         owner, files = out.get(cfg.name, (cfg, []))
         if not owner.selection.shared_resources and cfg.selection.shared_resources:
             owner = cfg
