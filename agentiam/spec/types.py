@@ -12,15 +12,25 @@ from pydantic import AfterValidator, BeforeValidator, Field
 # (FACTS.md: IAM role name <= 64 chars); Vault names allow the same alphabet.
 AGENT_NAME_MAX = 48
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z")
+# Digits per unit: 999,999,999 hours is already far past any lifetime a rule allows; a longer number is refused
+# before int() (CPython refuses more than 4,300 digits, and the value would be echoed in every message).
+_DURATION_DIGITS = 9
+
+
+def _quoted(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:30]}... ({len(text)} characters)"
 
 
 def parse_duration(value: object) -> int:
     """`90s`, `15m`, `1h30m`, `24h` -> seconds. Bare numbers are refused: units must be explicit."""
     if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"durations are strings with a unit such as '15m', '1h' or '24h', got {value!r}")
+        raise ValueError(f"durations are strings with a unit such as '15m', '1h' or '24h', got {_quoted(value)}")
     match = _DURATION.match(value.strip())
     if not value.strip() or match is None or not any(match.groups()):
-        raise ValueError(f"{value!r} is not a duration; write e.g. '900s', '15m', '1h' or '1h30m'")
+        raise ValueError(f"{_quoted(value)} is not a duration; write e.g. '900s', '15m', '1h' or '1h30m'")
+    if any(g and len(g) > _DURATION_DIGITS for g in match.groups()):
+        raise ValueError(f"duration {_quoted(value)} is out of range: at most {_DURATION_DIGITS} digits per unit")
     hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
     total = hours * 3600 + minutes * 60 + seconds
     if total <= 0:

@@ -182,3 +182,13 @@ def test_a_ca_replaced_by_another_is_planned_with_its_fingerprint(project_dir: P
     ca = json.loads(result.output)["platform"]["agent_ca"]
     assert ca["pem"] == other.pem and ca["path"] == "stacks/ca/dev-agents-ca.pem"
     assert [c["subject"] for c in ca["certificates"]] == ["CN=another CA"]
+
+
+def test_a_duration_of_5000_digits_is_a_short_finding(project_dir: Path) -> None:
+    # int() of more than 4,300 digits raises inside CPython; the message then advised sys.set_int_max_str_digits().
+    edit(INVOICE, "  token_ttl: 1h\n", "  token_ttl: " + "9" * 5000 + "h\n")
+    result = validate()
+    assert result.exit_code == 2
+    assert result.output.splitlines()[0] == (
+        f"{INVOICE}:14:14  SPEC003  credentials.token_ttl: duration '99999999999999999999999999999... "
+        "(5003 characters) is out of range: at most 9 digits per unit")
