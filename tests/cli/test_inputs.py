@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from agentiam.cli.main import cli
+from tests.cli.conftest import REPO
 from tests.integration.pki import TestCA
 
 TODAY = "2026-12-01"
@@ -192,3 +194,16 @@ def test_a_duration_of_5000_digits_is_a_short_finding(project_dir: Path) -> None
     assert result.output.splitlines()[0] == (
         f"{INVOICE}:14:14  SPEC003  credentials.token_ttl: duration '99999999999999999999999999999... "
         "(5003 characters) is out of range: at most 9 digits per unit")
+
+
+def test_the_readme_example_is_what_validate_prints(project_dir: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("<!-- section:inputs -->"):readme.index("<!-- /section:inputs -->")]
+    example = re.search(r"```console\n\$ agentiam validate [^\n]*\n(.*?)\$ echo \$\?\n(\d+)\n```", section, re.S)
+    assert example is not None
+    edit(DEV, 'account_id: "111111111111"', "account_id: 11111111111")
+    os.unlink("stacks/ca/staging-agents-ca.pem")
+    os.symlink("/etc/ssl/certs/ca-certificates.crt", "stacks/ca/staging-agents-ca.pem")
+    os.mkfifo("stacks/Pulumi.qa.yaml")
+    result = run("validate")
+    assert (result.output, result.exit_code) == (example.group(1), int(example.group(2)))
