@@ -197,12 +197,14 @@ class GitRepo:
         """The working tree below the repository path `prefix`, read as `validate` reads the project."""
         return DiskTree(self.root / prefix if prefix else self.root, prefix="")
 
+    def _cat_file(self, option: str, oids: Iterable[str]) -> tuple[list[str], bytes]:
+        """The sorted distinct ids and the output of one `git cat-file <option>` process over them."""
+        wanted = sorted(set(oids))
+        return wanted, self._run_bytes(["cat-file", option], ("\n".join(wanted) + "\n").encode()) if wanted else b""
+
     def blob_sizes(self, oids: Iterable[str]) -> dict[str, int]:
         """Sizes of blobs (`git cat-file --batch-check`, one process), to refuse an oversized one before reading it."""
-        wanted = sorted(set(oids))
-        if not wanted:
-            return {}
-        out = self._run_bytes(["cat-file", "--batch-check"], ("\n".join(wanted) + "\n").encode())
+        _, out = self._cat_file("--batch-check", oids)
         sizes: dict[str, int] = {}
         for line in out.decode().splitlines():
             parts = line.split(" ")
@@ -212,10 +214,7 @@ class GitRepo:
 
     def read_blobs(self, oids: Iterable[str]) -> dict[str, bytes]:
         """Contents of many blobs through one `git cat-file --batch` process."""
-        wanted = sorted(set(oids))
-        if not wanted:
-            return {}
-        out = self._run_bytes(["cat-file", "--batch"], ("\n".join(wanted) + "\n").encode())
+        wanted, out = self._cat_file("--batch", oids)
         blobs: dict[str, bytes] = {}
         pos = 0
         for oid in wanted:

@@ -40,6 +40,13 @@ def diff_cli(repo: SpecRepo, monkeypatch: pytest.MonkeyPatch, *args: str):
     return CliRunner().invoke(cli, ["diff", *args])
 
 
+def commit_as_link(repo: SpecRepo, path: str, moved_to: str, link: str) -> None:
+    """Move the file at `path` to `moved_to` and commit a link `path` -> `link` in its place."""
+    shutil.move(repo.root / path, repo.root / moved_to)
+    os.symlink(link, repo.root / path)
+    repo.commit(f"{path} is a link")
+
+
 def fingerprints(pem: bytes) -> list[str]:
     return [c.sha256_fingerprint for c in FORMATS["pem-certificates"](pem)]
 
@@ -67,9 +74,7 @@ def test_a_spec_replaced_by_a_link_is_refused_by_validate_and_diff_alike(spec_re
 
 def test_a_linked_specs_folder_is_refused_in_git_as_on_disk(spec_repo: SpecRepo,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    shutil.move(spec_repo.root / "agent_specs", spec_repo.root / "specs-elsewhere")
-    os.symlink("specs-elsewhere", spec_repo.root / "agent_specs")
-    spec_repo.commit("specs folder is a link")
+    commit_as_link(spec_repo, "agent_specs", "specs-elsewhere", "specs-elsewhere")
     with pytest.raises(SpecError) as refused:
         spec_repo.diff()
     assert [(f.file, f.rule_id) for f in refused.value.findings] == [("agent_specs", "FILE001")]
@@ -78,9 +83,7 @@ def test_a_linked_specs_folder_is_refused_in_git_as_on_disk(spec_repo: SpecRepo,
 
 def test_a_stack_config_that_is_a_link_is_refused_by_validate_and_diff_alike(spec_repo: SpecRepo,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    shutil.move(spec_repo.root / DEV, spec_repo.root / "dev.yaml")
-    os.symlink("../dev.yaml", spec_repo.root / DEV)
-    spec_repo.commit("dev stack config is a link")
+    commit_as_link(spec_repo, DEV, "dev.yaml", "../dev.yaml")
     with pytest.raises(ConfigError) as refused:
         spec_repo.diff()
     assert [f.render() for f in refused.value.findings] == [
@@ -182,9 +185,7 @@ def test_a_ca_outside_the_project_is_refused_by_validate_and_diff_alike(spec_rep
 
 def test_a_linked_ca_is_refused_by_validate_and_diff_alike(spec_repo: SpecRepo,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    shutil.move(spec_repo.root / DEV_CA, spec_repo.root / "real-ca.pem")
-    os.symlink("../../real-ca.pem", spec_repo.root / DEV_CA)
-    spec_repo.commit("the CA is a link")
+    commit_as_link(spec_repo, DEV_CA, "real-ca.pem", "../../real-ca.pem")
     with pytest.raises(ConfigError) as refused:
         spec_repo.diff()
     assert [(f.file, f.line, f.rule_id) for f in refused.value.findings] == [(DEV, 17, "CFG003"), (DEV_CA, 1, "FILE001")]
