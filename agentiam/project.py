@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from agentiam.environment.load import LoadedStack, load_environment, project_roo
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.errors import ConfigError, SpecError
 from agentiam.findings import Finding, Severity, has_errors
-from agentiam.inputs.files import SPEC, Refused, file_finding, locate
+from agentiam.inputs.files import SPEC, DiskTree, Refused, file_finding, split_path
 from agentiam.plan.build import build_plan
 from agentiam.plan.model import IdentityPlan
 from agentiam.rules.registry import run_rules
@@ -31,13 +32,22 @@ def read_spec_files(paths: Iterable[Path], anchor: Path = Path(".")) -> Iterator
     project root) no component may be a link; a link or special file met anywhere is refused, never skipped: a
     spec turned into a link, skipped silently, would drop its agent from the plan (and Pulumi would delete it).
     """
-    seen: set[Path] = set()
-    for path in paths:
-        tree, rel = locate(path, anchor)
-        for shown, got in tree.walk(rel, SPEC, lambda name: name.endswith(SPEC_SUFFIXES)):
-            if Path(shown) not in seen:
-                seen.add(Path(shown))
+    seen: set[str] = set()
+    trees: dict[tuple[str, str], list[str]] = {}
+    base = os.path.abspath(anchor)
+    for path in paths:  # grouped by tree, so the folders on the way are opened once (see `DiskTree.walk_many`)
+        root, prefix, rel = split_path(path, base)
+        trees.setdefault((root, prefix), []).append(rel)
+    for (root, prefix), rels in trees.items():
+        for shown, got in DiskTree(root, prefix).walk_many(rels, SPEC, _is_spec_name):
+            key = os.path.normpath(shown)
+            if key not in seen:
+                seen.add(key)
                 yield shown, got
+
+
+def _is_spec_name(rel: str) -> bool:
+    return rel.endswith(SPEC_SUFFIXES)
 
 
 def load_specs(paths: Sequence[Path], anchor: Path = Path(".")) -> tuple[list[LoadedSpec], list[Finding], int]:

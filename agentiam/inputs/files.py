@@ -16,6 +16,7 @@ import os
 import posixpath
 import stat
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path, PureWindowsPath
@@ -150,13 +151,27 @@ _CHUNK = 64 * 1024
 
 
 def _read_bounded(fd: int, size: int, limit: int) -> bytes | None:
-    """The descriptor's bytes, or None past `limit` (fstat's size is only a hint: /proc files report 0)."""
-    chunks = [os.read(fd, min(size, limit) + 1)]  # a regular file of the reported size comes in one read
-    total = len(chunks[0])
+    """The descriptor's bytes, or None past `limit` (fstat's size is only a hint: /proc files report 0).
+
+    Asking one byte more than fstat's size tells the end at once: a regular file's read returns fewer bytes than
+    asked only at its end (os.read retries on EINTR), so a file of the reported size costs one read."""
+    want = min(size, limit) + 1
+    first = os.read(fd, want)
+    if len(first) < want:
+        return first
+    chunks, total = [first], len(first)
     while chunks[-1] and total <= limit:
         chunks.append(os.read(fd, min(_CHUNK, limit + 1 - total)))
         total += len(chunks[-1])
     return b"".join(chunks) if total <= limit else None
+
+
+@contextmanager
+def _closing(fd: int) -> Iterator[int]:
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 class DiskTree:
@@ -167,7 +182,7 @@ class DiskTree:
     `/abs/agent_specs/x.yaml` as the user wrote it); it defaults to `root` as given.
     """
 
-    def __init__(self, root: Path, prefix: str | None = None):
+    def __init__(self, root: str | Path, prefix: str | None = None):
         self.root = root
         self.prefix = str(root) if prefix is None else prefix
 
@@ -288,33 +303,59 @@ class DiskTree:
         """(shown path, bytes or refusal) of the file `rel`, or of every `select`ed file in the folder `rel` and its
         sub-folders (sorted, depth first), plus a refusal for every link or special file met on the way and every
         folder where `must_be_file` expects a file. `rel` empty: the whole tree."""
-        parts = rel.split("/") if rel else []
+        return self.walk_many([rel], kind, select, must_be_file)
+
+    def walk_many(self, rels: Iterable[str], kind: InputKind, select: Callable[[str], bool],
+                  must_be_file: Callable[[str], bool] = lambda _rel: False) -> Iterator[tuple[str, bytes | Refused]]:
+        """`walk` of each path, in order; the folders on their way are opened once per run of paths sharing a
+        folder (10,000 spec files named one by one cost one open of their folder, not one per file)."""
+        folder: str | None = None
+        fd = -1
         try:
-            parent = self._open_folders(parts[:-1]) if parts else self._open_root()
-        except Refused as refused:
-            yield refused.path, refused
-            return
-        try:
-            if not parts:
-                yield from self._walk_folder(parent, "", kind, select, must_be_file)
-                return
-            shown = self.display(rel)
-            try:
-                mode = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False).st_mode
-                if stat.S_ISDIR(mode):
-                    folder = os.open(parts[-1], _DIR_FLAGS, dir_fd=parent)
+            for rel in rels:
+                if not rel:
+                    with _closing(self._open_root()) as root:
+                        yield from self._walk_folder(root, "", kind, select, must_be_file)
+                    continue
+                parent, _, name = rel.rpartition("/")
+                if parent != folder:
+                    if fd >= 0:
+                        os.close(fd)
+                        fd = -1
+                    folder = parent
                     try:
-                        yield from self._walk_folder(folder, rel, kind, select, must_be_file)
-                    finally:
-                        os.close(folder)
-                else:
-                    yield shown, self._read_at(parent, parts[-1], rel, kind)
-            except Refused as refused:
-                yield shown, refused
-            except OSError as exc:
-                yield shown, self._refusal(parent, parts[-1], rel, exc, want_dir=False)
+                        fd = self._open_folders(parent.split("/") if parent else [])
+                    except Refused as refused:
+                        yield refused.path, refused
+                        continue
+                if fd < 0:  # the folder was refused: said once above
+                    continue
+                yield from self._walk_entry(fd, name, rel, kind, select, must_be_file)
         finally:
-            os.close(parent)
+            if fd >= 0:
+                os.close(fd)
+
+    def _walk_entry(self, parent: int, name: str, rel: str, kind: InputKind, select: Callable[[str], bool],
+                    must_be_file: Callable[[str], bool]) -> Iterator[tuple[str, bytes | Refused]]:
+        shown = self.display(rel)
+        try:
+            mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
+            if stat.S_ISREG(mode):
+                yield shown, self._read_at(parent, name, rel, kind, checked=True)
+                return
+            if not stat.S_ISDIR(mode):
+                yield shown, (Refused(Problem.SYMLINK, shown) if stat.S_ISLNK(mode)
+                              else Refused(Problem.NOT_REGULAR, shown, describe_mode(mode) or ""))
+                return
+            folder = os.open(name, _DIR_FLAGS, dir_fd=parent)
+        except Refused as refused:
+            yield shown, refused
+            return
+        except OSError as exc:
+            yield shown, self._refusal(parent, name, rel, exc, want_dir=False)
+            return
+        with _closing(folder):
+            yield from self._walk_folder(folder, rel, kind, select, must_be_file)
 
     def _walk_folder(self, fd: int, rel: str, kind: InputKind, select: Callable[[str], bool],
                      must_be_file: Callable[[str], bool]) -> Iterator[tuple[str, bytes | Refused]]:
@@ -367,19 +408,27 @@ def locate(path: Path, anchor: Path) -> tuple[DiskTree, str]:
     `agent_specs/` or `stacks/` is refused; a path outside the project is trusted up to its parent folder. Findings
     name files as the user spelled `path` (relative or absolute).
     """
-    absolute = Path(os.path.abspath(path))
-    base = Path(os.path.abspath(anchor))
-    try:
-        rel_parts = absolute.relative_to(base).parts
-        root = base
-    except ValueError:
-        rel_parts = absolute.parts[-1:] if absolute.name else ()
-        root = absolute.parent if absolute.name else absolute
-    if not rel_parts:
-        return DiskTree(path, "" if str(path) == "." else str(path)), ""
-    given = path.parts
-    if len(given) >= len(rel_parts) and tuple(given[len(given) - len(rel_parts):]) == rel_parts:
-        spelled = given[:len(given) - len(rel_parts)]
-        return DiskTree(Path(*spelled) if spelled else Path("."), str(Path(*spelled)) if spelled else ""), \
-            "/".join(rel_parts)
-    return DiskTree(root), "/".join(rel_parts)
+    root, prefix, rel = split_path(path, os.path.abspath(anchor))
+    return DiskTree(root, prefix), rel
+
+
+def split_path(path: str | os.PathLike[str], base: str) -> tuple[str, str, str]:
+    """(trusted root, how findings spell it, relative path) of `path` against the absolute project root `base`:
+    `locate` in string operations only, as `validate` may be handed 10,000 files."""
+    given = os.path.normpath(os.fspath(path))
+    absolute = os.path.abspath(given)
+    if absolute == base:
+        return given, "" if given == "." else given, ""
+    inside = base.rstrip(os.sep) + os.sep
+    if absolute.startswith(inside):
+        root, rel = base, absolute[len(inside):]
+    else:
+        root, rel = os.path.split(absolute)
+        if not rel:  # the file-system root itself
+            return absolute, absolute, ""
+    if given == rel:
+        return ".", "", rel
+    if given.endswith(os.sep + rel):
+        spelled = given[:-len(rel) - 1] or os.sep
+        return spelled, spelled, rel
+    return root, root, rel
