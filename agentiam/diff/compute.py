@@ -392,7 +392,7 @@ def _vault_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
         else:
             gained = now - was
             top_was = max(_CAPABILITY_RANK.get(c, 0) for c in was)
-            labels = [RiskLabel(risk.ACCESS_ESCALATION, "medium", f"{_caps(was)} -> {_caps(now)} on {path}")
+            labels = [risk.ACCESS_ESCALATION.label("medium", f"{_caps(was)} -> {_caps(now)} on {path}")
                       if any(_CAPABILITY_RANK.get(c, 0) > top_was for c in gained) else None]
             direction = Direction.WIDER if gained else Direction.NARROWER
             changes.append(Change("vault", "widened" if gained else "narrowed", path, direction,
@@ -415,7 +415,7 @@ def _database_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
         if was == now:
             continue
         if was is None:
-            labels = [RiskLabel(risk.INFRASTRUCTURE_MODIFICATION, "low", f"writes to database {database}")
+            labels = [risk.INFRASTRUCTURE_MODIFICATION.label("low", f"writes to database {database}")
                       if now == "write" else None]
             changes.append(Change("database", "added", database, Direction.WIDER, after=now, risks=_unique(labels),
                                   **ctx.head.database(database)))
@@ -423,7 +423,7 @@ def _database_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
             changes.append(Change("database", "removed", database, Direction.NARROWER, before=was,
                                   **ctx.base.database(database)))
         elif now == "write":
-            label = RiskLabel(risk.ACCESS_ESCALATION, "medium", f"read -> write on database {database}")
+            label = risk.ACCESS_ESCALATION.label("medium", f"read -> write on database {database}")
             changes.append(Change("database", "widened", database, Direction.WIDER, before=was, after=now,
                                   risks=(label,), **ctx.head.database(database)))
         else:
@@ -539,7 +539,7 @@ def _identity_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
     if before.status != after.status:
         wider = STATUS_ORDER.index(after.status) < STATUS_ORDER.index(before.status)  # loosest first
         op = {"active": "reactivated", "suspended": "suspended", "revoked": "revoked"}[after.status]
-        labels = [RiskLabel(risk.REACTIVATED, "high", f"{before.status} -> active lifts the kill switch: every "
+        labels = [risk.REACTIVATED.label("high", f"{before.status} -> active lifts the kill switch: every "
                             "permission of the spec is restored at once")] if after.status == "active" else []
         changes.append(Change("agent", op, "status", Direction.WIDER if wider else Direction.NARROWER,
                               before=before.status, after=after.status, risks=tuple(labels), **ctx.head.status()))
@@ -556,7 +556,7 @@ def _identity_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
                                   after=getattr(after, attr), **ctx.head.at(("owner", attr.split("_", 1)[1]))))
     if before.expires != after.expires:
         later = after.expires > before.expires
-        labels = [RiskLabel(risk.LONGER_LIFETIME, "low", f"identity valid until {after.expires}")] if later else []
+        labels = [risk.LONGER_LIFETIME.label("low", f"identity valid until {after.expires}")] if later else []
         changes.append(Change("owner", "extended" if later else "shortened", "expires",
                               Direction.WIDER if later else Direction.NARROWER, before=before.expires,
                               after=after.expires, risks=tuple(labels), **ctx.head.at(("expires",))))
@@ -601,14 +601,14 @@ def _trust_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
         if gained:
             changes.append(Change("trust", "changed" if lost else "added", f"{sid} principal", Direction.WIDER,
                                   before=", ".join(sorted(lost)) or None, after=", ".join(sorted(gained)),
-                                  risks=(RiskLabel(risk.TRUST_CHANGED, "high", f"{', '.join(sorted(gained))} may "
+                                  risks=(risk.TRUST_CHANGED.label("high", f"{', '.join(sorted(gained))} may "
                                                    f"assume the role and so mint the agent's AWS credentials"),)))
         elif lost:
             changes.append(Change("trust", "removed", f"{sid} principal", Direction.NARROWER,
                                   before=", ".join(sorted(lost))))
         for action in sorted(now["actions"] - was["actions"]):
             changes.append(Change("trust", "added", f"{sid} action {action}", Direction.WIDER, risks=(
-                RiskLabel(risk.TRUST_CHANGED, "medium", f"trusted principals may now call {action}"),)))
+                risk.TRUST_CHANGED.label("medium", f"trusted principals may now call {action}"),)))
         for action in sorted(was["actions"] - now["actions"]):
             changes.append(Change("trust", "removed", f"{sid} action {action}", Direction.NARROWER))
         if sid not in old or sid not in new:
@@ -619,13 +619,13 @@ def _trust_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
                 continue
             if b is None:  # a condition dropped lets the principal assume the role without meeting it
                 changes.append(Change("trust", "removed", f"{sid} condition {key}", Direction.WIDER, before=a,
-                                      risks=(RiskLabel(risk.TRUST_CHANGED, "medium", f"condition {key} no longer "
+                                      risks=(risk.TRUST_CHANGED.label("medium", f"condition {key} no longer "
                                                        "required to assume the role"),)))
             elif a is None:
                 changes.append(Change("trust", "added", f"{sid} condition {key}", Direction.NARROWER, after=b))
             else:
                 changes.append(Change("trust", "changed", f"{sid} condition {key}", Direction.WIDER, before=a,
-                                      after=b, risks=(RiskLabel(risk.TRUST_CHANGED, "medium", f"condition {key} "
+                                      after=b, risks=(risk.TRUST_CHANGED.label("medium", f"condition {key} "
                                                                 "now accepts another value"),)))
     return changes
 

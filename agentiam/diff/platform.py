@@ -30,7 +30,7 @@ from agentiam.iam import catalogue
 from agentiam.plan import names
 from agentiam.plan.boundary import CEILING_SID
 from agentiam.plan.model import BoundaryPlan, DatabaseConnectionPlan, PlatformPlan
-from agentiam.plan.risk import BOUNDARY_DENIED_ACTIONS
+from agentiam.iam.risk import boundary_denied_actions
 from agentiam.spec.types import format_duration
 from agentiam.spec.validate import LoadedSpec, load_spec_bytes
 
@@ -62,7 +62,7 @@ def ceiling(boundary: BoundaryPlan | None) -> set[str]:
 def _denied(action: str) -> bool:
     """Whether the boundary's deny statement (same in every class) covers the concrete action."""
     name = action.lower()
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in BOUNDARY_DENIED_ACTIONS)
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in boundary_denied_actions())
 
 
 def boundary_action_changes(function: str, added: Iterable[str], removed: Iterable[str]) -> list[Change]:
@@ -153,7 +153,7 @@ def _connection_changes(old: list[DatabaseConnectionPlan], new: list[DatabaseCon
                                   after=_host(present.connection_url) if now else None))
             continue
         if _host(was.connection_url) != _host(now.connection_url):
-            label = RiskLabel(risk.TRUST_CHANGED, "medium", f"Vault sends {name}'s management credentials to "
+            label = risk.TRUST_CHANGED.label("medium", f"Vault sends {name}'s management credentials to "
                                                             f"{_host(now.connection_url)}")
             changes.append(Change("connection", "changed", f"{name}: host", Direction.WIDER,
                                   before=_host(was.connection_url), after=_host(now.connection_url), risks=(label,)))
@@ -213,7 +213,7 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
     changes: list[Change] = []
     if was.retention_days != now.retention_days:
         shorter = now.retention_days < was.retention_days
-        labels = [RiskLabel(risk.AUDIT_WEAKENED, "high" if now.retention_days < 90 else "medium",
+        labels = [risk.AUDIT_WEAKENED.label("high" if now.retention_days < 90 else "medium",
                             f"agent activity kept {now.retention_days} days instead of {was.retention_days} "
                             "(PCI DSS 10.5.1: 12 months, 3 immediately available)")] if shorter else []
         changes.append(Change("logging", "shortened" if shorter else "lengthened", "retention_days",
@@ -224,24 +224,23 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
         if a != b:
             severity = "high" if attr in ("destination_arn", "trail_log_group", "agent_log_group") else "medium"
             changes.append(Change("logging", "changed", attr, Direction.WIDER, before=a, after=b,
-                                  risks=(RiskLabel(risk.AUDIT_WEAKENED, severity, effect),)))
+                                  risks=(risk.AUDIT_WEAKENED.label(severity, effect),)))
     audit_was, audit_now = was.audit, now.audit
     if audit_was.path != audit_now.path:
         changes.append(Change("audit", "moved", "audit device path", Direction.WIDER, before=audit_was.path,
-                              after=audit_now.path, risks=(RiskLabel(
-                                  risk.AUDIT_WEAKENED, "high", "Vault audit lines go to another device; "
+                              after=audit_now.path, risks=(risk.AUDIT_WEAKENED.label("high", "Vault audit lines go to another device; "
                                   "consumers and audit-hash look-ups of the old one see nothing"),)))
     if audit_was.options.get("file_path") != audit_now.options.get("file_path"):
         changes.append(Change("audit", "moved", "audit file_path", Direction.WIDER,
                               before=audit_was.options.get("file_path"), after=audit_now.options.get("file_path"),
-                              risks=(RiskLabel(risk.AUDIT_WEAKENED, "high", "Vault writes audit lines to another "
+                              risks=(risk.AUDIT_WEAKENED.label("high", "Vault writes audit lines to another "
                                                "file; log shipping must follow"),)))
     other_options = {k for k in set(audit_was.options) | set(audit_now.options) if k != "file_path"}
     for key in sorted(other_options):
         if audit_was.options.get(key) != audit_now.options.get(key):
             changes.append(Change("audit", "changed", f"audit option {key}", Direction.WIDER,
                                   before=audit_was.options.get(key), after=audit_now.options.get(key),
-                                  risks=(RiskLabel(risk.AUDIT_WEAKENED, "medium", f"audit option {key} changed"),)))
+                                  risks=(risk.AUDIT_WEAKENED.label("medium", f"audit option {key} changed"),)))
     if audit_was.api_managed != audit_now.api_managed:
         # FACTS.md: OpenBao >= 2.3.2 refuses API-managed devices; one managed through the API can also be
         # disabled through it by any token with sudo on sys/audit.
@@ -249,7 +248,7 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
         direction = Direction.WIDER if to_api else Direction.NARROWER
         changes.append(Change("audit", "changed", "audit api_managed", direction,
                               before=str(audit_was.api_managed).lower(), after=str(audit_now.api_managed).lower(),
-                              risks=(RiskLabel(risk.AUDIT_WEAKENED, "low", "the audit device can be disabled "
+                              risks=(risk.AUDIT_WEAKENED.label("low", "the audit device can be disabled "
                                                "through the API (sys/audit)"),) if to_api else ()))
     return changes
 
@@ -260,20 +259,19 @@ def _trust_and_account(old: EnvironmentConfig, new: EnvironmentConfig, old_platf
     if old.aws_secrets_engine_principal_arn != new.aws_secrets_engine_principal_arn:
         changes.append(Change("trust", "changed", "trusted principal (aws_secrets_engine_principal_arn)",
                               Direction.WIDER, before=old.aws_secrets_engine_principal_arn,
-                              after=new.aws_secrets_engine_principal_arn, risks=(RiskLabel(
-                                  risk.TRUST_CHANGED, "high", "every agent role of the environment trusts "
+                              after=new.aws_secrets_engine_principal_arn, risks=(risk.TRUST_CHANGED.label("high", "every agent role of the environment trusts "
                                   f"{new.aws_secrets_engine_principal_arn}: it can mint every agent's AWS "
                                   "credentials"),)))
     if old_platform and new_platform and old_platform.agent_ca_pem_file != new_platform.agent_ca_pem_file:
         changes.append(Change("trust", "changed", "agent CA (agent_ca_pem_file)", Direction.WIDER,
                               before=old_platform.agent_ca_pem_file, after=new_platform.agent_ca_pem_file,
-                              risks=(RiskLabel(risk.TRUST_CHANGED, "high", "certificates signed by another CA "
+                              risks=(risk.TRUST_CHANGED.label("high", "certificates signed by another CA "
                                                "log agents in (first factor)"),)))
     for attr, what in (("account_id", "AWS account"), ("region", "AWS region")):
         a, b = getattr(old, attr), getattr(new, attr)
         if a != b:
             changes.append(Change("environment", "moved", what, Direction.NEUTRAL, before=a, after=b,
-                                  risks=(RiskLabel(risk.ENVIRONMENT_MOVED, "high" if attr == "account_id" else
+                                  risks=(risk.ENVIRONMENT_MOVED.label("high" if attr == "account_id" else
                                                    "medium", f"every agent role, boundary and log route is created "
                                                    f"in {b}; what exists in {a} is left to remove"),)))
     return changes

@@ -11,6 +11,7 @@ never beyond what the class could already do. Still too big: guardrail AGT043.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterable
@@ -19,7 +20,7 @@ from agentiam.environment.model import EnvironmentConfig
 from agentiam.iam import catalogue
 from agentiam.plan import names
 from agentiam.plan.model import BoundaryPlan
-from agentiam.plan.risk import BOUNDARY_DENIED_ACTIONS
+from agentiam.iam.risk import boundary_denied_actions
 from agentiam.spec.model import FunctionClass
 
 POLICY_VERSION = "2012-10-17"
@@ -28,7 +29,6 @@ NO_EXPORT_CLASSES = frozenset({FunctionClass.DATA_RETRIEVAL, FunctionClass.ANALY
                                FunctionClass.MONITORING})
 CEILING_SID = "FunctionClassCeiling"  # the statement allowing the class's union of actions (read by the diff)
 _VERB = re.compile(r"[A-Z][a-z]*")
-_DENIED = frozenset(BOUNDARY_DENIED_ACTIONS)
 
 
 def policy_size(policy: dict) -> int:
@@ -41,7 +41,7 @@ def _policy(function: FunctionClass, allowed: list[str], env: EnvironmentConfig)
     if allowed:
         statements.append({"Sid": CEILING_SID, "Effect": "Allow", "Action": allowed, "Resource": "*"})
     statements.append({"Sid": "NoEscalationOrCredentialExposure", "Effect": "Deny",
-                       "Action": list(BOUNDARY_DENIED_ACTIONS), "Resource": "*"})
+                       "Action": list(boundary_denied_actions()), "Resource": "*"})
     if function in NO_EXPORT_CLASSES:
         statements.append({"Sid": "NoDataOutsideTheAccount", "Effect": "Deny", "Action": "*", "Resource": "*",
                            "Condition": {"StringNotEqualsIfExists": {"aws:ResourceAccount": [env.account_id]}}})
@@ -50,7 +50,8 @@ def _policy(function: FunctionClass, allowed: list[str], env: EnvironmentConfig)
 
 def _verb_wildcard_is_safe(pattern: str, members: list[str]) -> bool:
     reached = catalogue.expand(pattern)
-    if not reached or any(info.name.lower() in _DENIED for info in reached):
+    denied = boundary_denied_actions()
+    if not reached or any(fnmatch.fnmatchcase(info.name.lower(), d) for info in reached for d in denied):
         return False
     levels = {level for member in members for level in catalogue.access_levels(member)}
     return {info.access_level for info in reached} <= levels
