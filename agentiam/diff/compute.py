@@ -30,8 +30,9 @@ from agentiam.environment.model import EnvironmentConfig
 from agentiam.errors import SpecError
 from agentiam.findings import Finding
 from agentiam.iam import catalogue
+from agentiam.iam.arn import Breadth, breadth
 from agentiam.plan.boundary import NO_EXPORT_CLASSES
-from agentiam.plan.build import agent_plan, platform_plan, selected
+from agentiam.plan.build import RESOURCE_ACCOUNT_KEY, agent_plan, platform_plan, selected
 from agentiam.plan.effective import fill
 from agentiam.plan.model import AgentPlan
 from agentiam.rules.registry import run_rules
@@ -186,6 +187,7 @@ class Locator:
         """The resource line of the statement granting `action` on `resource`."""
         if self.spec is None:
             return {}
+        resource = resource.split(" (also in account", 1)[0]
         for i, grant in enumerate(self.spec.permissions.aws):
             if any(a.lower() == action.lower() for a in grant.actions):
                 for j, template in enumerate(grant.resources):
@@ -249,13 +251,21 @@ class Context:
 
 
 def _aws_grants(entry: AgentPlan | None) -> dict[str, tuple[str, set[str]]]:
-    """lower-case action -> (action as written, resources): natural keys, statement and order free."""
+    """lower-case action -> (action as written, resources): natural keys, statement and order free.
+
+    A statement allowed to reach other accounts (`cross_account`) names them with each resource,
+    `arn:aws:s3:::drop/* (also in account 999999999999)`: the same ARN in another account is another grant.
+    """
     grants: dict[str, tuple[str, set[str]]] = {}
     policy = entry.aws.inline_policy if entry else None
+    own = entry.aws.role_arn.split(":")[4] if entry else ""
     for statement in (policy or {}).get("Statement", []):
+        accounts = statement.get("Condition", {}).get("StringEqualsIfExists", {}).get(RESOURCE_ACCOUNT_KEY, [own])
+        others = sorted(set(accounts) - {own})
+        suffix = f" (also in account {', '.join(others)})" if others else ""
         for action in statement["Action"]:
             _, resources = grants.setdefault(action.lower(), (action, set()))
-            resources.update(statement["Resource"])
+            resources.update(f"{r}{suffix}" for r in statement["Resource"])
     return grants
 
 
@@ -280,7 +290,8 @@ def _resource_risks(resources: Iterable[str], before_levels: Mapping[str, set[st
     escalated: dict[tuple[str | None, str | None], list[str]] = {}
     top = risk.top_level(after_levels)
     for resource in sorted(resources):
-        labels += [risk.wildcard_resource(resource), risk.cross_environment(resource, ctx.environment, ctx.accounts)]
+        labels += [risk.wildcard_resource(resource), risk.cross_environment(resource, ctx.environment, ctx.accounts),
+                   risk.foreign_account(resource, ctx.accounts.get(ctx.environment, ""), ctx.accounts)]
         previous = risk.top_level(before_levels.get(resource, ()))
         if risk.access_escalation(resource, previous, top) is not None:
             escalated.setdefault((previous, top), []).append(resource)
@@ -297,8 +308,8 @@ def _aws_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context
     for key in sorted(set(new) - set(old)):
         action, resources = new[key]
         concrete = catalogue.expand(action)
-        levels = risk.ordered_levels(i.access_level for i in concrete)
-        labels = risk.action_risks(concrete, reached)
+        levels = risk.ordered_levels(level for i in concrete for level in i.access_levels)
+        labels = risk.action_risks(concrete, reached, _widest(resources))
         labels.append(risk.wildcard_action(action, len(concrete)))
         labels.extend(_resource_risks(resources, old_levels, ctx, levels))
         changes.append(Change("aws", "added", action, Direction.WIDER, access_level=", ".join(levels),
@@ -323,6 +334,10 @@ def _aws_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context
     return changes
 
 
+def _widest(resources: Iterable[str]) -> Breadth:
+    return max((breadth(r) for r in resources), default=Breadth.EXACT)
+
+
 def _subsumes(wide: str, narrow: str) -> bool:
     """Whether every action `narrow` reaches is also reached by `wide`."""
     reached = {i.name for i in catalogue.expand(wide)}
@@ -338,12 +353,13 @@ def _resource_changes(action: str, old: set[str], new: set[str], old_levels: Map
     """Resources of an action granted on both sides: widened / narrowed scope, or resources added / removed."""
     added, removed = sorted(new - old), sorted(old - new)
     concrete = catalogue.expand(action)
-    levels = risk.ordered_levels(i.access_level for i in concrete)
+    levels = risk.ordered_levels(level for i in concrete for level in i.access_levels)
     changes: list[Change] = []
     paired: set[str] = set()
     for resource in added:
         covered = [r for r in removed if _covers(resource, r)]
         labels = _resource_risks([resource], old_levels, ctx, levels)
+        labels.extend(risk.action_risks(concrete, reached, breadth(resource)))
         if covered:
             paired.update(covered)
             changes.append(Change("aws", "widened", action, Direction.WIDER, before=", ".join(covered),
@@ -357,7 +373,6 @@ def _resource_changes(action: str, old: set[str], new: set[str], old_levels: Map
                                   after=resource, access_level=", ".join(levels), resources=(resource,),
                                   **ctx.head.resource(action, resource)))
             continue
-        labels.extend(risk.action_risks(concrete, reached))
         changes.append(Change("aws", "added", action, Direction.WIDER, access_level=", ".join(levels),
                               resources=(resource,), risks=_unique(labels), **ctx.head.resource(action, resource)))
     for resource in removed:

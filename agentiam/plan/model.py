@@ -82,6 +82,8 @@ class DatabaseRolePlan(_Plan):
     name: str
     database: str
     access: Literal["read", "write"]
+    schemas: list[str]  # what the grant reaches: every table of these schemas (the stack config's connection)
+    privileges: list[str]  # granted on those tables
     creation_statements: list[str]
     revocation_statements: list[str]
     default_ttl: int

@@ -12,7 +12,7 @@ from agentiam.findings import Finding, Severity
 
 # The plan's own builders, so the size measured is the size applied.
 from agentiam.plan.boundary import MANAGED_POLICY_MAX_CHARS, boundary_plan, policy_size
-from agentiam.plan.build import KILL_SWITCH_POLICY, inline_policy
+from agentiam.plan.build import KILL_SWITCH_POLICY, declared_accounts, inline_policy, statement_accounts
 from agentiam.plan.effective import fill
 from agentiam.rules.base import FleetRule, Rule, SpecContext
 from agentiam.spec.model import AgentSpec, FunctionClass
@@ -105,6 +105,8 @@ def _check_region(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
 _POLICY_FRAME = 40
 _STATEMENT_FRAME = 56
 _PER_STRING = 3
+# `,"Condition":{"StringEqualsIfExists":{"aws:ResourceAccount":[...]}}` around the account ids.
+_CONDITION_FRAME = len(',"Condition":{"StringEqualsIfExists":{"aws:ResourceAccount":[]}}')
 
 
 def _size_bound(spec: AgentSpec, environments: list[EnvironmentConfig]) -> int:
@@ -120,6 +122,9 @@ def _size_bound(spec: AgentSpec, environments: list[EnvironmentConfig]) -> int:
     size = _POLICY_FRAME
     for statement in spec.permissions.aws:
         size += _STATEMENT_FRAME + len(statement.sid)
+        accounts = max(len(statement_accounts(statement, env) or ()) for env in environments)
+        if accounts:
+            size += _CONDITION_FRAME + accounts * (12 + _PER_STRING)
         size += sum(len(action) + _PER_STRING for action in statement.actions)  # [a-z0-9-:*]: nothing to escape
         for resource in statement.resources:
             filled = len(resource) + sum(resource.count(p) * g for p, g in growth.items() if g > 0)
@@ -187,7 +192,8 @@ def _check_boundary_size(rule: FleetRule, specs: list[LoadedSpec],
                 by_class.setdefault(loaded.spec.function, []).append(loaded)
         for function, members in sorted(by_class.items(), key=lambda item: item[0].value):
             actions = [a for m in members for g in m.spec.permissions.aws for a in g.actions]
-            size = policy_size(boundary_plan(function, actions, env).policy)
+            accounts = [a for m in members for a in declared_accounts(m.spec)]
+            size = policy_size(boundary_plan(function, actions, env, accounts).policy)
             if size <= MANAGED_POLICY_MAX_CHARS:
                 continue
             # Point at the spec that brings the most distinct actions: the first place a reviewer can act.
