@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from typing import NamedTuple
 
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
+from agentiam.iam.arn import Arn
 
 # The plan's own builders, so the size measured is the size applied.
 from agentiam.plan.boundary import MANAGED_POLICY_MAX_CHARS, boundary_plan, policy_size
 from agentiam.plan.build import KILL_SWITCH_POLICY, declared_accounts, inline_policy, statement_accounts
 from agentiam.plan.effective import fill
+from agentiam.rules.aws_reach import arn_account_declared
 from agentiam.rules.base import FleetRule, Rule, SpecContext
 from agentiam.spec.model import AgentSpec, FunctionClass
 from agentiam.spec.validate import LoadedSpec
@@ -24,23 +25,6 @@ INLINE_POLICY_LIMIT = 10_240
 # revocation can never fail on a full quota.
 KILL_SWITCH_SIZE = len(json.dumps(KILL_SWITCH_POLICY, separators=(",", ":")))
 _TOKENS = re.compile(r"[a-z0-9]+")
-
-
-class Arn(NamedTuple):
-    """The six colon-separated fields of an ARN (the resource keeps its own colons)."""
-
-    partition: str
-    service: str
-    region: str
-    account: str
-    resource: str
-
-    @classmethod
-    def parse(cls, text: str) -> Arn | None:
-        parts = text.split(":", 5)
-        if len(parts) != 6 or parts[0] != "arn":
-            return None
-        return cls(parts[1], parts[2], parts[3], parts[4], parts[5])
 
 
 def account_owner(account: str, environments: Mapping[str, EnvironmentConfig]) -> str | None:
@@ -75,9 +59,12 @@ def _check_own_account(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     spec = ctx.loaded.spec
     for path, template in _resources(ctx):
         problems: dict[str, list[str]] = {}
+        statement = spec.permissions.aws[path[2]]
         for env in ctx.deployed():
             filled = fill(template, spec, env)
             arn = Arn.parse(filled)
+            if arn is not None and arn_account_declared(statement, arn):
+                continue  # another account the statement declares with its reason (AGT044 checks the declaration)
             problem = _foreign(arn, filled, env, ctx) if arn else None
             if problem:
                 problems.setdefault(problem, []).append(env.name)

@@ -168,6 +168,10 @@ class KvGrant(_Strict):
                       examples=["billing/{agent}/*"])
     capabilities: list[KvCapability] = Field(min_length=1, description="Vault capabilities on that path.",
                                              examples=[["read", "list"]])
+    shared_by: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", max_length=48)] | None = Field(
+        None, description="The agent whose folder the path is in, when it is not this agent's own; that agent's "
+                          "spec must share the path with this one in `permissions.kv_shares` (AGT037).",
+        examples=["payment-gateway-sync"])
 
 
 class KvShare(_Strict):
