@@ -415,34 +415,67 @@ def _vault_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
     return changes
 
 
+def _share_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
+    """Secrets of the agent's own folder it lets other agents be granted, by (path, agent)."""
+    def shares(entry: AgentPlan | None) -> dict[tuple[str, str], list[str]]:
+        return {(s.path, agent): s.capabilities for s in (entry.vault.kv_shares if entry else []) for agent in s.agents}
+
+    old, new = shares(before), shares(after)
+    changes: list[Change] = []
+    where = ctx.head.at(("permissions", "kv_shares"))
+    for path, agent in sorted(set(old) | set(new)):
+        was, now = old.get((path, agent)), new.get((path, agent))
+        if was == now:
+            continue
+        subject = f"{path} shared with {agent}"
+        if now is not None and (was is None or set(now) - set(was)):
+            changes.append(Change("vault", "shared", subject, Direction.WIDER, before=_caps(was or []),
+                                  after=_caps(now), risks=(risk.RESOURCE_EXPOSURE.label(
+                                      "high", f"{agent} may be granted {_caps(now)} on this agent's secret"),),
+                                  **where))
+        else:
+            changes.append(Change("vault", "unshared" if now is None else "narrowed", subject, Direction.NARROWER,
+                                  before=_caps(was or []), after=_caps(now) if now else None,
+                                  **ctx.base.at(("permissions", "kv_shares"))))
+    return changes
+
+
 def _database_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
-    def access(entry: AgentPlan | None) -> dict[str, str]:
-        levels: dict[str, str] = {}
+    """Database grants by natural key (database, schema): the stack config's connection decides the schemas a grant
+    reaches, so a schema added there widens every agent granted that database, and is shown on each of them."""
+    def access(entry: AgentPlan | None) -> dict[tuple[str, str], str]:
+        levels: dict[tuple[str, str], str] = {}
         for role in entry.vault.database_roles if entry else []:
-            if levels.get(role.database) != "write":
-                levels[role.database] = role.access
+            for schema in role.schemas:
+                if levels.get((role.database, schema)) != "write":
+                    levels[(role.database, schema)] = role.access
         return levels
 
     old, new = access(before), access(after)
+    old_databases = {database for database, _ in old}
     changes: list[Change] = []
-    for database in sorted(set(old) | set(new)):
-        was, now = old.get(database), new.get(database)
+    for database, schema in sorted(set(old) | set(new)):
+        key, subject = (database, schema), f"{database} (schema {schema})"
+        was, now = old.get(key), new.get(key)
         if was == now:
             continue
         if was is None:
-            labels = [risk.INFRASTRUCTURE_MODIFICATION.label("low", f"writes to database {database}")
-                      if now == "write" else None]
-            changes.append(Change("database", "added", database, Direction.WIDER, after=now, risks=_unique(labels),
+            labels: list[RiskLabel | None] = [risk.INFRASTRUCTURE_MODIFICATION.label("low", f"writes to {subject}")
+                                              if now == "write" else None]
+            if database in old_databases:  # the same grant now reaches another schema
+                labels.append(risk.DATABASE_SCOPE.label("high", f"the {database} grant now reaches schema {schema} "
+                                                                f"({now}), as does every agent granted {database}"))
+            changes.append(Change("database", "added", subject, Direction.WIDER, after=now, risks=_unique(labels),
                                   **ctx.head.database(database)))
         elif now is None:
-            changes.append(Change("database", "removed", database, Direction.NARROWER, before=was,
+            changes.append(Change("database", "removed", subject, Direction.NARROWER, before=was,
                                   **ctx.base.database(database)))
         elif now == "write":
-            label = risk.ACCESS_ESCALATION.label("medium", f"read -> write on database {database}")
-            changes.append(Change("database", "widened", database, Direction.WIDER, before=was, after=now,
+            label = risk.ACCESS_ESCALATION.label("medium", f"read -> write on {subject}")
+            changes.append(Change("database", "widened", subject, Direction.WIDER, before=was, after=now,
                                   risks=(label,), **ctx.head.database(database)))
         else:
-            changes.append(Change("database", "narrowed", database, Direction.NARROWER, before=was, after=now,
+            changes.append(Change("database", "narrowed", subject, Direction.NARROWER, before=was, after=now,
                                   **ctx.head.database(database)))
     return changes
 
@@ -654,7 +687,7 @@ _DESCRIBED = ("agent", "environment", "identity_name", "status", "function", "de
               "vault.approle.token_ttl", "vault.approle.token_max_ttl",
               "vault.approle.token_explicit_max_ttl", "vault.approle.secret_id", "vault.approle.token_bound_cidrs",
               "vault.cert.allowed_common_names", "vault.cert.token_bound_cidrs", "vault.entity", "vault.database_roles",
-              "vault.aws_secret_role", "vault.rate_limit", "egress")
+              "vault.aws_secret_role", "vault.rate_limit", "vault.kv_shares", "egress")
 
 
 def _other_changes(before: AgentPlan | None, after: AgentPlan | None) -> list[Change]:
@@ -672,7 +705,8 @@ def describe(entry: EntryChange, ctx: Context) -> list[Change]:
     before, after = entry.before, entry.after
     changes = (_identity_changes(before, after, ctx) + _trust_changes(before, after, ctx)
                + _aws_changes(before, after, ctx)
-               + _vault_changes(before, after, ctx) + _database_changes(before, after, ctx)
+               + _vault_changes(before, after, ctx) + _share_changes(before, after, ctx)
+               + _database_changes(before, after, ctx)
                + _lifetime_changes(before, after, ctx) + _network_changes(before, after, ctx)
                + _other_changes(before, after))
     return sorted(changes, key=Change.sort_key)
@@ -751,9 +785,11 @@ def environment_diffs(repo: GitRepo, got: Collected, specs_prefix: str) -> tuple
     for name in sorted(set(before) | set(after)):
         files = sorted({f for f in before.get(name, (None, []))[1] + after.get(name, (None, []))[1]
                         if f in changed_stacks})
-        if name not in before or name not in after:
-            op = "added" if name in after else "removed"
-            changes = [Change("environment", op, name, Direction.NEUTRAL)]
+        if name not in after:
+            changes, compiled = [Change("environment", "removed", name, Direction.NARROWER)], "full"
+        elif name not in before:  # reviewed like a new agent plus its platform: every trust root is new
+            cfg = after[name][0]
+            changes = platform.new_environment_changes(cfg, platform_plan(list(got.head.by_agent.values()), cfg))
             compiled = "full"
         elif files:
             sides = [platform.EnvironmentSide(cfg, platform_plan(list(side.by_agent.values()), cfg))

@@ -276,15 +276,59 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
     return changes
 
 
+def _principal_risks(config: EnvironmentConfig) -> tuple[RiskLabel, ...]:
+    """What trusting the environment's secrets-engine principal means, and whether it is another account's."""
+    principal = config.aws_secrets_engine_principal_arn
+    labels = [risk.TRUST_CHANGED.label("high", f"every agent role of the environment trusts {principal}: it can "
+                                               "mint every agent's AWS credentials")]
+    account = principal.split(":")[4]
+    if account != config.account_id:
+        labels.append(risk.CROSS_ACCOUNT.label("high", f"the trusted principal is in account {account}, not the "
+                                                       f"environment's {config.account_id} (reason given: "
+                                                       f"{config.aws_secrets_engine_principal_cross_account_reason})"))
+    return tuple(labels)
+
+
+def new_environment_changes(config: EnvironmentConfig, plan: PlatformPlan) -> list[Change]:
+    """A new environment, reviewed like a new agent plus its platform: each trust root and control, labelled."""
+    log = plan.log_routing
+    changes = [
+        Change("environment", "added", config.name, Direction.WIDER,
+               after=f"account {config.account_id}, region {config.region}",
+               risks=(risk.NEW_ENVIRONMENT.label("high", f"a new environment in account {config.account_id}: new "
+                                                         "trusted principal, agent CA, audit device and log "
+                                                         "routing"),)),
+        Change("trust", "added", "trusted principal (aws_secrets_engine_principal_arn)", Direction.WIDER,
+               after=config.aws_secrets_engine_principal_arn, risks=_principal_risks(config)),
+        Change("trust", "added", "agent CA (agent_ca_pem_file)", Direction.WIDER, after=plan.agent_ca_pem_file,
+               risks=(risk.TRUST_CHANGED.label("high", "certificates this CA signs log agents in (first "
+                                                       "factor)"),)),
+        Change("audit", "added", "audit device", Direction.NEUTRAL,
+               after=f"{log.audit.path}: {log.audit.options.get('file_path')} "
+                     f"({'API-managed' if log.audit.api_managed else 'server config file'})",
+               risks=(risk.AUDIT_WEAKENED.label("low", "the audit device can be disabled through the API "
+                                                       "(sys/audit)"),) if log.audit.api_managed else ()),
+        Change("logging", "added", "agent activity routing", Direction.NEUTRAL,
+               after=f"{log.trail_log_group} -> {log.destination_arn}, kept {log.retention_days} days in "
+                     f"{log.agent_log_group}",
+               risks=(risk.AUDIT_WEAKENED.label("high" if log.retention_days < 90 else "medium",
+                                                f"agent activity kept {log.retention_days} days (PCI DSS 10.5.1: "
+                                                "12 months)"),) if log.retention_days < 365 else ()),
+    ]
+    changes += [Change("mount", "added", f"{m.kind} {m.type}", Direction.NEUTRAL,
+                       after=f"{m.path} (max lease {format_duration(m.max_lease_ttl)})") for m in plan.mounts]
+    changes += _connection_changes([], plan.database_connections)
+    changes += _boundary_changes([], plan.boundaries, {config.account_id})
+    return changes
+
+
 def _trust_and_account(old: EnvironmentConfig, new: EnvironmentConfig, old_platform: PlatformPlan | None,
                        new_platform: PlatformPlan | None) -> list[Change]:
     changes: list[Change] = []
     if old.aws_secrets_engine_principal_arn != new.aws_secrets_engine_principal_arn:
         changes.append(Change("trust", "changed", "trusted principal (aws_secrets_engine_principal_arn)",
                               Direction.WIDER, before=old.aws_secrets_engine_principal_arn,
-                              after=new.aws_secrets_engine_principal_arn, risks=(risk.TRUST_CHANGED.label("high", "every agent role of the environment trusts "
-                                  f"{new.aws_secrets_engine_principal_arn}: it can mint every agent's AWS "
-                                  "credentials"),)))
+                              after=new.aws_secrets_engine_principal_arn, risks=_principal_risks(new)))
     if old_platform and new_platform and old_platform.agent_ca_pem_file != new_platform.agent_ca_pem_file:
         changes.append(Change("trust", "changed", "agent CA (agent_ca_pem_file)", Direction.WIDER,
                               before=old_platform.agent_ca_pem_file, after=new_platform.agent_ca_pem_file,

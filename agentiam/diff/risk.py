@@ -89,9 +89,9 @@ CROSS_ACCOUNT = LabelKind(
     "12-digit account id in a resource that is not the environment's.",
     "Another account's resources are outside this environment's audit trail and its owners' control.")
 DATABASE_SCOPE = LabelKind(
-    "database-scope", ("medium", "high"),
-    "A database grant reaches more schemas (through the agent's spec or the stack config's connection): read "
-    "(medium), write (high).", "A schema added to a connection silently widens every agent granted that database.")
+    "database-scope", ("high",),
+    "A database grant reaches another schema: the stack config's connection lists it, so every agent granted that "
+    "database reaches it too.", "A schema added to a connection silently widens every agent granted that database.")
 LONGER_LIFETIME = LabelKind(
     "longer-lifetime", ("low", "medium", "high"),
     "A credential lives longer: up to 4x (medium), more (high); the identity's expiry later (low).",

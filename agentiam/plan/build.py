@@ -20,6 +20,7 @@ from agentiam.plan.model import (
     EgressPlan,
     EntityPlan,
     IdentityPlan,
+    KvSharePlan,
     LogRoutingPlan,
     MountPlan,
     PlatformPlan,
@@ -236,6 +237,9 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
         aws_secret_role=aws_secret_role,
         rate_limit=RateLimitPlan(name=ident, path=f"auth/{vault.approle_mount}/", role=ident,
                                  rate=float(rate.requests), interval=rate.interval) if rate and active else None,
+        kv_shares=sorted((KvSharePlan(path=f"{vault.kv_mount}/data/{fill(share.path, spec, env)}",
+                                      agents=sorted(set(share.agents)), capabilities=sorted(set(share.capabilities)))
+                          for share in spec.permissions.kv_shares), key=lambda s: s.path),
     )
 
 

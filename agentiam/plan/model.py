@@ -112,6 +112,15 @@ class RateLimitPlan(_Plan):
     interval: int
 
 
+class KvSharePlan(_Plan):
+    """A secret of the agent's own KV folder that named other agents may also be granted (their specs say
+    `shared_by`); the guardrails check each such grant against this."""
+
+    path: str  # the KV v2 data path, as in the Vault policies (`secret/data/billing/<agent>/stripe-api-key`)
+    agents: list[str]
+    capabilities: list[str]
+
+
 class VaultPlan(_Plan):
     """Everything on Vault for one agent x environment."""
 
@@ -127,6 +136,7 @@ class VaultPlan(_Plan):
     database_roles: list[DatabaseRolePlan]
     aws_secret_role: AwsSecretRolePlan | None
     rate_limit: RateLimitPlan | None
+    kv_shares: list[KvSharePlan]
 
 
 class EgressPlan(_Plan):
