@@ -11,8 +11,7 @@ from collections.abc import Iterator
 
 from agentiam.findings import Finding, Severity
 from agentiam.iam import risk
-from agentiam.iam.arn import Arn, Breadth, breadth
-from agentiam.plan.effective import fill
+from agentiam.iam.arn import Arn, Breadth, template_breadth
 from agentiam.rules.actions import resolve
 from agentiam.rules.base import Rule, SpecContext
 from agentiam.spec.model import AwsStatement, FunctionClass
@@ -24,12 +23,6 @@ def _short(names: list[str], limit: int = 3) -> str:
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _widest(ctx: SpecContext, template: str) -> Breadth:
-    """The breadth of a resource template in the widest of the environments the agent is deployed to."""
-    spec = ctx.loaded.spec
-    return max((breadth(fill(template, spec, env)) for env in ctx.deployed()), default=breadth(template))
-
-
 def _concrete(statement: AwsStatement) -> list:
     return [info for action in statement.actions for info in resolve(action)]
 
@@ -39,7 +32,8 @@ def _check_broad_resources(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     if spec.function is FunctionClass.INTEGRATION:
         return  # AGT031: integration agents name every resource
     for i, statement in enumerate(spec.permissions.aws):
-        broad = [(j, r) for j, r in enumerate(statement.resources) if r != "*" and _widest(ctx, r) >= Breadth.COLLECTION]
+        broad = [(j, r) for j, r in enumerate(statement.resources)
+                 if r != "*" and template_breadth(r) >= Breadth.COLLECTION]
         if not broad:
             continue
         beyond = sorted({info.name for info in _concrete(statement) if not risk.classify(info).metadata_read})
@@ -70,7 +64,7 @@ def _check_dangerous_actions(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
             continue
         what = "runs commands on" if remote else "deletes or destroys"
         for j, resource in enumerate(statement.resources):
-            reach = _widest(ctx, resource)
+            reach = template_breadth(resource)
             if reach > Breadth.EXACT:
                 yield ctx.finding(rule, ("permissions", "aws", i, "resources", j),
                                   f"{_short(dangerous)} {what} {resource!r}, which reaches {reach.label}; remote "

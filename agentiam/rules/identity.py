@@ -76,7 +76,8 @@ def _check_unique_derived_names(rule: FleetRule, specs: list[LoadedSpec],
         for env, namespace, name, path in derived_names(loaded, environments):
             holders.setdefault((env, namespace, name), []).append((loaded, path))
     reported: set[tuple[str, tuple, str]] = set()
-    for (env, namespace, name), owners in sorted(holders.items()):
+    collisions = sorted((key, owners) for key, owners in holders.items() if len(owners) > 1)
+    for (env, namespace, name), owners in collisions:
         agents = {loaded.spec.name for loaded, _ in owners}
         if len(agents) < 2:
             continue  # one agent (or AGT001's duplicate names)
