@@ -322,9 +322,30 @@ def new_environment_changes(config: EnvironmentConfig, plan: PlatformPlan) -> li
     return changes
 
 
+def _guardrail_changes(old: EnvironmentConfig, new: EnvironmentConfig) -> list[Change]:
+    """The stack config's own guardrail limits: loosening one is a widening for every later spec."""
+    was, now = old.guardrails, new.guardrails
+    changes: list[Change] = []
+    for attr in ("max_expiry_days", "max_rate_per_second"):
+        a, b = getattr(was, attr), getattr(now, attr)
+        if a != b:
+            looser = b > a
+            changes.append(Change("environment", "loosened" if looser else "tightened", f"guardrails.{attr}",
+                                  Direction.WIDER if looser else Direction.NARROWER, before=f"{a:g}", after=f"{b:g}",
+                                  risks=(risk.GUARDRAIL_LOOSENED.label("medium", f"{attr} {a:g} -> {b:g}"),)
+                                  if looser else ()))
+    for domain in sorted(set(was.internal_domains) - set(now.internal_domains)):
+        changes.append(Change("environment", "removed", f"guardrails.internal_domains {domain}", Direction.WIDER,
+                              risks=(risk.GUARDRAIL_LOOSENED.label("medium", f"other environments' agents may "
+                                                                             f"name {domain} as egress"),)))
+    for domain in sorted(set(now.internal_domains) - set(was.internal_domains)):
+        changes.append(Change("environment", "added", f"guardrails.internal_domains {domain}", Direction.NARROWER))
+    return changes
+
+
 def _trust_and_account(old: EnvironmentConfig, new: EnvironmentConfig, old_platform: PlatformPlan | None,
                        new_platform: PlatformPlan | None) -> list[Change]:
-    changes: list[Change] = []
+    changes: list[Change] = _guardrail_changes(old, new)
     if old.aws_secrets_engine_principal_arn != new.aws_secrets_engine_principal_arn:
         changes.append(Change("trust", "changed", "trusted principal (aws_secrets_engine_principal_arn)",
                               Direction.WIDER, before=old.aws_secrets_engine_principal_arn,

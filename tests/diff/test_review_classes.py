@@ -221,3 +221,13 @@ def test_a_reporting_agent_cannot_read_another_agents_secret_unless_shared(spec_
     share = next(c for c in entry(report, "payment-gateway-sync", "prod").changes if c.op == "shared")
     assert share.subject == "secret/data/billing/payment-gateway-sync/stripe-api-key shared with invoice-reader"
     assert "resource-exposure" in {r.id for r in share.risks if r.high}
+
+
+def test_a_stack_config_loosening_its_guardrails_is_a_labelled_widening(spec_repo: SpecRepo) -> None:
+    spec_repo.edit("stacks/Pulumi.prod.yaml", "      max_expiry_days: 365\n", "      max_expiry_days: 1000\n")
+    spec_repo.edit("stacks/Pulumi.prod.yaml", "      internal_domains: [prod.internal]\n", "      internal_domains: []\n")
+    spec_repo.commit("looser prod")
+    (prod,) = [e for e in spec_repo.diff().environments if e.environment == "prod"]
+    loosened = {c.subject: c for c in prod.changes if c.system == "environment"}
+    assert set(loosened) == {"guardrails.max_expiry_days", "guardrails.internal_domains prod.internal"}
+    assert all(c.direction is Direction.WIDER and labels(c) == {"guardrail-loosened"} for c in loosened.values())
