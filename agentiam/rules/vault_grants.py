@@ -62,11 +62,12 @@ def kv_segments(path: str, agent: str) -> list[str]:
 
 
 def kv_owner(path: str, agent: str, shared_by: str | None) -> str | None:
-    """The agent whose folder `path` is in: the first segment naming this agent or `shared_by`; None if neither."""
-    for segment in kv_segments(path, agent):
-        if segment in (agent, shared_by):
-            return segment
-    return None
+    """The agent whose folder `path` is in: KV paths are `<folder>/<agent>/...`, so the second segment, when it is
+    this agent or `shared_by`; None otherwise. A fixed position, not "any segment": an agent named like a folder
+    (`billing`) must not own `billing/*`, every other agent's secrets below it."""
+    segments = kv_segments(path, agent)
+    owner = segments[1] if len(segments) > 1 else None
+    return owner if owner in (agent, shared_by) else None
 
 
 def _check_kv_own_folder(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
@@ -79,16 +80,16 @@ def _check_kv_own_folder(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
             whose = f"this agent's ({spec.name}) or {grant.shared_by}'s" if grant.shared_by else \
                 f"this agent's own ({spec.name})"
             yield ctx.finding(rule, ("permissions", "kv", i, "path"),
-                              f"{grant.path!r} is not in {whose} folder: a KV path names its owning agent as a "
-                              "segment (`billing/{agent}/*`); another agent's secret needs `shared_by` and that "
-                              "agent's `kv_shares`")
+                              f"{grant.path!r} is not in {whose} folder: KV paths are `<folder>/<agent>/...` "
+                              "(`billing/{agent}/*`); another agent's secret needs `shared_by` and that agent's "
+                              "`kv_shares`")
         elif grant.shared_by == spec.name:
             yield ctx.finding(rule, ("permissions", "kv", i, "shared_by"), "shared_by names this agent itself")
     for i, share in enumerate(spec.permissions.kv_shares):
         if kv_owner(share.path, spec.name, None) is None:
             yield ctx.finding(rule, ("permissions", "kv_shares", i, "path"),
                               f"{share.path!r} is not in this agent's own folder: an agent shares only its own "
-                              "secrets (a segment that is its name, or `{agent}`)")
+                              "secrets (`<folder>/{agent}/...`)")
 
 
 def _share_covers(share_path: str, path: str) -> bool:

@@ -193,7 +193,7 @@ class Permissions(_Strict):
     aws: list[AwsStatement] = Field(default_factory=list, description="AWS IAM grants.")
     databases: list[DatabaseGrant] = Field(default_factory=list, description="Dynamic database credentials.")
     kv: list[KvGrant] = Field(default_factory=list, description="Static secrets in Vault KV v2, in the agent's own "
-                              "folder (a path segment that is the agent's name) or shared with it by their owner.")
+                              "folder (`<folder>/{agent}/...`) or shared with it by their owner.")
     kv_shares: list[KvShare] = Field(default_factory=list, description="Paths of this agent's own KV folder that "
                                      "named other agents may be granted.")
 

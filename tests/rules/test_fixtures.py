@@ -240,6 +240,9 @@ EXPECTED: dict[str, list[tuple]] = {
         ('AGT037', 20, 18, 'permissions.kv[platform/{agent}/state].shared_by'),
         ('AGT037', 22, 13, 'permissions.kv_shares[billing/payment-gateway-sync/stripe-api-key].path'),
     ],
+    "AGT037/fail-folder-named-agent": [
+        ('billing.yaml', 'AGT037', 14, 13, 'permissions.kv[billing/*].path'),
+    ],
     "AGT037/pass-own-folder.yaml": [
     ],
     "AGT038/fail-prod-internal.yaml": [
