@@ -62,10 +62,11 @@ def kv_segments(path: str, agent: str) -> list[str]:
 
 
 def kv_owner(path: str, agent: str, shared_by: str | None) -> str | None:
-    """The agent whose folder `path` is in: KV paths are `<folder>/<agent>/...`, so the second segment, when it is
+    """The agent whose folder `path` is in: KV paths are `<folder>/<agent>/...` (`{env}` segments aside, wherever
+    they are), so the second segment, when it is
     this agent or `shared_by`; None otherwise. A fixed position, not "any segment": an agent named like a folder
     (`billing`) must not own `billing/*`, every other agent's secrets below it."""
-    segments = kv_segments(path, agent)
+    segments = [segment for segment in kv_segments(path, agent) if segment != "{env}"]  # `platform/{env}/{agent}`
     owner = segments[1] if len(segments) > 1 else None
     return owner if owner in (agent, shared_by) else None
 
