@@ -127,8 +127,36 @@ def collect(repo: GitRepo, base_rev: str, head_rev: str | None, specs_prefix: st
                for env, agent in keys
                if base_side.entries.get((env, agent)) != head_side.entries.get((env, agent))]
     changed_head = [head_side.specs[p] for p in changed_specs if p in head_side.specs]
-    findings = run_rules(changed_head, head_side.environments(), today or dt.date.today())
+    # Fleet rules see the changed specs plus the unchanged ones they name (the owner of a shared KV path), so a
+    # reference to an unchanged agent is judged against it; only the changed files' findings are reported.
+    context = _unchanged_specs_named(repo, base, head, _named_agents(changed_head), specs_prefix)
+    findings = [f for f in run_rules(changed_head + context, head_side.environments(), today or dt.date.today())
+                if f.file in head_side.specs]
     return Collected(base_side, head_side, entries, changed_specs, changed_stacks, findings, notes)
+
+
+def _named_agents(specs: list[LoadedSpec]) -> set[str]:
+    """Agents other than themselves that the specs refer to by name (`shared_by`)."""
+    own = {loaded.spec.name for loaded in specs}
+    return {g.shared_by for loaded in specs for g in loaded.spec.permissions.kv if g.shared_by} - own
+
+
+def _unchanged_specs_named(repo: GitRepo, base: Snapshot, head: Snapshot, wanted: set[str],
+                           prefix: str) -> list[LoadedSpec]:
+    """Unchanged specs (the same blob at both revisions) declaring one of the `wanted` agents, found with
+    `git grep` at the base commit and parsed to confirm."""
+    if not wanted or base.commit is None:
+        return []
+    unchanged = {p: o for p, o in base.specs.items() if head.specs.get(p) == o}
+    found: list[LoadedSpec] = []
+    for name in sorted(wanted):
+        hits = [p for p in repo.files_containing(base.commit, (name,), prefix) if p in unchanged]
+        blobs = repo.read_blobs(unchanged[p] for p in hits)
+        for path in hits:
+            loaded = load_spec_bytes(path, blobs[unchanged[path]])[0]
+            if loaded is not None and loaded.spec.name == name:
+                found.append(loaded)
+    return found
 
 
 def _compile(side: Side, changed: set[str], affected: set[str], notes: list[str]) -> None:

@@ -231,3 +231,21 @@ def test_a_stack_config_loosening_its_guardrails_is_a_labelled_widening(spec_rep
     loosened = {c.subject: c for c in prod.changes if c.system == "environment"}
     assert set(loosened) == {"guardrails.max_expiry_days", "guardrails.internal_domains prod.internal"}
     assert all(c.direction is Direction.WIDER and labels(c) == {"guardrail-loosened"} for c in loosened.values())
+
+
+def test_the_diff_judges_a_shared_path_against_its_unchanged_owner(spec_repo: SpecRepo) -> None:
+    """The owner's spec is not part of the change: the diff still finds it, so a correct share is no violation and
+    a missing one is."""
+    spec_repo.edit(PAYMENT, "      capabilities: [read]\n", "      capabilities: [read]\n  kv_shares:\n"
+                   "    - path: billing/{agent}/stripe-api-key\n      agents: [invoice-reader]\n")
+    spec_repo.commit("owner shares", tag="shared")
+    spec_repo.edit(INVOICE, "    - path: billing/{agent}/*\n",
+                   "    - path: billing/{agent}/*\n      capabilities: [read]\n"
+                   "    - path: billing/payment-gateway-sync/stripe-api-key\n      shared_by: payment-gateway-sync\n")
+    spec_repo.commit("reader")
+    report = spec_repo.diff("shared", "HEAD")
+    assert report.changed_spec_files == [INVOICE] and report.findings == []
+    spec_repo.edit(INVOICE, "      shared_by: payment-gateway-sync\n      capabilities: [read]\n",
+                   "      shared_by: payment-gateway-sync\n      capabilities: [read, list]\n")
+    report = spec_repo.diff("shared", None)  # the working tree
+    assert [f.rule_id for f in report.findings] == ["AGT045"] and "list not allowed" in report.findings[0].message
