@@ -275,7 +275,8 @@ def capture_stack(stack: str, *, specs_dir: Path | str | None = None, stacks_dir
 
     `specs_dir`/`stacks_dir` default to the project's `agent_specs/` and `stacks/`; others (relative to the
     caller's working directory) reach the program as absolute AGENTIAM_SPECS_DIR / AGENTIAM_STACKS_DIR. The
-    program runs in the project directory, so a relative `agent_ca_pem_file` is relative to the project.
+    program runs in the project directory; a relative `agent_ca_pem_file` is relative to the folder holding the stacks
+    folder, as for `agentiam plan`.
     `secrets` overrides secret config values (`billingDbPassword` or a full `ns:key`); by default each
     `password_secret` gets `test-<key>`. `program` replaces `__main__.py` (benchmark baselines only).
     """

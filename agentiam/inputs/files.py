@@ -79,7 +79,7 @@ class Refused(Exception):
 
     def message(self, subject: str | None = None) -> str:
         """What is wrong, naming `subject` (default: the refused path; `file` when a finding is on the file itself)."""
-        who = subject or self.path
+        who = shortened(subject or self.path)
         if self.problem is Problem.SYMLINK:
             return f"{who} is a symbolic link; {_SYMLINK_REASON}"
         if self.problem is Problem.NOT_REGULAR:
@@ -89,6 +89,11 @@ class Refused(Exception):
         if self.problem is Problem.OUTSIDE:
             return f"{who} {self.detail}"
         return f"cannot read {who}: {self.detail}"
+
+
+def shortened(path: str) -> str:
+    """A path as messages quote it: a path written 3,000 characters long is not echoed whole."""
+    return path if len(path) <= 160 else f"{path[:120]}... ({len(path)} characters)"
 
 
 def too_large_detail(size: int | None, kind: InputKind) -> str:

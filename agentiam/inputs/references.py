@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from agentiam.findings import Finding, Severity
-from agentiam.inputs.files import REFERENCED, InputKind, Refused, project_path
+from agentiam.inputs.files import REFERENCED, InputKind, Refused, project_path, shortened
 
 REFERENCE_RULE = "CFG003"
 
@@ -151,7 +151,7 @@ def read_references(items: list[Referencing], tree: FileTree) -> list[tuple[dict
         try:
             certificates = FORMATS[marker.format](got)
         except ValueError as exc:
-            findings.append(items[index].locate(path, f"{rel} {exc}"))
+            findings.append(items[index].locate(path, f"{shortened(rel)} {exc}"))
             continue
         files[field] = ReferencedFile(field, rel, got, hashlib.sha256(got).hexdigest(), certificates)
     return out

@@ -5,6 +5,7 @@ trusts, even when only the PEM file changed."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -202,4 +203,8 @@ def test_a_base_whose_ca_was_a_link_can_still_be_fixed(spec_repo: SpecRepo) -> N
     spec_repo.commit("fix")
     report = spec_repo.diff("broken", "HEAD")
     assert any(note.startswith("2 stack config problem(s) at broken") for note in report.notes)
-    assert [(e.environment, [c.op for c in e.changes]) for e in report.environments] == [("dev", ["added"])]
+    (env,) = report.environments  # dev counts as new: reviewed like a new environment, its CA fingerprinted
+    assert env.environment == "dev" and {c.op for c in env.changes} == {"added"}
+    (ca,) = [c for c in env.changes if c.subject == CA_SUBJECT]
+    assert ca.after == (f"{DEV_CA} (sha256 {hashlib.sha256(pem).hexdigest()}): CN=agentiam dev agents CA (example) "
+                        f"(SHA-256 {fingerprints(pem)[0]}, until 2036-11-26)")
