@@ -38,6 +38,8 @@ TRUST_CHANGED = "trust-changed"  # who may assume the agent's role, or sign its 
 REACTIVATED = "reactivated"  # a suspended or revoked agent gets every permission back at once
 AUDIT_WEAKENED = "audit-weakened"  # agent activity kept shorter, routed elsewhere, or the audit device moved
 ENVIRONMENT_MOVED = "environment-moved"  # the environment's account or region changed
+CODE_CHANGED = "code-changed"  # agentiam's own code (or its build) changes what deploys, or its effect was not compiled
+GATE_CHANGED = "gate-changed"  # the review gate itself (CI workflows, CODEOWNERS) changed
 _IDENTITY_SERVICES = frozenset(d.split(":")[0] for d in plan_risk.DENIED_SERVICES) | {"sts"}
 
 
