@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from agentiam.environment.load import load_environment
+from agentiam.environment.load import load_environment, stack_config_path, stack_names
 from agentiam.errors import ConfigError, UserError
 
 SNAPSHOT_FORMAT = 1
@@ -220,6 +220,10 @@ def take(stack: str, pulumi: PulumiProject, data_dir: Path) -> dict[str, Any]:
     from agentiam.program.capture import ProgramError, capture_stack  # noqa: PLC0415 (lazy: Pulumi SDK)
 
     config_dir = (data_dir / pulumi.stack_config_dir).resolve()
+    if not stack_config_path(config_dir, stack).is_file():
+        known = ", ".join(stack_names(config_dir)) if config_dir.is_dir() else "none"
+        raise UserError(f"{stack_config_path(config_dir, stack)}: no such stack config ({pulumi.file} says "
+                        f"`stackConfigDir: {pulumi.stack_config_dir}`); known stacks: {known or 'none'}")
     try:
         environment = load_environment(config_dir, stack)
     except ConfigError as exc:  # the program would stop on it too ("invalid stack config"): nothing registered
