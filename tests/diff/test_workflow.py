@@ -107,6 +107,7 @@ def test_review_compares_base_code_and_head_code_snapshots_and_fails_on_high_ris
     assert 'agentiam snapshot --all --code .agentiam-tool' in base_run and '"${RUNNER_TEMP}/base-code"' in base_run
     assert 'rm -rf "${RUNNER_TEMP}/base-code"' in base_run and "env -i " in base_run
     diff = next(s for s in review["steps"] if s.get("id") == "diff")["run"]
+    assert diff.index("rm -f agentiam-diff.md agentiam-diff.json") < diff.index("agentiam diff")
     assert '--base-code-snapshots "${RUNNER_TEMP}/base-code" --head-code-snapshots "${RUNNER_TEMP}/head-code"' in diff
     markdown = next(line for line in diff.splitlines() if line.strip().startswith("agentiam diff"))
     assert 'agentiam diff --base "origin/${BASE_REF}" --head HEAD' in markdown and "--fail-on high" in markdown
