@@ -24,8 +24,11 @@ protection; the README (Permission diff, "Changes to agentiam's own code") says 
 from __future__ import annotations
 
 import difflib
+import errno
 import fnmatch
 import json
+import os
+import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -42,6 +45,8 @@ GATE_PREFIX = ".github/"
 # everything below `dir`, any other pattern matches a file path segment by segment (`*` within one segment).
 INERT_PATTERNS = ("/tests/", "/bench/", "/docs/", "/*.md", "/LICENSE*", "/.gitignore")
 MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024  # 1,000 agents in one stack write ~15 MB; a larger file is not a snapshot
+MAX_STACKS = 1000
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 NOT_COMPILED = "not compiled"
 NO_EFFECT = "no effect"
 _GIT_OPS = {"A": "added", "D": "deleted", "M": "modified", "T": "type changed"}
@@ -81,21 +86,25 @@ def _short(names: list[str], limit: int = 4) -> str:
 
 
 def _load_file(path: Path, stack: str) -> dict[str, Any]:
-    try:
-        info = path.lstat()
+    try:  # no link followed, no FIFO waited on: opened non-blocking, then checked to be a regular file
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError as exc:
         raise SnapshotUnusable(f"{path}: missing (was stack {stack} snapshotted?)") from exc
     except OSError as exc:
-        raise SnapshotUnusable(f"{path}: cannot read: {exc.strerror}") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise SnapshotUnusable(f"{path}: not a regular file (a link, FIFO or device is never read)")
-    if info.st_size > MAX_SNAPSHOT_BYTES:
-        raise SnapshotUnusable(f"{path}: {info.st_size} bytes, over the {MAX_SNAPSHOT_BYTES}-byte limit")
+        reason = "a link is never followed" if exc.errno == errno.ELOOP else exc.strerror
+        raise SnapshotUnusable(f"{path}: not a regular file or unreadable ({reason})") from exc
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SnapshotUnusable(f"{path}: not a regular file (a FIFO or device is never read)")
+        if info.st_size > MAX_SNAPSHOT_BYTES:
+            raise SnapshotUnusable(f"{path}: {info.st_size} bytes, over the {MAX_SNAPSHOT_BYTES}-byte limit")
+        try:
+            raw = handle.read(MAX_SNAPSHOT_BYTES + 1)
+        except OSError as exc:
+            raise SnapshotUnusable(f"{path}: cannot read: {exc.strerror}") from exc
     try:
-        with path.open("rb") as handle:
-            data = json.loads(handle.read(MAX_SNAPSHOT_BYTES + 1).decode("utf-8"))
-    except OSError as exc:
-        raise SnapshotUnusable(f"{path}: cannot read: {exc.strerror}") from exc
+        data = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, a huge integer, nesting too deep
         raise SnapshotUnusable(f"{path}: not JSON: {str(exc)[:200]}") from exc
     problem = _shape_problem(data, stack)
@@ -135,11 +144,18 @@ def _check_folder(folder: Path) -> None:
 
 
 def snapshot_stacks(folder: Path) -> set[str]:
-    """Stacks a snapshot folder holds (`<stack>.json`), empty when it is not a folder."""
+    """Stacks a snapshot folder holds (`<stack>.json`, a Pulumi stack name); empty when it is not a folder.
+
+    Only names Pulumi allows for stacks: the names end up in the report, and a folder of junk must not fill it.
+    """
     try:
-        return {p.name[:-len(".json")] for p in folder.iterdir() if p.name.endswith(".json")} if folder.is_dir() else set()
+        names = [p.name[:-len(".json")] for p in folder.iterdir() if p.name.endswith(".json")] if folder.is_dir() else []
     except OSError:
         return set()
+    stacks = {name for name in names if _STACK_NAME.match(name)}
+    if len(stacks) > MAX_STACKS:
+        raise SnapshotUnusable(f"{folder}: {len(stacks)} snapshots, more than {MAX_STACKS} stacks")
+    return stacks
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -306,9 +322,9 @@ def code_diff(repo: GitRepo, base_commit: str, head_commit: str | None, input_pr
                  "or dependency version?)")
         label = RiskLabel(risk.CODE_CHANGED, "high", cause)
         try:
-            stacks = sorted(set(head_stacks) | snapshot_stacks(snapshots[0]) | snapshot_stacks(snapshots[1]))
             for folder in snapshots:
                 _check_folder(folder)
+            stacks = sorted(set(head_stacks) | snapshot_stacks(snapshots[0]) | snapshot_stacks(snapshots[1]))
         except SnapshotUnusable as exc:
             general.append(_not_compiled(tool, str(exc)) if tool else _unused(str(exc)))
         else:

@@ -56,7 +56,7 @@ def code_change_text(change: Change, code: Callable[[str], str] = plain) -> str:
     """A change caused by agentiam's own code (`agentiam.diff.toolchange`): a resource, a field, or a file."""
     subject = code(change.subject)
     if change.op == "not compiled":
-        return f"{subject} changed: its effect was not compiled ({_clip(change.after)})"
+        return f"{subject} changed: its effect was not compiled ({code(_clip(change.after))})"
     if change.op == "no effect":
         return f"{subject} changed: no effect on what deploys ({_clip(change.after)})"
     if change.op == "added" and change.after and not change.field:

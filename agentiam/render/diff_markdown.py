@@ -3,6 +3,7 @@ details folded per environment and per agent."""
 
 from __future__ import annotations
 
+import html
 import re
 from itertools import groupby
 
@@ -120,6 +121,11 @@ def _environment_section(report: DiffReport) -> list[str]:
     return lines
 
 
+def _text(text: str) -> str:
+    """Plain text that may quote file names a pull request chose: no HTML of theirs in the comment."""
+    return html.escape(text, quote=False)
+
+
 def _code_section(code: CodeDiff | None) -> list[str]:
     """Changes caused by agentiam's own code: files and what is known of them, then per stack, folded."""
     if code is None:
@@ -132,14 +138,14 @@ def _code_section(code: CodeDiff | None) -> list[str]:
              + (f" and {more} more" if more > 0 else "") + compared, ""]
     if code.general:
         lines += ["| | change | risk |", "|---|---|---|"]
-        lines += [f"| {SIGN[c.direction]} | {_cell(change_text(c, _code))} | {_cell(risk_text(c))} |"
+        lines += [f"| {SIGN[c.direction]} | {_cell(change_text(c, _code))} | {_cell(_text(risk_text(c)))} |"
                   for c in code.general]
         lines.append("")
     for stack in code.stacks:
         labels = sorted({label for c in stack.changes for label in c.risks})
         lines += [f"<details><summary>{ICON[stack.verdict]} <b>{stack.stack}</b>: {len(stack.changes)} "
                   "difference(s) between what the base's and the head's code register</summary>", ""]
-        lines += [f"**{label.id} ({label.severity})**: {_cell(label.reason)}" for label in labels] + [""]
+        lines += [f"**{label.id} ({label.severity})**: {_cell(_text(label.reason))}" for label in labels] + [""]
         lines += ["| | change |", "|---|---|"]
         lines += [f"| {SIGN[c.direction]} | {_cell(change_text(c, _code))} |"
                   for c in stack.changes[:CODE_ROWS_SHOWN]]

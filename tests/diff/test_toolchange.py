@@ -291,6 +291,7 @@ def test_missing_folders_and_a_stack_only_one_side_has(tool_pr: SpecRepo, tmp_pa
     (entry,) = code.general
     assert entry.op == toolchange.NOT_COMPILED and entry.high_risk and "absent: no such folder" in entry.after
     head = _write(tmp_path / "head", stacks=(*STACKS, "qa"))  # the head's code compiled a stack the base did not
+    (head / "<img src=x>.json").write_text("{}")  # not a stack name: never in the report
     code = _code(tool_pr, base, head).code
     assert code.compared == ("dev", "prod", "qa", "staging")
     (qa,) = code.stacks
@@ -312,3 +313,13 @@ def test_snapshots_differing_without_a_changed_tool_file_still_count(spec_repo: 
 def test_both_snapshot_options_or_neither(spec_repo: SpecRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     result = _cli(spec_repo, monkeypatch, "--base", "base", "--base-code-snapshots", "x")
     assert result.exit_code == 2 and "give both --base-code-snapshots and --head-code-snapshots" in result.output
+
+
+def test_file_names_a_pull_request_chose_cannot_put_html_in_the_comment(spec_repo: SpecRepo) -> None:
+    spec_repo.write("agentiam/<img src=x onerror=alert(1)>.py", "X = 1\n")
+    spec_repo.commit("odd name")
+    report = spec_repo.diff()
+    assert report.code is not None and report.code.files == ("agentiam/<img src=x onerror=alert(1)>.py",)
+    markdown = render_markdown(report)
+    assert "<img" not in markdown.replace("`agentiam/<img src=x onerror=alert(1)>.py`", "")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in markdown
