@@ -282,7 +282,7 @@ def _gate_change(status: str, path: str) -> Change:
     reason = ("the review gate itself: CI workflows and CODEOWNERS decide how this change is judged; GitHub runs "
               "the pull request's own workflow file")
     return Change("code", _GIT_OPS.get(status, "modified"), path, Direction.WIDER,
-                  risks=(RiskLabel(risk.GATE_CHANGED, "high", reason),))
+                  risks=(risk.GATE_CHANGED.label("high", reason),))
 
 
 def _unused(reason: str) -> Change:
@@ -292,7 +292,7 @@ def _unused(reason: str) -> Change:
 
 def _not_compiled(files: list[str], reason: str) -> Change:
     return Change("code", NOT_COMPILED, "agentiam's own code", Direction.WIDER, after=reason,
-                  risks=(RiskLabel(risk.CODE_CHANGED, "high", f"its effect was not compiled: {_short(files)}"),))
+                  risks=(risk.CODE_CHANGED.label("high", f"its effect was not compiled: {_short(files)}"),))
 
 
 def code_diff(repo: GitRepo, base_commit: str, head_commit: str | None, input_prefixes: Iterable[str],
@@ -320,7 +320,7 @@ def code_diff(repo: GitRepo, base_commit: str, head_commit: str | None, input_pr
         cause = (f"caused by agentiam's own code: {_short(tool)}" if tool else
                  "caused by the code that compiled the snapshots, though no tool file changed (another toolchain "
                  "or dependency version?)")
-        label = RiskLabel(risk.CODE_CHANGED, "high", cause)
+        label = risk.CODE_CHANGED.label("high", cause)
         try:
             for folder in snapshots:
                 _check_folder(folder)
