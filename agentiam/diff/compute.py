@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentiam.diff import platform, risk
+from agentiam.diff import platform, risk, toolchange
 from agentiam.diff.gitsource import GitError, GitRepo, GitTree, Snapshot, project_prefix, stack_of
 from agentiam.diff.model import AgentDiff, Change, DiffReport, Direction, EntryChange, EnvironmentDiff, RiskLabel
 from agentiam.environment.load import parse_environments
@@ -781,8 +781,13 @@ def describe(entry: EntryChange, ctx: Context) -> list[Change]:
 
 
 def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: Path | str = "agent_specs",
-                 stacks_dir: Path | str = "stacks", today: dt.date | None = None) -> DiffReport:
-    """The permission diff between `base_rev` and `head_rev` (None: the working tree)."""
+                 stacks_dir: Path | str = "stacks", today: dt.date | None = None,
+                 code_snapshots: tuple[Path, Path] | None = None) -> DiffReport:
+    """The permission diff between `base_rev` and `head_rev` (None: the working tree).
+
+    `code_snapshots`: (base-code, head-code) snapshot folders of the head's specs, for changes caused by agentiam's
+    own code (`agentiam.diff.toolchange`); without them a changed tool file is reported as not compiled.
+    """
     specs_prefix = repo.relative(Path(specs_dir)) if isinstance(specs_dir, Path) else specs_dir
     stacks_prefix = repo.relative(Path(stacks_dir)) if isinstance(stacks_dir, Path) else stacks_dir
     for prefix, option in ((specs_prefix, "--specs"), (stacks_prefix, "--stacks")):
@@ -807,6 +812,9 @@ def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: 
                                 tuple(_in_environment(findings_by_file.get(spec_file, []), entry.environment)),
                                 _kill_switch_note(entry, changes)))
     environments, lookups = environment_diffs(repo, got, specs_prefix, project_prefix(stacks_prefix))
+    code = toolchange.code_diff(repo, got.base.snapshot.commit or base_rev, got.head.snapshot.commit,
+                                (specs_prefix, stacks_prefix), sorted(stack_of(p) for p in got.head.snapshot.stacks),
+                                code_snapshots)
     if got.changed_spec_files or got.changed_stack_files:
         catalogue_version = catalogue.data_version()
     else:
@@ -818,7 +826,7 @@ def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: 
                       specs_compiled=len(got.base.specs) + len(got.head.specs), notes=got.notes,
                       catalogue_version=catalogue_version, accounts=accounts,
                       environments=sorted(environments, key=lambda e: _env_order(e.environment)),
-                      rest_lookups=lookups)
+                      rest_lookups=lookups, code=code)
 
 
 def _kill_switch_note(entry: EntryChange, changes: Iterable[Change]) -> tuple[str, ...]:

@@ -121,12 +121,21 @@ NEW_ENVIRONMENT = LabelKind(
     "new-environment", ("high",),
     "An environment is added: its trusted principal, accounts, agent CA, audit device and log routing are new.",
     "A new environment brings new trust roots; it is reviewed like a new agent plus its platform.")
+CODE_CHANGED = LabelKind(
+    "code-changed", ("high",),
+    "agentiam's own code, build, dependencies or Pulumi.yaml changed: each difference between what the head's specs "
+    "register when compiled by the base's and by the head's code (`agentiam snapshot`), or the effect was not compiled.",
+    "The review runs the base's tool: a change to the code that decides what deploys shows in no plan entry.")
+GATE_CHANGED = LabelKind(
+    "gate-changed", ("high",),
+    "A file under `.github/` changed: the CI workflow or CODEOWNERS.",
+    "GitHub runs the pull request's own workflow file: a pull request can change the gate that judges it.")
 
 LABELS: tuple[LabelKind, ...] = tuple(sorted(
     (PRIVILEGE_ESCALATION, CREDENTIALS_EXPOSURE, DATA_EXFILTRATION, RESOURCE_EXPOSURE, INFRASTRUCTURE_MODIFICATION,
      REMOTE_EXECUTION, DESTRUCTIVE, ACCESS_ESCALATION, WILDCARD, CROSS_ENVIRONMENT, CROSS_ACCOUNT, DATABASE_SCOPE,
      LONGER_LIFETIME, NEW_EGRESS, TRUST_CHANGED, REACTIVATED, AUDIT_WEAKENED, ENVIRONMENT_MOVED, NEW_ENVIRONMENT,
-     GUARDRAIL_LOOSENED),
+     GUARDRAIL_LOOSENED, CODE_CHANGED, GATE_CHANGED),
     key=lambda kind: kind.id))
 
 

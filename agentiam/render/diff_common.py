@@ -10,7 +10,7 @@ SIGN = {Direction.WIDER: "+", Direction.NARROWER: "-", Direction.NEUTRAL: "~"}
 SYSTEM_TITLE = {"agent": "agent", "function": "function class", "aws": "AWS", "vault": "Vault", "database": "database",
                 "lifetime": "credential lifetime", "network": "network", "owner": "ownership", "other": "other",
                 "trust": "trust", "environment": "environment", "boundary": "boundary", "connection": "db connection",
-                "mount": "Vault mount", "logging": "log routing", "audit": "Vault audit"}
+                "mount": "Vault mount", "logging": "log routing", "audit": "Vault audit", "code": "code"}
 EXPANSION_SHOWN = 12  # actions listed for a wildcard before "and N more"
 
 
@@ -43,9 +43,36 @@ def listed(count: int, names: list[str], code: Callable[[str], str]) -> str:
     return f"; reaches {count} actions: {shown}" + (f" and {more} more" if more > 0 else "")
 
 
+CODE_VALUE_SHOWN = 300  # characters of a value a code change shows; the JSON report and the snapshots have all
+
+
+def _clip(text: str | None) -> str:
+    if text is None:
+        return "(absent)"
+    return text if len(text) <= CODE_VALUE_SHOWN else f"{text[:CODE_VALUE_SHOWN]}… ({len(text)} characters)"
+
+
+def code_change_text(change: Change, code: Callable[[str], str] = plain) -> str:
+    """A change caused by agentiam's own code (`agentiam.diff.toolchange`): a resource, a field, or a file."""
+    subject = code(change.subject)
+    if change.op == "not compiled":
+        return f"{subject} changed: its effect was not compiled ({code(_clip(change.after))})"
+    if change.op == "no effect":
+        return f"{subject} changed: no effect on what deploys ({_clip(change.after)})"
+    if change.op == "added" and change.after and not change.field:
+        return f"{subject} registered only by the head's code"
+    if change.op == "removed" and change.before and not change.field:
+        return f"{subject} no longer registered by the head's code"
+    if change.field:
+        return f"{subject}: {code(change.field)} {code(_clip(change.before))} -> {code(_clip(change.after))}"
+    return f"{subject} {change.op}: the review gate itself"
+
+
 def change_text(change: Change, code: Callable[[str], str] = plain,
                 expansion: Callable[[int, list[str], Callable[[str], str]], str] = listed) -> str:
     """`iam:PassRole` (Write) added on arn:..., in words a reviewer can check against the spec."""
+    if change.system == "code":
+        return code_change_text(change, code)
     subject = code(change.subject)
     level = f" ({change.access_level})" if change.access_level else ""
     on = f" on {', '.join(code(r) for r in change.resources)}" if change.resources else ""

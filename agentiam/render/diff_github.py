@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agentiam.diff.model import DiffReport, Direction
+from agentiam.diff.model import DiffReport, Direction, Verdict
 from agentiam.render.diff_common import change_text, risk_text
 
 
@@ -34,7 +34,7 @@ def annotations(report: DiffReport) -> list[str]:
             key = (agent.file, change.line, change.column or 1, level, f"{agent.agent}: {change.subject}")
             merged.setdefault(key, []).append(agent.environment)
             details.setdefault(key, f"{agent.agent}: {change_text(change)} - {risk_text(change)}")
-    lines = _environment_annotations(report)
+    lines = _code_annotations(report) + _environment_annotations(report)
     for key, envs in merged.items():
         file, line, column, level, _subject = key
         title = f"agentiam diff: {'high-risk' if level == 'error' else 'widened'} permission ({', '.join(envs)})"
@@ -57,6 +57,35 @@ def _environment_annotations(report: DiffReport) -> list[str]:
             message = f"{change_text(change)} - {risk_text(change)}"
             lines.append(f"::{level} file={_escape_property(env.stack_files[0])},title={_escape_property(title)}"
                          f"::{_escape_data(message)}")
+    return lines
+
+
+CODE_FILES_ANNOTATED = 10  # GitHub shows at most 10 error annotations per step anyway
+
+
+def _code_annotations(report: DiffReport) -> list[str]:
+    """High-risk changes caused by agentiam's own code, annotated on the files that cause them (file-level)."""
+    code = report.code
+    if code is None or code.verdict is not Verdict.HIGH_RISK:
+        return []
+    lines = []
+    for change in code.general:
+        if change.high_risk and change.subject in code.gate_files:
+            lines.append(f"::error file={_escape_property(change.subject)},"
+                         f"title={_escape_property('agentiam diff: the review gate changed')}"
+                         f"::{_escape_data(change_text(change) + ' - ' + risk_text(change))}")
+    tool_files = [f for f in code.files if f not in code.gate_files]
+    stacks = [s for s in code.stacks if s.high_risk_changes]
+    if stacks:
+        what = "; ".join(f"{len(s.changes)} difference(s) in {s.stack}" for s in stacks)
+        message = f"what deploys changes with the head's code: {what} (details in the job summary)"
+    else:
+        reasons = [change_text(c) for c in code.general if c.high_risk and c.subject not in code.gate_files]
+        message = "; ".join(reasons)
+    for file in tool_files[:CODE_FILES_ANNOTATED] if message else []:
+        lines.append(f"::error file={_escape_property(file)},"
+                     f"title={_escape_property('agentiam diff: the tool code changed')}"
+                     f"::{_escape_data(message)}")
     return lines
 
 

@@ -3,14 +3,17 @@ details folded per environment and per agent."""
 
 from __future__ import annotations
 
+import html
 import re
 from itertools import groupby
 
-from agentiam.diff.model import AgentDiff, Change, DiffReport, EnvironmentDiff, Verdict
+from agentiam.diff.model import AgentDiff, Change, CodeDiff, DiffReport, EnvironmentDiff, Verdict
 from agentiam.findings import Finding
 from agentiam.render.diff_common import SIGN, SYSTEM_TITLE, change_text, counts, head_label, risk_text
 
 MARKER = "<!-- agentiam-diff -->"  # the workflow finds and updates the one comment carrying it
+CODE_ROWS_SHOWN = 50  # per stack; a code change can touch every resource, the JSON report lists them all
+CODE_FILES_SHOWN = 20
 ICON = {Verdict.HIGH_RISK: "🔴", Verdict.WIDENED: "🟠", Verdict.NARROWED: "🟢", Verdict.CHANGED: "⚪",
         Verdict.NO_CHANGE: "⚪"}
 
@@ -37,9 +40,11 @@ def _summary_line(report: DiffReport) -> str:
     head = head_label(report.head) if report.head == "WORKTREE" else _code(report.head)
     envs = (f" Environment-wide changes in {', '.join(e.environment for e in report.environments)}."
             if report.environments else "")
+    code = (f" agentiam's own code changed ({len(report.code.files)} file(s)): {report.code.verdict.value}."
+            if report.code is not None and report.code.files else "")
     return (f"{_code(report.base)} → {head}: {files} spec file(s){stacks} changed, "
             f"{len(report.agents)} agent × environment entr{'y' if len(report.agents) == 1 else 'ies'}: {shown}."
-            + envs)
+            + envs + code)
 
 
 def _folded(count: int, names: list[str], _code: object) -> str:
@@ -116,9 +121,45 @@ def _environment_section(report: DiffReport) -> list[str]:
     return lines
 
 
+def _text(text: str) -> str:
+    """Plain text that may quote file names a pull request chose: no HTML of theirs in the comment."""
+    return html.escape(text, quote=False)
+
+
+def _code_section(code: CodeDiff | None) -> list[str]:
+    """Changes caused by agentiam's own code: files and what is known of them, then per stack, folded."""
+    if code is None:
+        return []
+    files = ", ".join(_code(f) for f in code.files[:CODE_FILES_SHOWN])
+    more = len(code.files) - CODE_FILES_SHOWN
+    compared = f" · stacks compared: {', '.join(code.compared)}" if code.compared else ""
+    lines = ["### Changes caused by agentiam's own code", "",
+             f"{ICON[code.verdict]} {code.verdict.value} · files: {files or 'none'}"
+             + (f" and {more} more" if more > 0 else "") + compared, ""]
+    if code.general:
+        lines += ["| | change | risk |", "|---|---|---|"]
+        lines += [f"| {SIGN[c.direction]} | {_cell(change_text(c, _code))} | {_cell(_text(risk_text(c)))} |"
+                  for c in code.general]
+        lines.append("")
+    for stack in code.stacks:
+        labels = sorted({label for c in stack.changes for label in c.risks})
+        lines += [f"<details><summary>{ICON[stack.verdict]} <b>{stack.stack}</b>: {len(stack.changes)} "
+                  "difference(s) between what the base's and the head's code register</summary>", ""]
+        lines += [f"**{label.id} ({label.severity})**: {_cell(_text(label.reason))}" for label in labels] + [""]
+        lines += ["| | change |", "|---|---|"]
+        lines += [f"| {SIGN[c.direction]} | {_cell(change_text(c, _code))} |"
+                  for c in stack.changes[:CODE_ROWS_SHOWN]]
+        if len(stack.changes) > CODE_ROWS_SHOWN:
+            lines += ["", f"_{len(stack.changes) - CODE_ROWS_SHOWN} more difference(s) in {stack.stack}: "
+                          "`agentiam diff --format json` lists every one._"]
+        lines += ["", "</details>", ""]
+    return lines
+
+
 def render_markdown(report: DiffReport) -> str:
     """The PR comment body; deterministic (no timestamps, no commit ids), so it can be pinned by golden files."""
     lines = [MARKER, "## agentiam: permission diff", "", _summary_line(report), ""]
+    lines += _code_section(report.code)
     lines += _environment_section(report)
     if report.agents:
         lines += ["| agent | env | verdict | widened | narrowed | high risk | violations |",

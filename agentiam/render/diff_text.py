@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentiam.diff.model import Change, DiffReport
+from agentiam.diff.model import Change, CodeDiff, DiffReport
 from agentiam.render.diff_common import SIGN, SYSTEM_TITLE, change_text, counts, head_label
 
 
@@ -12,11 +12,29 @@ def _change_lines(change: Change, where: str = "") -> list[str]:
             + [f"        ! {label.id} ({label.severity}): {label.reason}" for label in change.risks])
 
 
+def _code_lines(code: CodeDiff) -> list[str]:
+    """Changes caused by agentiam's own code: the files, then per stack every difference (its label said once)."""
+    wider, _narrower, high = counts(code)
+    lines = [f"changes caused by agentiam's own code: {code.verdict.value}  (+{wider}"
+             + (f", {high} high risk" if high else "") + f"; files: {', '.join(code.files) or 'none'})"]
+    for change in code.general:
+        lines += _change_lines(change)
+    for stack in code.stacks:
+        lines.append(f"  stack {stack.stack}: {len(stack.changes)} difference(s) between base-code and head-code "
+                     "snapshots")
+        lines += [f"    {SIGN[c.direction]} {change_text(c)}" for c in stack.changes]
+        labels = sorted({label for c in stack.changes for label in c.risks})
+        lines += [f"        ! {label.id} ({label.severity}): {label.reason}" for label in labels]
+    return lines
+
+
 def render_text(report: DiffReport) -> str:
     """Readable without colour or Markdown; what `agentiam diff` prints by default."""
     lines = [f"agentiam diff: {report.base} -> {head_label(report.head)} "
              f"({len(report.changed_spec_files)} spec file(s), {len(report.changed_stack_files)} stack config(s) "
              f"changed; {report.specs_compiled} spec file(s) compiled)"]
+    if report.code is not None:
+        lines += _code_lines(report.code)
     for env in report.environments:
         wider, narrower, high = counts(env)
         cause = ", ".join(env.stack_files) or "agent specs"

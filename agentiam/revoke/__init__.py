@@ -19,7 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from agentiam.environment.load import load_environment
+from agentiam.environment.load import load_environment, project_root
 from agentiam.environment.model import Selection
 from agentiam.errors import ServerError, UserError
 from agentiam.findings import Severity
@@ -114,7 +114,7 @@ def agent_entry(agent: str, stack: str, specs_dir: Path, stacks_dir: Path) -> tu
     """
     environment = load_environment(stacks_dir, stack)
     environment = environment.model_copy(update={"selection": Selection()})
-    specs, findings, _ = load_specs([specs_dir], stacks_dir.parent)
+    specs, findings, _ = load_specs([specs_dir], project_root(stacks_dir))
     mine = [s for s in specs if s.spec.name == agent]
     if not mine:
         broken = [f for f in findings if f.severity is Severity.ERROR]
