@@ -9,11 +9,8 @@ at deploy time. A field added later with the marker goes through the same path w
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import hashlib
-import re
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -21,8 +18,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from agentiam.findings import Finding, Severity
+from agentiam.findings import Finding
 from agentiam.inputs.files import REFERENCED, InputKind, Refused, project_path, shortened
+from agentiam.inputs.pem import Certificate, certificates
 
 REFERENCE_RULE = "CFG003"
 
@@ -32,15 +30,6 @@ class FileReference:
     """Marks a `str` field of the stack-config model as the project-relative path of a file the plan carries."""
 
     format: str  # a key of FORMATS
-
-
-@dataclass(frozen=True)
-class Certificate:
-    """One X.509 certificate of a PEM file, as reviewers compare it (`openssl x509 -noout -fingerprint -sha256`)."""
-
-    subject: str  # RFC 4514
-    sha256_fingerprint: str  # SHA-256 of the DER, upper-case hex pairs joined by `:` as openssl prints it
-    not_after: str  # ISO 8601, UTC
 
 
 @dataclass(frozen=True)
@@ -62,40 +51,8 @@ class FileTree(Protocol):
         ...
 
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.S)
-
-
-def _pem_certificates(content: bytes) -> tuple[Certificate, ...]:
-    """The certificates of a PEM file holding certificates only; ValueError saying what else it holds."""
-    from cryptography import x509  # only loading a stack config pays for it
-
-    found: list[Certificate] = []
-    end = 0
-    for match in _PEM_BLOCK.finditer(content):
-        if content[end:match.start()].strip():
-            raise ValueError("holds text outside its PEM blocks; the file must hold PEM certificates only")
-        end = match.end()
-        label = match.group(1).decode()
-        if label != "CERTIFICATE":  # a private key pasted here would be published in the plan and in Vault
-            raise ValueError(f"holds a {label} block; the file must hold PEM certificates only")
-        number = len(found) + 1
-        try:
-            der = base64.b64decode(b"".join(match.group(2).split()), validate=True)
-            cert = x509.load_der_x509_certificate(der)
-            subject, not_after = cert.subject.rfc4514_string(), cert.not_valid_after_utc.isoformat()
-        except (ValueError, binascii.Error) as exc:
-            raise ValueError(f"certificate {number} is not a valid X.509 certificate ({exc})") from exc
-        digest = hashlib.sha256(der).hexdigest().upper()
-        found.append(Certificate(subject, ":".join(digest[i:i + 2] for i in range(0, 64, 2)), not_after))
-    if content[end:].strip():
-        raise ValueError("holds text outside its PEM blocks; the file must hold PEM certificates only")
-    if not found:
-        raise ValueError("holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
-    return tuple(found)
-
-
-# format -> (what the file must be, checker returning its certificates); a checker raises ValueError.
-FORMATS: dict[str, Callable[[bytes], tuple[Certificate, ...]]] = {"pem-certificates": _pem_certificates}
+# format -> checker returning the file's certificates (none for a format without); it raises ValueError.
+FORMATS: dict[str, Callable[[bytes], tuple[Certificate, ...]]] = {"pem-certificates": certificates}
 
 
 @functools.cache
@@ -156,7 +113,3 @@ def read_references(items: list[Referencing], tree: FileTree) -> list[tuple[dict
         files[field] = ReferencedFile(field, rel, got, hashlib.sha256(got).hexdigest(), certificates)
     return out
 
-
-def reference_finding(file: str, line: int, column: int, field: str, message: str) -> Finding:
-    """CFG003: a referenced file that cannot be used, located on the stack-config field naming it."""
-    return Finding(file, line, column, REFERENCE_RULE, Severity.ERROR, field, message)
