@@ -29,7 +29,8 @@ from agentiam.environment.load import parse_environments
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.errors import ConfigError, SpecError
 from agentiam.findings import Finding
-from agentiam.inputs.files import SPEC, STACK_CONFIG, InputKind, Problem, Refused, file_finding, too_large_detail
+from agentiam.inputs.files import (REFERENCED, SPEC, STACK_CONFIG, InputKind, Problem, Refused, file_finding,
+                                   too_large_detail)
 from agentiam.inputs.references import FileTree
 from agentiam.iam import catalogue
 from agentiam.iam.arn import Breadth, breadth
@@ -44,6 +45,7 @@ from agentiam.spec.types import format_duration
 from agentiam.spec.validate import LoadedSpec, load_spec_bytes
 
 Key = tuple[str, str]  # (environment, agent)
+_PRELOADED_FILES = 32  # other files of the stacks folder read with the specs; more are read when referenced
 
 
 @dataclass
@@ -85,11 +87,8 @@ def collect(repo: GitRepo, base_rev: str, head_rev: str | None, specs_prefix: st
     root = project_prefix(stacks_prefix)  # referenced files are relative to the folder holding the stacks folder
     if head_rev is None:
         head, on_disk = repo.worktree_snapshot(specs_prefix, stacks_prefix)
-        head_files: FileTree = repo.worktree(root)
     else:
         head, on_disk = repo.snapshot(head_rev, specs_prefix, stacks_prefix), {}
-        head_files = GitTree(repo, head.commit or "", root)
-    files = {id(base): GitTree(repo, base.commit or "", root), id(head): head_files}
     changed_specs = _differs(base.specs, head.specs)
     changed_stacks = _differs(base.stacks, head.stacks)
     affected = {stack_of(p) for p in changed_stacks}
@@ -99,8 +98,15 @@ def collect(repo: GitRepo, base_rev: str, head_rev: str | None, specs_prefix: st
     oids = [base.specs[p] for p in wanted[0]] + list(base.stacks.values())
     if head_rev is not None:
         oids += [head.specs[p] for p in wanted[1]] + list(head.stacks.values())
-    sizes = repo.blob_sizes(oids)  # an oversized blob is refused unread, as `validate` refuses the file
+    # The few other files of the stacks folder (the agent CA) come in the same batch, for the references.
+    extra = {oid for snap in (base, head) for oid in snap.others.values() if int(snap.sizes[oid]) <= REFERENCED.limit}
+    oids += sorted(extra) if len(extra) <= _PRELOADED_FILES else []
+    # An oversized blob is refused unread, as `validate` refuses the file (sizes from the `ls-tree -l` listings).
+    sizes = {oid: int(snap.sizes[oid]) for snap in (base, head) for oid in oids if oid in snap.sizes}
     blobs = repo.read_blobs(o for o in oids if sizes.get(o, 0) <= max(SPEC.limit, STACK_CONFIG.limit))
+    files: dict[int, FileTree] = {id(base): GitTree(repo, base.commit or "", root, base, blobs),
+                                  id(head): repo.worktree(root) if head_rev is None
+                                  else GitTree(repo, head.commit or "", root, head, blobs)}
     worktree = repo.worktree()
 
     def content(snap: Snapshot, path: str, oid: str, kind: InputKind) -> bytes | Refused:

@@ -39,6 +39,9 @@ class Snapshot:
     specs: Mapping[str, str]  # agent_specs/**.yaml -> blob id
     stacks: Mapping[str, str]  # stacks/Pulumi.<stack>.yaml -> blob id
     refused: Mapping[str, Refused] = field(default_factory=dict)  # entries that are not regular files, by path
+    sizes: Mapping[str, str] = field(default_factory=dict)  # blob id -> size in bytes (decimal), git revisions only
+    # other regular files under the stacks folder (the agent CA): path -> blob id, where references are looked up
+    others: Mapping[str, str] = field(default_factory=dict)
 
 
 def blob_id(content: bytes) -> str:
@@ -127,28 +130,33 @@ class GitRepo:
                            "the checkout has full history)") from exc
 
     def snapshot(self, revision: str, specs_prefix: str, stacks_prefix: str) -> Snapshot:
-        """Spec and stack-config blob ids at a commit, from one `git ls-tree -r` call."""
+        """Spec and stack-config blob ids and sizes at a commit, from one `git ls-tree -r -l` call."""
         commit = self.resolve(revision)
-        listing = self._run(["ls-tree", "-r", "-z", "--full-tree", commit, "--", specs_prefix, stacks_prefix],
+        listing = self._run(["ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", specs_prefix, stacks_prefix],
                             cwd=self.root)
         specs: dict[str, str] = {}
         stacks: dict[str, str] = {}
+        others: dict[str, str] = {}
         refused: dict[str, Refused] = {}
+        sizes: dict[str, str] = {}
+        in_stacks = stacks_prefix + "/"
         for entry in filter(None, listing.split("\0")):
             meta, path = entry.split("\t", 1)
-            mode, kind, oid = meta.split(" ")
-            refusal = entry_refusal(path, mode)
-            if refusal is not None:
-                refused[path] = refusal
-            elif kind != "blob":
+            mode, _kind, oid, size = meta.split()
+            if mode != "100644" and mode != "100755":  # not a regular file: a link, a submodule
+                if (refusal := entry_refusal(path, mode)) is not None:
+                    refused[path] = refusal
                 continue
-            elif is_spec_path(path, specs_prefix):
+            sizes[oid] = size
+            if is_spec_path(path, specs_prefix):
                 specs[path] = oid
             elif is_stack_path(path, stacks_prefix):
                 stacks[path] = oid
             elif (folder := _stack_folder(path, stacks_prefix)) is not None:
                 refused[folder] = Refused(Problem.NOT_REGULAR, folder, "a folder")
-        return Snapshot(revision, commit, specs, stacks, refused)
+            elif path.startswith(in_stacks):
+                others[path] = oid
+        return Snapshot(revision, commit, specs, stacks, refused, sizes, others)
 
     def worktree_snapshot(self, specs_prefix: str, stacks_prefix: str) -> tuple[Snapshot, dict[str, bytes]]:
         """Blob ids of the files on disk (committed, staged, modified or untracked), and the bytes it read.
@@ -197,24 +205,12 @@ class GitRepo:
         """The working tree below the repository path `prefix`, read as `validate` reads the project."""
         return DiskTree(self.root / prefix if prefix else self.root, prefix="")
 
-    def _cat_file(self, option: str, oids: Iterable[str]) -> tuple[list[str], bytes]:
-        """The sorted distinct ids and the output of one `git cat-file <option>` process over them."""
-        wanted = sorted(set(oids))
-        return wanted, self._run_bytes(["cat-file", option], ("\n".join(wanted) + "\n").encode()) if wanted else b""
-
-    def blob_sizes(self, oids: Iterable[str]) -> dict[str, int]:
-        """Sizes of blobs (`git cat-file --batch-check`, one process), to refuse an oversized one before reading it."""
-        _, out = self._cat_file("--batch-check", oids)
-        sizes: dict[str, int] = {}
-        for line in out.decode().splitlines():
-            parts = line.split(" ")
-            if len(parts) == 3:
-                sizes[parts[0]] = int(parts[2])
-        return sizes
-
     def read_blobs(self, oids: Iterable[str]) -> dict[str, bytes]:
         """Contents of many blobs through one `git cat-file --batch` process."""
-        wanted, out = self._cat_file("--batch", oids)
+        wanted = sorted(set(oids))
+        if not wanted:
+            return {}
+        out = self._run_bytes(["cat-file", "--batch"], ("\n".join(wanted) + "\n").encode())
         blobs: dict[str, bytes] = {}
         pos = 0
         for oid in wanted:
@@ -276,8 +272,13 @@ class GitTree:
     read with the refusals and messages of `agentiam.inputs.files.DiskTree`, links and submodules refused by their
     modes, sizes checked before reading."""
 
-    def __init__(self, repo: GitRepo, commit: str, root: str = ""):
+    def __init__(self, repo: GitRepo, commit: str, root: str = "", snapshot: Snapshot | None = None,
+                 blobs: Mapping[str, bytes] | None = None):
         self.repo, self.commit, self.root = repo, commit, root
+        self.blobs = blobs or {}  # contents already read (blob id -> bytes): no `cat-file` for them
+        # regular files the snapshot already listed (repository path -> blob id, size): no `ls-tree` for them
+        self.known = {path: (oid, int(snapshot.sizes[oid])) for path, oid in snapshot.others.items()} \
+            if snapshot is not None else {}
 
     def _full(self, rel: str) -> str:
         return f"{self.root}/{rel}" if self.root else rel
@@ -298,9 +299,9 @@ class GitTree:
     def read_many(self, rels: Iterable[str], kind: InputKind) -> dict[str, bytes | Refused]:
         """Each project-relative path's bytes at the commit, or why not (two git processes for all of them)."""
         fulls = {self._full(rel): rel for rel in rels}
-        if not fulls:
-            return {}
-        entries = self._list(["-r", "-l"], fulls)
+        unknown = [full for full in fulls if full not in self.known]
+        entries = self._list(["-r", "-l"], unknown) if unknown else {}
+        entries.update({path: ["100644", "blob", *map(str, self.known[path])] for path in fulls if path in self.known})
         out: dict[str, bytes | Refused] = {}
         to_read: dict[str, str] = {}
         for full, rel in fulls.items():
@@ -314,7 +315,7 @@ class GitTree:
                 out[rel] = Refused(Problem.TOO_LARGE, shown, too_large_detail(int(entry[3]), kind))
             else:
                 to_read[rel] = entry[2]
-        blobs = self.repo.read_blobs(to_read.values())
+        blobs = {**self.blobs, **self.repo.read_blobs(o for o in to_read.values() if o not in self.blobs)}
         out.update({rel: blobs[oid] for rel, oid in to_read.items()})
         return out
 
