@@ -66,8 +66,8 @@ def load_specs(paths: Sequence[Path], anchor: Path = Path(".")) -> tuple[list[Lo
         findings.extend(problems)
         if loaded is not None:
             specs.append(loaded)
-    if len(paths) > 1:  # each folder is read in order; several arguments are merged
-        specs.sort(key=lambda s: Path(s.file).parts)
+    if len(paths) > 1:  # each folder is read in order; several arguments are merged (by path components)
+        specs.sort(key=lambda s: s.file.split(os.sep))
     return specs, findings, count
 
 
