@@ -20,6 +20,7 @@ from agentiam.spec.types import (
     IsoDate,
     StatementId,
     TeamName,
+    VisibleText,
     check_placeholders,
 )
 
@@ -65,8 +66,9 @@ class Owner(_Strict):
     sponsor: Email = Field(description="E-mail address of the human who sponsors this agent and re-approves it before "
                                        "it expires.",
                            examples=["jane.doe@example.com"])
-    contact: str = Field(min_length=2, max_length=200, description="Where to reach the owners (channel, rota, e-mail).",
-                         examples=["#billing-oncall"])
+    contact: VisibleText = Field(min_length=2, max_length=200,
+                                 description="Where to reach the owners (channel, rota, e-mail).",
+                                 examples=["#billing-oncall"])
 
 
 class Authentication(_Strict):
@@ -134,8 +136,8 @@ class AwsStatement(_Strict):
 class DatabaseGrant(_Strict):
     """Dynamic credentials for one database connection declared in the stack config."""
 
-    database: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="A database name from the stack's `databases`.",
-                          examples=["billing"])
+    database: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=63,
+                          description="A database name from the stack's `databases`.", examples=["billing"])
     access: Annotated[DatabaseAccess, Strict(False)] = Field(description="`read` (SELECT only) or `write` (SELECT, INSERT, UPDATE, DELETE).",
                                    examples=["read"])
 
@@ -166,8 +168,9 @@ class EgressEndpoint(_Strict):
 
     host: Hostname
     port: int = Field(443, ge=1, le=65535, description="TCP port.", examples=[443])
-    purpose: str = Field(min_length=3, max_length=200, description="Why the agent calls it (shown to reviewers).",
-                         examples=["create payment intents"])
+    purpose: VisibleText = Field(min_length=3, max_length=200,
+                                 description="Why the agent calls it (shown to reviewers).",
+                                 examples=["create payment intents"])
 
 
 class RateLimit(_Strict):
@@ -199,8 +202,9 @@ class AgentSpec(_Strict):
 
     spec_version: Literal[1] = Field(description="Spec format version.", examples=[1])
     name: AgentName
-    description: str = Field(min_length=10, max_length=1000, description="What the agent does, in a sentence or two.",
-                             examples=["Matches incoming payments to open invoices."])
+    description: VisibleText = Field(min_length=10, max_length=1000,
+                                     description="What the agent does, in a sentence or two.",
+                                     examples=["Matches incoming payments to open invoices."])
     owner: Owner
     function: Annotated[FunctionClass, Strict(False)] = Field(description="Function class: decides guardrails and the permissions boundary.",
                                     examples=["data-retrieval"])
