@@ -8,17 +8,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentiam.spec.types import ARN_MAX, VISIBLE, EnvironmentName, TeamName, VisibleText
 
-AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="12-digit AWS account id (quoted in YAML).",
-                                 examples=["111111111111"])]
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$", max_length=12,
+                                 description="12-digit AWS account id (quoted in YAML).", examples=["111111111111"])]
 MountPath = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_/-]*[a-z0-9]$", max_length=100,
                                  description="A Vault mount path without slashes at either end.",
                                  examples=["agentiam-dev-approle"])]
 Arn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:[^:]*:[^:]*:.+$", max_length=ARN_MAX,
-                           description="An AWS ARN.", examples=["arn:aws:iam::111111111111:role/vault-aws-secrets-engine"]),
-                VISIBLE]
+                           description="An AWS ARN.",
+                           examples=["arn:aws:iam::111111111111:role/vault-aws-secrets-engine"]), VISIBLE]
 FilePath = Annotated[VisibleText, Field(min_length=1, max_length=1024)]
-# CloudWatch Logs log group names: letters, digits and `_-/.#` (`\w` of the pattern is Unicode: VisibleText
-# keeps the zero-width joiners it would let through out).
+# CloudWatch Logs log group names: letters, digits and `_-/.#`. The pattern's `\w` is Unicode and takes the
+# zero-width joiners too: VISIBLE refuses them.
 LogGroupName = Annotated[str, Field(pattern=r"^[\w#/.-]+$", max_length=512), VISIBLE]
 DatabaseName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=63,
                                     description="A database connection name, as specs' `permissions.databases` "

@@ -35,7 +35,8 @@ def _finding(finding: Finding) -> Markdown:
 
 def _summary_line(report: DiffReport) -> Markdown:
     tally = report.verdict_counts()
-    parts = [Markdown("{} {}").format(tally[v], v) for v in reversed(Verdict) if tally[v] and v is not Verdict.NO_CHANGE]
+    parts = [Markdown("{} {}").format(tally[v], v) for v in reversed(Verdict)
+             if tally[v] and v is not Verdict.NO_CHANGE]
     shown = Markdown(", ").join(parts) if parts else Markdown("no change in power")
     stacks = (Markdown(", {} stack config(s)").format(len(report.changed_stack_files))
               if report.changed_stack_files else _EMPTY)
@@ -109,8 +110,9 @@ def _environment_section(report: DiffReport) -> list[Line]:
         wider, narrower, high = counts(env)
         cause = (Markdown(", ").join(env.stack_files) if env.stack_files
                  else Markdown("agent specs (class ceilings, database roles)"))
-        lines.append(table_row(Markdown.value(env.environment), Markdown("{} {}").format(ICON[env.verdict], env.verdict),
-                               Markdown.value(wider), Markdown.value(narrower), Markdown.value(high), cause))
+        lines.append(table_row(Markdown.value(env.environment),
+                               Markdown("{} {}").format(ICON[env.verdict], env.verdict),
+                               *(Markdown.value(n) for n in (wider, narrower, high)), cause))
     lines.append(_EMPTY)
     groups: dict[tuple, list[EnvironmentDiff]] = {}  # environments whose changes read the same with `{env}`
     for env in report.environments:

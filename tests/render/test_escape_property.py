@@ -78,9 +78,7 @@ def _hostile_pull_request(repo: SpecRepo) -> None:
     repo.edit(stack, "agent_ca_pem_file: stacks/ca/dev-agents-ca.pem",
               f"agent_ca_pem_file: stacks/ca/{MARKERS['agent CA file']}.pem")
     repo.write(f"stacks/ca/{MARKERS['agent CA file']}.pem", repo.read("stacks/ca/dev-agents-ca.pem"))
-    text = repo.read(stack)
-    first = text.index("username: vault_admin")
-    repo.write(stack, text[:first] + f"username: {MARKERS['database user']}" + text[first + len("username: vault_admin"):])
+    repo.write(stack, repo.read(stack).replace("username: vault_admin", f"username: {MARKERS['database user']}", 1))
     repo.commit("hostile", tag="head")
 
 
