@@ -151,10 +151,15 @@ def document_strings(data: Any, generic: Path_ = (), path: Path_ = ()) -> Iterat
             yield from document_strings(value, (*generic, "*" if mapped else key), (*path, key))
 
 
-def _set(data: Any, path: Path_, value: str) -> None:
-    for part in path[:-1]:
-        data = data[part]
-    data[path[-1]] = value
+def _inserted(text: str, field: Path_, char: str) -> bytes:
+    """The document `text` with `char` inserted after the first character of the string at `field`."""
+    data = _data(text)
+    parent = data
+    for part in field[:-1]:
+        parent = parent[part]
+    value = parent[field[-1]]
+    parent[field[-1]] = value[:1] + char + value[1:]
+    return yaml.safe_dump(data, sort_keys=False).encode()
 
 
 def _data(text: str) -> Any:
@@ -199,12 +204,7 @@ def _where(raw: bytes, path: Path_) -> tuple[int, int]:
 @pytest.mark.parametrize("char", INVISIBLE.values(), ids=INVISIBLE.keys())
 @pytest.mark.parametrize("field", [path for _, path in SPEC_FIELDS], ids=lambda p: ".".join(map(str, p)))
 def test_every_spec_string_refuses_an_invisible_character_where_it_is(field: Path_, char: str):
-    data = _data(SPEC)
-    value = data
-    for part in field:
-        value = value[part]
-    _set(data, field, value[:1] + char + value[1:])
-    raw = yaml.safe_dump(data, sort_keys=False).encode()
+    raw = _inserted(SPEC, field, char)
     spec, findings = load_spec_bytes("spec.yaml", raw)
     assert spec is None
     assert _where(raw, field) in {(f.line, f.column) for f in findings}, [f.render() for f in findings]
@@ -214,12 +214,7 @@ def test_every_spec_string_refuses_an_invisible_character_where_it_is(field: Pat
 @pytest.mark.parametrize("char", INVISIBLE.values(), ids=INVISIBLE.keys())
 @pytest.mark.parametrize("field", [path for _, path in STACK_FIELDS], ids=lambda p: ".".join(map(str, p[2:])))
 def test_every_stack_config_string_refuses_an_invisible_character_where_it_is(field: Path_, char: str):
-    data = _data(STACK)
-    value = data
-    for part in field:
-        value = value[part]
-    _set(data, field, value[:1] + char + value[1:])
-    raw = yaml.safe_dump(data, sort_keys=False).encode()
+    raw = _inserted(STACK, field, char)
     with pytest.raises(ConfigError) as refused:
         parse_environment("Pulumi.dev.yaml", raw)
     line, column = _where(raw, field)
