@@ -89,9 +89,9 @@ CROSS_ACCOUNT = LabelKind(
     "12-digit account id in a resource that is not the environment's.",
     "Another account's resources are outside this environment's audit trail and its owners' control.")
 DATABASE_SCOPE = LabelKind(
-    "database-scope", ("medium", "high"),
-    "A database grant reaches more schemas (through the agent's spec or the stack config's connection): read "
-    "(medium), write (high).", "A schema added to a connection silently widens every agent granted that database.")
+    "database-scope", ("high",),
+    "A database grant reaches another schema: the stack config's connection lists it, so every agent granted that "
+    "database reaches it too.", "A schema added to a connection silently widens every agent granted that database.")
 LONGER_LIFETIME = LabelKind(
     "longer-lifetime", ("low", "medium", "high"),
     "A credential lives longer: up to 4x (medium), more (high); the identity's expiry later (low).",
@@ -113,6 +113,10 @@ AUDIT_WEAKENED = LabelKind(
 ENVIRONMENT_MOVED = LabelKind(
     "environment-moved", ("medium", "high"), "An environment's account (high) or region (medium) changed.",
     "Every agent role, boundary and log route is created anew elsewhere; what exists in the old place is left.")
+GUARDRAIL_LOOSENED = LabelKind(
+    "guardrail-loosened", ("medium",),
+    "A stack config loosens a guardrail limit of its environment (a longer expiry horizon, a higher rate bound, an "
+    "internal domain dropped).", "A looser limit lets later specs through that review would have stopped.")
 NEW_ENVIRONMENT = LabelKind(
     "new-environment", ("high",),
     "An environment is added: its trusted principal, accounts, agent CA, audit device and log routing are new.",
@@ -121,7 +125,8 @@ NEW_ENVIRONMENT = LabelKind(
 LABELS: tuple[LabelKind, ...] = tuple(sorted(
     (PRIVILEGE_ESCALATION, CREDENTIALS_EXPOSURE, DATA_EXFILTRATION, RESOURCE_EXPOSURE, INFRASTRUCTURE_MODIFICATION,
      REMOTE_EXECUTION, DESTRUCTIVE, ACCESS_ESCALATION, WILDCARD, CROSS_ENVIRONMENT, CROSS_ACCOUNT, DATABASE_SCOPE,
-     LONGER_LIFETIME, NEW_EGRESS, TRUST_CHANGED, REACTIVATED, AUDIT_WEAKENED, ENVIRONMENT_MOVED, NEW_ENVIRONMENT),
+     LONGER_LIFETIME, NEW_EGRESS, TRUST_CHANGED, REACTIVATED, AUDIT_WEAKENED, ENVIRONMENT_MOVED, NEW_ENVIRONMENT,
+     GUARDRAIL_LOOSENED),
     key=lambda kind: kind.id))
 
 

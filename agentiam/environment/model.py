@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from agentiam.spec.model import LOCATED_PROBLEMS
 
 from agentiam.spec.types import ARN_MAX, VISIBLE, EnvironmentName, TeamName, VisibleText
 
@@ -123,6 +126,19 @@ class Selection(_Strict):
         return self
 
 
+class Guardrails(_Strict):
+    """Per-environment limits the guardrails apply to the specs deployed there."""
+
+    max_expiry_days: int = Field(365, ge=1, le=3 * 365, description="How far ahead a spec's `expires` may be "
+                                 "(AGT008): the sponsor re-approves the agent at least this often.", examples=[365])
+    max_rate_per_second: float = Field(100.0, gt=0, le=10_000, description="Upper bound of an integration agent's "
+                                       "`network.rate_limit`, in requests per second (AGT039).", examples=[100])
+    internal_domains: list[Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+                                                max_length=253)]] = Field(
+        default_factory=list, description="DNS domains internal to this environment; an agent of another "
+        "environment may not name them as egress (AGT038).", examples=[["dev.internal"]])
+
+
 class EnvironmentConfig(_Strict):
     """Everything the plan needs to know about one environment."""
 
@@ -131,10 +147,27 @@ class EnvironmentConfig(_Strict):
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", max_length=32, description="AWS region.",
                         examples=["eu-west-1"])
     aws_secrets_engine_principal_arn: Arn = Field(
-        description="The IAM principal Vault's AWS secrets engine runs as; the only principal agent roles trust.")
+        description="The IAM principal Vault's AWS secrets engine runs as; the only principal agent roles trust. It "
+                    "must be in `account_id` unless `aws_secrets_engine_principal_cross_account_reason` says why not.")
+    aws_secrets_engine_principal_cross_account_reason: str | None = Field(
+        None, min_length=10, max_length=300, description="Why the trusted principal lives in another account "
+        "(every agent role of the environment then trusts that account; labelled high in the diff).",
+        examples=["Vault runs in the shared-services account 444444444444"])
     vault: VaultSettings
     # Keys name Vault paths (`<database_mount>/config/<name>`) and what specs' `permissions.databases` refer to.
     databases: dict[DatabaseName, DatabaseConnection] = Field(
         default_factory=dict, description="Databases agents may get credentials for.")
     logging: Logging
     selection: Selection = Field(default_factory=Selection, description="Sharding of large fleets.")
+    guardrails: Guardrails = Field(default_factory=Guardrails, description="Limits the guardrails apply here.")
+
+    @model_validator(mode="after")
+    def _principal_in_own_account(self) -> EnvironmentConfig:
+        principal_account = self.aws_secrets_engine_principal_arn.split(":")[4]
+        if principal_account != self.account_id and not self.aws_secrets_engine_principal_cross_account_reason:
+            raise PydanticCustomError(LOCATED_PROBLEMS, "principal in another account", {"problems": [(
+                ("aws_secrets_engine_principal_arn",),
+                f"the trusted principal is in account {principal_account or '(none)'}, not this environment's "
+                f"{self.account_id}: every agent role would trust another account; set "
+                "aws_secrets_engine_principal_cross_account_reason if that is really intended")]})
+        return self

@@ -100,9 +100,12 @@ def _covers_any_name(arn: Arn, pattern: str) -> bool:
         return arn.resource.strip("*?/:") == ""
     region = arn.region if not has_wildcard(arn.region) else "us-east-1"
     account = arn.account if not has_wildcard(arn.account) else "123456789012"
+    # The text before the first wildcard must start the probe: most patterns name something (`bucket-x/*`) and are
+    # ruled out without compiling a regex.
+    literal = pattern[:min(i for i in (pattern.find("*"), pattern.find("?")) if i >= 0)]
     for template in formats.values():
         probe = _probe(template, arn.partition, region, account)
-        if fnmatch.fnmatchcase(probe, pattern):
+        if probe.startswith(literal) and fnmatch.fnmatchcase(probe, pattern):
             return True
     return False
 
@@ -112,6 +115,18 @@ def _probe(template: str, partition: str, region: str, account: str) -> str:
     """The ARN format with its partition, region and account filled and every name part set to PROBE."""
     fixed = {"Partition": partition, "Region": region, "Account": account}
     return _VARIABLE.sub(lambda m: fixed.get(m.group(1), PROBE), template)
+
+
+_CANONICAL = {"{env}": "env", "{region}": "us-east-1", "{account}": "123456789012", "{agent}": "agent"}
+
+
+@lru_cache(maxsize=16384)
+def template_breadth(template: str) -> Breadth:
+    """The breadth of a spec's resource template: the same in every environment (placeholders never hold a
+    wildcard), so it is judged once with neutral values instead of once per environment and spec."""
+    for placeholder, value in _CANONICAL.items():
+        template = template.replace(placeholder, value)
+    return breadth(template)
 
 
 def account_free(resource: str) -> bool:

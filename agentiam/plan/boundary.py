@@ -1,7 +1,8 @@
 """Permissions boundaries: one managed policy per function class per environment, the ceiling of its agents.
 
 The ceiling allows the union of the class's actions and denies identity administration, credential-returning
-and one-step escalation actions; no-export classes also deny any resource outside the environment's account.
+and one-step escalation actions, and any resource outside the environment's account and the accounts the class's
+specs declare.
 A managed policy holds at most 6,144 characters (FACTS.md), and a large fleet's union outgrows it, so an
 oversized ceiling is compacted: a service's actions sharing a verb (`s3:GetObject`, `s3:GetObjectTagging`)
 become one wildcard (`s3:Get*`) when everything that wildcard reaches today is at access levels the class
@@ -28,6 +29,7 @@ MANAGED_POLICY_MAX_CHARS = 6144  # FACTS.md: managed policy size, counted withou
 NO_EXPORT_CLASSES = frozenset({FunctionClass.DATA_RETRIEVAL, FunctionClass.ANALYSIS, FunctionClass.REPORTING,
                                FunctionClass.MONITORING})
 CEILING_SID = "FunctionClassCeiling"  # the statement allowing the class's union of actions (read by the diff)
+ACCOUNTS_SID = "NoResourcesOutsideTheAccounts"
 _VERB = re.compile(r"[A-Z][a-z]*")
 
 
@@ -36,15 +38,17 @@ def policy_size(policy: dict) -> int:
     return len(json.dumps(policy, separators=(",", ":")))
 
 
-def _policy(function: FunctionClass, allowed: list[str], env: EnvironmentConfig) -> dict:
+def _policy(allowed: list[str], accounts: list[str]) -> dict:
     statements: list[dict] = []
     if allowed:
         statements.append({"Sid": CEILING_SID, "Effect": "Allow", "Action": allowed, "Resource": "*"})
     statements.append({"Sid": "NoEscalationOrCredentialExposure", "Effect": "Deny",
                        "Action": list(boundary_denied_actions()), "Resource": "*"})
-    if function in NO_EXPORT_CLASSES:
-        statements.append({"Sid": "NoDataOutsideTheAccount", "Effect": "Deny", "Action": "*", "Resource": "*",
-                           "Condition": {"StringNotEqualsIfExists": {"aws:ResourceAccount": [env.account_id]}}})
+    # Every class: nothing outside the environment's account, but the accounts its specs declare (`cross_account`,
+    # reviewed and labelled high): S3 ARNs name no account, so only this condition keeps a bucket of another
+    # account out of reach.
+    statements.append({"Sid": ACCOUNTS_SID, "Effect": "Deny", "Action": "*", "Resource": "*",
+                       "Condition": {"StringNotEqualsIfExists": {"aws:ResourceAccount": accounts}}})
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
@@ -85,13 +89,16 @@ def compact_actions(actions: Iterable[str], budget: int, fixed_cost: int) -> lis
     return current
 
 
-def boundary_plan(function: FunctionClass, actions: Iterable[str], env: EnvironmentConfig) -> BoundaryPlan:
-    """The boundary of `function` in `env`, given every action its agents there are granted."""
+def boundary_plan(function: FunctionClass, actions: Iterable[str], env: EnvironmentConfig,
+                  foreign_accounts: Iterable[str] = ()) -> BoundaryPlan:
+    """The boundary of `function` in `env`, given every action its agents there are granted and every other account
+    their statements declare (`cross_account`)."""
     allowed = sorted(set(actions))
-    policy = _policy(function, allowed, env)
+    accounts = sorted({env.account_id, *foreign_accounts})
+    policy = _policy(allowed, accounts)
     if policy_size(policy) > MANAGED_POLICY_MAX_CHARS and allowed:
         fixed = policy_size(policy) - len(json.dumps(allowed, separators=(",", ":")))
-        policy = _policy(function, compact_actions(allowed, MANAGED_POLICY_MAX_CHARS, fixed), env)
+        policy = _policy(compact_actions(allowed, MANAGED_POLICY_MAX_CHARS, fixed), accounts)
     return BoundaryPlan(
         function=function.value,
         policy_name=names.boundary_policy_name(env.name, function.value),

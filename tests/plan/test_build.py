@@ -78,7 +78,10 @@ def test_inline_policy_is_filled_sorted_and_deduplicated(dev):
         {"Sid": "AQueue", "Effect": "Allow", "Action": ["sqs:ReceiveMessage"],
          "Resource": ["arn:aws:sqs:eu-west-1:111111111111:q-dev"]},
         {"Sid": "ReadInvoices", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-         "Resource": ["arn:aws:s3:::billing-dev-invoices", "arn:aws:s3:::billing-dev-invoices/*"]},
+         "Resource": ["arn:aws:s3:::billing-dev-invoices", "arn:aws:s3:::billing-dev-invoices/*"],
+         # S3 ARNs name no account: the statement is held to the environment's own (a same-named bucket
+         # elsewhere would match the ARN otherwise).
+         "Condition": {"StringEqualsIfExists": {"aws:ResourceAccount": ["111111111111"]}}},
     ]}
 
 
