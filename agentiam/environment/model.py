@@ -149,7 +149,7 @@ class EnvironmentConfig(_Strict):
     aws_secrets_engine_principal_arn: Arn = Field(
         description="The IAM principal Vault's AWS secrets engine runs as; the only principal agent roles trust. It "
                     "must be in `account_id` unless `aws_secrets_engine_principal_cross_account_reason` says why not.")
-    aws_secrets_engine_principal_cross_account_reason: str | None = Field(
+    aws_secrets_engine_principal_cross_account_reason: VisibleText | None = Field(
         None, min_length=10, max_length=300, description="Why the trusted principal lives in another account "
         "(every agent role of the environment then trusts that account; labelled high in the diff).",
         examples=["Vault runs in the shared-services account 444444444444"])

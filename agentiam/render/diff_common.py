@@ -25,9 +25,10 @@ SYSTEM_TITLE = {"agent": W("agent"), "function": W("function class"), "aws": W("
                 "logging": W("log routing"), "audit": W("Vault audit")}
 EXPANSION_SHOWN = 12  # actions listed for a wildcard before "and N more"
 
-# The engine's vocabulary, shown as words; anything else it may say later is shown as a value (escaped).
+# The engine's vocabulary, shown as words. An operation the engine starts to use later is shown as a value (a
+# code span) until it is added here: safe, only less readable.
 _OPS = ("added", "removed", "changed", "widened", "narrowed", "subsumed", "moved", "shortened", "lengthened",
-        "extended", "reactivated", "suspended", "revoked")
+        "extended", "reactivated", "suspended", "revoked", "shared", "unshared", "loosened", "tightened")
 VOCABULARY = Wording.vocabulary((*_OPS, *ACCESS_LEVELS, *SEVERITY_ORDER, *(label.id for label in LABELS)))
 
 # Phrases per (system, op); op "" is the system's fallback. {s} subject, {b} before, {a} after.

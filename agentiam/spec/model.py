@@ -121,7 +121,8 @@ class CredentialsOverride(_Strict):
                                            examples=[1])
 
 
-AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="A 12-digit AWS account id (quoted in YAML).",
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$", max_length=12,
+                                 description="A 12-digit AWS account id (quoted in YAML).",
                                  examples=["999999999999"])]
 
 
@@ -130,8 +131,8 @@ class CrossAccount(_Strict):
 
     accounts: list[AccountId] = Field(min_length=1, max_length=10, description="The other accounts.",
                                       examples=[["999999999999"]])
-    reason: str = Field(min_length=10, max_length=300, description="Why the agent must reach them (shown to "
-                        "reviewers).", examples=["the partner's drop bucket for settlement files"])
+    reason: VisibleText = Field(min_length=10, max_length=300, description="Why the agent must reach them (shown to "
+                                "reviewers).", examples=["the partner's drop bucket for settlement files"])
 
 
 class AwsStatement(_Strict):

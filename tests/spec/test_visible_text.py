@@ -55,11 +55,21 @@ permissions:
       actions: [sqs:SendMessage]
       resources: ["arn:aws:sqs:{region}:{account}:support-{env}-urgent-tickets"]
       scratch: false
+      cross_account:
+        accounts: ["999999999999"]
+        reason: the partner's queue for escalations
   databases:
     - database: billing
       access: read
   kv:
     - path: support/{agent}/zendesk-api-token
+      capabilities: [read]
+    - path: support/kb-answer-retriever/index-token
+      capabilities: [read]
+      shared_by: kb-answer-retriever
+  kv_shares:
+    - path: support/{agent}/zendesk-api-token
+      agents: [kb-answer-retriever]
       capabilities: [read]
 network:
   egress:
@@ -90,6 +100,7 @@ overrides:
 
 # The dev stack config with the optional parts it leaves out.
 STACK = (REPO / "stacks" / "Pulumi.dev.yaml").read_text(encoding="utf-8") + """\
+    aws_secrets_engine_principal_cross_account_reason: Vault runs in the shared-services account
     selection:
       teams: [billing-platform]
       shard_count: 1
