@@ -136,9 +136,10 @@ class Trusted(str):
             return str(value)
         if isinstance(value, int) and not isinstance(value, bool | Enum):
             return str(value)
-        if isinstance(value, Enum) and (word := _enum_wording(value)) is not None:
-            return word
-        return cls.escape(value if isinstance(value, str) else str(value))
+        if isinstance(value, Enum):
+            word = _enum_wording(value)
+            return word if word is not None else cls.escape(str(value.value))
+        return cls.escape(value if isinstance(value, str) and not isinstance(value, Trusted) else str(value))
 
     @classmethod
     def value(cls: type[T], value: object) -> T:
