@@ -20,6 +20,7 @@ from agentiam.spec.types import (
     IsoDate,
     StatementId,
     TeamName,
+    VisibleText,
     check_placeholders,
 )
 
@@ -65,8 +66,9 @@ class Owner(_Strict):
     sponsor: Email = Field(description="E-mail address of the human who sponsors this agent and re-approves it before "
                                        "it expires.",
                            examples=["jane.doe@example.com"])
-    contact: str = Field(min_length=2, max_length=200, description="Where to reach the owners (channel, rota, e-mail).",
-                         examples=["#billing-oncall"])
+    contact: VisibleText = Field(min_length=2, max_length=200,
+                                 description="Where to reach the owners (channel, rota, e-mail).",
+                                 examples=["#billing-oncall"])
 
 
 class Authentication(_Strict):
@@ -119,7 +121,8 @@ class CredentialsOverride(_Strict):
                                            examples=[1])
 
 
-AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="A 12-digit AWS account id (quoted in YAML).",
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$", max_length=12,
+                                 description="A 12-digit AWS account id (quoted in YAML).",
                                  examples=["999999999999"])]
 
 
@@ -128,8 +131,8 @@ class CrossAccount(_Strict):
 
     accounts: list[AccountId] = Field(min_length=1, max_length=10, description="The other accounts.",
                                       examples=[["999999999999"]])
-    reason: str = Field(min_length=10, max_length=300, description="Why the agent must reach them (shown to "
-                        "reviewers).", examples=["the partner's drop bucket for settlement files"])
+    reason: VisibleText = Field(min_length=10, max_length=300, description="Why the agent must reach them (shown to "
+                                "reviewers).", examples=["the partner's drop bucket for settlement files"])
 
 
 class AwsStatement(_Strict):
@@ -151,8 +154,8 @@ class AwsStatement(_Strict):
 class DatabaseGrant(_Strict):
     """Dynamic credentials for one database connection declared in the stack config."""
 
-    database: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="A database name from the stack's `databases`.",
-                          examples=["billing"])
+    database: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=63,
+                          description="A database name from the stack's `databases`.", examples=["billing"])
     access: Annotated[DatabaseAccess, Strict(False)] = Field(description="`read` (SELECT only) or `write` (SELECT, INSERT, UPDATE, DELETE).",
                                    examples=["read"])
 
@@ -203,8 +206,9 @@ class EgressEndpoint(_Strict):
 
     host: Hostname
     port: int = Field(443, ge=1, le=65535, description="TCP port.", examples=[443])
-    purpose: str = Field(min_length=3, max_length=200, description="Why the agent calls it (shown to reviewers).",
-                         examples=["create payment intents"])
+    purpose: VisibleText = Field(min_length=3, max_length=200,
+                                 description="Why the agent calls it (shown to reviewers).",
+                                 examples=["create payment intents"])
 
 
 class RateLimit(_Strict):
@@ -236,8 +240,9 @@ class AgentSpec(_Strict):
 
     spec_version: Literal[1] = Field(description="Spec format version.", examples=[1])
     name: AgentName
-    description: str = Field(min_length=10, max_length=1000, description="What the agent does, in a sentence or two.",
-                             examples=["Matches incoming payments to open invoices."])
+    description: VisibleText = Field(min_length=10, max_length=1000,
+                                     description="What the agent does, in a sentence or two.",
+                                     examples=["Matches incoming payments to open invoices."])
     owner: Owner
     function: Annotated[FunctionClass, Strict(False)] = Field(description="Function class: decides guardrails and the permissions boundary.",
                                     examples=["data-retrieval"])
