@@ -190,6 +190,15 @@ def test_a_sharded_environment_is_previewed_in_the_agents_shard_not_as_a_stack_n
     assert report.changed_stack_files == ["stacks/Pulumi.prod-1.yaml"]
     stacks = json.loads(_affected(step["run"], spec_repo.root, render_json(report)).split("=", 1)[1])
     assert "prod" not in stacks and "prod-1" in stacks
+    # The agent CA replaced: every cert role of every shard carries it, so every shard is previewed.
+    other_ca = (spec_repo.root / "stacks" / "ca" / "dev-agents-ca.pem").read_text()
+    spec_repo.write("stacks/ca/prod-agents-ca.pem", other_ca)
+    for leftover in ("agentiam-diff.json", "github-output"):  # the step's files: not part of the change
+        (spec_repo.root / leftover).unlink()
+    spec_repo.commit("prod CA rotated")
+    report = spec_repo.diff("HEAD~1")
+    assert report.changed_stack_files == [] and [e.environment for e in report.environments] == ["prod"]
+    assert _affected(step["run"], spec_repo.root, render_json(report)) == 'stacks=["prod-0", "prod-1"]\n'
 
 
 def test_the_affected_stacks_command_refuses_a_report_it_cannot_read(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
