@@ -1,12 +1,15 @@
-"""The Vault side of the kill switch decides "nothing left" only when Vault says so, never on an outage."""
+"""The Vault side of the kill switch decides "nothing left" only when Vault says so, never on an outage, and
+tells "this Vault does not know the agent" from "already revoked"."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import time
+
 import pytest
 
-from agentiam.client.errors import PermissionDenied, VaultRequestError, VaultSealed, VaultUnavailable
+from agentiam.client.errors import NotFound, PermissionDenied, VaultRequestError, VaultSealed, VaultUnavailable
 from agentiam.revoke import Outcome
 from agentiam.revoke.vault_adapter import VaultRevoker
 
@@ -49,8 +52,9 @@ def _revoker(api: ScriptedApi) -> VaultRevoker:
 def test_a_token_that_vanished_between_list_and_lookup_is_skipped() -> None:
     api = ScriptedApi({"a-mine": "entity-1", "b-gone": VaultRequestError("auth/token/lookup-accessor",
                                                                         "invalid accessor"), "c-other": "entity-2"})
-    result = _revoker(api).revoke_entity_tokens(ENTITY)
-    assert (result.outcome, result.detail, api.revoked) == (Outcome.REVOKED, "1 token(s) revoked", ["a-mine"])
+    result = _revoker(api).revoke_entity_tokens(ENTITY, time.monotonic() + 10)
+    assert (result.outcome, result.detail, api.revoked) == (Outcome.REVOKED, "1 token(s) revoked (of 3 in Vault)",
+                                                            ["a-mine"])
 
 
 @pytest.mark.parametrize("error", [
@@ -62,4 +66,101 @@ def test_an_outage_while_looking_tokens_up_fails_the_step_instead_of_saying_no_l
         error: VaultRequestError) -> None:
     api = ScriptedApi({"a-unknown": error, "b-mine": "entity-1"})
     with pytest.raises(type(error)):
-        _revoker(api).revoke_entity_tokens(ENTITY)
+        _revoker(api).revoke_entity_tokens(ENTITY, time.monotonic() + 10)
+
+
+class Scripted:
+    """Answers `call(method, path, json=...)` from a dict of (method, path) -> answer or exception."""
+
+    def __init__(self, answers: dict[tuple[str, str], Any]):
+        self.answers = answers
+        self.calls: list[tuple[str, str, Any]] = []
+
+    def call(self, method: str, path: str, *, json: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
+        self.calls.append((method, path, json))
+        answer = self.answers.get((method, path), {})
+        if callable(answer) and not isinstance(answer, type):
+            answer = answer(json)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        pass
+
+
+def _with(api: Scripted) -> VaultRevoker:
+    revoker = VaultRevoker("https://vault.test", "operator-token")
+    revoker._api = api  # type: ignore[assignment]
+    return revoker
+
+
+NO_ROUTE = NotFound("auth/x/role/r/secret-id", 'not found: no handler for route "auth/x/role/r/secret-id/". route '
+                                               "entry not found.")
+
+
+def test_an_unknown_entity_is_not_found_not_already_revoked() -> None:
+    api = Scripted({("GET", f"identity/entity/name/{ENTITY}"): NotFound("identity/entity/name/x", "not found")})
+    for result in (_with(api).disable_entity(ENTITY), _with(api).revoke_entity_tokens(ENTITY, time.monotonic() + 5)):
+        assert result.outcome is Outcome.NOT_FOUND
+        assert "this Vault (https://vault.test) has no identity entity" in result.detail
+
+
+def test_a_missing_approle_role_or_mount_is_not_found_and_a_missing_mount_never_reads_as_empty() -> None:
+    role = Scripted({("GET", "auth/m/role/r/role-id"): NotFound("auth/m/role/r/role-id", "not found")})
+    assert _with(role).destroy_secret_ids("m", "r").outcome is Outcome.NOT_FOUND
+    mount = Scripted({("LIST", "auth/m/role/r/secret-id"): NO_ROUTE})
+    with pytest.raises(NotFound, match="no handler for route"):
+        _with(mount).destroy_secret_ids("m", "r")
+
+
+def test_a_secret_id_destroyed_by_a_concurrent_run_counts_as_done() -> None:
+    listed = iter([{"data": {"keys": ["acc-1", "acc-2"]}}, NotFound("auth/m/role/r/secret-id", "not found")])
+    api = Scripted({
+        ("LIST", "auth/m/role/r/secret-id"): lambda _json: next(listed),
+        ("POST", "auth/m/role/r/secret-id-accessor/destroy"): lambda body: VaultRequestError(
+            "auth/m/role/r/secret-id-accessor/destroy",
+            '1 error occurred:\n\t* failed to find accessor entry for secret_id_accessor: "acc-2"\n\n')
+        if body["secret_id_accessor"] == "acc-2" else {},
+    })
+    result = _with(api).destroy_secret_ids("m", "r")
+    assert (result.outcome, result.detail) == (Outcome.REVOKED, "1 secret id(s) destroyed")
+
+
+def test_a_missing_database_mount_is_not_found() -> None:
+    api = Scripted({("GET", "sys/mounts/db"): VaultRequestError("sys/mounts/db", "No secret engine mount at db/")})
+    result = _with(api).revoke_leases("db", "role")
+    assert result.outcome is Outcome.NOT_FOUND and "has no secrets mount db" in result.detail
+
+
+def test_a_lease_the_database_cannot_drop_is_failed_with_what_remains() -> None:
+    lease = "db/creds/role/abc"
+    api = Scripted({
+        ("LIST", "sys/leases/lookup/db/creds/role/"): {"data": {"keys": ["abc"]}},
+        ("PUT", "sys/leases/revoke"): VaultRequestError("sys/leases/revoke", "failed to revoke entry: resp: (*logical."
+                                                        "Response)(nil) err: dial tcp 127.0.0.1:5432: connect: "
+                                                        "connection refused"),
+        ("PUT", "sys/leases/lookup"): {"data": {"issue_time": "2026-12-03T07:33:20.062034666Z",
+                                                "expire_time": "2026-12-03T08:33:20.062035076Z"}},
+    })
+    result = _with(api).revoke_leases("db", "role")
+    assert result.outcome is Outcome.FAILED
+    assert result.detail.startswith("1 of 1 lease(s) not revoked, their database user(s) still exist: failed to "
+                                    "revoke entry")
+    (remaining,) = result.remaining
+    assert (remaining.lease_id, remaining.role, remaining.issued, remaining.expires) == (
+        lease, "role", "2026-12-03T07:33:20Z", "2026-12-03T08:33:20Z")
+
+
+def test_the_token_scan_stops_at_the_deadline_and_says_how_far_it_got() -> None:
+    def slow_lookup(_body: Any) -> dict[str, Any]:
+        time.sleep(0.05)
+        return {"data": {"entity_id": "someone-else"}}
+
+    api = Scripted({("GET", f"identity/entity/name/{ENTITY}"): {"data": {"id": "entity-1"}},
+                    ("LIST", "auth/token/accessors"): {"data": {"keys": [f"a{i}" for i in range(400)]}},
+                    ("POST", "auth/token/lookup-accessor"): slow_lookup})
+    started = time.monotonic()
+    with pytest.raises(VaultRequestError, match=r"looked at \d+ of 400 tokens before the deadline"):
+        _with(api).revoke_entity_tokens(ENTITY, started + 0.3)
+    assert time.monotonic() - started < 1.0
