@@ -74,7 +74,7 @@ class FaultProxy:
             was = self._mode
             self._mode, self._delay = mode, delay
             if mode == DOWN and self._listener is not None:
-                self._listener.close()
+                _stop_listening(self._listener)
                 self._listener = None
                 for conn in list(self._connections):
                     _reset(conn)
@@ -88,7 +88,7 @@ class FaultProxy:
         with self._changed:
             self._closed = True
             if self._listener is not None:
-                self._listener.close()
+                _stop_listening(self._listener)
                 self._listener = None
             for conn in list(self._connections):
                 _reset(conn)
@@ -182,6 +182,16 @@ class FaultProxy:
         if delay:
             time.sleep(delay)
         return True
+
+
+def _stop_listening(listener: socket.socket) -> None:
+    """Refuse connections from now on. Closing alone is not enough: while the acceptor thread sits in select() on
+    the socket, Linux keeps it listening, and a client connecting in that window would be accepted."""
+    try:
+        listener.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    listener.close()
 
 
 def _reset(sock: socket.socket) -> None:
