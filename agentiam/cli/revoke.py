@@ -75,8 +75,9 @@ def render_text(report: Revocation, record: Path | None = None) -> str:
     if undone:
         lines.append(f"{len(undone)} of {len(report.steps)} step(s) not done: the agent may still have access.")
         for item in report.remaining:
+            until = f"at most until {item.expires}" if item.expires_is_bound else f"until {item.expires or '?'}"
             lines.append(f"  Still alive: {item.kind} of lease {item.lease_id} (role {item.role}), created "
-                         f"{item.issued or '?'}, password valid until {item.expires or '?'}; {_user_hint(item)}")
+                         f"{item.issued or '?'}, password valid {until}; {_user_hint(item)}")
         if record is not None:
             lines.append(f"Recorded in {record}. Fix the cause, then `agentiam revoke --resume` (safe to repeat; run "
                          "it on a schedule to finish unattended).")

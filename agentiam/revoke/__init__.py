@@ -57,16 +57,18 @@ class Remaining:
     lease_id: str  # Vault's lease: `sys/leases/revoke` on it drops the user once the database answers
     role: str  # the database role that created it
     issued: str | None  # ISO 8601 UTC, from sys/leases/lookup
-    expires: str | None  # the lease's expiry: the password's VALID UNTIL (the plan's creation statement)
+    expires: str | None  # until when the password works (the creation statement's VALID UNTIL), ISO 8601 UTC
+    expires_is_bound: bool = False  # True: an upper bound (the lease's own expiry was moved when its token died)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "lease_id": self.lease_id, "role": self.role, "issued": self.issued,
-                "expires": self.expires}
+                "expires": self.expires, "expires_is_bound": self.expires_is_bound}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Remaining:
         return cls(kind=str(data["kind"]), lease_id=str(data["lease_id"]), role=str(data["role"]),
-                   issued=data.get("issued"), expires=data.get("expires"))
+                   issued=data.get("issued"), expires=data.get("expires"),
+                   expires_is_bound=bool(data.get("expires_is_bound", False)))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ error; more would only delay the report in an emergency, and the orchestrator's 
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,6 +24,9 @@ from agentiam.revoke import Outcome, Remaining, StepResult
 ADMIN_BACKOFF = Backoff(attempts=2, base=0.1, cap=0.5)
 # (connect, read) seconds per request: a hung Vault must cost seconds, not the minutes of a default socket.
 ADMIN_TIMEOUT = (3.0, 10.0)
+# OpenBao's database engine gives a user's password 5 s beyond its lease (path_creds_create.go, secret_creds.go).
+PASSWORD_BUFFER = dt.timedelta(seconds=5)
+SYSTEM_MAX_LEASE_TTL = 768 * 3600  # Vault's default ceiling when neither the role nor the mount sets one
 # Parallel `lookup-accessor` calls while scanning for the agent's tokens (the only step that grows with Vault).
 TOKEN_LOOKUP_WORKERS = 8
 
@@ -86,17 +90,19 @@ class VaultRevoker:
                                                  f"{mount}: wrong VAULT_ADDR, or the stack was never applied here")
         accessors = self._list(f"{base}/secret-id")
         destroyed = 0
+        errors: list[VaultRequestError] = []
         for accessor in accessors:
             try:
                 self._call("POST", f"{base}/secret-id-accessor/destroy", {"secret_id_accessor": accessor})
                 destroyed += 1
             except VaultRequestError as exc:
-                if not _gone(exc):
-                    raise
-                # used, expired or destroyed by a concurrent run since the list: gone either way
+                # Used, expired or destroyed by a concurrent run since the list (OpenBao answers that with a 500,
+                # "failed to find accessor entry"), or a real failure: the list below decides which.
+                errors.append(exc)
         left = self._list(f"{base}/secret-id")
         if left:
-            raise VaultRequestError(f"{base}/secret-id", f"{len(left)} secret id(s) still listed after destroy")
+            cause = f": {errors[0].reason}" if errors else ""
+            raise VaultRequestError(f"{base}/secret-id", f"{len(left)} secret id(s) still listed after destroy{cause}")
         if not destroyed:
             return StepResult(Outcome.ALREADY, "no secret id outstanding")
         return StepResult(Outcome.REVOKED, f"{destroyed} secret id(s) destroyed")
@@ -126,7 +132,7 @@ class VaultRevoker:
                 errors.append(exc.reason)
         left = self._list(f"sys/leases/lookup/{prefix}")
         if left:
-            remaining = tuple(self._remaining(prefix + lease, role) for lease in left)
+            remaining = tuple(self._remaining(mount, prefix + lease, role) for lease in left)
             cause = errors[0] if errors else "still listed after revocation"
             return StepResult(Outcome.FAILED, f"{len(left)} of {len(leases)} lease(s) not revoked, their database "
                                               f"user(s) still exist: {cause}", remaining)
@@ -135,14 +141,46 @@ class VaultRevoker:
             return StepResult(Outcome.ALREADY, "no lease outstanding")
         return StepResult(Outcome.REVOKED, f"{revoked} lease(s) revoked (database users dropped)")
 
-    def _remaining(self, lease_id: str, role: str) -> Remaining:
-        """PUT sys/leases/lookup {lease_id}: when the user was created and when its password expires."""
+    def _remaining(self, mount: str, lease_id: str, role: str) -> Remaining:
+        """PUT sys/leases/lookup {lease_id}: when the user was created and until when its password works.
+
+        OpenBao's database engine sets the user's VALID UNTIL to the lease's expiry plus a 5 s buffer, at creation
+        (expiry = the role's default_ttl) and at each renewal (never past the role's max_ttl). Once the token that
+        created the lease is revoked, Vault moves the lease's expiry to that moment to retry the revocation, so a
+        past expiry says nothing about the password: then a never-renewed lease's password runs to issue time +
+        default_ttl, a renewed one's at most to issue time + max_ttl (GET <mount>/roles/<role>, else the mount's).
+        """
         try:
             info = self._call("PUT", "sys/leases/lookup", {"lease_id": lease_id}).get("data") or {}
         except VaultRequestError:
             info = {}
-        return Remaining(kind="database user", lease_id=lease_id, role=role, issued=_utc(info.get("issue_time")),
-                         expires=_utc(info.get("expire_time")))
+        issued, expires = _time(info.get("issue_time")), _time(info.get("expire_time"))
+        bound = False
+        until: dt.datetime | None = None
+        if expires is not None and expires > dt.datetime.now(dt.timezone.utc):
+            until = expires + PASSWORD_BUFFER
+        elif issued is not None:
+            default_ttl, max_ttl = self._ttls(mount, role)
+            if info.get("last_renewal") is None and default_ttl:
+                until = issued + dt.timedelta(seconds=min(default_ttl, max_ttl)) + PASSWORD_BUFFER
+            else:
+                until, bound = issued + dt.timedelta(seconds=max_ttl) + PASSWORD_BUFFER, True
+        return Remaining(kind="database user", lease_id=lease_id, role=role, issued=_stamp(issued),
+                         expires=_stamp(until), expires_is_bound=bound)
+
+    def _ttls(self, mount: str, role: str) -> tuple[int, int]:
+        """(default_ttl, max_ttl) of the role on this Vault; a deleted role's leases live on: the mount's then."""
+        try:
+            data = self._call("GET", f"{mount}/roles/{role}").get("data") or {}
+            if int(data.get("max_ttl") or 0):
+                return int(data.get("default_ttl") or 0), int(data["max_ttl"])
+        except VaultRequestError:
+            pass
+        try:
+            data = self._call("GET", f"sys/mounts/{mount}/tune").get("data") or {}
+            return 0, int(data.get("max_lease_ttl") or 0) or SYSTEM_MAX_LEASE_TTL
+        except VaultRequestError:
+            return 0, SYSTEM_MAX_LEASE_TTL
 
     def revoke_entity_tokens(self, entity_name: str, deadline: float) -> StepResult:
         """Revoke every token whose entity is the agent's: LIST auth/token/accessors, lookup-accessor, revoke-accessor.
@@ -186,9 +224,14 @@ def _gone(exc: VaultRequestError) -> bool:
     """Whether a call failed because its object no longer exists (Vault: 400 "invalid accessor" and the like).
 
     An outage, a sealed Vault or a refused operator token is not "gone": swallowing those would report a live
-    token as "no live token".
+    token as "no live token". OpenBao answers some lookups of a vanished object with a 500, named by its message.
     """
+    if any(marker in exc.reason for marker in _GONE_MARKERS):
+        return True
     return not isinstance(exc, (VaultUnavailable, VaultSealed, PermissionDenied))
+
+
+_GONE_MARKERS = ("invalid accessor", "failed to find accessor entry")
 
 
 def _parallel(items: Iterable[str], work: Callable[[str], None], workers: int, deadline: float) -> int:
@@ -231,9 +274,15 @@ def _parallel(items: Iterable[str], work: Callable[[str], None], workers: int, d
         return done
 
 
-def _utc(stamp: Any) -> str | None:
-    """`2026-12-03T07:43:20.062035076Z` -> `2026-12-03T07:43:20Z` (seconds are what an operator acts on)."""
+def _time(stamp: Any) -> dt.datetime | None:
+    """Vault's `2026-12-03T07:43:20.062035076Z` (nanoseconds) as an aware datetime, to the second."""
     if not stamp:
         return None
-    text = str(stamp)
-    return text.split(".")[0].rstrip("Z") + "Z" if "T" in text else text
+    try:
+        return dt.datetime.fromisoformat(str(stamp).split(".")[0].rstrip("Z") + "+00:00")
+    except ValueError:
+        return None
+
+
+def _stamp(moment: dt.datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import datetime as dt
 import time
 
 import pytest
@@ -133,23 +134,38 @@ def test_a_missing_database_mount_is_not_found() -> None:
     assert result.outcome is Outcome.NOT_FOUND and "has no secrets mount db" in result.detail
 
 
-def test_a_lease_the_database_cannot_drop_is_failed_with_what_remains() -> None:
+def _stamp(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.062034666Z")  # Vault's nanoseconds
+
+
+@pytest.mark.parametrize(("expires_in", "renewed", "expected_until", "bound"), [
+    (dt.timedelta(minutes=50), None, dt.timedelta(minutes=60, seconds=5), False),  # a live lease: its expiry, +5 s
+    # Moved to "now" when its token died: a never-renewed password runs out at issue + default_ttl...
+    (dt.timedelta(minutes=-9), None, dt.timedelta(hours=1, seconds=5), False),
+    # ... a renewed one at most at issue + max_ttl.
+    (dt.timedelta(minutes=-9), "2026-12-03T07:40:00Z", dt.timedelta(hours=8, seconds=5), True),
+])
+def test_a_lease_the_database_cannot_drop_is_failed_with_what_remains(
+        expires_in: dt.timedelta, renewed: str | None, expected_until: dt.timedelta, bound: bool) -> None:
     lease = "db/creds/role/abc"
+    issued = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(minutes=10)
     api = Scripted({
         ("LIST", "sys/leases/lookup/db/creds/role/"): {"data": {"keys": ["abc"]}},
         ("PUT", "sys/leases/revoke"): VaultRequestError("sys/leases/revoke", "failed to revoke entry: resp: (*logical."
                                                         "Response)(nil) err: dial tcp 127.0.0.1:5432: connect: "
                                                         "connection refused"),
-        ("PUT", "sys/leases/lookup"): {"data": {"issue_time": "2026-12-03T07:33:20.062034666Z",
-                                                "expire_time": "2026-12-03T08:33:20.062035076Z"}},
+        ("PUT", "sys/leases/lookup"): {"data": {"issue_time": _stamp(issued), "last_renewal": renewed,
+                                                "expire_time": _stamp(issued + dt.timedelta(minutes=10) + expires_in)}},
+        ("GET", "db/roles/role"): {"data": {"max_ttl": 8 * 3600, "default_ttl": 3600}},
     })
     result = _with(api).revoke_leases("db", "role")
     assert result.outcome is Outcome.FAILED
     assert result.detail.startswith("1 of 1 lease(s) not revoked, their database user(s) still exist: failed to "
                                     "revoke entry")
     (remaining,) = result.remaining
-    assert (remaining.lease_id, remaining.role, remaining.issued, remaining.expires) == (
-        lease, "role", "2026-12-03T07:33:20Z", "2026-12-03T08:33:20Z")
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    assert (remaining.lease_id, remaining.role, remaining.issued) == (lease, "role", issued.strftime(stamp))
+    assert remaining.expires == (issued + expected_until).strftime(stamp) and remaining.expires_is_bound is bound
 
 
 def test_the_token_scan_stops_at_the_deadline_and_says_how_far_it_got() -> None:
