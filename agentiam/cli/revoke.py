@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from agentiam.cli.common import handle_user_errors, specs_option, stacks_option
 from agentiam.errors import ConfigError, UserError
-from agentiam.revoke import DEFAULT_TIMEOUT, Outcome, Remaining, Revocation, agent_entry, revoke as run_revoke
+from agentiam.revoke import DEFAULT_TIMEOUT, Outcome, Remaining, Revocation, Step, agent_entry, revoke as run_revoke
 from agentiam.revoke.state import PendingStore, default_state_dir
 
 EXIT_REVOKED = 0  # every step done: the agent is cut off (with --resume: nothing left pending)
@@ -152,12 +153,23 @@ def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_a
         vault = VaultRevoker(str(addr), token, ca_cert=vault_ca_cert)
         aws = None if no_aws else AwsRevoker(endpoint_url=aws_endpoint_url, region_name=plan.region)
         try:
-            report = run_revoke(entry, plan, vault, aws, timeout=timeout)
+            report = run_revoke(entry, plan, vault, aws, timeout=timeout,
+                                progress=_progress(entry.agent) if fmt == "text" else None)
         finally:
             vault.close()
         reports.append((report, store.record(report, stack_name)))
     _emit(fmt, reports, as_list=resume)
     sys.exit(EXIT_REVOKED if all(report.complete for report, _ in reports) else EXIT_INCOMPLETE)
+
+
+def _progress(agent: str) -> Callable[[Step], None]:
+    """Each step's outcome on stderr as it ends: the AWS deny and the entity disable show within a second while a
+    slow step (the token scan of a large Vault) runs on; the report follows on stdout."""
+
+    def show(step: Step) -> None:
+        click.echo(f"[{step.seconds:6.2f}s] {agent}: {step.system} {step.action}: {step.outcome.value}", err=True)
+
+    return show
 
 
 def _emit(fmt: str, reports: list[tuple[Revocation, Path | None]], *, as_list: bool, empty: str = "") -> None:

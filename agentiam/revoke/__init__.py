@@ -4,8 +4,10 @@ Every step runs in its own thread from the same start, so no system waits on ano
 while Vault is still answering, or while it hangs. Disabling the identity entity blocks every token of the agent at
 once (README: kill switch); destroying the secret ids stops new logins; revoking the database leases drops the
 users; revoking the tokens makes the block permanent (a re-enabled entity would revive them); on AWS a deny-all
-conditioned on `aws:TokenIssueTime` kills the STS sessions Vault cannot revoke. Each step has the run's deadline:
-one that has not answered by then is reported FAILED, and the report is returned anyway.
+conditioned on `aws:TokenIssueTime` kills the STS sessions Vault cannot revoke. Only the token step waits for
+another (the entity disable: its scan of every token in Vault must not delay the one request that blocks them all).
+Each step has the run's deadline: one that has not answered by then is reported FAILED, and the report is returned
+anyway.
 
 A step ends by reading the end state back, so a concurrent run's work counts as done ("already revoked"), and a
 server that does not know the agent at all is told apart ("NOT FOUND") from one where nothing is left.
@@ -21,7 +23,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -37,7 +39,9 @@ from agentiam.plan.model import AgentPlan, IdentityPlan
 from agentiam.project import discover_spec_files, load_specs
 from agentiam.spec.model import DatabaseAccess
 
-DEFAULT_TIMEOUT = 30.0  # seconds every step gets from the start of the run
+# Seconds every step gets from the start of the run. A hung server costs each step its socket timeouts (seconds);
+# this is the backstop, sized for the token step, which scans every token Vault holds (~3 ms each on a busy host).
+DEFAULT_TIMEOUT = 120.0
 
 
 class Outcome(str, Enum):
@@ -237,24 +241,46 @@ def _start(job: _Job, started: float) -> None:
     threading.Thread(target=run, name=f"revoke {job.action}", daemon=True).start()
 
 
+def _step(job: _Job, result: StepResult, seconds: float) -> Step:
+    return Step(job.system, job.action, job.target, result.outcome, result.detail, seconds, result.remaining)
+
+
+def _after(first: _Job, deadline: float, call: Callable[[], StepResult]) -> StepResult:
+    """`call()` once `first` has answered (or failed, or the deadline passed).
+
+    The token step scans every token Vault holds, thousands of requests: started together with the entity
+    disable, it would queue that one request, the one that blocks every token at once, behind its own.
+    """
+    try:
+        first.future.result(timeout=max(0.0, deadline - time.monotonic()))
+    except BaseException:  # noqa: BLE001 - the first step's own report says what happened to it
+        pass
+    return call()
+
+
 def revoke(entry: AgentPlan, plan: IdentityPlan, vault: VaultSide | None, aws: AwsSide | None,
-           now: dt.datetime | None = None, timeout: float = DEFAULT_TIMEOUT) -> Revocation:
-    """Run every step against the servers at once; a step not done within `timeout` seconds is reported FAILED."""
+           now: dt.datetime | None = None, timeout: float = DEFAULT_TIMEOUT,
+           progress: Callable[[Step], None] | None = None) -> Revocation:
+    """Run every step against the servers at once; a step not done within `timeout` seconds is reported FAILED.
+
+    `progress(step)` is called as each step ends, in the order they end (the report keeps the plan's order).
+    """
     cutoff = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     started = time.monotonic()
     deadline = started + timeout
     v = entry.vault
     jobs: list[_Job] = []
     if vault is not None:
-        jobs.append(_Job("vault", DISABLE_ENTITY, f"identity/entity/name/{v.entity.name}",
-                         lambda: vault.disable_entity(v.entity.name)))
+        entity = _Job("vault", DISABLE_ENTITY, f"identity/entity/name/{v.entity.name}",
+                      lambda: vault.disable_entity(v.entity.name))
+        jobs.append(entity)
         jobs.append(_Job("vault", DESTROY_SECRET_IDS, f"auth/{v.approle.mount}/role/{v.approle.role_name}/secret-id",
                          lambda: vault.destroy_secret_ids(v.approle.mount, v.approle.role_name)))
         for mount, role in database_roles(entry, plan):
             jobs.append(_Job("vault", REVOKE_LEASES, f"{mount}/creds/{role}/",
                              lambda m=mount, r=role: vault.revoke_leases(m, r)))
         jobs.append(_Job("vault", REVOKE_TOKENS, f"auth/token (entity {v.entity.name})",
-                         lambda: vault.revoke_entity_tokens(v.entity.name, deadline)))
+                         lambda: _after(entity, deadline, lambda: vault.revoke_entity_tokens(v.entity.name, deadline))))
     if aws is not None:
         policy = kill_switch_policy(cutoff)
         jobs.append(_Job("aws", DENY_SESSIONS, f"iam role {entry.aws.role_name} / {entry.aws.kill_switch_policy_name}",
@@ -263,16 +289,23 @@ def revoke(entry: AgentPlan, plan: IdentityPlan, vault: VaultSide | None, aws: A
     # The AWS deny first: on a loaded machine the first thread started is the first to run.
     for job in sorted(jobs, key=lambda j: j.system != "aws"):
         _start(job, started)
-    steps = []
-    for job in jobs:
-        try:
-            result, seconds = job.future.result(timeout=max(0.0, deadline - time.monotonic()))
-        except TimeoutError:
-            result = StepResult(Outcome.FAILED, f"no answer within {timeout:g} s (server hung or slow); the request "
-                                                "may still complete: run again to see")
-            seconds = timeout
-        steps.append(Step(job.system, job.action, job.target, result.outcome, result.detail, seconds,
-                          result.remaining))
+    done: dict[int, Step] = {}
+    by_future = {id(job.future): index for index, job in enumerate(jobs)}
+    try:
+        for future in as_completed([job.future for job in jobs], timeout=max(0.0, deadline - time.monotonic())):
+            index = by_future[id(future)]
+            done[index] = _step(jobs[index], *future.result())
+            if progress is not None:
+                progress(done[index])
+    except TimeoutError:
+        late = StepResult(Outcome.FAILED, f"no answer within {timeout:g} s (server hung or slow); the request may "
+                                          "still complete: run again to see")
+        for index, job in enumerate(jobs):
+            if index not in done:
+                done[index] = _step(job, late, timeout)
+                if progress is not None:
+                    progress(done[index])
+    steps = [done[index] for index in range(len(jobs))]
     return Revocation(agent=entry.agent, environment=entry.environment, identity_name=entry.identity_name,
                       source_file=entry.source_file, status_in_spec=entry.status, cutoff=cutoff, steps=steps,
                       vault_addr=vault.address if vault is not None else "")

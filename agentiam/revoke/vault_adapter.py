@@ -27,6 +27,7 @@ ADMIN_TIMEOUT = (3.0, 10.0)
 # OpenBao's database engine gives a user's password 5 s beyond its lease (path_creds_create.go, secret_creds.go).
 PASSWORD_BUFFER = dt.timedelta(seconds=5)
 SYSTEM_MAX_LEASE_TTL = 768 * 3600  # Vault's default ceiling when neither the role nor the mount sets one
+DESTROY_ROUNDS = 3  # list-and-destroy rounds before secret ids still listed count as a failure
 # Parallel `lookup-accessor` calls while scanning for the agent's tokens (the only step that grows with Vault).
 TOKEN_LOOKUP_WORKERS = 8
 
@@ -88,20 +89,24 @@ class VaultRevoker:
         except NotFound:
             return StepResult(Outcome.NOT_FOUND, f"this Vault ({self.address}) has no AppRole role {role} on mount "
                                                  f"{mount}: wrong VAULT_ADDR, or the stack was never applied here")
-        accessors = self._list(f"{base}/secret-id")
         destroyed = 0
         errors: list[VaultRequestError] = []
-        for accessor in accessors:
-            try:
-                self._call("POST", f"{base}/secret-id-accessor/destroy", {"secret_id_accessor": accessor})
-                destroyed += 1
-            except VaultRequestError as exc:
-                # Used, expired or destroyed by a concurrent run since the list (OpenBao answers that with a 500,
-                # "failed to find accessor entry"), or a real failure: the list below decides which.
-                errors.append(exc)
         left = self._list(f"{base}/secret-id")
+        # A few rounds: a concurrent run may be destroying the last one when this run lists again.
+        for _round in range(DESTROY_ROUNDS):
+            if not left:
+                break
+            for accessor in left:
+                try:
+                    self._call("POST", f"{base}/secret-id-accessor/destroy", {"secret_id_accessor": accessor})
+                    destroyed += 1
+                except VaultRequestError as exc:
+                    # Used, expired or destroyed by a concurrent run since the list (OpenBao answers that with a
+                    # 500, "failed to find accessor entry"), or a real failure: the next list decides which.
+                    errors.append(exc)
+            left = self._list(f"{base}/secret-id")
         if left:
-            cause = f": {errors[0].reason}" if errors else ""
+            cause = f": {errors[-1].reason}" if errors else ""
             raise VaultRequestError(f"{base}/secret-id", f"{len(left)} secret id(s) still listed after destroy{cause}")
         if not destroyed:
             return StepResult(Outcome.ALREADY, "no secret id outstanding")
@@ -202,7 +207,9 @@ class VaultRevoker:
                 info = self._call("POST", "auth/token/lookup-accessor", {"accessor": accessor}).get("data") or {}
                 if info.get("entity_id") != entity_id:
                     return
-                self._call("POST", "auth/token/revoke-accessor", {"accessor": accessor})
+                answer = self._call("POST", "auth/token/revoke-accessor", {"accessor": accessor})
+                if any("No token found" in str(w) for w in answer.get("warnings") or []):
+                    return  # revoked by a concurrent run since the lookup: not this run's doing
             except VaultRequestError as exc:
                 if not _gone(exc):
                     raise

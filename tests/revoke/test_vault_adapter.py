@@ -116,7 +116,10 @@ def test_a_missing_approle_role_or_mount_is_not_found_and_a_missing_mount_never_
 
 
 def test_a_secret_id_destroyed_by_a_concurrent_run_counts_as_done() -> None:
-    listed = iter([{"data": {"keys": ["acc-1", "acc-2"]}}, NotFound("auth/m/role/r/secret-id", "not found")])
+    # acc-2 is being destroyed by the other run: this run's destroy finds it gone, yet the next list still shows
+    # it once (the other run's request in flight); the round after, it is gone from the list too.
+    listed = iter([{"data": {"keys": ["acc-1", "acc-2"]}}, {"data": {"keys": ["acc-2"]}},
+                   NotFound("auth/m/role/r/secret-id", "not found")])
     api = Scripted({
         ("LIST", "auth/m/role/r/secret-id"): lambda _json: next(listed),
         ("POST", "auth/m/role/r/secret-id-accessor/destroy"): lambda body: VaultRequestError(
