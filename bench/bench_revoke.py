@@ -11,9 +11,10 @@ one reads the IAM role's kill-switch policy from moto every 10 ms. Printed, from
 - token step done: when the step revoking every token of the agent finished (it scans all N tokens);
 - whole run: when the report was ready.
 
-Scenarios: 10 and 10,000 other tokens (or the counts given), then 10 with Vault hung behind a fault proxy (the
-run's deadline is 10 s there). Last, the prototype of what would make the token step independent of N as well:
-tokens minted through a per-agent token role, revoked by lease prefix (see README, kill switch).
+Scenarios: 10 and 10,000 other tokens (or the counts given), then Vault hung behind a fault proxy (the run's
+deadline is 10 s there), then `agentiam revoke` as a new process, timed from the process start. Last, the
+prototype of what would make the token step independent of N as well: tokens minted through a per-agent token
+role, revoked by lease prefix (see README, kill switch).
 
     python bench/bench_revoke.py             # 10 and 10,000 other tokens, then Vault hung
     python bench/bench_revoke.py 10 100000   # other counts (ratios: largest / smallest)
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -138,6 +140,43 @@ def scenario(world: World, moto: servers.MotoServer, others: int, *, hung: bool 
     return result
 
 
+def cli_scenario(world: World, moto: servers.MotoServer) -> dict[str, object]:
+    """The operator's view: `agentiam revoke NAME --env ENV --yes` as a new process, watched from its start
+    (Python's start, imports and reading the agent's spec and stack config included)."""
+    iam = boto3.client("iam", **moto.client_kwargs())
+    aws_plan = world.agent(AGENT).aws
+    iam.create_role(RoleName=aws_plan.role_name, Path=aws_plan.role_path,
+                    AssumeRolePolicyDocument=json.dumps(aws_plan.trust_policy))
+    token = AgentSession(world.settings(AGENT)).token()
+    http = requests.Session()
+
+    def refused() -> bool:
+        answer = http.get(f"{world.server.address}/v1/auth/token/lookup-self", headers={"X-Vault-Token": token},
+                          verify=str(world.server.ca_cert_path), timeout=5)
+        return answer.status_code == 403
+
+    def denied() -> bool:
+        try:
+            iam.get_role_policy(RoleName=aws_plan.role_name, PolicyName=names.KILL_SWITCH_POLICY_NAME)
+        except botocore.exceptions.ClientError:
+            return False
+        return True
+
+    env = {**os.environ, **moto.env, "VAULT_ADDR": world.server.address, "VAULT_TOKEN": world.server.root_token,
+           "VAULT_CACERT": str(world.server.ca_cert_path), "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+           "AGENTIAM_STATE_DIR": str(world.root / "revocations")}
+    command = [sys.executable, "-c", "from agentiam.cli.main import main; main()", "revoke", AGENT, "--env",
+               world.env, "--yes", "--specs", str(world.specs_dir), "--stacks", str(world.stacks_dir),
+               "--aws-endpoint-url", moto.endpoint_url, "--format", "json"]
+    started = time.monotonic()
+    refused_at = watch(refused, started, 0.005, started + 60)
+    denied_at = watch(denied, started, 0.01, started + 60)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    whole = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {"refused": refused_at(), "denied": denied_at(), "whole": whole}
+
+
 def prototype(world: World, others: int) -> float:
     """Seconds for `sys/leases/revoke-prefix/auth/token/create/<role>` to revoke 3 tokens of a per-agent token role
     while Vault holds `others` more (plus what it already held): the token step if agent tokens came from one."""
@@ -185,6 +224,7 @@ def main() -> None:
                 filled = count
                 protos.append((rows[-1]["in_vault"], prototype(world, 0)))
             rows.append(scenario(fresh_world("hung"), moto, 0, hung=True))
+            cli = cli_scenario(fresh_world("cli"), moto)
     print("\nagentiam revoke: time from the start of the run (plan already loaded)\n")
     header = ("other tokens", "tokens in Vault", "old token refused", "AWS deny attached", "token step done",
               "whole run")
@@ -201,6 +241,8 @@ def main() -> None:
             a, b = small[key], large[key]
             if isinstance(a, float) and isinstance(b, float) and a > 0:
                 print(f"ratio {large['others']:,} / {small['others']:,} other tokens, {what}: {b / a:.1f}x")
+    print(f"\nthe CLI as a new process ({rows[-2]['in_vault']:,} tokens in Vault), from the process start: old token "
+          f"refused {_fmt(cli['refused'])}, AWS deny attached {_fmt(cli['denied'])}, exit {_fmt(cli['whole'])}")
     print("\nprototype, per-agent token role + sys/leases/revoke-prefix (3 agent tokens):")
     for count, seconds in protos:
         print(f"  with {count:,} tokens in Vault: {seconds:.3f} s")

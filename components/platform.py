@@ -98,7 +98,7 @@ class Platform(pulumi.ComponentResource):
         mount_paths: dict[str, pulumi.Output[str]] = {}
         boundary_arns: dict[str, pulumi.Output[str]] = {}
         for mount in plan.mounts:
-            # The mount's max_lease_ttl silently caps every role's max TTL (FACTS.md): defence in depth.
+            # The mount's max_lease_ttl silently caps every role's max TTL (README: what is created): defence in depth.
             if mount.kind == "auth":
                 backend = vault.AuthBackend(
                     f"{name}-{mount.type}-mount", type=mount.type, path=mount.path,

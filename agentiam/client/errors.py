@@ -17,7 +17,8 @@ _MULTI = re.compile(r"^\d+ errors? occurred:$")
 
 
 def one_line(message: str) -> str:
-    """Vault's multi-error text (`1 error occurred:\\n\\t* permission denied\\n\\n`) as one line: `permission denied`."""
+    """Vault's multi-error text (`1 error occurred:\\n\\t* permission denied\\n\\n`) on one line (`permission
+    denied`): a table row or a log line must not break on a server's formatting."""
     parts = [line.strip().removeprefix("* ").strip() for line in str(message).splitlines()]
     return "; ".join(p for p in parts if p and not _MULTI.match(p))
 

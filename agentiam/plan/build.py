@@ -286,8 +286,8 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
                           name=f"agentiam-{env.name}-approle-login", path=f"auth/{vault.approle_mount}/login",
                           role="", rate=float(LOGIN_RATE_PER_SECOND), interval=1)),
             # Vault refuses a lockout setting on cert mounts (it has no lockout); a certificate cannot be guessed.
-            MountPlan(kind="auth", type="cert", path=vault.cert_mount, max_lease_ttl=DAY, default_lease_ttl=CERT_TOKEN_TTL,
-                      user_lockout_disable=False, login_rate_limit=None),
+            MountPlan(kind="auth", type="cert", path=vault.cert_mount, max_lease_ttl=DAY,
+                      default_lease_ttl=CERT_TOKEN_TTL, user_lockout_disable=False, login_rate_limit=None),
             MountPlan(kind="secrets", type="database", path=vault.database_mount, max_lease_ttl=DAY,
                       default_lease_ttl=3600, user_lockout_disable=False, login_rate_limit=None),
         ],

@@ -4,8 +4,8 @@ Every step runs in its own thread from the same start, so no system waits on ano
 while Vault is still answering, or while it hangs. Disabling the identity entity blocks every token of the agent at
 once (README: kill switch); destroying the secret ids stops new logins; revoking the database leases drops the
 users; revoking the tokens makes the block permanent (a re-enabled entity would revive them); on AWS a deny-all
-conditioned on `aws:TokenIssueTime` kills the STS sessions Vault cannot revoke. Only the token step waits for
-another (the entity disable: its scan of every token in Vault must not delay the one request that blocks them all).
+conditioned on `aws:TokenIssueTime` kills the STS sessions Vault cannot revoke. Only the token step waits: its
+scan of every token in Vault must not delay the entity disable, which blocks them all, nor the AWS deny.
 Each step has the run's deadline: one that has not answered by then is reported FAILED, and the report is returned
 anyway.
 
@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from agentiam.environment.load import load_environment
 from agentiam.environment.model import Selection
 from agentiam.errors import ServerError, UserError
-from agentiam.findings import Severity
+from agentiam.findings import Finding, Severity
 from agentiam.plan import names
 from agentiam.plan.build import KILL_SWITCH_POLICY, build_plan
 from agentiam.plan.model import AgentPlan, IdentityPlan
@@ -42,6 +42,7 @@ from agentiam.spec.model import DatabaseAccess
 # Seconds every step gets from the start of the run. A hung server costs each step its socket timeouts (seconds);
 # this is the backstop, sized for the token step, which scans every token Vault holds (~3 ms each on a busy host).
 DEFAULT_TIMEOUT = 120.0
+AWS_GRACE = 2.0  # seconds the token scan leaves the AWS deny before it starts (see `_after`)
 
 
 class Outcome(str, Enum):
@@ -181,12 +182,19 @@ def agent_entry(agent: str, stack: str, specs_dir: Path, stacks_dir: Path) -> tu
     """The plan entry of `agent` in `stack`, built from its own spec only.
 
     A kill switch must work while another agent's spec is broken: unlike `compile_plan`, this does not stop on
-    other files' findings. The stack's shard selection is ignored (the agent may live in any shard).
+    other files' findings. The stack's shard selection is ignored (the agent may live in any shard). Specs are
+    named after their agent (README: writing a spec), so that file is read first: the time to the first cut does
+    not grow with the fleet; only if it is missing or names another agent is every spec read.
     """
     environment = load_environment(stacks_dir, stack)
     environment = environment.model_copy(update={"selection": Selection()})
-    specs, findings = load_specs(discover_spec_files([specs_dir]))
-    mine = [s for s in specs if s.spec.name == agent]
+    files = discover_spec_files([specs_dir])
+    named, _ = load_specs([f for f in files if f.stem == agent])
+    mine = [s for s in named if s.spec.name == agent]
+    findings: list[Finding] = []
+    if len(mine) != 1:
+        specs, findings = load_specs(files)
+        mine = [s for s in specs if s.spec.name == agent]
     if not mine:
         broken = [f for f in findings if f.severity is Severity.ERROR]
         hint = f"; {len(broken)} spec file(s) could not be read, fix them first" if broken else ""
@@ -245,16 +253,19 @@ def _step(job: _Job, result: StepResult, seconds: float) -> Step:
     return Step(job.system, job.action, job.target, result.outcome, result.detail, seconds, result.remaining)
 
 
-def _after(first: _Job, deadline: float, call: Callable[[], StepResult]) -> StepResult:
-    """`call()` once `first` has answered (or failed, or the deadline passed).
+def _after(waits: list[tuple[_Job, float]], call: Callable[[], StepResult]) -> StepResult:
+    """`call()` once each job in `waits` has answered, failed, or passed its own wait limit (monotonic instant).
 
-    The token step scans every token Vault holds, thousands of requests: started together with the entity
-    disable, it would queue that one request, the one that blocks every token at once, behind its own.
+    The token step scans every token Vault holds, thousands of requests from several threads: started with the
+    others, it would queue the entity disable, the one request that blocks every token at once, behind its own, and
+    starve the AWS step (which imports boto3 in its thread) of the interpreter. So it waits for the entity disable,
+    and a little (never the whole deadline: AWS may hang) for the AWS deny.
     """
-    try:
-        first.future.result(timeout=max(0.0, deadline - time.monotonic()))
-    except BaseException:  # noqa: BLE001 - the first step's own report says what happened to it
-        pass
+    for job, limit in waits:
+        try:
+            job.future.result(timeout=max(0.0, limit - time.monotonic()))
+        except BaseException:  # noqa: BLE001 - the awaited step's own report says what happened to it
+            pass
     return call()
 
 
@@ -270,22 +281,26 @@ def revoke(entry: AgentPlan, plan: IdentityPlan, vault: VaultSide | None, aws: A
     deadline = started + timeout
     v = entry.vault
     jobs: list[_Job] = []
+    aws_job = None
+    if aws is not None:
+        policy = kill_switch_policy(cutoff)
+        aws_job = _Job("aws", DENY_SESSIONS, f"iam role {entry.aws.role_name} / {entry.aws.kill_switch_policy_name}",
+                       lambda: aws.attach_kill_switch(entry.aws.role_name, entry.aws.kill_switch_policy_name,
+                                                      policy, KILL_SWITCH_POLICY))
     if vault is not None:
         entity = _Job("vault", DISABLE_ENTITY, f"identity/entity/name/{v.entity.name}",
                       lambda: vault.disable_entity(v.entity.name))
         jobs.append(entity)
+        waits = [(entity, deadline)] + ([(aws_job, min(deadline, started + AWS_GRACE))] if aws_job else [])
         jobs.append(_Job("vault", DESTROY_SECRET_IDS, f"auth/{v.approle.mount}/role/{v.approle.role_name}/secret-id",
                          lambda: vault.destroy_secret_ids(v.approle.mount, v.approle.role_name)))
         for mount, role in database_roles(entry, plan):
             jobs.append(_Job("vault", REVOKE_LEASES, f"{mount}/creds/{role}/",
                              lambda m=mount, r=role: vault.revoke_leases(m, r)))
         jobs.append(_Job("vault", REVOKE_TOKENS, f"auth/token (entity {v.entity.name})",
-                         lambda: _after(entity, deadline, lambda: vault.revoke_entity_tokens(v.entity.name, deadline))))
-    if aws is not None:
-        policy = kill_switch_policy(cutoff)
-        jobs.append(_Job("aws", DENY_SESSIONS, f"iam role {entry.aws.role_name} / {entry.aws.kill_switch_policy_name}",
-                         lambda: aws.attach_kill_switch(entry.aws.role_name, entry.aws.kill_switch_policy_name,
-                                                        policy, KILL_SWITCH_POLICY)))
+                         lambda: _after(waits, lambda: vault.revoke_entity_tokens(v.entity.name, deadline))))
+    if aws_job is not None:
+        jobs.append(aws_job)
     # The AWS deny first: on a loaded machine the first thread started is the first to run.
     for job in sorted(jobs, key=lambda j: j.system != "aws"):
         _start(job, started)

@@ -8,11 +8,11 @@ apart (NOT FOUND) from one whose deny is already there.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
+from urllib.parse import urlsplit
 
-import boto3
-import botocore.config
-import botocore.exceptions
+import botocore.exceptions  # light (~10 ms); boto3 and the client load in the step's thread
 
 from agentiam.errors import ConfigError, ServerError
 from agentiam.revoke import Outcome, StepResult
@@ -20,8 +20,7 @@ from agentiam.revoke import Outcome, StepResult
 # An emergency command must answer: botocore's defaults (60 s connect and read timeouts, 5 attempts) let a hung
 # IAM endpoint hold the report for minutes. IAM answers in well under a second; two attempts ride out a blip, and
 # the run's deadline bounds the rest.
-IAM_CONFIG = botocore.config.Config(connect_timeout=3, read_timeout=5,
-                                    retries={"mode": "standard", "total_max_attempts": 2})
+IAM_TIMEOUTS = {"connect_timeout": 3, "read_timeout": 5, "retries": {"mode": "standard", "total_max_attempts": 2}}
 
 
 class _NoSuchRole(Exception):
@@ -29,13 +28,31 @@ class _NoSuchRole(Exception):
 
 
 class AwsRevoker:
-    """IAM calls with the operator's credentials (standard boto3 chain; `endpoint_url` for tests)."""
+    """IAM calls with the operator's credentials (standard boto3 chain; `endpoint_url` for tests).
+
+    boto3 is imported and the client built on first use, in the step's own thread: the half second that costs
+    runs while the Vault steps are already under way, not before them.
+    """
 
     def __init__(self, *, endpoint_url: str | None = None, region_name: str | None = None):
-        try:
-            self._iam = boto3.client("iam", endpoint_url=endpoint_url, region_name=region_name, config=IAM_CONFIG)
-        except ValueError as exc:  # botocore: "Invalid endpoint: ..." for a URL without a scheme
-            raise ConfigError(f"--aws-endpoint-url {endpoint_url!r}: {exc}") from exc
+        if endpoint_url is not None:
+            parts = urlsplit(endpoint_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"--aws-endpoint-url {endpoint_url!r}: Invalid endpoint: {endpoint_url}")
+        self._endpoint_url, self._region_name = endpoint_url, region_name
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def _iam(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import boto3
+                import botocore.config
+
+                self._client = boto3.client("iam", endpoint_url=self._endpoint_url, region_name=self._region_name,
+                                            config=botocore.config.Config(**IAM_TIMEOUTS))
+            return self._client
 
     def attach_kill_switch(self, role_name: str, policy_name: str, policy: dict[str, Any],
                            unconditional: dict[str, Any]) -> StepResult:

@@ -22,7 +22,8 @@ STATE_FORMAT = 1
 
 
 def default_state_dir(environ: dict[str, str] | None = None) -> Path:
-    """`$AGENTIAM_STATE_DIR`, else `$XDG_STATE_HOME/agentiam/revocations`, else `~/.local/state/agentiam/revocations`."""
+    """`$AGENTIAM_STATE_DIR`, else `$XDG_STATE_HOME/agentiam/revocations`, else
+    `~/.local/state/agentiam/revocations`."""
     env = os.environ if environ is None else environ
     if env.get("AGENTIAM_STATE_DIR"):
         return Path(env["AGENTIAM_STATE_DIR"])

@@ -37,7 +37,8 @@ def api(clock: Clock) -> FakeApi:
 
 @pytest.fixture
 def session(api: FakeApi, clock: Clock) -> AgentSession:
-    return AgentSession(SETTINGS, api=api, clock=clock, check_interval=10, rng=random.Random(3))  # type: ignore[arg-type]
+    return AgentSession(SETTINGS, api=api, clock=clock, check_interval=10,  # type: ignore[arg-type]
+                        rng=random.Random(3))
 
 
 def test_a_revoked_token_is_noticed_within_the_check_interval_and_replaced_with_its_credentials(

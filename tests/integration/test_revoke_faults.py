@@ -282,4 +282,5 @@ def test_a_vault_that_does_not_know_the_agent_is_reported_not_found_never_alread
             f"{world.agent(AGENT).identity_name}): wrong VAULT_ADDR") in result.output
     assert _kill_switch(moto_server, role) is not None  # AWS, which does know the agent, was still cut
     # The right Vault still has the agent enabled: nothing there was touched.
-    assert world.client.read(f"identity/entity/name/{world.agent(AGENT).vault.entity.name}")["data"]["disabled"] is False
+    entity = world.client.read(f"identity/entity/name/{world.agent(AGENT).vault.entity.name}")["data"]
+    assert entity["disabled"] is False

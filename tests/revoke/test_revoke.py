@@ -65,11 +65,13 @@ class FakeVault:
 
 
 class FakeAws:
-    def __init__(self) -> None:
+    def __init__(self, hang: float = 0.0) -> None:
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.hang = hang
 
     def attach_kill_switch(self, role_name: str, policy_name: str, policy: dict[str, Any],
                            unconditional: dict[str, Any]) -> StepResult:
+        time.sleep(self.hang)
         self.calls.append((role_name, policy_name, policy))
         return StepResult(Outcome.REVOKED, "denied")
 
@@ -120,6 +122,24 @@ def test_a_hung_vault_holds_neither_the_aws_deny_nor_the_report() -> None:
     assert aws_step.outcome is Outcome.REVOKED and aws_step.seconds < 0.4
     hung = by_action["disable identity entity"]
     assert hung.outcome is Outcome.FAILED and hung.detail.startswith("no answer within 0.5 s (server hung or slow)")
+
+
+def test_the_token_scan_starts_after_the_entity_disable_and_the_aws_deny_but_a_hung_aws_holds_it_only_briefly(
+        ) -> None:
+    from agentiam.revoke import AWS_GRACE, DENY_SESSIONS, DISABLE_ENTITY, REVOKE_TOKENS
+
+    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    vault, aws = FakeVault(), FakeAws(hang=0.2)
+    order: list[str] = []
+    report = revoke(entry, plan, vault, aws, now=NOW,
+                    progress=lambda step: order.append(step.action) if step.action != "revoke database leases" else 0)
+    assert order.index(REVOKE_TOKENS) > max(order.index(DISABLE_ENTITY), order.index(DENY_SESSIONS))
+    assert report.complete
+    hung = revoke(entry, plan, FakeVault(), FakeAws(hang=AWS_GRACE + 3), now=NOW, timeout=AWS_GRACE + 1.5)
+    by_action = {s.action: s for s in hung.steps}
+    assert by_action[REVOKE_TOKENS].outcome is Outcome.REVOKED  # started after the grace, done before the deadline
+    assert AWS_GRACE <= by_action[REVOKE_TOKENS].seconds < AWS_GRACE + 1
+    assert by_action[DENY_SESSIONS].outcome is Outcome.FAILED
 
 
 def test_a_vault_that_does_not_know_the_agent_is_said_so_and_is_not_a_success() -> None:
@@ -200,6 +220,28 @@ def test_a_broken_neighbour_spec_does_not_block_the_kill_switch(tmp_path: Path) 
     (specs / "broken.yaml").write_text("spec_version: 1\nname: [not, a, name]\n")
     entry, _ = agent_entry("invoice-reader", "dev", specs, STACKS)
     assert entry.identity_name == "agent-dev-invoice-reader"
+
+
+def test_only_the_agents_own_file_is_read_when_it_is_named_after_it(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import agentiam.project
+
+    specs = tmp_path / "agent_specs"
+    shutil.copytree(SPECS, specs)
+    read: list[str] = []
+    real = agentiam.project.load_spec_file
+
+    def counting(path: Path):  # type: ignore[no-untyped-def]
+        read.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(agentiam.project, "load_spec_file", counting)
+    assert agent_entry("invoice-reader", "dev", specs, STACKS)[0].agent == "invoice-reader"
+    assert read == ["invoice-reader.yaml"]  # the time to the first cut does not grow with the fleet
+    (specs / "billing" / "invoice-reader.yaml").rename(specs / "billing" / "renamed.yaml")
+    read.clear()
+    assert agent_entry("invoice-reader", "dev", specs, STACKS)[0].source_file.endswith("renamed.yaml")
+    assert len(read) > 1  # not named after it: every spec is read to find it
 
 
 def test_unknown_agents_and_environments_are_clear_errors() -> None:
