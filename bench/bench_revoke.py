@@ -46,7 +46,7 @@ from agentiam.revoke import DENY_SESSIONS, REVOKE_TOKENS, revoke  # noqa: E402
 from agentiam.revoke.aws_adapter import AwsRevoker  # noqa: E402
 from agentiam.revoke.vault_adapter import VaultRevoker  # noqa: E402
 from tests import servers  # noqa: E402
-from tests.faults import FaultProxy  # noqa: E402
+from tests.faults import FaultProxy, first_time  # noqa: E402
 from tests.integration.world import World, build_world, reader_spec  # noqa: E402
 
 AGENT = "ledger-reader"
@@ -69,45 +69,19 @@ def fill(server: servers.OpenBaoServer, count: int) -> None:
         list(pool.map(create, range(count)))
 
 
-def watch(condition: Callable[[], bool], started: float, interval: float, until: float) -> Callable[[], float | None]:
-    """Poll `condition` from a thread; the returned callable waits and gives when it first held (s after `started`)."""
-    seen: list[float] = []
-
-    def poll() -> None:
-        while not seen and time.monotonic() < until:
-            if condition():
-                seen.append(time.monotonic() - started)
-            time.sleep(interval)
-
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-
-    def result() -> float | None:
-        thread.join(timeout=max(0.0, until - time.monotonic()) + 5)
-        return seen[0] if seen else None
-
-    return result
-
-
-def scenario(world: World, moto: servers.MotoServer, others: int, *, hung: bool = False) -> dict[str, object]:
-    """One revocation of the world's agent, watched from outside; figures in seconds from the run's start."""
-    iam = boto3.client("iam", **moto.client_kwargs())
+def create_role(world: World, moto: servers.MotoServer) -> str:
+    """The agent's IAM role in moto, named and shaped by the plan (what the components create)."""
     aws_plan = world.agent(AGENT).aws
-    iam.create_role(RoleName=aws_plan.role_name, Path=aws_plan.role_path,
-                    AssumeRolePolicyDocument=json.dumps(aws_plan.trust_policy))
-    fill(world.server, others)
-    session = AgentSession(world.settings(AGENT))
-    token = session.token()
-    session.database(world.agent(AGENT).vault.database_roles[0].name)
-    in_vault = len(world.client.list("auth/token/accessors")["data"]["keys"])
+    boto3.client("iam", **moto.client_kwargs()).create_role(
+        RoleName=aws_plan.role_name, Path=aws_plan.role_path, AssumeRolePolicyDocument=json.dumps(aws_plan.trust_policy))
+    return aws_plan.role_name
 
-    proxy = None
-    address = world.server.address
-    if hung:
-        proxy = FaultProxy("127.0.0.1", int(address.rsplit(":", 1)[1]))
-        address = f"https://{proxy.address}"
-        proxy.hang()
+
+def probes(world: World, moto: servers.MotoServer, token: str) -> tuple[Callable[[], bool], Callable[[], bool]]:
+    """(old token refused by Vault?, kill-switch policy on the IAM role?), asked from outside the revoking process."""
+    iam = boto3.client("iam", **moto.client_kwargs())
     http = requests.Session()
+    role = world.agent(AGENT).aws.role_name
 
     def refused() -> bool:
         answer = http.get(f"{world.server.address}/v1/auth/token/lookup-self", headers={"X-Vault-Token": token},
@@ -116,18 +90,39 @@ def scenario(world: World, moto: servers.MotoServer, others: int, *, hung: bool 
 
     def denied() -> bool:
         try:
-            iam.get_role_policy(RoleName=aws_plan.role_name, PolicyName=names.KILL_SWITCH_POLICY_NAME)
+            iam.get_role_policy(RoleName=role, PolicyName=names.KILL_SWITCH_POLICY_NAME)
         except botocore.exceptions.ClientError:
             return False
         return True
+
+    return refused, denied
+
+
+def scenario(world: World, moto: servers.MotoServer, others: int, *, hung: bool = False) -> dict[str, object]:
+    """One revocation of the world's agent, watched from outside; figures in seconds from the run's start."""
+    create_role(world, moto)
+    fill(world.server, others)
+    session = AgentSession(world.settings(AGENT))
+    token = session.token()
+    session.database(world.agent(AGENT).vault.database_roles[0].name)
+    in_vault = len(world.client.list("auth/token/accessors")["data"]["keys"])
+    refused, denied = probes(world, moto, token)
+
+    proxy = None
+    address = world.server.address
+    if hung:
+        proxy = FaultProxy("127.0.0.1", int(address.rsplit(":", 1)[1]))
+        address = f"https://{proxy.address}"
+        proxy.hang()
 
     entry, plan = world.agent(AGENT), world.plan
     vault = VaultRevoker(address, world.server.root_token, ca_cert=str(world.server.ca_cert_path))
     aws = AwsRevoker(endpoint_url=moto.endpoint_url, region_name=moto.region)
     timeout = HUNG_DEADLINE if hung else 60.0
     started = time.monotonic()
-    refused_at = watch(refused, started, 0.005, started + timeout + 5) if not hung else (lambda: None)
-    denied_at = watch(denied, started, 0.01, started + timeout + 5)
+    refused_at = first_time(refused, since=started, until=started + timeout + 5, every=0.005) if not hung \
+        else (lambda: None)
+    denied_at = first_time(denied, since=started, until=started + timeout + 5)
     report = revoke(entry, plan, vault, aws, timeout=timeout)
     whole = time.monotonic() - started
     steps = {s.action: s for s in report.steps}
@@ -143,25 +138,8 @@ def scenario(world: World, moto: servers.MotoServer, others: int, *, hung: bool 
 def cli_scenario(world: World, moto: servers.MotoServer) -> dict[str, object]:
     """The operator's view: `agentiam revoke NAME --env ENV --yes` as a new process, watched from its start
     (Python's start, imports and reading the agent's spec and stack config included)."""
-    iam = boto3.client("iam", **moto.client_kwargs())
-    aws_plan = world.agent(AGENT).aws
-    iam.create_role(RoleName=aws_plan.role_name, Path=aws_plan.role_path,
-                    AssumeRolePolicyDocument=json.dumps(aws_plan.trust_policy))
-    token = AgentSession(world.settings(AGENT)).token()
-    http = requests.Session()
-
-    def refused() -> bool:
-        answer = http.get(f"{world.server.address}/v1/auth/token/lookup-self", headers={"X-Vault-Token": token},
-                          verify=str(world.server.ca_cert_path), timeout=5)
-        return answer.status_code == 403
-
-    def denied() -> bool:
-        try:
-            iam.get_role_policy(RoleName=aws_plan.role_name, PolicyName=names.KILL_SWITCH_POLICY_NAME)
-        except botocore.exceptions.ClientError:
-            return False
-        return True
-
+    create_role(world, moto)
+    refused, denied = probes(world, moto, AgentSession(world.settings(AGENT)).token())
     env = {**os.environ, **moto.env, "VAULT_ADDR": world.server.address, "VAULT_TOKEN": world.server.root_token,
            "VAULT_CACERT": str(world.server.ca_cert_path), "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
            "AGENTIAM_STATE_DIR": str(world.root / "revocations")}
@@ -169,8 +147,8 @@ def cli_scenario(world: World, moto: servers.MotoServer) -> dict[str, object]:
                world.env, "--yes", "--specs", str(world.specs_dir), "--stacks", str(world.stacks_dir),
                "--aws-endpoint-url", moto.endpoint_url, "--format", "json"]
     started = time.monotonic()
-    refused_at = watch(refused, started, 0.005, started + 60)
-    denied_at = watch(denied, started, 0.01, started + 60)
+    refused_at = first_time(refused, since=started, until=started + 60, every=0.005)
+    denied_at = first_time(denied, since=started, until=started + 60)
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     whole = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr

@@ -36,8 +36,8 @@ Examples:
 """
 
 
-def one_line(text: str) -> str:
-    """Any detail on one table line: a server's multi-line error must not break the table."""
+def _single_line(text: str) -> str:
+    """Any detail on one table line, whatever a server put in it (Vault's own errors are already one line)."""
     return " ".join(text.split())
 
 
@@ -59,7 +59,7 @@ def _user_hint(remaining: Remaining) -> str:
 def render_text(report: Revocation, record: Path | None = None) -> str:
     """The step table, what is still alive and what to do next; nothing secret (paths, names, counts, lease ids)."""
     rows = [("SYSTEM", "STEP", "TARGET", "RESULT", "AFTER", "DETAIL")]
-    rows += [(s.system, s.action, s.target, s.outcome.value, f"{s.seconds:.2f}s", one_line(s.detail))
+    rows += [(s.system, s.action, s.target, s.outcome.value, f"{s.seconds:.2f}s", _single_line(s.detail))
              for s in report.steps]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     where = f" on {report.vault_addr}" if report.vault_addr else ""

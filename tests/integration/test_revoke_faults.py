@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +28,7 @@ from agentiam.client import AgentSession, PermissionDenied
 from agentiam.client.vault import VaultApi
 from agentiam.plan import names
 from tests import servers
-from tests.faults import FaultProxy
+from tests.faults import FaultProxy, first_time
 from tests.integration.world import World, reader_spec
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -73,26 +72,6 @@ def _steps(result: Result) -> dict[str, dict]:
     report = json.loads(result.output)
     return {s["action"]: s for s in report["steps"] if s["action"] != "revoke database leases"
             or s["outcome"] != "already revoked"}
-
-
-def _watch(condition: Callable[[], bool], started: float, until: float) -> Callable[[], float | None]:
-    """Poll `condition` in a thread; the returned callable gives the seconds from `started` it first held, or None."""
-    seen: list[float] = []
-
-    def poll() -> None:
-        while time.monotonic() < until and not seen:
-            if condition():
-                seen.append(time.monotonic() - started)
-            time.sleep(0.01)
-
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-
-    def result() -> float | None:
-        thread.join(timeout=max(0.0, until - time.monotonic()) + 1)
-        return seen[0] if seen else None
-
-    return result
 
 
 # -- case 2: PostgreSQL down during revoke ------------------------------------------------------------------
@@ -168,7 +147,7 @@ def test_with_vault_hung_the_aws_deny_lands_within_a_second_and_the_run_ends_at_
     vault_addr = f"https://{vault.address}"
     vault.hang()
     started = time.monotonic()
-    denied_after = _watch(lambda: _kill_switch(moto_server, role) is not None, started, started + 10)
+    denied_after = first_time(lambda: _kill_switch(moto_server, role) is not None, since=started, until=started + 10)
     result = _revoke(world, moto_server, AGENT, "--env", world.env, "--timeout", str(TIMEOUT), vault_addr=vault_addr)
     took = time.monotonic() - started
     assert result.exit_code == EXIT_INCOMPLETE, result.output
@@ -207,7 +186,7 @@ def test_with_aws_hung_the_vault_token_is_refused_at_once_and_the_run_ends_at_it
     aws = fault_proxy(int(moto_server.endpoint_url.rsplit(":", 1)[1]))
     aws.hang()
     started = time.monotonic()
-    refused_after = _watch(refused, started, started + 10)
+    refused_after = first_time(refused, since=started, until=started + 10)
     result = _revoke(world, moto_server, AGENT, "--env", world.env, "--timeout", str(TIMEOUT),
                      aws_endpoint=f"http://{aws.address}")
     took = time.monotonic() - started

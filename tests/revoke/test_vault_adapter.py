@@ -17,59 +17,6 @@ from agentiam.revoke.vault_adapter import VaultRevoker
 ENTITY = "agent-dev-invoice-reader"
 
 
-class ScriptedApi:
-    """Answers `call(method, path, json=...)` from a table; `lookup` decides per accessor what lookup-accessor does."""
-
-    def __init__(self, lookup: dict[str, Any]):
-        self.lookup = lookup
-        self.revoked: list[str] = []
-
-    def call(self, method: str, path: str, *, json: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
-        if path == f"identity/entity/name/{ENTITY}":
-            return {"data": {"id": "entity-1"}}
-        if path == "auth/token/accessors":
-            return {"data": {"keys": sorted(self.lookup)}}
-        assert json is not None
-        if path == "auth/token/lookup-accessor":
-            answer = self.lookup[json["accessor"]]
-            if isinstance(answer, Exception):
-                raise answer
-            return {"data": {"entity_id": answer}}
-        if path == "auth/token/revoke-accessor":
-            self.revoked.append(json["accessor"])
-            return {}
-        raise AssertionError(f"unexpected call {method} {path}")
-
-    def close(self) -> None:
-        pass
-
-
-def _revoker(api: ScriptedApi) -> VaultRevoker:
-    revoker = VaultRevoker("https://vault.test", "operator-token")
-    revoker._api = api  # type: ignore[assignment]
-    return revoker
-
-
-def test_a_token_that_vanished_between_list_and_lookup_is_skipped() -> None:
-    api = ScriptedApi({"a-mine": "entity-1", "b-gone": VaultRequestError("auth/token/lookup-accessor",
-                                                                        "invalid accessor"), "c-other": "entity-2"})
-    result = _revoker(api).revoke_entity_tokens(ENTITY, time.monotonic() + 10)
-    assert (result.outcome, result.detail, api.revoked) == (Outcome.REVOKED, "1 token(s) revoked (of 3 in Vault)",
-                                                            ["a-mine"])
-
-
-@pytest.mark.parametrize("error", [
-    VaultUnavailable("auth/token/lookup-accessor", "cannot reach Vault at https://vault.test (ConnectionError)"),
-    VaultSealed("auth/token/lookup-accessor", "Vault is sealed; an operator must unseal it"),
-    PermissionDenied("auth/token/lookup-accessor", "permission denied"),
-])
-def test_an_outage_while_looking_tokens_up_fails_the_step_instead_of_saying_no_live_token(
-        error: VaultRequestError) -> None:
-    api = ScriptedApi({"a-unknown": error, "b-mine": "entity-1"})
-    with pytest.raises(type(error)):
-        _revoker(api).revoke_entity_tokens(ENTITY, time.monotonic() + 10)
-
-
 class Scripted:
     """Answers `call(method, path, json=...)` from a dict of (method, path) -> answer or exception."""
 
@@ -183,3 +130,41 @@ def test_the_token_scan_stops_at_the_deadline_and_says_how_far_it_got() -> None:
     with pytest.raises(VaultRequestError, match=r"looked at \d+ of 400 tokens before the deadline"):
         _with(api).revoke_entity_tokens(ENTITY, started + 0.3)
     assert time.monotonic() - started < 1.0
+
+
+def _tokens(lookup: dict[str, Any]) -> tuple[Scripted, list[str]]:
+    """A Vault whose tokens are `lookup`'s accessors: lookup-accessor answers the entity id, or raises."""
+    revoked: list[str] = []
+
+    def look(body: dict[str, Any]) -> Any:
+        answer = lookup[body["accessor"]]
+        return answer if isinstance(answer, Exception) else {"data": {"entity_id": answer}}
+
+    def revoke(body: dict[str, Any]) -> dict[str, Any]:
+        revoked.append(body["accessor"])
+        return {}
+
+    return Scripted({("GET", f"identity/entity/name/{ENTITY}"): {"data": {"id": "entity-1"}},
+                     ("LIST", "auth/token/accessors"): {"data": {"keys": sorted(lookup)}},
+                     ("POST", "auth/token/lookup-accessor"): look,
+                     ("POST", "auth/token/revoke-accessor"): revoke}), revoked
+
+
+def test_a_token_that_vanished_between_list_and_lookup_is_skipped() -> None:
+    api, revoked = _tokens({"a-mine": "entity-1", "b-gone": VaultRequestError("auth/token/lookup-accessor",
+                                                                             "invalid accessor"), "c-other": "entity-2"})
+    result = _with(api).revoke_entity_tokens(ENTITY, time.monotonic() + 10)
+    assert (result.outcome, result.detail, revoked) == (Outcome.REVOKED, "1 token(s) revoked (of 3 in Vault)",
+                                                        ["a-mine"])
+
+
+@pytest.mark.parametrize("error", [
+    VaultUnavailable("auth/token/lookup-accessor", "cannot reach Vault at https://vault.test (ConnectionError)"),
+    VaultSealed("auth/token/lookup-accessor", "Vault is sealed; an operator must unseal it"),
+    PermissionDenied("auth/token/lookup-accessor", "permission denied"),
+])
+def test_an_outage_while_looking_tokens_up_fails_the_step_instead_of_saying_no_live_token(
+        error: VaultRequestError) -> None:
+    api, _ = _tokens({"a-unknown": error, "b-mine": "entity-1"})
+    with pytest.raises(type(error)):
+        _with(api).revoke_entity_tokens(ENTITY, time.monotonic() + 10)
