@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from enum import Enum
 
 # Spec keys and values are echoed in findings; a newline or escape sequence in them must not start a line of its
-# own (a forged `::error::` workflow command in CI logs, a fake finding in a terminal) or recolour a terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _visible(text: str) -> str:
-    """`text` with control characters shown as escapes (`\\n`, `\\x1b`), so one finding is one line."""
-    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+# own (a forged `::error::` workflow command in CI logs, a fake finding in a terminal), recolour a terminal or
+# reorder the line (bidirectional overrides): `visible` shows them as escapes.
+from agentiam.characters import visible
 
 
 class Severity(str, Enum):
@@ -37,9 +32,9 @@ class Finding:
 
     def render(self) -> str:
         """`file:line:col  RULE  field: message`, the line reviewers act on."""
-        where = f"{_visible(self.file)}:{self.line}:{self.column}"
-        field = f"{_visible(self.path)}: " if self.path else ""
-        return f"{where}  {self.rule_id}  {field}{_visible(self.message)}"
+        where = f"{visible(self.file)}:{self.line}:{self.column}"
+        field = f"{visible(self.path)}: " if self.path else ""
+        return f"{where}  {self.rule_id}  {field}{visible(self.message)}"
 
     def as_dict(self) -> dict:
         data = asdict(self)

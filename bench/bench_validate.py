@@ -85,7 +85,7 @@ def spec_text(i: int, rng: random.Random) -> tuple[str, str]:
     if function == "analysis":
         statements.append(f"""    - sid: scratch
       scratch: true
-      actions: [s3:PutObject, s3:GetObject, s3:DeleteObject]
+      actions: [s3:PutObject, s3:GetObject]
       resources: ["arn:aws:s3:::{team}-scratch-{{account}}-{{env}}/{{agent}}/*"]""")
     # a few sids repeat across generated statements; keep them unique within the spec
     seen: set[str] = set()
@@ -107,7 +107,7 @@ def spec_text(i: int, rng: random.Random) -> tuple[str, str]:
         f'  contact: "#{team}"',
         f"function: {function}",
         f"environments: [{', '.join(envs)}]",
-        f"expires: 2027-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+        f"expires: 2027-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}",
         "credentials:",
         f"  token_ttl: {ttl}",
         f"  token_max_ttl: {rng.choice(('8h', '12h', '24h'))}",

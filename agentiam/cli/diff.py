@@ -24,6 +24,7 @@ def failing(report: DiffReport, fail_on: str) -> bool:
     if fail_on == "never":
         return False
     verdicts = {a.verdict for a in report.agents} | {e.verdict for e in report.environments}
+    verdicts |= {report.code.verdict} if report.code is not None else set()
     if fail_on == "widened" and verdicts & {Verdict.WIDENED, Verdict.HIGH_RISK}:
         return True
     if fail_on in ("widened", "high") and Verdict.HIGH_RISK in verdicts:
@@ -36,6 +37,8 @@ Examples:
   agentiam diff --base origin/main                     # working tree against main
   agentiam diff --base v1.4 --head HEAD --format json  # two commits, for machines
   agentiam diff --base origin/main --format markdown --output diff.md --fail-on high
+  agentiam diff --base origin/main --head HEAD --fail-on high \\
+      --base-code-snapshots base-code/ --head-code-snapshots head-code/   # agentiam's own code changed
 \b
 Under GitHub Actions (GITHUB_ACTIONS=true) the Markdown is also appended to the job summary and
 every risky addition is annotated on its spec line.
@@ -50,14 +53,22 @@ every risky addition is annotated on its spec line.
                    "(always counted unless `never`).")
 @click.option("--output", "output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the report to this file instead of standard output (annotations still go to stdout).")
+@click.option("--base-code-snapshots", "base_code", type=click.Path(path_type=Path), default=None,
+              help="Folder of `agentiam snapshot --all` of the head's specs, run with the base's code.")
+@click.option("--head-code-snapshots", "head_code", type=click.Path(path_type=Path), default=None,
+              help="The same, run with the head's own code. Differences are changes caused by agentiam's own code "
+                   "(high risk); without both, a changed tool file is reported as not compiled (high risk).")
 @specs_option
 @stacks_option
 @handle_user_errors
-def diff(base: str, head: str | None, fmt: str, fail_on: str, output: Path | None, specs_dir: Path,
-         stacks_dir: Path) -> None:
+def diff(base: str, head: str | None, fmt: str, fail_on: str, output: Path | None, base_code: Path | None,
+         head_code: Path | None, specs_dir: Path, stacks_dir: Path) -> None:
     """Show what changes in each agent's power between two revisions. Exit 0 ok, 1 --fail-on hit, 2 bad input."""
+    if (base_code is None) != (head_code is None):
+        raise click.UsageError("give both --base-code-snapshots and --head-code-snapshots, or neither")
     repo = GitRepo(Path.cwd())
-    report = compute_diff(repo, base, head, specs_dir, stacks_dir)
+    snapshots = (base_code, head_code) if base_code is not None and head_code is not None else None
+    report = compute_diff(repo, base, head, specs_dir, stacks_dir, code_snapshots=snapshots)
     text = RENDERERS[fmt](report)
     if output is not None:
         try:

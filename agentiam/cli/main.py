@@ -17,6 +17,8 @@ COMMANDS = {
     "validate": "agentiam.cli.validate:validate",
     "plan": "agentiam.cli.plan:plan",
     "diff": "agentiam.cli.diff:diff",
+    "snapshot": "agentiam.cli.snapshot:snapshot_command",
+    "codeowners": "agentiam.cli.codeowners:codeowners",
     "schema": "agentiam.cli.schema:schema",
     "new": "agentiam.cli.new:new",
     "revoke": "agentiam.cli.revoke:revoke",

@@ -30,9 +30,11 @@ def affected_stacks(report: Mapping[str, Any], stacks_dir: Path) -> list[str]:
 
     A stack is affected if its config changed, if it owns the environment-wide resources of an environment
     with an environment-wide change, or if it provisions an agent whose plan changed in its environment (the
-    agent's shard of that environment).
+    agent's shard of that environment). A change of agentiam's own code (`code.files`) may change every stack.
     """
     configs = {stack: load_environment(stacks_dir, stack) for stack in stack_names(stacks_dir)}
+    if (report.get("code") or {}).get("files"):
+        return sorted(configs)
     changed_files = {Path(path).name for path in report.get("changed_stack_files", [])}
     wanted = {stack for stack in configs if f"Pulumi.{stack}.yaml" in changed_files}
     # Environment-wide resources (mounts, boundaries, log routing...) live in the stack that owns them.

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentiam.diff import platform, risk
+from agentiam.diff import platform, risk, toolchange
 from agentiam.diff.gitsource import GitError, GitRepo, Snapshot, stack_of
 from agentiam.diff.model import AgentDiff, Change, DiffReport, Direction, EntryChange, EnvironmentDiff, RiskLabel
 from agentiam.environment.load import parse_environment
@@ -30,8 +30,9 @@ from agentiam.environment.model import EnvironmentConfig
 from agentiam.errors import SpecError
 from agentiam.findings import Finding
 from agentiam.iam import catalogue
+from agentiam.iam.arn import Breadth, breadth
 from agentiam.plan.boundary import NO_EXPORT_CLASSES
-from agentiam.plan.build import agent_plan, platform_plan, selected
+from agentiam.plan.build import RESOURCE_ACCOUNT_KEY, agent_plan, platform_plan, selected
 from agentiam.plan.effective import fill
 from agentiam.plan.model import AgentPlan
 from agentiam.rules.registry import run_rules
@@ -126,8 +127,36 @@ def collect(repo: GitRepo, base_rev: str, head_rev: str | None, specs_prefix: st
                for env, agent in keys
                if base_side.entries.get((env, agent)) != head_side.entries.get((env, agent))]
     changed_head = [head_side.specs[p] for p in changed_specs if p in head_side.specs]
-    findings = run_rules(changed_head, head_side.environments(), today or dt.date.today())
+    # Fleet rules see the changed specs plus the unchanged ones they name (the owner of a shared KV path), so a
+    # reference to an unchanged agent is judged against it; only the changed files' findings are reported.
+    context = _unchanged_specs_named(repo, base, head, _named_agents(changed_head), specs_prefix)
+    findings = [f for f in run_rules(changed_head + context, head_side.environments(), today or dt.date.today())
+                if f.file in head_side.specs]
     return Collected(base_side, head_side, entries, changed_specs, changed_stacks, findings, notes)
+
+
+def _named_agents(specs: list[LoadedSpec]) -> set[str]:
+    """Agents other than themselves that the specs refer to by name (`shared_by`)."""
+    own = {loaded.spec.name for loaded in specs}
+    return {g.shared_by for loaded in specs for g in loaded.spec.permissions.kv if g.shared_by} - own
+
+
+def _unchanged_specs_named(repo: GitRepo, base: Snapshot, head: Snapshot, wanted: set[str],
+                           prefix: str) -> list[LoadedSpec]:
+    """Unchanged specs (the same blob at both revisions) declaring one of the `wanted` agents, found with
+    `git grep` at the base commit and parsed to confirm."""
+    if not wanted or base.commit is None:
+        return []
+    unchanged = {p: o for p, o in base.specs.items() if head.specs.get(p) == o}
+    found: list[LoadedSpec] = []
+    for name in sorted(wanted):
+        hits = [p for p in repo.files_containing(base.commit, (name,), prefix) if p in unchanged]
+        blobs = repo.read_blobs(unchanged[p] for p in hits)
+        for path in hits:
+            loaded = load_spec_bytes(path, blobs[unchanged[path]])[0]
+            if loaded is not None and loaded.spec.name == name:
+                found.append(loaded)
+    return found
 
 
 def _compile(side: Side, changed: set[str], affected: set[str], notes: list[str]) -> None:
@@ -186,6 +215,7 @@ class Locator:
         """The resource line of the statement granting `action` on `resource`."""
         if self.spec is None:
             return {}
+        resource = resource.split(" (also in account", 1)[0]
         for i, grant in enumerate(self.spec.permissions.aws):
             if any(a.lower() == action.lower() for a in grant.actions):
                 for j, template in enumerate(grant.resources):
@@ -249,13 +279,21 @@ class Context:
 
 
 def _aws_grants(entry: AgentPlan | None) -> dict[str, tuple[str, set[str]]]:
-    """lower-case action -> (action as written, resources): natural keys, statement and order free."""
+    """lower-case action -> (action as written, resources): natural keys, statement and order free.
+
+    A statement allowed to reach other accounts (`cross_account`) names them with each resource,
+    `arn:aws:s3:::drop/* (also in account 999999999999)`: the same ARN in another account is another grant.
+    """
     grants: dict[str, tuple[str, set[str]]] = {}
     policy = entry.aws.inline_policy if entry else None
+    own = entry.aws.role_arn.split(":")[4] if entry else ""
     for statement in (policy or {}).get("Statement", []):
+        accounts = statement.get("Condition", {}).get("StringEqualsIfExists", {}).get(RESOURCE_ACCOUNT_KEY, [own])
+        others = sorted(set(accounts) - {own})
+        suffix = f" (also in account {', '.join(others)})" if others else ""
         for action in statement["Action"]:
             _, resources = grants.setdefault(action.lower(), (action, set()))
-            resources.update(statement["Resource"])
+            resources.update(f"{r}{suffix}" for r in statement["Resource"])
     return grants
 
 
@@ -280,7 +318,8 @@ def _resource_risks(resources: Iterable[str], before_levels: Mapping[str, set[st
     escalated: dict[tuple[str | None, str | None], list[str]] = {}
     top = risk.top_level(after_levels)
     for resource in sorted(resources):
-        labels += [risk.wildcard_resource(resource), risk.cross_environment(resource, ctx.environment, ctx.accounts)]
+        labels += [risk.wildcard_resource(resource), risk.cross_environment(resource, ctx.environment, ctx.accounts),
+                   risk.foreign_account(resource, ctx.accounts.get(ctx.environment, ""), ctx.accounts)]
         previous = risk.top_level(before_levels.get(resource, ()))
         if risk.access_escalation(resource, previous, top) is not None:
             escalated.setdefault((previous, top), []).append(resource)
@@ -297,8 +336,8 @@ def _aws_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context
     for key in sorted(set(new) - set(old)):
         action, resources = new[key]
         concrete = catalogue.expand(action)
-        levels = risk.ordered_levels(i.access_level for i in concrete)
-        labels = risk.action_risks(concrete, reached)
+        levels = risk.ordered_levels(level for i in concrete for level in i.access_levels)
+        labels = risk.action_risks(concrete, reached, _widest(resources))
         labels.append(risk.wildcard_action(action, len(concrete)))
         labels.extend(_resource_risks(resources, old_levels, ctx, levels))
         changes.append(Change("aws", "added", action, Direction.WIDER, access_level=", ".join(levels),
@@ -323,6 +362,10 @@ def _aws_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context
     return changes
 
 
+def _widest(resources: Iterable[str]) -> Breadth:
+    return max((breadth(r) for r in resources), default=Breadth.EXACT)
+
+
 def _subsumes(wide: str, narrow: str) -> bool:
     """Whether every action `narrow` reaches is also reached by `wide`."""
     reached = {i.name for i in catalogue.expand(wide)}
@@ -338,12 +381,13 @@ def _resource_changes(action: str, old: set[str], new: set[str], old_levels: Map
     """Resources of an action granted on both sides: widened / narrowed scope, or resources added / removed."""
     added, removed = sorted(new - old), sorted(old - new)
     concrete = catalogue.expand(action)
-    levels = risk.ordered_levels(i.access_level for i in concrete)
+    levels = risk.ordered_levels(level for i in concrete for level in i.access_levels)
     changes: list[Change] = []
     paired: set[str] = set()
     for resource in added:
         covered = [r for r in removed if _covers(resource, r)]
         labels = _resource_risks([resource], old_levels, ctx, levels)
+        labels.extend(risk.action_risks(concrete, reached, breadth(resource)))
         if covered:
             paired.update(covered)
             changes.append(Change("aws", "widened", action, Direction.WIDER, before=", ".join(covered),
@@ -357,7 +401,6 @@ def _resource_changes(action: str, old: set[str], new: set[str], old_levels: Map
                                   after=resource, access_level=", ".join(levels), resources=(resource,),
                                   **ctx.head.resource(action, resource)))
             continue
-        labels.extend(risk.action_risks(concrete, reached))
         changes.append(Change("aws", "added", action, Direction.WIDER, access_level=", ".join(levels),
                               resources=(resource,), risks=_unique(labels), **ctx.head.resource(action, resource)))
     for resource in removed:
@@ -392,7 +435,7 @@ def _vault_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
         else:
             gained = now - was
             top_was = max(_CAPABILITY_RANK.get(c, 0) for c in was)
-            labels = [RiskLabel(risk.ACCESS_ESCALATION, "medium", f"{_caps(was)} -> {_caps(now)} on {path}")
+            labels = [risk.ACCESS_ESCALATION.label("medium", f"{_caps(was)} -> {_caps(now)} on {path}")
                       if any(_CAPABILITY_RANK.get(c, 0) > top_was for c in gained) else None]
             direction = Direction.WIDER if gained else Direction.NARROWER
             changes.append(Change("vault", "widened" if gained else "narrowed", path, direction,
@@ -400,34 +443,67 @@ def _vault_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
     return changes
 
 
+def _share_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
+    """Secrets of the agent's own folder it lets other agents be granted, by (path, agent)."""
+    def shares(entry: AgentPlan | None) -> dict[tuple[str, str], list[str]]:
+        return {(s.path, agent): s.capabilities for s in (entry.vault.kv_shares if entry else []) for agent in s.agents}
+
+    old, new = shares(before), shares(after)
+    changes: list[Change] = []
+    where = ctx.head.at(("permissions", "kv_shares"))
+    for path, agent in sorted(set(old) | set(new)):
+        was, now = old.get((path, agent)), new.get((path, agent))
+        if was == now:
+            continue
+        subject = f"{path} shared with {agent}"
+        if now is not None and (was is None or set(now) - set(was)):
+            changes.append(Change("vault", "shared", subject, Direction.WIDER, before=_caps(was or []),
+                                  after=_caps(now), risks=(risk.RESOURCE_EXPOSURE.label(
+                                      "high", f"{agent} may be granted {_caps(now)} on this agent's secret"),),
+                                  **where))
+        else:
+            changes.append(Change("vault", "unshared" if now is None else "narrowed", subject, Direction.NARROWER,
+                                  before=_caps(was or []), after=_caps(now) if now else None,
+                                  **ctx.base.at(("permissions", "kv_shares"))))
+    return changes
+
+
 def _database_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
-    def access(entry: AgentPlan | None) -> dict[str, str]:
-        levels: dict[str, str] = {}
+    """Database grants by natural key (database, schema): the stack config's connection decides the schemas a grant
+    reaches, so a schema added there widens every agent granted that database, and is shown on each of them."""
+    def access(entry: AgentPlan | None) -> dict[tuple[str, str], str]:
+        levels: dict[tuple[str, str], str] = {}
         for role in entry.vault.database_roles if entry else []:
-            if levels.get(role.database) != "write":
-                levels[role.database] = role.access
+            for schema in role.schemas:
+                if levels.get((role.database, schema)) != "write":
+                    levels[(role.database, schema)] = role.access
         return levels
 
     old, new = access(before), access(after)
+    old_databases = {database for database, _ in old}
     changes: list[Change] = []
-    for database in sorted(set(old) | set(new)):
-        was, now = old.get(database), new.get(database)
+    for database, schema in sorted(set(old) | set(new)):
+        key, subject = (database, schema), f"{database} (schema {schema})"
+        was, now = old.get(key), new.get(key)
         if was == now:
             continue
         if was is None:
-            labels = [RiskLabel(risk.INFRASTRUCTURE_MODIFICATION, "low", f"writes to database {database}")
-                      if now == "write" else None]
-            changes.append(Change("database", "added", database, Direction.WIDER, after=now, risks=_unique(labels),
+            labels: list[RiskLabel | None] = [risk.INFRASTRUCTURE_MODIFICATION.label("low", f"writes to {subject}")
+                                              if now == "write" else None]
+            if database in old_databases:  # the same grant now reaches another schema
+                labels.append(risk.DATABASE_SCOPE.label("high", f"the {database} grant now reaches schema {schema} "
+                                                                f"({now}), as does every agent granted {database}"))
+            changes.append(Change("database", "added", subject, Direction.WIDER, after=now, risks=_unique(labels),
                                   **ctx.head.database(database)))
         elif now is None:
-            changes.append(Change("database", "removed", database, Direction.NARROWER, before=was,
+            changes.append(Change("database", "removed", subject, Direction.NARROWER, before=was,
                                   **ctx.base.database(database)))
         elif now == "write":
-            label = RiskLabel(risk.ACCESS_ESCALATION, "medium", f"read -> write on database {database}")
-            changes.append(Change("database", "widened", database, Direction.WIDER, before=was, after=now,
+            label = risk.ACCESS_ESCALATION.label("medium", f"read -> write on {subject}")
+            changes.append(Change("database", "widened", subject, Direction.WIDER, before=was, after=now,
                                   risks=(label,), **ctx.head.database(database)))
         else:
-            changes.append(Change("database", "narrowed", database, Direction.NARROWER, before=was, after=now,
+            changes.append(Change("database", "narrowed", subject, Direction.NARROWER, before=was, after=now,
                                   **ctx.head.database(database)))
     return changes
 
@@ -539,7 +615,7 @@ def _identity_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
     if before.status != after.status:
         wider = STATUS_ORDER.index(after.status) < STATUS_ORDER.index(before.status)  # loosest first
         op = {"active": "reactivated", "suspended": "suspended", "revoked": "revoked"}[after.status]
-        labels = [RiskLabel(risk.REACTIVATED, "high", f"{before.status} -> active lifts the kill switch: every "
+        labels = [risk.REACTIVATED.label("high", f"{before.status} -> active lifts the kill switch: every "
                             "permission of the spec is restored at once")] if after.status == "active" else []
         changes.append(Change("agent", op, "status", Direction.WIDER if wider else Direction.NARROWER,
                               before=before.status, after=after.status, risks=tuple(labels), **ctx.head.status()))
@@ -556,7 +632,7 @@ def _identity_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
                                   after=getattr(after, attr), **ctx.head.at(("owner", attr.split("_", 1)[1]))))
     if before.expires != after.expires:
         later = after.expires > before.expires
-        labels = [RiskLabel(risk.LONGER_LIFETIME, "low", f"identity valid until {after.expires}")] if later else []
+        labels = [risk.LONGER_LIFETIME.label("low", f"identity valid until {after.expires}")] if later else []
         changes.append(Change("owner", "extended" if later else "shortened", "expires",
                               Direction.WIDER if later else Direction.NARROWER, before=before.expires,
                               after=after.expires, risks=tuple(labels), **ctx.head.at(("expires",))))
@@ -601,14 +677,14 @@ def _trust_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
         if gained:
             changes.append(Change("trust", "changed" if lost else "added", f"{sid} principal", Direction.WIDER,
                                   before=", ".join(sorted(lost)) or None, after=", ".join(sorted(gained)),
-                                  risks=(RiskLabel(risk.TRUST_CHANGED, "high", f"{', '.join(sorted(gained))} may "
+                                  risks=(risk.TRUST_CHANGED.label("high", f"{', '.join(sorted(gained))} may "
                                                    f"assume the role and so mint the agent's AWS credentials"),)))
         elif lost:
             changes.append(Change("trust", "removed", f"{sid} principal", Direction.NARROWER,
                                   before=", ".join(sorted(lost))))
         for action in sorted(now["actions"] - was["actions"]):
             changes.append(Change("trust", "added", f"{sid} action {action}", Direction.WIDER, risks=(
-                RiskLabel(risk.TRUST_CHANGED, "medium", f"trusted principals may now call {action}"),)))
+                risk.TRUST_CHANGED.label("medium", f"trusted principals may now call {action}"),)))
         for action in sorted(was["actions"] - now["actions"]):
             changes.append(Change("trust", "removed", f"{sid} action {action}", Direction.NARROWER))
         if sid not in old or sid not in new:
@@ -619,13 +695,13 @@ def _trust_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
                 continue
             if b is None:  # a condition dropped lets the principal assume the role without meeting it
                 changes.append(Change("trust", "removed", f"{sid} condition {key}", Direction.WIDER, before=a,
-                                      risks=(RiskLabel(risk.TRUST_CHANGED, "medium", f"condition {key} no longer "
+                                      risks=(risk.TRUST_CHANGED.label("medium", f"condition {key} no longer "
                                                        "required to assume the role"),)))
             elif a is None:
                 changes.append(Change("trust", "added", f"{sid} condition {key}", Direction.NARROWER, after=b))
             else:
                 changes.append(Change("trust", "changed", f"{sid} condition {key}", Direction.WIDER, before=a,
-                                      after=b, risks=(RiskLabel(risk.TRUST_CHANGED, "medium", f"condition {key} "
+                                      after=b, risks=(risk.TRUST_CHANGED.label("medium", f"condition {key} "
                                                                 "now accepts another value"),)))
     return changes
 
@@ -639,7 +715,7 @@ _DESCRIBED = ("agent", "environment", "identity_name", "status", "function", "de
               "vault.approle.token_ttl", "vault.approle.token_max_ttl",
               "vault.approle.token_explicit_max_ttl", "vault.approle.secret_id", "vault.approle.token_bound_cidrs",
               "vault.cert.allowed_common_names", "vault.cert.token_bound_cidrs", "vault.entity", "vault.database_roles",
-              "vault.aws_secret_role", "vault.rate_limit", "egress")
+              "vault.aws_secret_role", "vault.rate_limit", "vault.kv_shares", "egress")
 
 
 def _other_changes(before: AgentPlan | None, after: AgentPlan | None) -> list[Change]:
@@ -657,15 +733,21 @@ def describe(entry: EntryChange, ctx: Context) -> list[Change]:
     before, after = entry.before, entry.after
     changes = (_identity_changes(before, after, ctx) + _trust_changes(before, after, ctx)
                + _aws_changes(before, after, ctx)
-               + _vault_changes(before, after, ctx) + _database_changes(before, after, ctx)
+               + _vault_changes(before, after, ctx) + _share_changes(before, after, ctx)
+               + _database_changes(before, after, ctx)
                + _lifetime_changes(before, after, ctx) + _network_changes(before, after, ctx)
                + _other_changes(before, after))
     return sorted(changes, key=Change.sort_key)
 
 
 def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: Path | str = "agent_specs",
-                 stacks_dir: Path | str = "stacks", today: dt.date | None = None) -> DiffReport:
-    """The permission diff between `base_rev` and `head_rev` (None: the working tree)."""
+                 stacks_dir: Path | str = "stacks", today: dt.date | None = None,
+                 code_snapshots: tuple[Path, Path] | None = None) -> DiffReport:
+    """The permission diff between `base_rev` and `head_rev` (None: the working tree).
+
+    `code_snapshots`: (base-code, head-code) snapshot folders of the head's specs, for changes caused by agentiam's
+    own code (`agentiam.diff.toolchange`); without them a changed tool file is reported as not compiled.
+    """
     specs_prefix = repo.relative(Path(specs_dir)) if isinstance(specs_dir, Path) else specs_dir
     stacks_prefix = repo.relative(Path(stacks_dir)) if isinstance(stacks_dir, Path) else stacks_dir
     for prefix, option in ((specs_prefix, "--specs"), (stacks_prefix, "--stacks")):
@@ -690,6 +772,9 @@ def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: 
                                 tuple(_in_environment(findings_by_file.get(spec_file, []), entry.environment)),
                                 _kill_switch_note(entry, changes)))
     environments, lookups = environment_diffs(repo, got, specs_prefix)
+    code = toolchange.code_diff(repo, got.base.snapshot.commit or base_rev, got.head.snapshot.commit,
+                                (specs_prefix, stacks_prefix), sorted(stack_of(p) for p in got.head.snapshot.stacks),
+                                code_snapshots)
     if got.changed_spec_files or got.changed_stack_files:
         catalogue_version = catalogue.data_version()
     else:
@@ -701,7 +786,7 @@ def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: 
                       specs_compiled=len(got.base.specs) + len(got.head.specs), notes=got.notes,
                       catalogue_version=catalogue_version, accounts=accounts,
                       environments=sorted(environments, key=lambda e: _env_order(e.environment)),
-                      rest_lookups=lookups)
+                      rest_lookups=lookups, code=code)
 
 
 def _kill_switch_note(entry: EntryChange, changes: Iterable[Change]) -> tuple[str, ...]:
@@ -736,9 +821,11 @@ def environment_diffs(repo: GitRepo, got: Collected, specs_prefix: str) -> tuple
     for name in sorted(set(before) | set(after)):
         files = sorted({f for f in before.get(name, (None, []))[1] + after.get(name, (None, []))[1]
                         if f in changed_stacks})
-        if name not in before or name not in after:
-            op = "added" if name in after else "removed"
-            changes = [Change("environment", op, name, Direction.NEUTRAL)]
+        if name not in after:
+            changes, compiled = [Change("environment", "removed", name, Direction.NARROWER)], "full"
+        elif name not in before:  # reviewed like a new agent plus its platform: every trust root is new
+            cfg = after[name][0]
+            changes = platform.new_environment_changes(cfg, platform_plan(list(got.head.by_agent.values()), cfg))
             compiled = "full"
         elif files:
             sides = [platform.EnvironmentSide(cfg, platform_plan(list(side.by_agent.values()), cfg))

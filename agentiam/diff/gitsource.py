@@ -199,3 +199,23 @@ class GitRepo:
         if done.returncode != 0:
             raise GitError(f"git {' '.join(args)}: {done.stderr.decode(errors='replace').strip()}")
         return done.stdout
+
+    def changed_paths(self, base_commit: str, head_commit: str | None) -> list[tuple[str, str]]:
+        """(status letter, path) of every file the head changed since it left the base (`git diff base...head`).
+
+        Three dots: what the head changed, not what the base gained since (a branch behind main is not blamed for
+        main's newer files). Renames count as a deletion and an addition (`--no-renames`): a file moved out of a
+        folder changes both. head None: the working tree against the merge base (staged or not) plus untracked files.
+        """
+        tip = head_commit or "HEAD"
+        try:
+            since = self._run(["merge-base", base_commit, tip], cwd=self.root).strip()
+        except GitError:  # unrelated histories: no merge base, compare with the base itself
+            since = base_commit
+        args = ["diff", "--name-status", "--no-renames", "-z", since] + ([head_commit] if head_commit else [])
+        fields = self._run([*args, "--"], cwd=self.root).split("\0")
+        changed = [(fields[i][:1], fields[i + 1]) for i in range(0, len(fields) - 1, 2) if fields[i]]
+        if head_commit is None:
+            untracked = self._run(["ls-files", "-o", "--exclude-standard", "-z"], cwd=self.root).split("\0")
+            changed += [("A", path) for path in untracked if path]
+        return sorted(set(changed), key=lambda item: item[1])

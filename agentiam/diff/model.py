@@ -73,7 +73,7 @@ class Change:
 
 
 SYSTEM_ORDER = ("agent", "function", "trust", "environment", "aws", "boundary", "vault", "database", "connection",
-                "lifetime", "mount", "network", "logging", "audit", "owner", "other")
+                "lifetime", "mount", "network", "logging", "audit", "owner", "other", "code")
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,36 @@ class EnvironmentDiff(_Tally):
     stack_files: tuple[str, ...] = ()  # this environment's stack configs that changed
 
 
+@dataclass(frozen=True)
+class StackCodeDiff(_Tally):
+    """What one stack's program registers differently when the head's specs are compiled by the head's own code."""
+
+    stack: str
+    environment: str
+    changes: tuple[Change, ...]  # system "code": subject = resource (`type name`), field = the input or option
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class CodeDiff(_Tally):
+    """Changes caused by agentiam's own code (`agentiam.diff.toolchange`): files that can change what deploys.
+
+    `general` says what is known without compiling (the review gate changed; the code's effect was not compiled;
+    compiled and no effect); `stacks` holds every difference between the two snapshots, per stack.
+    """
+
+    files: tuple[str, ...]  # changed paths (base...head) that can change what deploys, gate files included
+    gate_files: tuple[str, ...]  # of which: the review gate itself (.github/)
+    compared: tuple[str, ...]  # stacks whose base-code and head-code snapshots were compared
+    general: tuple[Change, ...]
+    stacks: tuple[StackCodeDiff, ...]
+    verdict: Verdict
+
+    @property
+    def changes(self) -> tuple[Change, ...]:  # type: ignore[override]
+        return self.general + tuple(c for s in self.stacks for c in s.changes)
+
+
 @dataclass
 class DiffReport:
     """The whole diff between two revisions; what every renderer (Markdown, text, JSON, GitHub) reads."""
@@ -144,6 +174,7 @@ class DiffReport:
     accounts: dict[str, str] = field(default_factory=dict)  # environment -> account id, for writers
     environments: list[EnvironmentDiff] = field(default_factory=list)  # only environments with changes
     rest_lookups: int = 0  # `git grep` look-ups of unchanged specs the incremental platform diff needed
+    code: CodeDiff | None = None  # changes caused by agentiam's own code; None when no such file changed
 
     @property
     def changed(self) -> list[AgentDiff]:

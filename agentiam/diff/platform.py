@@ -28,9 +28,10 @@ from agentiam.diff.model import Change, Direction, RiskLabel
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.iam import catalogue
 from agentiam.plan import names
-from agentiam.plan.boundary import CEILING_SID
+from agentiam.plan.boundary import ACCOUNTS_SID, CEILING_SID
+from agentiam.plan.build import declared_accounts
 from agentiam.plan.model import BoundaryPlan, DatabaseConnectionPlan, PlatformPlan
-from agentiam.plan.risk import BOUNDARY_DENIED_ACTIONS
+from agentiam.iam.risk import boundary_denied_actions
 from agentiam.spec.types import format_duration
 from agentiam.spec.validate import LoadedSpec, load_spec_bytes
 
@@ -59,10 +60,18 @@ def ceiling(boundary: BoundaryPlan | None) -> set[str]:
     return set()
 
 
+def allowed_accounts(boundary: BoundaryPlan | None) -> set[str]:
+    """Accounts the class boundary leaves reachable (its account deny statement's exceptions)."""
+    for statement in (boundary.policy.get("Statement", []) if boundary else []):
+        if statement.get("Sid") == ACCOUNTS_SID:
+            return set(statement["Condition"]["StringNotEqualsIfExists"]["aws:ResourceAccount"])
+    return set()
+
+
 def _denied(action: str) -> bool:
     """Whether the boundary's deny statement (same in every class) covers the concrete action."""
     name = action.lower()
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in BOUNDARY_DENIED_ACTIONS)
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in boundary_denied_actions())
 
 
 def boundary_action_changes(function: str, added: Iterable[str], removed: Iterable[str]) -> list[Change]:
@@ -75,7 +84,7 @@ def boundary_action_changes(function: str, added: Iterable[str], removed: Iterab
                                   after="denied by the boundary's own deny statement"))
             continue
         labels = risk.action_risks(concrete) + [risk.wildcard_action(action, len(concrete))]
-        levels = risk.ordered_levels(i.access_level for i in concrete)
+        levels = risk.ordered_levels(level for i in concrete for level in i.access_levels)
         changes.append(Change("boundary", "added", f"{function}: {action}", Direction.WIDER,
                               access_level=", ".join(levels), risks=_unique(labels)))
     for action in sorted(removed):
@@ -83,6 +92,14 @@ def boundary_action_changes(function: str, added: Iterable[str], removed: Iterab
         changes.append(Change("boundary", "removed", f"{function}: {action}", Direction.NARROWER,
                               access_level=", ".join(levels)))
     return changes
+
+
+def boundary_account_changes(function: str, added: Iterable[str], removed: Iterable[str]) -> list[Change]:
+    """Other accounts a class's boundary lets its agents reach (declared by their specs' `cross_account`)."""
+    return ([Change("boundary", "added", f"{function}: account {a}", Direction.WIDER,
+                    risks=(risk.CROSS_ACCOUNT.label("high", f"every {function} agent's boundary now allows resources "
+                                                            f"of account {a}"),)) for a in sorted(added)]
+            + [Change("boundary", "removed", f"{function}: account {a}", Direction.NARROWER) for a in sorted(removed)])
 
 
 def boundary_existence(function: str, before: bool, after: bool) -> list[Change]:
@@ -96,7 +113,8 @@ def boundary_existence(function: str, before: bool, after: bool) -> list[Change]
                    before=f"no {function} agent left in the environment")]
 
 
-def _boundary_changes(old: list[BoundaryPlan], new: list[BoundaryPlan]) -> list[Change]:
+def _boundary_changes(old: list[BoundaryPlan], new: list[BoundaryPlan], own: set[str]) -> list[Change]:
+    """Class ceilings, allowed accounts and deny statements; `own`: the environment's account id(s) at both sides."""
     before = {b.function: b for b in old}
     after = {b.function: b for b in new}
     changes: list[Change] = []
@@ -104,10 +122,15 @@ def _boundary_changes(old: list[BoundaryPlan], new: list[BoundaryPlan]) -> list[
         was, now = before.get(function), after.get(function)
         changes += boundary_existence(function, was is not None, now is not None)
         changes += boundary_action_changes(function, ceiling(now) - ceiling(was), ceiling(was) - ceiling(now))
+        # The environment's own account is in every boundary; only the declared others are changes of power.
+        before_accounts, after_accounts = allowed_accounts(was) - own, allowed_accounts(now) - own
+        changes += boundary_account_changes(function, after_accounts - before_accounts,
+                                            before_accounts - after_accounts)
         if was is None or now is None:
             continue
-        others = ({s.get("Sid"): s for s in was.policy["Statement"] if s.get("Sid") != CEILING_SID},
-                  {s.get("Sid"): s for s in now.policy["Statement"] if s.get("Sid") != CEILING_SID})
+        described = (CEILING_SID, ACCOUNTS_SID)
+        others = ({s.get("Sid"): s for s in was.policy["Statement"] if s.get("Sid") not in described},
+                  {s.get("Sid"): s for s in now.policy["Statement"] if s.get("Sid") not in described})
         for sid in sorted(set(others[0]) | set(others[1]), key=str):
             a, b = others[0].get(sid), others[1].get(sid)
             if a != b:  # the deny statements: a change there moves the class's floor of protection
@@ -153,7 +176,7 @@ def _connection_changes(old: list[DatabaseConnectionPlan], new: list[DatabaseCon
                                   after=_host(present.connection_url) if now else None))
             continue
         if _host(was.connection_url) != _host(now.connection_url):
-            label = RiskLabel(risk.TRUST_CHANGED, "medium", f"Vault sends {name}'s management credentials to "
+            label = risk.TRUST_CHANGED.label("medium", f"Vault sends {name}'s management credentials to "
                                                             f"{_host(now.connection_url)}")
             changes.append(Change("connection", "changed", f"{name}: host", Direction.WIDER,
                                   before=_host(was.connection_url), after=_host(now.connection_url), risks=(label,)))
@@ -213,7 +236,7 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
     changes: list[Change] = []
     if was.retention_days != now.retention_days:
         shorter = now.retention_days < was.retention_days
-        labels = [RiskLabel(risk.AUDIT_WEAKENED, "high" if now.retention_days < 90 else "medium",
+        labels = [risk.AUDIT_WEAKENED.label("high" if now.retention_days < 90 else "medium",
                             f"agent activity kept {now.retention_days} days instead of {was.retention_days} "
                             "(PCI DSS 10.5.1: 12 months, 3 immediately available)")] if shorter else []
         changes.append(Change("logging", "shortened" if shorter else "lengthened", "retention_days",
@@ -224,24 +247,23 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
         if a != b:
             severity = "high" if attr in ("destination_arn", "trail_log_group", "agent_log_group") else "medium"
             changes.append(Change("logging", "changed", attr, Direction.WIDER, before=a, after=b,
-                                  risks=(RiskLabel(risk.AUDIT_WEAKENED, severity, effect),)))
+                                  risks=(risk.AUDIT_WEAKENED.label(severity, effect),)))
     audit_was, audit_now = was.audit, now.audit
     if audit_was.path != audit_now.path:
         changes.append(Change("audit", "moved", "audit device path", Direction.WIDER, before=audit_was.path,
-                              after=audit_now.path, risks=(RiskLabel(
-                                  risk.AUDIT_WEAKENED, "high", "Vault audit lines go to another device; "
+                              after=audit_now.path, risks=(risk.AUDIT_WEAKENED.label("high", "Vault audit lines go to another device; "
                                   "consumers and audit-hash look-ups of the old one see nothing"),)))
     if audit_was.options.get("file_path") != audit_now.options.get("file_path"):
         changes.append(Change("audit", "moved", "audit file_path", Direction.WIDER,
                               before=audit_was.options.get("file_path"), after=audit_now.options.get("file_path"),
-                              risks=(RiskLabel(risk.AUDIT_WEAKENED, "high", "Vault writes audit lines to another "
+                              risks=(risk.AUDIT_WEAKENED.label("high", "Vault writes audit lines to another "
                                                "file; log shipping must follow"),)))
     other_options = {k for k in set(audit_was.options) | set(audit_now.options) if k != "file_path"}
     for key in sorted(other_options):
         if audit_was.options.get(key) != audit_now.options.get(key):
             changes.append(Change("audit", "changed", f"audit option {key}", Direction.WIDER,
                                   before=audit_was.options.get(key), after=audit_now.options.get(key),
-                                  risks=(RiskLabel(risk.AUDIT_WEAKENED, "medium", f"audit option {key} changed"),)))
+                                  risks=(risk.AUDIT_WEAKENED.label("medium", f"audit option {key} changed"),)))
     if audit_was.api_managed != audit_now.api_managed:
         # FACTS.md: OpenBao >= 2.3.2 refuses API-managed devices; one managed through the API can also be
         # disabled through it by any token with sudo on sys/audit.
@@ -249,31 +271,95 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
         direction = Direction.WIDER if to_api else Direction.NARROWER
         changes.append(Change("audit", "changed", "audit api_managed", direction,
                               before=str(audit_was.api_managed).lower(), after=str(audit_now.api_managed).lower(),
-                              risks=(RiskLabel(risk.AUDIT_WEAKENED, "low", "the audit device can be disabled "
+                              risks=(risk.AUDIT_WEAKENED.label("low", "the audit device can be disabled "
                                                "through the API (sys/audit)"),) if to_api else ()))
+    return changes
+
+
+def _principal_risks(config: EnvironmentConfig) -> tuple[RiskLabel, ...]:
+    """What trusting the environment's secrets-engine principal means, and whether it is another account's."""
+    principal = config.aws_secrets_engine_principal_arn
+    labels = [risk.TRUST_CHANGED.label("high", f"every agent role of the environment trusts {principal}: it can "
+                                               "mint every agent's AWS credentials")]
+    account = principal.split(":")[4]
+    if account != config.account_id:
+        labels.append(risk.CROSS_ACCOUNT.label("high", f"the trusted principal is in account {account}, not the "
+                                                       f"environment's {config.account_id} (reason given: "
+                                                       f"{config.aws_secrets_engine_principal_cross_account_reason})"))
+    return tuple(labels)
+
+
+def new_environment_changes(config: EnvironmentConfig, plan: PlatformPlan) -> list[Change]:
+    """A new environment, reviewed like a new agent plus its platform: each trust root and control, labelled."""
+    log = plan.log_routing
+    changes = [
+        Change("environment", "added", config.name, Direction.WIDER,
+               after=f"account {config.account_id}, region {config.region}",
+               risks=(risk.NEW_ENVIRONMENT.label("high", f"a new environment in account {config.account_id}: new "
+                                                         "trusted principal, agent CA, audit device and log "
+                                                         "routing"),)),
+        Change("trust", "added", "trusted principal (aws_secrets_engine_principal_arn)", Direction.WIDER,
+               after=config.aws_secrets_engine_principal_arn, risks=_principal_risks(config)),
+        Change("trust", "added", "agent CA (agent_ca_pem_file)", Direction.WIDER, after=plan.agent_ca_pem_file,
+               risks=(risk.TRUST_CHANGED.label("high", "certificates this CA signs log agents in (first "
+                                                       "factor)"),)),
+        Change("audit", "added", "audit device", Direction.NEUTRAL,
+               after=f"{log.audit.path}: {log.audit.options.get('file_path')} "
+                     f"({'API-managed' if log.audit.api_managed else 'server config file'})",
+               risks=(risk.AUDIT_WEAKENED.label("low", "the audit device can be disabled through the API "
+                                                       "(sys/audit)"),) if log.audit.api_managed else ()),
+        Change("logging", "added", "agent activity routing", Direction.NEUTRAL,
+               after=f"{log.trail_log_group} -> {log.destination_arn}, kept {log.retention_days} days in "
+                     f"{log.agent_log_group}",
+               risks=(risk.AUDIT_WEAKENED.label("high" if log.retention_days < 90 else "medium",
+                                                f"agent activity kept {log.retention_days} days (PCI DSS 10.5.1: "
+                                                "12 months)"),) if log.retention_days < 365 else ()),
+    ]
+    changes += [Change("mount", "added", f"{m.kind} {m.type}", Direction.NEUTRAL,
+                       after=f"{m.path} (max lease {format_duration(m.max_lease_ttl)})") for m in plan.mounts]
+    changes += _connection_changes([], plan.database_connections)
+    changes += _boundary_changes([], plan.boundaries, {config.account_id})
+    return changes
+
+
+def _guardrail_changes(old: EnvironmentConfig, new: EnvironmentConfig) -> list[Change]:
+    """The stack config's own guardrail limits: loosening one is a widening for every later spec."""
+    was, now = old.guardrails, new.guardrails
+    changes: list[Change] = []
+    for attr in ("max_expiry_days", "max_rate_per_second"):
+        a, b = getattr(was, attr), getattr(now, attr)
+        if a != b:
+            looser = b > a
+            changes.append(Change("environment", "loosened" if looser else "tightened", f"guardrails.{attr}",
+                                  Direction.WIDER if looser else Direction.NARROWER, before=f"{a:g}", after=f"{b:g}",
+                                  risks=(risk.GUARDRAIL_LOOSENED.label("medium", f"{attr} {a:g} -> {b:g}"),)
+                                  if looser else ()))
+    for domain in sorted(set(was.internal_domains) - set(now.internal_domains)):
+        changes.append(Change("environment", "removed", f"guardrails.internal_domains {domain}", Direction.WIDER,
+                              risks=(risk.GUARDRAIL_LOOSENED.label("medium", f"other environments' agents may "
+                                                                             f"name {domain} as egress"),)))
+    for domain in sorted(set(now.internal_domains) - set(was.internal_domains)):
+        changes.append(Change("environment", "added", f"guardrails.internal_domains {domain}", Direction.NARROWER))
     return changes
 
 
 def _trust_and_account(old: EnvironmentConfig, new: EnvironmentConfig, old_platform: PlatformPlan | None,
                        new_platform: PlatformPlan | None) -> list[Change]:
-    changes: list[Change] = []
+    changes: list[Change] = _guardrail_changes(old, new)
     if old.aws_secrets_engine_principal_arn != new.aws_secrets_engine_principal_arn:
         changes.append(Change("trust", "changed", "trusted principal (aws_secrets_engine_principal_arn)",
                               Direction.WIDER, before=old.aws_secrets_engine_principal_arn,
-                              after=new.aws_secrets_engine_principal_arn, risks=(RiskLabel(
-                                  risk.TRUST_CHANGED, "high", "every agent role of the environment trusts "
-                                  f"{new.aws_secrets_engine_principal_arn}: it can mint every agent's AWS "
-                                  "credentials"),)))
+                              after=new.aws_secrets_engine_principal_arn, risks=_principal_risks(new)))
     if old_platform and new_platform and old_platform.agent_ca_pem_file != new_platform.agent_ca_pem_file:
         changes.append(Change("trust", "changed", "agent CA (agent_ca_pem_file)", Direction.WIDER,
                               before=old_platform.agent_ca_pem_file, after=new_platform.agent_ca_pem_file,
-                              risks=(RiskLabel(risk.TRUST_CHANGED, "high", "certificates signed by another CA "
+                              risks=(risk.TRUST_CHANGED.label("high", "certificates signed by another CA "
                                                "log agents in (first factor)"),)))
     for attr, what in (("account_id", "AWS account"), ("region", "AWS region")):
         a, b = getattr(old, attr), getattr(new, attr)
         if a != b:
             changes.append(Change("environment", "moved", what, Direction.NEUTRAL, before=a, after=b,
-                                  risks=(RiskLabel(risk.ENVIRONMENT_MOVED, "high" if attr == "account_id" else
+                                  risks=(risk.ENVIRONMENT_MOVED.label("high" if attr == "account_id" else
                                                    "medium", f"every agent role, boundary and log route is created "
                                                    f"in {b}; what exists in {a} is left to remove"),)))
     return changes
@@ -305,7 +391,8 @@ def platform_changes(before: EnvironmentSide, after: EnvironmentSide) -> list[Ch
     old, new = before.platform, after.platform
     assert old is not None and new is not None
     return (_trust_and_account(before.config, after.config, old, new)
-            + _boundary_changes(old.boundaries, new.boundaries)
+            + _boundary_changes(old.boundaries, new.boundaries,
+                                {before.config.account_id, after.config.account_id})
             + _connection_changes(old.database_connections, new.database_connections) + _mount_changes(old, new)
             + _logging_changes(old, new) + _other_changes(old, new))
 
@@ -321,6 +408,7 @@ class Contribution:
     function: str
     actions: frozenset[str]
     database_roles: frozenset[tuple[str, str]]  # (database, Vault role name)
+    accounts: frozenset[str] = frozenset()  # other accounts its statements declare (the class boundary allows them)
 
 
 def contribution(loaded: LoadedSpec, env: EnvironmentConfig) -> Contribution | None:
@@ -330,7 +418,8 @@ def contribution(loaded: LoadedSpec, env: EnvironmentConfig) -> Contribution | N
         return None
     roles = frozenset((g.database, names.database_role_name(spec.name, env.name, g.database, g.access.value))
                       for g in spec.permissions.databases if g.database in env.databases)
-    return Contribution(spec.function.value, frozenset(a for g in spec.permissions.aws for a in g.actions), roles)
+    return Contribution(spec.function.value, frozenset(a for g in spec.permissions.aws for a in g.actions), roles,
+                        frozenset(declared_accounts(spec)))
 
 
 @dataclass
@@ -352,9 +441,11 @@ class Rest:
             self.parsed[path] = load_spec_bytes(path, contents[self.blobs[path]])[0]
         return [s for s in (self.parsed[p] for p in paths) if s is not None]
 
-    def any_member(self, env: EnvironmentConfig, function: str, action: str | None = None) -> bool:
-        """Whether an unchanged spec of class `function` deployed to `env` exists (and grants `action`)."""
-        needles = (function,) + ((action,) if action else ())
+    def any_member(self, env: EnvironmentConfig, function: str, action: str | None = None,
+                   account: str | None = None) -> bool:
+        """Whether an unchanged spec of class `function` deployed to `env` exists (and grants `action`, or declares
+        `account`)."""
+        needles = (function,) + tuple(n for n in (action, account) if n)
         if needles not in self.hits:
             self.lookups += 1
             self.hits[needles] = [p for p in self.repo.files_containing(self.commit, needles, self.prefix)
@@ -363,7 +454,8 @@ class Rest:
         for start in range(0, len(hits), 32):  # parse in small batches: the first confirming file ends it
             for loaded in self._load(hits[start:start + 32]):
                 share = contribution(loaded, env)
-                if share and share.function == function and (action is None or action in share.actions):
+                if share and share.function == function and (action is None or action in share.actions) \
+                        and (account is None or account in share.accounts):
                     return True
         return False
 
@@ -385,6 +477,11 @@ def incremental_changes(env: EnvironmentConfig, before: list[Contribution], afte
         added = sorted(a for a in new_actions - old_actions if not rest.any_member(env, function, a))
         removed = sorted(a for a in old_actions - new_actions if not rest.any_member(env, function, a))
         changes += boundary_action_changes(function, added, removed)
+        old_accounts = set().union(*(c.accounts for c in old)) - {env.account_id} if old else set()
+        new_accounts = set().union(*(c.accounts for c in new)) - {env.account_id} if new else set()
+        changes += boundary_account_changes(
+            function, sorted(a for a in new_accounts - old_accounts if not rest.any_member(env, function, account=a)),
+            sorted(a for a in old_accounts - new_accounts if not rest.any_member(env, function, account=a)))
     # Role names carry the agent's name: an unchanged spec never holds the same role, so no look-up is needed.
     old_roles = {r for c in before for r in c.database_roles}
     new_roles = {r for c in after for r in c.database_roles}

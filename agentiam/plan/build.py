@@ -20,6 +20,7 @@ from agentiam.plan.model import (
     EgressPlan,
     EntityPlan,
     IdentityPlan,
+    KvSharePlan,
     LogRoutingPlan,
     MountPlan,
     PlatformPlan,
@@ -34,7 +35,8 @@ from agentiam.plan.vault_policy import (
     render_policy,
     self_service_rules,
 )
-from agentiam.spec.model import AgentSpec, FunctionClass, Status
+from agentiam.iam.arn import account_free
+from agentiam.spec.model import AgentSpec, AwsStatement, FunctionClass, Status
 from agentiam.spec.validate import LoadedSpec
 
 DAY = 86400
@@ -67,16 +69,43 @@ def selected(spec: AgentSpec, env: EnvironmentConfig) -> bool:
     return names.shard_of(spec.name, selection.shard_count) == selection.shard_index
 
 
+RESOURCE_ACCOUNT_KEY = "aws:ResourceAccount"
+
+
+def statement_accounts(grant: AwsStatement, env: EnvironmentConfig) -> list[str] | None:
+    """The accounts a statement's resources must belong to, or None when its ARNs already say so.
+
+    An S3 ARN names no account (`arn:aws:s3:::bucket/*`): without a condition, a bucket of any account matches, so
+    such a statement is limited to the environment's account with `aws:ResourceAccount`, as is any statement that
+    declares other accounts (`cross_account`), which then lists them too.
+    """
+    declared = list(grant.cross_account.accounts) if grant.cross_account else []
+    if not declared and not any(account_free(r) for r in grant.resources):
+        return None
+    return sorted({env.account_id, *declared})
+
+
+def declared_accounts(spec: AgentSpec) -> set[str]:
+    """Every other account the spec's statements declare (`cross_account`)."""
+    return {a for grant in spec.permissions.aws if grant.cross_account for a in grant.cross_account.accounts}
+
+
 def inline_policy(spec: AgentSpec, env: EnvironmentConfig) -> dict | None:
     """The agent's least-privilege IAM policy in `env` (None without AWS grants); AGT040 measures exactly this."""
     statements = []
     for grant in spec.permissions.aws:
-        statements.append({
+        statement = {
             "Sid": statement_sid(grant.sid),
             "Effect": "Allow",
             "Action": sorted(set(grant.actions)),
             "Resource": sorted({fill(r, spec, env) for r in grant.resources}),
-        })
+        }
+        accounts = statement_accounts(grant, env)
+        if accounts is not None:
+            # IfExists: an action whose request carries no resource account (Resource "*" actions) is not blocked;
+            # every S3 bucket and object request carries one.
+            statement["Condition"] = {"StringEqualsIfExists": {RESOURCE_ACCOUNT_KEY: accounts}}
+        statements.append(statement)
     if not statements:
         return None
     return {"Version": POLICY_VERSION, "Statement": sorted(statements, key=lambda s: s["Sid"])}
@@ -121,8 +150,11 @@ def _tags(loaded: LoadedSpec, env: EnvironmentConfig) -> dict[str, str]:
     }
 
 
+DATABASE_PRIVILEGES = {"read": ("SELECT",), "write": ("SELECT", "INSERT", "UPDATE", "DELETE")}
+
+
 def _postgres_statements(schemas: list[str], access: str) -> tuple[list[str], list[str]]:
-    privileges = "SELECT" if access == "read" else "SELECT, INSERT, UPDATE, DELETE"
+    privileges = ", ".join(DATABASE_PRIVILEGES[access])
     create = ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' NOINHERIT;"]
     revoke = ["SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';"]
     for schema in schemas:
@@ -148,7 +180,8 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
             database_roles.append(DatabaseRolePlan(
                 mount=vault.database_mount,
                 name=names.database_role_name(spec.name, env.name, grant.database, grant.access.value),
-                database=grant.database, access=grant.access.value,
+                database=grant.database, access=grant.access.value, schemas=sorted(connection.schemas),
+                privileges=list(DATABASE_PRIVILEGES[grant.access.value]),
                 creation_statements=create, revocation_statements=revoke,
                 default_ttl=min(creds.database_ttl, creds.database_max_ttl), max_ttl=creds.database_max_ttl))
     aws_secret_role = None
@@ -208,6 +241,9 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
         aws_secret_role=aws_secret_role,
         rate_limit=RateLimitPlan(name=ident, path=f"auth/{vault.approle_mount}/", role=ident,
                                  rate=float(rate.requests), interval=rate.interval) if rate and active else None,
+        kv_shares=sorted((KvSharePlan(path=f"{vault.kv_mount}/data/{fill(share.path, spec, env)}",
+                                      agents=sorted(set(share.agents)), capabilities=sorted(set(share.capabilities)))
+                          for share in spec.permissions.kv_shares), key=lambda s: s.path),
     )
 
 
@@ -293,7 +329,8 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
         ],
         tags={"agentiam:environment": env.name, "managed-by": "agentiam"},
         agent_ca_pem_file=vault.agent_ca_pem_file,
-        boundaries=[boundary_plan(fc, (a for m in by_class[fc] for g in m.spec.permissions.aws for a in g.actions), env)
+        boundaries=[boundary_plan(fc, (a for m in by_class[fc] for g in m.spec.permissions.aws for a in g.actions), env,
+                                  (a for m in by_class[fc] for a in declared_accounts(m.spec)))
                     for fc in sorted(by_class, key=lambda f: f.value)],
         database_connections=[
             DatabaseConnectionPlan(mount=vault.database_mount, name=name, plugin=conn.plugin,

@@ -82,6 +82,8 @@ class DatabaseRolePlan(_Plan):
     name: str
     database: str
     access: Literal["read", "write"]
+    schemas: list[str]  # what the grant reaches: every table of these schemas (the stack config's connection)
+    privileges: list[str]  # granted on those tables
     creation_statements: list[str]
     revocation_statements: list[str]
     default_ttl: int
@@ -110,6 +112,15 @@ class RateLimitPlan(_Plan):
     interval: int
 
 
+class KvSharePlan(_Plan):
+    """A secret of the agent's own KV folder that named other agents may also be granted (their specs say
+    `shared_by`); the guardrails check each such grant against this."""
+
+    path: str  # the KV v2 data path, as in the Vault policies (`secret/data/billing/<agent>/stripe-api-key`)
+    agents: list[str]
+    capabilities: list[str]
+
+
 class VaultPlan(_Plan):
     """Everything on Vault for one agent x environment."""
 
@@ -125,6 +136,7 @@ class VaultPlan(_Plan):
     database_roles: list[DatabaseRolePlan]
     aws_secret_role: AwsSecretRolePlan | None
     rate_limit: RateLimitPlan | None
+    kv_shares: list[KvSharePlan]
 
 
 class EgressPlan(_Plan):

@@ -1,87 +1,141 @@
-"""Wording shared by the diff writers: one sentence per change, so Markdown, text and annotations agree."""
+"""Wording shared by the diff writers: one sentence per change, so Markdown, text and annotations agree.
+
+Every sentence is built in the writer's output kind (`agentiam.render.escape`): the wording below is the project's
+own, everything taken from the change (subjects, values, resources, reasons) enters as a value and is escaped.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-from agentiam.diff.model import AgentDiff, Change, Direction, EnvironmentDiff
+from agentiam.diff.model import SEVERITY_ORDER, AgentDiff, Change, Direction, EnvironmentDiff
+from agentiam.diff.risk import LABELS
+from agentiam.iam.catalogue import ACCESS_LEVELS
+from agentiam.render.escape import Terminal, Trusted, Wording
 
-SIGN = {Direction.WIDER: "+", Direction.NARROWER: "-", Direction.NEUTRAL: "~"}
-SYSTEM_TITLE = {"agent": "agent", "function": "function class", "aws": "AWS", "vault": "Vault", "database": "database",
-                "lifetime": "credential lifetime", "network": "network", "owner": "ownership", "other": "other",
-                "trust": "trust", "environment": "environment", "boundary": "boundary", "connection": "db connection",
-                "mount": "Vault mount", "logging": "log routing", "audit": "Vault audit"}
+K = TypeVar("K", bound=Trusted)
+W = Wording
+
+SIGN = {Direction.WIDER: W("+"), Direction.NARROWER: W("-"), Direction.NEUTRAL: W("~")}
+SYSTEM_TITLE = {"agent": W("agent"), "function": W("function class"), "aws": W("AWS"), "vault": W("Vault"),
+                "database": W("database"), "lifetime": W("credential lifetime"), "network": W("network"),
+                "owner": W("ownership"), "other": W("other"), "trust": W("trust"), "environment": W("environment"),
+                "boundary": W("boundary"), "connection": W("db connection"), "mount": W("Vault mount"),
+                "logging": W("log routing"), "audit": W("Vault audit"), "code": W("code")}
 EXPANSION_SHOWN = 12  # actions listed for a wildcard before "and N more"
 
-
-def plain(text: str) -> str:
-    return text
-
+# The engine's vocabulary, shown as words. An operation the engine starts to use later is shown as a value (a
+# code span) until it is added here: safe, only less readable.
+_OPS = ("added", "removed", "changed", "widened", "narrowed", "subsumed", "moved", "shortened", "lengthened",
+        "extended", "reactivated", "suspended", "revoked", "shared", "unshared", "loosened", "tightened",
+        "deleted", "modified", "type changed", "not compiled", "no effect")
+VOCABULARY = Wording.vocabulary((*_OPS, *ACCESS_LEVELS, *SEVERITY_ORDER, *(label.id for label in LABELS)))
 
 # Phrases per (system, op); op "" is the system's fallback. {s} subject, {b} before, {a} after.
 _PHRASES = {
-    ("vault", "added"): "path {s} added with [{a}]",
-    ("vault", "removed"): "path {s} removed (was [{b}])",
-    ("vault", ""): "path {s} {op}: [{b}] -> [{a}]",
-    ("database", "added"): "{a} credentials for database {s} added",
-    ("database", "removed"): "{b} credentials for database {s} removed",
-    ("database", ""): "database {s} access {b} -> {a}",
-    ("trust", "added"): "{s} added: {a}",
-    ("boundary", "added"): "{s} allowed by the class ceiling",
-    ("boundary", "removed"): "{s} no longer allowed by the class ceiling",
-    ("environment", "added"): "environment {s} added",
-    ("environment", "removed"): "environment {s} removed",
+    ("vault", "added"): W("path {s} added with [{a}]"),
+    ("vault", "removed"): W("path {s} removed (was [{b}])"),
+    ("vault", ""): W("path {s} {op}: [{b}] -> [{a}]"),
+    ("database", "added"): W("{a} credentials for database {s} added"),
+    ("database", "removed"): W("{b} credentials for database {s} removed"),
+    ("database", ""): W("database {s} access {b} -> {a}"),
+    ("trust", "added"): W("{s} added: {a}"),
+    ("boundary", "added"): W("{s} allowed by the class ceiling"),
+    ("boundary", "removed"): W("{s} no longer allowed by the class ceiling"),
+    ("environment", "added"): W("environment {s} added"),
+    ("environment", "removed"): W("environment {s} removed"),
 }
 # Boundary existence changes read differently from its actions (subject `<class> boundary`).
-_BOUNDARY_EXISTS = {"added": "{s} created ({a})", "removed": "{s} deleted ({b})"}
+_BOUNDARY_EXISTS = {"added": W("{s} created ({a})"), "removed": W("{s} deleted ({b})")}
 
 
-def listed(count: int, names: list[str], code: Callable[[str], str]) -> str:
-    """`reaches 63 actions: a, b, ... and 51 more` (plain writers show the first EXPANSION_SHOWN)."""
-    shown = ", ".join(code(a) for a in names[:EXPANSION_SHOWN])
+def word(text: str | None) -> Wording | str | None:
+    """A word of the engine's vocabulary as wording; any other text stays a value."""
+    return VOCABULARY.get(text, text) if text is not None else None
+
+
+def listed(count: int, names: Sequence[str], kind: type[K]) -> K:
+    """`; reaches 63 actions: a, b, ... and 51 more` (plain writers show the first EXPANSION_SHOWN)."""
+    text = kind.compose(W("; reaches {} actions: {}"), count, kind.compose(W(", ")).join(names[:EXPANSION_SHOWN]))
     more = count - EXPANSION_SHOWN
-    return f"; reaches {count} actions: {shown}" + (f" and {more} more" if more > 0 else "")
+    return text + kind.compose(W(" and {} more"), more) if more > 0 else text
 
 
-def change_text(change: Change, code: Callable[[str], str] = plain,
-                expansion: Callable[[int, list[str], Callable[[str], str]], str] = listed) -> str:
+def _levels(access_level: str, kind: type[K]) -> K:
+    """` (Read, Write)`: the catalogue's access levels."""
+    return kind.compose(W(" ({})"), kind.compose(W(", ")).join(word(level) for level in access_level.split(", ")))
+
+
+CODE_VALUE_SHOWN = 300  # characters of a value a code change shows; the JSON report and the snapshots have all
+
+
+def _clip(text: str | None) -> str:
+    if text is None:
+        return "(absent)"
+    return text if len(text) <= CODE_VALUE_SHOWN else f"{text[:CODE_VALUE_SHOWN]}… ({len(text)} characters)"
+
+
+def code_change_text(change: Change, kind: type[K] = Terminal) -> K:  # type: ignore[assignment]
+    """A change caused by agentiam's own code (`agentiam.diff.toolchange`): a resource, a field, or a file."""
+    subject = change.subject
+    if change.op == "not compiled":
+        return kind.compose(W("{} changed: its effect was not compiled ({})"), subject, _clip(change.after))
+    if change.op == "no effect":
+        return kind.compose(W("{} changed: no effect on what deploys ({})"), subject, _clip(change.after))
+    if change.op == "added" and change.after and not change.field:
+        return kind.compose(W("{} registered only by the head's code"), subject)
+    if change.op == "removed" and change.before and not change.field:
+        return kind.compose(W("{} no longer registered by the head's code"), subject)
+    if change.field:
+        return kind.compose(W("{}: {} {} -> {}"), subject, change.field, _clip(change.before), _clip(change.after))
+    return kind.compose(W("{} {}: the review gate itself"), subject, word(change.op))
+
+
+def change_text(change: Change, kind: type[K] = Terminal,  # type: ignore[assignment]
+                expansion: Callable[[int, Sequence[str], type[K]], K] = listed) -> K:
     """`iam:PassRole` (Write) added on arn:..., in words a reviewer can check against the spec."""
-    subject = code(change.subject)
-    level = f" ({change.access_level})" if change.access_level else ""
-    on = f" on {', '.join(code(r) for r in change.resources)}" if change.resources else ""
+    if change.system == "code":
+        return code_change_text(change, kind)
+    empty = kind.compose(W(""))
+    level = _levels(change.access_level, kind) if change.access_level else empty
+    op = word(change.op)
+    on = kind.compose(W(" on {}"), kind.compose(W(", ")).join(change.resources)) if change.resources else empty
     if change.system == "aws":
         if change.op in ("widened", "narrowed"):
-            return f"{subject}{level} scope {change.op}: {code(change.before or '')} -> {code(change.after or '')}"
+            return kind.compose(W("{}{} scope {}: {} -> {}"), change.subject, level, op, change.before or "",
+                                change.after or "")
         if change.op == "subsumed":
-            return f"{subject}{level} replaced by {code(change.after or '')}{on}"
-        reached = expansion(len(change.expands_to), list(change.expands_to), code) if change.expands_to else ""
-        return f"{subject}{level} {change.op}{on}{reached}"
+            return kind.compose(W("{}{} replaced by {}{}"), change.subject, level, change.after or "", on)
+        reached = expansion(len(change.expands_to), change.expands_to, kind) if change.expands_to else empty
+        return kind.compose(W("{}{} {}{}{}"), change.subject, level, op, on, reached)
     if change.system == "agent" and change.subject != "status":
-        state = change.after if change.op == "added" else change.before
-        return f"agent {change.op} (status {state})"
+        return kind.compose(W("agent {} (status {})"), op, change.after if change.op == "added" else change.before)
     phrase = _PHRASES.get((change.system, change.op)) or _PHRASES.get((change.system, ""))
     if change.system == "boundary" and change.subject.endswith(" boundary"):
         phrase = _BOUNDARY_EXISTS.get(change.op, phrase)
     elif change.system == "boundary" and change.after and change.op == "added":
-        phrase = "{s} listed by the class ceiling, {a}"
+        phrase = W("{s} listed by the class ceiling, {a}")
     elif change.system == "trust" and change.after is None:
         phrase = None
+    subject = change.subject
     if change.system == "boundary" and change.access_level and phrase and "{s}" in phrase:
-        phrase = phrase.replace("{s}", "{s} (" + change.access_level + ")", 1)
+        subject = kind.compose(W("{}{}"), change.subject, level)
     if phrase:
-        return phrase.format(s=subject, op=change.op, b=change.before, a=change.after)
+        return kind.compose(phrase, s=subject, op=op, b=word(change.before), a=word(change.after))
     if change.before is None and change.after is None:
-        return f"{subject} {change.op}"
+        return kind.compose(W("{} {}"), subject, op)
     if change.before is None:
-        return f"{subject} {change.op}: {change.after}"
+        return kind.compose(W("{} {}: {}"), subject, op, change.after)
     if change.after is None:
-        return f"{subject} {change.op} (was {change.before})"
-    return f"{subject} {change.op}: {change.before} -> {change.after}"
+        return kind.compose(W("{} {} (was {})"), subject, op, change.before)
+    return kind.compose(W("{} {}: {} -> {}"), subject, op, change.before, change.after)
 
 
-def risk_text(change: Change) -> str:
+def risk_text(change: Change, kind: type[K] = Terminal) -> K:  # type: ignore[assignment]
     """`privilege-escalation (high): ...; wildcard (medium): ...`."""
-    return "; ".join(f"{r.id} ({r.severity}): {r.reason}" for r in change.risks)
+    return kind.compose(W("; ")).join(kind.compose(W("{} ({}): {}"), word(r.id), word(r.severity), r.reason)
+                                      for r in change.risks)
 
 
 def counts(agent: AgentDiff | EnvironmentDiff) -> tuple[int, int, int]:
@@ -89,5 +143,6 @@ def counts(agent: AgentDiff | EnvironmentDiff) -> tuple[int, int, int]:
     return (agent.count(Direction.WIDER), agent.count(Direction.NARROWER), len(agent.high_risk_changes))
 
 
-def head_label(head: str) -> str:
-    return "the working tree" if head == "WORKTREE" else head
+def head_label(head: str, kind: type[K] = Terminal) -> K:  # type: ignore[assignment]
+    """The head revision as written on the command line, or `the working tree`."""
+    return kind.compose(W("the working tree")) if head == "WORKTREE" else kind.value(head)

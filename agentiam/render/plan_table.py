@@ -7,19 +7,25 @@ from rich.table import Table
 from rich.text import Text
 
 from agentiam.plan.model import IdentityPlan
+from agentiam.render.escape import terminal
 from agentiam.spec.types import format_duration
 
 
+def _text(value: str) -> Text:
+    """A value as rich `Text`, never markup (a `[...]` in an ARN is data, not a style to render or hide), with
+    control and invisible characters as escapes (`escape.terminal`)."""
+    return Text(terminal(value))
+
+
 def _row(table: Table, *cells: str) -> None:
-    """Cells as plain text: a `[...]` in an ARN or a description is data, not rich markup to render (or hide)."""
-    table.add_row(*(Text(cell) for cell in cells))
+    table.add_row(*(_text(cell) for cell in cells))
 
 
 def print_plan(plan: IdentityPlan, console: Console | None = None) -> None:
     """One summary table, then one permissions table per agent."""
     console = console or Console()
-    summary = Table(title=f"agentiam plan: {plan.environment} (account {plan.account_id}, {plan.region}) - "
-                          f"{len(plan.agents)} agent(s)")
+    summary = Table(title=_text(f"agentiam plan: {plan.environment} (account {plan.account_id}, {plan.region}) - "
+                                f"{len(plan.agents)} agent(s)"))
     for column in ("agent", "function", "status", "owner", "IAM role", "token ttl/max", "AWS session", "expires"):
         summary.add_column(column)
     for agent in plan.agents:
@@ -30,7 +36,7 @@ def print_plan(plan: IdentityPlan, console: Console | None = None) -> None:
                         agent.expires)
     console.print(summary)
     for agent in plan.agents:
-        table = Table(title=f"{agent.agent} ({agent.identity_name})", title_justify="left", show_lines=False)
+        table = Table(title=_text(f"{agent.agent} ({agent.identity_name})"), title_justify="left", show_lines=False)
         table.add_column("system")
         table.add_column("grant")
         table.add_column("on")

@@ -6,9 +6,12 @@ import json
 import os
 import re
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from agentiam import __version__
+from agentiam.characters import visible
 from agentiam.findings import Finding, Severity
+from agentiam.render.escape import sarif_text
 from agentiam.rules.registry import INPUT_CHECKS, describe_rule, rule_index
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -44,10 +47,12 @@ def repository_root(start: Path) -> Path:
 
 def _artifact(file: str, root: Path) -> dict:
     """The file relative to `root` (the repository) in forward slashes, as code scanning expects; an absolute
-    `file:` URI for a file outside the repository."""
+    `file:` URI for a file outside the repository. A URI reference is percent-encoded: a `#` or `?` in a file name
+    would otherwise end its path, a space or `<` make it no URI at all."""
     path = Path(file).resolve()
     try:
-        return {"uri": PurePosixPath(*path.relative_to(root).parts).as_posix(), "uriBaseId": "%SRCROOT%"}
+        return {"uri": quote(PurePosixPath(*path.relative_to(root).parts).as_posix(), safe="/"),
+                "uriBaseId": "%SRCROOT%"}
     except ValueError:
         return {"uri": path.as_uri()}
 
@@ -64,7 +69,7 @@ def render_sarif(findings: list[Finding], root: Path | None = None) -> str:
             "ruleId": finding.rule_id,
             "ruleIndex": index[finding.rule_id],
             "level": _LEVELS[finding.severity],
-            "message": {"text": f"{finding.path}: {finding.message}" if finding.path else finding.message},
+            "message": {"text": sarif_text(f"{finding.path}: {finding.message}" if finding.path else finding.message)},
             "locations": [{
                 "physicalLocation": {
                     "artifactLocation": _artifact(finding.file, root),
@@ -73,7 +78,8 @@ def render_sarif(findings: list[Finding], root: Path | None = None) -> str:
             }],
         }
         if finding.path:
-            result["locations"][0]["logicalLocations"] = [{"fullyQualifiedName": finding.path, "kind": "member"}]
+            result["locations"][0]["logicalLocations"] = [{"fullyQualifiedName": visible(finding.path),
+                                                           "kind": "member"}]
         results.append(result)
     log = {
         "$schema": SARIF_SCHEMA,

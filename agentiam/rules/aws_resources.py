@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from typing import NamedTuple
 
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
+from agentiam.iam.arn import Arn
 
 # The plan's own builders, so the size measured is the size applied.
 from agentiam.plan.boundary import MANAGED_POLICY_MAX_CHARS, boundary_plan, policy_size
-from agentiam.plan.build import KILL_SWITCH_POLICY, inline_policy
+from agentiam.plan.build import KILL_SWITCH_POLICY, declared_accounts, inline_policy, statement_accounts
 from agentiam.plan.effective import fill
+from agentiam.rules.aws_reach import arn_account_declared
 from agentiam.rules.base import FleetRule, Rule, SpecContext
 from agentiam.spec.model import AgentSpec, FunctionClass
 from agentiam.spec.validate import LoadedSpec
@@ -24,23 +25,6 @@ INLINE_POLICY_LIMIT = 10_240
 # revocation can never fail on a full quota.
 KILL_SWITCH_SIZE = len(json.dumps(KILL_SWITCH_POLICY, separators=(",", ":")))
 _TOKENS = re.compile(r"[a-z0-9]+")
-
-
-class Arn(NamedTuple):
-    """The six colon-separated fields of an ARN (the resource keeps its own colons)."""
-
-    partition: str
-    service: str
-    region: str
-    account: str
-    resource: str
-
-    @classmethod
-    def parse(cls, text: str) -> Arn | None:
-        parts = text.split(":", 5)
-        if len(parts) != 6 or parts[0] != "arn":
-            return None
-        return cls(parts[1], parts[2], parts[3], parts[4], parts[5])
 
 
 def account_owner(account: str, environments: Mapping[str, EnvironmentConfig]) -> str | None:
@@ -75,9 +59,12 @@ def _check_own_account(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     spec = ctx.loaded.spec
     for path, template in _resources(ctx):
         problems: dict[str, list[str]] = {}
+        statement = spec.permissions.aws[path[2]]
         for env in ctx.deployed():
             filled = fill(template, spec, env)
             arn = Arn.parse(filled)
+            if arn is not None and arn_account_declared(statement, arn):
+                continue  # another account the statement declares with its reason (AGT044 checks the declaration)
             problem = _foreign(arn, filled, env, ctx) if arn else None
             if problem:
                 problems.setdefault(problem, []).append(env.name)
@@ -105,6 +92,8 @@ def _check_region(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
 _POLICY_FRAME = 40
 _STATEMENT_FRAME = 56
 _PER_STRING = 3
+# `,"Condition":{"StringEqualsIfExists":{"aws:ResourceAccount":[...]}}` around the account ids.
+_CONDITION_FRAME = len(',"Condition":{"StringEqualsIfExists":{"aws:ResourceAccount":[]}}')
 
 
 def _size_bound(spec: AgentSpec, environments: list[EnvironmentConfig]) -> int:
@@ -120,6 +109,9 @@ def _size_bound(spec: AgentSpec, environments: list[EnvironmentConfig]) -> int:
     size = _POLICY_FRAME
     for statement in spec.permissions.aws:
         size += _STATEMENT_FRAME + len(statement.sid)
+        accounts = max(len(statement_accounts(statement, env) or ()) for env in environments)
+        if accounts:
+            size += _CONDITION_FRAME + accounts * (12 + _PER_STRING)
         size += sum(len(action) + _PER_STRING for action in statement.actions)  # [a-z0-9-:*]: nothing to escape
         for resource in statement.resources:
             filled = len(resource) + sum(resource.count(p) * g for p, g in growth.items() if g > 0)
@@ -187,7 +179,8 @@ def _check_boundary_size(rule: FleetRule, specs: list[LoadedSpec],
                 by_class.setdefault(loaded.spec.function, []).append(loaded)
         for function, members in sorted(by_class.items(), key=lambda item: item[0].value):
             actions = [a for m in members for g in m.spec.permissions.aws for a in g.actions]
-            size = policy_size(boundary_plan(function, actions, env).policy)
+            accounts = [a for m in members for a in declared_accounts(m.spec)]
+            size = policy_size(boundary_plan(function, actions, env, accounts).policy)
             if size <= MANAGED_POLICY_MAX_CHARS:
                 continue
             # Point at the spec that brings the most distinct actions: the first place a reviewer can act.

@@ -19,7 +19,8 @@ from agentiam.findings import Finding, Severity
 from agentiam.iam.catalogue import READ_ONLY_LEVELS
 from agentiam.plan.effective import fill
 from agentiam.rules.actions import beyond, describe, spec_actions
-from agentiam.rules.aws_resources import Arn, account_owner
+from agentiam.iam.arn import Arn, Breadth, template_breadth
+from agentiam.rules.aws_resources import account_owner
 from agentiam.rules.base import Rule, SpecContext
 from agentiam.rules.locate import network_sources
 from agentiam.spec.model import DatabaseAccess, FunctionClass
@@ -63,13 +64,11 @@ def _check_data_retrieval(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     yield from _read_only_kv(rule, ctx, "data-retrieval")
 
 
-def _explicit_arn(resource: str) -> bool:
-    """No wildcard anywhere but a trailing `/*` path segment (objects under one named prefix). A bare `*` is
-    AGT022's call: it is the only resource actions without resource types accept."""
-    if resource == "*":
-        return True
-    head = resource[:-2] if resource.endswith("/*") else resource
-    return "*" not in head and "?" not in head
+def _named(resource: str) -> bool:
+    """One named resource, or everything below one (`bucket-name/*`) in every environment: no name pattern, no
+    whole collection (`instance/*` ends in `/*` too, but names no instance). A bare `*` is AGT022's call: it is the
+    only resource actions without resource types accept."""
+    return resource == "*" or template_breadth(resource) <= Breadth.SUBTREE
 
 
 def _check_integration(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
@@ -85,10 +84,11 @@ def _check_integration(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
                               at_key=True)
     for i, statement in enumerate(spec.permissions.aws):
         for j, resource in enumerate(statement.resources):
-            if not _explicit_arn(resource):
+            if not _named(resource):
                 yield ctx.finding(rule, ("permissions", "aws", i, "resources", j),
                                   f"{resource!r}: integration agents name their resources (a wildcard is allowed "
-                                  "only as a trailing /* path segment)")
+                                  "only as a trailing /* below one named resource, never for a whole collection "
+                                  "such as instance/* or table/*)")
 
 
 def _names_own_account(template: str, ctx: SpecContext) -> bool:

@@ -1,7 +1,9 @@
-"""AGT001-AGT006: who the agent is: a unique name, derived names every system accepts, known environments, expiry."""
+"""AGT001-AGT008: who the agent is: a unique name, derived names every system accepts and no other agent shares,
+known environments, expiry within the environment's horizon."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import PurePath
@@ -38,6 +40,71 @@ def _check_unique_names(rule: FleetRule, specs: list[LoadedSpec],
             yield loaded.document.finding(rule.id, ("name",), f"agent name {name!r} is also declared in {others}; "
                                           "names must be unique (they name the IAM role and the Vault identity)",
                                           rule.severity)
+
+
+def derived_names(loaded: LoadedSpec, environments: Mapping[str, EnvironmentConfig]
+                  ) -> Iterator[tuple[str, str, str, tuple]]:
+    """(environment, namespace, name, spec path) of every name the agent's identity takes on the target systems.
+
+    A namespace is where two equal names would be one object: Vault ACL policies (the working and the login
+    policy), IAM roles and the Vault roles and entity named alike, database roles, certificate common names (the
+    cert-auth alias of the entity).
+    """
+    spec = loaded.spec
+    for env in spec.environments:
+        ident = names.identity_name(spec.name, env)
+        yield env, "IAM role, Vault role and entity", ident, ("name",)
+        yield env, "Vault policy", ident, ("name",)
+        yield env, "Vault policy", names.login_policy_name(spec.name, env), ("name",)
+        for i, grant in enumerate(spec.permissions.databases):
+            yield env, "Vault database role", names.database_role_name(spec.name, env, grant.database,
+                                                                      grant.access.value), \
+                ("permissions", "databases", i, "database")
+        config = environments.get(env)
+        template = spec.authentication.certificate_common_name
+        if template is not None and config is not None:
+            yield env, "certificate common name", fill(template, spec, config), \
+                ("authentication", "certificate_common_name")
+        else:
+            yield env, "certificate common name", names.default_common_name(spec.name, env), ("name",)
+
+
+def _check_unique_derived_names(rule: FleetRule, specs: list[LoadedSpec],
+                                environments: Mapping[str, EnvironmentConfig]) -> Iterator[Finding]:
+    holders: dict[tuple[str, str, str], list[tuple[LoadedSpec, tuple]]] = {}
+    for loaded in specs:
+        for env, namespace, name, path in derived_names(loaded, environments):
+            holders.setdefault((env, namespace, name), []).append((loaded, path))
+    reported: set[tuple[str, tuple, str]] = set()
+    collisions = sorted((key, owners) for key, owners in holders.items() if len(owners) > 1)
+    for (env, namespace, name), owners in collisions:
+        agents = {loaded.spec.name for loaded, _ in owners}
+        if len(agents) < 2:
+            continue  # one agent (or AGT001's duplicate names)
+        for loaded, path in owners:
+            others = ", ".join(sorted(f"{o.spec.name} ({o.file})" for o, _ in owners if o.spec.name != loaded.spec.name))
+            key = (loaded.file, path, namespace)
+            if key in reported:
+                continue
+            reported.add(key)
+            yield loaded.document.finding(rule.id, path, f"{namespace} {name!r} in {env} is also derived for "
+                                          f"{others}; the two identities would be one object there (rename one agent "
+                                          "or change the certificate common name)", rule.severity)
+
+
+def _check_expiry_horizon(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    spec = ctx.loaded.spec
+    if spec.status is Status.REVOKED:
+        return
+    limits = sorted((env.guardrails.max_expiry_days, env.name) for env in ctx.deployed())
+    if not limits:
+        return
+    days, env = limits[0]
+    if (spec.expires - ctx.today).days > days:
+        latest = ctx.today + dt.timedelta(days=days)
+        yield ctx.finding(rule, ("expires",), f"expires {spec.expires.isoformat()} is more than {days} days ahead "
+                                              f"({env}'s guardrails.max_expiry_days); the sponsor re-approves agents "
+                                              f"at least that often: {latest.isoformat()} at the latest")
 
 
 def _check_derived_names(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
@@ -101,6 +168,18 @@ def _check_file_name(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
         yield ctx.finding(rule, ("name",), f"file is named {stem!r} but declares agent {ctx.loaded.spec.name!r}; "
                                            f"rename it to {ctx.loaded.spec.name}.yaml")
 
+
+UNIQUE_DERIVED_NAMES = FleetRule(
+    id="AGT007", severity=Severity.ERROR, title="Every derived name unique across the fleet",
+    rationale="Two agents whose policies, roles, entity names or certificate names coincide (`ticket-triage-login` "
+              "and ticket-triage's login policy) would share one object: one could log in or act as the other.",
+    check=_check_unique_derived_names)
+
+EXPIRY_HORIZON = Rule(
+    id="AGT008", severity=Severity.ERROR, title="Expiry within the environment's horizon",
+    rationale="An expiry years ahead is no expiry: sponsors re-approve agents at least every "
+              "`guardrails.max_expiry_days` (default 365) of each environment they are deployed to.",
+    check=_check_expiry_horizon)
 
 UNIQUE_NAMES = FleetRule(
     id="AGT001", severity=Severity.ERROR, title="Agent names unique across all specs",

@@ -7,7 +7,16 @@ from collections.abc import Mapping, Sequence
 
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
-from agentiam.rules import aws_actions, aws_resources, credential_lifetimes, function_classes, identity, vault_grants
+from agentiam.rules import (
+    aws_actions,
+    aws_reach,
+    aws_resources,
+    credential_lifetimes,
+    function_classes,
+    identity,
+    network,
+    vault_grants,
+)
 from agentiam.rules.base import FleetRule, Rule, SpecContext
 from agentiam.spec.validate import LoadedSpec
 
@@ -17,6 +26,7 @@ ALL_RULES: tuple[Rule, ...] = (
     identity.NOT_EXPIRED,                                # AGT004
     identity.EXPIRING_SOON,                              # AGT005
     identity.FILE_NAME_MATCHES,                          # AGT006
+    identity.EXPIRY_HORIZON,                             # AGT008
     credential_lifetimes.TOKEN_MAX_TTL,                  # AGT010
     credential_lifetimes.TOKEN_TTL_WITHIN_MAX,           # AGT011
     credential_lifetimes.AWS_SESSION_TTL,                # AGT012
@@ -30,6 +40,8 @@ ALL_RULES: tuple[Rule, ...] = (
     aws_actions.NO_CREDENTIAL_EXPOSURE,                  # AGT024
     aws_resources.OWN_ACCOUNT,                           # AGT025
     aws_resources.OWN_REGION,                            # AGT026
+    aws_reach.BROAD_RESOURCES,                           # AGT027
+    aws_reach.DANGEROUS_ACTIONS,                         # AGT028
     function_classes.DATA_RETRIEVAL,                     # AGT030
     function_classes.INTEGRATION,                        # AGT031
     function_classes.ANALYSIS,                           # AGT032
@@ -37,14 +49,20 @@ ALL_RULES: tuple[Rule, ...] = (
     function_classes.NETWORK_ONLY_FOR_INTEGRATION,       # AGT034
     vault_grants.DATABASES_CONFIGURED,                   # AGT035
     vault_grants.KV_PATH_HYGIENE,                        # AGT036
+    vault_grants.KV_OWN_FOLDER,                          # AGT037
+    network.INTERNAL_DOMAINS,                            # AGT038
+    network.RATE_LIMIT_BOUND,                            # AGT039
     aws_resources.POLICY_SIZE,                           # AGT040
     vault_grants.PINNED_COMMON_NAME,                     # AGT041
     aws_resources.UNIQUE_SIDS,                           # AGT042
+    aws_reach.CROSS_ACCOUNT,                             # AGT044
 )
 
 FLEET_RULES: tuple[FleetRule, ...] = (
     identity.UNIQUE_NAMES,                               # AGT001
+    identity.UNIQUE_DERIVED_NAMES,                       # AGT007
     aws_resources.BOUNDARY_SIZE,                         # AGT043
+    vault_grants.KV_SHARED_BY_OWNER,                     # AGT045
 )
 
 # Checks made while reading a file, before any rule runs (ids emitted by agentiam.spec and agentiam.environment).

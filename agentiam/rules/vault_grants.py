@@ -1,12 +1,15 @@
-"""AGT035, AGT036, AGT041: database grants name configured databases, KV paths stay in bounds, CNs are pinned."""
+"""AGT035-AGT037, AGT041: database grants name configured databases, KV paths stay in bounds and in the agent's own
+folder (or one shared with it by name), CNs are pinned."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
+from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
-from agentiam.rules.base import Rule, SpecContext
+from agentiam.rules.base import FleetRule, Rule, SpecContext
+from agentiam.spec.validate import LoadedSpec
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 KV_PLACEHOLDERS = frozenset({"env", "agent"})
@@ -52,6 +55,78 @@ def _check_kv_paths(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
             yield ctx.finding(rule, ("permissions", "kv", i, "path"), f"{grant.path!r}: {problem}")
 
 
+def kv_segments(path: str, agent: str) -> list[str]:
+    """The path's segments with `{agent}` filled (`{env}` left as written: folders never differ by environment)."""
+    body = path[:-2] if path.endswith("/*") else path
+    return body.replace("{agent}", agent).split("/")
+
+
+def kv_owner(path: str, agent: str, shared_by: str | None) -> str | None:
+    """The agent whose folder `path` is in: KV paths are `<folder>/<agent>/...` (`{env}` segments aside, wherever
+    they are), so the second segment, when it is
+    this agent or `shared_by`; None otherwise. A fixed position, not "any segment": an agent named like a folder
+    (`billing`) must not own `billing/*`, every other agent's secrets below it."""
+    segments = [segment for segment in kv_segments(path, agent) if segment != "{env}"]  # `platform/{env}/{agent}`
+    owner = segments[1] if len(segments) > 1 else None
+    return owner if owner in (agent, shared_by) else None
+
+
+def _check_kv_own_folder(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
+    spec = ctx.loaded.spec
+    for i, grant in enumerate(spec.permissions.kv):
+        if kv_path_problem(grant.path) is not None:
+            continue  # AGT036's: one mistake, one finding
+        owner = kv_owner(grant.path, spec.name, grant.shared_by)
+        if owner is None:
+            whose = f"this agent's ({spec.name}) or {grant.shared_by}'s" if grant.shared_by else \
+                f"this agent's own ({spec.name})"
+            yield ctx.finding(rule, ("permissions", "kv", i, "path"),
+                              f"{grant.path!r} is not in {whose} folder: KV paths are `<folder>/<agent>/...` "
+                              "(`billing/{agent}/*`); another agent's secret needs `shared_by` and that agent's "
+                              "`kv_shares`")
+        elif grant.shared_by == spec.name:
+            yield ctx.finding(rule, ("permissions", "kv", i, "shared_by"), "shared_by names this agent itself")
+    for i, share in enumerate(spec.permissions.kv_shares):
+        if kv_owner(share.path, spec.name, None) is None:
+            yield ctx.finding(rule, ("permissions", "kv_shares", i, "path"),
+                              f"{share.path!r} is not in this agent's own folder: an agent shares only its own "
+                              "secrets (`<folder>/{agent}/...`)")
+
+
+def _share_covers(share_path: str, path: str) -> bool:
+    """Whether a shared path (`folder/*` or one secret) covers a granted path (one secret, or a folder below)."""
+    if share_path.endswith("/*"):
+        return (path[:-2] if path.endswith("/*") else path).startswith(share_path[:-1])
+    return share_path == path
+
+
+def _check_kv_shares(rule: FleetRule, specs: list[LoadedSpec],
+                     _environments: Mapping[str, EnvironmentConfig]) -> Iterator[Finding]:
+    by_name = {loaded.spec.name: loaded for loaded in specs}
+    for loaded in specs:
+        spec = loaded.spec
+        for i, grant in enumerate(spec.permissions.kv):
+            owner_name = grant.shared_by
+            if owner_name in (None, spec.name) or kv_owner(grant.path, spec.name, owner_name) != owner_name:
+                continue  # its own folder (AGT037 reports a `shared_by` naming itself)
+            path = grant.path.replace("{agent}", spec.name)
+            owner = by_name.get(owner_name)
+            if owner is None:
+                yield loaded.document.finding(rule.id, ("permissions", "kv", i, "shared_by"),
+                                              f"no agent named {owner_name!r} exists to share {path!r}", rule.severity)
+                continue
+            shares = [s for s in owner.spec.permissions.kv_shares if spec.name in s.agents
+                      and _share_covers(s.path.replace("{agent}", owner_name), path)]
+            allowed = {c for s in shares for c in s.capabilities}
+            extra = sorted(set(grant.capabilities) - allowed)
+            if extra:
+                shared = f"shares it with capabilities {', '.join(sorted(allowed))}" if shares else \
+                    f"does not share it with {spec.name}"
+                yield loaded.document.finding(rule.id, ("permissions", "kv", i, "capabilities"),
+                                              f"{path!r} is {owner_name}'s secret and {owner.file} {shared}; "
+                                              f"{', '.join(extra)} not allowed", rule.severity)
+
+
 def _check_pinned_common_name(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     common_name = ctx.loaded.spec.authentication.certificate_common_name
     if common_name is not None and "*" in common_name:
@@ -69,6 +144,17 @@ KV_PATH_HYGIENE = Rule(
     id="AGT036", severity=Severity.ERROR, title="KV paths stay within their folder",
     rationale="No bare `*`, no `..`, no empty segments: a KV grant must read as exactly what it reaches.",
     check=_check_kv_paths)
+
+KV_OWN_FOLDER = Rule(
+    id="AGT037", severity=Severity.ERROR, title="KV grants stay in the agent's own folder unless shared by name",
+    rationale="A reporting agent must not read the payment agent's API key: a KV path names its owning agent, and "
+              "another agent's secret is reachable only if that agent's spec shares it by name (AGT045 checks it).",
+    check=_check_kv_own_folder)
+
+KV_SHARED_BY_OWNER = FleetRule(
+    id="AGT045", severity=Severity.ERROR, title="A shared KV path is shared by its owner with this agent",
+    rationale="The owner of a secret decides who else may read it, in its own reviewed spec.",
+    check=_check_kv_shares)
 
 PINNED_COMMON_NAME = Rule(
     id="AGT041", severity=Severity.ERROR, title="Certificate CN pinned",

@@ -20,6 +20,7 @@ from agentiam.spec.types import (
     IsoDate,
     StatementId,
     TeamName,
+    VisibleText,
     check_placeholders,
 )
 
@@ -65,8 +66,9 @@ class Owner(_Strict):
     sponsor: Email = Field(description="E-mail address of the human who sponsors this agent and re-approves it before "
                                        "it expires.",
                            examples=["jane.doe@example.com"])
-    contact: str = Field(min_length=2, max_length=200, description="Where to reach the owners (channel, rota, e-mail).",
-                         examples=["#billing-oncall"])
+    contact: VisibleText = Field(min_length=2, max_length=200,
+                                 description="Where to reach the owners (channel, rota, e-mail).",
+                                 examples=["#billing-oncall"])
 
 
 class Authentication(_Strict):
@@ -119,6 +121,20 @@ class CredentialsOverride(_Strict):
                                            examples=[1])
 
 
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$", max_length=12,
+                                 description="A 12-digit AWS account id (quoted in YAML).",
+                                 examples=["999999999999"])]
+
+
+class CrossAccount(_Strict):
+    """Accounts other than the environment's own that a statement may reach, and why (labelled high in the diff)."""
+
+    accounts: list[AccountId] = Field(min_length=1, max_length=10, description="The other accounts.",
+                                      examples=[["999999999999"]])
+    reason: VisibleText = Field(min_length=10, max_length=300, description="Why the agent must reach them (shown to "
+                                "reviewers).", examples=["the partner's drop bucket for settlement files"])
+
+
 class AwsStatement(_Strict):
     """One named grant of AWS actions on resources (becomes one IAM statement)."""
 
@@ -129,13 +145,17 @@ class AwsStatement(_Strict):
                                          examples=[["arn:aws:s3:::billing-{env}-invoices/*"]])
     scratch: bool = Field(False, description="Marks a scratch location (analysis agents may write only there, in "
                                              "their own account).", examples=[False])
+    cross_account: CrossAccount | None = Field(
+        None, description="Other accounts the statement's resources may belong to. Without it, every resource must "
+                          "be in the environment's own account: the statement is conditioned on "
+                          "`aws:ResourceAccount`, since S3 ARNs name no account (AGT044).")
 
 
 class DatabaseGrant(_Strict):
     """Dynamic credentials for one database connection declared in the stack config."""
 
-    database: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="A database name from the stack's `databases`.",
-                          examples=["billing"])
+    database: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=63,
+                          description="A database name from the stack's `databases`.", examples=["billing"])
     access: Annotated[DatabaseAccess, Strict(False)] = Field(description="`read` (SELECT only) or `write` (SELECT, INSERT, UPDATE, DELETE).",
                                    examples=["read"])
 
@@ -151,6 +171,23 @@ class KvGrant(_Strict):
                       examples=["billing/{agent}/*"])
     capabilities: list[KvCapability] = Field(min_length=1, description="Vault capabilities on that path.",
                                              examples=[["read", "list"]])
+    shared_by: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", max_length=48)] | None = Field(
+        None, description="The agent whose folder the path is in, when it is not this agent's own; that agent's "
+                          "spec must share the path with this one in `permissions.kv_shares` (AGT037).",
+        examples=["payment-gateway-sync"])
+
+
+class KvShare(_Strict):
+    """A secret of this agent's own KV folder that other agents may also be granted (AGT037)."""
+
+    path: str = Field(pattern=r"^[a-z0-9][a-z0-9_./{}-]*(/\*)?$", max_length=200,
+                      description="A path in this agent's own folder (`{agent}` filled with this agent's name).",
+                      examples=["billing/{agent}/stripe-api-key"])
+    agents: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", max_length=48)]] = Field(
+        min_length=1, description="Agents that may be granted the path in their own specs.",
+        examples=[["revenue-report-builder"]])
+    capabilities: list[KvCapability] = Field(["read"], min_length=1, description="The most they may be granted.",
+                                             examples=[["read"]])
 
 
 class Permissions(_Strict):
@@ -158,7 +195,10 @@ class Permissions(_Strict):
 
     aws: list[AwsStatement] = Field(default_factory=list, description="AWS IAM grants.")
     databases: list[DatabaseGrant] = Field(default_factory=list, description="Dynamic database credentials.")
-    kv: list[KvGrant] = Field(default_factory=list, description="Static secrets in Vault KV v2.")
+    kv: list[KvGrant] = Field(default_factory=list, description="Static secrets in Vault KV v2, in the agent's own "
+                              "folder (`<folder>/{agent}/...`) or shared with it by their owner.")
+    kv_shares: list[KvShare] = Field(default_factory=list, description="Paths of this agent's own KV folder that "
+                                     "named other agents may be granted.")
 
 
 class EgressEndpoint(_Strict):
@@ -166,8 +206,9 @@ class EgressEndpoint(_Strict):
 
     host: Hostname
     port: int = Field(443, ge=1, le=65535, description="TCP port.", examples=[443])
-    purpose: str = Field(min_length=3, max_length=200, description="Why the agent calls it (shown to reviewers).",
-                         examples=["create payment intents"])
+    purpose: VisibleText = Field(min_length=3, max_length=200,
+                                 description="Why the agent calls it (shown to reviewers).",
+                                 examples=["create payment intents"])
 
 
 class RateLimit(_Strict):
@@ -199,8 +240,9 @@ class AgentSpec(_Strict):
 
     spec_version: Literal[1] = Field(description="Spec format version.", examples=[1])
     name: AgentName
-    description: str = Field(min_length=10, max_length=1000, description="What the agent does, in a sentence or two.",
-                             examples=["Matches incoming payments to open invoices."])
+    description: VisibleText = Field(min_length=10, max_length=1000,
+                                     description="What the agent does, in a sentence or two.",
+                                     examples=["Matches incoming payments to open invoices."])
     owner: Owner
     function: Annotated[FunctionClass, Strict(False)] = Field(description="Function class: decides guardrails and the permissions boundary.",
                                     examples=["data-retrieval"])

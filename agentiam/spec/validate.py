@@ -136,8 +136,11 @@ def validation_findings(document: SourceDocument, exc: ValidationError, prefix: 
     findings = []
     for error in exc.errors(include_url=False):
         if error["type"] == LOCATED_PROBLEMS:  # model-level checks: each problem on the field it names
-            findings.extend(document.finding("SPEC003", prefix + path, message, Severity.ERROR, at_key=True)
-                            for path, message in error["ctx"]["problems"])
+            loc_prefix = tuple(error["loc"])  # where the model sits (a nested model's checks name paths inside it)
+            for path, message in error["ctx"]["problems"]:
+                finding = document.finding(rule_id or "SPEC003", prefix + loc_prefix + tuple(path), message,
+                                           Severity.ERROR, at_key=True)
+                findings.append(_relative(finding, document, prefix, loc_prefix + tuple(path)))
             continue
         loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-")))
         error["loc"] = loc
@@ -146,14 +149,20 @@ def validation_findings(document: SourceDocument, exc: ValidationError, prefix: 
         at_key = error["type"] == "extra_forbidden" or loc[-1:] == ("[key]",)
         loc = loc[:-1] if loc[-1:] == ("[key]",) else loc
         finding = document.finding(rule_id or code, prefix + loc, message, Severity.ERROR, at_key=at_key)
-        if prefix:  # name config fields relative to the config value, not the file root (list items by key)
-            value = document.data
-            for part in prefix:
-                value = value.get(part) if isinstance(value, dict) else None
-            finding = Finding(finding.file, finding.line, finding.column, finding.rule_id, finding.severity,
-                              field_name(value, loc) or str(prefix[-1]), finding.message)
-        findings.append(finding)
+        findings.append(_relative(finding, document, prefix, loc))
     return findings
+
+
+def _relative(finding: Finding, document: SourceDocument, prefix: tuple[PathPart, ...],
+              loc: tuple[PathPart, ...]) -> Finding:
+    """Config fields are named relative to the config value, not the file root (list items by key)."""
+    if not prefix:
+        return finding
+    value = document.data
+    for part in prefix:
+        value = value.get(part) if isinstance(value, dict) else None
+    return Finding(finding.file, finding.line, finding.column, finding.rule_id, finding.severity,
+                   field_name(value, loc) or str(prefix[-1]), finding.message)
 
 
 def load_spec_bytes(file: str, raw: bytes) -> tuple[LoadedSpec | None, list[Finding]]:

@@ -44,3 +44,14 @@ def test_the_driver_would_see_a_heavy_import():
     completed = subprocess.run([sys.executable, "-c", "import hvac\n" + DRIVER.format(heavy=HEAVY), "--version"],
                                cwd=REPO, capture_output=True, text=True, check=True)
     assert completed.stdout.splitlines()[-1] == "LOADED hvac"
+
+
+def test_diff_and_codeowners_import_no_pulumi_even_with_tool_changes_to_judge(tmp_path: Path) -> None:
+    # The review job judges changes of agentiam's own code by reading snapshots: the diff itself never needs Pulumi.
+    empty = tmp_path / "snapshots"
+    empty.mkdir()
+    lines = _run("diff", "--base", "HEAD", "--head", "HEAD", "--fail-on", "never",
+                 "--base-code-snapshots", str(empty), "--head-code-snapshots", str(empty))
+    assert lines[-2] == "EXIT 0" and lines[-1] == "LOADED "
+    lines = _run("codeowners", "--org", "example", "--security-team", "identity-security", "--output", "-")
+    assert lines[-2] == "EXIT 0" and lines[-1] == "LOADED "

@@ -62,10 +62,9 @@ class SpecRepo:
         return compute_diff(GitRepo(self.root), base, head)
 
 
-@pytest.fixture
-def spec_repo(tmp_path: Path) -> SpecRepo:
-    root = tmp_path / "repo"
-    root.mkdir()
+def new_spec_repo(root: Path) -> SpecRepo:
+    """A git repository at `root` (created) with the project's stack configs and the frozen specs, tagged `base`."""
+    root.mkdir(parents=True)
     git(root, "init", "-q", "-b", "main")
     git(root, "config", "user.email", "reviewer@example.com")
     git(root, "config", "user.name", "Reviewer")
@@ -78,6 +77,11 @@ def spec_repo(tmp_path: Path) -> SpecRepo:
     repo = SpecRepo(root)
     repo.commit("base specs", tag="base")
     return repo
+
+
+@pytest.fixture
+def spec_repo(tmp_path: Path) -> SpecRepo:
+    return new_spec_repo(tmp_path / "repo")
 
 
 def entry(report: DiffReport, agent: str, environment: str) -> AgentDiff:

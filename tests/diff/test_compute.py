@@ -142,7 +142,7 @@ def test_suspended_agent_narrows_everywhere(spec_repo: SpecRepo) -> None:
     status = next(c for c in dev.changes if c.subject == "status")
     assert (status.op, status.before, status.after) == ("suspended", "active", "suspended")
     removed = {(c.system, c.subject) for c in dev.changes if c.op == "removed"}
-    assert ("database", "billing") in removed and ("network", "egress api.stripe.com:443") in removed
+    assert ("database", "billing (schema public)") in removed and ("network", "egress api.stripe.com:443") in removed
 
 
 def test_new_egress_endpoint_and_faster_rate(spec_repo: SpecRepo) -> None:

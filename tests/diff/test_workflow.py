@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -26,46 +27,103 @@ def steps_using(job: dict, action: str) -> list[dict]:
     return [s for s in job["steps"] if str(s.get("uses", "")).startswith(action)]
 
 
-def test_triggers_on_pull_requests_touching_specs_or_stacks_only() -> None:
+def _runs(job: dict) -> str:
+    return "\n".join(s.get("run", "") for s in job["steps"])
+
+
+def test_triggers_on_every_pull_request_never_pull_request_target() -> None:
     workflow = load()
     triggers = workflow[True]  # PyYAML (YAML 1.1) reads the key `on` as the boolean True
     assert set(triggers) == {"pull_request"}  # never pull_request_target
-    assert triggers["pull_request"]["paths"] == ["agent_specs/**", "stacks/**"]
+    assert not (triggers["pull_request"] or {}).keys() & {"paths", "paths-ignore", "branches-ignore"}
     assert workflow["permissions"] == {}
+    assert set(workflow["jobs"]) == {"snapshot", "review", "preview"}
 
 
-def test_review_job_is_fork_safe_and_runs_validate_and_diff() -> None:
+def test_every_job_checks_out_without_credentials_and_uses_no_cache() -> None:
+    for name, job in load()["jobs"].items():
+        for step in steps_using(job, "actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False, name
+        # A cache written by a job running pull-request code could be restored by the review job.
+        for step in steps_using(job, "actions/setup-python@"):
+            assert "cache" not in step["with"], name
+        assert not steps_using(job, "actions/cache"), name
+
+
+def test_snapshot_job_runs_the_pull_requests_code_with_nothing_to_steal() -> None:
+    job = load()["jobs"]["snapshot"]
+    assert job["permissions"] == {"contents": "read"}
+    assert "secrets." not in yaml.safe_dump(job) and "environment" not in job and "needs" not in job
+    assert job["timeout-minutes"] <= 30
+    runs = _runs(job)
+    assert "pip install -c .ci/constraints.txt ." in runs  # the PR's code, its pinned dependencies
+    assert 'agentiam snapshot --all --output-dir "${RUNNER_TEMP}/head-code"' in runs
+    (upload,) = steps_using(job, "actions/upload-artifact@")
+    assert upload["with"]["name"] == "head-code-snapshots"
+    assert upload["with"]["path"] == "${{ runner.temp }}/head-code/"
+
+
+def test_review_job_is_fork_safe_and_runs_validate_diff_and_codeowners() -> None:
     review = load()["jobs"]["review"]
     assert review["permissions"] == {"contents": "read", "pull-requests": "write", "security-events": "write"}
+    assert review["needs"] == "snapshot" and review["if"] == "${{ !cancelled() }}"
     text = yaml.safe_dump(review)
     assert "secrets." not in text  # no secret reaches the job that runs for forks
     checkout, tool = steps_using(review, "actions/checkout@")
     assert checkout["with"]["fetch-depth"] == 0
-    assert all(step["with"]["persist-credentials"] is False for step in (checkout, tool))
     # The gate is installed from the base branch, never from the pull request it judges.
     assert (tool["with"]["ref"], tool["with"]["path"]) == ("${{ github.base_ref }}", ".agentiam-tool")
     assert steps_using(review, "actions/setup-python@")[0]["with"]["python-version"] == "3.11"
-    runs = "\n".join(s.get("run", "") for s in review["steps"])
-    assert "pip install ./.agentiam-tool" in runs and "pip install .\n" not in runs
+    runs = _runs(review)
+    assert "pip install -c .agentiam-tool/.ci/constraints.txt ./.agentiam-tool" in runs
+    assert "pip install .\n" not in runs and "pip install -c .ci/" not in runs
+    # Nothing in this job imports from the working directory (the pull request's checkout): console scripts, or
+    # `python -P`.
+    calls = [m.group(1) for step in review["steps"] for m in re.finditer(r"(?:^|[\s;&|(])python3?\s+(\S+)",
+                                                                         step.get("run", ""))]
+    assert calls and set(calls) <= {"-P", "-I"}
     # stderr quotes spec content: printed only between ::stop-commands:: and its closing token.
-    for step_id in ("validate", "diff"):
-        run = next(s for s in review["steps"] if s.get("id") == step_id)["run"]
-        assert 'echo "::stop-commands::${fence}"' in run and run.index("cat agentiam-") > run.index("stop-commands")
+    for step in review["steps"]:
+        run = step.get("run", "")
+        if "cat agentiam-" in run:
+            assert 'echo "::stop-commands::${fence}"' in run and run.index("cat agentiam-") > run.index("stop-commands")
     assert "agentiam validate --format sarif" in runs
-    assert 'agentiam diff --base "origin/${BASE_REF}"' in runs and "--format markdown" in runs
     assert steps_using(review, "github/codeql-action/upload-sarif@")
     comment = steps_using(review, "actions/github-script@")[0]
     assert comment["continue-on-error"] is True  # read-only token on forks must not fail the job
     assert "<!-- agentiam-diff -->" in comment["with"]["script"]
     assert "updateComment" in comment["with"]["script"]
-    # The job still fails on violations, after the comment is posted.
-    assert review["steps"][-1]["if"] == "steps.validate.outputs.exit != '0' || steps.diff.outputs.exit != '0'"
+    # The job fails on violations, high-risk widenings and a stale CODEOWNERS, after the comment is posted.
+    assert review["steps"][-1]["if"].split() == ("steps.validate.outputs.exit != '0' || steps.diff.outputs.exit != '0' "
+                                                 "|| steps.codeowners.outputs.exit != '0'").split()
 
 
-def test_preview_job_only_for_same_repository_with_oidc() -> None:
+def test_review_compares_base_code_and_head_code_snapshots_and_fails_on_high_risk() -> None:
+    review = load()["jobs"]["review"]
+    (download,) = steps_using(review, "actions/download-artifact@")
+    assert download["with"] == {"name": "head-code-snapshots", "path": "${{ runner.temp }}/head-code"}
+    assert download["continue-on-error"] is True  # missing: reported as not compiled, high risk
+    base_run = next(s for s in review["steps"] if "--code .agentiam-tool" in s.get("run", ""))["run"]
+    assert 'agentiam snapshot --all --code .agentiam-tool' in base_run and '"${RUNNER_TEMP}/base-code"' in base_run
+    assert 'rm -rf "${RUNNER_TEMP}/base-code"' in base_run and "env -i " in base_run
+    diff = next(s for s in review["steps"] if s.get("id") == "diff")["run"]
+    assert diff.index("rm -f agentiam-diff.md agentiam-diff.json") < diff.index("agentiam diff")
+    assert '--base-code-snapshots "${RUNNER_TEMP}/base-code" --head-code-snapshots "${RUNNER_TEMP}/head-code"' in diff
+    markdown = next(line for line in diff.splitlines() if line.strip().startswith("agentiam diff"))
+    assert 'agentiam diff --base "origin/${BASE_REF}" --head HEAD' in markdown and "--fail-on high" in markdown
+    codeowners = next(s for s in review["steps"] if s.get("id") == "codeowners")["run"]
+    assert 'agentiam codeowners --org "${CODEOWNERS_ORG}" --security-team "${CODEOWNERS_SECURITY_TEAM}" --check' \
+        in codeowners
+
+
+def test_preview_job_only_after_the_review_passed_for_same_repository_under_an_environment() -> None:
     preview = load()["jobs"]["preview"]
     assert preview["needs"] == "review"
-    assert "github.event.pull_request.head.repo.full_name == github.repository" in preview["if"]
+    condition = " ".join(preview["if"].split())
+    assert "!cancelled()" not in condition and "always()" not in condition and "failure()" not in condition
+    assert condition.startswith("success() && needs.review.result == 'success'")
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in condition
+    assert preview["environment"] == "agentiam-preview"
     assert preview["permissions"]["id-token"] == "write"
     pulumi = steps_using(preview, "pulumi/actions@")[0]
     assert pulumi["uses"].split("@")[1] in ("v6", "v7")
@@ -73,6 +131,8 @@ def test_preview_job_only_for_same_repository_with_oidc() -> None:
     assert pulumi["with"]["stack-name"] == "${{ matrix.stack }}"
     assert preview["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.review.outputs.stacks) }}"
     assert steps_using(preview, "aws-actions/configure-aws-credentials@")[0]["with"]["role-to-assume"]
+    # Cloud credentials only in this job: the two jobs running before it have no OIDC token.
+    assert all("id-token" not in load()["jobs"][j]["permissions"] for j in ("snapshot", "review"))
 
 
 def _affected(step_run: str, root: Path, report: str | None) -> str:

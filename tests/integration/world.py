@@ -7,6 +7,7 @@ world's on the shared OpenBao fixture. The Vault side is exactly what the real P
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import textwrap
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from tests.pulumi_capture import Capture, capture_stack
 from tests.vault_apply import AWS_SECRET_ROLE, Applied, apply_records
 
 DB_PASSWORD_KEY = "billingDbPassword"
+# Within every environment's expiry horizon (AGT008: at most a year ahead by default), whatever day the tests run.
+EXPIRES = (dt.date.today() + dt.timedelta(days=180)).isoformat()
 
 
 def reader_spec(name: str, *, token_ttl: str = "30m", token_max_ttl: str = "2h", database_ttl: str = "10m",
@@ -41,7 +44,7 @@ def reader_spec(name: str, *, token_ttl: str = "30m", token_max_ttl: str = "2h",
         function: {function}
         environments: [ENV]
         status: {status}
-        expires: 2099-12-31
+        expires: {EXPIRES}
         credentials:
           token_ttl: {token_ttl}
           token_max_ttl: {token_max_ttl}

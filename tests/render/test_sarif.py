@@ -27,6 +27,19 @@ def test_files_inside_the_repository_are_relative_outside_are_file_uris(tmp_path
     assert results[1]["message"]["text"] == "malformed YAML: x"
 
 
+def test_a_hostile_file_name_and_message_stay_a_uri_and_plain_text(tmp_path):
+    """A `#` would end the URI's path, a space make it no URI; `[text](url)` would be an embedded link."""
+    spec = tmp_path / "agent_specs" / "x#y [z]\u202e.yaml"
+    findings = [Finding(str(spec), 2, 1, "SPEC003", Severity.ERROR, "permissions.aws[read]",
+                        "see [approval](https://evil.example)\n::error::forged")]
+    result = _log(findings, tmp_path)["runs"][0]["results"][0]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
+        "agent_specs/x%23y%20%5Bz%5D%E2%80%AE.yaml")
+    assert result["message"]["text"] == (
+        "permissions.aws\\[read\\]: see \\[approval\\](https://evil.example)\\\\n::error::forged")
+    assert result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "permissions.aws[read]"
+
+
 def test_every_rule_and_input_check_is_described_once(tmp_path):
     rules = _log([], tmp_path)["runs"][0]["tool"]["driver"]["rules"]
     ids = [r["id"] for r in rules]

@@ -199,6 +199,74 @@ EXPECTED: dict[str, list[tuple]] = {
         ('wide-reader-three.yaml', 'AGT043', 14, 5, 'permissions.aws'),
     ],
     "AGT043/pass-compacted": [],
+    "AGT007/fail-login-name": [
+        ('support/ticket-triage-login.yaml', 'AGT007', 3, 7, 'name'),
+        ('support/ticket-triage.yaml', 'AGT007', 3, 7, 'name'),
+    ],
+    "AGT007/fail-same-cn": [
+        ('billing/cn-one.yaml', 'AGT007', 13, 28, 'authentication.certificate_common_name'),
+        ('billing/cn-two.yaml', 'AGT007', 13, 28, 'authentication.certificate_common_name'),
+    ],
+    "AGT007/pass-distinct": [
+    ],
+    "AGT008/fail-too-far.yaml": [
+        ('AGT008', 11, 10, 'expires'),
+    ],
+    "AGT008/pass-revoked.yaml": [
+    ],
+    "AGT008/pass-within.yaml": [
+    ],
+    "AGT027/fail-every-bucket.yaml": [
+        ('AGT027', 16, 19, 'permissions.aws[read-everything].resources[arn:aws:s3:::*/*]'),
+        ('AGT027', 19, 19, 'permissions.aws[decrypt-with-any-key].resources[arn:aws:kms:{region}:{account}:key/*]'),
+        ('AGT027', 19, 59, 'permissions.aws[decrypt-with-any-key].resources[arn:aws:ssm:{region}:{account}:parameter/*]'),
+    ],
+    "AGT027/pass-metadata.yaml": [
+    ],
+    "AGT028/fail-analysis-shell.yaml": [
+        ('AGT028', 16, 17, 'permissions.aws[exec-into-task].actions[ecs:ExecuteCommand]'),
+    ],
+    "AGT028/fail-shell.yaml": [
+        ('AGT028', 17, 11, 'permissions.aws[run-commands].resources[arn:aws:ec2:{region}:{account}:instance/i-*]'),
+        ('AGT028', 21, 19, 'permissions.aws[clean-queue].resources[arn:aws:sqs:{region}:{account}:platform-{env}-*]'),
+        ('AGT031', 17, 11, 'permissions.aws[run-commands].resources[arn:aws:ec2:{region}:{account}:instance/i-*]'),
+        ('AGT031', 21, 19, 'permissions.aws[clean-queue].resources[arn:aws:sqs:{region}:{account}:platform-{env}-*]'),
+    ],
+    "AGT028/pass-named.yaml": [
+    ],
+    "AGT037/fail-other-folder.yaml": [
+        ('AGT037', 14, 13, 'permissions.kv[billing/payment-gateway-sync/stripe-api-key].path'),
+        ('AGT037', 16, 13, 'permissions.kv[billing/*].path'),
+        ('AGT037', 20, 18, 'permissions.kv[platform/{agent}/state].shared_by'),
+        ('AGT037', 22, 13, 'permissions.kv_shares[billing/payment-gateway-sync/stripe-api-key].path'),
+    ],
+    "AGT037/fail-folder-named-agent": [
+        ('billing.yaml', 'AGT037', 14, 13, 'permissions.kv[billing/*].path'),
+    ],
+    "AGT037/pass-own-folder.yaml": [
+    ],
+    "AGT038/fail-prod-internal.yaml": [
+        ('AGT038', 14, 13, 'network.egress[billing-db.prod.internal].host'),
+    ],
+    "AGT038/pass-own-internal.yaml": [
+    ],
+    "AGT039/fail-too-fast.yaml": [
+        ('AGT039', 16, 3, 'network.rate_limit'),
+    ],
+    "AGT039/pass-bounded.yaml": [
+    ],
+    "AGT044/fail-other-environment.yaml": [
+        ('AGT044', 18, 20, 'permissions.aws[drop-files].cross_account.accounts[333333333333]'),
+    ],
+    "AGT044/pass-partner.yaml": [
+    ],
+    "AGT045/fail-not-shared": [
+        ('billing/other-reader.yaml', 'AGT045', 15, 21, 'permissions.kv[billing/secret-owner/api-key].capabilities'),
+        ('billing/other-reader.yaml', 'AGT045', 19, 18, 'permissions.kv[billing/ghost-agent/key].shared_by'),
+        ('billing/report-reader.yaml', 'AGT045', 15, 21, 'permissions.kv[billing/secret-owner/api-key].capabilities'),
+    ],
+    "AGT045/pass-shared": [
+    ],
 }
 
 
@@ -265,6 +333,19 @@ def test_rule_ids_are_unique_and_severities_documented():
     ("AGT022/fail-scoped.yaml", "AGT022", "(s3:GetObject)"),
     ("AGT023/fail-pass-role.yaml", "AGT023", "iam:PassRole passes or assumes roles"),
     ("AGT023/fail-combination.yaml", "AGT023", "EC2InstanceConnectSendSSHPublicKey"),
+    ("AGT007/fail-login-name", "AGT007", "Vault policy 'agent-dev-ticket-triage-login' in dev is also derived for"),
+    ("AGT007/fail-same-cn", "AGT007", "certificate common name 'shared.dev.agents.example.com' in dev"),
+    ("AGT008/fail-too-far.yaml", "AGT008", "2027-12-01 at the latest"),
+    ("AGT027/fail-every-bucket.yaml", "AGT027", "'arn:aws:s3:::*/*' reaches every resource of its type"),
+    ("AGT028/fail-shell.yaml", "AGT028", "ssm:SendCommand runs commands on"),
+    ("AGT028/fail-shell.yaml", "AGT028", "sqs:DeleteQueue deletes or destroys"),
+    ("AGT028/fail-analysis-shell.yaml", "AGT028", "analysis agents never execute remotely"),
+    ("AGT037/fail-other-folder.yaml", "AGT037", "'billing/payment-gateway-sync/stripe-api-key' is not in this agent's"),
+    ("AGT038/fail-prod-internal.yaml", "AGT038", "inside prod's internal domain prod.internal"),
+    ("AGT039/fail-too-fast.yaml", "AGT039", "100000 requests per second"),
+    ("AGT044/fail-other-environment.yaml", "AGT044", "account 333333333333 is the prod environment's"),
+    ("AGT045/fail-not-shared", "AGT045", "list not allowed"),
+    ("AGT045/fail-not-shared", "AGT045", "does not share it with other-reader"),
     ("AGT024/fail-token.yaml", "AGT024", "ecr:GetAuthorizationToken returns credentials"),
     ("AGT025/fail-prod-account.yaml", "AGT025", "names prod's account '333333333333' in dev, staging"),
     ("AGT025/fail-prod-name.yaml", "AGT025", "names environment 'prod'"),
