@@ -135,8 +135,17 @@ def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_a
         if not name or not stack:
             raise UserError("give the agent NAME and --env ENV (or --resume)")
         targets = [(name, stack, vault_addr)]
-    plans = [(agent_entry(agent, stack_name, specs_dir, stacks_dir), stack_name, addr)
-             for agent, stack_name, addr in targets]
+    plans = []
+    skipped = False
+    for agent, stack_name, addr in targets:
+        try:
+            plans.append((agent_entry(agent, stack_name, specs_dir, stacks_dir), stack_name, addr))
+        except UserError as exc:
+            if not resume:
+                raise
+            # One record that cannot be resumed (its spec is gone or broken) must not hold up the others.
+            click.echo(f"warning: cannot resume {agent} in {stack_name}: {exc}", err=True)
+            skipped = True
     if any(not addr for _, _, addr in plans):
         raise ConfigError("set VAULT_ADDR (or --vault-addr) and VAULT_TOKEN to an operator token")
     if not yes:
@@ -157,9 +166,15 @@ def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_a
                                 progress=_progress(entry.agent) if fmt == "text" else None)
         finally:
             vault.close()
-        reports.append((report, store.record(report, stack_name)))
+        try:
+            record = store.record(report, stack_name)
+        except ConfigError as exc:
+            # The servers were asked already: say so loudly, but the report and the exit code must still come out.
+            click.echo(f"warning: {exc}", err=True)
+            record = None
+        reports.append((report, record))
     _emit(fmt, reports, as_list=resume)
-    sys.exit(EXIT_REVOKED if all(report.complete for report, _ in reports) else EXIT_INCOMPLETE)
+    sys.exit(EXIT_REVOKED if not skipped and all(report.complete for report, _ in reports) else EXIT_INCOMPLETE)
 
 
 def _progress(agent: str) -> Callable[[Step], None]:

@@ -1,6 +1,6 @@
 """Unfinished revocations, kept on disk until a later run finishes them (`agentiam revoke --resume`).
 
-One JSON file per agent and environment, `<state dir>/<env>/<agent>.json`, written when a run leaves anything
+One JSON file per agent and environment, `<state dir>/<env>/<agent>.revocation.json`, written when a run leaves anything
 undone (a failed step, a database user still alive) and deleted by the first run that completes. Writes are
 atomic (temporary file, fsync, rename) so a crash never leaves half a record; files are private to the operator
 (0600): they hold lease ids and the Vault address, no secret.
@@ -19,6 +19,7 @@ from agentiam.errors import ConfigError
 from agentiam.revoke import Outcome, Remaining, Revocation
 
 STATE_FORMAT = 1
+SUFFIX = ".revocation.json"  # only these files are records, whatever else shares the folder
 
 
 def default_state_dir(environ: dict[str, str] | None = None) -> Path:
@@ -54,13 +55,17 @@ class PendingStore:
         self.root = root
 
     def _file(self, environment: str, agent: str) -> Path:
-        return self.root / environment / f"{agent}.json"
+        return self.root / environment / f"{agent}{SUFFIX}"
 
     def record(self, report: Revocation, stack: str) -> Path | None:
         """Keep `report` if it left anything undone, else forget any earlier record; the record's path, or None."""
         path = self._file(report.environment, report.agent)
         if report.complete:
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot delete the finished revocation's record {path}: "
+                                  f"{exc.strerror or exc}") from exc
             return None
         earlier = self.load(path) if path.exists() else None
         data: dict[str, Any] = {
@@ -102,6 +107,6 @@ class PendingStore:
         """Every record, optionally of one environment and/or agent, oldest first attempt first."""
         if not self.root.is_dir():
             return []
-        pattern = f"{environment or '*'}/{agent or '*'}.json"
+        pattern = f"{environment or '*'}/{agent or '*'}{SUFFIX}"
         return sorted((self.load(path) for path in self.root.glob(pattern)),
                       key=lambda p: (p.first_attempt, p.environment, p.agent))

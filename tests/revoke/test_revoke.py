@@ -173,11 +173,11 @@ def test_what_a_failed_lease_step_leaves_alive_is_shown_with_how_to_find_the_use
     failed = StepResult(Outcome.FAILED, "1 of 1 lease(s) not revoked, their database user(s) still exist: "
                                         "connection refused", (left,))
     report = revoke(entry, plan, FakeVault(results={"revoke_leases": failed}), FakeAws(), now=NOW)
-    text = render_text(report, Path("/state/dev/invoice-reader.json"))
+    text = render_text(report, Path("/state/dev/invoice-reader.revocation.json"))
     assert ("Still alive: database user of lease agentiam-dev-database/creds/r/abc (role r), created "
             "2026-12-03T07:33:20Z, password valid until 2026-12-03T08:33:20Z; find it: SELECT rolname, "
             "rolvaliduntil FROM pg_roles WHERE rolname LIKE 'v-%-1796283200' OR rolname LIKE 'v-%-1796283199'") in text
-    assert "Recorded in /state/dev/invoice-reader.json. Fix the cause, then `agentiam revoke --resume`" in text
+    assert "Recorded in /state/dev/invoice-reader.revocation.json. Fix the cause, then `agentiam revoke --resume`" in text
     assert report.to_json()["steps"][2]["remaining"][0]["expires"] == "2026-12-03T08:33:20Z"
 
 
@@ -186,7 +186,7 @@ def test_an_unfinished_revocation_is_kept_privately_and_forgotten_once_complete(
     store = PendingStore(tmp_path / "state")
     first = revoke(entry, plan, FakeVault(fail={"revoke_entity_tokens"}), FakeAws(), now=NOW)
     path = store.record(first, "dev")
-    assert path == tmp_path / "state" / "dev" / "invoice-reader.json"
+    assert path == tmp_path / "state" / "dev" / "invoice-reader.revocation.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     (pending,) = store.pending()
     assert (pending.agent, pending.stack, pending.first_attempt, pending.vault_addr) == (
@@ -269,7 +269,7 @@ def test_the_report_reads_as_the_golden_file() -> None:
     report = dataclasses.replace(report, steps=[dataclasses.replace(step, seconds=0.25 if step.system == "aws" else
                                                                     0.04 * (i + 1)) for i, step in
                                                 enumerate(report.steps)])
-    text = render_text(report, Path("/var/lib/agentiam/revocations/dev/invoice-reader.json"))
+    text = render_text(report, Path("/var/lib/agentiam/revocations/dev/invoice-reader.revocation.json"))
     if os.environ.get("AGENTIAM_UPDATE_GOLDEN"):
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text()
@@ -308,12 +308,19 @@ def test_an_unreachable_vault_is_a_partial_revocation_kept_for_resume(tmp_path: 
     first = CliRunner().invoke(cli, ["revoke", "invoice-reader", "--env", "dev", *base, "--format", "json"], env=env)
     assert first.exit_code == EXIT_INCOMPLETE, first.output
     report = json.loads(first.output)
-    assert report["result"] == "incomplete" and report["pending_record"] == str(tmp_path / "dev/invoice-reader.json")
+    assert report["result"] == "incomplete" and report["pending_record"] == str(tmp_path / "dev/invoice-reader.revocation.json")
     resumed = CliRunner().invoke(cli, ["revoke", "--resume", *base], env=env)
     assert resumed.exit_code == EXIT_INCOMPLETE, resumed.output
     assert "Revoking invoice-reader in dev" in resumed.output and "Recorded in" in resumed.output
     nothing = CliRunner().invoke(cli, ["revoke", "--resume", "--env", "prod", *base, "--format", "json"], env=env)
     assert nothing.exit_code == 0 and json.loads(nothing.output) == []
+    # A record whose spec has gone cannot be resumed: said, counted as unfinished, and the others still run.
+    specs = tmp_path / "specs"
+    shutil.copytree(SPECS, specs)
+    (specs / "billing" / "invoice-reader.yaml").unlink()
+    orphaned = CliRunner().invoke(cli, ["revoke", "--resume", "--specs", str(specs), *base[2:]], env=env)
+    assert orphaned.exit_code == EXIT_INCOMPLETE, orphaned.output
+    assert "warning: cannot resume invoice-reader in dev: no agent named 'invoice-reader'" in orphaned.output
 
 
 def test_a_malformed_aws_endpoint_is_a_clear_error_before_any_step() -> None:
@@ -331,3 +338,14 @@ def test_the_iam_client_gives_up_within_a_bounded_time() -> None:
     config = AwsRevoker(endpoint_url="http://127.0.0.1:1", region_name="eu-west-1")._iam.meta.config
     assert (config.connect_timeout, config.read_timeout) == (3, 5)
     assert config.retries["mode"] == "standard" and config.retries["total_max_attempts"] == 2  # not 60 s x 5
+
+
+def test_a_state_folder_that_cannot_be_written_never_hides_the_report_or_its_exit_code(tmp_path: Path) -> None:
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    result = CliRunner().invoke(cli, ["revoke", "invoice-reader", "--env", "dev", "--specs", str(SPECS), "--stacks",
+                                      str(STACKS), "--no-aws", "--yes", "--state-dir", str(blocked / "state")],
+                                env={"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "operator"})
+    assert result.exit_code == EXIT_INCOMPLETE, result.output  # tried: never "nothing attempted"
+    assert "warning: cannot record the unfinished revocation under" in result.output
+    assert "Revoking invoice-reader in dev" in result.output and "Traceback" not in result.output
