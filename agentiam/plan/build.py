@@ -9,11 +9,13 @@ from agentiam.environment.model import EnvironmentConfig
 from agentiam.plan import names
 from agentiam.plan.effective import EffectiveSpec, effective, fill
 from agentiam.plan.model import (
+    AgentCaPlan,
     AgentPlan,
     AppRolePlan,
     AuditPlan,
     AwsRolePlan,
     AwsSecretRolePlan,
+    CertificatePlan,
     CertRolePlan,
     DatabaseConnectionPlan,
     DatabaseRolePlan,
@@ -303,6 +305,14 @@ def _log_routing(env: EnvironmentConfig) -> LogRoutingPlan:
                         config_block=block))
 
 
+def agent_ca_plan(env: EnvironmentConfig) -> AgentCaPlan:
+    """The agent CA as the stack config's loader read it (bytes, digest, certificates)."""
+    ca = env.referenced_file("vault.agent_ca_pem_file")
+    return AgentCaPlan(path=ca.path, sha256=ca.sha256, pem=ca.content.decode("ascii"),  # PEM: checked ASCII
+                       certificates=[CertificatePlan(subject=c.subject, sha256_fingerprint=c.sha256_fingerprint,
+                                                     not_after=c.not_after) for c in ca.certificates])
+
+
 def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
     vault = env.vault
     by_class: dict[FunctionClass, list[LoadedSpec]] = {}
@@ -328,7 +338,7 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
                       default_lease_ttl=3600, user_lockout_disable=False, login_rate_limit=None),
         ],
         tags={"agentiam:environment": env.name, "managed-by": "agentiam"},
-        agent_ca_pem_file=vault.agent_ca_pem_file,
+        agent_ca=agent_ca_plan(env),
         boundaries=[boundary_plan(fc, (a for m in by_class[fc] for g in m.spec.permissions.aws for a in g.actions), env,
                                   (a for m in by_class[fc] for a in declared_accounts(m.spec)))
                     for fc in sorted(by_class, key=lambda f: f.value)],

@@ -237,12 +237,32 @@ class LogRoutingPlan(_Plan):
     audit: AuditPlan
 
 
+class CertificatePlan(_Plan):
+    """One certificate of a PEM file, as `openssl x509 -noout -subject -enddate -fingerprint -sha256` shows it."""
+
+    subject: str  # RFC 4514
+    sha256_fingerprint: str  # SHA-256 of the DER, `AB:CD:...`
+    not_after: str  # ISO 8601, UTC
+
+
+class AgentCaPlan(_Plan):
+    """The CA trusted to sign agent client certificates (`vault.agent_ca_pem_file`), exactly as reviewed.
+
+    `pem` is what every cert role trusts: the program deploys these bytes and never reads the file again, so the
+    CA deployed is the one whose fingerprints the plan and the diff show."""
+
+    path: str  # relative to the project
+    sha256: str  # of the file's bytes, as `sha256sum` prints it
+    pem: str
+    certificates: list[CertificatePlan]
+
+
 class PlatformPlan(_Plan):
     """Environment-wide resources, owned by one stack per environment."""
 
     mounts: list[MountPlan]
     tags: dict[str, str]  # on the environment-wide AWS resources
-    agent_ca_pem_file: str
+    agent_ca: AgentCaPlan
     boundaries: list[BoundaryPlan]
     database_connections: list[DatabaseConnectionPlan]
     log_routing: LogRoutingPlan

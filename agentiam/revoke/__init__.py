@@ -20,6 +20,7 @@ the CLI imports lazily so the core stays free of both.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,14 +30,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from agentiam.environment.load import load_environment
+from agentiam.environment.load import load_environment, project_root
 from agentiam.environment.model import Selection
 from agentiam.errors import ServerError, UserError
 from agentiam.findings import Finding, Severity
 from agentiam.plan import names
 from agentiam.plan.build import KILL_SWITCH_POLICY, build_plan
 from agentiam.plan.model import AgentPlan, IdentityPlan
-from agentiam.project import discover_spec_files, load_specs
+from agentiam.project import SPEC_SUFFIXES, load_specs
 from agentiam.spec.model import DatabaseAccess
 
 # Seconds every step gets from the start of the run. A hung server costs each step its socket timeouts (seconds);
@@ -188,12 +189,12 @@ def agent_entry(agent: str, stack: str, specs_dir: Path, stacks_dir: Path) -> tu
     """
     environment = load_environment(stacks_dir, stack)
     environment = environment.model_copy(update={"selection": Selection()})
-    files = discover_spec_files([specs_dir])
-    named, _ = load_specs([f for f in files if f.stem == agent])
+    root = project_root(stacks_dir)
+    named, _, _ = load_specs(_named_after(agent, specs_dir), root)
     mine = [s for s in named if s.spec.name == agent]
     findings: list[Finding] = []
     if len(mine) != 1:
-        specs, findings = load_specs(files)
+        specs, findings, _ = load_specs([specs_dir], root)
         mine = [s for s in specs if s.spec.name == agent]
     if not mine:
         broken = [f for f in findings if f.severity is Severity.ERROR]
@@ -207,6 +208,13 @@ def agent_entry(agent: str, stack: str, specs_dir: Path, stacks_dir: Path) -> tu
     except KeyError as exc:
         raise UserError(f"agent {agent!r} is not deployed to environment {environment.name!r} "
                         f"(its spec lists {', '.join(mine[0].spec.environments)})") from exc
+
+
+def _named_after(agent: str, specs_dir: Path) -> list[Path]:
+    """`<agent>.yaml` / `<agent>.yml` anywhere under `specs_dir` (links not followed: the reader judges them)."""
+    names_wanted = {f"{agent}{suffix}" for suffix in SPEC_SUFFIXES}
+    return sorted(Path(folder) / name for folder, _dirs, files in os.walk(specs_dir)
+                  for name in files if name in names_wanted)
 
 
 def database_roles(entry: AgentPlan, plan: IdentityPlan) -> list[tuple[str, str]]:

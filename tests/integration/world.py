@@ -59,7 +59,8 @@ def reader_spec(name: str, *, token_ttl: str = "30m", token_max_ttl: str = "2h",
 
 def stack_config(env: str, ca_pem: Path, postgres: servers.PostgresServer, audit_file: Path,
                  database_port: int | None = None) -> dict:
-    """A stack config whose `billing` database is the PostgreSQL fixture and whose agent CA is the test CA.
+    """A stack config whose `billing` database is the PostgreSQL fixture and whose agent CA is the test CA
+    (`ca_pem` relative to the project: the folder holding the stacks folder).
 
     `database_port`: where Vault reaches PostgreSQL instead of its own port (a fault proxy in front of it).
     """
@@ -153,7 +154,8 @@ def build_world(root: Path, server: servers.OpenBaoServer, postgres: servers.Pos
     (root / "agent_specs").mkdir(parents=True)
     (root / "stacks").mkdir()
     (root / "stacks" / f"Pulumi.{env}.yaml").write_text(
-        yaml.safe_dump(stack_config(env, ca.pem_path, postgres, server.audit_log_path, database_port),
+        yaml.safe_dump(stack_config(env, ca.pem_path.relative_to(root), postgres, server.audit_log_path,
+                                    database_port),
                        sort_keys=False))
     world = World(env=env, root=root, server=server, postgres=postgres, client=client, ca=ca,
                   plan=None, capture=None, applied=Applied())  # type: ignore[arg-type]  # set by provision()
