@@ -192,13 +192,17 @@ class DatabaseConnectionPlan(_Plan):
 
 
 class MountPlan(_Plan):
-    """An auth or secrets mount the stack owns, with its lease ceiling."""
+    """An auth or secrets mount the stack owns, with its lease ceiling and, for logins, its brute-force guards."""
 
     kind: Literal["auth", "secrets"]
     type: str
     path: str
     max_lease_ttl: int
     default_lease_ttl: int
+    # True: Vault's user lockout is off on this mount. AppRole's lockout counts failures per role id, so anyone
+    # holding the role id alone could lock the agent out; guessing a secret id is hopeless anyway (README: brute force)
+    user_lockout_disable: bool
+    login_rate_limit: RateLimitPlan | None  # per client address on auth/<path>/login: slows guessing, keeps logs sane
 
 
 class AuditPlan(_Plan):
