@@ -31,7 +31,7 @@ from agentiam.iam import catalogue
 from agentiam.plan import names
 from agentiam.plan.boundary import ACCOUNTS_SID, CEILING_SID
 from agentiam.plan.build import declared_accounts
-from agentiam.plan.model import BoundaryPlan, DatabaseConnectionPlan, PlatformPlan
+from agentiam.plan.model import BoundaryPlan, DatabaseConnectionPlan, MountPlan, PlatformPlan, RateLimitPlan
 from agentiam.iam.risk import boundary_denied_actions
 from agentiam.spec.types import format_duration
 from agentiam.spec.validate import LoadedSpec, load_spec_bytes
@@ -218,6 +218,34 @@ def _mount_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
                 changes.append(Change("mount", "widened" if b > a else "narrowed", f"{now.path} {attr}",
                                       Direction.WIDER if b > a else Direction.NARROWER, before=format_duration(a),
                                       after=format_duration(b), risks=_unique([label])))
+        changes += _login_guard_changes(was, now)
+    return changes
+
+
+def _rate(limit: RateLimitPlan | None) -> float:
+    return float("inf") if limit is None else limit.rate / limit.interval
+
+
+def _rate_text(limit: RateLimitPlan | None) -> str:
+    return "none" if limit is None else f"{limit.rate:g}/{format_duration(limit.interval)} per client address"
+
+
+def _login_guard_changes(was: MountPlan, now: MountPlan) -> list[Change]:
+    """A login mount's brute-force guards: Vault's user lockout and the per-address login rate limit."""
+    changes: list[Change] = []
+    if was.user_lockout_disable != now.user_lockout_disable:
+        # Lockout counts failures per role id: on, anyone holding an agent's role id can lock it out (README: brute
+        # force and lockout); off, guessing is slowed by the login rate limit and single-use secret ids.
+        changes.append(Change("mount", "changed", f"{now.path} user lockout", Direction.NEUTRAL,
+                              before="off" if was.user_lockout_disable else "on",
+                              after="off" if now.user_lockout_disable else "on"))
+    if was.login_rate_limit != now.login_rate_limit:
+        looser = _rate(now.login_rate_limit) > _rate(was.login_rate_limit)
+        changes.append(Change("mount", "loosened" if looser else "tightened", f"{now.path} login rate limit",
+                              Direction.WIDER if looser else Direction.NARROWER,
+                              before=_rate_text(was.login_rate_limit), after=_rate_text(now.login_rate_limit),
+                              risks=(risk.GUARDRAIL_LOOSENED.label("medium", "login guessing is slowed less"),)
+                              if looser else ()))
     return changes
 
 
