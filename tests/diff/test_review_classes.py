@@ -250,3 +250,12 @@ def test_the_diff_judges_a_shared_path_against_its_unchanged_owner(spec_repo: Sp
                    "      shared_by: payment-gateway-sync\n      capabilities: [read, list]\n")
     report = spec_repo.diff("shared", None)  # the working tree
     assert [f.rule_id for f in report.findings] == ["AGT045"] and "list not allowed" in report.findings[0].message
+
+
+def test_two_agents_pinning_one_certificate_name_are_refused_on_both(spec_repo: SpecRepo) -> None:
+    for path in (INVOICE, PAYMENT):
+        spec_repo.edit(path, "function:", "authentication:\n  certificate_common_name: shared.{env}.agents.example.com\n"
+                                          "function:")
+    collisions = [f for f in findings(spec_repo) if f.rule_id == "AGT007"]
+    assert {f.file.rsplit("/", 1)[-1] for f in collisions} == {"invoice-reader.yaml", "payment-gateway-sync.yaml"}
+    assert all(f.path == "authentication.certificate_common_name" for f in collisions)
