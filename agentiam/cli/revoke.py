@@ -149,7 +149,8 @@ def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_a
     if any(not addr for _, _, addr in plans):
         raise ConfigError("set VAULT_ADDR (or --vault-addr) and VAULT_TOKEN to an operator token")
     if not yes:
-        who = ", ".join(f"{entry.agent} ({entry.identity_name}) in {plan.environment}" for (entry, plan), _, _ in plans)
+        who = ", ".join(f"{entry.agent} ({entry.identity_name}) in {scope.environment}"
+                        for (entry, scope), _, _ in plans)
         if not click.confirm(f"Revoke {who} now?", err=True):
             click.echo("Not confirmed: nothing was revoked.", err=True)
             sys.exit(EXIT_NOTHING_ATTEMPTED)
@@ -158,11 +159,11 @@ def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_a
     from agentiam.revoke.vault_adapter import VaultRevoker
 
     reports: list[tuple[Revocation, Path | None]] = []
-    for (entry, plan), stack_name, addr in plans:
+    for (entry, scope), stack_name, addr in plans:
         vault = VaultRevoker(str(addr), token, ca_cert=vault_ca_cert)
-        aws = None if no_aws else AwsRevoker(endpoint_url=aws_endpoint_url, region_name=plan.region)
+        aws = None if no_aws else AwsRevoker(endpoint_url=aws_endpoint_url, region_name=scope.region)
         try:
-            report = run_revoke(entry, plan, vault, aws, timeout=timeout,
+            report = run_revoke(entry, scope, vault, aws, timeout=timeout,
                                 progress=_progress(entry.agent) if fmt == "text" else None)
         finally:
             vault.close()
@@ -179,7 +180,7 @@ def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_a
 
 def _progress(agent: str) -> Callable[[Step], None]:
     """Each step's outcome on stderr as it ends: the AWS deny and the entity disable show within a second while a
-    slow step (the token scan of a large Vault) runs on; the report follows on stdout."""
+    slow step (a database that does not answer) runs on; the report follows on stdout."""
 
     def show(step: Step) -> None:
         click.echo(f"[{step.seconds:6.2f}s] {agent}: {step.system} {step.action}: {step.outcome.value}", err=True)
