@@ -192,7 +192,9 @@ class VaultApplier:
         name = fields.pop("role_name")
         self.client.write_data(f"auth/token/roles/{name}", data=fields)
         stored = self.client.read(f"auth/token/roles/{name}")["data"]
-        differs = {key: (value, stored.get(key)) for key, value in fields.items() if stored.get(key) != value}
+        # Vault reads an empty list back as null
+        differs = {key: (value, stored.get(key)) for key, value in fields.items()
+                   if (stored.get(key) or type(value)()) != value}
         if differs:
             raise ApplyError(f"{record.name}: the server did not store {differs} (written, read back)")
 
