@@ -175,14 +175,15 @@ class VaultApi:
                               deadline=deadline).get("data") or {})
 
     def create_role_token(self, token: str, role: str, entity_alias: str, *, deadline: float | None = None) -> Login:
-        """POST auth/token/create/<role> {entity_alias}: the working token, an orphan of the agent's entity.
+        """POST auth/token/create/<role> {entity_alias, display_name}: the working token, an orphan of the agent's
+        entity, shown as `token-<entity_alias>` in audit lines (the plan's mint policy pins both values).
 
         Not retried: a lost answer would leave a token nobody holds (it dies with its TTL, and `agentiam revoke`
         finds it under the role's lease prefix), and a second one would be a second working token.
         """
         path = f"auth/token/create/{role}"
-        body = self.call("POST", path, token=token, json={"entity_alias": entity_alias}, idempotent=False,
-                         deadline=deadline)
+        body = self.call("POST", path, token=token, json={"entity_alias": entity_alias, "display_name": entity_alias},
+                         idempotent=False, deadline=deadline)
         return _login(body, path)
 
     # -- tokens ---------------------------------------------------------------------------------------

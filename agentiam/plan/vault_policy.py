@@ -89,10 +89,12 @@ def login_self_service_rules() -> list[tuple[str, tuple[str, ...]]]:
 def mint_rules(token_role: str, entity_alias: str, active: bool) -> tuple[dict[str, list[str]], dict[str, dict[str, ParameterValue]]]:
     """The AppRole (mint) token's policy: rules and the parameter pins of the token creation.
 
-    Active: create the working token through the agent's own token role, with exactly one parameter, the agent's
-    entity alias (`allowed_parameters` pins its value, `required_parameters` its presence). Without the alias Vault
-    would create an orphan token with no entity, which a disabled entity would not block; another spelling of the
-    alias could create another entity; any other parameter (ttl, meta, policies) stays the role's to decide.
+    Active: create the working token through the agent's own token role, with exactly two parameters, the agent's
+    entity alias and its display name, both the identity's name (`allowed_parameters` pins their values,
+    `required_parameters` their presence). Without the alias Vault would create an orphan token with no entity,
+    which a disabled entity would not block; another spelling of the alias could create another entity; the display
+    name (`token-<identity>` in every audit line) could otherwise name someone else; any other parameter (ttl,
+    meta, policies) stays the role's to decide.
     Always: read the token role (the client learns the token's period and explicit max, which a role token's
     lookup does not show), and revoke itself. A suspended or revoked agent keeps only those two.
     """
@@ -102,6 +104,7 @@ def mint_rules(token_role: str, entity_alias: str, active: bool) -> tuple[dict[s
     if active:
         rules.append((create, ("update",)))
     pins: dict[str, dict[str, ParameterValue]] = {
-        create: {"allowed_parameters": {"entity_alias": [entity_alias]}, "required_parameters": ["entity_alias"]}
+        create: {"allowed_parameters": {"display_name": [entity_alias], "entity_alias": [entity_alias]},
+                 "required_parameters": ["display_name", "entity_alias"]}
     } if active else {}
     return merge_rules(rules), pins

@@ -169,7 +169,12 @@ def test_a_deleted_cert_role_is_unknown_role_and_lost_mounts_are_server_state_lo
 
     session, _ = _session(own)
     session.token()
-    # Vault loses its state (a dev server restarted, a restore from before the agent): the mounts are gone.
+    # Vault loses its state (a dev server restarted, a restore from before the agent): the mounts are gone, and
+    # with them the tokens. The working token is the token mount's (created through the agent's token role), so
+    # disabling the AppRole mount alone would leave it alive: the lost state takes the role and its tokens too.
+    mine = own.agent(AGENT).vault.token_role.name
+    own.client.write_data(f"sys/leases/revoke-prefix/auth/token/create/{mine}/")
+    own.client.delete(f"auth/token/roles/{mine}")
     for mount in (v.cert.mount, v.approle.mount):
         own.client.sys.disable_auth_method(mount)
     time.sleep(CHECK)

@@ -158,11 +158,13 @@ def test_the_approle_token_may_only_create_the_working_token_through_the_agents_
     assert (vault.approle.token_ttl, vault.approle.token_explicit_max_ttl, vault.approle.token_num_uses) == (60, 60, 0)
     assert vault.mint_policy_rules == {f"auth/token/create/{ident}": ["update"], "auth/token/revoke-self": ["update"],
                                        f"auth/token/roles/{ident}": ["read"]}
-    # One parameter, pinned: without the alias the token would have no entity, and another spelling of it could
-    # create another entity; anything else (ttl, meta, policies) stays the role's to decide.
+    # Two parameters, pinned: without the alias the token would have no entity, and another spelling of it could
+    # create another entity; the display name names the agent in audit lines; anything else (ttl, meta, policies)
+    # stays the role's to decide.
     create = vault.mint_policy_hcl.split(f'path "auth/token/create/{ident}" {{\n', 1)[1].split("\n}", 1)[0]
     assert create.splitlines() == ['  capabilities = ["update"]', "  allowed_parameters = {",
-                                   f'    "entity_alias" = ["{ident}"]', "  }", '  required_parameters = ["entity_alias"]']
+                                   f'    "display_name" = ["{ident}"]', f'    "entity_alias" = ["{ident}"]', "  }",
+                                   '  required_parameters = ["display_name", "entity_alias"]']
     role = vault.token_role
     assert (role.name, role.entity_alias, role.allowed_policies) == (ident, ident, [ident])
     assert role.orphan and role.renewable and role.token_type == "service"
