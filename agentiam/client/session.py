@@ -352,16 +352,18 @@ class AgentSession:
         try:
             config = self._api.read_token_role(mint.token, role, deadline=deadline)
         except (NotFound, PermissionDenied) as exc:
-            # The mint token is seconds old and its policy always allows reading its own role: a 403 means this is
-            # not the agent's role (AGENTIAM_TOKEN_ROLE) or the AppRole token is not a mint token (a stack applied
-            # by an agentiam without token roles).
+            self._check_mint_token(mint, exc, deadline)
+            # A live mint token's policy always allows reading its own role: this is not the agent's role
+            # (AGENTIAM_TOKEN_ROLE), or the AppRole token is not a mint token (a stack applied by an agentiam
+            # without token roles).
             raise UnknownRole(exc.path, f"the AppRole token cannot read token role {role}: it does not exist on "
                                         "this Vault, AGENTIAM_TOKEN_ROLE names another agent's, or the stack was "
                                         f"applied by an agentiam without token roles ({exc.reason})") from exc
         try:
             working = self._api.create_role_token(mint.token, role, role, deadline=deadline)
         except PermissionDenied as exc:
-            # Allowed a moment ago by the same policy that lets it read the role: the plan's mint policy of a
+            self._check_mint_token(mint, exc, deadline)
+            # A live mint token that may read its role but not create through it: the plan's mint policy of a
             # suspended or revoked agent keeps no creation, and a disabled entity refuses it too.
             raise AgentDisabled(exc.path, "the AppRole token may no longer create the working token: the agent is "
                                           f"suspended or revoked ({exc.reason})") from exc
@@ -371,6 +373,17 @@ class AgentSession:
             raise UnknownRole(exc.path, f"token role {role} refuses to create the agent's token (unknown role, or "
                                         f"another entity alias): {exc.reason}") from exc
         return working, int(config.get("token_explicit_max_ttl") or 0)
+
+    def _check_mint_token(self, mint: Login, refusal: VaultRequestError, deadline: float) -> None:
+        """GET auth/token/lookup-self with the mint token: a 403 from a mint token that has expired (the process
+        stalled past its 60 s) or was revoked is not the policy's, so the login is retried, not given up for good."""
+        if not isinstance(refusal, PermissionDenied):
+            return
+        try:
+            self._api.lookup_self(mint.token, deadline=deadline)
+        except PermissionDenied:
+            raise LoginRefused(refusal.path, "the AppRole token expired or was revoked before it created the working "
+                                             f"token; the login is tried again ({refusal.reason})") from refusal
 
     def _cert_refusal(self, exc: LoginRefused, deadline: float) -> LoginRefused:
         s = self.settings

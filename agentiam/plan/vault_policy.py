@@ -96,10 +96,13 @@ def mint_rules(token_role: str, entity_alias: str, active: bool) -> tuple[dict[s
     name (`token-<identity>` in every audit line) could otherwise name someone else; any other parameter (ttl,
     meta, policies) stays the role's to decide.
     Always: read the token role (the client learns the token's period and explicit max, which a role token's
-    lookup does not show), and revoke itself. A suspended or revoked agent keeps only those two.
+    lookup does not show), look itself up (a refusal from an expired or revoked mint token is then told apart from
+    one of the policy: the first is retried, the second is not) and revoke itself. A suspended or revoked agent keeps
+    only those three.
     """
     create = f"auth/token/create/{token_role}"
     rules: list[tuple[str, tuple[str, ...]]] = [(f"auth/token/roles/{token_role}", ("read",)),
+                                                 ("auth/token/lookup-self", ("read",)),
                                                  ("auth/token/revoke-self", ("update",))]
     if active:
         rules.append((create, ("update",)))

@@ -11,6 +11,7 @@ from agentiam.client import (
     AgentDisabled,
     AgentSession,
     AgentSettings,
+    LoginRefused,
     NotFound,
     PermissionDenied,
     UnknownRole,
@@ -249,3 +250,22 @@ def test_a_down_vault_while_creating_the_working_token_is_transient_not_a_refusa
 def test_the_token_role_and_its_entity_alias_default_to_the_approle_roles_name() -> None:
     assert SETTINGS.token_role == "agent-dev-x"
     assert AgentSettings(**{**SETTINGS.__dict__, "token_role": "agent-dev-y"}).token_role == "agent-dev-y"
+
+
+def test_a_mint_token_that_died_before_creating_the_working_token_is_retried_not_a_refusal(
+        session: AgentSession, api: FakeApi, monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None:
+    """The process stalled past the mint token's 60 s (or an operator revoked the AppRole logins): its 403 is not the
+    policy's, which a lookup of the mint token itself tells."""
+    api.dead.add("hvs.SECRET-MINT-TOKEN")
+
+    def refused(*_: object, **__: object) -> None:
+        raise PermissionDenied("auth/token/create/agent-dev-x", "permission denied", status=403)
+
+    monkeypatch.setattr(api, "create_role_token", refused)
+    with pytest.raises(LoginRefused, match="the AppRole token expired or was revoked"):
+        session.token()
+    assert session.refused is None  # retried after the backoff, never given up for good
+    monkeypatch.undo()
+    api.dead.clear()
+    clock.now += 1
+    assert session.token() == "hvs.SECRET-TOKEN-1"

@@ -147,8 +147,9 @@ def test_agent_tokens_carry_no_default_policy_and_the_certificate_token_a_hard_1
     suspended = build_plan([loaded], prod).agent("invoice-reader").vault
     # A suspended agent's certificate token can mint nothing; it may still revoke itself.
     assert suspended.login_policy_rules == {"auth/token/revoke-self": ["update"]}
-    # Nor can its AppRole token create a working token (reading its own role stays: the client's error says why).
-    assert suspended.mint_policy_rules == {"auth/token/revoke-self": ["update"],
+    # Nor can its AppRole token create a working token (reading its role and itself stays: the client's error says
+    # why).
+    assert suspended.mint_policy_rules == {"auth/token/lookup-self": ["read"], "auth/token/revoke-self": ["update"],
                                            "auth/token/roles/agent-prod-invoice-reader": ["read"]}
 
 
@@ -156,8 +157,8 @@ def test_the_approle_token_may_only_create_the_working_token_through_the_agents_
     vault = build_plan([reader(extra=AWS_READ)], dev).agent("invoice-reader").vault
     ident = "agent-dev-invoice-reader"
     assert (vault.approle.token_ttl, vault.approle.token_explicit_max_ttl, vault.approle.token_num_uses) == (60, 60, 0)
-    assert vault.mint_policy_rules == {f"auth/token/create/{ident}": ["update"], "auth/token/revoke-self": ["update"],
-                                       f"auth/token/roles/{ident}": ["read"]}
+    assert vault.mint_policy_rules == {f"auth/token/create/{ident}": ["update"], "auth/token/lookup-self": ["read"],
+                                       "auth/token/revoke-self": ["update"], f"auth/token/roles/{ident}": ["read"]}
     # Two parameters, pinned: without the alias the token would have no entity, and another spelling of it could
     # create another entity; the display name names the agent in audit lines; anything else (ttl, meta, policies)
     # stays the role's to decide.
