@@ -1,0 +1,113 @@
+"""The inventory for terminals: a summary table (rich), then per agent x environment what it holds, what it reaches
+and its blast radius, one fact per line.
+
+Every line is `Terminal` text (`agentiam.render.escape`): values are shown with escapes for control and invisible
+characters. Table cells are rich `Text` (never markup, so `[...]` in an ARN stays data) that fold instead of being cut:
+names and ARNs are never truncated, whatever the terminal's width.
+"""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from agentiam.inventory.model import Inventory, InventoryEntry, Target, TargetKind
+from agentiam.render.escape import Terminal, Wording
+from agentiam.spec.types import format_duration
+
+W = Wording
+KIND = {TargetKind.AWS: W("AWS"), TargetKind.DATABASE: W("database"), TargetKind.VAULT: W("Vault"),
+        TargetKind.HOST: W("host"), TargetKind.ACCOUNT: W("account")}
+SUMMARY_COLUMNS = ("agent", "env", "function", "status", "team", "tier", "expires", "why")
+
+
+def _cell(text: Terminal | str) -> Text:
+    return Text(str(text) if isinstance(text, Terminal) else str(Terminal.value(text)))
+
+
+def _expiry(entry: InventoryEntry) -> Terminal:
+    days = entry.expires_in_days
+    if days < 0:
+        return Terminal("{} (EXPIRED {} day(s) ago)").format(entry.expires, -days)
+    return Terminal("{} (in {} day(s))").format(entry.expires, days)
+
+
+def summary_table(inventory: Inventory) -> Table:
+    table = Table(title=_cell(Terminal("agentiam inventory of {} as of {}: {} agent identities").format(
+        Terminal(", ").join(e.name for e in inventory.environments), inventory.today, len(inventory.entries))))
+    for column in SUMMARY_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for entry in inventory.entries:
+        table.add_row(*(_cell(value) for value in (
+            entry.agent, entry.environment, entry.function, entry.status, entry.owner_team, entry.blast.tier,
+            _expiry(entry), Terminal(", ").join(r.rule for r in entry.blast.reasons))))
+    return table
+
+
+def _targets(label: Terminal, targets: tuple[Target, ...]) -> list[Terminal]:
+    if not targets:
+        return []
+    return [Terminal("    {}: {}").format(label, Terminal("; ").join(
+        Terminal("{} {}").format(KIND[t.kind], t.name) for t in targets))]
+
+
+def entry_lines(entry: InventoryEntry) -> list[Terminal]:
+    """What one agent x environment holds, reaches, and could do if compromised."""
+    creds = entry.credentials
+    lines = [
+        Terminal("{} in {}: blast radius {} ({}, {}; team {}, sponsor {}, contact {})").format(
+            entry.agent, entry.environment, entry.blast.tier, entry.function, entry.status, entry.owner_team,
+            entry.sponsor, entry.contact),
+        Terminal("  identity {}, spec {} ({}), expires {}, deployed in {}").format(
+            entry.identity_name, entry.source_file, entry.spec_digest, _expiry(entry),
+            Terminal(", ").join(entry.deployed_in)),
+        Terminal("  holds: Vault token {}, renewable to {}; secret id {}, {} use(s); certificate {}").format(
+            format_duration(creds.token_ttl), format_duration(creds.token_max_ttl),
+            format_duration(creds.secret_id_ttl), creds.secret_id_num_uses, creds.certificate_common_name)
+        + (Terminal("; AWS session {} as {}").format(format_duration(creds.aws_session_ttl), creds.aws_role_arn)
+           if creds.aws_session_ttl else Terminal(""))
+        + (Terminal("; login only from {}").format(Terminal(", ").join(creds.bound_cidrs))
+           if creds.bound_cidrs else Terminal("")),
+    ]
+    denied = Terminal("") if entry.aws_usable else Terminal(" (denied: kill switch)")
+    for grant in entry.aws:
+        lines.append(Terminal("  AWS {}: {} [{}] on {} ({}){}").format(
+            grant.sid, Terminal(", ").join(grant.actions), Terminal(", ").join(grant.access_levels),
+            Terminal(", ").join(grant.resources), grant.reach, denied))
+    for db in entry.databases:
+        lines.append(Terminal("  database {}: {} ({}) on schemas {}, lease {} (max {}), role {}").format(
+            db.database, db.access, Terminal(", ").join(db.privileges), Terminal(", ").join(db.schemas),
+            format_duration(db.lease_ttl), format_duration(db.lease_max_ttl), db.role))
+    for grant in entry.vault:
+        owner = Terminal(" (shared by {})").format(grant.owner) if grant.owner and grant.owner != entry.agent \
+            else Terminal("")
+        lines.append(Terminal("  Vault {} [{}]{}").format(grant.path, Terminal(", ").join(grant.capabilities), owner))
+    for endpoint in entry.egress:
+        lines.append(Terminal("  egress {}:{} ({})").format(endpoint.host, endpoint.port, endpoint.purpose))
+    if entry.rate_limit:
+        lines.append(Terminal("  rate limit {}").format(entry.rate_limit))
+    for path, agents in entry.shared_with:
+        lines.append(Terminal("  shares {} with {}").format(path, Terminal(", ").join(agents)))
+    lines.append(Terminal("  if compromised (blast radius {}):").format(entry.blast.tier))
+    lines += _targets(Terminal("reads"), entry.blast.reads)
+    lines += _targets(Terminal("changes"), entry.blast.changes)
+    lines += _targets(Terminal("sends to"), entry.blast.sends_to)
+    lines += [Terminal("    {} ({}): {}").format(r.rule, r.tier, r.reason) for r in entry.blast.reasons]
+    return lines
+
+
+def render_text(inventory: Inventory, width: int | None = None) -> str:
+    """The summary table, then the details of every entry; `width`: the terminal's (default: detected)."""
+    out = io.StringIO()
+    console = Console(file=out, width=width or Console().width, color_system=None, highlight=False,
+                      emoji=False, markup=False)
+    console.print(summary_table(inventory))
+    lines = []
+    for entry in inventory.entries:
+        lines += ["", *entry_lines(entry)]
+    if not inventory.entries:
+        lines.append(Terminal("no agent identity matches"))
+    return out.getvalue() + "\n".join(lines) + "\n"
