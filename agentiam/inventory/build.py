@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from agentiam import project
@@ -28,7 +29,8 @@ from agentiam.inventory.model import (
     Tier,
     VaultGrant,
 )
-from agentiam.plan.build import RESOURCE_ACCOUNT_KEY, build_plan
+from agentiam.environment.load import load_environment, stack_names
+from agentiam.plan.build import RESOURCE_ACCOUNT_KEY, build_plan, selected
 from agentiam.plan.model import AgentPlan, IdentityPlan
 from agentiam.plan.vault_policy import self_service_rules
 from agentiam.rules.identity import NOT_EXPIRED
@@ -136,14 +138,22 @@ def build_inventory(plans: Sequence[tuple[IdentityPlan, EnvironmentConfig]], tod
 # --- compile: specs and stack configs -> plans of every environment ------------------------------------------
 
 
-def environment_plans(specs_dir: Path, stacks_dir: Path, environments: Iterable[str] | None, today: dt.date
-                      ) -> tuple[list[tuple[IdentityPlan, EnvironmentConfig]], dict[str, str], dict[str, list[str]],
-                                 list[Finding]]:
-    """(plan, config) of each chosen environment with every agent of it (all shards), every environment's account,
-    every agent's environments, and the findings that did not stop the inventory (warnings, expired specs).
+@dataclass(frozen=True)
+class Compiled:
+    """The plans of the chosen environments and what the inventory needs besides them."""
 
-    Raises SpecError when a spec has an error other than expiry, ConfigError for an unknown environment.
-    """
+    plans: list[tuple[IdentityPlan, EnvironmentConfig]]  # every agent of each environment, whatever its shard
+    accounts: dict[str, str]  # every configured environment's account id
+    deployed: dict[str, list[str]]  # agent -> the environments its spec lists
+    stacks: dict[str, dict[str, str]]  # environment -> agent -> the stack that provisions it
+    platform_stacks: dict[str, str]  # environment -> the stack owning its environment-wide resources
+    findings: list[Finding]  # what did not stop the inventory: warnings, expired specs
+
+
+def environment_plans(specs_dir: Path, stacks_dir: Path, environments: Iterable[str] | None,
+                      today: dt.date) -> Compiled:
+    """Compile the chosen environments (default: all). Raises SpecError when a spec has an error other than expiry,
+    ConfigError for an unknown environment or bad stack configs."""
     configs = project.load_environments(stacks_dir)
     chosen = sorted(configs) if environments is None else list(dict.fromkeys(environments))
     unknown = [name for name in chosen if name not in configs]
@@ -156,13 +166,19 @@ def environment_plans(specs_dir: Path, stacks_dir: Path, environments: Iterable[
     blocking = [f for f in findings if f.severity is Severity.ERROR and f.rule_id not in TOLERATED]
     if blocking:
         raise SpecError(blocking)
-    plans = []
+    stack_configs = [(stack, load_environment(stacks_dir, stack)) for stack in stack_names(stacks_dir)]
+    plans, stacks, platform = [], {}, {}
     for name in chosen:
         # One inventory per environment, whatever shard stack provisions each agent.
         env = configs[name].model_copy(update={"selection": Selection()})
         plans.append((build_plan(specs, env), env))
+        shards = [(stack, config) for stack, config in stack_configs if config.name == name]
+        stacks[name] = {loaded.spec.name: stack for stack, config in shards for loaded in specs
+                        if name in loaded.spec.environments and selected(loaded.spec, config)}
+        platform[name] = next(stack for stack, config in shards if config.selection.shared_resources)
     deployed = {s.spec.name: [env for env in sorted(configs) if env in s.spec.environments] for s in specs}
-    return plans, {name: config.account_id for name, config in configs.items()}, deployed, findings
+    return Compiled(plans, {name: config.account_id for name, config in configs.items()}, deployed, stacks,
+                    platform, findings)
 
 
 def compile_inventory(specs_dir: Path = project.DEFAULT_SPECS_DIR, stacks_dir: Path = project.DEFAULT_STACKS_DIR,
@@ -170,8 +186,8 @@ def compile_inventory(specs_dir: Path = project.DEFAULT_SPECS_DIR, stacks_dir: P
                       ) -> tuple[Inventory, list[Finding]]:
     """The inventory of the chosen environments (default: all), and the findings that did not stop it."""
     today = today or dt.date.today()
-    plans, accounts, deployed, findings = environment_plans(specs_dir, stacks_dir, environments, today)
-    return build_inventory(plans, today, accounts, deployed), findings
+    compiled = environment_plans(specs_dir, stacks_dir, environments, today)
+    return build_inventory(compiled.plans, today, compiled.accounts, compiled.deployed), compiled.findings
 
 
 # --- selecting and ordering -------------------------------------------------------------------------------------

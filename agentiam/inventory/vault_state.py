@@ -1,0 +1,72 @@
+"""Vault side of the live inventory: raw reads with an operator token, over the thin hvac adapter the client and the
+kill switch use (`agentiam.client.vault.VaultApi`: its errors name the path that failed).
+
+Every call is a read (GET, LIST, or a POST lookup), so each is retried once on a connection error; each request has
+the timeout given. A server that cannot be reached, hangs past it or is sealed raises `Unreachable`, which ends the
+Vault part of the scan; a refusal (permission denied) fails only the part that asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentiam.client.errors import NotFound, PermissionDenied, VaultRequestError, VaultSealed, VaultUnavailable
+from agentiam.client.vault import Backoff, VaultApi
+from agentiam.inventory.live import Unreachable
+
+READ_BACKOFF = Backoff(attempts=2, base=0.1, cap=0.5)
+
+
+class VaultReader:
+    """Reads for `agentiam.inventory.live.Scan` (needs read and list on the paths it names, sudo on
+    auth/token/accessors)."""
+
+    def __init__(self, address: str, token: str, *, ca_cert: str | None = None, timeout: float = 10.0):
+        self._api = VaultApi(address, ca_cert=ca_cert, timeout=timeout, backoff=READ_BACKOFF)
+        self._token = token
+        self.address = address
+
+    def close(self) -> None:
+        self._api.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            return self._api.call(method, path, token=self._token, json=body, idempotent=True)
+        except (VaultUnavailable, VaultSealed) as exc:
+            raise Unreachable(str(exc)) from exc
+
+    def read(self, path: str) -> dict[str, Any] | None:
+        """GET <path>: the response's `data`, or None when Vault answers 404."""
+        try:
+            return dict(self._call("GET", path).get("data") or {})
+        except NotFound:
+            return None
+
+    def keys(self, path: str) -> list[str]:
+        """LIST <path>: its keys ([] when Vault answers 404, which is how it says "empty")."""
+        try:
+            return [str(k) for k in (self._call("LIST", path).get("data") or {}).get("keys") or []]
+        except NotFound:
+            return []
+
+    def key_info(self, path: str) -> dict[str, dict[str, Any]]:
+        """LIST <path>: its `key_info` (identity listings carry names and aliases there)."""
+        try:
+            data = self._call("LIST", path).get("data") or {}
+        except NotFound:
+            return {}
+        info = data.get("key_info") or {}
+        return {str(key): dict(info.get(key) or {}) for key in data.get("keys") or []}
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """POST <path> of a lookup (token or secret-id accessor): its `data`, or None when the accessor is gone
+        (Vault answers 400 or 404 for an accessor that expired between the listing and the lookup)."""
+        try:
+            return dict(self._call("POST", path, body).get("data") or {})
+        except PermissionDenied:
+            raise
+        except VaultRequestError as exc:
+            reason = str(exc)[len(exc.path) + 2:].lower()  # the message after `<path>: `
+            if isinstance(exc, NotFound) or "invalid" in reason or "not found" in reason:
+                return None
+            raise
