@@ -9,6 +9,7 @@ add a heading, a link, an image or a mention to the page.
 from __future__ import annotations
 
 from agentiam.inventory.model import TIER_ORDER, Inventory, InventoryEntry, Target, TargetKind, Tier
+from agentiam.project import _cyclic_gc_paused  # noqa: PLC2701 - the one helper for it, private to the facade
 from agentiam.render.escape import Markdown, Wording, document, table_row
 from agentiam.spec.types import format_duration
 
@@ -111,10 +112,11 @@ def _entry(entry: InventoryEntry) -> list[Markdown]:
 
 
 def render_markdown(inventory: Inventory) -> str:
-    lines = _summary(inventory)
-    lines.append(_EMPTY)
-    for entry in inventory.entries:
-        lines += _entry(entry)
+    with _cyclic_gc_paused():  # acyclic strings only: a fleet's worth would be rescanned for nothing
+        lines = _summary(inventory)
+        lines.append(_EMPTY)
+        for entry in inventory.entries:
+            lines += _entry(entry)
     lines.append(Markdown("<sub>Tiers: the worst rule that fires wins; the rules are listed in the README section "
                           "<i>Inventory and drift</i>. AWS access levels and risk sets: IAM catalogue {}.</sub>")
                  .format(inventory.catalogue_version))

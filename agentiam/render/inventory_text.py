@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentiam.inventory.model import Inventory, InventoryEntry, Target, TargetKind
+from agentiam.project import _cyclic_gc_paused  # noqa: PLC2701 - the one helper for it, private to the facade
 from agentiam.render.escape import Terminal, Wording
 from agentiam.spec.types import format_duration
 
@@ -22,6 +23,9 @@ W = Wording
 KIND = {TargetKind.AWS: W("AWS"), TargetKind.DATABASE: W("database"), TargetKind.VAULT: W("Vault"),
         TargetKind.HOST: W("host"), TargetKind.ACCOUNT: W("account")}
 SUMMARY_COLUMNS = ("agent", "env", "function", "status", "team", "tier", "expires", "why")
+# rich lays a table out at ~1 ms per row; above this many identities the summary is aligned columns instead (still
+# never truncated), so 10,000 agents print in seconds (bench/bench_inventory.py).
+RICH_ROWS = 2000
 
 
 def _cell(text: Terminal | str) -> Text:
@@ -35,16 +39,32 @@ def _expiry(entry: InventoryEntry) -> Terminal:
     return Terminal("{} (in {} day(s))").format(entry.expires, days)
 
 
+def _title(inventory: Inventory) -> Terminal:
+    return Terminal("agentiam inventory of {} as of {}: {} agent identities").format(
+        Terminal(", ").join(e.name for e in inventory.environments), inventory.today, len(inventory.entries))
+
+
+def _summary_cells(entry: InventoryEntry) -> list[Terminal]:
+    return [Terminal.value(value) for value in (
+        entry.agent, entry.environment, entry.function, entry.status, entry.owner_team, entry.blast.tier,
+        _expiry(entry), Terminal(", ").join(r.rule for r in entry.blast.reasons))]
+
+
 def summary_table(inventory: Inventory) -> Table:
-    table = Table(title=_cell(Terminal("agentiam inventory of {} as of {}: {} agent identities").format(
-        Terminal(", ").join(e.name for e in inventory.environments), inventory.today, len(inventory.entries))))
+    table = Table(title=_cell(_title(inventory)))
     for column in SUMMARY_COLUMNS:
         table.add_column(column, overflow="fold")
     for entry in inventory.entries:
-        table.add_row(*(_cell(value) for value in (
-            entry.agent, entry.environment, entry.function, entry.status, entry.owner_team, entry.blast.tier,
-            _expiry(entry), Terminal(", ").join(r.rule for r in entry.blast.reasons))))
+        table.add_row(*(_cell(value) for value in _summary_cells(entry)))
     return table
+
+
+def summary_columns(inventory: Inventory) -> list[Terminal]:
+    """The summary as aligned columns, each as wide as its widest value."""
+    rows = [[Terminal.value(c) for c in SUMMARY_COLUMNS], *(_summary_cells(e) for e in inventory.entries)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(SUMMARY_COLUMNS))]
+    return [_title(inventory)] + [Terminal("  ").join(Terminal("{:<{}}").format(cell, width)
+                                                      for cell, width in zip(row, widths)) for row in rows]
 
 
 def _targets(label: Terminal, targets: tuple[Target, ...]) -> list[Terminal]:
@@ -101,11 +121,19 @@ def entry_lines(entry: InventoryEntry) -> list[Terminal]:
 
 def render_text(inventory: Inventory, width: int | None = None) -> str:
     """The summary table, then the details of every entry; `width`: the terminal's (default: detected)."""
+    with _cyclic_gc_paused():  # acyclic strings only: a fleet's worth would be rescanned for nothing
+        return _render_text(inventory, width)
+
+
+def _render_text(inventory: Inventory, width: int | None) -> str:
     out = io.StringIO()
     console = Console(file=out, width=width or Console().width, color_system=None, highlight=False,
                       emoji=False, markup=False)
-    console.print(summary_table(inventory))
-    lines = []
+    lines: list[Terminal] = []
+    if len(inventory.entries) > RICH_ROWS:
+        lines += summary_columns(inventory)
+    else:
+        console.print(summary_table(inventory))
     for entry in inventory.entries:
         lines += ["", *entry_lines(entry)]
     if not inventory.entries:

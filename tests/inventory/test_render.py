@@ -22,6 +22,7 @@ from agentiam.render.escape import csv_cell
 from agentiam.render.inventory_csv import COLUMNS, render_csv
 from agentiam.render.inventory_json import render_json
 from agentiam.render.inventory_markdown import render_markdown
+from agentiam.render import inventory_text
 from agentiam.render.inventory_text import render_text
 from tests.inventory.conftest import REPO, TODAY
 from tests.render.github_markdown import render
@@ -96,6 +97,17 @@ def test_terminal_text_never_cuts_a_name_or_an_arn(bundled: Inventory) -> None:
     table = wide.split("\n\n")[0]
     for entry in bundled.entries:
         assert f"│ {entry.agent} " in table
+
+
+def test_a_large_fleet_gets_aligned_columns_never_cut(bundled: Inventory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inventory_text, "RICH_ROWS", 3)
+    lines = render_text(bundled, width=40).split("\n\n")[0].splitlines()
+    assert lines[0] == "agentiam inventory of dev, prod, staging as of 2026-12-01: 24 agent identities"
+    assert lines[1].split() == ["agent", "env", "function", "status", "team", "tier", "expires", "why"]
+    assert len(lines) == 2 + len(bundled.entries)
+    for line, entry in zip(lines[2:], bundled.entries):
+        assert line.startswith(entry.agent + " ") and f" {entry.owner_team} " in line
+    assert len({line.index(" dev ") if " dev " in line else None for line in lines[2:]} - {None}) == 1  # aligned
 
 
 def test_terminal_text_shows_control_characters_as_escapes(bundled: Inventory) -> None:
