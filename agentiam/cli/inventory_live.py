@@ -48,7 +48,7 @@ def run_live(environment: str, *, fmt: str, output: Path | None, vault_addr: str
     compiled = environment_plans(specs_dir, stacks_dir, [environment], now.date())
     for finding in compiled.findings:
         click.echo(finding.render(), err=True)
-    plan, _config = compiled.plans[0]
+    plan, _config = compiled.plan(environment)
     if not no_vault and (not vault_addr or not vault_token):
         raise ConfigError("--live reads Vault: set VAULT_ADDR (or --vault-addr) and VAULT_TOKEN to a token that may "
                           "read the environment's mounts, roles, entities and tokens, or pass --no-vault")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from agentiam.diff import risk as labels
+from agentiam.diff.model import RiskLabel
 from agentiam.errors import InternalError
 from agentiam.iam import catalogue
 from agentiam.iam import risk as iam_risk
@@ -160,6 +161,13 @@ def access_levels(actions: tuple[str, ...]) -> tuple[str, ...]:
     return labels.ordered_levels(level for info in concrete_actions(actions) for level in info.access_levels)
 
 
+@lru_cache(maxsize=16384)
+def _labels(actions: tuple[str, ...], reached: frozenset[str], reach: Breadth) -> tuple[RiskLabel, ...]:
+    """The diff's labels of a statement's actions: the same for every agent whose statement and other actions are
+    alike (a fleet repeats a few shapes), so computed once per shape."""
+    return tuple(labels.action_risks(concrete_actions(actions), reached, reach))
+
+
 def widest(resources: Iterable[str]) -> Breadth:
     return max((breadth(r) for r in resources), default=Breadth.EXACT)
 
@@ -260,7 +268,7 @@ def _aws(subject: Subject, accounts: Mapping[str, str], found: _Collector) -> li
         reach = widest(grant.resources)
         risks = {iam_risk.classify(info) for info in infos}
         on = f" on {_short(grant.resources, 2)}"
-        for label in labels.action_risks(infos, reached, reach):
+        for label in _labels(grant.actions, reached, reach):
             rule = _FROM_LABEL.get((label.id, label.severity))
             if rule is None:
                 raise InternalError(f"no tier rule for the diff's label {label.id} ({label.severity})")

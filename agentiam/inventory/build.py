@@ -7,7 +7,7 @@ policy's paths, database roles, egress. Nothing is re-derived from the specs.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from agentiam.plan.model import AgentPlan, IdentityPlan
 from agentiam.plan.vault_policy import self_service_rules
 from agentiam.rules.identity import NOT_EXPIRED
 from agentiam.rules.registry import run_rules
+from agentiam.spec.validate import LoadedSpec
 from agentiam.spec.types import format_duration
 
 _SELF_SERVICE = frozenset(path for path, _ in self_service_rules())
@@ -114,27 +115,32 @@ def inventory_entry(entry: AgentPlan, env: EnvironmentConfig, accounts: Mapping[
         blast=blast)
 
 
-def build_inventory(plans: Sequence[tuple[IdentityPlan, EnvironmentConfig]], today: dt.date,
+def build_inventory(plans: Iterable[tuple[IdentityPlan, EnvironmentConfig]], today: dt.date,
                     accounts: Mapping[str, str] | None = None,
                     deployed: Mapping[str, Sequence[str]] | None = None) -> Inventory:
     """The inventory of the given plans (one per environment, with its config). Pure and deterministic.
 
     `accounts`: every known environment's account id (default: the plans'); `deployed`: every environment each agent
-    is deployed to (default: those of the plans it appears in).
+    is deployed to (default: those of the plans it appears in). With both given, `plans` is read once, in order: a
+    generator building one plan at a time keeps one environment's plan in memory, not all of them.
     """
-    accounts = dict(accounts or {env.name: env.account_id for _, env in plans})
-    if deployed is None:
+    if accounts is None or deployed is None:
+        plans = list(plans)
+        accounts = accounts or {env.name: env.account_id for _, env in plans}
         found: dict[str, list[str]] = {}
         for plan, _ in plans:
             for entry in plan.agents:
                 found.setdefault(entry.agent, []).append(plan.environment)
-        deployed = found
-    with _cyclic_gc_paused():  # acyclic data only (bench/bench_inventory.py: ~2x on 10,000 agents with the GC on)
-        entries = [inventory_entry(entry, env, accounts, today,
-                                   tuple(deployed.get(entry.agent, (entry.environment,))))
-                   for plan, env in plans for entry in plan.agents]
-    return Inventory(today=today.isoformat(),
-                     environments=tuple(EnvironmentInfo(p.environment, p.account_id, p.region) for p, _ in plans),
+        deployed = deployed or found
+    entries: list[InventoryEntry] = []
+    environments = []
+    for plan, env in plans:
+        environments.append(EnvironmentInfo(plan.environment, plan.account_id, plan.region))
+        with _cyclic_gc_paused():  # acyclic data only (bench/bench_inventory.py: ~2x on 10,000 agents with the GC on)
+            entries += [inventory_entry(entry, env, accounts, today,
+                                        tuple(deployed.get(entry.agent, (entry.environment,))))
+                        for entry in plan.agents]
+    return Inventory(today=today.isoformat(), environments=tuple(environments),
                      entries=tuple(sort_entries(entries, "tier")), catalogue_version=catalogue.data_version())
 
 
@@ -143,20 +149,32 @@ def build_inventory(plans: Sequence[tuple[IdentityPlan, EnvironmentConfig]], tod
 
 @dataclass(frozen=True)
 class Compiled:
-    """The plans of the chosen environments and what the inventory needs besides them."""
+    """The checked specs of the chosen environments and what the inventory needs besides their plans."""
 
-    plans: list[tuple[IdentityPlan, EnvironmentConfig]]  # every agent of each environment, whatever its shard
+    specs: list[LoadedSpec]
+    configs: dict[str, EnvironmentConfig]  # the chosen environments, selection cleared: every shard's agents
     accounts: dict[str, str]  # every configured environment's account id
     deployed: dict[str, list[str]]  # agent -> the environments its spec lists
     stacks: dict[str, dict[str, str]]  # environment -> agent -> the stack that provisions it
     platform_stacks: dict[str, str]  # environment -> the stack owning its environment-wide resources
     findings: list[Finding]  # what did not stop the inventory: warnings, expired specs
 
+    def plan(self, environment: str) -> tuple[IdentityPlan, EnvironmentConfig]:
+        """The plan of one chosen environment, with every agent of it, whatever its shard (built on each call)."""
+        env = self.configs[environment]
+        with _cyclic_gc_paused():
+            return build_plan(self.specs, env), env
+
+    def plans(self) -> Iterator[tuple[IdentityPlan, EnvironmentConfig]]:
+        """The chosen environments' plans, one at a time."""
+        for name in self.configs:
+            yield self.plan(name)
+
 
 def environment_plans(specs_dir: Path, stacks_dir: Path, environments: Iterable[str] | None,
                       today: dt.date) -> Compiled:
-    """Compile the chosen environments (default: all). Raises SpecError when a spec has an error other than expiry,
-    ConfigError for an unknown environment or bad stack configs."""
+    """Read and check every spec for the chosen environments (default: all). Raises SpecError when a spec has an
+    error other than expiry, ConfigError for an unknown environment or bad stack configs."""
     configs = project.load_environments(stacks_dir)
     chosen = sorted(configs) if environments is None else list(dict.fromkeys(environments))
     unknown = [name for name in chosen if name not in configs]
@@ -171,19 +189,16 @@ def environment_plans(specs_dir: Path, stacks_dir: Path, environments: Iterable[
     if blocking:
         raise SpecError(blocking)
     stack_configs = [(stack, load_environment(stacks_dir, stack)) for stack in stack_names(stacks_dir)]
-    plans, stacks, platform = [], {}, {}
+    stacks, platform = {}, {}
     for name in chosen:
-        # One inventory per environment, whatever shard stack provisions each agent.
-        env = configs[name].model_copy(update={"selection": Selection()})
-        with _cyclic_gc_paused():
-            plans.append((build_plan(specs, env), env))
         shards = [(stack, config) for stack, config in stack_configs if config.name == name]
         stacks[name] = {loaded.spec.name: stack for stack, config in shards for loaded in specs
                         if name in loaded.spec.environments and selected(loaded.spec, config)}
         platform[name] = next(stack for stack, config in shards if config.selection.shared_resources)
     deployed = {s.spec.name: [env for env in sorted(configs) if env in s.spec.environments] for s in specs}
-    return Compiled(plans, {name: config.account_id for name, config in configs.items()}, deployed, stacks,
-                    platform, findings)
+    return Compiled(specs, {name: configs[name].model_copy(update={"selection": Selection()}) for name in chosen},
+                    {name: config.account_id for name, config in configs.items()}, deployed, stacks, platform,
+                    findings)
 
 
 def compile_inventory(specs_dir: Path = project.DEFAULT_SPECS_DIR, stacks_dir: Path = project.DEFAULT_STACKS_DIR,
@@ -192,7 +207,7 @@ def compile_inventory(specs_dir: Path = project.DEFAULT_SPECS_DIR, stacks_dir: P
     """The inventory of the chosen environments (default: all), and the findings that did not stop it."""
     today = today or dt.date.today()
     compiled = environment_plans(specs_dir, stacks_dir, environments, today)
-    return build_inventory(compiled.plans, today, compiled.accounts, compiled.deployed), compiled.findings
+    return build_inventory(compiled.plans(), today, compiled.accounts, compiled.deployed), compiled.findings
 
 
 # --- selecting and ordering -------------------------------------------------------------------------------------

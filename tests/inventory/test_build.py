@@ -106,7 +106,7 @@ def test_a_sharded_environment_is_inventoried_whole_and_knows_each_agents_stack(
     for shard in (stacks / "sharded-example").glob("Pulumi.*.yaml"):
         shutil.copy(shard, stacks / shard.name)
     compiled = environment_plans(specs, stacks, ["prod"], TODAY)
-    (plan, _), = compiled.plans
+    plan, _ = compiled.plan("prod")
     assert len(plan.agents) == 9
     assert set(compiled.stacks["prod"].values()) == {"prod-0", "prod-1"}
     assert set(compiled.stacks["prod"]) == {a.agent for a in plan.agents}
