@@ -410,3 +410,109 @@ def test_a_token_that_may_not_read_everything_fails_those_parts_and_exits_2(
                                     "--stacks", str(world.stacks_dir), "--no-aws"],
                               env={"VAULT_ADDR": "https://127.0.0.1:1", "VAULT_TOKEN": "x"})
     assert text.exit_code == 2
+
+
+# --- more drift: what else a hand can change ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moto_more(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.MotoServer]:
+    with servers.run_moto(tmp_path_factory.mktemp("moto-more")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def more(world_factory: Callable[[dict[str, str]], World], moto_more: servers.MotoServer
+         ) -> Iterator[tuple[World, dict[str, Any]]]:
+    soon = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+    world = world_factory({"alpha-reader": s3_spec("alpha-reader"), "beta-reader": s3_spec("beta-reader"),
+                           "gamma-reader": reader_spec("gamma-reader"),
+                           "stale-reader": reader_spec("stale-reader").replace(f"expires: {EXPIRES}",
+                                                                               f"expires: {soon}")})
+    provision_aws(world, moto_more)
+    vault, iam = world.client, boto3.client("iam", **moto_more.client_kwargs())
+    alpha, beta = world.agent("alpha-reader").aws, world.agent("beta-reader").aws
+    # AWS: permissions added beside the plan's, a wider trust, a boundary edited, a deny-all on an active agent.
+    extra = iam.create_policy(PolicyName=f"{world.env}-extra", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    iam.attach_role_policy(RoleName=alpha.role_name, PolicyArn=extra["Policy"]["Arn"])
+    iam.put_role_policy(RoleName=alpha.role_name, PolicyName="debugging", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}))
+    trust = json.loads(json.dumps(beta.trust_policy))
+    trust["Statement"][0]["Principal"]["AWS"] = [trust["Statement"][0]["Principal"]["AWS"],
+                                                 "arn:aws:iam::123456789012:root"]
+    iam.update_assume_role_policy(RoleName=beta.role_name, PolicyDocument=json.dumps(trust))
+    boundary = world.plan.platform.boundaries[0]
+    widened = json.loads(json.dumps(boundary.policy))
+    widened["Statement"].append({"Effect": "Allow", "Action": "iam:*", "Resource": "*"})
+    iam.create_policy_version(PolicyArn=boundary.policy_arn, PolicyDocument=json.dumps(widened), SetAsDefault=True)
+    iam.put_role_policy(RoleName=beta.role_name, PolicyName=beta.kill_switch_policy_name,
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                            {"Sid": "AgentiamKillSwitch", "Effect": "Deny", "Action": "*", "Resource": "*"}]}))
+    # Vault: the mount's lease ceiling raised, policies and an alias added to an entity, any role allowed on the
+    # database connection, a leftover database role, a policy nobody declared, a periodic token.
+    approle = world.agent("gamma-reader").vault.approle
+    vault.write_data(f"sys/auth/{approle.mount}/tune", data={"max_lease_ttl": "768h"})
+    gamma = world.agent("gamma-reader").vault.entity
+    vault.write_data(f"identity/entity/name/{gamma.name}", data={"policies": ["default"]})
+    vault.sys.enable_auth_method("userpass", path=f"{world.env}-userpass")  # a human login, mapped to the agent
+    userpass = vault.sys.list_auth_methods()["data"][f"{world.env}-userpass/"]["accessor"]
+    vault.write_data("identity/entity-alias", data={"name": "ops-person", "mount_accessor": userpass,
+                                                    "canonical_id": world.entity_id("gamma-reader")})
+    connection = world.plan.platform.database_connections[0]
+    config = vault.read(f"{connection.mount}/config/{connection.name}")["data"]
+    vault.write_data(f"{connection.mount}/config/{connection.name}",
+                     data={"allowed_roles": [*config["allowed_roles"], "*"], "verify_connection": False})
+    leftover = f"{world.agent('gamma-reader').identity_name}-billing-write"
+    vault.write_data(f"{connection.mount}/roles/{leftover}", data={
+        "db_name": connection.name, "creation_statements": ["SELECT 1;"], "default_ttl": 3600, "max_ttl": 3600})
+    vault.sys.create_or_update_acl_policy(f"agent-{world.env}-backdoor", 'path "secret/*" { capabilities = ["read"] }')
+    periodic = vault.auth.token.create(policies=["default"], period="24h")["auth"]["accessor"]
+    yield world, {"extra": extra["Policy"]["Arn"], "leftover": leftover, "periodic": periodic, "soon": soon,
+                  "boundary": boundary.policy_arn, "connection": f"{connection.mount}/config/{connection.name}"}
+    vault.auth.token.revoke_accessor(periodic)
+
+
+def test_more_drift_each_found_and_nothing_else(more: tuple[World, dict[str, Any]],
+                                                moto_more: servers.MotoServer) -> None:
+    world, facts = more
+    judged = (dt.date.fromisoformat(facts["soon"]) + dt.timedelta(days=5)).isoformat()
+    result, report = inventory(world, moto_more, "--today", judged)
+    assert result.exit_code == 1, result.output
+    alpha, beta = world.agent("alpha-reader").aws, world.agent("beta-reader").aws
+    gamma = world.agent("gamma-reader")
+    approle = gamma.vault.approle
+    found = {(f["kind"], f["target"], f["field"]): f for f in report["findings"]}
+    expected = {
+        ("drifted", alpha.role_arn, "attached_policies"), ("drifted", alpha.role_arn, "inline_policies"),
+        ("drifted", beta.role_arn, "trust_policy"), ("drifted", beta.role_arn, "agentiam-kill-switch"),
+        ("drifted", facts["boundary"], "policy"),
+        ("long-lived", f"sys/auth/{approle.mount}", "max_lease_ttl"),
+        ("drifted", f"identity/entity/name/{gamma.vault.entity.name}", "policies"),
+        ("drifted", f"identity/entity/name/{gamma.vault.entity.name}", "aliases"),
+        ("drifted", facts["connection"], "allowed_roles"),
+        ("drifted", f"{gamma.vault.database_roles[0].mount}/roles/{facts['leftover']}", ""),
+        ("undeclared", f"sys/policies/acl/agent-{world.env}-backdoor", ""),
+        ("long-lived", f"auth/token/accessors/{facts['periodic']}", ""),
+        ("drifted", f"identity/entity/name/{world.agent('stale-reader').vault.entity.name}", "expires"),
+    }
+    assert set(found) == expected, json.dumps(report["findings"], indent=1)
+    assert found[("drifted", alpha.role_arn, "attached_policies")]["fix"] == (
+        f"aws iam detach-role-policy --role-name {alpha.role_name} --policy-arn {facts['extra']}")
+    assert found[("drifted", alpha.role_arn, "inline_policies")]["fix"] == (
+        f"aws iam delete-role-policy --role-name {alpha.role_name} --policy-name debugging")
+    assert "someone else may assume the role" in found[("drifted", beta.role_arn, "trust_policy")]["message"]
+    switch = found[("drifted", beta.role_arn, "agentiam-kill-switch")]
+    assert switch["severity"] == "medium" and "a deny-all kill switch is attached, the spec says active" in (
+        switch["message"])
+    assert "it caps every agent of the class" in found[("drifted", facts["boundary"], "policy")]["message"]
+    assert "768h" in found[("long-lived", f"sys/auth/{approle.mount}", "max_lease_ttl")]["message"]
+    alias = found[("drifted", f"identity/entity/name/{gamma.vault.entity.name}", "aliases")]
+    assert f"alias ops-person on auth/{world.env}-userpass/ is not the plan's" in alias["message"]
+    assert "that login also becomes this agent" in alias["message"]
+    assert "roles the plan does not know can draw credentials" in found[
+        ("drifted", facts["connection"], "allowed_roles")]["message"]
+    assert "never expires" in found[("long-lived", f"auth/token/accessors/{facts['periodic']}", "")]["message"]
+    stale = found[("drifted", f"identity/entity/name/{world.agent('stale-reader').vault.entity.name}", "expires")]
+    assert f"the spec expired on {facts['soon']} and the identity is still enabled" in stale["message"]
+    assert "AGT004" in result.stderr  # the expired spec is listed, not refused
