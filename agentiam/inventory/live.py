@@ -428,22 +428,28 @@ class Scan:
                        f"if an agent needs it, declare it in a spec (agentiam new) and apply; otherwise: "
                        f"{delete.format(path=path, name=name)}")
 
-    def _vault_approle(self) -> str:
-        """LIST auth/<approle>/role, GET each planned role and its role-id, LIST and look up its secret ids."""
-        mount = self._mount_paths().get("approle", "")
-        listing = self._v("keys", f"auth/{mount}/role")
-        planned = {entry.vault.approle.role_name: entry for entry in self.plan.agents}
-        self._undeclared_roles(listing, planned, f"auth/{mount}/role", "an AppRole role",
+    def _auth_roles(self, what: str, path: str, planned: Mapping[str, AgentPlan],
+                    check: Callable[[str, AgentPlan], None]) -> str:
+        """LIST <path> (a login mount's roles): undeclared ones, missing ones, and `check(role path, entry)` of each
+        planned role that exists."""
+        listing = self._v("keys", path)
+        self._undeclared_roles(listing, planned, path, f"an {what}" if what[0] in "AEIOU" else f"a {what}",
                                "vault delete {path}/{name}")
         existing = set(listing)
         for done, (name, entry) in enumerate(sorted(planned.items()), 1):
-            self.progress("AppRole roles", done, len(planned))
-            path = f"auth/{mount}/role/{name}"
+            self.progress(f"{what}s", done, len(planned))
             if name not in existing:
-                self._find(Kind.DRIFTED, "high", "vault", path, "the AppRole role is missing: the agent cannot log "
-                           "in", self._apply_fix(entry), agent=entry.agent)
-                continue
-            role = self._v("read", path) or {}
+                self._find(Kind.DRIFTED, "high", "vault", f"{path}/{name}", f"the {what} is missing: the agent "
+                           "cannot log in", self._apply_fix(entry), agent=entry.agent)
+            else:
+                check(f"{path}/{name}", entry)
+        return f"{len(planned)} planned, {len(existing)} on the server"
+
+    def _vault_approle(self) -> str:
+        """LIST auth/<approle>/role, GET each planned role and its role-id, LIST and look up its secret ids."""
+        mount = self._mount_paths().get("approle", "")
+
+        def check(path: str, entry: AgentPlan) -> None:
             plan = entry.vault.approle
             self._fields("vault", path, entry, {
                 "token_policies": plan.token_policies, "token_ttl": plan.token_ttl,
@@ -452,13 +458,16 @@ class Scan:
                 "bind_secret_id": plan.bind_secret_id, "secret_id_ttl": plan.secret_id_ttl,
                 "secret_id_num_uses": plan.secret_id_num_uses, "secret_id_bound_cidrs": plan.secret_id_bound_cidrs,
                 "token_bound_cidrs": plan.token_bound_cidrs, "token_period": 0, "token_num_uses": 0},
-                role, lifetimes=("token_ttl", "token_max_ttl", "token_explicit_max_ttl", "secret_id_ttl",
-                                 "token_period"), counts=("secret_id_num_uses", "token_num_uses"))
+                self._v("read", path) or {},
+                lifetimes=("token_ttl", "token_max_ttl", "token_explicit_max_ttl", "secret_id_ttl", "token_period"),
+                counts=("secret_id_num_uses", "token_num_uses"))
             role_id = (self._v("read", f"{path}/role-id") or {}).get("role_id")
             if role_id:
-                self._role_ids[name] = str(role_id)
-            self._secret_ids(mount, name, entry)
-        return f"{len(planned)} planned, {len(existing)} on the server"
+                self._role_ids[plan.role_name] = str(role_id)
+            self._secret_ids(mount, plan.role_name, entry)
+
+        return self._auth_roles("AppRole role", f"auth/{mount}/role",
+                                {entry.vault.approle.role_name: entry for entry in self.plan.agents}, check)
 
     def _secret_ids(self, mount: str, role: str, entry: AgentPlan) -> None:
         """LIST auth/<mount>/role/<role>/secret-id, POST .../secret-id-accessor/lookup for each accessor."""
@@ -482,19 +491,7 @@ class Scan:
 
     def _vault_cert(self) -> str:
         """LIST auth/<cert>/certs, GET auth/<cert>/certs/<name> of every planned role."""
-        mount = self._mount_paths().get("cert", "")
-        listing = self._v("keys", f"auth/{mount}/certs")
-        planned = {entry.vault.cert.role_name: entry for entry in self.plan.agents}
-        self._undeclared_roles(listing, planned, f"auth/{mount}/certs", "a certificate role",
-                               "vault delete {path}/{name}")
-        existing = set(listing)
-        for done, (name, entry) in enumerate(sorted(planned.items()), 1):
-            self.progress("certificate roles", done, len(planned))
-            path = f"auth/{mount}/certs/{name}"
-            if name not in existing:
-                self._find(Kind.DRIFTED, "high", "vault", path, "the certificate role is missing: the agent cannot "
-                           "log in", self._apply_fix(entry), agent=entry.agent)
-                continue
+        def check(path: str, entry: AgentPlan) -> None:
             plan = entry.vault.cert
             self._fields("vault", path, entry, {
                 "allowed_common_names": plan.allowed_common_names, "token_policies": plan.token_policies,
@@ -505,7 +502,9 @@ class Scan:
                 self._v("read", path) or {},
                 lifetimes=("token_ttl", "token_max_ttl", "token_explicit_max_ttl", "token_period"),
                 counts=("token_num_uses",))
-        return f"{len(planned)} planned, {len(existing)} on the server"
+
+        return self._auth_roles("certificate role", f"auth/{self._mount_paths().get('cert', '')}/certs",
+                                {entry.vault.cert.role_name: entry for entry in self.plan.agents}, check)
 
     def _vault_entities(self) -> str:
         """LIST identity/entity/id (names and aliases), GET identity/entity/name/<name> of every planned entity."""

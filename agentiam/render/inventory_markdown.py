@@ -8,23 +8,15 @@ add a heading, a link, an image or a mention to the page.
 
 from __future__ import annotations
 
-from agentiam.inventory.model import TIER_ORDER, Inventory, InventoryEntry, Target, TargetKind, Tier
+from agentiam.inventory.model import TIER_ORDER, Inventory, InventoryEntry, Tier
 from agentiam.project import _cyclic_gc_paused  # noqa: PLC2701 - the one helper for it, private to the facade
 from agentiam.render.escape import Markdown, Wording, document, table_row
+from agentiam.render.inventory_common import expiry, holds, targets
 from agentiam.spec.types import format_duration
 
 W = Wording
-KIND = {TargetKind.AWS: W("AWS"), TargetKind.DATABASE: W("database"), TargetKind.VAULT: W("Vault"),
-        TargetKind.HOST: W("external host"), TargetKind.ACCOUNT: W("AWS account")}
 ICON = {Tier.CRITICAL: W("🟣"), Tier.HIGH: W("🔴"), Tier.MEDIUM: W("🟠"), Tier.LOW: W("🟢"), Tier.NONE: W("⚪")}
 _EMPTY = Markdown("")
-
-
-def _expiry(entry: InventoryEntry) -> Markdown:
-    days = entry.expires_in_days
-    if days < 0:
-        return Markdown("{} (**expired** {} day(s) ago)").format(entry.expires, -days)
-    return Markdown("{} (in {} day(s))").format(entry.expires, days)
 
 
 def _tier(tier: Tier) -> Markdown:
@@ -45,15 +37,8 @@ def _summary(inventory: Inventory) -> list[Markdown]:
     for e in inventory.entries:
         lines.append(table_row(Markdown.value(e.agent), Markdown.value(e.environment), Markdown.value(e.function),
                                Markdown.value(e.status), Markdown.value(e.owner_team), Markdown.value(e.sponsor),
-                               _tier(e.blast.tier), _expiry(e), Markdown(", ").join(r.rule for r in e.blast.reasons)))
+                               _tier(e.blast.tier), expiry(e, Markdown), Markdown(", ").join(r.rule for r in e.blast.reasons)))
     return lines
-
-
-def _targets(label: Markdown, targets: tuple[Target, ...]) -> list[Markdown]:
-    if not targets:
-        return []
-    return [Markdown("- {}: {}").format(label, Markdown("; ").join(
-        Markdown("{} {}").format(KIND[t.kind], t.name) for t in targets))]
 
 
 def _reach_rows(entry: InventoryEntry) -> list[Markdown]:
@@ -83,30 +68,22 @@ def _reach_rows(entry: InventoryEntry) -> list[Markdown]:
 
 
 def _entry(entry: InventoryEntry) -> list[Markdown]:
-    creds = entry.credentials
-    aws = (Markdown("; AWS session {} as {}").format(format_duration(creds.aws_session_ttl), creds.aws_role_arn)
-           if creds.aws_session_ttl else _EMPTY)
-    cidrs = (Markdown("; login only from {}").format(Markdown(", ").join(creds.bound_cidrs))
-             if creds.bound_cidrs else _EMPTY)
     lines = [
         Markdown("## {} in {}: {}").format(entry.agent, entry.environment, _tier(entry.blast.tier)), _EMPTY,
         Markdown("- **Function** {}, status {}; identity {}; deployed in {}").format(
             entry.function, entry.status, entry.identity_name, Markdown(", ").join(entry.deployed_in)),
         Markdown("- **Owner** {}, sponsor {}, contact {}; expires {}").format(
-            entry.owner_team, entry.sponsor, entry.contact, _expiry(entry)),
+            entry.owner_team, entry.sponsor, entry.contact, expiry(entry, Markdown)),
         Markdown("- **Spec** {} ({})").format(entry.source_file, entry.spec_digest),
-        Markdown("- **Holds** Vault token {} renewable to {}; secret id {}, {} use(s); certificate {}{}{}").format(
-            format_duration(creds.token_ttl), format_duration(creds.token_max_ttl),
-            format_duration(creds.secret_id_ttl), creds.secret_id_num_uses, creds.certificate_common_name, aws,
-            cidrs),
+        Markdown("- **Holds** {}").format(holds(entry, Markdown)),
     ]
     lines += [Markdown("- **Shares** {} with {}").format(path, Markdown(", ").join(agents))
               for path, agents in entry.shared_with]
     lines += [_EMPTY, Markdown("**What it reaches**"), _EMPTY, *_reach_rows(entry), _EMPTY,
               Markdown("**Blast radius: {}**").format(_tier(entry.blast.tier)), _EMPTY]
-    lines += _targets(Markdown("reads"), entry.blast.reads)
-    lines += _targets(Markdown("changes"), entry.blast.changes)
-    lines += _targets(Markdown("sends to"), entry.blast.sends_to)
+    lines += [Markdown("- {}").format(targets(label, found, Markdown)) for label, found in (
+        (W("reads"), entry.blast.reads), (W("changes"), entry.blast.changes), (W("sends to"), entry.blast.sends_to))
+        if found]
     lines += [Markdown("- {} ({}): {}").format(r.rule, r.tier, r.reason) for r in entry.blast.reasons]
     return [*lines, _EMPTY]
 

@@ -14,14 +14,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from agentiam.inventory.model import Inventory, InventoryEntry, Target, TargetKind
+from agentiam.inventory.model import Inventory, InventoryEntry
 from agentiam.project import _cyclic_gc_paused  # noqa: PLC2701 - the one helper for it, private to the facade
 from agentiam.render.escape import Terminal, Wording
+from agentiam.render.inventory_common import expiry, holds, targets
 from agentiam.spec.types import format_duration
 
 W = Wording
-KIND = {TargetKind.AWS: W("AWS"), TargetKind.DATABASE: W("database"), TargetKind.VAULT: W("Vault"),
-        TargetKind.HOST: W("host"), TargetKind.ACCOUNT: W("account")}
 SUMMARY_COLUMNS = ("agent", "env", "function", "status", "team", "tier", "expires", "why")
 # rich lays a table out at ~1 ms per row; above this many identities the summary is aligned columns instead (still
 # never truncated), so 10,000 agents print in seconds (bench/bench_inventory.py).
@@ -32,13 +31,6 @@ def _cell(text: Terminal | str) -> Text:
     return Text(str(text) if isinstance(text, Terminal) else str(Terminal.value(text)))
 
 
-def _expiry(entry: InventoryEntry) -> Terminal:
-    days = entry.expires_in_days
-    if days < 0:
-        return Terminal("{} (EXPIRED {} day(s) ago)").format(entry.expires, -days)
-    return Terminal("{} (in {} day(s))").format(entry.expires, days)
-
-
 def _title(inventory: Inventory) -> Terminal:
     return Terminal("agentiam inventory of {} as of {}: {} agent identities").format(
         Terminal(", ").join(e.name for e in inventory.environments), inventory.today, len(inventory.entries))
@@ -47,7 +39,7 @@ def _title(inventory: Inventory) -> Terminal:
 def _summary_cells(entry: InventoryEntry) -> list[Terminal]:
     return [Terminal.value(value) for value in (
         entry.agent, entry.environment, entry.function, entry.status, entry.owner_team, entry.blast.tier,
-        _expiry(entry), Terminal(", ").join(r.rule for r in entry.blast.reasons))]
+        expiry(entry, Terminal), Terminal(", ").join(r.rule for r in entry.blast.reasons))]
 
 
 def summary_table(inventory: Inventory) -> Table:
@@ -67,30 +59,16 @@ def summary_columns(inventory: Inventory) -> list[Terminal]:
                                                       for cell, width in zip(row, widths)) for row in rows]
 
 
-def _targets(label: Terminal, targets: tuple[Target, ...]) -> list[Terminal]:
-    if not targets:
-        return []
-    return [Terminal("    {}: {}").format(label, Terminal("; ").join(
-        Terminal("{} {}").format(KIND[t.kind], t.name) for t in targets))]
-
-
 def entry_lines(entry: InventoryEntry) -> list[Terminal]:
     """What one agent x environment holds, reaches, and could do if compromised."""
-    creds = entry.credentials
     lines = [
         Terminal("{} in {}: blast radius {} ({}, {}; team {}, sponsor {}, contact {})").format(
             entry.agent, entry.environment, entry.blast.tier, entry.function, entry.status, entry.owner_team,
             entry.sponsor, entry.contact),
         Terminal("  identity {}, spec {} ({}), expires {}, deployed in {}").format(
-            entry.identity_name, entry.source_file, entry.spec_digest, _expiry(entry),
+            entry.identity_name, entry.source_file, entry.spec_digest, expiry(entry, Terminal),
             Terminal(", ").join(entry.deployed_in)),
-        Terminal("  holds: Vault token {}, renewable to {}; secret id {}, {} use(s); certificate {}").format(
-            format_duration(creds.token_ttl), format_duration(creds.token_max_ttl),
-            format_duration(creds.secret_id_ttl), creds.secret_id_num_uses, creds.certificate_common_name)
-        + (Terminal("; AWS session {} as {}").format(format_duration(creds.aws_session_ttl), creds.aws_role_arn)
-           if creds.aws_session_ttl else Terminal(""))
-        + (Terminal("; login only from {}").format(Terminal(", ").join(creds.bound_cidrs))
-           if creds.bound_cidrs else Terminal("")),
+        Terminal("  holds: {}").format(holds(entry, Terminal)),
     ]
     denied = Terminal("") if entry.aws_usable else Terminal(" (denied: kill switch)")
     for grant in entry.aws:
@@ -112,9 +90,9 @@ def entry_lines(entry: InventoryEntry) -> list[Terminal]:
     for path, agents in entry.shared_with:
         lines.append(Terminal("  shares {} with {}").format(path, Terminal(", ").join(agents)))
     lines.append(Terminal("  if compromised (blast radius {}):").format(entry.blast.tier))
-    lines += _targets(Terminal("reads"), entry.blast.reads)
-    lines += _targets(Terminal("changes"), entry.blast.changes)
-    lines += _targets(Terminal("sends to"), entry.blast.sends_to)
+    lines += [Terminal("    {}").format(targets(label, found, Terminal)) for label, found in (
+        (W("reads"), entry.blast.reads), (W("changes"), entry.blast.changes), (W("sends to"), entry.blast.sends_to))
+        if found]
     lines += [Terminal("    {} ({}): {}").format(r.rule, r.tier, r.reason) for r in entry.blast.reasons]
     return lines
 

@@ -6,19 +6,17 @@ the scan's own deadline bounds the whole run.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from agentiam.cli.main import cli
 from tests import servers
 from tests.faults import FaultProxy
-from tests.integration.test_inventory_live import provision_aws, s3_spec
+from tests.integration.test_inventory_live import inventory, provision_aws, s3_spec
 from tests.integration.world import World, reader_spec
 
 TIMEOUT = 1.0  # --request-timeout in these tests; each hung server may cost two attempts of it
@@ -53,20 +51,26 @@ def aws_proxy(moto: servers.MotoServer) -> Iterator[FaultProxy]:
 
 def run(world: World, moto: servers.MotoServer, *args: str, vault: FaultProxy | None = None,
         aws: FaultProxy | None = None) -> tuple[Result, dict[str, Any], float]:
-    env = {**moto.env, "VAULT_ADDR": f"https://{vault.address}" if vault else world.server.address,
-           "VAULT_TOKEN": world.server.root_token, "VAULT_CACERT": str(world.server.ca_cert_path)}
+    """`inventory` through the proxies given, with the tests' request timeout; also how long it took."""
     started = time.monotonic()
-    result = CliRunner().invoke(cli, ["inventory", "--live", "--env", world.env, "--specs", str(world.specs_dir),
-                                      "--stacks", str(world.stacks_dir), "--aws-endpoint-url",
-                                      f"http://{aws.address}" if aws else moto.endpoint_url, "--format", "json",
-                                      "--request-timeout", str(TIMEOUT), *args], env=env)
-    took = time.monotonic() - started
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result, json.loads(result.stdout), took
+    result, report = inventory(world, moto, "--request-timeout", str(TIMEOUT), *args,
+                               vault_addr=f"https://{vault.address}" if vault else None,
+                               aws_endpoint=f"http://{aws.address}" if aws else None)
+    return result, report, time.monotonic() - started
 
 
 def outcomes(report: dict[str, Any], system: str) -> list[str]:
     return [c["outcome"] for c in report["checks"] if c["system"] == system]
+
+
+def assert_cut_off(report: dict[str, Any], system: str, first_detail: str) -> None:
+    """The first part of `system` FAILED with `first_detail`, the rest of it was not checked, the other system was."""
+    checks = [c for c in report["checks"] if c["system"] == system]
+    assert checks[0]["outcome"] == "FAILED" and first_detail in checks[0]["detail"], checks[0]
+    assert {c["outcome"] for c in checks[1:]} == {"not checked"}
+    assert all(f"{system} could not be reached" in c["detail"] for c in checks[1:])
+    assert set(outcomes(report, "aws" if system == "vault" else "vault")) == {"checked"}
+    assert report["complete"] is False
 
 
 def test_through_the_proxies_the_world_is_in_sync(world: World, moto: servers.MotoServer, vault_proxy: FaultProxy,
@@ -81,18 +85,11 @@ def test_vault_down_fails_the_vault_parts_reads_aws_and_exits_2(world: World, mo
     vault_proxy.down()
     result, report, took = run(world, moto, vault=vault_proxy)
     assert result.exit_code == 2
-    vault = [c for c in report["checks"] if c["system"] == "vault"]
-    assert vault[0]["outcome"] == "FAILED" and "cannot reach Vault at https://" in vault[0]["detail"]
-    assert {c["outcome"] for c in vault[1:]} == {"not checked"}
-    assert all("vault could not be reached" in c["detail"] for c in vault[1:])
-    assert set(outcomes(report, "aws")) == {"checked"}
-    assert report["findings"] == [] and report["complete"] is False
+    assert_cut_off(report, "vault", "cannot reach Vault at https://")
+    assert report["findings"] == []
     assert took < 30  # refused at once; no retry storm
-    text = CliRunner().invoke(cli, ["inventory", "--live", "--env", world.env, "--specs", str(world.specs_dir),
-                                    "--stacks", str(world.stacks_dir), "--no-aws", "--request-timeout", "1"],
-                              env={"VAULT_ADDR": f"https://{vault_proxy.address}",
-                                   "VAULT_TOKEN": world.server.root_token,
-                                   "VAULT_CACERT": str(world.server.ca_cert_path)})
+    text, _ = inventory(world, moto, "--no-aws", "--request-timeout", "1", vault_addr=f"https://{vault_proxy.address}",
+                        fmt="text")
     assert text.exit_code == 2
     assert "INCOMPLETE: some parts could not be read" in text.stdout
     assert re.search(r"\n  aws +every AWS part \(--no-aws\) +skipped +not requested\n", text.stdout), text.stdout
@@ -103,9 +100,7 @@ def test_vault_hung_ends_within_the_request_timeout_and_exits_2(world: World, mo
     vault_proxy.hang()
     result, report, took = run(world, moto, vault=vault_proxy)
     assert result.exit_code == 2
-    first = next(c for c in report["checks"] if c["system"] == "vault")
-    assert first["outcome"] == "FAILED" and "Timeout" in first["detail"], first
-    assert set(outcomes(report, "aws")) == {"checked"}
+    assert_cut_off(report, "vault", "Timeout")
     # Two attempts of TIMEOUT on the first read, then nothing more is sent to Vault; the margin is for a loaded
     # machine (the compile and the AWS part run too).
     assert vault_proxy.accepted <= 2
@@ -117,10 +112,7 @@ def test_aws_hung_fails_the_aws_parts_and_still_reads_vault(world: World, moto: 
     aws_proxy.hang()
     result, report, _ = run(world, moto, aws=aws_proxy)
     assert result.exit_code == 2
-    aws = [c for c in report["checks"] if c["system"] == "aws"]
-    assert aws[0]["outcome"] == "FAILED" and "iam:ListRoles" in aws[0]["detail"]
-    assert {c["outcome"] for c in aws[1:]} == {"not checked"}
-    assert set(outcomes(report, "vault")) == {"checked"}
+    assert_cut_off(report, "aws", "iam:ListRoles")
 
 
 def test_a_slow_vault_only_makes_the_scan_slower(world: World, moto: servers.MotoServer,

@@ -66,15 +66,16 @@ def provision_aws(world: World, moto: servers.MotoServer) -> None:
 
 
 def inventory(world: World, moto: servers.MotoServer, *args: str, vault_addr: str | None = None,
-              aws_endpoint: str | None = None, token: str | None = None) -> tuple[Result, dict[str, Any]]:
-    """Run `agentiam inventory --live --format json` on the world; (result, parsed report)."""
+              aws_endpoint: str | None = None, token: str | None = None, fmt: str = "json"
+              ) -> tuple[Result, dict[str, Any]]:
+    """Run `agentiam inventory --live` on the world; (result, the parsed report when `fmt` is json)."""
     env = {**moto.env, "VAULT_ADDR": vault_addr or world.server.address, "VAULT_TOKEN": token or world.server.root_token,
            "VAULT_CACERT": str(world.server.ca_cert_path)}
     result = CliRunner().invoke(cli, ["inventory", "--live", "--env", world.env, "--specs", str(world.specs_dir),
                                       "--stacks", str(world.stacks_dir), "--aws-endpoint-url",
-                                      aws_endpoint or moto.endpoint_url, "--format", "json", *args], env=env)
+                                      aws_endpoint or moto.endpoint_url, "--format", fmt, *args], env=env)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result, json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+    return result, json.loads(result.stdout) if fmt == "json" and result.stdout.startswith("{") else {}
 
 
 def _find(report: dict[str, Any], **match: Any) -> list[dict[str, Any]]:
@@ -115,12 +116,7 @@ def test_a_fleet_in_sync_reports_nothing_and_exits_0(in_sync: World, moto_in_syn
     assert ("vault", "tokens (every accessor)") in scopes and ("aws", "IAM users and access keys") in scopes
     # Progress on standard error, the report alone on standard output.
     assert "scanning AppRole roles: 5/5" in result.stderr and "scanning" not in result.stdout
-    text = CliRunner().invoke(cli, ["inventory", "--live", "--env", in_sync.env, "--specs", str(in_sync.specs_dir),
-                                    "--stacks", str(in_sync.stacks_dir), "--aws-endpoint-url",
-                                    moto_in_sync.endpoint_url],
-                              env={**moto_in_sync.env, "VAULT_ADDR": in_sync.server.address,
-                                   "VAULT_TOKEN": in_sync.server.root_token,
-                                   "VAULT_CACERT": str(in_sync.server.ca_cert_path)})
+    text, _ = inventory(in_sync, moto_in_sync, fmt="text")
     assert text.exit_code == 0
     assert "0 undeclared, 0 long-lived, 0 drifted" in text.stdout
     assert "result: in sync: nothing undeclared, long-lived or drifted (exit 0)" in text.stdout
@@ -176,11 +172,6 @@ def planted(world_factory: Callable[[dict[str, str]], World],
                                  "secret_id_ttl": 0, "secret_id_num_uses": 0})
     facts["secret_id_accessor"] = vault.write_data(f"{path}/secret-id")["data"]["secret_id_accessor"]
 
-    # Long-lived tokens: one minted outside the login with an agent's policy, one for "automation".
-    agent_token = vault.auth.token.create(policies=[world.agent("ledger-reader").vault.policy_name], ttl="720h")
-    automation = vault.auth.token.create(policies=["default"], ttl="800h", display_name="nightly-etl")
-    facts.update(agent_token=agent_token["auth"]["accessor"], automation_token=automation["auth"]["accessor"])
-
     # AWS: a boundary removed, a max session raised by hand.
     s3 = world.agent("s3-reader").aws
     iam.delete_role_permissions_boundary(RoleName=s3.role_name)
@@ -197,18 +188,34 @@ def planted(world_factory: Callable[[dict[str, str]], World],
     iam.create_user(UserName="etl-bot")
     key = iam.create_access_key(UserName="etl-bot")["AccessKey"]
     facts.update(key_id=key["AccessKeyId"], key_created=key["CreateDate"])
-    yield world, facts
-    # The tokens live on the shared OpenBao: other worlds' scans must not find them.
-    for token_accessor in (facts["agent_token"], facts["automation_token"]):
-        vault.auth.token.revoke_accessor(token_accessor)
+    return world, facts
 
 
 @pytest.fixture(scope="module")
-def planted_report(planted: tuple[World, dict[str, Any]], moto_planted: servers.MotoServer
-                   ) -> tuple[Result, dict[str, Any]]:
+def planted_scans(planted: tuple[World, dict[str, Any]], moto_planted: servers.MotoServer
+                  ) -> dict[str, tuple[Result, dict[str, Any]]]:
+    """The planted world scanned (JSON, text, and JSON with the documented read-only policy), 100 days after the
+    access key was made, while two long-lived tokens exist: one minted outside the login with an agent's policy,
+    one for "automation". Tokens live on the shared OpenBao, so they exist only during these scans."""
     world, facts = planted
-    judged = (facts["key_created"] + dt.timedelta(days=100)).date()
-    return inventory(world, moto_planted, "--today", judged.isoformat())
+    vault = world.client
+    agent_token = vault.auth.token.create(policies=[world.agent("ledger-reader").vault.policy_name], ttl="720h")
+    automation = vault.auth.token.create(policies=["default"], ttl="800h", display_name="nightly-etl")
+    facts.update(agent_token=agent_token["auth"]["accessor"], automation_token=automation["auth"]["accessor"])
+    judged = ("--today", (facts["key_created"] + dt.timedelta(days=100)).date().isoformat())
+    try:
+        return {"json": inventory(world, moto_planted, *judged), "text": inventory(world, moto_planted, *judged,
+                                                                                    fmt="text"),
+                "policy": _with_policy(world, moto_planted, "agentiam-inventory", inventory_policy(world.plan),
+                                       *judged)}
+    finally:
+        for token_accessor in (facts["agent_token"], facts["automation_token"]):
+            vault.auth.token.revoke_accessor(token_accessor)
+
+
+@pytest.fixture(scope="module")
+def planted_report(planted_scans: dict[str, tuple[Result, dict[str, Any]]]) -> tuple[Result, dict[str, Any]]:
+    return planted_scans["json"]
 
 
 def test_planted_conditions_exit_1_and_the_scan_is_complete(planted_report: tuple[Result, dict[str, Any]]) -> None:
@@ -350,17 +357,9 @@ def test_nothing_else_is_reported(planted: tuple[World, dict[str, Any]],
     assert not _find(report, agent="calm-reader")
 
 
-def test_the_text_report_names_each_finding_and_its_fix(planted: tuple[World, dict[str, Any]],
-                                                        moto_planted: servers.MotoServer,
-                                                        planted_report: tuple[Result, dict[str, Any]]) -> None:
-    world, facts = planted
-    judged = (facts["key_created"] + dt.timedelta(days=100)).date()
-    result = CliRunner().invoke(cli, ["inventory", "--live", "--env", world.env, "--specs", str(world.specs_dir),
-                                      "--stacks", str(world.stacks_dir), "--aws-endpoint-url",
-                                      moto_planted.endpoint_url, "--today", judged.isoformat()],
-                                env={**moto_planted.env, "VAULT_ADDR": world.server.address,
-                                     "VAULT_TOKEN": world.server.root_token,
-                                     "VAULT_CACERT": str(world.server.ca_cert_path)})
+def test_the_text_report_names_each_finding_and_its_fix(
+        planted_scans: dict[str, tuple[Result, dict[str, Any]]]) -> None:
+    result, _ = planted_scans["text"]
     print(result.stdout)  # the README shows this run's report: `pytest tests/integration/test_inventory_live.py -s`
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
@@ -380,19 +379,16 @@ def _with_policy(world: World, moto: servers.MotoServer, name: str, hcl: str, *a
 
 
 def test_the_documented_read_only_policy_is_enough(planted: tuple[World, dict[str, Any]],
-                                                   moto_planted: servers.MotoServer,
-                                                   planted_report: tuple[Result, dict[str, Any]]) -> None:
-    world, facts = planted
-    judged = (facts["key_created"] + dt.timedelta(days=100)).date().isoformat()
-    result, report = _with_policy(world, moto_planted, "agentiam-inventory", inventory_policy(world.plan),
-                                  "--today", judged)
+                                                   planted_scans: dict[str, tuple[Result, dict[str, Any]]]) -> None:
+    world, _ = planted
+    result, report = planted_scans["policy"]
     assert result.exit_code == 1, result.output
     assert report["complete"] is True
     # Scanning with its own token, the inventory now sees the root token the world was built with.
     root = f"auth/token/accessors/{world.client.lookup_token()['data']['accessor']}"
     (found,) = _find(report, target=root)
     assert found["kind"] == "long-lived" and found["message"].startswith("a root token (never expires")
-    assert [f for f in report["findings"] if f["target"] != root] == planted_report[1]["findings"]
+    assert [f for f in report["findings"] if f["target"] != root] == planted_scans["json"][1]["findings"]
 
 
 def test_a_token_that_may_not_read_everything_fails_those_parts_and_exits_2(
@@ -423,7 +419,7 @@ def moto_more(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Moto
 
 @pytest.fixture(scope="module")
 def more(world_factory: Callable[[dict[str, str]], World], moto_more: servers.MotoServer
-         ) -> Iterator[tuple[World, dict[str, Any]]]:
+         ) -> tuple[World, dict[str, Any]]:
     soon = (dt.date.today() + dt.timedelta(days=10)).isoformat()
     world = world_factory({"alpha-reader": s3_spec("alpha-reader"), "beta-reader": s3_spec("beta-reader"),
                            "gamma-reader": reader_spec("gamma-reader"),
@@ -467,17 +463,20 @@ def more(world_factory: Callable[[dict[str, str]], World], moto_more: servers.Mo
     vault.write_data(f"{connection.mount}/roles/{leftover}", data={
         "db_name": connection.name, "creation_statements": ["SELECT 1;"], "default_ttl": 3600, "max_ttl": 3600})
     vault.sys.create_or_update_acl_policy(f"agent-{world.env}-backdoor", 'path "secret/*" { capabilities = ["read"] }')
-    periodic = vault.auth.token.create(policies=["default"], period="24h")["auth"]["accessor"]
-    yield world, {"extra": extra["Policy"]["Arn"], "leftover": leftover, "periodic": periodic, "soon": soon,
-                  "boundary": boundary.policy_arn, "connection": f"{connection.mount}/config/{connection.name}"}
-    vault.auth.token.revoke_accessor(periodic)
+    return world, {"extra": extra["Policy"]["Arn"], "leftover": leftover, "soon": soon,
+                   "boundary": boundary.policy_arn, "connection": f"{connection.mount}/config/{connection.name}"}
 
 
 def test_more_drift_each_found_and_nothing_else(more: tuple[World, dict[str, Any]],
                                                 moto_more: servers.MotoServer) -> None:
     world, facts = more
     judged = (dt.date.fromisoformat(facts["soon"]) + dt.timedelta(days=5)).isoformat()
-    result, report = inventory(world, moto_more, "--today", judged)
+    # A periodic token (renews forever): only while this scan runs, on the shared OpenBao.
+    facts["periodic"] = world.client.auth.token.create(policies=["default"], period="24h")["auth"]["accessor"]
+    try:
+        result, report = inventory(world, moto_more, "--today", judged)
+    finally:
+        world.client.auth.token.revoke_accessor(facts["periodic"])
     assert result.exit_code == 1, result.output
     alpha, beta = world.agent("alpha-reader").aws, world.agent("beta-reader").aws
     gamma = world.agent("gamma-reader")
