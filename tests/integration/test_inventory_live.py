@@ -11,7 +11,9 @@ users are account-wide, and a planted one must not reach the fleet that is in sy
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import textwrap
 from collections.abc import Callable, Iterator
@@ -26,6 +28,7 @@ from agentiam.inventory.live import inventory_policy
 from tests import servers
 from tests.aws_apply import apply_aws
 from tests.integration.world import EXPIRES, World, reader_spec
+from tests.render.github_markdown import render
 from tests.vault_apply import AWS_SECRET_ROLE
 
 S3_SPEC = textwrap.dedent(f"""\
@@ -204,10 +207,10 @@ def planted_scans(planted: tuple[World, dict[str, Any]], moto_planted: servers.M
     facts.update(agent_token=agent_token["auth"]["accessor"], automation_token=automation["auth"]["accessor"])
     judged = ("--today", (facts["key_created"] + dt.timedelta(days=100)).date().isoformat())
     try:
-        return {"json": inventory(world, moto_planted, *judged), "text": inventory(world, moto_planted, *judged,
-                                                                                    fmt="text"),
-                "policy": _with_policy(world, moto_planted, "agentiam-inventory", inventory_policy(world.plan),
-                                       *judged)}
+        scans = {fmt: inventory(world, moto_planted, *judged, fmt=fmt) for fmt in ("json", "text", "csv", "markdown")}
+        scans["policy"] = _with_policy(world, moto_planted, "agentiam-inventory", inventory_policy(world.plan),
+                                       *judged)
+        return scans
     finally:
         for token_accessor in (facts["agent_token"], facts["automation_token"]):
             vault.auth.token.revoke_accessor(token_accessor)
@@ -366,6 +369,21 @@ def test_the_text_report_names_each_finding_and_its_fix(
     assert "3 undeclared, 7 long-lived, 5 drifted" in lines[0]
     assert sum(line.startswith("       fix: ") for line in lines) == 15
     assert lines[-1].startswith("result: findings: something is undeclared, long-lived or drifted (exit 1)")
+
+
+def test_csv_and_markdown_reports_carry_every_finding(
+        planted_scans: dict[str, tuple[Result, dict[str, Any]]]) -> None:
+    findings = planted_scans["json"][1]["findings"]
+    csv_result, _ = planted_scans["csv"]
+    rows = list(csv.DictReader(io.StringIO(csv_result.stdout)))
+    assert csv_result.exit_code == 1
+    assert [(r["kind"], r["target"], r["field"], r["fix"]) for r in rows] == [
+        (f["kind"], f["target"], f["field"], f["fix"]) for f in findings]
+    page, _ = planted_scans["markdown"]
+    assert page.exit_code == 1 and page.stdout.startswith("# agentiam inventory: live\n")
+    rendered = render(page.stdout)
+    assert rendered.count("tr") == 1 + len(findings) + 1 + 12  # two tables: findings, then the 12 parts checked
+    assert rendered.links == () and rendered.comments == ()
 
 
 def _with_policy(world: World, moto: servers.MotoServer, name: str, hcl: str, *args: str
