@@ -2,9 +2,10 @@
 
 Reads `stacks/Pulumi.<stack>.yaml` through the core (no Pulumi involved), validates every spec under
 `agent_specs/` and stops before registering any resource if one is invalid. `AGENTIAM_SPECS_DIR` and
-`AGENTIAM_STACKS_DIR` point the program at other folders (tests, benchmarks). Relative paths (the defaults, the
-agent CA PEM in the stack config) are relative to the project directory, the working directory Pulumi runs
-programs in, exactly as for `agentiam plan`.
+`AGENTIAM_STACKS_DIR` point the program at other folders (tests, benchmarks). The default folders are relative to
+the project directory, the working directory Pulumi runs programs in; files a stack config references (the agent
+CA) are relative to the folder holding the stacks folder, exactly as for `agentiam plan`, and are read once, into
+the plan: the program deploys the plan's bytes and reads no file itself.
 """
 
 from __future__ import annotations
@@ -35,10 +36,6 @@ def main() -> None:
                               + "\n".join(f.render() for f in exc.findings)) from exc
     except ConfigError as exc:
         raise pulumi.RunError(f"invalid stack config, nothing was provisioned:\n{exc}") from exc
-    try:
-        agent_ca_pem = Path(plan.platform.agent_ca_pem_file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise pulumi.RunError(f"{exc.filename}: cannot read the agent CA: {exc.strerror}") from exc
     for warning in warnings:
         pulumi.log.warn(warning.render())
 
@@ -46,7 +43,7 @@ def main() -> None:
     # Only the stack owning the database connections needs (and may read) the passwords.
     passwords = {c.password_secret: config.require_secret(c.password_secret)
                  for c in plan.platform.database_connections} if plan.shared_resources else {}
-    for name, value in provision(plan, agent_ca_pem, passwords).items():
+    for name, value in provision(plan, passwords).items():
         pulumi.export(name, value)
 
 

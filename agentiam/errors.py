@@ -27,7 +27,14 @@ class SpecError(UserError):
 
 
 class ConfigError(UserError):
-    """The stack / environment configuration is missing or wrong."""
+    """The stack / environment configuration is missing or wrong.
+
+    Problems in a stack file (or a file it references) come as located `findings`, rendered one per line, so every
+    output format can show them; a problem with no file to point at (no stacks folder) is a message alone."""
+
+    def __init__(self, message: str = "", findings: list[Finding] | None = None):
+        self.findings = list(findings or [])
+        super().__init__(message or "\n".join(f.render() for f in self.findings))
 
 
 class ServerError(UserError):

@@ -4,50 +4,71 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentiam.environment.load import load_environment, stack_config_path, stack_names
-from agentiam.environment.model import EnvironmentConfig, Selection
+from agentiam.environment.load import LoadedStack, load_environment, project_root, read_stacks, stack_config_path
+from agentiam.environment.model import EnvironmentConfig
 from agentiam.errors import ConfigError, SpecError
 from agentiam.findings import Finding, Severity, has_errors
+from agentiam.inputs.files import SPEC, DiskTree, Refused, file_finding, split_path
 from agentiam.plan.build import build_plan
 from agentiam.plan.model import IdentityPlan
 from agentiam.rules.registry import run_rules
-from agentiam.spec.validate import LoadedSpec, load_spec_file
+from agentiam.spec.validate import LoadedSpec, load_spec_bytes
 
 DEFAULT_SPECS_DIR = Path("agent_specs")
 DEFAULT_STACKS_DIR = Path("stacks")
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-def discover_spec_files(paths: Iterable[Path]) -> list[Path]:
-    """Spec files under the given files/folders (sub-folders included), sorted, without duplicates.
+def read_spec_files(paths: Iterable[Path], anchor: Path = Path(".")) -> Iterator[tuple[str, bytes | Refused]]:
+    """(file, bytes or refusal) of every spec under the given files/folders (sub-folders included), each once.
 
-    A `*.yaml` entry that is not a readable file (a dangling or looping symlink) is kept, so loading reports it
-    (YAML000): skipped silently, its agent would vanish from the plan and Pulumi would delete the identity.
+    A folder's `*.yaml`/`*.yml` files are read, a file named on its own whatever its name. Below `anchor` (the
+    project root) no component may be a link; a link or special file met anywhere is refused, never skipped: a
+    spec turned into a link, skipped silently, would drop its agent from the plan (and Pulumi would delete it).
     """
-    found: set[Path] = set()
-    for path in paths:
-        if path.is_dir():
-            found.update(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and not p.is_dir())
-        else:
-            found.add(path)
-    return sorted(found)
+    seen: set[str] = set()
+    trees: dict[tuple[str, str], list[str]] = {}
+    base = os.path.abspath(anchor)
+    for path in paths:  # grouped by tree, so the folders on the way are opened once (see `DiskTree.walk_many`)
+        root, prefix, rel = split_path(path, base)
+        trees.setdefault((root, prefix), []).append(rel)
+    for (root, prefix), rels in trees.items():
+        for shown, got in DiskTree(root, prefix).walk_many(rels, SPEC, _is_spec_name):
+            key = os.path.normpath(shown)
+            if key not in seen:
+                seen.add(key)
+                yield shown, got
 
 
-def load_specs(files: Sequence[Path]) -> tuple[list[LoadedSpec], list[Finding]]:
-    """Load every file; collect all findings instead of stopping at the first bad file."""
+def _is_spec_name(rel: str) -> bool:
+    return rel.endswith(SPEC_SUFFIXES)
+
+
+def load_specs(paths: Sequence[Path], anchor: Path = Path(".")) -> tuple[list[LoadedSpec], list[Finding], int]:
+    """Load every spec under `paths`; collect all findings instead of stopping at the first bad file.
+
+    Returns the valid specs, the findings and the number of files checked."""
     specs: list[LoadedSpec] = []
     findings: list[Finding] = []
-    for path in files:
-        loaded, problems = load_spec_file(path)
+    count = 0
+    for file, got in read_spec_files(paths, anchor):
+        count += 1
+        if isinstance(got, Refused):
+            findings.append(file_finding(file, got))
+            continue
+        loaded, problems = load_spec_bytes(file, got)
         findings.extend(problems)
         if loaded is not None:
             specs.append(loaded)
-    return specs, findings
+    if len(paths) > 1:  # each folder is read in order; several arguments are merged (by path components)
+        specs.sort(key=lambda s: s.file.split(os.sep))
+    return specs, findings, count
 
 
 def load_environments(stacks_dir: Path) -> dict[str, EnvironmentConfig]:
@@ -56,45 +77,45 @@ def load_environments(stacks_dir: Path) -> dict[str, EnvironmentConfig]:
     Shards may differ only in `selection`; exactly one stack per environment owns the shared resources (two
     owners would fight over the mounts and boundaries, none would leave them unmanaged); and hash shards must
     cover every index, or the agents hashed to a missing shard would silently never be provisioned.
+    ConfigError carries every finding.
     """
-    return _load_stacks(stacks_dir)[1]
+    _, environments, findings = _load_stacks(stacks_dir)
+    if findings:
+        raise ConfigError(findings=findings)
+    return environments
 
 
-def _load_stacks(stacks_dir: Path) -> tuple[dict[str, EnvironmentConfig], dict[str, EnvironmentConfig]]:
-    """(config by stack, config by environment) of every stack file, read once; see `load_environments`."""
+def _load_stacks(stacks_dir: Path) -> tuple[dict[str, EnvironmentConfig], dict[str, EnvironmentConfig], list[Finding]]:
+    """(config by stack, config by environment, findings) of every stack file, read once; see `load_environments`."""
+    loaded, findings = read_stacks(stacks_dir)
     by_stack: dict[str, EnvironmentConfig] = {}
     environments: dict[str, EnvironmentConfig] = {}
-    selections: dict[str, list[tuple[str, Selection]]] = {}
-    problems: list[str] = []
-    for stack in stack_names(stacks_dir):
-        try:
-            config = load_environment(stacks_dir, stack)
-        except ConfigError as exc:
-            problems.append(str(exc))
-            continue
-        by_stack[stack] = config
-        selections.setdefault(config.name, []).append((stack, config.selection))
+    members: dict[str, list[LoadedStack]] = {}
+    for stack in sorted(loaded, key=lambda s: s.stack):
+        config = stack.config
+        by_stack[stack.stack] = config
+        members.setdefault(config.name, []).append(stack)
         known = environments.get(config.name)
         if known is None:
             environments[config.name] = config
         elif known.model_copy(update={"selection": config.selection}) != config:
-            problems.append(f"{stack_config_path(stacks_dir, stack)}: environment {config.name!r} is configured "
-                            "differently by another stack; shards of one environment may differ only in `selection`")
-    for name, stacks in sorted(selections.items()):
-        problems.extend(_shard_problems(stacks_dir, name, stacks))
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return by_stack, environments
+            findings.append(stack.finding("CFG004", (), f"environment {config.name!r} is configured differently "
+                                          f"by {members[config.name][0].file}; shards of one environment may "
+                                          "differ only in `selection`"))
+    for name, stacks in sorted(members.items()):
+        findings.extend(_shard_problems(name, stacks))
+    return by_stack, environments, sorted(findings)
 
 
-def _shard_problems(stacks_dir: Path, environment: str, stacks: list[tuple[str, Selection]]) -> list[str]:
-    files = ", ".join(str(stack_config_path(stacks_dir, stack)) for stack, _ in stacks)
+def _shard_problems(environment: str, stacks: list[LoadedStack]) -> list[Finding]:
+    """Located on the first stack's `selection` (where the fix goes), naming every stack file of the environment."""
+    files = ", ".join(stack.file for stack in stacks)
     problems = []
-    owners = [stack for stack, selection in stacks if selection.shared_resources]
+    owners = [stack for stack in stacks if stack.config.selection.shared_resources]
     if len(owners) != 1:
         problems.append(f"{files}: environment {environment!r} needs exactly one stack with "
                         f"`selection.shared_resources: true`, found {len(owners)}")
-    hashed = [selection for _, selection in stacks if selection.teams is None]
+    hashed = [stack.config.selection for stack in stacks if stack.config.selection.teams is None]
     counts = {selection.shard_count for selection in hashed}
     if len(counts) > 1:
         problems.append(f"{files}: shards of environment {environment!r} disagree on shard_count ({sorted(counts)})")
@@ -104,7 +125,7 @@ def _shard_problems(stacks_dir: Path, environment: str, stacks: list[tuple[str, 
         if missing:
             problems.append(f"{files}: environment {environment!r} has shard_count {count} but no stack for "
                             f"shard_index {', '.join(map(str, missing))}; those agents would never be provisioned")
-    return problems
+    return [stacks[0].finding("CFG004", ("selection",), message) for message in problems]
 
 
 @dataclass
@@ -139,22 +160,31 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today: dt.date | None = None,
              environments: dict[str, EnvironmentConfig] | None = None) -> Validation:
-    """Load and check specs against every guardrail; all problems in all files in one run."""
-    files = discover_spec_files(paths)
-    environments = load_environments(stacks_dir) if environments is None else environments
+    """Load and check specs against every guardrail; all problems in all files in one run.
+
+    Stack-config findings are part of the result (located, every output format shows them); while there are any,
+    the guardrails do not run, as they judge specs against environments that could not be read."""
+    config_findings: list[Finding] = []
+    if environments is None:
+        _, environments, config_findings = _load_stacks(stacks_dir)
     with _cyclic_gc_paused():
-        specs, findings = load_specs(files)
-        findings.extend(run_rules(specs, environments, today or dt.date.today()))
+        specs, findings, count = load_specs(paths, project_root(stacks_dir))
+        if not config_findings:
+            findings.extend(run_rules(specs, environments, today or dt.date.today()))
+    findings.extend(config_findings)
     bad_files = {f.file for f in findings if f.severity is Severity.ERROR}
-    return Validation([s for s in specs if s.file not in bad_files], sorted(findings), len(files))
+    return Validation([s for s in specs if s.file not in bad_files], sorted(findings), count)
 
 
 def compile_plan(stack: str, specs_dir: Path = DEFAULT_SPECS_DIR, stacks_dir: Path = DEFAULT_STACKS_DIR,
                  today: dt.date | None = None) -> tuple[IdentityPlan, list[Finding]]:
-    """The plan of one stack. Raises SpecError if any spec is invalid: nothing is ever half-applied."""
+    """The plan of one stack. Raises ConfigError or SpecError with every finding if a stack config or a spec is
+    invalid: nothing is ever half-applied."""
     if not stack_config_path(stacks_dir, stack).is_file():
-        load_environment(stacks_dir, stack)  # raises the clearest error: no such stack, with the known ones
-    by_stack, environments = _load_stacks(stacks_dir)  # every stack file read once, the shards checked together
+        load_environment(stacks_dir, stack)  # raises the clearest error: no such stack (with the known ones), a link
+    by_stack, environments, config_findings = _load_stacks(stacks_dir)  # every file read once, shards together
+    if config_findings:
+        raise ConfigError(findings=config_findings)
     environment = by_stack.get(stack) or load_environment(stacks_dir, stack)
     result = validate([specs_dir], stacks_dir, today, environments)
     if not result.ok:

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agentiam.diff.compute import compute_diff  # noqa: E402
-from agentiam.diff.gitsource import GitRepo, stack_of  # noqa: E402
+from agentiam.diff.gitsource import GitRepo, GitTree, stack_of  # noqa: E402
 from agentiam.diff.model import Change  # noqa: E402
 from agentiam.diff.platform import EnvironmentSide, platform_changes  # noqa: E402
 from agentiam.environment.load import parse_environment  # noqa: E402
@@ -90,7 +90,8 @@ def full_recompile(root: Path) -> tuple[set[tuple[str, str]], dict[str, list[Cha
     for rev in ("base", "head"):
         snap = repo.snapshot(rev, "agent_specs", "stacks")
         blobs = repo.read_blobs(list(snap.specs.values()) + list(snap.stacks.values()))
-        stacks = {stack_of(p): parse_environment(p, blobs[oid]) for p, oid in snap.stacks.items()}
+        files = GitTree(repo, snap.commit or "")  # the agent CA at that revision
+        stacks = {stack_of(p): parse_environment(p, blobs[oid], files) for p, oid in snap.stacks.items()}
         specs = [s for s in (load_spec_bytes(p, blobs[oid])[0] for p, oid in sorted(snap.specs.items())) if s]
         run_rules(specs, {c.name: c for c in stacks.values()}, today)
         entries, platforms = {}, {}

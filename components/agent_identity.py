@@ -23,7 +23,7 @@ class AgentIdentityArgs:
 
     @classmethod
     def from_plan(cls, plan: AgentPlan, agent_ca_pem: str, refs: PlatformRefs) -> AgentIdentityArgs:
-        """Translate a plan entry; `agent_ca_pem` is the PEM text of `platform.agent_ca_pem_file`."""
+        """Translate a plan entry; `agent_ca_pem` is the plan's `platform.agent_ca.pem`."""
         return cls(
             identity_name=plan.identity_name,
             aws=AgentAwsRoleArgs.from_plan(plan.aws, plan.tags, refs.boundary(plan.aws.boundary_policy_arn)),

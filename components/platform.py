@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -9,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_vault as vault
 
-from agentiam.plan.model import PlatformPlan
+from agentiam.plan.model import MountPlan, PlatformPlan
 from components.aws_role import policy_document
 from components.log_routing import LogRouting, LogRoutingArgs
 
@@ -61,6 +62,28 @@ def lookup_platform_refs(plan: PlatformPlan) -> PlatformRefs:
                         cert_accessor=vault.get_auth_backend_output(path=paths["cert"]).accessor)
 
 
+def _login_guards(name: str, mount: MountPlan, backend: vault.AuthBackend, opts: pulumi.ResourceOptions) -> None:
+    """The mount's user-lockout setting and its per-address login rate limit, as the plan says.
+
+    pulumi-vault's `AuthBackend.tune` has no `user_lockout_config` (the Terraform provider does not model it), so
+    the setting is written to `sys/auth/<path>/tune` as a generic endpoint. Vault answers a read of that path with
+    flattened `user_lockout_*` keys, never the written object, so a read-back cannot compare (`disable_read`); and
+    Vault has no DELETE there (`disable_delete`: the mount's own deletion removes the setting).
+    """
+    path = backend.path
+    if mount.user_lockout_disable:
+        vault.generic.Endpoint(
+            f"{name}-lockout", path=pulumi.Output.concat("sys/auth/", path, "/tune"),
+            data_json=json.dumps({"user_lockout_config": {"lockout_disable": True}}, sort_keys=True),
+            disable_read=True, disable_delete=True, opts=opts)
+    if mount.login_rate_limit is not None:
+        limit = mount.login_rate_limit
+        # The plan's path, held back until the mount exists (Vault refuses a quota on a path it cannot route).
+        vault.QuotaRateLimit(f"{name}-login-rate-limit", name=limit.name,
+                             path=path.apply(lambda _created: limit.path), rate=limit.rate,
+                             interval=limit.interval, opts=opts)
+
+
 class Platform(pulumi.ComponentResource):
     """Owned by exactly one stack per environment (`selection.shared_resources: true`)."""
 
@@ -75,7 +98,7 @@ class Platform(pulumi.ComponentResource):
         mount_paths: dict[str, pulumi.Output[str]] = {}
         boundary_arns: dict[str, pulumi.Output[str]] = {}
         for mount in plan.mounts:
-            # The mount's max_lease_ttl silently caps every role's max TTL (FACTS.md): defence in depth.
+            # The mount's max_lease_ttl silently caps every role's max TTL (README: what is created): defence in depth.
             if mount.kind == "auth":
                 backend = vault.AuthBackend(
                     f"{name}-{mount.type}-mount", type=mount.type, path=mount.path,
@@ -84,6 +107,7 @@ class Platform(pulumi.ComponentResource):
                     opts=child)
                 accessors[mount.type] = backend.accessor
                 mount_paths[mount.path] = backend.path
+                _login_guards(f"{name}-{mount.type}", mount, backend, child)
             else:
                 mount_paths[mount.path] = vault.Mount(
                     f"{name}-{mount.type}-mount", type=mount.type, path=mount.path,

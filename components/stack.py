@@ -12,9 +12,10 @@ from components.agent_identity import AgentIdentity, AgentIdentityArgs
 from components.platform import Platform, PlatformArgs, lookup_platform_refs
 
 
-def provision(plan: IdentityPlan, agent_ca_pem: str,
-              database_passwords: dict[str, pulumi.Input[str]]) -> dict[str, Any]:
-    """Register every resource of the plan; returns the stack outputs (name -> value) to export."""
+def provision(plan: IdentityPlan, database_passwords: dict[str, pulumi.Input[str]]) -> dict[str, Any]:
+    """Register every resource of the plan; returns the stack outputs (name -> value) to export.
+
+    Cert roles trust `plan.platform.agent_ca.pem`: the bytes reviewed and fingerprinted, never the file re-read."""
     outputs: dict[str, Any] = {"environment": plan.environment, "shared_resources": plan.shared_resources}
     if plan.shared_resources:
         platform = Platform(f"agentiam-{plan.environment}",
@@ -29,7 +30,7 @@ def provision(plan: IdentityPlan, agent_ca_pem: str,
     role_ids: dict[str, pulumi.Output[str]] = {}
     egress: dict[str, Any] = {}
     for entry in plan.agents:
-        identity = AgentIdentity(entry.identity_name, AgentIdentityArgs.from_plan(entry, agent_ca_pem, refs))
+        identity = AgentIdentity(entry.identity_name, AgentIdentityArgs.from_plan(entry, plan.platform.agent_ca.pem, refs))
         registry[entry.agent] = {
             "identity_name": entry.identity_name, "role_arn": identity.role_arn,
             "vault_approle_role": entry.vault.approle.role_name, "vault_cert_role": entry.vault.cert.role_name,

@@ -8,7 +8,7 @@
 
 It works below TLS (bytes are relayed unchanged), so HTTPS with client certificates, PostgreSQL's wire protocol
 and plain HTTP all pass through. One acceptor thread, two relay threads per connection; every thread ends when
-the proxy closes.
+the proxy closes. `first_time` measures when a fault's effect (or a kill switch's) is first visible from outside.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 UP, DOWN, HUNG, SLOW = "up", "down", "hung", "slow"
@@ -204,3 +205,26 @@ def _reset(sock: socket.socket) -> None:
         sock.close()
     except OSError:
         pass
+
+
+def first_time(condition: Callable[[], bool], *, since: float, until: float,
+               every: float = 0.01) -> Callable[[], float | None]:
+    """Watch for a fault's effect: poll `condition` from a thread every `every` seconds until `until` (a
+    `time.monotonic()` instant). The returned callable waits for the poller and gives the seconds from `since` to
+    the first poll that held, or None if none did."""
+    seen: list[float] = []
+
+    def poll() -> None:
+        while not seen and time.monotonic() < until:
+            if condition():
+                seen.append(time.monotonic() - since)
+            time.sleep(every)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+
+    def result() -> float | None:
+        thread.join(timeout=max(0.0, until - time.monotonic()) + 5)
+        return seen[0] if seen else None
+
+    return result

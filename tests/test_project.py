@@ -10,10 +10,19 @@ import pytest
 
 from agentiam.errors import ConfigError
 from agentiam import project
+from agentiam.inputs import files
 from agentiam.project import load_environments
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
+
+
+@pytest.fixture
+def stacks(tmp_path: Path) -> Path:
+    """An empty stacks folder in a project holding the dev agent CA the stack configs reference."""
+    folder = tmp_path / "stacks"
+    shutil.copytree(ROOT / "stacks" / "ca", folder / "ca")
+    return folder
 
 
 def write_shard(folder: Path, stack: str, count: int, index: int, owner: bool) -> None:
@@ -22,47 +31,52 @@ def write_shard(folder: Path, stack: str, count: int, index: int, owner: bool) -
     (folder / f"Pulumi.{stack}.yaml").write_text(DEV + selection)
 
 
-def test_complete_shards_with_one_owner_load(tmp_path):
-    write_shard(tmp_path, "dev-0", 2, 0, owner=True)
-    write_shard(tmp_path, "dev-1", 2, 1, owner=False)
-    assert list(load_environments(tmp_path)) == ["dev"]
+def test_complete_shards_with_one_owner_load(stacks):
+    write_shard(stacks, "dev-0", 2, 0, owner=True)
+    write_shard(stacks, "dev-1", 2, 1, owner=False)
+    assert list(load_environments(stacks)) == ["dev"]
 
 
 @pytest.mark.parametrize("owners,expected", [((False, False), "found 0"), ((True, True), "found 2")])
-def test_exactly_one_stack_owns_the_shared_resources(tmp_path, owners, expected):
-    write_shard(tmp_path, "dev-0", 2, 0, owner=owners[0])
-    write_shard(tmp_path, "dev-1", 2, 1, owner=owners[1])
+def test_exactly_one_stack_owns_the_shared_resources(stacks, owners, expected):
+    write_shard(stacks, "dev-0", 2, 0, owner=owners[0])
+    write_shard(stacks, "dev-1", 2, 1, owner=owners[1])
     with pytest.raises(ConfigError, match=f"needs exactly one stack with `selection.shared_resources: true`, {expected}"):
-        load_environments(tmp_path)
+        load_environments(stacks)
 
 
-def test_a_missing_shard_is_refused_because_its_agents_would_never_exist(tmp_path):
-    write_shard(tmp_path, "dev-0", 3, 0, owner=True)
-    write_shard(tmp_path, "dev-2", 3, 2, owner=False)
+def test_a_missing_shard_is_refused_because_its_agents_would_never_exist(stacks):
+    write_shard(stacks, "dev-0", 3, 0, owner=True)
+    write_shard(stacks, "dev-2", 3, 2, owner=False)
     with pytest.raises(ConfigError, match="shard_count 3 but no stack for shard_index 1; those agents would never"):
-        load_environments(tmp_path)
+        load_environments(stacks)
 
 
-def test_shards_must_agree_on_the_shard_count(tmp_path):
-    write_shard(tmp_path, "dev-0", 2, 0, owner=True)
-    write_shard(tmp_path, "dev-1", 3, 1, owner=False)
+def test_shards_must_agree_on_the_shard_count(stacks):
+    write_shard(stacks, "dev-0", 2, 0, owner=True)
+    write_shard(stacks, "dev-1", 3, 1, owner=False)
     with pytest.raises(ConfigError, match=r"disagree on shard_count \(\[2, 3\]\)"):
-        load_environments(tmp_path)
+        load_environments(stacks)
 
 
-def test_shards_may_differ_only_in_selection(tmp_path):
-    write_shard(tmp_path, "dev-0", 2, 0, owner=True)
-    (tmp_path / "Pulumi.dev-1.yaml").write_text(
+def test_shards_may_differ_only_in_selection(stacks):
+    write_shard(stacks, "dev-0", 2, 0, owner=True)
+    (stacks / "Pulumi.dev-1.yaml").write_text(
         DEV.replace("retention_days: 30", "retention_days: 60")
         + "    selection:\n      shard_count: 2\n      shard_index: 1\n      shared_resources: false\n")
-    with pytest.raises(ConfigError, match="configured differently by another stack"):
-        load_environments(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        load_environments(stacks)
+    (finding,) = caught.value.findings  # located on the stack that differs, at its `agentiam:environment` key
+    assert (finding.file, finding.line, finding.rule_id, finding.path) == (
+        str(stacks / "Pulumi.dev-1.yaml"), 7, "CFG004", "agentiam:environment")
+    assert finding.message == (f"environment 'dev' is configured differently by {stacks / 'Pulumi.dev-0.yaml'}; "
+                               "shards of one environment may differ only in `selection`")
 
 
-def test_the_bundled_sharded_example_is_consistent(tmp_path):
+def test_the_bundled_sharded_example_is_consistent(stacks):
     for path in (ROOT / "stacks" / "sharded-example").glob("Pulumi.*.yaml"):
-        shutil.copy(path, tmp_path)
-    assert list(load_environments(tmp_path)) == ["prod"]
+        shutil.copy(path, stacks)  # adopted as the README says: in place of stacks/Pulumi.prod.yaml
+    assert list(load_environments(stacks)) == ["prod"]
 
 
 def test_a_missing_stacks_folder_is_one_clear_error_not_a_finding_per_environment(tmp_path):
@@ -79,11 +93,14 @@ def test_compile_plan_reads_each_stack_file_once(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
     (tmp_path / "empty").mkdir()
     reads: list[str] = []
-    real = project.load_environment
-    monkeypatch.setattr(project, "load_environment", lambda d, s: reads.append(s) or real(d, s))
+    real = files.DiskTree._read_at
+    monkeypatch.setattr(files.DiskTree, "_read_at", lambda self, fd, name, rel, *args, **kwargs: reads.append(rel)
+                        or real(self, fd, name, rel, *args, **kwargs))
     plan, _ = project.compile_plan("dev", tmp_path / "empty", tmp_path / "stacks")
     assert plan.environment == "dev" and plan.agents == []
-    assert sorted(reads) == ["dev", "prod", "staging"]
+    assert sorted(reads) == ["stacks/Pulumi.dev.yaml", "stacks/Pulumi.prod.yaml", "stacks/Pulumi.staging.yaml",
+                             "stacks/ca/dev-agents-ca.pem", "stacks/ca/prod-agents-ca.pem",
+                             "stacks/ca/staging-agents-ca.pem"]
 
 
 def test_compile_plan_of_an_unknown_stack_names_the_known_ones_even_if_another_is_broken(tmp_path):
@@ -95,22 +112,26 @@ def test_compile_plan_of_an_unknown_stack_names_the_known_ones_even_if_another_i
 
 def test_unreadable_spec_entries_are_reported_never_skipped(tmp_path):
     # Skipped silently, a spec turned into a dangling symlink would drop its agent from the plan (and Pulumi would
-    # delete the identity); a FIFO would block the read forever.
+    # delete the identity); a FIFO would block the read forever; a link is never followed, whatever it points to.
     specs = tmp_path / "agent_specs"
     specs.mkdir()
     (specs / "gone.yaml").symlink_to("missing.yaml")
     (specs / "loop.yaml").symlink_to("loop.yaml")
+    (specs / "zero.yaml").symlink_to("/dev/zero")
+    (specs / "team").symlink_to(ROOT / "agent_specs" / "billing")  # a linked folder is refused, not walked
     os.mkfifo(specs / "pipe.yaml")
     (specs / "folder.yaml").mkdir()  # a folder is walked, not read
     (specs / "folder.yaml" / "empty.yml").write_bytes(b"")
     result = project.validate([specs], ROOT / "stacks")
+    link = ("FILE001", "file is a symbolic link; inputs must be regular files: git and the diff show only the path a "
+                       "link points to, while reading it would follow the link to another file")
     assert [(Path(f.file).relative_to(specs).as_posix(), f.rule_id, f.message) for f in result.findings] == [
         ("folder.yaml/empty.yml", "YAML007", "file is empty; an agent spec is a YAML mapping"),
-        ("gone.yaml", "YAML000", "cannot read file: No such file or directory"),
-        ("loop.yaml", "YAML000", "cannot read file: Too many levels of symbolic links"),
-        ("pipe.yaml", "YAML000", "not a regular file"),
+        ("gone.yaml", *link), ("loop.yaml", *link),
+        ("pipe.yaml", "FILE002", "file is a FIFO (named pipe), not a regular file"),
+        ("team", *link), ("zero.yaml", *link),
     ]
-    assert result.files_checked == 4 and not result.ok
+    assert result.files_checked == 6 and not result.ok
 
 
 def test_an_oversized_spec_is_refused_before_it_is_read(tmp_path, monkeypatch):
@@ -118,7 +139,7 @@ def test_an_oversized_spec_is_refused_before_it_is_read(tmp_path, monkeypatch):
     with big.open("wb") as f:
         f.truncate(3 * 1024**3)  # sparse: 3 GiB on paper, nothing on disk
     environments = project.load_environments(ROOT / "stacks")
-    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"read {self}"))
+    monkeypatch.setattr(files, "_read_bounded", lambda *args: pytest.fail(f"read {big}"))
     (finding,) = project.validate([big], ROOT / "stacks", environments=environments).findings
     assert (finding.rule_id, finding.message) == (
         "YAML005", f"file is {3 * 1024**3} bytes; agent specs are limited to 262144 bytes")

@@ -31,6 +31,7 @@ ENTITY_ALIAS = "vault:identity/entityAlias:EntityAlias"
 DB_CONNECTION = "vault:database/secretBackendConnection:SecretBackendConnection"
 DB_ROLE = "vault:database/secretBackendRole:SecretBackendRole"
 RATE_LIMIT = "vault:index/quotaRateLimit:QuotaRateLimit"
+ENDPOINT = "vault:generic/endpoint:Endpoint"
 # OpenBao from PyPI has no AWS secrets engine (FACTS.md); callers skip this type explicitly, never silently.
 AWS_SECRET_ROLE = "vault:aws/secretBackendRole:SecretBackendRole"
 
@@ -84,6 +85,7 @@ class VaultApplier:
         self._mock_accessors: dict[str, str] = {}  # mock accessor -> real accessor
         self._handlers: list[tuple[str, Callable[[ResourceRecord], None]]] = [
             (AUTH_BACKEND, self._auth_backend),
+            (ENDPOINT, self._endpoint),
             (MOUNT, self._mount),
             (POLICY, self._policy),
             (APPROLE_ROLE, self._approle_role),
@@ -129,6 +131,18 @@ class VaultApplier:
         real = self.client.sys.list_auth_methods()["data"][f"{path}/"]["accessor"]
         self.applied.accessors[path] = real
         self._mock_accessors[mount_accessor(path)] = real
+
+    def _endpoint(self, record: ResourceRecord) -> None:
+        """A generic endpoint: its JSON written to its path as is (what the provider's `vault_generic_endpoint` does).
+
+        Only the write-only, never-deleted form the components use is understood; another form would need its read
+        and delete semantics taught here.
+        """
+        fields = _fields(record, {"path", "dataJson", "disableRead", "disableDelete"})
+        if not (fields.get("disable_read") and fields.get("disable_delete")):
+            raise ApplyError(f"{record.name}: only write-only generic endpoints (disableRead, disableDelete) are "
+                             "applied here")
+        self.client.write_data(fields["path"], data=json.loads(fields["data_json"]))
 
     def _mount(self, record: ResourceRecord) -> None:
         fields = _fields(record, {"type", "path", "maxLeaseTtlSeconds", "defaultLeaseTtlSeconds"})

@@ -43,7 +43,7 @@ with "Require review from Code Owners" for it to mean anything.
 @handle_user_errors
 def codeowners(org: str, security_team: str, output: Path, check: bool, specs_dir: Path, stacks_dir: Path) -> None:
     """Generate CODEOWNERS from spec owners. Exit 0 ok, 1 stale (--check), 2 bad input."""
-    specs, findings = project.load_specs(project.discover_spec_files([specs_dir]))
+    specs, findings, _ = project.load_specs([specs_dir], project.project_root(stacks_dir))
     errors = [f for f in findings if f.severity is Severity.ERROR]
     if errors:  # a spec that does not load has no known owner: `agentiam validate` says why
         raise SpecError(errors)

@@ -10,18 +10,18 @@ from typing import Any
 
 import click
 
-from agentiam.errors import AgentiamError, SpecError, UserError
+from agentiam.errors import AgentiamError, ConfigError, SpecError, UserError
 from agentiam.findings import Finding, Severity
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # guardrail violations (or what --fail-on selects)
 EXIT_INPUT = 2  # unreadable/malformed input, bad config, a server that refused
 
-_INPUT_RULE_PREFIXES = ("YAML", "SPEC", "CFG")
+_INPUT_RULE_PREFIXES = ("YAML", "SPEC", "CFG", "FILE")
 
 
 def exit_code(findings: list[Finding]) -> int:
-    """2 if any file could not be read as a spec, 1 if any guardrail error, else 0."""
+    """2 if any spec or stack config (or a file it references) could not be read, 1 if any guardrail error, else 0."""
     errors = [f for f in findings if f.severity is Severity.ERROR]
     if any(f.rule_id.startswith(_INPUT_RULE_PREFIXES) for f in errors):
         return EXIT_INPUT
@@ -53,7 +53,10 @@ def handle_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except SpecError as exc:
+        except (SpecError, ConfigError) as exc:
+            if not exc.findings:  # a configuration problem with no file to point at
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(EXIT_INPUT)
             for finding in exc.findings:
                 click.echo(finding.render(), err=True)
             click.echo(f"{len(exc.findings)} error(s); nothing was planned.", err=True)

@@ -5,29 +5,83 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from agentiam.cli.common import EXIT_INPUT, handle_user_errors, specs_option, stacks_option
-from agentiam.errors import ConfigError
-from agentiam.revoke import Outcome, Revocation, agent_entry, revoke as run_revoke
+from agentiam.cli.common import handle_user_errors, specs_option, stacks_option
+from agentiam.errors import ConfigError, UserError
+from agentiam.revoke import DEFAULT_TIMEOUT, Outcome, Remaining, Revocation, Step, agent_entry, revoke as run_revoke
+from agentiam.revoke.state import PendingStore, default_state_dir
+
+EXIT_REVOKED = 0  # every step done: the agent is cut off (with --resume: nothing left pending)
+EXIT_NOTHING_ATTEMPTED = 2  # stopped before any server was asked: bad input or config, or not confirmed
+EXIT_INTERNAL = 3  # a bug in agentiam (handle_user_errors)
+EXIT_INCOMPLETE = 4  # tried, and at least one step is not done: partly revoked, see the report
+
+EPILOG = f"""\b
+Exit codes:
+  {EXIT_REVOKED}  fully revoked: every step revoked or found nothing left
+  {EXIT_NOTHING_ATTEMPTED}  nothing attempted: bad input or configuration, or not confirmed
+  {EXIT_INCOMPLETE}  partly revoked: a step failed, did not answer in time, or the server does not know
+     the agent; the report says which, the record is kept for --resume
+  {EXIT_INTERNAL}  internal error (please report)
+\b
+Examples:
+  export VAULT_ADDR=https://vault.internal:8200 VAULT_TOKEN=...   # an operator token
+  agentiam revoke invoice-reader --env prod               # asks for confirmation
+  agentiam revoke invoice-reader --env prod --yes --format json
+  agentiam revoke --resume --yes                          # finish what earlier runs left (cron-safe)
+"""
 
 
-def render_text(report: Revocation) -> str:
-    """The step table and what to do next; nothing secret (paths, names, counts)."""
-    rows = [("SYSTEM", "STEP", "TARGET", "RESULT", "DETAIL")]
-    rows += [(s.system, s.action, s.target, s.outcome.value, s.detail) for s in report.steps]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = [f"Revoking {report.agent} in {report.environment} (identity {report.identity_name}), "
+def _single_line(text: str) -> str:
+    """Any detail on one table line, whatever a server put in it (Vault's own errors are already one line)."""
+    return " ".join(text.split())
+
+
+def _user_hint(remaining: Remaining) -> str:
+    """Where to find the PostgreSQL user of a lease Vault could not revoke.
+
+    OpenBao's default PostgreSQL user name ends with the Unix second it was created
+    (`v-<display>-<role>-<random>-<unix time>`), which is the lease's issue time or the second before.
+    """
+    if not remaining.issued:
+        return ""
+    import datetime as dt
+
+    second = int(dt.datetime.fromisoformat(remaining.issued.replace("Z", "+00:00")).timestamp())
+    return (f"find it: SELECT rolname, rolvaliduntil FROM pg_roles WHERE rolname LIKE 'v-%-{second}' "
+            f"OR rolname LIKE 'v-%-{second - 1}'")
+
+
+def render_text(report: Revocation, record: Path | None = None) -> str:
+    """The step table, what is still alive and what to do next; nothing secret (paths, names, counts, lease ids)."""
+    rows = [("SYSTEM", "STEP", "TARGET", "RESULT", "AFTER", "DETAIL")]
+    rows += [(s.system, s.action, s.target, s.outcome.value, f"{s.seconds:.2f}s", _single_line(s.detail))
+             for s in report.steps]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    where = f" on {report.vault_addr}" if report.vault_addr else ""
+    lines = [f"Revoking {report.agent} in {report.environment} (identity {report.identity_name}){where}, "
              f"cut-off {report.cutoff}", ""]
     for row in rows:
-        lines.append("  " + "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)).rstrip())
+        lines.append("  " + "  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(row)).rstrip())
     lines.append("")
-    failed = [s for s in report.steps if s.outcome is Outcome.FAILED]
-    if failed:
-        lines.append(f"{len(failed)} of {len(report.steps)} step(s) FAILED: the agent may still have access. "
-                     "Fix the cause and run the command again (it is safe to repeat).")
+    undone = [s for s in report.steps if s.outcome not in (Outcome.REVOKED, Outcome.ALREADY)]
+    if report.unknown_to_vault:
+        lines.append(f"This Vault ({report.vault_addr}) does not know agent {report.agent} (no identity entity "
+                     f"{report.identity_name}): wrong VAULT_ADDR, or the stack was never applied to it. Nothing was "
+                     "revoked on Vault.")
+    if undone:
+        lines.append(f"{len(undone)} of {len(report.steps)} step(s) not done: the agent may still have access.")
+        for item in report.remaining:
+            until = f"at most until {item.expires}" if item.expires_is_bound else f"until {item.expires or '?'}"
+            lines.append(f"  Still alive: {item.kind} of lease {item.lease_id} (role {item.role}), created "
+                         f"{item.issued or '?'}, password valid {until}; {_user_hint(item)}")
+        if record is not None:
+            lines.append(f"Recorded in {record}. Fix the cause, then `agentiam revoke --resume` (safe to repeat; run "
+                         "it on a schedule to finish unattended).")
     else:
         lines.append(f"All {len(report.steps)} steps done: the agent's tokens, logins, database users and AWS "
                      "sessions are cut off.")
@@ -39,14 +93,12 @@ def render_text(report: Revocation) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command(epilog="""\b
-Examples:
-  export VAULT_ADDR=https://vault.internal:8200 VAULT_TOKEN=...   # an operator token
-  agentiam revoke invoice-reader --env prod               # asks for confirmation
-  agentiam revoke invoice-reader --env prod --yes --format json
-""")
-@click.argument("name")
-@click.option("--env", "stack", required=True, help="Stack / environment (a stacks/Pulumi.<env>.yaml must exist).")
+@click.command(epilog=EPILOG)
+@click.argument("name", required=False)
+@click.option("--env", "stack", help="Stack / environment (a stacks/Pulumi.<env>.yaml must exist). Required unless "
+              "--resume.")
+@click.option("--resume", is_flag=True, help="Run again every revocation an earlier run left unfinished (recorded in "
+              "the state folder), optionally only NAME and/or --env; each record is deleted once complete.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--vault-addr", envvar="VAULT_ADDR", help="Vault address (default: $VAULT_ADDR). The token is read "
               "from $VAULT_TOKEN only, so it never lands in shell history or the process list.")
@@ -54,36 +106,94 @@ Examples:
               help="CA bundle verifying Vault's TLS certificate (default: $VAULT_CACERT).")
 @click.option("--aws-endpoint-url", help="IAM endpoint (tests, e.g. a moto server); default: AWS.")
 @click.option("--no-aws", is_flag=True, help="Skip the AWS kill switch (Vault steps only).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds every step gets; a step without an answer by then is reported FAILED and kept for "
+                   "--resume (the others are not held up: all steps run at once).")
+@click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where unfinished revocations are recorded [default: $AGENTIAM_STATE_DIR, else "
+                   "~/.local/state/agentiam/revocations]. Use durable storage the scheduled --resume also sees.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: a table of steps; json: the same report for machines.")
 @specs_option
 @stacks_option
 @handle_user_errors
-def revoke(name: str, stack: str, yes: bool, vault_addr: str | None, vault_ca_cert: str | None,
-           aws_endpoint_url: str | None, no_aws: bool, fmt: str, specs_dir: Path, stacks_dir: Path) -> None:
-    """Revoke agent NAME in one environment now: entity, secret ids, leases, tokens, AWS sessions."""
-    entry, plan = agent_entry(name, stack, specs_dir, stacks_dir)
+def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_addr: str | None,
+           vault_ca_cert: str | None, aws_endpoint_url: str | None, no_aws: bool, timeout: float,
+           state_dir: Path | None, fmt: str, specs_dir: Path, stacks_dir: Path) -> None:
+    """Revoke agent NAME in one environment now: entity, secret ids, leases, tokens, AWS sessions, all at once."""
+    store = PendingStore(state_dir or default_state_dir())
     token = os.environ.get("VAULT_TOKEN")
-    if not vault_addr or not token:
+    if not token:
+        raise ConfigError("set VAULT_TOKEN to an operator token (and VAULT_ADDR or --vault-addr)")
+    if resume:
+        targets = [(p.agent, p.stack, vault_addr or p.vault_addr) for p in store.pending(None, name)
+                   if stack is None or stack in (p.stack, p.environment)]
+        if not targets:
+            _emit(fmt, [], as_list=True, empty=f"Nothing pending under {store.root}.\n")
+            sys.exit(EXIT_REVOKED)
+    else:
+        if not name or not stack:
+            raise UserError("give the agent NAME and --env ENV (or --resume)")
+        targets = [(name, stack, vault_addr)]
+    plans = []
+    skipped = False
+    for agent, stack_name, addr in targets:
+        try:
+            plans.append((agent_entry(agent, stack_name, specs_dir, stacks_dir), stack_name, addr))
+        except UserError as exc:
+            if not resume:
+                raise
+            # One record that cannot be resumed (its spec is gone or broken) must not hold up the others.
+            click.echo(f"warning: cannot resume {agent} in {stack_name}: {exc}", err=True)
+            skipped = True
+    if any(not addr for _, _, addr in plans):
         raise ConfigError("set VAULT_ADDR (or --vault-addr) and VAULT_TOKEN to an operator token")
     if not yes:
-        click.confirm(f"Revoke {name} ({entry.identity_name}) in {plan.environment} now?", abort=True, err=True)
+        who = ", ".join(f"{entry.agent} ({entry.identity_name}) in {plan.environment}" for (entry, plan), _, _ in plans)
+        if not click.confirm(f"Revoke {who} now?", err=True):
+            click.echo("Not confirmed: nothing was revoked.", err=True)
+            sys.exit(EXIT_NOTHING_ATTEMPTED)
     # hvac and boto3 only load for this command: validate/plan stay fast (STYLE.md).
+    from agentiam.revoke.aws_adapter import AwsRevoker
     from agentiam.revoke.vault_adapter import VaultRevoker
 
-    vault = VaultRevoker(vault_addr, token, ca_cert=vault_ca_cert)
-    aws = None
-    if not no_aws:
-        from agentiam.revoke.aws_adapter import AwsRevoker
+    reports: list[tuple[Revocation, Path | None]] = []
+    for (entry, plan), stack_name, addr in plans:
+        vault = VaultRevoker(str(addr), token, ca_cert=vault_ca_cert)
+        aws = None if no_aws else AwsRevoker(endpoint_url=aws_endpoint_url, region_name=plan.region)
+        try:
+            report = run_revoke(entry, plan, vault, aws, timeout=timeout,
+                                progress=_progress(entry.agent) if fmt == "text" else None)
+        finally:
+            vault.close()
+        try:
+            record = store.record(report, stack_name)
+        except ConfigError as exc:
+            # The servers were asked already: say so loudly, but the report and the exit code must still come out.
+            click.echo(f"warning: {exc}", err=True)
+            record = None
+        reports.append((report, record))
+    _emit(fmt, reports, as_list=resume)
+    sys.exit(EXIT_REVOKED if not skipped and all(report.complete for report, _ in reports) else EXIT_INCOMPLETE)
 
-        aws = AwsRevoker(endpoint_url=aws_endpoint_url, region_name=plan.region)
-    try:
-        report = run_revoke(entry, plan, vault, aws)
-    finally:
-        vault.close()
+
+def _progress(agent: str) -> Callable[[Step], None]:
+    """Each step's outcome on stderr as it ends: the AWS deny and the entity disable show within a second while a
+    slow step (the token scan of a large Vault) runs on; the report follows on stdout."""
+
+    def show(step: Step) -> None:
+        click.echo(f"[{step.seconds:6.2f}s] {agent}: {step.system} {step.action}: {step.outcome.value}", err=True)
+
+    return show
+
+
+def _emit(fmt: str, reports: list[tuple[Revocation, Path | None]], *, as_list: bool, empty: str = "") -> None:
     if fmt == "json":
-        click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
+        documents = [dict(report.to_json(), pending_record=str(record) if record else None)
+                     for report, record in reports]
+        # One agent, one object; --resume prints the list of what it ran (possibly empty).
+        click.echo(json.dumps(documents if as_list else documents[0], indent=2, sort_keys=True))
+    elif reports:
+        click.echo("\n".join(render_text(report, record) for report, record in reports), nl=False)
     else:
-        click.echo(render_text(report), nl=False)
-    if not report.ok:
-        sys.exit(EXIT_INPUT)
+        click.echo(empty, nl=False)

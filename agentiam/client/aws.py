@@ -1,7 +1,9 @@
 """AWS credentials from Vault's AWS secrets engine as a boto3 Session that refreshes them before they expire.
 
-STS credentials have no revocable lease (FACTS.md): the session simply asks Vault again when botocore's
-refresh window opens (15 minutes before expiry, mandatory at 10), with the agent's current token.
+STS credentials have no revocable lease (README: kill switch): the session asks Vault again when botocore's refresh
+window opens (15 minutes before expiry, mandatory at 10), with the agent's current token, and at once when the
+token they were obtained with was found revoked: the next AWS call then fails with the session's refusal instead
+of going out with credentials the agent should no longer hold (the IAM kill switch denies them anyway).
 """
 
 from __future__ import annotations
@@ -36,28 +38,48 @@ def credential_metadata(lease: Lease, path: str, now: dt.datetime | None = None)
             "expiry_time": (issued + dt.timedelta(seconds=ttl)).isoformat()}
 
 
+class VaultCredentials(botocore.credentials.RefreshableCredentials):
+    """Refreshable credentials that also count as expired once the Vault token they came with is known dead."""
+
+    alive: Callable[[], bool] = staticmethod(lambda: True)  # set by the provider
+
+    def refresh_needed(self, refresh_in: int | None = None) -> bool:
+        if not self.alive():
+            return True  # botocore then refreshes in its mandatory mode: a failure reaches the AWS call
+        return bool(super().refresh_needed(refresh_in))
+
+
 class _VaultCredentialProvider(botocore.credentials.CredentialProvider):
     METHOD = METHOD
     CANONICAL_NAME = METHOD
 
-    def __init__(self, fetch: Callable[[], dict[str, str]]):
+    def __init__(self, read: Callable[[], tuple[Lease, int]], alive: Callable[[int], bool], path: str):
         super().__init__()
-        self._fetch = fetch
+        self._read = read
+        self._alive = alive
+        self._path = path
+        self._generation = 0
 
-    def load(self) -> botocore.credentials.RefreshableCredentials:
-        return botocore.credentials.RefreshableCredentials.create_from_metadata(
-            metadata=self._fetch(), refresh_using=self._fetch, method=METHOD)
+    def _fetch(self) -> dict[str, str]:
+        lease, self._generation = self._read()
+        return credential_metadata(lease, self._path)
+
+    def load(self) -> VaultCredentials:
+        credentials = VaultCredentials.create_from_metadata(metadata=self._fetch(), refresh_using=self._fetch,
+                                                            method=METHOD)
+        credentials.alive = lambda: self._alive(self._generation)
+        return credentials
 
 
-def vault_boto3_session(read: Callable[[], Lease], *, region_name: str | None = None,
-                        path: str = "aws") -> boto3.Session:
-    """A boto3 Session using only Vault-issued credentials: `read()` returns the engine's answer."""
+def vault_boto3_session(read: Callable[[], tuple[Lease, int]], alive: Callable[[int], bool] = lambda _g: True, *,
+                        region_name: str | None = None, path: str = "aws") -> boto3.Session:
+    """A boto3 Session using only Vault-issued credentials.
 
-    def fetch() -> dict[str, str]:
-        return credential_metadata(read(), path)
-
+    `read()` returns the engine's answer and the login generation of the token that read it; `alive(generation)`
+    says whether that token is still honoured.
+    """
     core = botocore.session.get_session()
     # Only Vault: a resolver without the default chain, so stray env/instance credentials are never used.
     core.register_component("credential_provider",
-                            botocore.credentials.CredentialResolver([_VaultCredentialProvider(fetch)]))
+                            botocore.credentials.CredentialResolver([_VaultCredentialProvider(read, alive, path)]))
     return boto3.Session(botocore_session=core, region_name=region_name)

@@ -1,6 +1,6 @@
 """The agent's Vault session: certificate + secret login, a token kept alive within its max TTL, dynamic secrets.
 
-Login is a composition of two auth methods (FACTS.md, "certificate + secret"):
+Login is a composition of two auth methods (README: "How an agent logs in"):
 1. TLS client-certificate login to the cert mount (role = the identity name). The token it returns can do one
    thing: mint a response-wrapped secret id for the agent's own AppRole role (the plan's login policy).
 2. Unwrap the secret id and log in to AppRole with it and the role id, a second secret delivered separately.
@@ -9,22 +9,49 @@ The certificate alone yields no working token; the role id alone cannot mint a s
 The working token is renewed at `renew_fraction` of its TTL. Renewals cannot pass the token's max TTL (the
 AppRole role sets it as explicit max, <= 24h), so shortly before that ceiling the session logs in again.
 Tokens, secret ids, role ids and passwords are never logged; log lines carry token accessors.
+
+Under faults (docs/client.md has the whole table):
+- Vault is asked whether the token still lives at least every `check_interval` seconds and on every 403, so a
+  revoked token is noticed, dropped with the database and AWS credentials obtained under it, and replaced by one
+  fresh login; a 403 with a valid token is the policy's answer (`PermissionDenied`).
+- A refusal that retrying cannot cure (`AccessRefused`: disabled agent, lockout, unknown role, server without its
+  state) is remembered: the keep-alive stops and every later call raises it without touching Vault.
+- A transient failure (down, hung, sealed, rate-limited) is retried after an exponentially growing, jittered
+  delay; calls in between fail fast with the last error instead of hammering Vault.
+- No lock is held while talking to Vault: a thread with a usable token never waits for another thread's renewal
+  or login, and every call has a deadline (`call_timeout`, or its own `timeout=`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agentiam.client.database import DatabaseCredentials
-from agentiam.client.errors import LeaseExpired, PermissionDenied, VaultRequestError, VaultSealed, VaultUnavailable
-from agentiam.client.vault import Login, VaultApi
+from agentiam.client.errors import (
+    AccessRefused,
+    AgentDisabled,
+    LeaseExpired,
+    LockedOut,
+    LoginRefused,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServerStateLost,
+    UnknownRole,
+    VaultRequestError,
+    VaultSealed,
+    VaultTimeout,
+    VaultUnavailable,
+)
+from agentiam.client.vault import Lease, Login, VaultApi
 from agentiam.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -36,6 +63,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WRAP_TTL = 60  # seconds; the login policy allows 1s..300s (plan: SECRET_ID_MAX_WRAP_TTL)
 RENEW_FRACTION = 2 / 3
+CALL_TIMEOUT = 30.0  # seconds: the deadline of every public call that does not pass its own
+CHECK_INTERVAL = 10.0  # seconds: at most this long between two confirmations that the token still lives
+RETRY_BASE, RETRY_CAP = 0.5, 30.0  # seconds: login retries after transient failures, doubling, equal jitter
+TRANSIENT = (VaultUnavailable, VaultSealed, RateLimited)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -109,6 +142,9 @@ class _Token:
     expires_at: float
     deadline: float | None  # the explicit max TTL: no renewal reaches past it
     ttl: int
+    checked_at: float  # when Vault last confirmed the token (login, renewal, lookup)
+    next_check_at: float  # renewal point or liveness check, whichever comes first; pushed back after failures
+    failures: int = 0  # consecutive transient failures of renewal / check
 
 
 @dataclass(frozen=True)
@@ -123,6 +159,16 @@ class TokenStatus:
     entity_id: str
 
 
+def retry_delay(failures: int, rng: random.Random, base: float = RETRY_BASE, cap: float = RETRY_CAP) -> float:
+    """Delay after the `failures`-th consecutive transient failure: doubling from `base`, capped, "equal jitter".
+
+    Half the delay is fixed and half random: many agents knocked out by one outage spread their retries, and none
+    retries at once (full jitter can draw ~0 and hammer a server that is coming back).
+    """
+    delay = min(cap, base * 2 ** max(0, failures - 1))
+    return delay / 2 + rng.uniform(0, delay / 2)
+
+
 class AgentSession:
     """An authenticated agent: `token()` always returns a live token; `database()` / `aws_session()` credentials.
 
@@ -130,16 +176,30 @@ class AgentSession:
     """
 
     def __init__(self, settings: AgentSettings, *, api: VaultApi | None = None,
-                 clock: Callable[[], float] = time.monotonic, renew_fraction: float = RENEW_FRACTION):
+                 clock: Callable[[], float] = time.monotonic, renew_fraction: float = RENEW_FRACTION,
+                 call_timeout: float = CALL_TIMEOUT, check_interval: float = CHECK_INTERVAL,
+                 rng: random.Random | None = None):
         self.settings = settings
         self._api = api or VaultApi(settings.vault_addr, ca_cert=settings.ca_cert,
                                     client_cert=(settings.client_cert, settings.client_key))
         self._clock = clock
         self._renew_fraction = renew_fraction
-        self._lock = threading.RLock()
+        self.call_timeout = call_timeout
+        self.check_interval = check_interval
+        self._rng = rng or random.Random()
+        # `_lock` guards the fields below and is never held while talking to Vault. `_maintenance` is held by the
+        # one thread logging in, renewing or checking the token; others with a usable token do not wait for it.
+        self._lock = threading.Lock()
+        self._maintenance = threading.Lock()
         self._token: _Token | None = None
         self._generation = 0
+        self._dead: set[int] = set()  # generations whose token Vault refused: what they obtained is gone too
+        self._refused: AccessRefused | None = None
+        self._login_failures = 0
+        self._login_retry_at = 0.0
+        self._login_error: VaultRequestError | None = None
         self._databases: dict[str, DatabaseCredentials] = {}
+        self._role_locks: dict[str, threading.Lock] = {}
         self._keepalive: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -155,189 +215,448 @@ class AgentSession:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _deadline(self, timeout: float | None) -> float:
+        return time.monotonic() + (self.call_timeout if timeout is None else timeout)
+
     # -- login ----------------------------------------------------------------------------------------
 
-    def login(self) -> TokenStatus:
-        """Certificate + secret login; replaces the current token. Raises LoginRefused if either factor fails."""
+    def login(self, *, timeout: float | None = None) -> TokenStatus:
+        """Certificate + secret login now, replacing the current token; clears a remembered refusal and backoff.
+
+        Raises `AccessRefused` (a subclass saying why) when Vault refuses the agent, a transient error otherwise.
+        """
+        deadline = self._deadline(timeout)
         with self._lock:
-            s = self.settings
-            cert = self._api.cert_login(s.cert_mount, s.cert_role)
-            log.debug("certificate login ok (accessor %s)", cert.accessor)
-            wrapping = self._api.wrapped_secret_id(cert.token, s.approle_mount, s.approle_role, s.wrap_ttl)
-            secret_id = self._api.unwrap_secret_id(wrapping)
-            working = self._api.approle_login(s.approle_mount, s.role_id, secret_id)
-            self._retire_certificate_token(cert)
+            self._refused = None
+            self._login_retry_at = 0.0
+        self._acquire_maintenance(deadline, f"auth/{self.settings.cert_mount}/login")
+        try:
+            self._login(deadline)
+        finally:
+            self._maintenance.release()
+        return self.status(timeout=timeout)
+
+    def _acquire_maintenance(self, deadline: float, path: str) -> None:
+        if not self._maintenance.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise VaultTimeout(path, "another thread's login did not finish before this call's deadline")
+
+    def _login(self, deadline: float) -> _Token:
+        """The three-step login (caller holds `_maintenance`), with the backoff gate and the refusal classified."""
+        s = self.settings
+        with self._lock:
+            if self._refused is not None:
+                raise self._refused
+            wait = self._login_retry_at - self._clock()
+            if wait > 0 and self._login_error is not None:
+                raise type(self._login_error)(self._login_error.path, f"{self._login_error.reason} (next login "
+                                                                      f"attempt in {wait:.1f} s)")
+        try:
+            working, cert = self._three_step_login(deadline)
+            info = self._api.lookup_self(working.token, deadline=deadline)
+        except AccessRefused as refused:
+            with self._lock:
+                self._refused = refused
+                if self._token is not None:
+                    self._dead.add(self._token.generation)
+                self._token = None
+                self._databases.clear()
+            self._stop.set()  # the keep-alive has nothing left to keep alive
+            log.error("Vault refuses agent %s for good, keep-alive stopped: %s", s.approle_role, refused)
+            raise
+        except VaultRequestError as exc:  # transient, or a refusal that may pass (an intercepted wrapping token)
+            with self._lock:
+                self._login_failures += 1
+                delay = retry_delay(self._login_failures, self._rng)
+                self._login_retry_at = self._clock() + delay
+                self._login_error = exc
+            log.warning("login of %s failed (attempt %d), next attempt in %.1fs: %s", s.approle_role,
+                        self._login_failures, delay, exc)
+            raise
+        self._retire_certificate_token(cert, deadline)
+        explicit_max = int(info.get("explicit_max_ttl") or 0)
+        with self._lock:
             now = self._clock()
-            info = self._api.lookup_self(working.token)
-            explicit_max = int(info.get("explicit_max_ttl") or 0)
+            self._login_failures = 0
+            self._login_retry_at = 0.0
+            self._login_error = None
             self._generation += 1
             self._token = _Token(login=working, generation=self._generation, obtained_at=now,
                                  expires_at=now + working.ttl, deadline=now + explicit_max if explicit_max else None,
-                                 ttl=working.ttl)
-            log.info("logged in as %s (accessor %s, ttl %ss, max %ss)", s.approle_role, working.accessor,
-                     working.ttl, explicit_max or "unbounded")
-            return self.status()
+                                 ttl=working.ttl, checked_at=now, next_check_at=0.0)
+            self._token.next_check_at = self._next_check(self._token)
+            self._databases.clear()  # leases die with the token that created them: new login, new credentials
+            token = self._token
+        log.info("logged in as %s (accessor %s, ttl %ss, max %ss)", s.approle_role, working.accessor,
+                 working.ttl, explicit_max or "unbounded")
+        return token
 
-    def _retire_certificate_token(self, cert: Login) -> None:
+    def _three_step_login(self, deadline: float) -> tuple[Login, Login]:
+        """Certificate login, wrapped secret id, AppRole login; each refusal mapped to what it means."""
+        s = self.settings
+        try:
+            cert = self._api.cert_login(s.cert_mount, s.cert_role, deadline=deadline)
+        except LoginRefused as exc:
+            raise self._cert_refusal(exc, deadline) from exc
+        log.debug("certificate login ok (accessor %s)", cert.accessor)
+        try:
+            wrapping = self._api.wrapped_secret_id(cert.token, s.approle_mount, s.approle_role, s.wrap_ttl,
+                                                   deadline=deadline)
+        except PermissionDenied as exc:
+            # The certificate token is fresh, so its policy says no: the plan's login policy of a suspended or
+            # revoked agent keeps nothing but revoke-self.
+            raise AgentDisabled(exc.path, "the certificate login may no longer mint a secret id: the agent is "
+                                          "suspended or revoked in its spec") from exc
+        except NotFound as exc:
+            if "no handler for route" in exc.reason:
+                raise ServerStateLost(exc.path, f"Vault at {s.vault_addr} has no AppRole mount {s.approle_mount} "
+                                                f"({exc.reason})") from exc
+            raise UnknownRole(exc.path, f"this Vault has no AppRole role {s.approle_role} ({exc.reason})") from exc
+        secret_id = self._api.unwrap_secret_id(wrapping, deadline=deadline)
+        try:
+            working = self._api.approle_login(s.approle_mount, s.role_id, secret_id, deadline=deadline)
+        except LoginRefused as exc:
+            if exc.status == 403:
+                # The certificate login just worked, so the entity is enabled: AppRole answers 403 before it
+                # looks at the secret id when the role id is locked out.
+                raise LockedOut(exc.path, "the role id is locked out after failed logins; an operator can unlock it "
+                                          f"at sys/locked-users (this AppRole mount lacks agentiam's lockout "
+                                          f"setting): {exc.reason}") from exc
+            # A secret id minted for the role a moment ago was refused: the role id is not the role's.
+            raise UnknownRole(exc.path, "the AppRole role does not accept this role id (re-created role, or the "
+                                        f"wrong AGENTIAM_ROLE_ID_FILE): {exc.reason}") from exc
+        return working, cert
+
+    def _cert_refusal(self, exc: LoginRefused, deadline: float) -> LoginRefused:
+        s = self.settings
+        if exc.status == 403:
+            try:
+                mount_there = self._api.auth_mount_exists(s.cert_mount, deadline=deadline)
+            except TRANSIENT:
+                return exc  # cannot tell now: counted as a failed attempt and retried later
+            if not mount_there:
+                return ServerStateLost(exc.path, f"Vault at {s.vault_addr} has no auth mount {s.cert_mount}: it lost "
+                                                 "its state (dev server restarted, restored from before the agent) or "
+                                                 "another Vault answers at this address")
+            return AgentDisabled(exc.path, "the agent's identity is disabled: `agentiam revoke` ran or its spec "
+                                           f"says suspended/revoked ({exc.reason})")
+        if "no client certificate found" in exc.reason:
+            return AccessRefused(exc.path, "no client certificate was presented: check AGENTIAM_CLIENT_CERT and "
+                                           f"AGENTIAM_CLIENT_KEY ({exc.reason})")
+        return UnknownRole(exc.path, f"cert role {s.cert_role} does not accept this certificate: the role does not "
+                                     f"exist on this Vault, or pins another name or CA ({exc.reason})")
+
+    def _retire_certificate_token(self, cert: Login, deadline: float) -> None:
         """Spend the certificate token's last use on revoking itself: it has done its one job."""
         try:
-            self._api.revoke_self(cert.token)
+            self._api.revoke_self(cert.token, deadline=deadline)
         except VaultRequestError as exc:
             # Harmless if it fails: the token has one use left and expires within minutes (CERT_TOKEN_TTL).
             log.warning("could not revoke the certificate token (accessor %s): %s", cert.accessor, exc)
 
     # -- token lifecycle ------------------------------------------------------------------------------
 
-    def token(self) -> str:
-        """A live token: renewed at `renew_fraction` of its TTL, a fresh login when renewal would pass the max."""
-        with self._lock:
-            current = self._token
-            now = self._clock()
-            if current is None or now >= current.expires_at:
-                self.login()
-            elif now >= current.obtained_at + current.ttl * self._renew_fraction:
-                self._refresh(current, now)
-            assert self._token is not None
-            return self._token.login.token
+    def token(self, *, timeout: float | None = None) -> str:
+        """A live token: renewed at `renew_fraction` of its TTL, checked every `check_interval`, a fresh login
+        when renewal would pass the max or Vault no longer knows the token."""
+        return self._live(self._deadline(timeout)).login.token
 
-    def _refresh(self, current: _Token, now: float) -> None:
-        margin = current.ttl * (1 - self._renew_fraction)
+    def _next_check(self, current: _Token) -> float:
+        renew_at = current.obtained_at + current.ttl * self._renew_fraction
+        return min(renew_at, current.checked_at + self.check_interval)
+
+    def _live(self, deadline: float) -> _Token:
+        """The current token if usable (maintaining it when due, without waiting for another thread), else a login."""
+        while True:
+            with self._lock:
+                if self._refused is not None:
+                    raise self._refused
+                current = self._token
+                now = self._clock()
+                usable = current is not None and now < current.expires_at
+                due = usable and now >= current.next_check_at  # type: ignore[union-attr]
+            if usable and not due:
+                return current  # type: ignore[return-value]
+            if usable:
+                if not self._maintenance.acquire(blocking=False):
+                    return current  # type: ignore[return-value]  # another thread is at it; this token still works
+                try:
+                    self._maintain(current, deadline)  # type: ignore[arg-type]
+                finally:
+                    self._maintenance.release()
+                continue  # the token may have been renewed, replaced or found dead
+            self._acquire_maintenance(deadline, f"auth/{self.settings.cert_mount}/login")
+            try:
+                with self._lock:
+                    fresh = self._token
+                    if fresh is not None and self._clock() < fresh.expires_at and fresh is not current:
+                        continue  # another thread logged in while this one waited
+                return self._login(deadline)
+            finally:
+                self._maintenance.release()
+
+    def _maintain(self, current: _Token, deadline: float) -> None:
+        """Renew or check `current` (caller holds `_maintenance`); a transient failure keeps it until it expires."""
+        now = self._clock()
+        renew_due = now >= current.obtained_at + current.ttl * self._renew_fraction
         try:
-            if current.deadline is not None and current.deadline - now <= current.ttl:
+            if renew_due and current.deadline is not None and current.deadline - now <= current.ttl:
                 # A renewal would be capped short of a full TTL: log in again while the old token still works.
                 log.info("token %s nears its max TTL; logging in again", current.login.accessor)
-                self.login()
+                self._login(deadline)
                 return
-            try:
-                renewed = self._api.renew_self(current.login.token, current.ttl)
-            except PermissionDenied:
-                # Revoked or its entity disabled: only a fresh login can tell whether the agent may continue.
-                log.warning("token %s was refused on renewal; logging in again", current.login.accessor)
-                self.login()
-                return
-        except (VaultUnavailable, VaultSealed) as exc:
-            # Vault down or sealed: the current token is still valid (a third of its TTL left), so hand it out
-            # and try again on the next call (the keep-alive thread keeps trying too); expired, token() raises.
+            if renew_due:
+                renewed = self._api.renew_self(current.login.token, current.ttl, deadline=deadline)
+            else:
+                self._api.lookup_self(current.login.token, deadline=deadline)
+        except AccessRefused:
+            raise
+        except PermissionDenied:
+            # Vault no longer honours the token (revoked, entity disabled, server restarted): drop it and what was
+            # obtained with it; the caller's next turn logs in, which tells whether the agent may continue.
+            log.warning("token %s is no longer valid; dropping it and the credentials obtained with it",
+                        current.login.accessor)
+            self._drop(current)
+            return
+        except VaultRequestError as exc:  # transient (or a login that may pass later): keep the valid token
+            with self._lock:
+                current.failures += 1
+                current.next_check_at = self._clock() + retry_delay(current.failures, self._rng)
             log.warning("could not refresh token %s, still valid for %.0fs: %s", current.login.accessor,
                         current.expires_at - now, exc)
             return
-        current.obtained_at = now
-        current.expires_at = now + renewed.ttl
-        if renewed.ttl + margin < current.ttl:
-            # Vault capped the renewal (max TTL): that is the real deadline.
-            current.deadline = current.expires_at
-        log.debug("renewed token %s for %ss", current.login.accessor, renewed.ttl)
-
-    def status(self) -> TokenStatus:
-        """Accessor, remaining TTL and remaining max TTL of the current token (logs in if needed)."""
         with self._lock:
-            if self._token is None:
-                self.login()
-            current = self._token
-            assert current is not None
+            now = self._clock()
+            current.failures = 0
+            current.checked_at = now
+            if renew_due:
+                margin = current.ttl * (1 - self._renew_fraction)
+                current.obtained_at = now
+                current.expires_at = now + renewed.ttl
+                if renewed.ttl + margin < current.ttl:
+                    # Vault capped the renewal (max TTL): that is the real deadline.
+                    current.deadline = current.expires_at
+            current.next_check_at = self._next_check(current)
+        if renew_due:
+            log.debug("renewed token %s for %ss", current.login.accessor, renewed.ttl)
+
+    def _drop(self, current: _Token) -> None:
+        """Forget a token Vault refused, and every credential obtained under it (database users died with it)."""
+        with self._lock:
+            self._dead.add(current.generation)
+            if self._token is current:
+                self._token = None
+                self._databases.clear()
+
+    def _alive(self, current: _Token, deadline: float) -> bool:
+        """GET lookup-self: whether Vault still honours `current` (a 403 on a path may be the policy or the token)."""
+        try:
+            self._api.lookup_self(current.login.token, deadline=deadline)
+        except PermissionDenied:
+            return False
+        with self._lock:
+            current.checked_at = self._clock()
+        return True
+
+    def _with_token(self, path: str, deadline: float, call: Callable[[_Token], T]) -> T:
+        """`call(token)`; on a 403 the token is checked: valid, the policy said no; dead, one fresh login and retry."""
+        current = self._live(deadline)
+        try:
+            return call(current)
+        except PermissionDenied as denied:
+            if self._alive(current, deadline):
+                raise PermissionDenied(path, f"denied by the agent's policy (its token is valid): "
+                                             f"{denied.reason}") from denied
+            log.warning("token %s was refused on %s; logging in again", current.login.accessor, path)
+            self._drop(current)
+        fresh = self._live(deadline)
+        try:
+            return call(fresh)
+        except PermissionDenied as denied:
+            raise PermissionDenied(path, f"denied by the agent's policy (with a fresh token): "
+                                         f"{denied.reason}") from denied
+
+    def status(self, *, timeout: float | None = None) -> TokenStatus:
+        """Accessor, remaining TTL and remaining max TTL of the current token (logs in if needed)."""
+        current = self._live(self._deadline(timeout))
+        with self._lock:
             now = self._clock()
             return TokenStatus(accessor=current.login.accessor, generation=current.generation,
                                expires_in=current.expires_at - now,
                                max_expires_in=None if current.deadline is None else current.deadline - now,
                                policies=current.login.policies, entity_id=current.login.entity_id)
 
-    def start_keepalive(self, interval: float | None = None) -> None:
-        """Keep the token alive from a daemon thread (for agents that idle longer than a TTL between calls)."""
+    @property
+    def refused(self) -> AccessRefused | None:
+        """The permanent refusal that stopped this session, if any (every call raises it until `login()`)."""
         with self._lock:
-            if self._keepalive is not None:
+            return self._refused
+
+    def start_keepalive(self, interval: float | None = None) -> None:
+        """Keep the token alive from a daemon thread (for agents that idle longer than a TTL between calls).
+
+        The thread renews and checks the token as `token()` would, backs off after transient failures, and stops
+        for good on a permanent refusal (`refused` then says why).
+        """
+        with self._lock:
+            if self._keepalive is not None and self._keepalive.is_alive():
                 return
-            period = interval or max(0.5, (self._token.ttl if self._token else 60) * (1 - self._renew_fraction) / 2)
+            ttl = self._token.ttl if self._token else 60
+            period = interval or max(0.5, min(self.check_interval, ttl * (1 - self._renew_fraction) / 2))
             self._stop.clear()
             self._keepalive = threading.Thread(target=self._keep_alive, args=(period,), name="agentiam-keepalive",
                                                daemon=True)
             self._keepalive.start()
 
     def _keep_alive(self, period: float) -> None:
-        while not self._stop.wait(period):
+        delay = period
+        while not self._stop.wait(delay):
             try:
-                self.token()
+                self._live(self._deadline(None))
+                delay = period
+            except AccessRefused:
+                return  # logged by _login; `refused` tells the application
             except VaultRequestError as exc:
-                # The next token() call by the agent raises the same error; the thread keeps trying.
-                log.warning("keep-alive failed: %s", exc)
+                # Retry when the login backoff allows, not before: a down Vault sees a handful of attempts.
+                with self._lock:
+                    wait = self._login_retry_at - self._clock()
+                delay = max(period, wait)
+                log.debug("keep-alive: %s; next attempt in %.1fs", exc, delay)
 
-    def close(self) -> None:
+    def close(self, *, timeout: float | None = None) -> None:
         """Stop the keep-alive thread and revoke the token (Vault revokes the leases it created with it)."""
+        deadline = self._deadline(timeout)
         self._stop.set()
-        if self._keepalive is not None:
-            self._keepalive.join()
+        thread = self._keepalive
+        if thread is not None:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
             self._keepalive = None
         with self._lock:
-            if self._token is not None:
-                accessor = self._token.login.accessor
-                try:
-                    self._api.revoke_self(self._token.login.token)
-                except VaultRequestError as exc:
-                    log.warning("could not revoke token %s on close: %s", accessor, exc)
-                self._token = None
-                self._databases.clear()
-            self._api.close()
+            current, self._token = self._token, None
+            self._databases.clear()
+        if current is not None:
+            try:
+                self._api.revoke_self(current.login.token, deadline=deadline)
+            except VaultRequestError as exc:
+                log.warning("could not revoke token %s on close: %s", current.login.accessor, exc)
+        self._api.close()
 
     # -- secrets --------------------------------------------------------------------------------------
 
-    def read(self, path: str) -> dict[str, Any]:
+    def read(self, path: str, *, timeout: float | None = None) -> dict[str, Any]:
         """GET `path` with the agent's token: the secret's `data`. PermissionDenied if the policy forbids it."""
-        return self._api.read_lease(self.token(), path).data
+        deadline = self._deadline(timeout)
+        return self._with_token(path, deadline,
+                                lambda t: self._api.read_lease(t.login.token, path, deadline=deadline).data)
 
-    def database(self, role: str) -> DatabaseCredentials:
+    def database(self, role: str, *, timeout: float | None = None) -> DatabaseCredentials:
         """Live credentials of dynamic database role `role` (a plan `database_roles[].name`).
 
-        The lease is renewed at `renew_fraction` of its TTL; near its max TTL, after it expired, or after a fresh
-        login (leases die with the token that created them) new credentials are fetched: compare `username` to
-        know when to reconnect.
+        The lease is renewed at `renew_fraction` of its TTL; near its max TTL, after it expired, after a fresh
+        login (leases die with the token that created them) or once the token was found revoked, new credentials
+        are fetched: compare `username` to know when to reconnect.
         """
         mount = self.settings.database_mount
         if not mount:
             raise ConfigError("no database mount configured (AgentSettings.database_mount)")
+        deadline = self._deadline(timeout)
+        path = f"{mount}/creds/{role}"
+        current = self._live(deadline)
         with self._lock:
-            token = self.token()
-            assert self._token is not None
-            generation = self._token.generation
-            now = self._clock()
-            current = self._databases.get(role)
-            if current is not None and current.generation == generation and now < current.expires_at:
-                if now < current.obtained_at + current.ttl * self._renew_fraction:
-                    return current
-                renewed = self._renew_database(token, current, now)
+            cached = self._usable_credentials(role, current)
+            lock = self._role_locks.setdefault(role, threading.Lock())
+        if cached is not None and self._clock() < cached.obtained_at + cached.ttl * self._renew_fraction:
+            return cached
+        if cached is not None and not lock.acquire(blocking=False):
+            return cached  # another thread renews them; they are still valid
+        if cached is None:
+            self._acquire_role(lock, deadline, path)
+        try:
+            with self._lock:
+                again = self._usable_credentials(role, current)
+            if again is not None and again is not cached:
+                return again  # another thread fetched them while this one waited
+            if cached is not None:
+                renewed = self._renew_database(cached, deadline)
                 if renewed is not None:
                     return renewed
-            lease = self._api.read_lease(token, f"{mount}/creds/{role}")
-            fresh = DatabaseCredentials(role=role, username=str(lease.data.get("username", "")),
-                                        password=str(lease.data.get("password", "")), lease_id=lease.lease_id,
-                                        ttl=lease.ttl, renewable=lease.renewable, obtained_at=now,
-                                        expires_at=now + lease.ttl, generation=generation)
-            self._databases[role] = fresh
-            log.info("new database credentials for role %s (user %s, lease ttl %ss)", role, fresh.username, lease.ttl)
-            return fresh
+            token, lease = self._with_token(
+                path, deadline, lambda t: (t, self._api.read_lease(t.login.token, path, deadline=deadline)))
+            return self._store_credentials(role, token, lease)
+        finally:
+            lock.release()
 
-    def _renew_database(self, token: str, current: DatabaseCredentials, now: float) -> DatabaseCredentials | None:
+    def _usable_credentials(self, role: str, current: _Token) -> DatabaseCredentials | None:
+        cached = self._databases.get(role)
+        if cached is None or cached.generation != current.generation or self._clock() >= cached.expires_at:
+            return None
+        return cached
+
+    def _acquire_role(self, lock: threading.Lock, deadline: float, path: str) -> None:
+        if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise VaultTimeout(path, "another thread's credential request did not finish before this call's deadline")
+
+    def _store_credentials(self, role: str, token: _Token, lease: Lease) -> DatabaseCredentials:
+        now = self._clock()
+        fresh = DatabaseCredentials(role=role, username=str(lease.data.get("username", "")),
+                                    password=str(lease.data.get("password", "")), lease_id=lease.lease_id,
+                                    ttl=lease.ttl, renewable=lease.renewable, obtained_at=now,
+                                    expires_at=now + lease.ttl, generation=token.generation)
+        with self._lock:
+            self._databases[role] = fresh
+        log.info("new database credentials for role %s (user %s, lease ttl %ss)", role, fresh.username, lease.ttl)
+        return fresh
+
+    def _renew_database(self, current: DatabaseCredentials, deadline: float) -> DatabaseCredentials | None:
         if not current.renewable:
             return None
         try:
-            ttl = self._api.renew_lease(token, current.lease_id, current.ttl)
+            ttl = self._with_token("sys/leases/renew", deadline,
+                                   lambda t: self._api.renew_lease(t.login.token, current.lease_id, current.ttl,
+                                                                   deadline=deadline))
         except LeaseExpired:
             log.info("database lease of role %s is gone; fetching new credentials", current.role)
+            with self._lock:
+                if self._databases.get(current.role) is current:
+                    del self._databases[current.role]
             return None
+        except TRANSIENT as exc:
+            log.warning("could not renew the database lease of role %s, still valid for %.0fs: %s", current.role,
+                        current.expires_at - self._clock(), exc)
+            return current
         if ttl < current.ttl * (1 - self._renew_fraction):
             # Capped by the role's max_ttl: switch to new credentials rather than run into the wall.
             return None
-        renewed = current.renewed(now, ttl)
-        self._databases[current.role] = renewed
+        renewed = current.renewed(self._clock(), ttl)
+        with self._lock:
+            self._databases[current.role] = renewed
         log.debug("renewed database lease of role %s for %ss", current.role, ttl)
         return renewed
 
+    def credentials_alive(self, generation: int) -> bool:
+        """Whether what was obtained under login `generation` may still be handed out (its token not found dead)."""
+        with self._lock:
+            return self._refused is None and generation not in self._dead
+
     def aws_session(self, role: str | None = None, *, region_name: str | None = None,
                     endpoint: str = "sts") -> boto3.Session:
-        """A boto3 Session whose credentials come from `<aws_mount>/<endpoint>/<role>` and refresh themselves."""
+        """A boto3 Session whose credentials come from `<aws_mount>/<endpoint>/<role>` and refresh themselves.
+
+        Credentials obtained under a token that Vault later refused are fetched again before the next AWS call
+        (which then fails with the session's refusal if the agent is cut off); STS credentials themselves cannot
+        be revoked, the IAM kill switch denies them.
+        """
         from agentiam.client.aws import vault_boto3_session  # boto3 only for agents that use AWS
 
         mount = self.settings.aws_mount
         if not mount:
             raise ConfigError("no AWS secrets mount configured (AgentSettings.aws_mount)")
         path = f"{mount}/{endpoint}/{role or self.settings.approle_role}"
-        return vault_boto3_session(lambda: self._api.read_lease(self.token(), path), region_name=region_name,
-                                   path=path)
+
+        def read() -> tuple[Lease, int]:
+            deadline = self._deadline(None)
+            token, lease = self._with_token(
+                path, deadline, lambda t: (t, self._api.read_lease(t.login.token, path, deadline=deadline)))
+            return lease, token.generation
+
+        return vault_boto3_session(read, self.credentials_alive, region_name=region_name, path=path)
+

@@ -1,9 +1,12 @@
 """Thin adapter over hvac for the agent-side client: one method per Vault endpoint, hvac errors mapped to ours.
 
 Tokens travel in the `X-Vault-Token` header of each call (the hvac client itself holds none), so one
-adapter serves the certificate token, the wrapping token and the working token without shared state.
-Only idempotent calls are retried (connection errors, exponential backoff with full jitter): a secret
-id is single-use, so minting, unwrapping and the AppRole login are never re-sent blindly.
+adapter serves the certificate token, the wrapping token and the working token without shared state, from any
+number of threads. Only idempotent calls are retried (connection errors, exponential backoff with full jitter):
+a secret id is single-use, so minting, unwrapping and the AppRole login are never re-sent blindly.
+
+Every request has a socket timeout, and every call may carry a `deadline` (a `time.monotonic()` instant): no
+attempt and no backoff sleep runs past it, so a hung Vault costs the caller its deadline, never more.
 """
 
 from __future__ import annotations
@@ -25,13 +28,21 @@ from agentiam.client.errors import (
     LoginRefused,
     NotFound,
     PermissionDenied,
+    RateLimited,
     VaultRequestError,
     VaultSealed,
+    VaultTimeout,
     VaultUnavailable,
+    one_line,
 )
 from agentiam.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+# (connect, read) seconds per request. Vault answers in milliseconds; a read that takes 10 s is a hung server.
+DEFAULT_TIMEOUT = (3.0, 10.0)
+# A certificate login naming this role cannot succeed; what Vault answers tells whether the mount exists.
+_PROBE_ROLE = "agentiam-probe-no-such-role"
 
 
 @dataclass(frozen=True)
@@ -74,8 +85,8 @@ class VaultApi:
     """The Vault endpoints the agent client calls, over TLS with the agent's client certificate."""
 
     def __init__(self, address: str, *, ca_cert: str | None = None, client_cert: tuple[str, str] | None = None,
-                 timeout: float = 10.0, backoff: Backoff = Backoff(), sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None):
+                 timeout: float | tuple[float, float] = DEFAULT_TIMEOUT, backoff: Backoff = Backoff(),
+                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
         try:
             parts = urlsplit(address)
             valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
@@ -86,6 +97,7 @@ class VaultApi:
             raise ConfigError(f"Vault address {address!r} is not an http(s):// URL (e.g. https://vault.internal:8200)")
         self.address = address
         verify: str | bool = ca_cert if ca_cert else True
+        self._connect_timeout, self._read_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         self._client = hvac.Client(url=address, verify=verify, cert=client_cert, timeout=timeout)
         # hvac would fall back to VAULT_TOKEN / ~/.vault-token; this adapter passes every token explicitly.
         self._client.token = None
@@ -99,79 +111,100 @@ class VaultApi:
 
     # -- logins ---------------------------------------------------------------------------------------
 
-    def cert_login(self, mount: str, role: str) -> Login:
+    def cert_login(self, mount: str, role: str, *, deadline: float | None = None) -> Login:
         """POST auth/<mount>/login {name}: TLS client-certificate login (the certificate is the credential).
 
         Retried on connection errors: it consumes nothing single-use (a lost answer leaves at most an
         unused certificate token that expires within minutes).
         """
         path = f"auth/{mount}/login"
-        return _login(self.call("POST", path, json={"name": role}, idempotent=True, login=True), path)
+        return _login(self.call("POST", path, json={"name": role}, idempotent=True, login=True, deadline=deadline),
+                      path)
 
-    def wrapped_secret_id(self, token: str, mount: str, role: str, wrap_ttl: int) -> str:
+    def auth_mount_exists(self, mount: str, *, deadline: float | None = None) -> bool:
+        """POST auth/<mount>/login naming a role that cannot exist: 400 if the mount is there, 403 if not.
+
+        Vault answers 403 both for a disabled entity and for a login path it cannot route (it never tells an
+        unauthenticated caller which paths exist); this probe tells the two apart. Not retried.
+        """
+        try:
+            self.call("POST", f"auth/{mount}/login", json={"name": _PROBE_ROLE}, idempotent=False, login=True,
+                      deadline=deadline)
+        except LoginRefused as exc:
+            return exc.status != 403
+        return True  # a login succeeded for a role that cannot exist: whatever this is, it has the mount
+
+    def wrapped_secret_id(self, token: str, mount: str, role: str, wrap_ttl: int, *,
+                          deadline: float | None = None) -> str:
         """POST auth/<mount>/role/<role>/secret-id with X-Vault-Wrap-TTL: a response-wrapping token. Not retried."""
         path = f"auth/{mount}/role/{role}/secret-id"
-        body = self.call("POST", path, token=token, wrap_ttl=f"{wrap_ttl}s", idempotent=False)
+        body = self.call("POST", path, token=token, wrap_ttl=f"{wrap_ttl}s", idempotent=False, deadline=deadline)
         wrap = body.get("wrap_info") or {}
         if not wrap.get("token"):
             raise VaultRequestError(path, "Vault answered without a wrapped response (wrapping refused?)")
         return str(wrap["token"])
 
-    def unwrap_secret_id(self, wrapping_token: str) -> str:
+    def unwrap_secret_id(self, wrapping_token: str, *, deadline: float | None = None) -> str:
         """POST sys/wrapping/unwrap with the wrapping token: the secret id. Single use: not retried.
 
         Sent with the wrapping token itself, whose own `response-wrapping` policy allows exactly this path, so the
         agent's tokens (which carry no `default` policy) need no `sys/wrapping/*` rule.
         """
         path = "sys/wrapping/unwrap"
-        body = self.call("POST", path, token=wrapping_token, idempotent=False, login=True)
+        body = self.call("POST", path, token=wrapping_token, idempotent=False, login=True, deadline=deadline)
         secret_id = (body.get("data") or {}).get("secret_id")
         if not secret_id:
             raise VaultRequestError(path, "the wrapped response holds no secret id")
         return str(secret_id)
 
-    def approle_login(self, mount: str, role_id: str, secret_id: str) -> Login:
+    def approle_login(self, mount: str, role_id: str, secret_id: str, *, deadline: float | None = None) -> Login:
         """POST auth/<mount>/login {role_id, secret_id}: the working token. Not retried (single-use secret id)."""
         path = f"auth/{mount}/login"
         body = self.call("POST", path, json={"role_id": role_id, "secret_id": secret_id}, idempotent=False,
-                          login=True)
+                         login=True, deadline=deadline)
         return _login(body, path)
 
     # -- tokens ---------------------------------------------------------------------------------------
 
-    def lookup_self(self, token: str) -> dict[str, Any]:
+    def lookup_self(self, token: str, *, deadline: float | None = None) -> dict[str, Any]:
         """GET auth/token/lookup-self: the token's own properties (ttl, explicit_max_ttl, entity_id...)."""
-        return dict(self.call("GET", "auth/token/lookup-self", token=token, idempotent=True).get("data") or {})
+        return dict(self.call("GET", "auth/token/lookup-self", token=token, idempotent=True,
+                              deadline=deadline).get("data") or {})
 
-    def renew_self(self, token: str, increment: int) -> Login:
+    def renew_self(self, token: str, increment: int, *, deadline: float | None = None) -> Login:
         """POST auth/token/renew-self {increment}: the new TTL (Vault caps it at the token's max TTL)."""
         path = "auth/token/renew-self"
-        body = self.call("POST", path, token=token, json={"increment": f"{increment}s"}, idempotent=True)
+        body = self.call("POST", path, token=token, json={"increment": f"{increment}s"}, idempotent=True,
+                         deadline=deadline)
         return _login(body, path)
 
-    def revoke_self(self, token: str) -> None:
+    def revoke_self(self, token: str, *, deadline: float | None = None) -> None:
         """POST auth/token/revoke-self: the token and every lease it created die now."""
-        self.call("POST", "auth/token/revoke-self", token=token, idempotent=True)
+        self.call("POST", "auth/token/revoke-self", token=token, idempotent=True, deadline=deadline)
 
     # -- secrets --------------------------------------------------------------------------------------
 
-    def read_lease(self, token: str, path: str) -> Lease:
+    def read_lease(self, token: str, path: str, *, deadline: float | None = None) -> Lease:
         """GET <path> of a dynamic secret (database creds, AWS STS creds): data plus lease."""
-        body = self.call("GET", path, token=token, idempotent=True)
+        body = self.call("GET", path, token=token, idempotent=True, deadline=deadline)
         return Lease(lease_id=str(body.get("lease_id") or ""), ttl=int(body.get("lease_duration") or 0),
                      renewable=bool(body.get("renewable")), data=dict(body.get("data") or {}))
 
-    def renew_lease(self, token: str, lease_id: str, increment: int) -> int:
+    def renew_lease(self, token: str, lease_id: str, increment: int, *, deadline: float | None = None) -> int:
         """PUT sys/leases/renew {lease_id, increment}: the lease's new TTL (capped at the role's max_ttl)."""
         body = self.call("PUT", "sys/leases/renew", token=token, json={"lease_id": lease_id, "increment": increment},
-                          idempotent=True, lease=True)
+                         idempotent=True, lease=True, deadline=deadline)
         return int(body.get("lease_duration") or 0)
 
     # -- plumbing -------------------------------------------------------------------------------------
 
     def call(self, method: str, path: str, *, token: str | None = None, json: dict[str, Any] | None = None,
-              wrap_ttl: str | None = None, idempotent: bool, login: bool = False, lease: bool = False
-              ) -> dict[str, Any]:
+             wrap_ttl: str | None = None, idempotent: bool, login: bool = False, lease: bool = False,
+             deadline: float | None = None) -> dict[str, Any]:
+        """One Vault request: the answer's JSON, or the project's error naming `path`.
+
+        `deadline` (a `time.monotonic()` instant) bounds every attempt's socket timeout and every backoff sleep.
+        """
         headers = {"X-Vault-Token": token} if token else {}
         kwargs: dict[str, Any] = {"headers": headers}
         if json is not None:
@@ -180,6 +213,7 @@ class VaultApi:
             kwargs["wrap_ttl"] = wrap_ttl
         delays = self._backoff.delays(self._rng) if idempotent else iter(())
         while True:
+            kwargs["timeout"] = self._timeouts(path, deadline)
             try:
                 response = self._client.adapter.request(method, f"/v1/{path}", **kwargs)
             except requests.exceptions.SSLError as exc:
@@ -187,9 +221,10 @@ class VaultApi:
                 raise VaultUnavailable(path, f"TLS handshake with {self.address} failed: {_reason(exc)}") from exc
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 delay = next(delays, None)
-                if delay is None:
-                    raise VaultUnavailable(path, f"cannot reach Vault at {self.address} "
-                                                 f"({type(exc).__name__})") from exc
+                if delay is not None and deadline is not None:
+                    delay = min(delay, deadline - time.monotonic())
+                if delay is None or delay < 0:
+                    raise _unreachable(self.address, path, exc, kwargs["timeout"]) from exc
                 log.debug("retrying %s %s in %.2fs after %s", method, path, delay, type(exc).__name__)
                 self._sleep(delay)
                 continue
@@ -202,6 +237,24 @@ class VaultApi:
                                              f"({type(exc).__name__})") from exc
             return response if isinstance(response, dict) else {}
 
+    def _timeouts(self, path: str, deadline: float | None) -> tuple[float, float]:
+        """(connect, read) socket timeouts for the next attempt: the configured ones, cut to what the deadline left."""
+        if deadline is None:
+            return self._connect_timeout, self._read_timeout
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise VaultTimeout(path, f"no answer from Vault at {self.address} before the call's deadline")
+        return min(self._connect_timeout, left), min(self._read_timeout, left)
+
+
+def _unreachable(address: str, path: str, exc: Exception, timeouts: tuple[float, float]) -> VaultUnavailable:
+    """The error for a request that never got an answer: refused, reset, or timed out (a hung server)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return VaultTimeout(path, f"cannot reach Vault at {address} (no connection within {timeouts[0]:g} s)")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return VaultTimeout(path, f"Vault at {address} did not answer within {timeouts[1]:g} s (hung?)")
+    return VaultUnavailable(path, f"cannot reach Vault at {address} ({type(exc).__name__})")
+
 
 def _reason(exc: BaseException) -> str:
     """The innermost cause's message, without the URL noise requests adds."""
@@ -210,29 +263,37 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+_STATUS = ((hvac.exceptions.InvalidRequest, 400), (hvac.exceptions.Unauthorized, 401),
+           (hvac.exceptions.Forbidden, 403), (hvac.exceptions.InvalidPath, 404),
+           (hvac.exceptions.RateLimitExceeded, 429), (hvac.exceptions.InternalServerError, 500),
+           (hvac.exceptions.VaultNotInitialized, 501), (hvac.exceptions.BadGateway, 502),
+           (hvac.exceptions.VaultDown, 503))
+
+
 def _mapped(exc: hvac.exceptions.VaultError, path: str, *, login: bool, lease: bool) -> VaultRequestError:
-    """The project's error for an hvac error, by HTTP status and what the call was."""
-    message = "; ".join(str(e) for e in exc.errors) if exc.errors else (exc.args[0] if exc.args else "")
-    message = str(message) or type(exc).__name__
+    """The project's error for an hvac error, by HTTP status and what the call was (one line, whatever Vault sent)."""
+    message = "; ".join(one_line(str(e)) for e in exc.errors) if exc.errors else (exc.args[0] if exc.args else "")
+    message = one_line(str(message)) or type(exc).__name__
+    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), None)
     if isinstance(exc, hvac.exceptions.VaultDown):
         if "sealed" in message.lower():
-            return VaultSealed(path, "Vault is sealed; an operator must unseal it")
-        return VaultUnavailable(path, f"Vault is unavailable: {message}")
+            return VaultSealed(path, "Vault is sealed; an operator must unseal it", status=status)
+        return VaultUnavailable(path, f"Vault is unavailable: {message}", status=status)
     if isinstance(exc, (hvac.exceptions.InternalServerError, hvac.exceptions.BadGateway,
                         hvac.exceptions.VaultNotInitialized)):
-        return VaultUnavailable(path, f"Vault failed: {message}")
+        return VaultUnavailable(path, f"Vault failed: {message}", status=status)
+    if isinstance(exc, hvac.exceptions.RateLimitExceeded):
+        return RateLimited(path, f"rate limit exceeded: {message}", status=status)
     if login and isinstance(exc, (hvac.exceptions.InvalidRequest, hvac.exceptions.Forbidden,
                                   hvac.exceptions.Unauthorized)):
-        return LoginRefused(path, f"login refused: {message}")
+        return LoginRefused(path, f"login refused: {message}", status=status)
     if lease and isinstance(exc, hvac.exceptions.InvalidRequest):
-        return LeaseExpired(path, f"lease no longer exists: {message}")
+        return LeaseExpired(path, f"lease no longer exists: {message}", status=status)
     if isinstance(exc, (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized)):
-        return PermissionDenied(path, f"permission denied: {message}")
-    if isinstance(exc, hvac.exceptions.RateLimitExceeded):
-        return VaultRequestError(path, f"rate limit exceeded: {message}")
+        return PermissionDenied(path, f"permission denied: {message}", status=status)
     if isinstance(exc, hvac.exceptions.InvalidPath):
-        return NotFound(path, f"not found{': ' + message if message != 'InvalidPath' else ''}")
-    return VaultRequestError(path, message)
+        return NotFound(path, f"not found{': ' + message if message != 'InvalidPath' else ''}", status=status)
+    return VaultRequestError(path, message, status=status)
 
 
 def _login(body: dict[str, Any], path: str) -> Login:

@@ -29,18 +29,21 @@ def affected_stacks(report: Mapping[str, Any], stacks_dir: Path) -> list[str]:
     """Stacks (config files present in `stacks_dir`) that a diff report (`agentiam diff --format json`) touches.
 
     A stack is affected if its config changed, if it owns the environment-wide resources of an environment
-    with an environment-wide change, or if it provisions an agent whose plan changed in its environment (the
-    agent's shard of that environment). A change of agentiam's own code (`code.files`) may change every stack.
+    with an environment-wide change (any shard of it, for a trust change such as the agent CA), or if it
+    provisions an agent whose plan changed in its environment (the agent's shard of that environment). A change of agentiam's own code (`code.files`) may change every stack.
     """
     configs = {stack: load_environment(stacks_dir, stack) for stack in stack_names(stacks_dir)}
     if (report.get("code") or {}).get("files"):
         return sorted(configs)
     changed_files = {Path(path).name for path in report.get("changed_stack_files", [])}
     wanted = {stack for stack in configs if f"Pulumi.{stack}.yaml" in changed_files}
-    # Environment-wide resources (mounts, boundaries, log routing...) live in the stack that owns them.
-    environments = {e["environment"] for e in report.get("environments", []) if e["verdict"] != NO_CHANGE}
+    # Environment-wide resources (mounts, boundaries, log routing...) live in the stack that owns them; a trust
+    # change (the agent CA every cert role of every shard carries) reaches every shard of the environment.
+    changed = [e for e in report.get("environments", []) if e["verdict"] != NO_CHANGE]
+    environments = {e["environment"] for e in changed}
+    everywhere = {e["environment"] for e in changed if any(c["system"] == "trust" for c in e["changes"])}
     wanted |= {stack for stack, config in configs.items()
-               if config.name in environments and config.selection.shared_resources}
+               if config.name in everywhere or (config.name in environments and config.selection.shared_resources)}
     for agent in report.get("agents", []):
         if agent["verdict"] == NO_CHANGE:
             continue

@@ -23,12 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from agentiam.diff import platform, risk, toolchange
-from agentiam.diff.gitsource import GitError, GitRepo, Snapshot, stack_of
+from agentiam.diff.gitsource import GitError, GitRepo, GitTree, Snapshot, project_prefix, stack_of
 from agentiam.diff.model import AgentDiff, Change, DiffReport, Direction, EntryChange, EnvironmentDiff, RiskLabel
-from agentiam.environment.load import parse_environment
+from agentiam.environment.load import parse_environments
 from agentiam.environment.model import EnvironmentConfig
-from agentiam.errors import SpecError
+from agentiam.errors import ConfigError, SpecError
 from agentiam.findings import Finding
+from agentiam.inputs.files import (REFERENCED, SPEC, STACK_CONFIG, InputKind, Problem, Refused, file_finding,
+                                   too_large_detail)
+from agentiam.inputs.references import FileTree
 from agentiam.iam import catalogue
 from agentiam.iam.arn import Breadth, breadth
 from agentiam.plan.boundary import NO_EXPORT_CLASSES
@@ -42,6 +45,7 @@ from agentiam.spec.types import format_duration
 from agentiam.spec.validate import LoadedSpec, load_spec_bytes
 
 Key = tuple[str, str]  # (environment, agent)
+_PRELOADED_FILES = 32  # other files of the stacks folder read with the specs; more are read when referenced
 
 
 @dataclass
@@ -80,6 +84,7 @@ def collect(repo: GitRepo, base_rev: str, head_rev: str | None, specs_prefix: st
             stacks_prefix: str = "stacks", today: dt.date | None = None) -> Collected:
     """Load both revisions (only what changed) and return every agent x environment whose plan differs."""
     base = repo.snapshot(base_rev, specs_prefix, stacks_prefix)
+    root = project_prefix(stacks_prefix)  # referenced files are relative to the folder holding the stacks folder
     if head_rev is None:
         head, on_disk = repo.worktree_snapshot(specs_prefix, stacks_prefix)
     else:
@@ -93,24 +98,65 @@ def collect(repo: GitRepo, base_rev: str, head_rev: str | None, specs_prefix: st
     oids = [base.specs[p] for p in wanted[0]] + list(base.stacks.values())
     if head_rev is not None:
         oids += [head.specs[p] for p in wanted[1]] + list(head.stacks.values())
-    blobs = repo.read_blobs(oids)
+    # The few other files of the stacks folder (the agent CA) come in the same batch, for the references.
+    extra = {oid for snap in (base, head) for oid in snap.others.values() if int(snap.sizes[oid]) <= REFERENCED.limit}
+    oids += sorted(extra) if len(extra) <= _PRELOADED_FILES else []
+    # An oversized blob is refused unread, as `validate` refuses the file (sizes from the `ls-tree -l` listings).
+    sizes = {oid: int(snap.sizes[oid]) for snap in (base, head) for oid in oids if oid in snap.sizes}
+    blobs = repo.read_blobs(o for o in oids if sizes.get(o, 0) <= max(SPEC.limit, STACK_CONFIG.limit))
+    files: dict[int, FileTree] = {id(base): GitTree(repo, base.commit or "", root, base, blobs),
+                                  id(head): repo.worktree(root) if head_rev is None
+                                  else GitTree(repo, head.commit or "", root, head, blobs)}
+    worktree = repo.worktree()
 
-    def content(snap: Snapshot, path: str, oid: str) -> bytes:
+    def content(snap: Snapshot, path: str, oid: str, kind: InputKind) -> bytes | Refused:
         if snap is head and head_rev is None:
-            return on_disk[path] if path in on_disk else repo.read_worktree(path)
+            if path in on_disk:
+                return on_disk[path]
+            try:
+                return worktree.read(path, kind)
+            except Refused as refused:
+                return refused
+        if sizes.get(oid, 0) > kind.limit:
+            return Refused(Problem.TOO_LARGE, path, too_large_detail(sizes[oid], kind))
         return blobs[oid]
 
     notes: list[str] = []
     sides: list[Side] = []
     head_errors: list[Finding] = []
     for snap, paths in zip((base, head), wanted, strict=True):
-        stacks = {stack_of(p): parse_environment(p if snap is head else f"{p}@{snap.label}", content(snap, p, oid))
-                  for p, oid in sorted(snap.stacks.items())}
-        side = Side(snap, stacks, {})
+        shown = {p: p if snap is head else f"{p}@{snap.label}" for p in (*snap.stacks, *snap.refused)}
+        raws: dict[str, bytes] = {}
+        problems = [file_finding(shown[p], refused) for p, refused in sorted(snap.refused.items())
+                    if p == stacks_prefix or p.startswith(stacks_prefix + "/")]
+        for p, oid in sorted(snap.stacks.items()):
+            got = content(snap, p, oid, STACK_CONFIG)
+            if isinstance(got, Refused):
+                problems.append(file_finding(shown[p], got))
+            else:
+                raws[shown[p]] = got
+        loaded, invalid = parse_environments(raws, files[id(snap)])
+        problems += invalid
+        if problems and snap is head:
+            raise ConfigError(findings=sorted(problems))
+        if problems:  # a fix of a broken base must still be reviewable: its environments count as new
+            notes.append(f"{len(problems)} stack config problem(s) at {snap.label} (first: {sorted(problems)[0].render()}); "
+                         "environments that do not load there are shown as added")
+        path_of = {name: p for p, name in shown.items()}
+        side = Side(snap, {stack_of(path_of[stack.file]): stack.config for stack in loaded}, {})
+        for path, refused in sorted(snap.refused.items()):
+            if not (path == specs_prefix or path.startswith(specs_prefix + "/")):
+                continue
+            if snap is head:
+                head_errors.append(file_finding(path, refused))
+            else:
+                notes.append(f"{path} is not a regular file at {snap.label}; its agents are shown as added")
         for path in paths:
-            loaded, problems = load_spec_bytes(path, content(snap, path, snap.specs[path]))
-            if loaded is not None:
-                side.specs[path] = loaded
+            got = content(snap, path, snap.specs[path], SPEC)
+            loaded_spec, problems = (None, [file_finding(path, got)]) if isinstance(got, Refused) \
+                else load_spec_bytes(path, got)
+            if loaded_spec is not None:
+                side.specs[path] = loaded_spec
             elif snap is head:
                 head_errors.extend(problems)
             else:
@@ -771,7 +817,7 @@ def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: 
         agents.append(AgentDiff(entry.environment, entry.agent, kind, spec_file, changes, risk.verdict(changes),
                                 tuple(_in_environment(findings_by_file.get(spec_file, []), entry.environment)),
                                 _kill_switch_note(entry, changes)))
-    environments, lookups = environment_diffs(repo, got, specs_prefix)
+    environments, lookups = environment_diffs(repo, got, specs_prefix, project_prefix(stacks_prefix))
     code = toolchange.code_diff(repo, got.base.snapshot.commit or base_rev, got.head.snapshot.commit,
                                 (specs_prefix, stacks_prefix), sorted(stack_of(p) for p in got.head.snapshot.stacks),
                                 code_snapshots)
@@ -801,7 +847,9 @@ def _owners(side: Side) -> dict[str, tuple[EnvironmentConfig, list[str]]]:
     """Environment -> (config of the stack owning its shared resources, every stack file of it)."""
     out: dict[str, tuple[EnvironmentConfig, list[str]]] = {}
     for path, _oid in sorted(side.snapshot.stacks.items()):
-        cfg = side.stacks[stack_of(path)]
+        cfg = side.stacks.get(stack_of(path))
+        if cfg is None:  # did not load at the base (see `collect`): the environment counts as absent there
+            continue
         owner, files = out.get(cfg.name, (cfg, []))
         if not owner.selection.shared_resources and cfg.selection.shared_resources:
             owner = cfg
@@ -809,8 +857,23 @@ def _owners(side: Side) -> dict[str, tuple[EnvironmentConfig, list[str]]]:
     return out
 
 
-def environment_diffs(repo: GitRepo, got: Collected, specs_prefix: str) -> tuple[list[EnvironmentDiff], int]:
-    """Environment-wide changes: compiled in full where a stack config changed, incrementally elsewhere."""
+def _changed_references(old: EnvironmentConfig, new: EnvironmentConfig, root: str) -> list[str]:
+    """Repository paths of the files the two configs reference whose path or content differ."""
+    was, now = old.referenced_files, new.referenced_files
+    paths: set[str] = set()
+    for field_path in set(was) | set(now):
+        a, b = was.get(field_path), now.get(field_path)
+        if (a and (a.path, a.sha256)) != (b and (b.path, b.sha256)):
+            paths.update(f"{root}/{ref.path}" if root else ref.path for ref in (a, b) if ref is not None)
+    return sorted(paths)
+
+
+def environment_diffs(repo: GitRepo, got: Collected, specs_prefix: str,
+                      root: str = "") -> tuple[list[EnvironmentDiff], int]:
+    """Environment-wide changes: compiled in full where a stack config changed, incrementally elsewhere.
+
+    `root` is the project root as a repository path: referenced files (the agent CA) are named from it; one that
+    changed under an unchanged stack config is compared too, and named as the cause."""
     before, after = _owners(got.base), _owners(got.head)
     changed_stacks = set(got.changed_stack_files)
     base_snap, head_snap = got.base.snapshot, got.head.snapshot
@@ -831,13 +894,15 @@ def environment_diffs(repo: GitRepo, got: Collected, specs_prefix: str) -> tuple
             sides = [platform.EnvironmentSide(cfg, platform_plan(list(side.by_agent.values()), cfg))
                      for (cfg, _), side in ((before[name], got.base), (after[name], got.head))]
             changes, compiled = platform.platform_changes(*sides), "full"
+            files += _changed_references(before[name][0], after[name][0], root)
         else:
             env = after[name][0]
+            changes, compiled = platform.agent_ca_changes(before[name][0], env), "incremental"
+            files = _changed_references(before[name][0], env, root)
             shares = [[c for c in (platform.contribution(side.specs[p], env) for p in sorted(changed)
                                    if p in side.specs) if c is not None] for side in (got.base, got.head)]
-            if Counter(shares[0]) == Counter(shares[1]):
-                continue
-            changes, compiled = platform.incremental_changes(env, shares[0], shares[1], rest), "incremental"
+            if Counter(shares[0]) != Counter(shares[1]):
+                changes += platform.incremental_changes(env, shares[0], shares[1], rest)
         if changes:
             ordered = tuple(sorted(changes, key=Change.sort_key))
             out.append(EnvironmentDiff(name, ordered, risk.verdict(ordered), compiled, tuple(files)))

@@ -3,18 +3,24 @@
 A revision's files are listed with `git ls-tree -r -z` (path -> blob id); the working tree is hashed
 the way git hashes blobs, so "which files differ" is a comparison of blob ids on both sides and only
 the differing files are ever read, parsed and compiled.
+
+Entries are judged as `agentiam.inputs.files` judges files on disk, with the same `Refused` and so the same
+findings: a symbolic link (mode 120000) or submodule (160000) under the specs or stacks folder, a folder named like
+a stack config, a blob over its kind's size limit. A link is never read as the path it stores.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import subprocess
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from agentiam.errors import UserError
+from agentiam.inputs.files import (SPEC, STACK_CONFIG, DiskTree, InputKind, Problem, Refused, too_large_detail)
 
 WORKTREE = "WORKTREE"  # the head side when no --head is given: files on disk, committed or not
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -32,6 +38,10 @@ class Snapshot:
     commit: str | None  # resolved commit id; None for the working tree
     specs: Mapping[str, str]  # agent_specs/**.yaml -> blob id
     stacks: Mapping[str, str]  # stacks/Pulumi.<stack>.yaml -> blob id
+    refused: Mapping[str, Refused] = field(default_factory=dict)  # entries that are not regular files, by path
+    sizes: Mapping[str, str] = field(default_factory=dict)  # blob id -> size in bytes (decimal), git revisions only
+    # other regular files under the stacks folder (the agent CA): path -> blob id, where references are looked up
+    others: Mapping[str, str] = field(default_factory=dict)
 
 
 def blob_id(content: bytes) -> str:
@@ -54,6 +64,32 @@ def stack_of(path: str) -> str:
     """`stacks/Pulumi.dev.yaml` -> `dev`."""
     name = path.rsplit("/", 1)[-1]
     return name[len("Pulumi."):-len(".yaml")]
+
+
+def project_prefix(stacks_prefix: str) -> str:
+    """The project root as a repository path ("" = the repository root): the folder holding the stacks folder."""
+    return stacks_prefix.rpartition("/")[0]
+
+
+_SYMLINK, _SUBMODULE, _FOLDER = "120000", "160000", "040000"
+
+
+def entry_refusal(path: str, mode: str) -> Refused | None:
+    """Why a tree entry is not a file agentiam reads (a link, a submodule), as on disk; None for a regular blob."""
+    if mode == _SYMLINK:
+        return Refused(Problem.SYMLINK, path)
+    if mode == _SUBMODULE:
+        return Refused(Problem.NOT_REGULAR, path, "a git submodule")
+    return None
+
+
+def _stack_folder(path: str, stacks_prefix: str) -> str | None:
+    """`stacks/Pulumi.dev.yaml` if `path` lies inside a folder of that name (git lists only its files)."""
+    rest = path[len(stacks_prefix) + 1:] if path.startswith(stacks_prefix + "/") else ""
+    first, slash, _ = rest.partition("/")
+    if slash and first.startswith("Pulumi.") and first.endswith(".yaml"):
+        return f"{stacks_prefix}/{first}"
+    return None
 
 
 class GitRepo:
@@ -94,69 +130,80 @@ class GitRepo:
                            "the checkout has full history)") from exc
 
     def snapshot(self, revision: str, specs_prefix: str, stacks_prefix: str) -> Snapshot:
-        """Spec and stack-config blob ids at a commit, from one `git ls-tree -r` call."""
+        """Spec and stack-config blob ids and sizes at a commit, from one `git ls-tree -r -l` call."""
         commit = self.resolve(revision)
-        listing = self._run(["ls-tree", "-r", "-z", "--full-tree", commit, "--", specs_prefix, stacks_prefix],
+        listing = self._run(["ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", specs_prefix, stacks_prefix],
                             cwd=self.root)
         specs: dict[str, str] = {}
         stacks: dict[str, str] = {}
+        others: dict[str, str] = {}
+        refused: dict[str, Refused] = {}
+        sizes: dict[str, str] = {}
+        in_stacks = stacks_prefix + "/"
         for entry in filter(None, listing.split("\0")):
             meta, path = entry.split("\t", 1)
-            _mode, kind, oid = meta.split(" ")
-            if kind != "blob":
+            mode, _kind, oid, size = meta.split()
+            if mode != "100644" and mode != "100755":  # not a regular file: a link, a submodule
+                if (refusal := entry_refusal(path, mode)) is not None:
+                    refused[path] = refusal
                 continue
+            sizes[oid] = size
             if is_spec_path(path, specs_prefix):
                 specs[path] = oid
             elif is_stack_path(path, stacks_prefix):
                 stacks[path] = oid
-        return Snapshot(revision, commit, specs, stacks)
+            elif (folder := _stack_folder(path, stacks_prefix)) is not None:
+                refused[folder] = Refused(Problem.NOT_REGULAR, folder, "a folder")
+            elif path.startswith(in_stacks):
+                others[path] = oid
+        return Snapshot(revision, commit, specs, stacks, refused, sizes, others)
 
     def worktree_snapshot(self, specs_prefix: str, stacks_prefix: str) -> tuple[Snapshot, dict[str, bytes]]:
         """Blob ids of the files on disk (committed, staged, modified or untracked), and the bytes it read.
 
         Files git's index says are unmodified keep the index's blob id (git compares stat data, so
-        nothing is read); only modified and untracked files are read and hashed. Ignored files
-        (.gitignore) are not part of the working tree here, as for git.
+        nothing is read); only modified and untracked files are read (through `worktree()`, as `validate`
+        reads them) and hashed. Ignored files (.gitignore) are not part of the working tree here, as for git.
         """
         scope = ["--", specs_prefix, stacks_prefix]
         oids: dict[str, str] = {}
+        refused: dict[str, Refused] = {}
         for entry in filter(None, self._run(["ls-files", "-s", "-z", *scope], cwd=self.root).split("\0")):
             meta, path = entry.split("\t", 1)
-            oids[path] = meta.split(" ")[1]
+            mode, oid, _stage = meta.split(" ")
+            oids[path] = oid
+            if (refusal := entry_refusal(path, mode)) is not None:
+                refused[path] = refusal
         modified = self._run(["diff-files", "--name-only", "-z", *scope], cwd=self.root).split("\0")
         untracked = self._run(["ls-files", "-o", "--exclude-standard", "-z", *scope], cwd=self.root).split("\0")
+        tree = self.worktree()
         contents: dict[str, bytes] = {}
         for path in filter(None, modified + untracked):
-            data = self._worktree_bytes(path)
-            if data is not None:
-                contents[path] = data
-                oids[path] = blob_id(data)
-            else:  # deleted on disk, still in the index
-                oids.pop(path, None)
-        specs = {p: o for p, o in oids.items() if is_spec_path(p, specs_prefix)}
-        stacks = {p: o for p, o in oids.items() if is_stack_path(p, stacks_prefix)}
-        return Snapshot(WORKTREE, None, specs, stacks), contents
+            oids.pop(path, None)
+            refused.pop(path, None)
+            kind = SPEC if is_spec_path(path, specs_prefix) else STACK_CONFIG if is_stack_path(path, stacks_prefix) \
+                else None
+            try:
+                if kind is None:
+                    tree.check(path)
+                    continue
+                data = tree.read(path, kind)
+            except Refused as refusal:
+                if refusal.problem is not Problem.MISSING:  # missing: deleted on disk, still in the index
+                    refused[refusal.path] = refusal
+                continue
+            contents[path] = data
+            oids[path] = blob_id(data)
+        specs = {p: o for p, o in oids.items() if p not in refused and is_spec_path(p, specs_prefix)}
+        stacks = {p: o for p, o in oids.items() if p not in refused and is_stack_path(p, stacks_prefix)}
+        for path in oids:
+            if (folder := _stack_folder(path, stacks_prefix)) is not None:
+                refused[folder] = Refused(Problem.NOT_REGULAR, folder, "a folder")
+        return Snapshot(WORKTREE, None, specs, stacks, refused), contents
 
-    def read_worktree(self, path: str) -> bytes:
-        """Bytes of a file on disk, by repository path, as git would store them (a symlink: its target's path)."""
-        data = self._worktree_bytes(path)
-        if data is None:
-            raise GitError(f"{path}: listed by git but no longer on disk")
-        return data
-
-    def _worktree_bytes(self, path: str) -> bytes | None:
-        """The blob git would make of `path` on disk, None if it is gone; GitError naming the file if unreadable.
-
-        A symlink is read as git stores it (the link's target path, never followed), so its blob id matches the
-        index and a dangling link is a bad spec, not a crash.
-        """
-        full = self.root / path
-        try:
-            if full.is_symlink():
-                return os.fsencode(os.readlink(full))
-            return full.read_bytes() if full.is_file() else None
-        except OSError as exc:
-            raise GitError(f"{path}: cannot read: {exc.strerror}") from exc
+    def worktree(self, prefix: str = "") -> DiskTree:
+        """The working tree below the repository path `prefix`, read as `validate` reads the project."""
+        return DiskTree(self.root / prefix if prefix else self.root, prefix="")
 
     def read_blobs(self, oids: Iterable[str]) -> dict[str, bytes]:
         """Contents of many blobs through one `git cat-file --batch` process."""
@@ -219,3 +266,71 @@ class GitRepo:
             untracked = self._run(["ls-files", "-o", "--exclude-standard", "-z"], cwd=self.root).split("\0")
             changed += [("A", path) for path in untracked if path]
         return sorted(set(changed), key=lambda item: item[1])
+
+class GitTree:
+    """The files of one revision below the repository path `root` (the project root), for referenced files:
+    read with the refusals and messages of `agentiam.inputs.files.DiskTree`, links and submodules refused by their
+    modes, sizes checked before reading."""
+
+    def __init__(self, repo: GitRepo, commit: str, root: str = "", snapshot: Snapshot | None = None,
+                 blobs: Mapping[str, bytes] | None = None):
+        self.repo, self.commit, self.root = repo, commit, root
+        self.blobs = blobs or {}  # contents already read (blob id -> bytes): no `cat-file` for them
+        # regular files the snapshot already listed (repository path -> blob id, size): no `ls-tree` for them
+        self.known = {path: (oid, int(snapshot.sizes[oid])) for path, oid in snapshot.others.items()} \
+            if snapshot is not None else {}
+
+    def _full(self, rel: str) -> str:
+        return f"{self.root}/{rel}" if self.root else rel
+
+    def _shown(self, full: str) -> str:
+        return full[len(self.root) + 1:] if self.root else full
+
+    def _list(self, args: list[str], paths: Iterable[str]) -> dict[str, list[str]]:
+        """`git ls-tree` entries (path -> [mode, type, oid, ...]) of literal paths at the commit."""
+        out = self.repo._run(["--literal-pathspecs", "ls-tree", "-z", "--full-tree", *args, self.commit, "--",
+                              *paths], cwd=self.repo.root)
+        entries: dict[str, list[str]] = {}
+        for entry in filter(None, out.split("\0")):
+            meta, path = entry.split("\t", 1)
+            entries[path] = meta.split()
+        return entries
+
+    def read_many(self, rels: Iterable[str], kind: InputKind) -> dict[str, bytes | Refused]:
+        """Each project-relative path's bytes at the commit, or why not (two git processes for all of them)."""
+        fulls = {self._full(rel): rel for rel in rels}
+        unknown = [full for full in fulls if full not in self.known]
+        entries = self._list(["-r", "-l"], unknown) if unknown else {}
+        entries.update({path: ["100644", "blob", *map(str, self.known[path])] for path in fulls if path in self.known})
+        out: dict[str, bytes | Refused] = {}
+        to_read: dict[str, str] = {}
+        for full, rel in fulls.items():
+            shown = self._shown(full)
+            entry = entries.get(full)
+            if entry is None:
+                out[rel] = self._diagnose(full, folder=any(p.startswith(full + "/") for p in entries))
+            elif (refusal := entry_refusal(shown, entry[0])) is not None:
+                out[rel] = refusal
+            elif int(entry[3]) > kind.limit:
+                out[rel] = Refused(Problem.TOO_LARGE, shown, too_large_detail(int(entry[3]), kind))
+            else:
+                to_read[rel] = entry[2]
+        blobs = {**self.blobs, **self.repo.read_blobs(o for o in to_read.values() if o not in self.blobs)}
+        out.update({rel: blobs[oid] for rel, oid in to_read.items()})
+        return out
+
+    def _diagnose(self, full: str, folder: bool) -> Refused:
+        """Why `full` is not a file at the commit, component by component from the root, as the disk reader says."""
+        if folder:
+            return Refused(Problem.NOT_REGULAR, self._shown(full), "a folder")
+        parts = full.split("/")
+        for depth in range(len(self.root.split("/")) + 1 if self.root else 1, len(parts) + 1):
+            component = "/".join(parts[:depth])
+            entry = self._list([], [component]).get(component)
+            if entry is None:
+                return Refused(Problem.MISSING, self._shown(component), os.strerror(errno.ENOENT))
+            if (refusal := entry_refusal(self._shown(component), entry[0])) is not None:
+                return refusal
+            if depth < len(parts) and entry[0] != _FOLDER:
+                return Refused(Problem.MISSING, self._shown(component), os.strerror(errno.ENOTDIR))
+        return Refused(Problem.MISSING, self._shown(full), os.strerror(errno.ENOENT))

@@ -26,11 +26,12 @@ from agentiam.diff import risk
 from agentiam.diff.gitsource import GitRepo
 from agentiam.diff.model import Change, Direction, RiskLabel
 from agentiam.environment.model import EnvironmentConfig
+from agentiam.inputs.references import Certificate, ReferencedFile
 from agentiam.iam import catalogue
 from agentiam.plan import names
 from agentiam.plan.boundary import ACCOUNTS_SID, CEILING_SID
 from agentiam.plan.build import declared_accounts
-from agentiam.plan.model import BoundaryPlan, DatabaseConnectionPlan, PlatformPlan
+from agentiam.plan.model import BoundaryPlan, DatabaseConnectionPlan, MountPlan, PlatformPlan, RateLimitPlan
 from agentiam.iam.risk import boundary_denied_actions
 from agentiam.spec.types import format_duration
 from agentiam.spec.validate import LoadedSpec, load_spec_bytes
@@ -217,6 +218,34 @@ def _mount_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
                 changes.append(Change("mount", "widened" if b > a else "narrowed", f"{now.path} {attr}",
                                       Direction.WIDER if b > a else Direction.NARROWER, before=format_duration(a),
                                       after=format_duration(b), risks=_unique([label])))
+        changes += _login_guard_changes(was, now)
+    return changes
+
+
+def _rate(limit: RateLimitPlan | None) -> float:
+    return float("inf") if limit is None else limit.rate / limit.interval
+
+
+def _rate_text(limit: RateLimitPlan | None) -> str:
+    return "none" if limit is None else f"{limit.rate:g}/{format_duration(limit.interval)} per client address"
+
+
+def _login_guard_changes(was: MountPlan, now: MountPlan) -> list[Change]:
+    """A login mount's brute-force guards: Vault's user lockout and the per-address login rate limit."""
+    changes: list[Change] = []
+    if was.user_lockout_disable != now.user_lockout_disable:
+        # Lockout counts failures per role id: on, anyone holding an agent's role id can lock it out (README: brute
+        # force and lockout); off, guessing is slowed by the login rate limit and single-use secret ids.
+        changes.append(Change("mount", "changed", f"{now.path} user lockout", Direction.NEUTRAL,
+                              before="off" if was.user_lockout_disable else "on",
+                              after="off" if now.user_lockout_disable else "on"))
+    if was.login_rate_limit != now.login_rate_limit:
+        looser = _rate(now.login_rate_limit) > _rate(was.login_rate_limit)
+        changes.append(Change("mount", "loosened" if looser else "tightened", f"{now.path} login rate limit",
+                              Direction.WIDER if looser else Direction.NARROWER,
+                              before=_rate_text(was.login_rate_limit), after=_rate_text(now.login_rate_limit),
+                              risks=(risk.GUARDRAIL_LOOSENED.label("medium", "login guessing is slowed less"),)
+                              if looser else ()))
     return changes
 
 
@@ -276,6 +305,42 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
     return changes
 
 
+AGENT_CA_FIELD = "vault.agent_ca_pem_file"
+
+
+def _ca_text(ca: ReferencedFile, certificates: Iterable[Certificate]) -> str:
+    listed = "; ".join(f"{c.subject} (SHA-256 {c.sha256_fingerprint}, until {c.not_after[:10]})" for c in certificates)
+    return f"{ca.path} (sha256 {ca.sha256}): {listed or 'no certificate'}"
+
+
+def agent_ca_changes(old: EnvironmentConfig, new: EnvironmentConfig) -> list[Change]:
+    """The agent CA compared by what it trusts: the certificates' SHA-256 fingerprints, read at both revisions.
+
+    A certificate added is a high-risk trust change whatever the file is called (whoever holds its key can
+    become any agent of the environment, first factor); one removed only narrows; the same certificates in
+    other bytes or another file are shown, neutral. Compared from the configs, so a PEM changed under an
+    unchanged stack config is seen too."""
+    was, now = old.referenced_file(AGENT_CA_FIELD), new.referenced_file(AGENT_CA_FIELD)
+    if (was.path, was.sha256) == (now.path, now.sha256):
+        return []
+    before = {c.sha256_fingerprint: c for c in was.certificates}
+    after = {c.sha256_fingerprint: c for c in now.certificates}
+    added = [c for f, c in after.items() if f not in before]
+    removed = [c for f, c in before.items() if f not in after]
+    subject = f"agent CA ({AGENT_CA_FIELD})"
+    if added:
+        trusted = ", ".join(f"{c.subject} (SHA-256 {c.sha256_fingerprint})" for c in added)
+        return [Change("trust", "changed", subject, Direction.WIDER, before=_ca_text(was, was.certificates),
+                       after=_ca_text(now, now.certificates), risks=(risk.TRUST_CHANGED.label(
+                           "high", f"client certificates signed by {trusted} now log agents in (first factor): "
+                           "whoever holds that CA's key can act as any agent of the environment"),))]
+    if removed:
+        return [Change("trust", "narrowed", subject, Direction.NARROWER, before=_ca_text(was, was.certificates),
+                       after=_ca_text(now, now.certificates))]
+    return [Change("trust", "changed", subject, Direction.NEUTRAL, before=_ca_text(was, ()),
+                   after=_ca_text(now, ()) + " (same certificates)")]
+
+
 def _principal_risks(config: EnvironmentConfig) -> tuple[RiskLabel, ...]:
     """What trusting the environment's secrets-engine principal means, and whether it is another account's."""
     principal = config.aws_secrets_engine_principal_arn
@@ -292,6 +357,7 @@ def _principal_risks(config: EnvironmentConfig) -> tuple[RiskLabel, ...]:
 def new_environment_changes(config: EnvironmentConfig, plan: PlatformPlan) -> list[Change]:
     """A new environment, reviewed like a new agent plus its platform: each trust root and control, labelled."""
     log = plan.log_routing
+    ca = config.referenced_file(AGENT_CA_FIELD)
     changes = [
         Change("environment", "added", config.name, Direction.WIDER,
                after=f"account {config.account_id}, region {config.region}",
@@ -300,7 +366,7 @@ def new_environment_changes(config: EnvironmentConfig, plan: PlatformPlan) -> li
                                                          "routing"),)),
         Change("trust", "added", "trusted principal (aws_secrets_engine_principal_arn)", Direction.WIDER,
                after=config.aws_secrets_engine_principal_arn, risks=_principal_risks(config)),
-        Change("trust", "added", "agent CA (agent_ca_pem_file)", Direction.WIDER, after=plan.agent_ca_pem_file,
+        Change("trust", "added", f"agent CA ({AGENT_CA_FIELD})", Direction.WIDER, after=_ca_text(ca, ca.certificates),
                risks=(risk.TRUST_CHANGED.label("high", "certificates this CA signs log agents in (first "
                                                        "factor)"),)),
         Change("audit", "added", "audit device", Direction.NEUTRAL,
@@ -350,11 +416,7 @@ def _trust_and_account(old: EnvironmentConfig, new: EnvironmentConfig, old_platf
         changes.append(Change("trust", "changed", "trusted principal (aws_secrets_engine_principal_arn)",
                               Direction.WIDER, before=old.aws_secrets_engine_principal_arn,
                               after=new.aws_secrets_engine_principal_arn, risks=_principal_risks(new)))
-    if old_platform and new_platform and old_platform.agent_ca_pem_file != new_platform.agent_ca_pem_file:
-        changes.append(Change("trust", "changed", "agent CA (agent_ca_pem_file)", Direction.WIDER,
-                              before=old_platform.agent_ca_pem_file, after=new_platform.agent_ca_pem_file,
-                              risks=(risk.TRUST_CHANGED.label("high", "certificates signed by another CA "
-                                               "log agents in (first factor)"),)))
+    changes += agent_ca_changes(old, new)
     for attr, what in (("account_id", "AWS account"), ("region", "AWS region")):
         a, b = getattr(old, attr), getattr(new, attr)
         if a != b:
@@ -365,7 +427,7 @@ def _trust_and_account(old: EnvironmentConfig, new: EnvironmentConfig, old_platf
     return changes
 
 
-_DESCRIBED = ("mounts", "boundaries", "database_connections", "log_routing.retention_days", "agent_ca_pem_file",
+_DESCRIBED = ("mounts", "boundaries", "database_connections", "log_routing.retention_days", "agent_ca",
               "log_routing.audit", *(f"log_routing.{f}" for f in _LOG_ROUTE_FIELDS))
 
 

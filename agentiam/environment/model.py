@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic_core import PydanticCustomError
 
+from agentiam.inputs.references import FileReference, ReferencedFile
 from agentiam.spec.model import LOCATED_PROBLEMS
-
 from agentiam.spec.types import ARN_MAX, VISIBLE, EnvironmentName, TeamName, VisibleText
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$", max_length=12,
@@ -59,8 +60,10 @@ class VaultSettings(_Strict):
     aws_mount: MountPath = Field(description="Existing AWS secrets engine mount (needs AWS credentials of its own).",
                                  examples=["aws"])
     kv_mount: MountPath = Field(description="Existing KV v2 mount agents' static secrets live in.", examples=["secret"])
-    agent_ca_pem_file: FilePath = Field(description="PEM file (relative to the project) of the CA that signs agent "
-                                               "client certificates.", examples=["stacks/ca/dev-agents-ca.pem"])
+    agent_ca_pem_file: Annotated[FilePath, FileReference("pem-certificates")] = Field(
+        description="PEM file of the CA that signs agent client certificates, relative to the project (the folder "
+                    "holding stacks/): certificates only, a regular file of the repository (no link).",
+        examples=["stacks/ca/dev-agents-ca.pem"])
     audit: AuditDevice = Field(description="The audit device.")
 
 
@@ -171,3 +174,24 @@ class EnvironmentConfig(_Strict):
                 f"{self.account_id}: every agent role would trust another account; set "
                 "aws_secrets_engine_principal_cross_account_reason if that is really intended")]})
         return self
+
+    # The files `FileReference` fields name, as the loader read them (agentiam.environment.load): never from YAML.
+    # Part of equality, so two shards naming files with different contents are configured differently.
+    _files: dict[str, ReferencedFile] = PrivateAttr(default_factory=dict)
+
+    def with_files(self, files: Mapping[str, ReferencedFile]) -> EnvironmentConfig:
+        """This config carrying the files its reference fields name (keyed by field path)."""
+        copy = self.model_copy()
+        copy._files = dict(files)
+        return copy
+
+    def referenced_file(self, field: str) -> ReferencedFile:
+        """The file the field `field` (`vault.agent_ca_pem_file`) names, read when the stack config was loaded.
+
+        KeyError for a config not loaded from a stack file: the plan needs the bytes that were reviewed."""
+        return self._files[field]
+
+    @property
+    def referenced_files(self) -> Mapping[str, ReferencedFile]:
+        """Every referenced file, keyed by field path."""
+        return dict(self._files)

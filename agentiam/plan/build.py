@@ -9,11 +9,13 @@ from agentiam.environment.model import EnvironmentConfig
 from agentiam.plan import names
 from agentiam.plan.effective import EffectiveSpec, effective, fill
 from agentiam.plan.model import (
+    AgentCaPlan,
     AgentPlan,
     AppRolePlan,
     AuditPlan,
     AwsRolePlan,
     AwsSecretRolePlan,
+    CertificatePlan,
     CertRolePlan,
     DatabaseConnectionPlan,
     DatabaseRolePlan,
@@ -45,6 +47,10 @@ DAY = 86400
 CERT_TOKEN_TTL = 120
 CERT_TOKEN_NUM_USES = 2
 SECRET_ID_MAX_WRAP_TTL = "300s"
+# AppRole logins per second from one client address (Vault keys rate-limit quotas by client address, so a guesser
+# elsewhere never spends an agent's budget). An agent logs in once per max TTL or restart; many agents behind one
+# NAT address share it, hence generous. Guessing a 128-bit, single-use, minutes-long secret id is hopeless at any rate.
+LOGIN_RATE_PER_SECOND = 20
 
 
 def statement_sid(sid: str) -> str:
@@ -299,6 +305,14 @@ def _log_routing(env: EnvironmentConfig) -> LogRoutingPlan:
                         config_block=block))
 
 
+def agent_ca_plan(env: EnvironmentConfig) -> AgentCaPlan:
+    """The agent CA as the stack config's loader read it (bytes, digest, certificates)."""
+    ca = env.referenced_file("vault.agent_ca_pem_file")
+    return AgentCaPlan(path=ca.path, sha256=ca.sha256, pem=ca.content.decode("ascii"),  # PEM: checked ASCII
+                       certificates=[CertificatePlan(subject=c.subject, sha256_fingerprint=c.sha256_fingerprint,
+                                                     not_after=c.not_after) for c in ca.certificates])
+
+
 def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
     vault = env.vault
     by_class: dict[FunctionClass, list[LoadedSpec]] = {}
@@ -312,13 +326,19 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
                     names.database_role_name(loaded.spec.name, env.name, grant.database, grant.access.value))
     return PlatformPlan(
         mounts=[
-            MountPlan(kind="auth", type="approle", path=vault.approle_mount, max_lease_ttl=DAY, default_lease_ttl=3600),
-            MountPlan(kind="auth", type="cert", path=vault.cert_mount, max_lease_ttl=DAY, default_lease_ttl=CERT_TOKEN_TTL),
+            MountPlan(kind="auth", type="approle", path=vault.approle_mount, max_lease_ttl=DAY, default_lease_ttl=3600,
+                      user_lockout_disable=True,
+                      login_rate_limit=RateLimitPlan(
+                          name=f"agentiam-{env.name}-approle-login", path=f"auth/{vault.approle_mount}/login",
+                          role="", rate=float(LOGIN_RATE_PER_SECOND), interval=1)),
+            # Vault refuses a lockout setting on cert mounts (it has no lockout); a certificate cannot be guessed.
+            MountPlan(kind="auth", type="cert", path=vault.cert_mount, max_lease_ttl=DAY,
+                      default_lease_ttl=CERT_TOKEN_TTL, user_lockout_disable=False, login_rate_limit=None),
             MountPlan(kind="secrets", type="database", path=vault.database_mount, max_lease_ttl=DAY,
-                      default_lease_ttl=3600),
+                      default_lease_ttl=3600, user_lockout_disable=False, login_rate_limit=None),
         ],
         tags={"agentiam:environment": env.name, "managed-by": "agentiam"},
-        agent_ca_pem_file=vault.agent_ca_pem_file,
+        agent_ca=agent_ca_plan(env),
         boundaries=[boundary_plan(fc, (a for m in by_class[fc] for g in m.spec.permissions.aws for a in g.actions), env,
                                   (a for m in by_class[fc] for a in declared_accounts(m.spec)))
                     for fc in sorted(by_class, key=lambda f: f.value)],

@@ -192,13 +192,17 @@ class DatabaseConnectionPlan(_Plan):
 
 
 class MountPlan(_Plan):
-    """An auth or secrets mount the stack owns, with its lease ceiling."""
+    """An auth or secrets mount the stack owns, with its lease ceiling and, for logins, its brute-force guards."""
 
     kind: Literal["auth", "secrets"]
     type: str
     path: str
     max_lease_ttl: int
     default_lease_ttl: int
+    # True: Vault's user lockout is off on this mount. AppRole's lockout counts failures per role id, so anyone
+    # holding the role id alone could lock the agent out; guessing a secret id is hopeless anyway (README: brute force)
+    user_lockout_disable: bool
+    login_rate_limit: RateLimitPlan | None  # per client address on auth/<path>/login: slows guessing, keeps logs sane
 
 
 class AuditPlan(_Plan):
@@ -233,12 +237,32 @@ class LogRoutingPlan(_Plan):
     audit: AuditPlan
 
 
+class CertificatePlan(_Plan):
+    """One certificate of a PEM file, as `openssl x509 -noout -subject -enddate -fingerprint -sha256` shows it."""
+
+    subject: str  # RFC 4514
+    sha256_fingerprint: str  # SHA-256 of the DER, `AB:CD:...`
+    not_after: str  # ISO 8601, UTC
+
+
+class AgentCaPlan(_Plan):
+    """The CA trusted to sign agent client certificates (`vault.agent_ca_pem_file`), exactly as reviewed.
+
+    `pem` is what every cert role trusts: the program deploys these bytes and never reads the file again, so the
+    CA deployed is the one whose fingerprints the plan and the diff show."""
+
+    path: str  # relative to the project
+    sha256: str  # of the file's bytes, as `sha256sum` prints it
+    pem: str
+    certificates: list[CertificatePlan]
+
+
 class PlatformPlan(_Plan):
     """Environment-wide resources, owned by one stack per environment."""
 
     mounts: list[MountPlan]
     tags: dict[str, str]  # on the environment-wide AWS resources
-    agent_ca_pem_file: str
+    agent_ca: AgentCaPlan
     boundaries: list[BoundaryPlan]
     database_connections: list[DatabaseConnectionPlan]
     log_routing: LogRoutingPlan

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
@@ -39,8 +38,10 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from agentiam.environment.load import load_environment, stack_config_path
-from agentiam.errors import UserError
+from agentiam.environment.load import CONFIG_KEY, project_root, stack_config_path
+from agentiam.errors import ConfigError, UserError
+from agentiam.inputs.files import STACK_CONFIG, Refused, file_finding, locate
+from agentiam.spec.source import parse_spec_bytes
 
 PROJECT = "agentiam"  # the project name in the bundled Pulumi.yaml
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -256,17 +257,41 @@ def _unwrap_secrets(value: Any, path: str = "") -> tuple[Any, list[str]]:
     return value, []
 
 
+def stack_document(stacks_dir: Path, stack: str) -> dict[str, Any]:
+    """The stack file as plain data, as the Pulumi CLI hands it over: judging it is the program's job (a config the
+    program refuses must reach it). Read like every input (no link, no FIFO, bounded, strict YAML), so that a
+    capture never hangs or crashes on the file itself; ConfigError with the finding if it is not readable."""
+    path = stack_config_path(stacks_dir, stack)
+    tree, rel = locate(path, project_root(stacks_dir))
+    try:
+        document, findings = parse_spec_bytes(str(path), tree.read(rel, STACK_CONFIG), STACK_CONFIG)
+    except Refused as refused:
+        raise ConfigError(findings=[file_finding(str(path), refused)]) from refused
+    if document is None:
+        raise ConfigError(findings=findings)
+    return document.data
+
+
+def _environment_value(raw: dict[str, Any]) -> dict[str, Any]:
+    """The `agentiam:environment` mapping of a stack file's data, {} if it has none."""
+    config = raw.get("config")
+    value = config.get(CONFIG_KEY) if isinstance(config, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def stack_config(stack: str, stacks_dir: Path, secrets: Mapping[str, str] | None,
                  project: str = PROJECT) -> tuple[dict[str, str], dict[str, str]]:
     """Config as the CLI hands it to a program: `ns:key` -> string (objects JSON-encoded), plus the secret values.
 
     Secret keys default to a placeholder value (`test-<key>`) for every `password_secret` the environment names.
     """
-    raw = yaml.safe_load(stack_config_path(stacks_dir, stack).read_text(encoding="utf-8")) or {}
+    raw = stack_document(stacks_dir, stack)
     config = {key: value if isinstance(value, str) else json.dumps(value)
               for key, value in (raw.get("config") or {}).items()}
-    environment = load_environment(stacks_dir, stack)
-    values = {db.password_secret: f"test-{db.password_secret}" for db in environment.databases.values()}
+    databases = _environment_value(raw).get("databases")
+    names = [db["password_secret"] for db in (databases.values() if isinstance(databases, dict) else ())
+             if isinstance(db, dict) and isinstance(db.get("password_secret"), str)]
+    values = {name: f"test-{name}" for name in names}
     values.update(secrets or {})
     secret_values = {}
     for key, value in values.items():
@@ -350,9 +375,9 @@ def capture_stack(stack: str, *, project_dir: Path | str, specs_dir: Path | str 
         stacks = Path(config_dir).resolve() if config_dir is not None else project_dir / "stacks"
     variables = {"AGENTIAM_STACKS_DIR": str(stacks) if stacks_dir is not None else "",
                  "AGENTIAM_SPECS_DIR": str(Path(specs_dir).resolve()) if specs_dir is not None else ""}
-    environment = load_environment(stacks, stack)
     config, secret_values = stack_config(stack, stacks, secrets, project)
-    mocks = ProgramMocks(environment.account_id, environment.region)
+    environment = _environment_value(stack_document(stacks, stack))
+    mocks = ProgramMocks(str(environment.get("account_id", "000000000000")), str(environment.get("region", "")))
 
     # A fresh runtime per run: settings (RPC manager, pending outputs), root stack resource, config; set_mocks
     # only creates a root stack when none is left over from a previous run.

@@ -11,8 +11,13 @@ from urllib.parse import quote
 from agentiam import __version__
 from agentiam.characters import visible
 from agentiam.findings import Finding, Severity
+from agentiam.environment.load import CONFIG_CHECKS
+from agentiam.inputs.files import FILE_CHECKS
 from agentiam.render.escape import sarif_text
 from agentiam.rules.registry import INPUT_CHECKS, describe_rule, rule_index
+
+# Every check made while reading inputs: specs' YAML and schema, files, stack configs.
+READ_CHECKS = (*INPUT_CHECKS, *FILE_CHECKS, *CONFIG_CHECKS)
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/agentiam/agentiam#writing-an-agent-spec"
@@ -25,7 +30,8 @@ def _rule_name(title: str) -> str:
 
 
 def _descriptor(rule_id: str) -> dict:
-    title, rationale, severity = describe_rule(rule_id)
+    title, rationale, severity = next(((t, r, Severity.ERROR) for i, t, r in READ_CHECKS if i == rule_id), None) \
+        or describe_rule(rule_id)
     return {
         "id": rule_id,
         "name": _rule_name(title),
@@ -60,7 +66,7 @@ def _artifact(file: str, root: Path) -> dict:
 def render_sarif(findings: list[Finding], root: Path | None = None) -> str:
     """One SARIF run: every rule agentiam knows as metadata, one result per finding."""
     root = (root or repository_root(Path(os.getcwd()).resolve())).resolve()
-    ids = [r.id for r in rule_index()] + [check_id for check_id, _, _ in INPUT_CHECKS]
+    ids = [r.id for r in rule_index()] + [check_id for check_id, _, _ in READ_CHECKS]
     ids += sorted({f.rule_id for f in findings} - set(ids))
     index = {rule_id: i for i, rule_id in enumerate(ids)}
     results = []

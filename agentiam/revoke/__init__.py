@@ -1,9 +1,16 @@
-"""Kill switch: cut one agent off everywhere now, step by step, each step reported (never claimed, always tried).
+"""Kill switch: cut one agent off everywhere now, every step at once, each step reported (never claimed, always tried).
 
-Order matters: the identity entity is disabled first because that alone blocks every token of the agent at once
-(FACTS.md: a disabled entity blocks the use of its tokens); then the material for new logins (secret ids) is
-destroyed, dynamic database users are dropped (lease revocation), tokens are revoked, and on AWS a deny-all
-conditioned on `aws:TokenIssueTime` kills the STS sessions Vault cannot revoke (FACTS.md).
+Every step runs in its own thread from the same start, so no system waits on another: the AWS deny is attached
+while Vault is still answering, or while it hangs. Disabling the identity entity blocks every token of the agent at
+once (README: kill switch); destroying the secret ids stops new logins; revoking the database leases drops the
+users; revoking the tokens makes the block permanent (a re-enabled entity would revive them); on AWS a deny-all
+conditioned on `aws:TokenIssueTime` kills the STS sessions Vault cannot revoke. Only the token step waits: its
+scan of every token in Vault must not delay the entity disable, which blocks them all, nor the AWS deny.
+Each step has the run's deadline: one that has not answered by then is reported FAILED, and the report is returned
+anyway.
+
+A step ends by reading the end state back, so a concurrent run's work counts as done ("already revoked"), and a
+server that does not know the agent at all is told apart ("NOT FOUND") from one where nothing is left.
 
 Names come from the identity plan (`agentiam.plan`), never re-derived here. The servers are reached through the
 `VaultSide` / `AwsSide` protocols, implemented by `vault_adapter.py` (hvac) and `aws_adapter.py` (boto3), which
@@ -13,37 +20,70 @@ the CLI imports lazily so the core stays free of both.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, as_completed
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from agentiam.environment.load import load_environment
+from agentiam.environment.load import load_environment, project_root
 from agentiam.environment.model import Selection
 from agentiam.errors import ServerError, UserError
-from agentiam.findings import Severity
+from agentiam.findings import Finding, Severity
 from agentiam.plan import names
 from agentiam.plan.build import KILL_SWITCH_POLICY, build_plan
 from agentiam.plan.model import AgentPlan, IdentityPlan
-from agentiam.project import discover_spec_files, load_specs
+from agentiam.project import SPEC_SUFFIXES, load_specs
 from agentiam.spec.model import DatabaseAccess
+
+# Seconds every step gets from the start of the run. A hung server costs each step its socket timeouts (seconds);
+# this is the backstop, sized for the token step, which scans every token Vault holds (~3 ms each on a busy host).
+DEFAULT_TIMEOUT = 120.0
+AWS_GRACE = 2.0  # seconds the token scan leaves the AWS deny before it starts (see `_after`)
 
 
 class Outcome(str, Enum):
     """What one step achieved."""
 
     REVOKED = "revoked"  # this run changed something
-    ALREADY = "already revoked"  # nothing left to do (second run)
-    FAILED = "FAILED"
+    ALREADY = "already revoked"  # nothing left to do (second run, or a concurrent run did it)
+    FAILED = "FAILED"  # the server refused, failed or did not answer in time: access may remain
+    NOT_FOUND = "NOT FOUND"  # this server does not know the agent (wrong address or account, never applied)
+
+
+@dataclass(frozen=True)
+class Remaining:
+    """Something a failed step leaves alive, with what an operator needs to finish it by hand if need be."""
+
+    kind: str  # "database user"
+    lease_id: str  # Vault's lease: `sys/leases/revoke` on it drops the user once the database answers
+    role: str  # the database role that created it
+    issued: str | None  # ISO 8601 UTC, from sys/leases/lookup
+    expires: str | None  # until when the password works (the creation statement's VALID UNTIL), ISO 8601 UTC
+    expires_is_bound: bool = False  # True: an upper bound (the lease's own expiry was moved when its token died)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "lease_id": self.lease_id, "role": self.role, "issued": self.issued,
+                "expires": self.expires, "expires_is_bound": self.expires_is_bound}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Remaining:
+        return cls(kind=str(data["kind"]), lease_id=str(data["lease_id"]), role=str(data["role"]),
+                   issued=data.get("issued"), expires=data.get("expires"),
+                   expires_is_bound=bool(data.get("expires_is_bound", False)))
 
 
 @dataclass(frozen=True)
 class StepResult:
-    """What a side reports for one step: outcome and a short, secret-free detail."""
+    """What a side reports for one step: outcome, a short secret-free detail, and what is still alive."""
 
     outcome: Outcome
     detail: str
+    remaining: tuple[Remaining, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +95,13 @@ class Step:
     target: str
     outcome: Outcome
     detail: str
+    seconds: float = 0.0  # from the start of the run to the step's end (or to the deadline)
+    remaining: tuple[Remaining, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"system": self.system, "action": self.action, "target": self.target, "outcome": self.outcome.value,
+                "detail": self.detail, "seconds": round(self.seconds, 3),
+                "remaining": [r.to_json() for r in self.remaining]}
 
 
 @dataclass(frozen=True)
@@ -68,28 +115,47 @@ class Revocation:
     status_in_spec: str
     cutoff: str  # ISO 8601 UTC: sessions issued before it are denied on AWS
     steps: list[Step]
+    vault_addr: str = ""
 
     @property
-    def ok(self) -> bool:
-        return all(step.outcome is not Outcome.FAILED for step in self.steps)
+    def complete(self) -> bool:
+        """Every step revoked or found nothing left: the agent is cut off everywhere this run looked."""
+        return all(step.outcome in (Outcome.REVOKED, Outcome.ALREADY) for step in self.steps)
+
+    @property
+    def ok(self) -> bool:  # the name the JSON report has always used
+        return self.complete
+
+    @property
+    def unknown_to_vault(self) -> bool:
+        """The Vault asked does not know the agent's identity entity: most likely the wrong Vault."""
+        return any(s.system == "vault" and s.action == DISABLE_ENTITY and s.outcome is Outcome.NOT_FOUND
+                   for s in self.steps)
+
+    @property
+    def remaining(self) -> list[Remaining]:
+        return [r for step in self.steps for r in step.remaining]
 
     def to_json(self) -> dict[str, Any]:
         return {"agent": self.agent, "environment": self.environment, "identity_name": self.identity_name,
                 "source_file": self.source_file, "status_in_spec": self.status_in_spec, "cutoff": self.cutoff,
-                "ok": self.ok, "steps": [{"system": s.system, "action": s.action, "target": s.target,
-                                          "outcome": s.outcome.value, "detail": s.detail} for s in self.steps]}
+                "vault_addr": self.vault_addr, "ok": self.ok,
+                "result": "revoked" if self.complete else "incomplete",
+                "steps": [s.to_json() for s in self.steps]}
 
 
 class VaultSide(Protocol):
     """The Vault calls the kill switch needs (implemented in `vault_adapter.VaultRevoker`)."""
 
+    address: str
+
     def disable_entity(self, name: str) -> StepResult: ...
 
     def destroy_secret_ids(self, mount: str, role: str) -> StepResult: ...
 
-    def revoke_leases(self, prefix: str) -> StepResult: ...
+    def revoke_leases(self, mount: str, role: str) -> StepResult: ...
 
-    def revoke_entity_tokens(self, entity_name: str) -> StepResult: ...
+    def revoke_entity_tokens(self, entity_name: str, deadline: float) -> StepResult: ...
 
 
 class AwsSide(Protocol):
@@ -97,6 +163,13 @@ class AwsSide(Protocol):
 
     def attach_kill_switch(self, role_name: str, policy_name: str, policy: dict[str, Any],
                            unconditional: dict[str, Any]) -> StepResult: ...
+
+
+DISABLE_ENTITY = "disable identity entity"
+DESTROY_SECRET_IDS = "destroy secret ids"
+REVOKE_LEASES = "revoke database leases"
+REVOKE_TOKENS = "revoke tokens of the entity"
+DENY_SESSIONS = "deny sessions issued before now"
 
 
 def kill_switch_policy(cutoff: str) -> dict[str, Any]:
@@ -110,12 +183,19 @@ def agent_entry(agent: str, stack: str, specs_dir: Path, stacks_dir: Path) -> tu
     """The plan entry of `agent` in `stack`, built from its own spec only.
 
     A kill switch must work while another agent's spec is broken: unlike `compile_plan`, this does not stop on
-    other files' findings. The stack's shard selection is ignored (the agent may live in any shard).
+    other files' findings. The stack's shard selection is ignored (the agent may live in any shard). Specs are
+    named after their agent (README: writing a spec), so that file is read first: the time to the first cut does
+    not grow with the fleet; only if it is missing or names another agent is every spec read.
     """
     environment = load_environment(stacks_dir, stack)
     environment = environment.model_copy(update={"selection": Selection()})
-    specs, findings = load_specs(discover_spec_files([specs_dir]))
-    mine = [s for s in specs if s.spec.name == agent]
+    root = project_root(stacks_dir)
+    named, _, _ = load_specs(_named_after(agent, specs_dir), root)
+    mine = [s for s in named if s.spec.name == agent]
+    findings: list[Finding] = []
+    if len(mine) != 1:
+        specs, findings, _ = load_specs([specs_dir], root)
+        mine = [s for s in specs if s.spec.name == agent]
     if not mine:
         broken = [f for f in findings if f.severity is Severity.ERROR]
         hint = f"; {len(broken)} spec file(s) could not be read, fix them first" if broken else ""
@@ -128,6 +208,13 @@ def agent_entry(agent: str, stack: str, specs_dir: Path, stacks_dir: Path) -> tu
     except KeyError as exc:
         raise UserError(f"agent {agent!r} is not deployed to environment {environment.name!r} "
                         f"(its spec lists {', '.join(mine[0].spec.environments)})") from exc
+
+
+def _named_after(agent: str, specs_dir: Path) -> list[Path]:
+    """`<agent>.yaml` / `<agent>.yml` anywhere under `specs_dir` (links not followed: the reader judges them)."""
+    names_wanted = {f"{agent}{suffix}" for suffix in SPEC_SUFFIXES}
+    return sorted(Path(folder) / name for folder, _dirs, files in os.walk(specs_dir)
+                  for name in files if name in names_wanted)
 
 
 def database_roles(entry: AgentPlan, plan: IdentityPlan) -> list[tuple[str, str]]:
@@ -144,36 +231,104 @@ def database_roles(entry: AgentPlan, plan: IdentityPlan) -> list[tuple[str, str]
     return sorted(found)
 
 
-def _run(system: str, action: str, target: str, call: Callable[[], StepResult]) -> Step:
-    try:
-        result = call()
-    except ServerError as exc:
-        # Report and go on: every other step still cuts access; the exit code says not everything succeeded.
-        return Step(system, action, target, Outcome.FAILED, str(exc))
-    return Step(system, action, target, result.outcome, result.detail)
+@dataclass
+class _Job:
+    system: str
+    action: str
+    target: str
+    call: Callable[[], StepResult]
+    future: Future[tuple[StepResult, float]] = field(default_factory=Future)
 
 
-def revoke(entry: AgentPlan, plan: IdentityPlan, vault: VaultSide, aws: AwsSide | None,
-           now: dt.datetime | None = None) -> Revocation:
-    """Run every step against the servers; a failed step is reported and the others still run."""
+def _start(job: _Job, started: float) -> None:
+    """Run `job.call` in a daemon thread: one that never answers cannot keep the command from reporting and exiting."""
+
+    def run() -> None:
+        try:
+            result = job.call()
+        except ServerError as exc:
+            # Report and go on: every other step still cuts access; the exit code says not everything succeeded.
+            result = StepResult(Outcome.FAILED, str(exc))
+        except BaseException as exc:  # noqa: BLE001 - a bug in one step must not lose the others' report
+            job.future.set_exception(exc)
+            return
+        job.future.set_result((result, time.monotonic() - started))
+
+    threading.Thread(target=run, name=f"revoke {job.action}", daemon=True).start()
+
+
+def _step(job: _Job, result: StepResult, seconds: float) -> Step:
+    return Step(job.system, job.action, job.target, result.outcome, result.detail, seconds, result.remaining)
+
+
+def _after(waits: list[tuple[_Job, float]], call: Callable[[], StepResult]) -> StepResult:
+    """`call()` once each job in `waits` has answered, failed, or passed its own wait limit (monotonic instant).
+
+    The token step scans every token Vault holds, thousands of requests from several threads: started with the
+    others, it would queue the entity disable, the one request that blocks every token at once, behind its own, and
+    starve the AWS step (which imports boto3 in its thread) of the interpreter. So it waits for the entity disable,
+    and a little (never the whole deadline: AWS may hang) for the AWS deny.
+    """
+    for job, limit in waits:
+        try:
+            job.future.result(timeout=max(0.0, limit - time.monotonic()))
+        except BaseException:  # noqa: BLE001 - the awaited step's own report says what happened to it
+            pass
+    return call()
+
+
+def revoke(entry: AgentPlan, plan: IdentityPlan, vault: VaultSide | None, aws: AwsSide | None,
+           now: dt.datetime | None = None, timeout: float = DEFAULT_TIMEOUT,
+           progress: Callable[[Step], None] | None = None) -> Revocation:
+    """Run every step against the servers at once; a step not done within `timeout` seconds is reported FAILED.
+
+    `progress(step)` is called as each step ends, in the order they end (the report keeps the plan's order).
+    """
     cutoff = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = time.monotonic()
+    deadline = started + timeout
     v = entry.vault
-    steps = [
-        _run("vault", "disable identity entity", f"identity/entity/name/{v.entity.name}",
-             lambda: vault.disable_entity(v.entity.name)),
-        _run("vault", "destroy secret ids", f"auth/{v.approle.mount}/role/{v.approle.role_name}/secret-id",
-             lambda: vault.destroy_secret_ids(v.approle.mount, v.approle.role_name)),
-    ]
-    for mount, role in database_roles(entry, plan):
-        prefix = f"{mount}/creds/{role}/"
-        steps.append(_run("vault", "revoke database leases", prefix, lambda p=prefix: vault.revoke_leases(p)))
-    steps.append(_run("vault", "revoke tokens of the entity", f"auth/token (entity {v.entity.name})",
-                      lambda: vault.revoke_entity_tokens(v.entity.name)))
+    jobs: list[_Job] = []
+    aws_job = None
     if aws is not None:
         policy = kill_switch_policy(cutoff)
-        steps.append(_run("aws", "deny sessions issued before now",
-                          f"iam role {entry.aws.role_name} / {entry.aws.kill_switch_policy_name}",
-                          lambda: aws.attach_kill_switch(entry.aws.role_name, entry.aws.kill_switch_policy_name,
-                                                         policy, KILL_SWITCH_POLICY)))
+        aws_job = _Job("aws", DENY_SESSIONS, f"iam role {entry.aws.role_name} / {entry.aws.kill_switch_policy_name}",
+                       lambda: aws.attach_kill_switch(entry.aws.role_name, entry.aws.kill_switch_policy_name,
+                                                      policy, KILL_SWITCH_POLICY))
+    if vault is not None:
+        entity = _Job("vault", DISABLE_ENTITY, f"identity/entity/name/{v.entity.name}",
+                      lambda: vault.disable_entity(v.entity.name))
+        jobs.append(entity)
+        waits = [(entity, deadline)] + ([(aws_job, min(deadline, started + AWS_GRACE))] if aws_job else [])
+        jobs.append(_Job("vault", DESTROY_SECRET_IDS, f"auth/{v.approle.mount}/role/{v.approle.role_name}/secret-id",
+                         lambda: vault.destroy_secret_ids(v.approle.mount, v.approle.role_name)))
+        for mount, role in database_roles(entry, plan):
+            jobs.append(_Job("vault", REVOKE_LEASES, f"{mount}/creds/{role}/",
+                             lambda m=mount, r=role: vault.revoke_leases(m, r)))
+        jobs.append(_Job("vault", REVOKE_TOKENS, f"auth/token (entity {v.entity.name})",
+                         lambda: _after(waits, lambda: vault.revoke_entity_tokens(v.entity.name, deadline))))
+    if aws_job is not None:
+        jobs.append(aws_job)
+    # The AWS deny first: on a loaded machine the first thread started is the first to run.
+    for job in sorted(jobs, key=lambda j: j.system != "aws"):
+        _start(job, started)
+    done: dict[int, Step] = {}
+    by_future = {id(job.future): index for index, job in enumerate(jobs)}
+    try:
+        for future in as_completed([job.future for job in jobs], timeout=max(0.0, deadline - time.monotonic())):
+            index = by_future[id(future)]
+            done[index] = _step(jobs[index], *future.result())
+            if progress is not None:
+                progress(done[index])
+    except TimeoutError:
+        late = StepResult(Outcome.FAILED, f"no answer within {timeout:g} s (server hung or slow); the request may "
+                                          "still complete: run again to see")
+        for index, job in enumerate(jobs):
+            if index not in done:
+                done[index] = _step(job, late, timeout)
+                if progress is not None:
+                    progress(done[index])
+    steps = [done[index] for index in range(len(jobs))]
     return Revocation(agent=entry.agent, environment=entry.environment, identity_name=entry.identity_name,
-                      source_file=entry.source_file, status_in_spec=entry.status, cutoff=cutoff, steps=steps)
+                      source_file=entry.source_file, status_in_spec=entry.status, cutoff=cutoff, steps=steps,
+                      vault_addr=vault.address if vault is not None else "")

@@ -9,6 +9,7 @@ the YAML 1.2 core schema (only true/false are booleans, dates stay strings).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +17,15 @@ from typing import Any
 import yaml
 
 from agentiam.findings import Finding, Severity
+from agentiam.inputs.files import SPEC, InputKind, too_large_detail
 
-MAX_SPEC_BYTES = 256 * 1024
+MAX_SPEC_BYTES = SPEC.limit
 MAX_DEPTH = 1000  # nesting levels; real specs use about 6 (see `_too_deep`)
+# Every number a spec or stack config holds is a count, a size or a duration: 64-bit signed at most (what Vault and
+# AWS accept). A longer digit string is refused before conversion: CPython refuses int() of more than 4,300 digits
+# with a ValueError, and converting a long one costs quadratic time.
+MAX_NUMBER_TEXT = 40
+_INT64 = 2 ** 63
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _INT = re.compile(r"[-+]?[0-9]+\Z")
@@ -139,10 +146,20 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         return False
     if value[0] in _NUMBER_START:  # most scalars are names: skip the number patterns for them
         if _INT.match(value):
-            return int(value)
+            if len(value) <= MAX_NUMBER_TEXT and -_INT64 <= (number := int(value)) < _INT64:
+                return number
+            raise _Reject("YAML008", node, _out_of_range(value))
         if _FLOAT.match(value):
-            return float(value)
+            if len(value) <= MAX_NUMBER_TEXT and math.isfinite(real := float(value)):
+                return real
+            raise _Reject("YAML008", node, _out_of_range(value))
     return value
+
+
+def _out_of_range(value: str) -> str:
+    shown = value if len(value) <= 24 else f"{value[:20]}... ({len(value)} characters)"
+    return (f"number {shown} is out of range: numbers are 64-bit integers or finite decimals of at most "
+            f"{MAX_NUMBER_TEXT} characters; quote the value if it is text")
 
 
 def _build(node: yaml.Node, seen: set[int], path: str, positions: dict[str, int],
@@ -228,18 +245,18 @@ def _too_deep(text: str) -> yaml.Mark | None:
     return None
 
 
-def too_large(file: str, size: int) -> Finding:
-    """YAML005: the file is over MAX_SPEC_BYTES."""
-    return Finding(file, 1, 1, "YAML005", Severity.ERROR, "",
-                   f"file is {size} bytes; agent specs are limited to {MAX_SPEC_BYTES} bytes")
+def too_large(file: str, size: int, kind: InputKind = SPEC) -> Finding:
+    """YAML005: the file is over its kind's limit."""
+    return Finding(file, 1, 1, "YAML005", Severity.ERROR, "", f"file is {too_large_detail(size, kind)}")
 
 
-def parse_spec_bytes(file: str, raw: bytes, what: str = "an agent spec") -> tuple[SourceDocument | None, list[Finding]]:
+def parse_spec_bytes(file: str, raw: bytes, kind: InputKind = SPEC) -> tuple[SourceDocument | None, list[Finding]]:
     """Parse one spec file's bytes; returns the document or the findings that stopped it.
 
-    `what` names the kind of file in messages (stack configs are read by the same loader)."""
-    if len(raw) > MAX_SPEC_BYTES:
-        return None, [too_large(file, len(raw))]
+    `kind` names the kind of file in messages and sets its size limit (stack configs are read by the same loader)."""
+    what = kind.singular
+    if len(raw) > kind.limit:
+        return None, [too_large(file, len(raw), kind)]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import stat
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -15,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agentiam.findings import Finding, Severity
+from agentiam.inputs.files import SPEC, Refused, file_finding, locate
 from agentiam.spec.model import LOCATED_PROBLEMS, AgentSpec
-from agentiam.spec.source import (MAX_SPEC_BYTES, PathPart, SourceDocument, field_name, parse_spec_bytes,
-                                   too_large)
+from agentiam.spec.source import PathPart, SourceDocument, field_name, parse_spec_bytes
 
 _MAX_SHOWN = 80  # characters of an offending value quoted in a message (a value may be kilobytes long)
 _YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO", "ON", "OFF"}
@@ -177,16 +175,11 @@ def load_spec_bytes(file: str, raw: bytes) -> tuple[LoadedSpec | None, list[Find
     return LoadedSpec(file, document, spec), []
 
 
-def load_spec_file(path: Path) -> tuple[LoadedSpec | None, list[Finding]]:
-    """Read, parse and validate one spec file."""
-    name = str(path)
+def load_spec_file(path: Path, anchor: Path = Path(".")) -> tuple[LoadedSpec | None, list[Finding]]:
+    """Read, parse and validate one spec file; links and special files are refused below `anchor` (the project root)."""
+    tree, rel = locate(path, anchor)
     try:
-        status = os.stat(path)
-        if not stat.S_ISREG(status.st_mode):  # a FIFO or device would block the read or never end
-            return None, [Finding(name, 1, 1, "YAML000", Severity.ERROR, "", "not a regular file")]
-        if status.st_size > MAX_SPEC_BYTES:  # refused before reading: a stray multi-gigabyte file is never loaded
-            return None, [too_large(name, status.st_size)]
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [Finding(name, 1, 1, "YAML000", Severity.ERROR, "", f"cannot read file: {exc.strerror}")]
-    return load_spec_bytes(name, raw)
+        raw = tree.read(rel, SPEC)
+    except Refused as refused:
+        return None, [file_finding(str(path), refused)]
+    return load_spec_bytes(str(path), raw)

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentiam.client.errors import LeaseExpired, PermissionDenied, VaultRequestError
+from agentiam.client.errors import LeaseExpired, LoginRefused, PermissionDenied, VaultRequestError
 from agentiam.client.vault import Lease, Login
 
 
@@ -35,33 +35,49 @@ class FakeApi:
     issued: int = 0  # database users handed out
     down: VaultRequestError | None = None  # raised by every call while set (Vault sealed or unreachable)
     renew_delay: float = 0.0  # real seconds renew_self takes (widens race windows in thread tests)
+    dead: set[str] = field(default_factory=set)  # tokens Vault no longer honours (an operator revoked them)
+    disabled: bool = False  # the agent's entity is disabled: cert login refused with 403
+    denied_paths: set[str] = field(default_factory=set)  # paths the agent's policy refuses
 
-    def cert_login(self, mount: str, role: str) -> Login:
+    def _token_call(self, token: str, path: str) -> None:
+        if self.down:
+            raise self.down
+        if token in self.dead or self.disabled:
+            raise PermissionDenied(path, "permission denied", status=403)
+
+    def cert_login(self, mount: str, role: str, **_: Any) -> Login:
         if self.down:
             raise self.down
         self.calls.append("cert_login")
+        if self.disabled:
+            raise LoginRefused(f"auth/{mount}/login", "login refused: permission denied", status=403)
         return Login("hvs.SECRET-CERT-TOKEN", "cert-accessor", 120, False, ("login",), "entity-1")
 
-    def wrapped_secret_id(self, token: str, mount: str, role: str, wrap_ttl: int) -> str:
+    def auth_mount_exists(self, mount: str, **_: Any) -> bool:
+        self.calls.append("probe")
+        return True
+
+    def wrapped_secret_id(self, token: str, mount: str, role: str, wrap_ttl: int, **_: Any) -> str:
         self.calls.append("wrapped_secret_id")
         return "hvs.SECRET-WRAPPING"
 
-    def unwrap_secret_id(self, wrapping_token: str) -> str:
+    def unwrap_secret_id(self, wrapping_token: str, **_: Any) -> str:
         self.calls.append("unwrap")
         return "SECRET-ID"
 
-    def approle_login(self, mount: str, role_id: str, secret_id: str) -> Login:
+    def approle_login(self, mount: str, role_id: str, secret_id: str, **_: Any) -> Login:
         self.calls.append("approle_login")
         token = f"hvs.SECRET-TOKEN-{sum(c == 'approle_login' for c in self.calls)}"
         self.tokens[token] = self.clock()
         return Login(token, "acc-" + token.rsplit("-", 1)[-1], self.ttl, True, ("agent", "default"), "entity-1")
 
-    def lookup_self(self, token: str) -> dict[str, Any]:
+    def lookup_self(self, token: str, **_: Any) -> dict[str, Any]:
+        self._token_call(token, "auth/token/lookup-self")
+        self.calls.append("lookup_self")
         return {"explicit_max_ttl": self.max_ttl, "ttl": self.ttl}
 
-    def renew_self(self, token: str, increment: int) -> Login:
-        if self.down:
-            raise self.down
+    def renew_self(self, token: str, increment: int, **_: Any) -> Login:
+        self._token_call(token, "auth/token/renew-self")
         time.sleep(self.renew_delay)
         self.calls.append(f"renew:{token}")
         if self.deny_renewal:
@@ -69,17 +85,21 @@ class FakeApi:
         left = self.tokens[token] + self.max_ttl - self.clock()
         return Login(token, "acc-" + token.rsplit("-", 1)[-1], int(min(increment, left)), True, ("agent", "default"), "entity-1")
 
-    def revoke_self(self, token: str) -> None:
+    def revoke_self(self, token: str, **_: Any) -> None:
         self.revoked.add(token)
 
-    def read_lease(self, token: str, path: str) -> Lease:
+    def read_lease(self, token: str, path: str, **_: Any) -> Lease:
+        self._token_call(token, path)
+        if path in self.denied_paths:
+            raise PermissionDenied(path, "permission denied", status=403)
         self.calls.append(f"read:{path}")
         self.issued += 1
         lease_id = f"{path}/lease{self.issued}"
         self.leases[lease_id] = self.clock()
         return Lease(lease_id, self.lease_ttl, True, {"username": f"v-user-{self.issued}", "password": "SECRET-PASSWORD"})
 
-    def renew_lease(self, token: str, lease_id: str, increment: int) -> int:
+    def renew_lease(self, token: str, lease_id: str, increment: int, **_: Any) -> int:
+        self._token_call(token, "sys/leases/renew")
         self.calls.append("renew_lease")
         if lease_id not in self.leases:
             raise LeaseExpired("sys/leases/renew", "lease not found")

@@ -24,9 +24,9 @@ def _answer(n: int, ttl: int) -> Lease:
 def test_the_session_uses_vault_credentials_and_refreshes_them_before_expiry() -> None:
     reads: list[int] = []
 
-    def read() -> Lease:
+    def read() -> tuple[Lease, int]:
         reads.append(1)
-        return _answer(len(reads), ttl=300)  # inside botocore's 15-minute refresh window: refresh on each use
+        return _answer(len(reads), ttl=300), 1  # inside botocore's 15-minute refresh window: refresh on each use
 
     session = vault_boto3_session(read, region_name="eu-west-1")
     first = session.get_credentials().get_frozen_credentials()
@@ -41,15 +41,52 @@ def test_the_session_uses_vault_credentials_and_refreshes_them_before_expiry() -
 def test_long_lived_credentials_are_not_fetched_again() -> None:
     reads: list[int] = []
 
-    def read() -> Lease:
+    def read() -> tuple[Lease, int]:
         reads.append(1)
-        return _answer(len(reads), ttl=3600)
+        return _answer(len(reads), ttl=3600), 1
 
     session = vault_boto3_session(read)
     credentials = session.get_credentials()
     for _ in range(3):
         assert credentials.get_frozen_credentials().access_key == "ASIAFAKE1"
     assert len(reads) == 1
+
+
+def test_credentials_obtained_with_a_token_found_dead_are_fetched_again_before_the_next_use() -> None:
+    dead: set[int] = set()
+    generation = [1]
+    reads: list[int] = []
+
+    def read() -> tuple[Lease, int]:
+        reads.append(generation[0])
+        return _answer(len(reads), ttl=3600), generation[0]
+
+    credentials = vault_boto3_session(read, lambda g: g not in dead).get_credentials()
+    assert credentials.get_frozen_credentials().access_key == "ASIAFAKE1"
+    dead.add(1)  # the session found token 1 revoked and logged in again (generation 2)
+    generation[0] = 2
+    assert credentials.get_frozen_credentials().access_key == "ASIAFAKE2"
+    assert reads == [1, 2]
+
+
+def test_a_refusal_while_fetching_reaches_the_aws_call_instead_of_old_credentials() -> None:
+    from agentiam.client.errors import AgentDisabled
+
+    answers: list[object] = [(_answer(1, ttl=3600), 1),
+                             AgentDisabled("auth/cert/login", "the agent's identity is disabled")]
+
+    def read() -> tuple[Lease, int]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+    alive = {1: True}
+    credentials = vault_boto3_session(read, lambda g: alive[g]).get_credentials()
+    credentials.get_frozen_credentials()
+    alive[1] = False
+    with pytest.raises(AgentDisabled):
+        credentials.get_frozen_credentials()
 
 
 def test_older_engines_security_token_field_is_accepted() -> None:

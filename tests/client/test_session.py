@@ -33,7 +33,7 @@ def session(api: FakeApi, clock: Clock) -> AgentSession:
 
 def test_login_is_certificate_then_wrapped_secret_id_then_approle(session: AgentSession, api: FakeApi) -> None:
     assert session.token() == "hvs.SECRET-TOKEN-1"
-    assert api.calls == ["cert_login", "wrapped_secret_id", "unwrap", "approle_login"]
+    assert api.calls == ["cert_login", "wrapped_secret_id", "unwrap", "approle_login", "lookup_self"]
     assert api.revoked == {"hvs.SECRET-CERT-TOKEN"}  # its last use spent on revoking itself
 
 
@@ -156,7 +156,11 @@ def test_a_vault_sealed_mid_run_keeps_the_valid_token_then_fails_clearly_then_re
     clock.now += 9  # expired while sealed: no token to give, and the error says why
     with pytest.raises(VaultSealed, match="Vault is sealed"):
         session.token()
-    api.down = None  # unsealed: the next call logs in again
+    with pytest.raises(VaultSealed, match=r"next login attempt in 0\.[2-5]"):
+        session.token()  # within the backoff after a failed login: no new attempt, the same error at once
+    assert api.calls.count("cert_login") == 1
+    api.down = None  # unsealed: the first call after the backoff logs in again
+    clock.now += 0.5
     assert session.token() == "hvs.SECRET-TOKEN-2"
 
 

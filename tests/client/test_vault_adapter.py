@@ -10,7 +10,7 @@ import hvac.exceptions
 import pytest
 
 from agentiam.client import LeaseExpired, LoginRefused, PermissionDenied, VaultSealed, VaultUnavailable
-from agentiam.client.errors import NotFound, VaultRequestError
+from agentiam.client.errors import NotFound, RateLimited, VaultRequestError
 from agentiam.client.vault import Backoff, Login, VaultApi, _mapped
 from agentiam.errors import ConfigError, ServerError
 from tests.servers import free_port
@@ -25,7 +25,8 @@ from tests.servers import free_port
     (hvac.exceptions.InvalidRequest("invalid secret id", errors=["invalid secret id"]), True, False, LoginRefused),
     (hvac.exceptions.InvalidRequest("lease not found", errors=["lease not found"]), False, True, LeaseExpired),
     (hvac.exceptions.InvalidPath(None, errors=[]), False, False, NotFound),
-    (hvac.exceptions.RateLimitExceeded("quota", errors=["quota"]), False, False, VaultRequestError),
+    (hvac.exceptions.RateLimitExceeded("quota", errors=["quota"]), False, False, RateLimited),
+    (hvac.exceptions.RateLimitExceeded("quota", errors=["quota"]), True, False, RateLimited),
 ])
 def test_hvac_errors_become_project_errors_naming_the_path(error: hvac.exceptions.VaultError, login: bool,
                                                            lease: bool, expected: type) -> None:

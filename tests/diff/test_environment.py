@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from agentiam.cli.main import cli
 from agentiam.diff.compute import _trust_changes
 from agentiam.diff.model import DiffReport, Direction, EnvironmentDiff, Verdict
-from agentiam.plan.build import agent_plan
+from agentiam.diff.platform import EnvironmentSide, platform_changes
+from agentiam.plan.build import agent_plan, platform_plan
 from agentiam.project import load_environments
 from agentiam.render.diff_github import annotations
 from agentiam.render.diff_markdown import render_markdown
@@ -183,3 +184,19 @@ def test_environment_verdict_counts_for_fail_on(spec_repo: SpecRepo, monkeypatch
     [staging] = data["environments"]
     assert staging["environment"] == "staging" and staging["verdict"] == "widened: high risk"
     assert staging["changes"][0]["risks"][0]["id"] == "audit-weakened"
+
+
+def test_a_login_mounts_brute_force_guards_are_described_never_hidden() -> None:
+    """Lockout and the login rate limit are plan decisions (code): a change shows, a looser limit is labelled."""
+    env = load_environments(PROJECT / "stacks")["dev"]
+    before = platform_plan([], env)
+    approle = next(m for m in before.mounts if m.type == "approle")
+    assert approle.user_lockout_disable and approle.login_rate_limit is not None
+    looser = approle.model_copy(update={"user_lockout_disable": False, "login_rate_limit": None})
+    after = before.model_copy(update={"mounts": [looser if m is approle else m for m in before.mounts]})
+    changes = {c.subject: c for c in platform_changes(EnvironmentSide(env, before), EnvironmentSide(env, after))}
+    lockout = changes[f"{approle.path} user lockout"]
+    assert (lockout.before, lockout.after) == ("off", "on")
+    limit = changes[f"{approle.path} login rate limit"]
+    assert limit.direction.value == "wider" and limit.after == "none"
+    assert [r.id for r in limit.risks] == ["guardrail-loosened"]

@@ -10,6 +10,7 @@ import pytest
 from agentiam.diff import gitsource
 from agentiam.diff.gitsource import GitError, GitRepo, blob_id
 from agentiam.errors import SpecError
+from agentiam.inputs.files import Problem
 from tests.diff.conftest import INVOICE, PAYMENT, SpecRepo, git
 
 
@@ -81,26 +82,38 @@ def test_worktree_snapshot_untracked_deleted_and_ignored(spec_repo: SpecRepo) ->
     assert sorted(contents) == ["agent_specs/billing/new-agent.yaml"]  # unmodified files are not read
 
 
-def test_symlinks_are_read_as_git_stores_them_and_a_dangling_one_is_a_finding(spec_repo: SpecRepo) -> None:
-    # git stores a symlink as its target path: the worktree must agree (same blob id), never follow the link,
-    # and a committed link whose target is gone must not crash the diff of the working tree.
-    os.symlink("/nonexistent/spec.yaml", spec_repo.root / "agent_specs/billing/dangling.yaml")
-    os.symlink("../../stacks/Pulumi.dev.yaml", spec_repo.root / "agent_specs/billing/link.yaml")
+def test_links_are_refused_by_mode_never_read_as_the_path_they_store(spec_repo: SpecRepo) -> None:
+    # git stores a symlink as its target path; read as a spec, that text would be compiled while validate, plan
+    # and Pulumi follow the link to another file. Committed or on disk, tracked or not, dangling or not: refused.
+    dangling, link = "agent_specs/billing/dangling.yaml", "agent_specs/billing/link.yaml"
+    os.symlink("/nonexistent/spec.yaml", spec_repo.root / dangling)
+    os.symlink("../../stacks/Pulumi.dev.yaml", spec_repo.root / link)
     spec_repo.commit("links")
     repo = GitRepo(spec_repo.root)
     committed = repo.snapshot("HEAD", "agent_specs", "stacks")
     on_disk, contents = repo.worktree_snapshot("agent_specs", "stacks")
-    assert on_disk.specs == committed.specs and not contents
-    assert repo.read_worktree("agent_specs/billing/dangling.yaml") == b"/nonexistent/spec.yaml"
+    assert sorted(committed.specs) == sorted(on_disk.specs) == [INVOICE, PAYMENT] and not contents
+    for snapshot in (committed, on_disk):
+        assert {p: (r.problem, r.path) for p, r in snapshot.refused.items()} == {
+            dangling: (Problem.SYMLINK, dangling), link: (Problem.SYMLINK, link)}
     os.symlink("/elsewhere.yaml", spec_repo.root / "agent_specs/billing/untracked.yaml")
     on_disk, contents = repo.worktree_snapshot("agent_specs", "stacks")
-    assert contents == {"agent_specs/billing/untracked.yaml": b"/elsewhere.yaml"}
+    assert "agent_specs/billing/untracked.yaml" in on_disk.refused and not contents
     with pytest.raises(SpecError) as raised:
         spec_repo.diff("base", None)
-    assert {(f.file, f.rule_id) for f in raised.value.findings} >= {
-        ("agent_specs/billing/dangling.yaml", "YAML007"), ("agent_specs/billing/untracked.yaml", "YAML007")}
+    assert {(f.file, f.rule_id) for f in raised.value.findings} == {
+        (dangling, "FILE001"), (link, "FILE001"), ("agent_specs/billing/untracked.yaml", "FILE001")}
 
 
-def test_a_file_listed_by_git_but_gone_is_a_git_error(spec_repo: SpecRepo) -> None:
-    with pytest.raises(GitError, match="no longer on disk"):
-        GitRepo(spec_repo.root).read_worktree("agent_specs/billing/gone.yaml")
+def test_an_oversized_blob_is_refused_unread(spec_repo: SpecRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec_repo.write(INVOICE, spec_repo.read(INVOICE) + "# padding\n" * 30_000)
+    spec_repo.commit("huge")
+    read: list[str] = []
+    real = GitRepo.read_blobs
+    monkeypatch.setattr(GitRepo, "read_blobs", lambda self, oids: read.extend(oids := list(oids)) or real(self, oids))
+    with pytest.raises(SpecError) as raised:
+        spec_repo.diff()
+    size = len(spec_repo.read(INVOICE).encode())
+    assert [f.render() for f in raised.value.findings] == [
+        f"{INVOICE}:1:1  YAML005  file is {size} bytes; agent specs are limited to 262144 bytes"]
+    assert git(spec_repo.root, "rev-parse", f"HEAD:{INVOICE}").strip() not in read

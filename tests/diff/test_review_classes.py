@@ -162,8 +162,9 @@ def test_a_kv_mount_moved_in_a_stack_config_shows_on_each_agent(spec_repo: SpecR
 def test_a_trusted_principal_in_another_account_needs_a_reason_and_is_labelled(spec_repo: SpecRepo) -> None:
     old = "arn:aws:iam::333333333333:role/vault-aws-secrets-engine"
     spec_repo.edit("stacks/Pulumi.prod.yaml", old, "arn:aws:iam::444444444444:role/vault")
-    with pytest.raises(Exception, match="aws_secrets_engine_principal_cross_account_reason"):
-        findings(spec_repo)
+    # A stack-config finding, located, in validate's result (not an exception: every output format shows it).
+    assert [(f.file, f.rule_id, f.path) for f in findings(spec_repo) if "cross_account_reason" in f.message] == [
+        (str(spec_repo.root / "stacks/Pulumi.prod.yaml"), "CFG002", "aws_secrets_engine_principal_arn")]
     spec_repo.edit("stacks/Pulumi.prod.yaml", "arn:aws:iam::444444444444:role/vault",
                    "arn:aws:iam::444444444444:role/vault\n"
                    "    aws_secrets_engine_principal_cross_account_reason: Vault runs in the shared-services account")
@@ -249,3 +250,12 @@ def test_the_diff_judges_a_shared_path_against_its_unchanged_owner(spec_repo: Sp
                    "      shared_by: payment-gateway-sync\n      capabilities: [read, list]\n")
     report = spec_repo.diff("shared", None)  # the working tree
     assert [f.rule_id for f in report.findings] == ["AGT045"] and "list not allowed" in report.findings[0].message
+
+
+def test_two_agents_pinning_one_certificate_name_are_refused_on_both(spec_repo: SpecRepo) -> None:
+    for path in (INVOICE, PAYMENT):
+        spec_repo.edit(path, "function:", "authentication:\n  certificate_common_name: shared.{env}.agents.example.com\n"
+                                          "function:")
+    collisions = [f for f in findings(spec_repo) if f.rule_id == "AGT007"]
+    assert {f.file.rsplit("/", 1)[-1] for f in collisions} == {"invoice-reader.yaml", "payment-gateway-sync.yaml"}
+    assert all(f.path == "authentication.certificate_common_name" for f in collisions)

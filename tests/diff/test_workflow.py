@@ -13,7 +13,7 @@ import yaml
 
 from agentiam.plan import names
 from agentiam.render.diff_json import render_json
-from tests.diff.conftest import INVOICE, PROJECT, SpecRepo
+from tests.diff.conftest import INVOICE, PROJECT, SpecRepo, git
 
 WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "agentiam.yml"
 SHARDED = PROJECT / "stacks" / "sharded-example"
@@ -190,6 +190,13 @@ def test_a_sharded_environment_is_previewed_in_the_agents_shard_not_as_a_stack_n
     assert report.changed_stack_files == ["stacks/Pulumi.prod-1.yaml"]
     stacks = json.loads(_affected(step["run"], spec_repo.root, render_json(report)).split("=", 1)[1])
     assert "prod" not in stacks and "prod-1" in stacks
+    # The agent CA replaced: every cert role of every shard carries it, so every shard is previewed.
+    other_ca = (spec_repo.root / "stacks" / "ca" / "dev-agents-ca.pem").read_text()
+    spec_repo.write("stacks/ca/prod-agents-ca.pem", other_ca)
+    git(spec_repo.root, "commit", "-q", "-m", "prod CA rotated", "--", "stacks")  # not the step's own files
+    report = spec_repo.diff("HEAD~1")
+    assert report.changed_stack_files == [] and [e.environment for e in report.environments] == ["prod"]
+    assert _affected(step["run"], spec_repo.root, render_json(report)) == 'stacks=["prod-0", "prod-1"]\n'
 
 
 def test_the_affected_stacks_command_refuses_a_report_it_cannot_read(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from agentiam.environment.load import load_environment, parse_environment
+from agentiam.environment.load import load_environment, parse_environment, project_files
 from agentiam.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
+FILES = project_files(ROOT / "stacks")  # referenced files, as the project on disk holds them
 
 
 @pytest.mark.parametrize("stack,account", [("dev", "111111111111"), ("staging", "222222222222"),
@@ -30,7 +31,7 @@ def test_wrong_values_are_located_by_line_and_field():
     raw = raw.replace('account_id: "111111111111"', "account_id: 111111111111").replace(
         "retention_days: 30", "retention_days: 31")
     with pytest.raises(ConfigError) as caught:
-        parse_environment("stacks/Pulumi.dev.yaml", raw.encode())
+        parse_environment("stacks/Pulumi.dev.yaml", raw.encode(), FILES)
     lines = str(caught.value).splitlines()
     assert any(line.startswith("stacks/Pulumi.dev.yaml:8:17  CFG002  account_id: Input should be a valid string")
                for line in lines), lines
@@ -40,7 +41,7 @@ def test_wrong_values_are_located_by_line_and_field():
 
 def test_missing_config_key_is_a_config_error():
     with pytest.raises(ConfigError, match="CFG001"):
-        parse_environment("stacks/Pulumi.x.yaml", b"config:\n  aws:region: eu-west-1\n")
+        parse_environment("stacks/Pulumi.x.yaml", b"config:\n  aws:region: eu-west-1\n", FILES)
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -51,7 +52,7 @@ def test_missing_config_key_is_a_config_error():
 ])
 def test_a_stack_config_of_the_wrong_shape_is_named_as_one(raw, expected):
     with pytest.raises(ConfigError) as caught:
-        parse_environment("stacks/Pulumi.x.yaml", raw)
+        parse_environment("stacks/Pulumi.x.yaml", raw, FILES)
     assert str(caught.value) == expected
 
 
@@ -60,7 +61,7 @@ def test_a_schema_name_cannot_carry_sql():
     raw = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text().replace(
         "schemas: [public]", "schemas: ['public\"; DROP TABLE invoices; --']", 1)
     with pytest.raises(ConfigError) as caught:
-        parse_environment("stacks/Pulumi.dev.yaml", raw.encode())
+        parse_environment("stacks/Pulumi.dev.yaml", raw.encode(), FILES)
     assert str(caught.value) == (
         "stacks/Pulumi.dev.yaml:28:19  CFG002  databases.billing.schemas[public\"; DROP TABLE invoices; --]: "
         "expected a PostgreSQL schema name (lower-case identifier), e.g. 'public', "
@@ -70,7 +71,7 @@ def test_a_schema_name_cannot_carry_sql():
 def test_a_database_name_cannot_leave_its_vault_path():
     raw = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text().replace("      billing:\n", "      ../sys:\n", 1)
     with pytest.raises(ConfigError) as caught:
-        parse_environment("stacks/Pulumi.dev.yaml", raw.encode())
+        parse_environment("stacks/Pulumi.dev.yaml", raw.encode(), FILES)
     assert str(caught.value) == (
         "stacks/Pulumi.dev.yaml:23:7  CFG002  databases.../sys: expected a database connection name, as specs' "
         "`permissions.databases` refer to it, e.g. 'billing', got '../sys'")

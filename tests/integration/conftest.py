@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from tests import servers
+from tests.faults import FaultProxy
 from tests.integration.world import World, build_world
 
 _HERE = Path(__file__).parent
@@ -76,17 +77,42 @@ def billing_table(postgres: servers.PostgresServer) -> str:
     return "public.invoices"
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`agentiam revoke` records unfinished revocations: in the test's own folder, never the operator's."""
+    monkeypatch.setenv("AGENTIAM_STATE_DIR", str(tmp_path / "revocations"))
+
+
+@pytest.fixture
+def fault_proxy() -> Iterator[Callable[[int], FaultProxy]]:
+    """`fault_proxy(port)`: a FaultProxy in front of 127.0.0.1:port, closed after the test."""
+    proxies: list[FaultProxy] = []
+
+    def make(port: int) -> FaultProxy:
+        proxy = FaultProxy("127.0.0.1", port)
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        proxy.close()
+
+
 @pytest.fixture(scope="session")
 def world_factory(openbao_tls: servers.OpenBaoServer, postgres: servers.PostgresServer, billing_table: str,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[dict[str, str]], World]]:
-    """Build a throwaway environment of agents on the TLS OpenBao: `world_factory({name: spec_text})`."""
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., World]]:
+    """Build a throwaway environment of agents on the TLS OpenBao: `world_factory({name: spec_text})`.
+
+    `database_port=`: Vault reaches PostgreSQL there (a fault proxy) instead of directly.
+    """
     clients: list[hvac.Client] = []
 
-    def make(specs: dict[str, str]) -> World:
+    def make(specs: dict[str, str], *, database_port: int | None = None) -> World:
         client = hvac.Client(url=openbao_tls.address, token=openbao_tls.root_token,
                              verify=str(openbao_tls.ca_cert_path), timeout=10)
         clients.append(client)
-        return build_world(tmp_path_factory.mktemp("world"), openbao_tls, postgres, client, specs)
+        return build_world(tmp_path_factory.mktemp("world"), openbao_tls, postgres, client, specs,
+                           database_port=database_port)
 
     yield make
     for client in clients:

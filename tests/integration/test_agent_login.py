@@ -6,6 +6,8 @@ carries the agent's policy and lifetimes from the spec, and renewals never pass 
 
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 import time
 from collections.abc import Callable
@@ -184,8 +186,8 @@ class _RememberingApi(VaultApi):
         super().__init__(*args, **kwargs)
         self.cert_accessors: list[str] = []
 
-    def cert_login(self, mount: str, role: str) -> Login:
-        login = super().cert_login(mount, role)
+    def cert_login(self, mount: str, role: str, **kwargs: Any) -> Login:
+        login = super().cert_login(mount, role, **kwargs)
         self.cert_accessors.append(login.accessor)
         return login
 

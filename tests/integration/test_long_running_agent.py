@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import pytest
@@ -27,18 +28,18 @@ class RecordingApi(VaultApi):
         super().__init__(*args, **kwargs)
         self.secrets: list[str] = []
 
-    def unwrap_secret_id(self, wrapping_token: str) -> str:
-        secret_id = super().unwrap_secret_id(wrapping_token)
+    def unwrap_secret_id(self, wrapping_token: str, **kwargs: Any) -> str:
+        secret_id = super().unwrap_secret_id(wrapping_token, **kwargs)
         self.secrets += [wrapping_token, secret_id]
         return secret_id
 
-    def cert_login(self, mount: str, role: str) -> Login:
-        login = super().cert_login(mount, role)
+    def cert_login(self, mount: str, role: str, **kwargs: Any) -> Login:
+        login = super().cert_login(mount, role, **kwargs)
         self.secrets.append(login.token)
         return login
 
-    def approle_login(self, mount: str, role_id: str, secret_id: str) -> Login:
-        login = super().approle_login(mount, role_id, secret_id)
+    def approle_login(self, mount: str, role_id: str, secret_id: str, **kwargs: Any) -> Login:
+        login = super().approle_login(mount, role_id, secret_id, **kwargs)
         self.secrets += [role_id, login.token]
         return login
 

@@ -18,12 +18,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from agentiam.cli.main import cli
-from agentiam.client import AgentSession, LoginRefused, PermissionDenied
+from agentiam.cli.revoke import EXIT_INCOMPLETE
+from agentiam.client import AgentDisabled, AgentSession, LoginRefused, PermissionDenied
 from agentiam.client.vault import VaultApi
-from agentiam.errors import ServerError
 from agentiam.plan import names
 from agentiam.plan.build import KILL_SWITCH_POLICY
-from agentiam.revoke import kill_switch_policy
+from agentiam.revoke import Outcome, kill_switch_policy
 from agentiam.revoke.aws_adapter import AwsRevoker
 from tests import servers
 from tests.integration.world import World, reader_spec
@@ -87,7 +87,7 @@ def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
     assert result.exit_code == 0, result.output
 
     # Login refused: the certificate login itself, since the entity it maps to is disabled.
-    with pytest.raises(LoginRefused, match=f"auth/{v.cert.mount}/login: login refused: permission denied"):
+    with pytest.raises(AgentDisabled, match=f"auth/{v.cert.mount}/login: the agent's identity is disabled"):
         AgentSession(world.settings(VICTIM)).login()
     # Database credentials dead: user dropped, open session terminated.
     assert not world.postgres.role_exists(creds.username)
@@ -139,9 +139,9 @@ def test_with_vault_unreachable_it_fails_loudly_and_still_runs_the_aws_step(
         world: World, moto_server: servers.MotoServer, iam_role: str) -> None:
     closed = f"https://127.0.0.1:{servers.free_port()}"
     result = _revoke(world, moto_server, vault_addr=closed)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == EXIT_INCOMPLETE, result.output
     assert "cannot reach Vault at " + closed in result.output
-    assert "FAILED: the agent may still have access" in result.output
+    assert "5 of 6 step(s) not done: the agent may still have access" in result.output
     aws_line = next(line for line in result.output.splitlines() if "deny sessions issued before now" in line)
     assert "FAILED" not in aws_line
 
@@ -169,7 +169,7 @@ def test_why_tokens_are_not_revoked_by_login_path_prefix(world_factory: Callable
 def test_aws_errors_are_failed_steps_with_the_iam_call_never_a_traceback(
         world: World, moto_server: servers.MotoServer, iam_role: str) -> None:
     unreachable = _revoke(world, moto_server, "--aws-endpoint-url", "http://127.0.0.1:1", fmt="json")
-    assert unreachable.exit_code == 2, unreachable.output
+    assert unreachable.exit_code == EXIT_INCOMPLETE, unreachable.output
     report = json.loads(unreachable.output)
     (aws_step,) = [s for s in report["steps"] if s["system"] == "aws"]
     assert aws_step["outcome"] == "FAILED"
@@ -181,6 +181,9 @@ def test_aws_errors_are_failed_steps_with_the_iam_call_never_a_traceback(
         for key, value in moto_server.env.items():
             patch.setenv(key, value)
         revoker = AwsRevoker(endpoint_url=moto_server.endpoint_url, region_name=moto_server.region)
-        with pytest.raises(ServerError, match=r"^iam:GetRole on role no-such-role: NoSuchEntity: "):
-            revoker.attach_kill_switch("no-such-role", names.KILL_SWITCH_POLICY_NAME,
-                                       kill_switch_policy("2026-11-29T09:30:15Z"), KILL_SWITCH_POLICY)
+        # A role this account does not have: the wrong account's credentials, told apart from "already revoked".
+        missing = revoker.attach_kill_switch("no-such-role", names.KILL_SWITCH_POLICY_NAME,
+                                             kill_switch_policy("2026-11-29T09:30:15Z"), KILL_SWITCH_POLICY)
+        assert (missing.outcome, missing.detail) == (Outcome.NOT_FOUND, "this AWS account has no IAM role "
+                                                     "no-such-role: credentials of another account, or the stack was "
+                                                     "never applied")

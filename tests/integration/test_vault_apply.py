@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from agentiam.client import AgentSession, LoginRefused, PermissionDenied
+from agentiam.client import AgentDisabled, AgentSession, PermissionDenied
 from agentiam.plan import names
 from tests.integration.world import World, reader_spec
 from tests.pulumi_capture import ResourceRecord, capture_stack
@@ -155,5 +155,5 @@ def test_status_in_the_spec_disables_the_agent_through_the_components(world: Wor
     assert world.client.read(f"identity/entity/name/{entry.vault.entity.name}")["data"]["disabled"] is True
     with pytest.raises(PermissionDenied):
         session._api.lookup_self(token)
-    with pytest.raises(LoginRefused, match=f"auth/{entry.vault.cert.mount}/login: login refused: permission denied"):
+    with pytest.raises(AgentDisabled, match=f"auth/{entry.vault.cert.mount}/login: the agent's identity is disabled"):
         AgentSession(world.settings(name)).login()

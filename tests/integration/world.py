@@ -57,8 +57,16 @@ def reader_spec(name: str, *, token_ttl: str = "30m", token_max_ttl: str = "2h",
         """)
 
 
-def stack_config(env: str, ca_pem: Path, postgres: servers.PostgresServer, audit_file: Path) -> dict:
-    """A stack config whose `billing` database is the PostgreSQL fixture and whose agent CA is the test CA."""
+def stack_config(env: str, ca_pem: Path, postgres: servers.PostgresServer, audit_file: Path,
+                 database_port: int | None = None) -> dict:
+    """A stack config whose `billing` database is the PostgreSQL fixture and whose agent CA is the test CA
+    (`ca_pem` relative to the project: the folder holding the stacks folder).
+
+    `database_port`: where Vault reaches PostgreSQL instead of its own port (a fault proxy in front of it).
+    """
+    url = postgres.connection_url_template
+    if database_port is not None:
+        url = url.replace(f"127.0.0.1:{postgres.port}/", f"127.0.0.1:{database_port}/")
     return {"config": {"agentiam:environment": {
         "name": env, "account_id": "123456789012", "region": "us-east-1",
         "aws_secrets_engine_principal_arn": "arn:aws:iam::123456789012:role/vault-aws-secrets-engine",
@@ -66,7 +74,7 @@ def stack_config(env: str, ca_pem: Path, postgres: servers.PostgresServer, audit
                   "aws_mount": "aws", "kv_mount": "secret", "agent_ca_pem_file": str(ca_pem),
                   "audit": {"path": servers.AUDIT_DEVICE, "file_path": str(audit_file), "api_managed": False}},
         "databases": {"billing": {
-            "plugin": "postgresql-database-plugin", "connection_url": postgres.connection_url_template,
+            "plugin": "postgresql-database-plugin", "connection_url": url,
             "username": postgres.superuser, "password_secret": DB_PASSWORD_KEY, "schemas": ["public"]}},
         "logging": {
             "agent_log_group": f"/agentiam/{env}/agent-activity", "retention_days": 30,
@@ -115,10 +123,12 @@ class World:
             self.certs[name] = self.ca.issue(self.agent(name).vault.entity.cert_alias_name)
         return self.certs[name]
 
-    def settings(self, name: str, *, cert: ClientCert | None = None, role_id: str | None = None) -> AgentSettings:
-        """Client settings of agent `name` as its deployment would receive them."""
+    def settings(self, name: str, *, cert: ClientCert | None = None, role_id: str | None = None,
+                 vault_addr: str | None = None) -> AgentSettings:
+        """Client settings of agent `name` as its deployment would receive them (`vault_addr`: e.g. via a proxy)."""
         cert = cert or self.cert(name)
-        return AgentSettings.for_agent(self.agent(name), vault_addr=self.server.address, client_cert=str(cert.cert_path),
+        return AgentSettings.for_agent(self.agent(name), vault_addr=vault_addr or self.server.address,
+                                       client_cert=str(cert.cert_path),
                                        client_key=str(cert.key_path), role_id=role_id or self.role_id(name),
                                        ca_cert=str(self.server.ca_cert_path))
 
@@ -137,14 +147,16 @@ class World:
 
 
 def build_world(root: Path, server: servers.OpenBaoServer, postgres: servers.PostgresServer, client: hvac.Client,
-                specs: dict[str, str]) -> World:
+                specs: dict[str, str], *, database_port: int | None = None) -> World:
     """Write specs and a stack config under `root`, capture the program and apply its Vault side."""
     env = "t" + secrets.token_hex(4)
     ca = TestCA(root / "pki", f"{env} agents CA")
     (root / "agent_specs").mkdir(parents=True)
     (root / "stacks").mkdir()
     (root / "stacks" / f"Pulumi.{env}.yaml").write_text(
-        yaml.safe_dump(stack_config(env, ca.pem_path, postgres, server.audit_log_path), sort_keys=False))
+        yaml.safe_dump(stack_config(env, ca.pem_path.relative_to(root), postgres, server.audit_log_path,
+                                    database_port),
+                       sort_keys=False))
     world = World(env=env, root=root, server=server, postgres=postgres, client=client, ca=ca,
                   plan=None, capture=None, applied=Applied())  # type: ignore[arg-type]  # set by provision()
     for name, text in specs.items():

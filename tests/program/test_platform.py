@@ -86,3 +86,21 @@ def test_boundaries_one_per_function_class(run: StackRun) -> None:
         assert policy.inputs["path"] == f"/agentiam/{run.stack}/"
         statements = json.loads(policy.inputs["policy"])["Statement"]
         assert any(s["Effect"] == "Deny" for s in statements)
+
+
+def test_the_approle_mount_has_lockout_off_and_a_per_address_login_rate_limit(run: StackRun) -> None:
+    # Lockout counts failures per role id, so it would let anyone holding the role id lock the agent out; the
+    # setting is not in pulumi-vault's AuthBackend tune, hence a write-only generic endpoint on the tune path.
+    approle = run.environment.vault.approle_mount
+    (lockout,) = run.capture.of_type("vault:generic/endpoint:Endpoint")
+    assert lockout.inputs == {"path": f"sys/auth/{approle}/tune", "disableRead": True, "disableDelete": True,
+                              "dataJson": json.dumps({"user_lockout_config": {"lockout_disable": True}})}
+    mount = next(r for r in run.capture.of_type("vault:index/authBackend:AuthBackend") if r.inputs["type"] == "approle")
+    assert mount.urn in lockout.dependencies  # written after the mount exists
+    limits = {r.inputs["name"]: r for r in run.capture.of_type("vault:index/quotaRateLimit:QuotaRateLimit")}
+    plan_limit = next(m for m in run.plan.platform.mounts if m.type == "approle").login_rate_limit
+    assert plan_limit is not None
+    login = limits[plan_limit.name]
+    assert login.inputs == {"name": f"agentiam-{run.environment.name}-approle-login",
+                            "path": f"auth/{approle}/login", "rate": 20.0, "interval": 1.0}
+    assert mount.urn in login.dependencies

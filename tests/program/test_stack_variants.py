@@ -100,7 +100,10 @@ def test_lower_stacks_never_reference_another_environments_account(stack: str) -
 def test_two_shards_partition_the_agents_and_one_owns_the_shared_resources(tmp_path: Path) -> None:
     specs = tmp_path / "specs"
     agents = write_fleet(specs, 12, environments=("prod",))
-    stacks = PROJECT_DIR / "stacks" / "sharded-example"
+    stacks = tmp_path / "stacks"  # the example adopted as the README says: its files in place of Pulumi.prod.yaml
+    shutil.copytree(PROJECT_DIR / "stacks" / "ca", stacks / "ca")
+    for config in (PROJECT_DIR / "stacks" / "sharded-example").glob("Pulumi.*.yaml"):
+        shutil.copy(config, stacks)
     shards = [capture_stack(f"prod-{i}", specs_dir=specs, stacks_dir=stacks) for i in (0, 1)]
 
     names = [{r.name for r in s.of_type("agentiam:index:AgentIdentity")} for s in shards]
@@ -149,7 +152,9 @@ def test_missing_agent_ca_stops_the_program_before_any_resource(tmp_path: Path) 
     with pytest.raises(ProgramError) as failure:
         capture_stack("dev", stacks_dir=stacks)
     assert failure.value.resources == []
-    assert failure.value.message == "stacks/ca/missing.pem: cannot read the agent CA: No such file or directory"
+    assert failure.value.message == (  # the finding `agentiam validate` shows, on the field naming the file
+        f"invalid stack config, nothing was provisioned:\n{config}:17:26  CFG003  vault.agent_ca_pem_file: "
+        "cannot read stacks/ca/missing.pem: No such file or directory")
 
 
 def test_repeated_runs_in_one_process_register_the_same_resources() -> None:

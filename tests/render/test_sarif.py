@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from agentiam.findings import Finding, Severity
-from agentiam.render.sarif import render_sarif, repository_root
-from agentiam.rules.registry import INPUT_CHECKS, rule_index
+from agentiam.render.sarif import READ_CHECKS, render_sarif, repository_root
+from agentiam.rules.registry import rule_index
 
 
 def _log(findings: list[Finding], root: Path) -> dict:
@@ -43,7 +43,7 @@ def test_a_hostile_file_name_and_message_stay_a_uri_and_plain_text(tmp_path):
 def test_every_rule_and_input_check_is_described_once(tmp_path):
     rules = _log([], tmp_path)["runs"][0]["tool"]["driver"]["rules"]
     ids = [r["id"] for r in rules]
-    assert ids == [r.id for r in rule_index()] + [c[0] for c in INPUT_CHECKS]
+    assert ids == [r.id for r in rule_index()] + [c[0] for c in READ_CHECKS]
     by_id = {r["id"]: r for r in rules}
     assert by_id["AGT026"]["defaultConfiguration"] == {"level": "warning"}
     assert by_id["AGT010"]["name"] == "TokenMaxTtlAtMost24h"

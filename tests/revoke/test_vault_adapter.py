@@ -1,56 +1,161 @@
-"""The Vault side of the kill switch decides "nothing left" only when Vault says so, never on an outage."""
+"""The Vault side of the kill switch decides "nothing left" only when Vault says so, never on an outage, and
+tells "this Vault does not know the agent" from "already revoked"."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import datetime as dt
+import time
+
 import pytest
 
-from agentiam.client.errors import PermissionDenied, VaultRequestError, VaultSealed, VaultUnavailable
+from agentiam.client.errors import NotFound, PermissionDenied, VaultRequestError, VaultSealed, VaultUnavailable
 from agentiam.revoke import Outcome
 from agentiam.revoke.vault_adapter import VaultRevoker
 
 ENTITY = "agent-dev-invoice-reader"
 
 
-class ScriptedApi:
-    """Answers `call(method, path, json=...)` from a table; `lookup` decides per accessor what lookup-accessor does."""
+class Scripted:
+    """Answers `call(method, path, json=...)` from a dict of (method, path) -> answer or exception."""
 
-    def __init__(self, lookup: dict[str, Any]):
-        self.lookup = lookup
-        self.revoked: list[str] = []
+    def __init__(self, answers: dict[tuple[str, str], Any]):
+        self.answers = answers
+        self.calls: list[tuple[str, str, Any]] = []
 
     def call(self, method: str, path: str, *, json: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
-        if path == f"identity/entity/name/{ENTITY}":
-            return {"data": {"id": "entity-1"}}
-        if path == "auth/token/accessors":
-            return {"data": {"keys": sorted(self.lookup)}}
-        assert json is not None
-        if path == "auth/token/lookup-accessor":
-            answer = self.lookup[json["accessor"]]
-            if isinstance(answer, Exception):
-                raise answer
-            return {"data": {"entity_id": answer}}
-        if path == "auth/token/revoke-accessor":
-            self.revoked.append(json["accessor"])
-            return {}
-        raise AssertionError(f"unexpected call {method} {path}")
+        self.calls.append((method, path, json))
+        answer = self.answers.get((method, path), {})
+        if callable(answer) and not isinstance(answer, type):
+            answer = answer(json)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     def close(self) -> None:
         pass
 
 
-def _revoker(api: ScriptedApi) -> VaultRevoker:
+def _with(api: Scripted) -> VaultRevoker:
     revoker = VaultRevoker("https://vault.test", "operator-token")
     revoker._api = api  # type: ignore[assignment]
     return revoker
 
 
+NO_ROUTE = NotFound("auth/x/role/r/secret-id", 'not found: no handler for route "auth/x/role/r/secret-id/". route '
+                                               "entry not found.")
+
+
+def test_an_unknown_entity_is_not_found_not_already_revoked() -> None:
+    api = Scripted({("GET", f"identity/entity/name/{ENTITY}"): NotFound("identity/entity/name/x", "not found")})
+    for result in (_with(api).disable_entity(ENTITY), _with(api).revoke_entity_tokens(ENTITY, time.monotonic() + 5)):
+        assert result.outcome is Outcome.NOT_FOUND
+        assert "this Vault (https://vault.test) has no identity entity" in result.detail
+
+
+def test_a_missing_approle_role_or_mount_is_not_found_and_a_missing_mount_never_reads_as_empty() -> None:
+    role = Scripted({("GET", "auth/m/role/r/role-id"): NotFound("auth/m/role/r/role-id", "not found")})
+    assert _with(role).destroy_secret_ids("m", "r").outcome is Outcome.NOT_FOUND
+    mount = Scripted({("LIST", "auth/m/role/r/secret-id"): NO_ROUTE})
+    with pytest.raises(NotFound, match="no handler for route"):
+        _with(mount).destroy_secret_ids("m", "r")
+
+
+def test_a_secret_id_destroyed_by_a_concurrent_run_counts_as_done() -> None:
+    # acc-2 is being destroyed by the other run: this run's destroy finds it gone, yet the next list still shows
+    # it once (the other run's request in flight); the round after, it is gone from the list too.
+    listed = iter([{"data": {"keys": ["acc-1", "acc-2"]}}, {"data": {"keys": ["acc-2"]}},
+                   NotFound("auth/m/role/r/secret-id", "not found")])
+    api = Scripted({
+        ("LIST", "auth/m/role/r/secret-id"): lambda _json: next(listed),
+        ("POST", "auth/m/role/r/secret-id-accessor/destroy"): lambda body: VaultRequestError(
+            "auth/m/role/r/secret-id-accessor/destroy",
+            '1 error occurred:\n\t* failed to find accessor entry for secret_id_accessor: "acc-2"\n\n')
+        if body["secret_id_accessor"] == "acc-2" else {},
+    })
+    result = _with(api).destroy_secret_ids("m", "r")
+    assert (result.outcome, result.detail) == (Outcome.REVOKED, "1 secret id(s) destroyed")
+
+
+def test_a_missing_database_mount_is_not_found() -> None:
+    api = Scripted({("GET", "sys/mounts/db"): VaultRequestError("sys/mounts/db", "No secret engine mount at db/")})
+    result = _with(api).revoke_leases("db", "role")
+    assert result.outcome is Outcome.NOT_FOUND and "has no secrets mount db" in result.detail
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.062034666Z")  # Vault's nanoseconds
+
+
+@pytest.mark.parametrize(("expires_in", "renewed", "expected_until", "bound"), [
+    (dt.timedelta(minutes=50), None, dt.timedelta(minutes=60, seconds=5), False),  # a live lease: its expiry, +5 s
+    # Moved to "now" when its token died: a never-renewed password runs out at issue + default_ttl...
+    (dt.timedelta(minutes=-9), None, dt.timedelta(hours=1, seconds=5), False),
+    # ... a renewed one at most at issue + max_ttl.
+    (dt.timedelta(minutes=-9), "2026-12-03T07:40:00Z", dt.timedelta(hours=8, seconds=5), True),
+])
+def test_a_lease_the_database_cannot_drop_is_failed_with_what_remains(
+        expires_in: dt.timedelta, renewed: str | None, expected_until: dt.timedelta, bound: bool) -> None:
+    lease = "db/creds/role/abc"
+    issued = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(minutes=10)
+    api = Scripted({
+        ("LIST", "sys/leases/lookup/db/creds/role/"): {"data": {"keys": ["abc"]}},
+        ("PUT", "sys/leases/revoke"): VaultRequestError("sys/leases/revoke", "failed to revoke entry: resp: (*logical."
+                                                        "Response)(nil) err: dial tcp 127.0.0.1:5432: connect: "
+                                                        "connection refused"),
+        ("PUT", "sys/leases/lookup"): {"data": {"issue_time": _stamp(issued), "last_renewal": renewed,
+                                                "expire_time": _stamp(issued + dt.timedelta(minutes=10) + expires_in)}},
+        ("GET", "db/roles/role"): {"data": {"max_ttl": 8 * 3600, "default_ttl": 3600}},
+    })
+    result = _with(api).revoke_leases("db", "role")
+    assert result.outcome is Outcome.FAILED
+    assert result.detail.startswith("1 of 1 lease(s) not revoked, their database user(s) still exist: failed to "
+                                    "revoke entry")
+    (remaining,) = result.remaining
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    assert (remaining.lease_id, remaining.role, remaining.issued) == (lease, "role", issued.strftime(stamp))
+    assert remaining.expires == (issued + expected_until).strftime(stamp) and remaining.expires_is_bound is bound
+
+
+def test_the_token_scan_stops_at_the_deadline_and_says_how_far_it_got() -> None:
+    def slow_lookup(_body: Any) -> dict[str, Any]:
+        time.sleep(0.05)
+        return {"data": {"entity_id": "someone-else"}}
+
+    api = Scripted({("GET", f"identity/entity/name/{ENTITY}"): {"data": {"id": "entity-1"}},
+                    ("LIST", "auth/token/accessors"): {"data": {"keys": [f"a{i}" for i in range(400)]}},
+                    ("POST", "auth/token/lookup-accessor"): slow_lookup})
+    started = time.monotonic()
+    with pytest.raises(VaultRequestError, match=r"looked at \d+ of 400 tokens before the deadline"):
+        _with(api).revoke_entity_tokens(ENTITY, started + 0.3)
+    assert time.monotonic() - started < 1.0
+
+
+def _tokens(lookup: dict[str, Any]) -> tuple[Scripted, list[str]]:
+    """A Vault whose tokens are `lookup`'s accessors: lookup-accessor answers the entity id, or raises."""
+    revoked: list[str] = []
+
+    def look(body: dict[str, Any]) -> Any:
+        answer = lookup[body["accessor"]]
+        return answer if isinstance(answer, Exception) else {"data": {"entity_id": answer}}
+
+    def revoke(body: dict[str, Any]) -> dict[str, Any]:
+        revoked.append(body["accessor"])
+        return {}
+
+    return Scripted({("GET", f"identity/entity/name/{ENTITY}"): {"data": {"id": "entity-1"}},
+                     ("LIST", "auth/token/accessors"): {"data": {"keys": sorted(lookup)}},
+                     ("POST", "auth/token/lookup-accessor"): look,
+                     ("POST", "auth/token/revoke-accessor"): revoke}), revoked
+
+
 def test_a_token_that_vanished_between_list_and_lookup_is_skipped() -> None:
-    api = ScriptedApi({"a-mine": "entity-1", "b-gone": VaultRequestError("auth/token/lookup-accessor",
-                                                                        "invalid accessor"), "c-other": "entity-2"})
-    result = _revoker(api).revoke_entity_tokens(ENTITY)
-    assert (result.outcome, result.detail, api.revoked) == (Outcome.REVOKED, "1 token(s) revoked", ["a-mine"])
+    api, revoked = _tokens({"a-mine": "entity-1", "b-gone": VaultRequestError("auth/token/lookup-accessor",
+                                                                             "invalid accessor"), "c-other": "entity-2"})
+    result = _with(api).revoke_entity_tokens(ENTITY, time.monotonic() + 10)
+    assert (result.outcome, result.detail, revoked) == (Outcome.REVOKED, "1 token(s) revoked (of 3 in Vault)",
+                                                        ["a-mine"])
 
 
 @pytest.mark.parametrize("error", [
@@ -60,6 +165,6 @@ def test_a_token_that_vanished_between_list_and_lookup_is_skipped() -> None:
 ])
 def test_an_outage_while_looking_tokens_up_fails_the_step_instead_of_saying_no_live_token(
         error: VaultRequestError) -> None:
-    api = ScriptedApi({"a-unknown": error, "b-mine": "entity-1"})
+    api, _ = _tokens({"a-unknown": error, "b-mine": "entity-1"})
     with pytest.raises(type(error)):
-        _revoker(api).revoke_entity_tokens(ENTITY)
+        _with(api).revoke_entity_tokens(ENTITY, time.monotonic() + 10)

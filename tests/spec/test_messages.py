@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from agentiam.environment.load import parse_environment
+from agentiam.environment.load import parse_environment, project_files
 from agentiam.errors import ConfigError
 from agentiam.spec.validate import load_spec_bytes
 
 REPO = Path(__file__).resolve().parents[2]
+FILES = project_files(REPO / "stacks")
 BASE = (REPO / "agent_specs" / "billing" / "invoice-reader.yaml").read_text()
 DEV = (REPO / "stacks" / "Pulumi.dev.yaml").read_text()
 
@@ -94,7 +95,7 @@ def test_stack_config_patterns_are_described_from_the_config_model():
     raw = DEV.replace("path: agentiam-file", "path: Agentiam_File").replace("region: eu-west-1\n    aws_secrets",
                                                                            "region: Ireland\n    aws_secrets")
     with pytest.raises(ConfigError) as caught:
-        parse_environment("stacks/Pulumi.dev.yaml", raw.encode())
+        parse_environment("stacks/Pulumi.dev.yaml", raw.encode(), FILES)
     assert str(caught.value).splitlines() == [
         "stacks/Pulumi.dev.yaml:9:13  CFG002  region: expected AWS region, e.g. 'eu-west-1', got 'Ireland'",
         "stacks/Pulumi.dev.yaml:19:15  CFG002  vault.audit.path: expected audit device path (name), "
@@ -104,7 +105,7 @@ def test_stack_config_patterns_are_described_from_the_config_model():
 
 def test_a_stack_config_value_of_the_wrong_kind_names_the_config_key():
     with pytest.raises(ConfigError) as caught:
-        parse_environment("stacks/Pulumi.x.yaml", b"config:\n  agentiam:environment:\n    - dev\n")
+        parse_environment("stacks/Pulumi.x.yaml", b"config:\n  agentiam:environment:\n    - dev\n", FILES)
     assert str(caught.value) == ("stacks/Pulumi.x.yaml:3:5  CFG002  agentiam:environment: expected a mapping "
                                  "(`key: value` lines), got a list")
 
@@ -125,7 +126,7 @@ def test_placeholders_are_known_and_closed(old, new, expected):
 def test_a_password_written_into_a_connection_url_is_not_echoed():
     raw = DEV.replace("postgresql://{{username}}:{{password}}@billing-db", "postgresql://vault:hunter2@billing-db", 1)
     with pytest.raises(ConfigError) as caught:
-        parse_environment("stacks/Pulumi.dev.yaml", raw.encode())
+        parse_environment("stacks/Pulumi.dev.yaml", raw.encode(), FILES)
     assert "hunter2" not in str(caught.value)
     assert str(caught.value).endswith("databases.billing.connection_url: expected connection URL with "
                                       "{{username}}/{{password}} templates, e.g. 'postgresql://{{username}}:"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agentiam.environment.load import CONFIG_KEY, parse_environment
+from agentiam.environment.load import CONFIG_KEY, parse_environment, project_files
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.errors import ConfigError
 from agentiam.spec.model import AgentSpec
@@ -23,6 +23,7 @@ from agentiam.spec.source import parse_spec_bytes
 from agentiam.spec.validate import load_spec_bytes
 
 REPO = Path(__file__).resolve().parents[2]
+FILES = project_files(REPO / "stacks")  # the agent CA the example stack config names
 
 # A spec using every field (the model only: guardrails do not run here).
 SPEC = """\
@@ -192,7 +193,7 @@ STACK_FIELDS = sorted(document_strings(STACK_DATA["config"][CONFIG_KEY], ("confi
 def test_the_example_documents_are_valid_and_show_every_string_field():
     spec, findings = load_spec_bytes("spec.yaml", SPEC.encode())
     assert findings == [] and spec is not None
-    parse_environment("Pulumi.dev.yaml", STACK.encode())
+    parse_environment("Pulumi.dev.yaml", STACK.encode(), FILES)
     for schema, fields, prefix in ((SPEC_SCHEMA, SPEC_FIELDS, ()),
                                    (STACK_SCHEMA, STACK_FIELDS, ("config", CONFIG_KEY))):
         missing = {(*prefix, *path) for path, _ in schema_strings(schema, schema)} - {g for g, _ in fields}
@@ -227,7 +228,7 @@ def test_every_spec_string_refuses_an_invisible_character_where_it_is(field: Pat
 def test_every_stack_config_string_refuses_an_invisible_character_where_it_is(field: Path_, char: str):
     raw = _inserted(STACK, field, char)
     with pytest.raises(ConfigError) as refused:
-        parse_environment("Pulumi.dev.yaml", raw)
+        parse_environment("Pulumi.dev.yaml", raw, FILES)
     line, column = _where(raw, field)
     assert f"Pulumi.dev.yaml:{line}:{column}  CFG002  " in str(refused.value)
     assert char not in str(refused.value)
