@@ -78,7 +78,7 @@ def main() -> int:
 
     def load_and_check():
         with project._cyclic_gc_paused():  # noqa: SLF001 - as the inventory's compile does
-            specs, findings = project.load_specs(files)
+            specs, findings, _count = project.load_specs([WORK], REPO)
             return specs, findings + run_rules(specs, environments, TODAY)
 
     def plans(specs):

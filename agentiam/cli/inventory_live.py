@@ -60,7 +60,8 @@ def run_live(environment: str, *, fmt: str, output: Path | None, vault_addr: str
     if not no_vault:
         from agentiam.inventory.vault_state import VaultReader
 
-        vault = VaultReader(vault_addr or "", vault_token or "", ca_cert=vault_ca_cert, timeout=request_timeout)
+        vault = VaultReader(vault_addr or "", vault_token or "", ca_cert=vault_ca_cert, timeout=request_timeout,
+                            deadline=time.monotonic() + scan_timeout)
     if not no_aws:
         from agentiam.inventory.aws_state import AwsReader
 

@@ -33,7 +33,7 @@ from agentiam.inventory.model import (
 from agentiam.spec.types import format_duration
 
 # A Vault token renewable past this, or an AWS session longer than an hour, is a reason of its own: a stolen one
-# stays useful that long (STS sessions cannot be revoked one by one: README, kill switch).
+# stays useful that long (STS sessions cannot be revoked one by one: docs/facts.md#aws-revocation).
 LONG_TOKEN = 8 * 3600
 LONG_SESSION = 3600
 KV_WRITE = frozenset({"create", "update", "delete", "patch"})

@@ -30,7 +30,7 @@ from agentiam.inventory.model import (
     Tier,
     VaultGrant,
 )
-from agentiam.environment.load import load_environment, stack_names
+from agentiam.environment.load import project_root, read_stacks
 from agentiam.plan.build import RESOURCE_ACCOUNT_KEY, build_plan, selected
 from agentiam.plan.model import AgentPlan, IdentityPlan
 from agentiam.plan.vault_policy import self_service_rules
@@ -181,14 +181,13 @@ def environment_plans(specs_dir: Path, stacks_dir: Path, environments: Iterable[
     if unknown:
         raise ConfigError(f"no stack config for environment(s) {', '.join(unknown)} under {stacks_dir} "
                           f"(known: {', '.join(sorted(configs)) or 'none'})")
-    files = project.discover_spec_files([specs_dir])
     with _cyclic_gc_paused():  # as `project.validate` does: loading allocates only acyclic data
-        specs, findings = project.load_specs(files)
+        specs, findings, _count = project.load_specs([specs_dir], project_root(stacks_dir))
         findings = sorted(findings + run_rules(specs, configs, today))
     blocking = [f for f in findings if f.severity is Severity.ERROR and f.rule_id not in TOLERATED]
     if blocking:
         raise SpecError(blocking)
-    stack_configs = [(stack, load_environment(stacks_dir, stack)) for stack in stack_names(stacks_dir)]
+    stack_configs = [(stack.stack, stack.config) for stack in read_stacks(stacks_dir)[0]]  # checked above
     stacks, platform = {}, {}
     for name in chosen:
         shards = [(stack, config) for stack, config in stack_configs if config.name == name]

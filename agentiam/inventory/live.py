@@ -277,10 +277,12 @@ class Scan:
             return
         try:
             detail = run()
-        except DeadlineReached as exc:
+        except DeadlineReached:
+            # Whichever read noticed (the scan before a request, the adapter during one), one message for all.
+            why = f"the scan's deadline ({self.options.timeout:g} s) passed"
             for name in ("vault", "aws"):
-                self._down.setdefault(name, str(exc))
-            self.report.checks.append(Check(system, scope, Outcome.NOT_CHECKED, str(exc)))
+                self._down.setdefault(name, why)
+            self.report.checks.append(Check(system, scope, Outcome.NOT_CHECKED, why))
         except Unreachable as exc:
             self._down[system] = f"{system} could not be reached: {exc}"
             self.report.checks.append(Check(system, scope, Outcome.FAILED, str(exc)))
@@ -297,7 +299,7 @@ class Scan:
 
     def _apply_fix(self, entry: AgentPlan | None = None) -> str:
         stack = self.stacks.get(entry.agent, self.platform_stack) if entry else self.platform_stack
-        # --refresh: without it Pulumi compares the program with its own state, not the server (README: drift).
+        # --refresh: without it Pulumi compares the program with its own state, not the server (docs/facts.md#pulumi-refresh).
         return f"pulumi up --refresh --stack {stack}"
 
     def run(self) -> LiveReport:
@@ -346,7 +348,13 @@ class Scan:
                 self._find(Kind.DRIFTED, "high", "vault", target, f"mount type is {found.get('type')}, the plan says "
                            f"{mount.type}", self._apply_fix(), field="type", expected=mount.type,
                            actual=found.get("type"))
-            ceiling = int((found.get("config") or {}).get("max_lease_ttl") or 0)
+            config = found.get("config") or {}
+            lockout_off = bool((config.get("user_lockout_config") or {}).get("user_lockout_disable"))
+            if mount.user_lockout_disable and not lockout_off:
+                self._find(Kind.DRIFTED, "medium", "vault", target, "user lockout is on: anyone holding an agent's "
+                           "role id alone can lock the agent out with failed logins (docs/facts.md#vault-approle)",
+                           self._apply_fix(), field="user_lockout_disable", expected=True, actual=lockout_off)
+            ceiling = int(config.get("max_lease_ttl") or 0)
             if ceiling != mount.max_lease_ttl:
                 shown = format_duration(ceiling) if ceiling else "0 (the server default, 768h unless tuned)"
                 self._lifetime("vault", target, "max_lease_ttl", mount.max_lease_ttl, ceiling, None,
@@ -493,21 +501,27 @@ class Scan:
         """LIST auth/<cert>/certs, GET auth/<cert>/certs/<name> of every planned role."""
         def check(path: str, entry: AgentPlan) -> None:
             plan = entry.vault.cert
+            found = self._v("read", path) or {}
             self._fields("vault", path, entry, {
                 "allowed_common_names": plan.allowed_common_names, "token_policies": plan.token_policies,
                 "token_ttl": plan.token_ttl, "token_max_ttl": plan.token_max_ttl,
                 "token_explicit_max_ttl": plan.token_explicit_max_ttl, "token_type": plan.token_type,
                 "token_no_default_policy": plan.token_no_default_policy, "token_num_uses": plan.token_num_uses,
                 "token_bound_cidrs": plan.token_bound_cidrs, "token_period": 0},
-                self._v("read", path) or {},
-                lifetimes=("token_ttl", "token_max_ttl", "token_explicit_max_ttl", "token_period"),
+                found, lifetimes=("token_ttl", "token_max_ttl", "token_explicit_max_ttl", "token_period"),
                 counts=("token_num_uses",))
+            ca = self.plan.platform.agent_ca
+            if str(found.get("certificate", "")).strip() != ca.pem.strip():
+                self._find(Kind.DRIFTED, "high", "vault", path, f"the role trusts another CA than the plan's "
+                           f"{ca.path} ({', '.join(c.subject for c in ca.certificates)}): whoever holds that CA's key "
+                           "can log in as the agent", self._apply_fix(entry), agent=entry.agent, field="certificate")
 
         return self._auth_roles("certificate role", f"auth/{self._mount_paths().get('cert', '')}/certs",
                                 {entry.vault.cert.role_name: entry for entry in self.plan.agents}, check)
 
     def _vault_entities(self) -> str:
-        """LIST identity/entity/id (names and aliases), GET identity/entity/name/<name> of every planned entity."""
+        """LIST identity/entity/id (names and aliases of every entity in one request), GET identity/entity/name/<name>
+        of every planned entity (docs/facts.md#vault-inventory-reads)."""
         accessors = self._auth_accessors or {}
         own = {accessors.get(m.path) for m in self.plan.platform.mounts if m.kind == "auth"} - {None, ""}
         listing = self._v("key_info", "identity/entity/id")
@@ -563,7 +577,7 @@ class Scan:
                    for a in entity.get("aliases") or []}
         unexplained = {key for key in set(aliases) - expected if role_id or key[0] != approle}
         for accessor, name in sorted(unexplained):
-            # An AppRole alias name is a role id (a login factor): never shown.
+            # An AppRole alias name is a role id (a login factor, docs/facts.md#vault-approle): never shown.
             shown = name if accessor != approle else "(a role id, not shown)"
             self._find(Kind.DRIFTED, "high", "vault", path, f"alias {shown} on {aliases[(accessor, name)]} is not "
                        "the plan's: that login also becomes this agent", "vault delete identity/entity-alias/id/<id> "
@@ -688,31 +702,36 @@ class Scan:
     def _vault_quotas(self) -> str:
         """LIST sys/quotas/rate-limit, GET sys/quotas/rate-limit/<name> of every planned quota."""
         listing = set(self._v("keys", "sys/quotas/rate-limit"))
-        planned = {entry.vault.rate_limit.name: entry for entry in self.plan.agents if entry.vault.rate_limit}
+        planned: dict[str, tuple[AgentPlan | None, Any]] = {
+            entry.vault.rate_limit.name: (entry, entry.vault.rate_limit) for entry in self.plan.agents
+            if entry.vault.rate_limit}
+        planned.update({m.login_rate_limit.name: (None, m.login_rate_limit) for m in self.plan.platform.mounts
+                        if m.login_rate_limit})
         for name in sorted(n for n in listing if n.startswith(self.prefix) and n not in planned):
             self._find(Kind.UNDECLARED, "low", "vault", f"sys/quotas/rate-limit/{name}",
                        "a rate-limit quota named like this environment's agents that no spec declares",
                        f"vault delete sys/quotas/rate-limit/{name}")
-        for name, entry in sorted(planned.items()):
-            limit = entry.vault.rate_limit
+        for name, (entry, limit) in sorted(planned.items()):
             path = f"sys/quotas/rate-limit/{name}"
+            agent = entry.agent if entry else None
             if name not in listing:
-                self._find(Kind.DRIFTED, "medium", "vault", path, "the rate-limit quota is missing: the agent's "
-                           "logins are not limited", self._apply_fix(entry), agent=entry.agent)
+                self._find(Kind.DRIFTED, "medium", "vault", path, "the rate-limit quota is missing: "
+                           + ("the agent's logins are not limited" if entry else "logins are not limited per address"),
+                           self._apply_fix(entry), agent=agent)
                 continue
             found = self._v("read", path) or {}
             for key, want in (("rate", limit.rate), ("interval", limit.interval), ("path", limit.path),
                               ("role", limit.role)):
                 have = found.get(key)
-                if (float(have or 0) != float(want)) if key in ("rate", "interval") else have != want:
+                if (float(have or 0) != float(want)) if key in ("rate", "interval") else (have or "") != want:
                     self._find(Kind.DRIFTED, "medium", "vault", path, f"{key} is {have!r}, the plan says {want!r}",
-                               self._apply_fix(entry), agent=entry.agent, field=key, expected=want, actual=have)
+                               self._apply_fix(entry), agent=agent, field=key, expected=want, actual=have)
         return f"{len(planned)} planned, {len(listing)} on the server"
 
     def _vault_tokens(self) -> str:
         """GET auth/token/lookup-self (the scan's own token is left out), LIST auth/token/accessors, then POST
         auth/token/lookup-accessor for each: tokens without expiry or over 24 hours, agent tokens minted outside the
-        agent's login, tokens of inactive agents."""
+        agent's login, tokens of inactive agents (what a lookup says: docs/facts.md#vault-inventory-reads)."""
         own_accessor = str((self._v("read", "auth/token/lookup-self") or {}).get("accessor", ""))
         accessors = [a for a in self._v("keys", "auth/token/accessors") if a != own_accessor]
         mounts = {f"auth/{m.path}/" for m in self.plan.platform.mounts if m.kind == "auth"}

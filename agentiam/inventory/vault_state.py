@@ -2,28 +2,33 @@
 kill switch use (`agentiam.client.vault.VaultApi`: its errors name the path that failed).
 
 Every call is a read (GET, LIST, or a POST lookup), so each is retried once on a connection error; each request has
-the timeout given. A server that cannot be reached, hangs past it or is sealed raises `Unreachable`, which ends the
-Vault part of the scan; a refusal (permission denied) fails only the part that asked.
+the timeout given and stops at the scan's deadline. A server that cannot be reached, hangs past the timeout or is
+sealed raises `Unreachable`, which ends the Vault part of the scan; a refusal (permission denied) fails only the part
+that asked.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from agentiam.client.errors import NotFound, PermissionDenied, VaultRequestError, VaultSealed, VaultUnavailable
+from agentiam.client.errors import NotFound, VaultRequestError, VaultSealed, VaultUnavailable
 from agentiam.client.vault import Backoff, VaultApi
-from agentiam.inventory.live import Unreachable
+from agentiam.inventory.live import DeadlineReached, Unreachable
+from agentiam.revoke.vault_adapter import _gone  # noqa: PLC2701 - one judgement of "that object no longer exists"
 
 READ_BACKOFF = Backoff(attempts=2, base=0.1, cap=0.5)
 
 
 class VaultReader:
-    """Reads for `agentiam.inventory.live.Scan` (needs read and list on the paths it names, sudo on
-    auth/token/accessors)."""
+    """Reads for `agentiam.inventory.live.Scan` (the token needs `inventory_policy`: README, Inventory and drift)."""
 
-    def __init__(self, address: str, token: str, *, ca_cert: str | None = None, timeout: float = 10.0):
-        self._api = VaultApi(address, ca_cert=ca_cert, timeout=timeout, backoff=READ_BACKOFF)
+    def __init__(self, address: str, token: str, *, ca_cert: str | None = None, timeout: float = 10.0,
+                 deadline: float | None = None):
+        # (connect, read): a connection takes milliseconds when the server is up; a read may legitimately take longer.
+        self._api = VaultApi(address, ca_cert=ca_cert, timeout=(min(3.0, timeout), timeout), backoff=READ_BACKOFF)
         self._token = token
+        self._deadline = deadline
         self.address = address
 
     def close(self) -> None:
@@ -31,8 +36,13 @@ class VaultReader:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
-            return self._api.call(method, path, token=self._token, json=body, idempotent=True)
+            return self._api.call(method, path, token=self._token, json=body, idempotent=True,
+                                  deadline=self._deadline)
         except (VaultUnavailable, VaultSealed) as exc:
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                raise DeadlineReached(f"the scan's deadline passed during {method} {path}") from exc
+            if isinstance(exc, VaultUnavailable) and _gone(exc):
+                raise  # OpenBao answers some lookups of a vanished object with a 500: the caller decides
             raise Unreachable(str(exc)) from exc
 
     def read(self, path: str) -> dict[str, Any] | None:
@@ -59,14 +69,11 @@ class VaultReader:
         return {str(key): dict(info.get(key) or {}) for key in data.get("keys") or []}
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
-        """POST <path> of a lookup (token or secret-id accessor): its `data`, or None when the accessor is gone
-        (Vault answers 400 or 404 for an accessor that expired between the listing and the lookup)."""
+        """POST <path> of a lookup (token or secret-id accessor): its `data`, or None when the accessor expired or
+        was used between the listing and the lookup."""
         try:
             return dict(self._call("POST", path, body).get("data") or {})
-        except PermissionDenied:
-            raise
         except VaultRequestError as exc:
-            reason = str(exc)[len(exc.path) + 2:].lower()  # the message after `<path>: `
-            if isinstance(exc, NotFound) or "invalid" in reason or "not found" in reason:
+            if isinstance(exc, NotFound) or _gone(exc):
                 return None
             raise

@@ -27,6 +27,7 @@ from agentiam.cli.main import cli
 from agentiam.inventory.live import inventory_policy
 from tests import servers
 from tests.aws_apply import apply_aws
+from tests.integration.pki import TestCA
 from tests.integration.world import EXPIRES, World, reader_spec
 from tests.render.github_markdown import render
 from tests.vault_apply import AWS_SECRET_ROLE
@@ -269,7 +270,7 @@ def test_long_lived_tokens_are_found_the_scans_own_token_is_not(
     assert "minted through auth/token/create, not the agent's certificate + secret login" in minted["message"]
     assert minted["fix"].startswith(f"vault token revoke -accessor {facts['agent_token']}")
     (automation,) = _find(report, target=f"auth/token/accessors/{facts['automation_token']}")
-    # Asked for 800h, capped by the server's default max lease TTL (768h, README: Vault facts).
+    # Asked for 800h, capped by the server's default max lease TTL (768h: docs/facts.md#vault-inventory-reads).
     assert automation["kind"] == "long-lived" and "was issued for 768h" in automation["message"]
     assert "'token-nightly-etl'" in automation["message"]
     own = world.client.lookup_token()["data"]["accessor"]
@@ -466,7 +467,13 @@ def more(world_factory: Callable[[dict[str, str]], World], moto_more: servers.Mo
     # Vault: the mount's lease ceiling raised, policies and an alias added to an entity, any role allowed on the
     # database connection, a leftover database role, a policy nobody declared, a periodic token.
     approle = world.agent("gamma-reader").vault.approle
-    vault.write_data(f"sys/auth/{approle.mount}/tune", data={"max_lease_ttl": "768h"})
+    vault.write_data(f"sys/auth/{approle.mount}/tune", data={"max_lease_ttl": "768h",
+                                                            "user_lockout_config": {"lockout_disable": False}})
+    login_limit = next(m.login_rate_limit for m in world.plan.platform.mounts if m.login_rate_limit)
+    vault.delete(f"sys/quotas/rate-limit/{login_limit.name}")
+    cert = world.agent("gamma-reader").vault.cert  # trusts a CA nobody reviewed
+    rogue = TestCA(world.root / "rogue-pki", f"{world.env} rogue CA")
+    vault.write_data(f"auth/{cert.mount}/certs/{cert.role_name}", data={"certificate": rogue.pem})
     gamma = world.agent("gamma-reader").vault.entity
     vault.write_data(f"identity/entity/name/{gamma.name}", data={"policies": ["default"]})
     vault.sys.enable_auth_method("userpass", path=f"{world.env}-userpass")  # a human login, mapped to the agent
@@ -482,7 +489,8 @@ def more(world_factory: Callable[[dict[str, str]], World], moto_more: servers.Mo
         "db_name": connection.name, "creation_statements": ["SELECT 1;"], "default_ttl": 3600, "max_ttl": 3600})
     vault.sys.create_or_update_acl_policy(f"agent-{world.env}-backdoor", 'path "secret/*" { capabilities = ["read"] }')
     return world, {"extra": extra["Policy"]["Arn"], "leftover": leftover, "soon": soon,
-                   "boundary": boundary.policy_arn, "connection": f"{connection.mount}/config/{connection.name}"}
+                   "boundary": boundary.policy_arn, "connection": f"{connection.mount}/config/{connection.name}",
+                   "login_limit": login_limit.name}
 
 
 def test_more_drift_each_found_and_nothing_else(more: tuple[World, dict[str, Any]],
@@ -505,6 +513,9 @@ def test_more_drift_each_found_and_nothing_else(more: tuple[World, dict[str, Any
         ("drifted", beta.role_arn, "trust_policy"), ("drifted", beta.role_arn, "agentiam-kill-switch"),
         ("drifted", facts["boundary"], "policy"),
         ("long-lived", f"sys/auth/{approle.mount}", "max_lease_ttl"),
+        ("drifted", f"sys/auth/{approle.mount}", "user_lockout_disable"),
+        ("drifted", f"sys/quotas/rate-limit/{facts['login_limit']}", ""),
+        ("drifted", f"auth/{gamma.vault.cert.mount}/certs/{gamma.vault.cert.role_name}", "certificate"),
         ("drifted", f"identity/entity/name/{gamma.vault.entity.name}", "policies"),
         ("drifted", f"identity/entity/name/{gamma.vault.entity.name}", "aliases"),
         ("drifted", facts["connection"], "allowed_roles"),
@@ -533,3 +544,7 @@ def test_more_drift_each_found_and_nothing_else(more: tuple[World, dict[str, Any
     stale = found[("drifted", f"identity/entity/name/{world.agent('stale-reader').vault.entity.name}", "expires")]
     assert f"the spec expired on {facts['soon']} and the identity is still enabled" in stale["message"]
     assert "AGT004" in result.stderr  # the expired spec is listed, not refused
+    trust = found[("drifted", f"auth/{gamma.vault.cert.mount}/certs/{gamma.vault.cert.role_name}", "certificate")]
+    assert trust["severity"] == "high" and "the role trusts another CA than the plan's" in trust["message"]
+    assert "logins are not limited per address" in found[
+        ("drifted", f"sys/quotas/rate-limit/{facts['login_limit']}", "")]["message"]
