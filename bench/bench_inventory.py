@@ -13,7 +13,6 @@ maxrss from wait4 would count the benchmark's own memory, copied at fork).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import shutil
 import subprocess

@@ -52,7 +52,8 @@ def apply_aws(iam: Any, records: Iterable[ResourceRecord]) -> dict[str, str]:
     for record in (r for r in records if r.type_token == ROLE):
         inputs = _inputs(record, {"name", "path", "assumeRolePolicy", "maxSessionDuration", "permissionsBoundary",
                                   "tags"})
-        iam.create_role(RoleName=inputs["name"], Path=inputs["path"], AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
+        iam.create_role(RoleName=inputs["name"], Path=inputs["path"],
+                        AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
                         MaxSessionDuration=int(inputs["maxSessionDuration"]),
                         PermissionsBoundary=inputs["permissionsBoundary"], Tags=_tags(inputs.get("tags")))
         roles[record.name] = inputs["name"]

@@ -299,7 +299,8 @@ class Scan:
 
     def _apply_fix(self, entry: AgentPlan | None = None) -> str:
         stack = self.stacks.get(entry.agent, self.platform_stack) if entry else self.platform_stack
-        # --refresh: without it Pulumi compares the program with its own state, not the server (docs/facts.md#pulumi-refresh).
+        # --refresh: without it Pulumi compares the program with its own state, not the server
+        # (docs/facts.md#pulumi-refresh).
         return f"pulumi up --refresh --stack {stack}"
 
     def run(self) -> LiveReport:
@@ -494,8 +495,8 @@ class Scan:
                 lives = "never expires" if ttl == 0 else f"lives {format_duration(ttl)}"
                 self._find(Kind.LONG_LIVED, "high", "vault", target,
                            f"a secret id that {lives} and has {'unlimited uses' if uses == 0 else f'{uses} use(s)'}",
-                           destroy, agent=entry.agent, field="secret_id_ttl", expected=entry.vault.approle.secret_id_ttl,
-                           actual=ttl)
+                           destroy, agent=entry.agent, field="secret_id_ttl",
+                           expected=entry.vault.approle.secret_id_ttl, actual=ttl)
 
     def _vault_cert(self) -> str:
         """LIST auth/<cert>/certs, GET auth/<cert>/certs/<name> of every planned role."""
@@ -582,8 +583,8 @@ class Scan:
             self._find(Kind.DRIFTED, "high", "vault", path, f"alias {shown} on {aliases[(accessor, name)]} is not "
                        "the plan's: that login also becomes this agent", "vault delete identity/entity-alias/id/<id> "
                        "(the alias's id: vault read " + path + ")", agent=entry.agent, field="aliases")
-        missing = [what for what, key in (("certificate", (accessors.get(plan.cert_alias_mount, ""),
-                                                           plan.cert_alias_name)), ("AppRole", (approle, role_id or "")))
+        cert = (accessors.get(plan.cert_alias_mount, ""), plan.cert_alias_name)
+        missing = [what for what, key in (("certificate", cert), ("AppRole", (approle, role_id or "")))
                    if key in expected and key not in aliases]
         if missing:
             self._find(Kind.DRIFTED, "medium", "vault", path, f"the {' and '.join(missing)} login alias is missing: "
@@ -645,7 +646,8 @@ class Scan:
             else:
                 self._find(Kind.UNDECLARED, "high", "vault", f"{mount}/roles/{name}",
                            "a database role on agentiam's mount that no spec declares",
-                           f"if an agent needs it, declare it in its spec; otherwise: vault delete {mount}/roles/{name}")
+                           "if an agent needs it, declare it in its spec; otherwise: "
+                           f"vault delete {mount}/roles/{name}")
         existing = set(listing)
         for done, ((role_mount, name), (entry, role)) in enumerate(sorted(planned.items()), 1):
             self.progress("database roles", done, len(planned))

@@ -37,7 +37,8 @@ def _summary(inventory: Inventory) -> list[Markdown]:
     for e in inventory.entries:
         lines.append(table_row(Markdown.value(e.agent), Markdown.value(e.environment), Markdown.value(e.function),
                                Markdown.value(e.status), Markdown.value(e.owner_team), Markdown.value(e.sponsor),
-                               _tier(e.blast.tier), expiry(e, Markdown), Markdown(", ").join(r.rule for r in e.blast.reasons)))
+                               _tier(e.blast.tier), expiry(e, Markdown),
+                               Markdown(", ").join(r.rule for r in e.blast.reasons)))
     return lines
 
 

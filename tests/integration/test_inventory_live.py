@@ -73,8 +73,8 @@ def inventory(world: World, moto: servers.MotoServer, *args: str, vault_addr: st
               aws_endpoint: str | None = None, token: str | None = None, fmt: str = "json"
               ) -> tuple[Result, dict[str, Any]]:
     """Run `agentiam inventory --live` on the world; (result, the parsed report when `fmt` is json)."""
-    env = {**moto.env, "VAULT_ADDR": vault_addr or world.server.address, "VAULT_TOKEN": token or world.server.root_token,
-           "VAULT_CACERT": str(world.server.ca_cert_path)}
+    env = {**moto.env, "VAULT_ADDR": vault_addr or world.server.address,
+           "VAULT_TOKEN": token or world.server.root_token, "VAULT_CACERT": str(world.server.ca_cert_path)}
     result = CliRunner().invoke(cli, ["inventory", "--live", "--env", world.env, "--specs", str(world.specs_dir),
                                       "--stacks", str(world.stacks_dir), "--aws-endpoint-url",
                                       aws_endpoint or moto.endpoint_url, "--format", fmt, *args], env=env)
