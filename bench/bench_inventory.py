@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from agentiam import project  # noqa: E402
 from agentiam.environment.model import Selection  # noqa: E402
-from agentiam.inventory.build import build_inventory, environment_plans  # noqa: E402
+from agentiam.inventory.build import build_inventory  # noqa: E402
 from agentiam.inventory.model import TIER_ORDER  # noqa: E402
 from agentiam.plan.build import build_plan  # noqa: E402
 from agentiam.render.inventory_csv import render_csv  # noqa: E402
@@ -94,7 +94,6 @@ def main() -> int:
     t_plans, plan_list = best(args.repeat, plans, specs)
     t_build, inventory = best(args.repeat, build_inventory, plan_list, TODAY)
     entries = len(inventory.entries)
-    t_compile, _ = best(1, lambda: list(environment_plans(WORK, STACKS, None, TODAY).plans()))
     tiers = ", ".join(f"{tier.value} {sum(e.blast.tier is tier for e in inventory.entries):,}"
                       for tier in reversed(TIER_ORDER))
     print(f"\n{entries:,} agent x environment entries ({len(specs):,} agents; tiers: {tiers})")
@@ -102,7 +101,6 @@ def main() -> int:
     print(f"  read + strict YAML + guardrails          {t_check:7.2f} s")
     print(f"  plans of {len(plan_list)} environments                  {t_plans:7.2f} s")
     print(f"  inventory entries + blast radius         {t_build:7.2f} s  ({t_build / entries * 1e6:.0f} us/entry)")
-    print(f"  (environment_plans, the compile as the CLI runs it: {t_compile:.2f} s)")
     for name, writer in (("json", render_json), ("csv", render_csv), ("markdown", render_markdown),
                          ("text", lambda inv: render_text(inv, width=160))):
         took, text = best(args.repeat, writer, inventory)
