@@ -169,6 +169,9 @@ def planted(world_factory: Callable[[dict[str, str]], World],
     vault.write_data("identity/entity-alias", data={"name": ghost_role_id, "mount_accessor": accessor,
                                                     "canonical_id": ghost_entity})
     facts.update(ghost=ghost, ghost_entity=ghost_entity, ghost_role_id=ghost_role_id)
+    # A token role named like the agents that no spec declares, and another team's (Vault's token mount is shared).
+    vault.write_data(f"auth/token/roles/{ghost}-minter", data={"allowed_policies": ["default"], "orphan": True})
+    vault.write_data("auth/token/roles/ci-deployer", data={"allowed_policies": ["default"]})
 
     # A role whose max TTL was raised by hand (and its secret ids made endless), then a secret id minted.
     path = f"auth/{approle.mount}/role/{approle.role_name}"
@@ -352,6 +355,7 @@ def test_nothing_else_is_reported(planted: tuple[World, dict[str, Any]],
     expected = {
         ("undeclared", f"auth/{approle.mount}/role/{facts['ghost']}", ""),
         ("undeclared", f"identity/entity/id/{facts['ghost_entity']}", ""),
+        ("undeclared", f"auth/token/roles/{facts['ghost']}-minter", ""),  # not ci-deployer: another team's
         ("long-lived", f"auth/{approle.mount}/role/{approle.role_name}", "token_max_ttl"),
         ("long-lived", f"auth/{approle.mount}/role/{approle.role_name}", "token_explicit_max_ttl"),
         ("long-lived", f"auth/{approle.mount}/role/{approle.role_name}", "secret_id_ttl"),
@@ -379,8 +383,8 @@ def test_the_text_report_names_each_finding_and_its_fix(
     print(result.stdout)  # the README shows this run's report: `pytest tests/integration/test_inventory_live.py -s`
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert "3 undeclared, 8 long-lived, 5 drifted" in lines[0]
-    assert sum(line.startswith("       fix: ") for line in lines) == 16
+    assert "4 undeclared, 8 long-lived, 5 drifted" in lines[0]
+    assert sum(line.startswith("       fix: ") for line in lines) == 17
     assert lines[-1].startswith("result: findings: something is undeclared, long-lived or drifted (exit 1)")
 
 
