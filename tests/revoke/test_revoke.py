@@ -23,6 +23,8 @@ from agentiam.plan import names
 from agentiam.revoke import (
     Outcome,
     Remaining,
+    Revocation,
+    Step,
     StepResult,
     agent_entry,
     database_roles,
@@ -395,3 +397,17 @@ def test_a_state_folder_that_cannot_be_written_never_hides_the_report_or_its_exi
     assert result.exit_code == EXIT_INCOMPLETE, result.output  # tried: never "nothing attempted"
     assert "warning: cannot record the unfinished revocation under" in result.output
     assert "Revoking invoice-reader in dev" in result.output and "Traceback" not in result.output
+
+
+def test_the_report_shows_a_hostile_file_name_and_server_message_as_escaped_text() -> None:
+    """The spec's file name is the pull request author's choice and server errors echo input: neither may
+    recolour the terminal, start a line of its own (a forged workflow command) or hide text."""
+    steps = [Step("vault", "disable identity entity", "identity/entity/name/x", Outcome.FAILED,
+                  "boom\x1b[2J\n::error::forged\u202eevil", 0.1)]
+    report = Revocation(agent="x", environment="dev", identity_name="agent-dev-x",
+                        source_file="agent_specs/x\x1b[31m\n::warning::y.yaml", status_in_spec="active",
+                        cutoff="2026-12-03T00:00:00Z", steps=steps)
+    text = render_text(report)
+    assert "\x1b" not in text and "\u202e" not in text
+    assert not any(line.startswith("::") for line in text.splitlines())
+    assert "x\\x1b[31m\\n::warning::y.yaml" in text and "\\u202e" in text
