@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import json
@@ -102,11 +103,59 @@ def _expected_form(model: type[BaseModel], loc: tuple[PathPart, ...]) -> str:
     return f"expected {description or 'a value of another form'}{example}"
 
 
+@functools.cache
+def _field_paths(model: type[BaseModel]) -> dict[str, tuple[str, ...]]:
+    """Every field name of `model` at any depth -> the dotted paths where it is a field (`token_max_ttl` ->
+    `credentials.token_max_ttl`, `overrides.<env>.credentials.token_max_ttl`), shortest first."""
+    root = _json_schema(model)
+    found: dict[str, list[str]] = {}
+
+    def walk(node: dict[str, Any], path: str, seen: frozenset[str]) -> None:
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if name in seen:
+                return
+            seen, node = seen | {name}, {**root["$defs"][name], **{k: v for k, v in node.items() if k != "$ref"}}
+        for branch in node.get("anyOf", []):
+            walk(branch, path, seen)
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], path, seen)
+        keyed = [node["additionalProperties"]] if isinstance(node.get("additionalProperties"), dict) else []
+        # a mapping keyed by name (`overrides.<env>`, `databases.<name>`)
+        key = "<env>" if "dev" in node.get("propertyNames", {}).get("examples", ()) else "<name>"
+        for child in [*keyed, *node.get("patternProperties", {}).values()]:
+            walk(child, f"{path}.{key}" if path else key, seen)
+        for key, child in node.get("properties", {}).items():
+            child_path = f"{path}.{key}" if path else key
+            found.setdefault(key, []).append(child_path)
+            walk(child, child_path, seen)
+
+    walk(root, "", frozenset())
+    return {key: tuple(sorted(set(paths), key=lambda p: (p.count("."), p))) for key, paths in found.items()}
+
+
+def _unknown_field(model: type[BaseModel], loc: tuple[PathPart, ...]) -> str:
+    """SPEC001's message: the known field this key most likely misspells (`token_max_tll` -> `token_max_ttl`),
+    or where the key is a field when it sits at the wrong level; difflib over the model's own field names."""
+    key = str(loc[-1])
+    known = list(_schema_at(model, loc[:-1]).get("properties", {}))
+    by_lower = {name.lower(): name for name in known}
+    close = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.75)
+    if close:
+        return f"unknown field; did you mean {by_lower[close[0]]!r}?"
+    elsewhere = _field_paths(model).get(key) or next(
+        (paths for name, paths in _field_paths(model).items() if name.lower() == key.lower()), ())
+    if elsewhere:
+        shown = " or ".join(elsewhere[:2])
+        return f"unknown field at this level; {key!r} belongs at {shown}"
+    return "unknown field (not part of the spec format; check the spelling)"
+
+
 def _message(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str]:
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
-        return "SPEC001", "unknown field (not part of the spec format; check the spelling)"
+        return "SPEC001", _unknown_field(model, error["loc"])
     if kind == "missing":
         return "SPEC002", "required field is missing"
     message = error["msg"]

@@ -152,3 +152,50 @@ def test_an_override_that_would_loosen_the_status_is_refused_on_it(spec_status, 
     assert [f.render() for f in problems] == [
         f"s.yaml:33:5  error  SPEC003  overrides.prod.status: {override} would loosen the spec's status {spec_status}; "
         "an override can only tighten it (change the spec's status instead)"]
+
+
+@pytest.mark.parametrize("old,new,expected", [
+    # a misspelt field is named with the field it most likely means, difflib over the field names at that path
+    ("  token_max_ttl: 24h", "  token_max_tll: 24h",
+     "credentials.token_max_tll: unknown field; did you mean 'token_max_ttl'?"),
+    ("  token_ttl: 1h", "  Token_TTL: 1h", "credentials.Token_TTL: unknown field; did you mean 'token_ttl'?"),
+    ("permissions:", "permisions:", "permisions: unknown field; did you mean 'permissions'?"),
+    ("owner:", "ownr:", "ownr: unknown field; did you mean 'owner'?"),
+    # a field at the wrong level is named with where it belongs
+    ("expires: 2027-09-30", "expires: 2027-09-30\ntoken_max_ttl: 8h",
+     "token_max_ttl: unknown field at this level; 'token_max_ttl' belongs at credentials.token_max_ttl or "
+     "overrides.<env>.credentials.token_max_ttl"),
+    # nothing close: no guess
+    ("  token_ttl: 1h", "  token_ttl: 1h\n  colour: blue",
+     "credentials.colour: unknown field (not part of the spec format; check the spelling)"),
+])
+def test_unknown_fields_suggest_the_field_meant(old, new, expected):
+    messages = [m.split("  ", 3)[3] for m in _findings(old, new) if "SPEC001" in m]
+    assert messages == [expected]
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("1d", "'1d' is not a duration; write '24h' (units are h, m and s)"),
+    ("2 days", "'2 days' is not a duration; write '48h' (units are h, m and s)"),
+    ("1w", "'1w' is not a duration; write '168h' (units are h, m and s)"),
+    ("1 hour", "'1 hour' is not a duration; write '1h' (units are h, m and s)"),
+    ("1H", "'1H' is not a duration; write '1h' (units are h, m and s)"),
+    ("1.5h", "'1.5h' is not a duration; write '1h30m' (units are h, m and s)"),
+    ("90 min", "'90 min' is not a duration; write '1h30m' (units are h, m and s)"),
+    ('"3600"', "'3600' has no unit; write '1h' if 3600 seconds is meant (units are h, m and s)"),
+    ("3600", "durations are strings with a unit such as '15m', '1h' or '24h', got 3600; write '1h' if 3600 seconds "
+             "is meant"),
+    # not a duration in any unit: no guess
+    ("1ms", "'1ms' is not a duration; write e.g. '900s', '15m', '1h' or '1h30m'"),
+    ("soon", "'soon' is not a duration; write e.g. '900s', '15m', '1h' or '1h30m'"),
+])
+def test_durations_in_other_units_say_what_to_write(value, expected):
+    (message,) = _findings("  token_ttl: 1h", f"  token_ttl: {value}")
+    assert message.split("  ", 3)[3] == f"credentials.token_ttl: {expected}"
+
+
+def test_a_misspelt_stack_config_field_suggests_the_field_meant():
+    with pytest.raises(ConfigError) as caught:
+        parse_environment("stacks/Pulumi.dev.yaml", DEV.replace("retention_days:", "retension_days:").encode(), FILES)
+    assert [f.message for f in caught.value.findings if f.path.endswith("retension_days")] == [
+        "unknown field; did you mean 'retention_days'?"]
