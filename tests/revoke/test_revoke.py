@@ -276,13 +276,13 @@ def test_only_the_agents_own_file_is_read_when_it_is_named_after_it(tmp_path: Pa
     specs = tmp_path / "agent_specs"
     shutil.copytree(SPECS, specs)
     read: list[str] = []
-    real = agentiam.project.load_spec_bytes
+    real = agentiam.project.read_spec_bytes
 
     def counting(file: str, data: bytes):  # type: ignore[no-untyped-def]
         read.append(Path(file).name)
         return real(file, data)
 
-    monkeypatch.setattr(agentiam.project, "load_spec_bytes", counting)
+    monkeypatch.setattr(agentiam.project, "read_spec_bytes", counting)
     assert agent_entry("invoice-reader", "dev", specs, STACKS)[0].agent == "invoice-reader"
     assert read == ["invoice-reader.yaml"]  # the time to the first cut does not grow with the fleet
     (specs / "billing" / "invoice-reader.yaml").rename(specs / "billing" / "renamed.yaml")
