@@ -6,6 +6,7 @@ exactly what is still to be filled in; this rule makes sure it cannot be merged 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -58,10 +59,39 @@ def placeholder_problem(path: tuple[PathPart, ...], text: str) -> str | None:
     return None
 
 
+# Every word `placeholder_problem` looks for (MARKER, PLACEHOLDER_PROSE), searched once over the whole document with
+# `in`: most specs hold none, and walking every string, or one case-insensitive regex over the document, cost a
+# tenth of `validate` (bench/bench_validate.py). Hosts are few and are checked one by one (`_hosts`).
+_SUSPECT_WORDS = ("changeme", "change-me", "replace", "fillme", "fill-me", "todo", "tbd", "fixme", "xxx")
+
+
+def _suspect(data: Any) -> bool:
+    text = json.dumps(data).lower()
+    return any(word in text for word in _SUSPECT_WORDS)
+
+
+def _hosts(data: Any) -> Iterator[tuple[tuple[PathPart, ...], str]]:
+    """(path, host) of every egress endpoint: the spec's network and each override's."""
+    if not isinstance(data, dict):
+        return
+    networks: list[tuple[tuple[PathPart, ...], Any]] = [(("network",), data.get("network"))]
+    overrides = data.get("overrides")
+    if isinstance(overrides, dict):
+        networks += [(("overrides", env, "network"), o.get("network")) for env, o in overrides.items()
+                     if isinstance(o, dict)]
+    for path, network in networks:
+        egress = network.get("egress") if isinstance(network, dict) else None
+        for i, endpoint in enumerate(egress if isinstance(egress, list) else []):
+            if isinstance(endpoint, dict) and isinstance(endpoint.get("host"), str):
+                yield (*path, "egress", i, "host"), endpoint["host"]
+
+
 def _check_placeholders(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     # The document as written, not the model: a placeholder is one whatever else is wrong with the file, so the
     # rule also runs on a file with schema errors (agentiam.spec.validate.PartialSpec).
-    for path, text in _strings(ctx.loaded.document.data, ()):
+    data = ctx.loaded.document.data
+    candidates = _strings(data, ()) if _suspect(data) else _hosts(data)
+    for path, text in candidates:
         problem = placeholder_problem(path, text)
         if problem:
             yield ctx.finding(rule, path, problem)

@@ -27,7 +27,7 @@ def _integration_spec(name: str) -> str:
         textwrap.dedent("""\
             network:
               egress:
-                - host: api.payments.example.com
+                - host: api.payments-partner.io
                   port: 443
                   purpose: push settled payouts
               rate_limit:
