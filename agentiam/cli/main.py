@@ -1,7 +1,7 @@
 """Entry point of the `agentiam` console script.
 
 Commands are imported only when invoked (click's lazy-group pattern): `agentiam validate` must not pay for the
-diff engine, the plan models' rich table or the Vault/AWS adapters of `revoke`.
+diff engine, the plan's text layout or the Vault/AWS adapters of `revoke`.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def _plan(*args: str, today: str = TODAY):
 def test_text_plan_lists_every_agent_of_the_environment(far_expiry):
     result = _plan("--env", "staging")
     assert result.exit_code == 0, result.output
-    assert "agentiam plan: staging (account 222222222222, eu-west-1) - 8 agent(s)" in result.output
+    assert "agentiam plan: staging (account 222222222222, eu-west-1): 8 agent(s)" in result.output
     for agent in ("churn-forecaster", "kb-answer-retriever", "ticket-triage"):
         assert agent in result.output
     assert "access-review-reporter" not in result.output  # deployed to prod only
