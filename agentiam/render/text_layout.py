@@ -67,3 +67,20 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Terminal]], width: int,
                  for i, (h, cell) in enumerate(zip(header[1:], row[1:]))]
         lines += wrap(pad + Terminal("{}: ").format(row[0]), pairs, width, indent + 4)
     return lines
+
+
+def fold(line: Terminal, width: int, hanging: int) -> list[Terminal]:
+    """A line already written, at most `width` columns per line: broken at the last space that fits, continued
+    `hanging` spaces in; a run without a space wider than the line stays whole (its line runs longer)."""
+    text, lines, prefix = str(line), [], ""
+    while cells(prefix + text) > width:
+        lead = len(text) - len(text.lstrip(" "))
+        cut = text.rfind(" ", lead + 1, max(lead + 1, width - len(prefix)) + 1)
+        if cut == -1:
+            cut = text.find(" ", max(lead + 1, width - len(prefix)))
+            if cut == -1:
+                break
+        lines.append(Terminal.value(prefix + text[:cut].rstrip(" ")))
+        text, prefix = text[cut:].lstrip(" "), " " * hanging
+    lines.append(Terminal.value(prefix + text))
+    return lines
