@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from agentiam.plan.vault_policy import self_service_rules
+
 PLAN_FORMAT = 1
 
 
@@ -171,6 +173,16 @@ class VaultPlan(_Plan):
     aws_secret_role: AwsSecretRolePlan | None
     rate_limit: RateLimitPlan | None
     kv_shares: list[KvSharePlan]
+
+    def secret_rules(self) -> dict[str, list[str]]:
+        """The working policy's paths beyond the token's self-service and its own database and AWS credentials:
+        the KV secrets (path -> capabilities), which the plan records only as these policy paths."""
+        own = {path for path, _ in self_service_rules()}
+        own |= {f"{role.mount}/creds/{role.name}" for role in self.database_roles}
+        if self.aws_secret_role is not None:
+            role = self.aws_secret_role
+            own |= {f"{role.mount}/creds/{role.name}", f"{role.mount}/sts/{role.name}"}
+        return {path: caps for path, caps in self.policy_rules.items() if path not in own}
 
 
 class EgressPlan(_Plan):

@@ -17,7 +17,6 @@ from pydantic import BaseModel
 from agentiam.plan import model
 from agentiam.plan.build import RESOURCE_ACCOUNT_KEY
 from agentiam.plan.model import AgentPlan, IdentityPlan, PlatformPlan
-from agentiam.plan.vault_policy import self_service_rules
 from agentiam.render.escape import Terminal
 from agentiam.render.text_layout import DEFAULT_WIDTH, atoms, table, words, wrap
 from agentiam.spec.types import format_duration
@@ -101,17 +100,6 @@ def _aws_statement(lines: _Lines, statement: dict[str, Any], account_id: str) ->
     lines.field("aws", *sublines)
 
 
-def _vault_paths(agent: AgentPlan) -> list[tuple[str, list[str]]]:
-    """The working policy's paths beyond the token's own self-service and its database and AWS credentials: the KV
-    secrets (what they are is the policy's path; the plan carries no other record of them)."""
-    own = {path for path, _ in self_service_rules()}
-    own |= {f"{role.mount}/creds/{role.name}" for role in agent.vault.database_roles}
-    role = agent.vault.aws_secret_role
-    if role is not None:
-        own |= {f"{role.mount}/creds/{role.name}", f"{role.mount}/sts/{role.name}"}
-    return [(path, caps) for path, caps in agent.vault.policy_rules.items() if path not in own]
-
-
 def _agent(lines: _Lines, agent: AgentPlan, plan: IdentityPlan) -> None:
     vault = agent.vault
     lines.heading(Terminal("{}: {}, {}, expires {}").format(agent.agent, agent.function, agent.status, agent.expires))
@@ -153,7 +141,7 @@ def _agent(lines: _Lines, agent: AgentPlan, plan: IdentityPlan) -> None:
                     [*words(Terminal("lease {}, max {}, through").format(_duration(db.default_ttl),
                                                                          _duration(db.max_ttl))),
                      Terminal("{}/creds/{}").format(db.mount, db.name)])
-    for path, caps in _vault_paths(agent):
+    for path, caps in vault.secret_rules().items():
         lines.field("kv", [Terminal("{}:").format(path), *atoms(caps)])
     for share in vault.kv_shares:
         lines.field("kv share", [Terminal("{}:").format(share.path), *atoms(share.capabilities)],
