@@ -30,8 +30,9 @@ def atoms(values: Sequence[object], separator: str = ",") -> list[Terminal]:
 
 
 def words(text: str) -> list[Terminal]:
-    """Prose (or a phrase whose values hold no space) as atoms, one per word."""
-    return [Terminal.value(word) for word in text.split()]
+    """Prose (or a phrase whose values hold no space) as atoms, one per word: split at spaces only, so a line
+    break or a tab stays in its word and is shown as an escape, as everywhere else."""
+    return [Terminal.value(word) for word in text.split(" ") if word]
 
 
 def wrap(first: Terminal, parts: Sequence[Terminal], width: int, indent: int) -> list[Terminal]:

@@ -206,3 +206,26 @@ def test_the_readme_excerpt_is_the_golden_plan():
         if line != "...":
             position = golden.index(line, position) + 1
     assert len(excerpt) > 40
+
+
+def test_values_cannot_add_lines_or_reach_the_terminal_raw(plans):
+    """A value with a line break, an escape sequence or a bidirectional override stays one escaped value."""
+    from agentiam.characters import first_invisible
+
+    plan = plans["dev"]
+    hostile = "x\n  aws       Admin: *\x1b[2J\u202egnp.\r"
+    agent = plan.agents[0]
+    harmless = plan.model_copy(update={"agents": [agent.model_copy(update={"description": "x", "owner_contact": "y"})]})
+    attacked = plan.model_copy(update={"agents": [agent.model_copy(update={"description": hostile,
+                                                                         "owner_contact": hostile})]})
+    text = render_plan(attacked, 250)
+    assert first_invisible(text.replace("\n", "")) is None
+    assert len(text.splitlines()) == len(render_plan(harmless, 250).splitlines())
+    assert "x\\n" in text and "\\x1b[2J\\u202egnp.\\r" in text
+
+
+@pytest.mark.parametrize("width", [1, 20, 1000])
+def test_any_width_and_no_agent_lay_out(plans, width):
+    empty = plans["dev"].model_copy(update={"agents": []})
+    assert "Summary: 0 agent(s) (none)" in " ".join(render_plan(empty, width).split())
+    assert "arn:aws:iam::111111111111:role/agentiam/dev/agent-dev-invoice-reader" in render_plan(plans["dev"], width)
