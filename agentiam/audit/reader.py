@@ -38,6 +38,7 @@ MAX_LINE_BYTES = 4 * 1024 * 1024
 MAX_RECORD_CHARS = 4 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
 MAX_PROBLEMS_SHOWN = 20
+MAX_ACCOUNTS = 1000  # accounts whose CloudTrail coverage is tracked (an organisation trail has many)
 _DOCUMENT_START = re.compile(rb'\s*\{\s*"Records"\s*:\s*\[')
 _SEPARATOR = re.compile(r"[\s,]*")
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -85,6 +86,7 @@ class ReadStats:
     damaged: list[str] = field(default_factory=list)  # files whose compressed stream or document broke off
     problems: list[str] = field(default_factory=list)  # the first few malformed or oversized places
     coverage: dict[Source, Coverage] = field(default_factory=lambda: {s: Coverage() for s in Source})
+    accounts: dict[str, Coverage] = field(default_factory=dict)  # CloudTrail, per account the records are of
 
     def problem(self, where: str, what: str) -> None:
         if len(self.problems) < MAX_PROBLEMS_SHOWN:
@@ -215,7 +217,11 @@ def _dispatch(value: Any, origin: str, pairing: VaultPairing, index: IdentityInd
             stats.coverage[Source.VAULT].see(value.get("time"))
         event = pairing.line(value, origin)
     elif "eventSource" in value:
-        stats.coverage[Source.AWS].see(value.get("eventTime"))
+        when = value.get("eventTime")
+        stats.coverage[Source.AWS].see(when)
+        account = value.get("recipientAccountId")
+        if type(account) is str and (account in stats.accounts or len(stats.accounts) < MAX_ACCOUNTS):
+            stats.accounts.setdefault(account, Coverage()).see(when)
         event = cloudtrail_event(value, origin, index)
     elif type(value.get("Records")) is list:
         for i, record in enumerate(value["Records"]):

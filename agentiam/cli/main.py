@@ -22,6 +22,10 @@ COMMANDS = {
     "schema": "agentiam.cli.schema:schema",
     "new": "agentiam.cli.new:new",
     "revoke": "agentiam.cli.revoke:revoke",
+    "check": "agentiam.cli.check:check",
+    "events": "agentiam.cli.events:events",
+    "audit-ids": "agentiam.cli.audit_ids:audit_ids",
+    "compliance": "agentiam.cli.compliance:compliance",
 }
 
 
