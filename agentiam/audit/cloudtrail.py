@@ -59,8 +59,7 @@ def _agent(record: dict[str, Any], index: IdentityIndex) -> tuple[KnownAgent | N
             known = index.by_account_role.get((match.group(1), match.group(2)))
             if known is not None:
                 return known, Recognised.ROLE_ARN
-        return None, Recognised.NONE
-    if record.get("eventName") == "AssumeRole":
+    if record.get("eventName") == "AssumeRole":  # the caller (the secrets engine) is no agent; the role named is
         params = record.get("requestParameters")
         if isinstance(params, dict):
             known = index.by_role_arn.get(params.get("roleArn"))  # type: ignore[arg-type]
