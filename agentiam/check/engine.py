@@ -26,6 +26,7 @@ from agentiam.spec.validate import LoadedSpec
 
 DAY = 86400.0
 DEPLOY_GRACE_S = 900.0  # between the commit suspending an agent and `pulumi up` deploying its kill switch
+MIN_SLACK_S = 5.0
 MAX_KEYS = 200  # distinct refused actions (or origins) tallied per agent; more go to one "other" tally
 OTHER = "(other)"
 
@@ -42,8 +43,9 @@ class CheckOptions:
 
     @property
     def slack(self) -> float:
-        """How far inside the window the input may start or end and still count as covering it."""
-        return min(DAY, (self.until - self.since) / 30)
+        """How far inside the window the input may start or end and still count as covering it: a thirtieth of
+        the window (a day of a month), at least MIN_SLACK_S (a live log's last line is seconds old)."""
+        return max(MIN_SLACK_S, min(DAY, (self.until - self.since) / 30))
 
 
 def _networks(cidrs: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
