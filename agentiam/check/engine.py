@@ -317,6 +317,7 @@ class CheckEngine:
             everywhere = loaded.spec.environments if loaded is not None else []
             if everywhere and all(verdicts.get(env) is True for env in everywhere):
                 finding.suggestion = _removal(grant)
+                finding.removal = grant.spec_path
             else:
                 used = sorted(env for env, v in verdicts.items() if v is False)
                 unknown = sorted(env for env in everywhere if verdicts.get(env) is None)

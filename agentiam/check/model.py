@@ -73,6 +73,7 @@ class CheckFinding:
     line: int = 0
     column: int = 0
     field: str = ""
+    removal: tuple = ()  # the spec path `--suggest` removes (unused in every environment of the spec), or ()
 
     @property
     def sort_key(self) -> tuple:
@@ -85,7 +86,7 @@ class CheckFinding:
                 "last": format_time(self.last) if self.last is not None else None,
                 "evidence": [e.as_dict() for e in self.evidence], "suggestion": self.suggestion,
                 "file": self.file or None, "line": self.line or None, "column": self.column or None,
-                "field": self.field or None}
+                "field": self.field or None, "removable": bool(self.removal)}
 
 
 @dataclass
