@@ -108,17 +108,25 @@ def short_error(text: Any) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _second(head: str) -> float | None:
-    """Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS` (UTC), cached: consecutive records share their second."""
-    if len(head) != 19 or head[4] != "-" or head[7] != "-" or head[10] not in "Tt " or head[13] != ":" \
-            or head[16] != ":" or not (head[0:4] + head[5:7] + head[8:10] + head[11:13] + head[14:16]
-                                       + head[17:19]).isdigit():
+def _day(date: str) -> float | None:
+    """Seconds since the epoch of `YYYY-MM-DD` at midnight UTC, cached: a log's records share few dates."""
+    if len(date) != 10 or date[4] != "-" or date[7] != "-" or not (date[:4] + date[5:7] + date[8:]).isdigit():
         return None
     try:
-        return float(calendar.timegm(dt.datetime(int(head[0:4]), int(head[5:7]), int(head[8:10]), int(head[11:13]),
-                                                 int(head[14:16]), int(head[17:19])).timetuple()))
+        return float(calendar.timegm(dt.date(int(date[:4]), int(date[5:7]), int(date[8:])).timetuple()))
     except ValueError:  # month 13, February 30th
         return None
+
+
+def _second(head: str) -> float | None:
+    """Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS` (UTC)."""
+    day = _day(head[:10])
+    if day is None or len(head) != 19 or head[10] not in "Tt " or head[13] != ":" or head[16] != ":":
+        return None
+    hours, minutes, seconds = head[11:13], head[14:16], head[17:19]
+    if not (hours + minutes + seconds).isdigit() or hours > "23" or minutes > "59" or seconds > "60":
+        return None
+    return day + int(hours) * 3600 + int(minutes) * 60 + int(seconds)
 
 
 def parse_time(text: Any) -> float | None:

@@ -56,11 +56,12 @@ class Coverage:
 
     def see(self, when: Any) -> None:
         self.records += 1
-        if type(when) is str:
+        # compared as text, checked only for shape here (a time that does not parse is dropped at the end)
+        if type(when) is str and len(when) >= 20 and when[10] == "T":
             second = when[:19]
-            if second < self._first and parse_time(when) is not None:
+            if second < self._first:
                 self._first = second
-            if second > self._last and parse_time(when) is not None:
+            if second > self._last:
                 self._last = second
 
     @property

@@ -223,9 +223,10 @@ class CheckEngine:
             if not grants.aws_declared(event.action):
                 state.undeclared.add(f"aws\x00{event.action}\x00{event.resource}", event, "")
         else:
-            for grant in grants.vault_match(event.action, event.resource):
+            used, declared = grants.vault(event.action, event.resource)
+            for grant in used:
                 grant.used = True
-            if not grants.vault_declared(event.action, event.resource):
+            if not declared:
                 state.undeclared.add(f"vault\x00{event.action}\x00{event.resource}", event,
                                      "token policies: " + ", ".join(event.policies))
 

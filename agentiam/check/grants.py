@@ -65,6 +65,9 @@ class Grant:
     used: bool = False
 
 
+MAX_CACHED = 4096  # look-ups remembered per agent (records repeat the same few actions and paths)
+
+
 @dataclass
 class AgentGrants:
     """An agent x environment's judged grants, and every rule its tokens and role may use."""
@@ -72,14 +75,25 @@ class AgentGrants:
     grants: list[Grant] = field(default_factory=list)
     statements: list[tuple[list[str], list[str]]] = field(default_factory=list)  # (actions, resources) per statement
     vault_rules: dict[str, list[str]] = field(default_factory=dict)  # every path of its policies -> capabilities
+    _by_action: dict[str, list[Grant]] = field(default_factory=dict)
+    _vault: dict[tuple[str, str], tuple[list[Grant], bool]] = field(default_factory=dict)
+
+    def _granting(self, action: str) -> list[Grant]:
+        found = self._by_action.get(action)
+        if found is None:
+            if len(self._by_action) >= MAX_CACHED:
+                self._by_action.clear()
+            lower = action.lower()
+            found = self._by_action[action] = [g for g in self.grants
+                                               if g.system == "aws" and action_regex(g.action).match(lower)]
+        return found
 
     def aws_match(self, action: str, resource: str) -> list[Grant]:
         """Grants an allowed AWS call used. Without a resource, or when no resource pattern matches the one the
         record names (CloudTrail names the bucket and the object of an object call, in either order), every
         statement granting the action counts: claiming a grant unused must never rest on a guess."""
-        lower = action.lower()
-        by_action = [g for g in self.grants if g.system == "aws" and action_regex(g.action).match(lower)]
-        if resource:
+        by_action = self._granting(action)
+        if resource and by_action:
             exact = [g for g in by_action if any(resource_regex(r).match(resource) for r in g.resources)]
             if exact:
                 return exact
@@ -87,8 +101,20 @@ class AgentGrants:
 
     def aws_declared(self, action: str) -> bool:
         """Whether any statement of the plan allows the action at all."""
+        if self._granting(action):
+            return True
         lower = action.lower()
         return any(action_regex(a).match(lower) for actions, _ in self.statements for a in actions)
+
+    def vault(self, operation: str, path: str) -> tuple[list[Grant], bool]:
+        """(grants an allowed Vault request used, whether the plan's policies allow it at all)."""
+        key = (operation, path)
+        found = self._vault.get(key)
+        if found is None:
+            if len(self._vault) >= MAX_CACHED:
+                self._vault.clear()
+            found = self._vault[key] = (self.vault_match(operation, path), self.vault_declared(operation, path))
+        return found
 
     def vault_match(self, operation: str, path: str) -> list[Grant]:
         capability = OPERATION_CAPABILITY.get(operation)
