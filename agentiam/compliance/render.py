@@ -99,7 +99,7 @@ def render_html(report: ComplianceReport) -> str:
 
 def _html_control(report: ComplianceReport, result: ControlResult) -> list[Html]:
     control = result.control
-    out = [Html('<section class="control" id="{}">').format(Wording(control.id.replace("-", " ")).replace(" ", "-")),
+    out = [Html('<section class="control">'),
            Html("<h2>{} {}: {}</h2>").format(control.framework, control.reference, control.title),
            Html("<p>{}</p>").format(control.asks.render(Html)),
            Html("<h3>Enforced by agentiam</h3>"), Html("<ul>")]
