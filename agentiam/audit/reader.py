@@ -159,10 +159,7 @@ def _lines(stream: BinaryIO, path: str, pairing: VaultPairing, index: IdentityIn
         rid = request_id(line)
         if rid is not None:
             stats.lines += 1
-            event = pairing.request(rid, origin, line)
-            if event is not None:
-                stats.events += 1
-                yield event
+            pairing.request(rid, origin, line)
             continue
         try:
             value = loads(line)

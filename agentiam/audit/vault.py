@@ -18,8 +18,8 @@ from agentiam.audit.model import AgentEvent, Category, Recognised, Result, Sourc
 
 TOKEN_ROLE_PREFIX = "auth/token/create/"
 # Requests whose response line has not come yet. Vault writes both lines around the request, so only requests in
-# flight wait here (as their raw line); beyond this many, the oldest is emitted alone (no response logged), so
-# memory stays bounded whatever the input.
+# flight wait here (as their raw line); beyond this many, the oldest is dropped and counted (its response, if it
+# still comes, makes the event), so memory stays bounded whatever the input.
 MAX_PENDING = 2_000
 NO_RESPONSE = "no response line in the audit log"
 # Vault writes `{"time":...,"type":"request","auth":{...},"request":{"id":"..."`: a request line is only held until
@@ -119,8 +119,8 @@ def vault_event(line: dict[str, Any], origin: str, index: IdentityIndex) -> Agen
 class VaultPairing:
     """Pairs request and response lines by `request.id`: one event per request, from its response line (which
     repeats the request and adds the outcome), locating both lines. A request whose response never comes (the
-    server stopped, the log was rotated between them) is emitted alone when it leaves the window of MAX_PENDING
-    requests in flight, or at the end."""
+    server stopped, the log was rotated between them) is emitted alone at the end; one pushed out of the window of
+    MAX_PENDING requests in flight is counted in `unpaired` only, so no request ever makes two events."""
 
     def __init__(self, index: IdentityIndex, loads: Callable[[bytes], Any], max_pending: int = MAX_PENDING):
         self._index = index
@@ -137,12 +137,15 @@ class VaultPairing:
         match = _REQUEST_ID.search(raw)
         return match.group(1).decode("utf-8", "replace") if match else None
 
-    def request(self, rid: str, origin: str, raw: bytes) -> AgentEvent | None:
-        """Hold a request line until its response; an event only if this evicts an unanswered agent request."""
+    def request(self, rid: str, origin: str, raw: bytes) -> None:
+        """Hold a request line until its response."""
         self._pending[rid] = (origin, raw)
+        self._bound()
+
+    def _bound(self) -> None:
         if len(self._pending) > self._max:
-            return self._alone(*self._pending.popitem(last=False)[1])
-        return None
+            self._pending.popitem(last=False)
+            self.unpaired += 1
 
     def line(self, line: dict[str, Any], origin: str) -> AgentEvent | None:
         """A decoded line: a response (paired with its request), or a request line held like `request`."""
@@ -150,8 +153,7 @@ class VaultPairing:
         rid = request.get("id") if type(request) is dict else None
         if line.get("type") == "request" and type(rid) is str:
             self._pending[rid] = (origin, line)
-            if len(self._pending) > self._max:
-                return self._alone(*self._pending.popitem(last=False)[1])
+            self._bound()
             return None
         event = vault_event(line, origin, self._index)
         first = self._pending.pop(rid, None) if type(rid) is str else None
