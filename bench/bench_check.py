@@ -141,7 +141,8 @@ def generate(size: int) -> tuple[Path, list[Path], Path]:
     entities = {a.identity_name: str(uuid.UUID(int=rng.getrandbits(128))) for a in agents}
     hmacs = {a.identity_name: _hmac(rng) for a in agents}
     ids.write_text(json.dumps({"format": 1, "audit_device": "file", "environments": {"dev": {
-        name: {"entity_id": entities[name], "role_id_hmac": hmacs[name], "name_hmac": _hmac(rng)} for name in entities}}}))
+        name: {"entity_id": entities[name], "role_id_hmac": hmacs[name], "name_hmac": _hmac(rng)}
+        for name in entities}}}))
     vault_lines = size * 6 // 10
     span = (UNTIL - SINCE).total_seconds()
     with open(audit, "w") as out:

@@ -122,14 +122,16 @@ def read_audit_ids(path: Path) -> dict[str, dict[str, AuditIds]]:
     except ValueError as exc:
         raise ConfigError(f"{path}: not JSON: {exc}") from exc
     try:
-        if isinstance(data, dict) and data.get("format") == AUDIT_IDS_FORMAT and isinstance(data.get("environments"), dict):
+        if isinstance(data, dict) and data.get("format") == AUDIT_IDS_FORMAT \
+                and isinstance(data.get("environments"), dict):
             result: dict[str, dict[str, AuditIds]] = {}
             for env, agents in data["environments"].items():
                 if not isinstance(agents, dict):
                     raise ValueError(f"environments.{env}: expected a mapping of identity names")
                 result[str(env)] = {
                     str(name): AuditIds(entity_id=_text(v.get("entity_id"), f"environments.{env}.{name}.entity_id"),
-                                        role_id_hmac=_text(v.get("role_id_hmac"), f"environments.{env}.{name}.role_id_hmac"),
+                                        role_id_hmac=_text(v.get("role_id_hmac"),
+                                                           f"environments.{env}.{name}.role_id_hmac"),
                                         name_hmac=_text(v.get("name_hmac"), f"environments.{env}.{name}.name_hmac"))
                     for name, v in agents.items() if isinstance(v, dict)}
             return result

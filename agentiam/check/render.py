@@ -19,7 +19,8 @@ from agentiam.render.escape import Markdown, Terminal, Wording, document, sarif_
 from agentiam.render.sarif import SARIF_SCHEMA, _artifact, repository_root
 
 LEVEL_WORD = Wording.vocabulary(level.value for level in Level)
-TITLE = {rule.id: Wording(rule.title) for rule in CHECK_RULES}
+_TITLES = Wording.vocabulary(rule.title for rule in CHECK_RULES)  # the registry's own fixed words
+TITLE = {rule.id: _TITLES[rule.title] for rule in CHECK_RULES}
 _SARIF_LEVEL = {Level.HIGH: "error", Level.MEDIUM: "warning", Level.LOW: "note"}
 INFORMATION_URI = "https://github.com/agentiam/agentiam/blob/main/docs/check.md"
 

@@ -13,9 +13,9 @@ from agentiam.check.engine import CheckEngine, CheckOptions
 from agentiam.check.history import History
 from agentiam.check.render import render
 from agentiam.check.rules import Level
-from agentiam.cli.common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, handle_user_errors, specs_option, stacks_option
+from agentiam.cli.common import (EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, handle_user_errors, specs_option,
+                                 stacks_option, write_output)
 from agentiam.cli.logs_common import log_options, parse_span, prepare, window
-from agentiam.errors import ConfigError
 from agentiam.render.escape import Terminal
 
 FAIL_ON = ("low", "medium", "high", "never")
@@ -73,13 +73,7 @@ def check(logs: tuple[str, ...], environments: tuple[str, ...], audit_ids: tuple
     engine.consume(read_events(logs, index, stats))
     report = engine.report(stats)
     text = render(fmt, report)
-    if output is not None:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{output}: cannot write the report: {exc.strerror or exc}") from exc
-    else:
-        click.echo(text, nl=False)
+    write_output(text, output)
     if suggest:
         from agentiam.check.suggest import write_suggestions
 

@@ -9,10 +9,9 @@ import click
 
 from agentiam.check.history import History
 from agentiam.check.project import load_project
-from agentiam.cli.common import handle_user_errors, specs_option, stacks_option, today_option
+from agentiam.cli.common import handle_user_errors, specs_option, stacks_option, today_option, write_output
 from agentiam.compliance.evidence import build_report, read_check_report
 from agentiam.compliance.render import render
-from agentiam.errors import ConfigError
 
 
 @click.command(epilog="""\b
@@ -40,12 +39,4 @@ def compliance(environments: tuple[str, ...], check_report: Path | None, fmt: st
     loaded = load_project(specs_dir, stacks_dir, environments, day)
     check = read_check_report(check_report) if check_report else None
     report = build_report(loaded, History.of(specs_dir, dt.datetime.now(dt.timezone.utc).timestamp()), day, check)
-    text = render(fmt, report)
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{output}: cannot write: {exc.strerror or exc}") from exc
-    click.echo(f"wrote {output}", err=True)
+    write_output(render(fmt, report), output)

@@ -86,5 +86,6 @@ def prepare(specs_dir: Path, stacks_dir: Path, environments: tuple[str, ...], au
         for env, plan in sorted(index.plans.items()):
             result = fetch_audit_ids(plan, vault_addr, token, ca_cert=vault_ca_cert, deadline_s=vault_timeout)
             index.add_audit_ids(env, result.ids)
-            warnings += [f"{env}: Vault at {vault_addr} has no entity or AppRole role {name}" for name in result.missing]
+            warnings += [f"{env}: Vault at {vault_addr} has no entity or AppRole role {name}"
+                         for name in result.missing]
     return loaded, index, warnings

@@ -18,7 +18,8 @@ def stamp(moment: dt.datetime) -> str:
 
 
 def agent_call(role_arn: str, action: str, when: dt.datetime, *, resource: str | None = None,
-               error: str | None = None, source_ip: str = "10.40.1.7", session: str = "vault-agent-1") -> dict[str, Any]:
+               error: str | None = None, source_ip: str = "10.40.1.7",
+               session: str = "vault-agent-1") -> dict[str, Any]:
     """A call made with STS credentials of `role_arn` (arn:aws:iam::ACCOUNT:role/PATH/NAME)."""
     account = role_arn.split(":")[4]
     name = role_arn.rsplit("/", 1)[1]

@@ -17,6 +17,7 @@ SINCE = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
 UNTIL = dt.datetime(2026, 3, 31, tzinfo=dt.timezone.utc)
 ACCOUNT = "111111111111"
 DATABASE = "agentiam-dev-database"
+LOGIN = "auth/agentiam-dev-approle/login"
 
 
 def _spec(name: str, *, extra: str = "", status: str = "active", expires: str = "2027-03-31",
@@ -126,11 +127,11 @@ def _vault_lines() -> list[dict]:
     lines += _vault(day + dt.timedelta(minutes=5), "v-0003", f"{DATABASE}/creds/agent-dev-ticket-reader-billing-read",
                     agent="ticket-reader", remote="203.0.113.9")
     for i in range(6):
-        lines += _vault(day + dt.timedelta(minutes=10, seconds=20 * i), f"v-01{i:02d}", "auth/agentiam-dev-approle/login",
+        lines += _vault(day + dt.timedelta(minutes=10, seconds=20 * i), f"v-01{i:02d}", LOGIN,
                         error="invalid role or secret ID", operation="update", remote="10.40.3.8",
                         data={"role_id": ROLE_ID_HMAC["ticket-reader"], "secret_id": "hmac-sha256:" + "ab" * 32})
     for i in range(5):
-        lines += _vault(day + dt.timedelta(minutes=30, seconds=5 * i), f"v-02{i:02d}", "auth/agentiam-dev-approle/login",
+        lines += _vault(day + dt.timedelta(minutes=30, seconds=5 * i), f"v-02{i:02d}", LOGIN,
                         error="invalid role or secret ID", operation="update", remote="198.51.100.23",
                         data={"role_id": "hmac-sha256:" + "ee" * 32, "secret_id": "hmac-sha256:" + "cd" * 32})
     lines += _vault(day + dt.timedelta(days=2), "v-0301", f"{DATABASE}/creds/agent-dev-churn-scorer-billing-read",

@@ -70,7 +70,8 @@ def _found(report: dict[str, Any]) -> set[tuple[str, str | None, str]]:
 def test_clean_records_give_no_finding_in_any_delivery_shape(examples: Path, tmp_path: Path, shape: str) -> None:
     records = _clean(examples)
     log = tmp_path / "trail.log"
-    log.write_bytes({"delivery": ct.delivery_file, "lines": ct.json_lines, "subscription": ct.subscription}[shape](records))
+    writers = {"delivery": ct.delivery_file, "lines": ct.json_lines, "subscription": ct.subscription}
+    log.write_bytes(writers[shape](records))
     code, report = _run(examples, log, extra=("--env", "dev"))
     aws_only = [f for f in report["findings"] if f["rule_id"] not in ("CHK002", "CHK003")]
     assert aws_only == [] and code == 0

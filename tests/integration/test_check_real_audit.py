@@ -133,8 +133,8 @@ def test_events_exports_the_agents_records_as_json_lines(scenario: dict[str, Any
     failed = [r for r in records if r["agent"] == TARGET and r["result"] == "denied"]
     assert len(failed) == FAILED_LOGINS and {r["recognised_by"] for r in failed} == {"role-id-hash"}
     assert {r["category"] for r in failed} == {"authentication"}
-    read = next(r for r in records if r["agent"] == CLEAN and r["resource"].endswith("/creds/"
-                                                                                      + world.agent(CLEAN).vault.database_roles[0].name))
+    own = "/creds/" + world.agent(CLEAN).vault.database_roles[0].name
+    read = next(r for r in records if r["agent"] == CLEAN and r["resource"].endswith(own))
     assert read["result"] == "allowed" and read["source"] == "vault" and read["action"] == "read"
     assert read["recognised_by"] == "entity" and len(read["ids"]) == 1 and len(read["lines"]) == 2
     assert world.role_id(TARGET) not in out.read_text()
