@@ -26,6 +26,7 @@ MOUNT = "vault:index/mount:Mount"
 POLICY = "vault:index/policy:Policy"
 APPROLE_ROLE = "vault:appRole/authBackendRole:AuthBackendRole"
 CERT_ROLE = "vault:index/certAuthBackendRole:CertAuthBackendRole"
+TOKEN_ROLE = "vault:tokenauth/authBackendRole:AuthBackendRole"
 ENTITY = "vault:identity/entity:Entity"
 ENTITY_ALIAS = "vault:identity/entityAlias:EntityAlias"
 DB_CONNECTION = "vault:database/secretBackendConnection:SecretBackendConnection"
@@ -90,6 +91,7 @@ class VaultApplier:
             (POLICY, self._policy),
             (APPROLE_ROLE, self._approle_role),
             (CERT_ROLE, self._cert_role),
+            (TOKEN_ROLE, self._token_role),
             (ENTITY, self._entity),
             (ENTITY_ALIAS, self._entity_alias),
             (DB_CONNECTION, self._db_connection),
@@ -162,9 +164,9 @@ class VaultApplier:
 
     def _approle_role(self, record: ResourceRecord) -> None:
         fields = _fields(record, {
-            "backend", "roleName", "tokenPolicies", "tokenTtl", "tokenMaxTtl", "tokenExplicitMaxTtl", "tokenType",
-            "tokenNoDefaultPolicy", "bindSecretId", "secretIdTtl", "secretIdNumUses", "secretIdBoundCidrs",
-            "tokenBoundCidrs"})
+            "backend", "roleName", "tokenPolicies", "tokenTtl", "tokenMaxTtl", "tokenExplicitMaxTtl", "tokenNumUses",
+            "tokenType", "tokenNoDefaultPolicy", "bindSecretId", "secretIdTtl", "secretIdNumUses",
+            "secretIdBoundCidrs", "tokenBoundCidrs"})
         backend, role = fields.pop("backend"), fields.pop("role_name")
         self.client.write_data(f"auth/{backend}/role/{role}", data=fields)
         role_id = self.client.read(f"auth/{backend}/role/{role}/role-id")["data"]["role_id"]
@@ -177,6 +179,24 @@ class VaultApplier:
             "tokenExplicitMaxTtl", "tokenType", "tokenNoDefaultPolicy", "tokenNumUses", "tokenBoundCidrs"})
         backend, name = fields.pop("backend"), fields.pop("name")
         self.client.write_data(f"auth/{backend}/certs/{name}", data=fields)
+
+    def _token_role(self, record: ResourceRecord) -> None:
+        """auth/token/roles/<name>, then read back: OpenBao answers 204 to fields a token role does not have
+        (`token_ttl`, `token_max_ttl`), so only the read shows that each input really took."""
+        if {"tokenTtl", "tokenMaxTtl"} & set(record.inputs):
+            raise ApplyError(f"{record.name}: a token role ignores token_ttl and token_max_ttl (docs/facts.md"
+                             "#vault-token-roles); its TTL is token_period")
+        fields = _fields(record, {
+            "roleName", "allowedPolicies", "allowedEntityAliases", "orphan", "renewable", "tokenPeriod",
+            "tokenExplicitMaxTtl", "tokenType", "tokenNoDefaultPolicy", "tokenBoundCidrs"})
+        name = fields.pop("role_name")
+        self.client.write_data(f"auth/token/roles/{name}", data=fields)
+        stored = self.client.read(f"auth/token/roles/{name}")["data"]
+        # Vault reads an empty list back as null
+        differs = {key: (value, stored.get(key)) for key, value in fields.items()
+                   if (stored.get(key) or type(value)()) != value}
+        if differs:
+            raise ApplyError(f"{record.name}: the server did not store {differs} (written, read back)")
 
     # -- identity -------------------------------------------------------------------------------------
 
@@ -197,9 +217,10 @@ class VaultApplier:
 
     def _entity_alias(self, record: ResourceRecord) -> None:
         fields = _fields(record, {"name", "mountAccessor", "canonicalId"})
-        accessor = self._mock_accessors.get(fields["mount_accessor"])
+        accessor = self._mock_accessors.get(fields["mount_accessor"]) or self._existing_mount(fields["mount_accessor"])
         if accessor is None:
-            raise ApplyError(f"{record.name}: mount accessor {fields['mount_accessor']} belongs to no applied mount")
+            raise ApplyError(f"{record.name}: mount accessor {fields['mount_accessor']} belongs to no applied mount "
+                             "nor to a mount of the server the program may have looked up")
         entity_id = self.applied.ids[self._sibling(record, ENTITY).name]
         name = fields["name"]
         approle_paths = [path for path, real in self.applied.accessors.items() if real == accessor]
@@ -212,6 +233,16 @@ class VaultApplier:
             return
         self.client.write_data("identity/entity-alias",
                                data={"name": name, "mount_accessor": accessor, "canonical_id": entity_id})
+
+    def _existing_mount(self, mock: str) -> str | None:
+        """The real accessor of a mount the program looked up by path (`get_auth_backend`: the mocks answer
+        `mount_accessor(path)`) rather than created: Vault's own token mount, or another stack's mounts."""
+        for path, mount in self.client.sys.list_auth_methods()["data"].items():
+            if mount_accessor(path.rstrip("/")) == mock:
+                self.applied.accessors.setdefault(path.rstrip("/"), mount["accessor"])
+                self._mock_accessors[mock] = mount["accessor"]
+                return str(mount["accessor"])
+        return None
 
     # -- dynamic secrets and quotas -------------------------------------------------------------------
 
