@@ -77,6 +77,8 @@ class IdentityIndex:
                 index.by_identity.setdefault(entry.vault.cert.role_name, agent)
                 index.by_policy[entry.vault.policy_name] = agent
                 index.by_policy[entry.vault.login_policy_name] = agent
+                index.by_policy[entry.vault.mint_policy_name] = agent
+                index.by_identity.setdefault(entry.vault.token_role.name, agent)
                 index.by_role_arn[entry.aws.role_arn] = agent
                 index.by_account_role[(plan.account_id, entry.aws.role_name)] = agent
         return index

@@ -142,7 +142,8 @@ class CheckEngine:
             self._states[known.identity] = _AgentState(
                 known, agent_grants(entry, loaded, environments.get(known.environment)),
                 AgentActivity(known.agent, known.environment), _expiry(entry.expires), inactive,
-                _networks(entry.vault.approle.token_bound_cidrs), _Failures(cap))
+                _networks({*entry.vault.approle.token_bound_cidrs, *entry.vault.token_role.token_bound_cidrs}),
+                _Failures(cap))
 
     def _failure_cap(self) -> int:
         """Failed-login times kept per agent: with more than (threshold - 1) per burst window over the whole check

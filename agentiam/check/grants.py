@@ -138,9 +138,11 @@ def _located(loaded: LoadedSpec | None, path: tuple[PathPart, ...]) -> tuple[str
 
 def agent_grants(entry: AgentPlan, loaded: LoadedSpec | None, env: EnvironmentConfig | None) -> AgentGrants:
     """The judged grants of one plan entry (none while the agent is not active: its plan grants nothing then)."""
-    result = AgentGrants(vault_rules={**entry.vault.login_policy_rules, **entry.vault.policy_rules})
-    for path, caps in entry.vault.login_policy_rules.items():
-        result.vault_rules[path] = sorted(set(caps) | set(entry.vault.policy_rules.get(path, [])))
+    result = AgentGrants()
+    # the working token's policy, the certificate token's and the AppRole (mint) token's: every token of the agent
+    for rules in (entry.vault.policy_rules, entry.vault.login_policy_rules, entry.vault.mint_policy_rules):
+        for path, caps in rules.items():
+            result.vault_rules[path] = sorted(set(caps) | set(result.vault_rules.get(path, [])))
     policy = entry.aws.inline_policy or {}
     statements = policy.get("Statement") or []
     spec = loaded.spec if loaded is not None else None

@@ -109,10 +109,11 @@ def _fields(entry: AgentPlan, plan: IdentityPlan, history: History, activity: di
         "identity": entry.identity_name, "role_arn": entry.aws.role_arn, "entity": entry.vault.entity.name,
         "certificate_cn": ", ".join(entry.vault.cert.allowed_common_names),
         "login": "client certificate + AppRole secret id (single use, wrapped)",
-        "bound_cidrs": ", ".join(entry.vault.approle.token_bound_cidrs) or "none",
+        "bound_cidrs": ", ".join(entry.vault.token_role.token_bound_cidrs) or "none",
         "function": entry.function, "boundary": entry.aws.boundary_policy_arn,
         "aws_actions": str(aws_actions), "vault_paths": str(len(vault_paths)),
-        "token_ttl": f"{_lifetime(entry.vault.approle.token_ttl)} / {_lifetime(entry.vault.approle.token_max_ttl)}",
+        "token_ttl": (f"{_lifetime(entry.vault.token_role.token_period)} / "
+                      f"{_lifetime(entry.vault.token_role.token_explicit_max_ttl)}"),  # the working token's
         "aws_session_ttl": _lifetime(secret_role.max_sts_ttl) if secret_role else "no AWS grant",
         "database_max_ttl": _lifetime(max((r.max_ttl for r in entry.vault.database_roles), default=0)),
         "status": entry.status,
@@ -144,7 +145,7 @@ def _agent_gaps(entry: AgentPlan, history: History, today: dt.date) -> list[str]
         gaps.append("expired")
     elif (expires - today).days <= EXPIRING_DAYS:
         gaps.append("expiring")
-    if not entry.vault.approle.token_bound_cidrs:
+    if not entry.vault.token_role.token_bound_cidrs:
         gaps.append("no-networks")
     return gaps
 
