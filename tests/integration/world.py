@@ -25,6 +25,7 @@ from tests.pulumi_capture import Capture, capture_stack
 from tests.vault_apply import AWS_SECRET_ROLE, Applied, apply_records
 
 DB_PASSWORD_KEY = "billingDbPassword"
+OPENBAO_VERSION = servers.openbao_version()  # the fixture's own server, as `bao version` reports it
 # Within every environment's expiry horizon (AGT008: at most a year ahead by default), whatever day the tests run.
 EXPIRES = (dt.date.today() + dt.timedelta(days=180)).isoformat()
 
@@ -70,7 +71,7 @@ def stack_config(env: str, ca_pem: Path, postgres: servers.PostgresServer, audit
     return {"config": {"agentiam:environment": {
         "name": env, "account_id": "123456789012", "region": "us-east-1",
         "aws_secrets_engine_principal_arn": "arn:aws:iam::123456789012:role/vault-aws-secrets-engine",
-        "vault": {"approle_mount": f"{env}-approle", "cert_mount": f"{env}-cert", "database_mount": f"{env}-database",
+        "vault": {"flavor": "openbao", "version": OPENBAO_VERSION, "approle_mount": f"{env}-approle", "cert_mount": f"{env}-cert", "database_mount": f"{env}-database",
                   "aws_mount": "aws", "kv_mount": "secret", "agent_ca_pem_file": str(ca_pem),
                   "audit": {"path": servers.AUDIT_DEVICE, "file_path": str(audit_file), "api_managed": False}},
         "databases": {"billing": {
