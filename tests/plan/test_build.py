@@ -148,7 +148,7 @@ def test_the_vault_token_lifetime_grows_with_the_stack_in_half_hours_up_to_a_day
     assert plan.deploy.resources == sum(agent_resources(a) for a in plan.agents)  # a shard owns no platform
     assert plan.deploy.vault_token_ttl >= 1200 + 3 * plan.deploy.resources
     assert plan.deploy.vault_token_ttl % 1800 == 0
-    huge = [reader(name=f"reader-{i:05d}") for i in range(3000)]
+    huge = [reader(name=f"reader-{i:05d}") for i in range(4000)]
     assert build_plan(huge, dev).deploy.vault_token_ttl == 86400  # never longer than a day
 
 
