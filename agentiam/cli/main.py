@@ -22,6 +22,8 @@ COMMANDS = {
     "schema": "agentiam.cli.schema:schema",
     "new": "agentiam.cli.new:new",
     "revoke": "agentiam.cli.revoke:revoke",
+    "bootstrap": "agentiam.cli.bootstrap:bootstrap",
+    "doctor": "agentiam.cli.doctor:doctor",
 }
 
 

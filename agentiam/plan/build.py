@@ -23,6 +23,7 @@ from agentiam.plan.model import (
     DeployPlan,
     EgressPlan,
     EntityPlan,
+    ExpectedMountPlan,
     IdentityPlan,
     KvSharePlan,
     LogRoutingPlan,
@@ -347,6 +348,7 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
         vault_server=VaultServerPlan(
             flavor=vault.flavor, version=vault.version,
             aws_session_tags=vault_server.supports_session_tags(vault.flavor, vault.server_version)),
+        aws_secrets_engine_principal_arn=env.aws_secrets_engine_principal_arn,
         mounts=[
             MountPlan(kind="auth", type="approle", path=vault.approle_mount, max_lease_ttl=DAY, default_lease_ttl=3600,
                       user_lockout_disable=True,
@@ -359,6 +361,8 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
             MountPlan(kind="secrets", type="database", path=vault.database_mount, max_lease_ttl=DAY,
                       default_lease_ttl=3600, user_lockout_disable=False, login_rate_limit=None),
         ],
+        expected_mounts=[ExpectedMountPlan(type="aws", path=vault.aws_mount, options={}),
+                         ExpectedMountPlan(type="kv", path=vault.kv_mount, options={"version": "2"})],
         tags={"agentiam:environment": env.name, "managed-by": "agentiam"},
         agent_ca=agent_ca_plan(env),
         boundaries=[boundary_plan(fc, (a for m in by_class[fc] for g in m.spec.permissions.aws for a in g.actions), env,

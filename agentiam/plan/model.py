@@ -207,6 +207,14 @@ class MountPlan(_Plan):
     login_rate_limit: RateLimitPlan | None  # per client address on auth/<path>/login: slows guessing, keeps logs sane
 
 
+class ExpectedMountPlan(_Plan):
+    """A secrets mount the program uses but never creates: it must exist before the first `up`."""
+
+    type: Literal["aws", "kv"]
+    path: str
+    options: dict[str, str]  # what the mount must be tuned with (`version: 2` for KV)
+
+
 class AuditPlan(_Plan):
     """The environment's Vault audit device, and the config block for servers that refuse API-managed devices."""
 
@@ -272,7 +280,9 @@ class PlatformPlan(_Plan):
     """Environment-wide resources, owned by one stack per environment."""
 
     vault_server: VaultServerPlan
+    aws_secrets_engine_principal_arn: str  # what every agent role trusts, and what Vault's AWS engine runs as
     mounts: list[MountPlan]
+    expected_mounts: list[ExpectedMountPlan]
     tags: dict[str, str]  # on the environment-wide AWS resources
     agent_ca: AgentCaPlan
     boundaries: list[BoundaryPlan]
