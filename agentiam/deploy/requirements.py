@@ -114,6 +114,8 @@ def deployer_vault_rules(plan: IdentityPlan, alias_accessors: Mapping[str, str] 
         VaultRule("identity/entity/id/+", ("read", "update", "delete"), "agents' identity entities",
                   denied_parameters=NO_ENTITY_POLICIES),
         VaultRule("identity/lookup/entity", ("update",), "the provider looks for an existing alias first"),
+        VaultRule(f"identity/entity/name/{prefix}*", ("read",), "agentiam doctor checks that non-active agents' "
+                  "entities are disabled"),
     ]
     alias_parameters = {"*": (), "mount_accessor": tuple(sorted(alias_accessors.values()))} if alias_accessors else {}
     rules += [
@@ -122,8 +124,10 @@ def deployer_vault_rules(plan: IdentityPlan, alias_accessors: Mapping[str, str] 
         VaultRule("identity/entity-alias/id/+", ("read", "update", "delete"), "agents' entity aliases",
                   allowed_parameters=alias_parameters),
     ]
-    rules.append(VaultRule(f"{aws_mount}/roles/{prefix}*", CRUD, "agents' AWS secrets-engine roles (the mount is "
-                           "shared: the environment's names only)"))
+    rules += [VaultRule(f"{aws_mount}/roles/{prefix}*", CRUD, "agents' AWS secrets-engine roles (the mount is shared: "
+                        "the environment's names only)"),
+              VaultRule(f"{aws_mount}/config/root", ("read",), "agentiam doctor checks the engine is configured (Vault "
+                        "never returns its secret key)")]
     return rules
 
 
