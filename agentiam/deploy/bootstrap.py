@@ -95,6 +95,18 @@ def _principal(plan: IdentityPlan) -> str:
     return plan.platform.aws_secrets_engine_principal_arn
 
 
+def _principal_command(plan: IdentityPlan) -> Shell:
+    """The inline policy goes on the principal, a role or a user (the ARN says which; IAM takes the bare name)."""
+    arn = _principal(plan)
+    name = arn.rsplit("/", 1)[-1]
+    policy = f"agentiam-{plan.environment}-assume-agent-roles"
+    if ":user/" in arn:
+        return Shell("aws iam put-user-policy --user-name {} --policy-name {} "
+                     "--policy-document file://aws-secrets-engine-principal-policy.json").format(name, policy)
+    return Shell("aws iam put-role-policy --role-name {} --policy-name {} "
+                 "--policy-document file://aws-secrets-engine-principal-policy.json").format(name, policy)
+
+
 def ci_vault_jwt_role(plan: IdentityPlan, repository: str) -> dict[str, object]:
     """The Vault JWT role the deploy pipeline logs in with (GitHub OIDC): only this repository's main branch, in
     the environment's GitHub environment, with the deployer policy and a token outliving the provider's."""
@@ -143,9 +155,7 @@ def bootstrap_documents(plan: IdentityPlan, *, repository: str | None = None,
                        "# attach it to the deployer's role").format(f"agentiam-{env}-deployer")),
         Document("aws-secrets-engine-principal-policy.json",
                  _json(requirements.iam_policy(requirements.engine_principal_grants(plan))),
-                 Shell("aws iam put-role-policy --role-name {} --policy-name {} "
-                       "--policy-document file://aws-secrets-engine-principal-policy.json").format(
-                     _principal(plan).rsplit("/", 1)[-1], f"agentiam-{env}-assume-agent-roles")),
+                 _principal_command(plan)),
         Document("vault-aws-secrets-engine.sh", aws_engine_commands(plan), Shell("sh vault-aws-secrets-engine.sh")),
     ]
     audit = plan.platform.log_routing.audit

