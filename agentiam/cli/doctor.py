@@ -6,14 +6,17 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from agentiam import project
 from agentiam.cli.common import EXIT_FINDINGS, EXIT_OK, handle_user_errors, specs_option, stacks_option
-from agentiam.deploy.doctor import Report, Status, run_doctor, to_json
 from agentiam.errors import ConfigError
 from agentiam.render.escape import Terminal
+
+if TYPE_CHECKING:
+    from agentiam.deploy.doctor import Report
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -42,6 +45,8 @@ def _padded(cells: list[Terminal], widths: list[int]) -> Terminal:
 
 def render_text(report: Report) -> str:
     """The checks as a table, each with what was seen and, unless it passed, the fix; nothing secret."""
+    from agentiam.deploy.doctor import Status
+
     header = [Terminal("RESULT"), Terminal("ID"), Terminal("SYSTEM"), Terminal("CHECK")]
     rows = [[Terminal.value(c.status.value), Terminal.value(c.id), Terminal.value(c.system), Terminal.value(c.title)]
             for c in report.checks]
@@ -84,7 +89,8 @@ def doctor(stack: str, vault_addr: str | None, vault_ca_cert: str | None, aws_en
     if vault_addr and not token:
         raise ConfigError("set VAULT_TOKEN to the deployer's token (the one `pulumi up` uses)")
     deadline = time.monotonic() + timeout
-    # hvac and boto3 load only for this command (validate/plan stay fast).
+    # hvac and boto3 load only when this command runs (validate/plan, and `doctor --help`, stay fast).
+    from agentiam.deploy.doctor import run_doctor, to_json
     from agentiam.deploy.doctor_aws import DoctorAws
     from agentiam.deploy.doctor_vault import DoctorVault
 
