@@ -29,7 +29,7 @@ Exit codes:
 Examples:
   export VAULT_ADDR=https://vault.internal:8200 VAULT_TOKEN=...   # the deployer's token
   agentiam doctor --env dev
-  agentiam doctor --env prod --format json --strict              # scheduled job
+  agentiam doctor --env prod --role auditor --strict             # the scheduled job's read-only token
   agentiam doctor --env dev --no-aws                             # Vault only
 \b
 Read-only: Vault is only read (GET, LIST, sys/capabilities-self, auth/token/lookup-self), AWS only through
@@ -75,6 +75,9 @@ def render_text(report: Report) -> str:
 @click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds the whole run may take; a server without an answer by then fails its check and its "
                    "other checks are not run.")
+@click.option("--role", type=click.Choice(["deployer", "auditor"]), default="deployer", show_default=True,
+              help="Whose token VAULT_TOKEN is: the deployer's (`pulumi up`) or the auditor's (the scheduled, "
+                   "read-only checks); V05 checks that token holds its policy and no more.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: a table with each fix; json: the same report for machines.")
@@ -82,7 +85,8 @@ def render_text(report: Report) -> str:
 @stacks_option
 @handle_user_errors
 def doctor(stack: str, vault_addr: str | None, vault_ca_cert: str | None, aws_endpoint_url: str | None,
-           no_aws: bool, timeout: float, strict: bool, fmt: str, specs_dir: Path, stacks_dir: Path) -> None:
+           no_aws: bool, timeout: float, role: str, strict: bool, fmt: str, specs_dir: Path,
+           stacks_dir: Path) -> None:
     """Check a stack's live Vault and AWS account before `pulumi up`: each check passes, warns or fails with its fix."""
     plan, _ = project.compile_plan(stack, specs_dir, stacks_dir)
     token = os.environ.get("VAULT_TOKEN")
@@ -97,7 +101,7 @@ def doctor(stack: str, vault_addr: str | None, vault_ca_cert: str | None, aws_en
     vault = DoctorVault(vault_addr, str(token), ca_cert=vault_ca_cert, deadline=deadline) if vault_addr else None
     aws = None if no_aws else DoctorAws(region=plan.region, endpoint_url=aws_endpoint_url)
     try:
-        report = run_doctor(plan, stack, vault, aws, deadline=deadline)
+        report = run_doctor(plan, stack, vault, aws, deadline=deadline, role=role)
     finally:
         if vault is not None:
             vault.close()

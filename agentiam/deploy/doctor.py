@@ -124,8 +124,8 @@ Probe = Callable[[], Outcome]
 class VaultChecks:
     """The Vault side, in order: each may rely on what an earlier one established (the server answers)."""
 
-    def __init__(self, plan: IdentityPlan, vault: VaultReader, stack: str, today: dt.date):
-        self.plan, self.vault, self.stack, self.today = plan, vault, stack, today
+    def __init__(self, plan: IdentityPlan, vault: VaultReader, stack: str, today: dt.date, role: str = "deployer"):
+        self.plan, self.vault, self.stack, self.today, self.role = plan, vault, stack, today, role
         self.platform = plan.platform
         self.auth_paths = {m.type: m.path for m in plan.platform.mounts if m.kind == "auth"}
         self._auth: dict[str, Any] | None = None
@@ -155,7 +155,7 @@ class VaultChecks:
             ("V02", "server flavor and version as the stack config says", self.server),
             ("V03", "TLS on the listener (certificate logins need it)", self.tls),
             ("V04", "deployer token valid for the whole `pulumi up`", self.token),
-            ("V05", "deployer token holds what the program needs, and no more", self.policy),
+            ("V05", f"{self.role} token holds what it needs, and no more", self.policy),
             ("V06", "entity aliases pinned to the environment's mounts", self.alias_pinning),
             ("V07", "mounts the program creates or expects", self.mounts),
             ("V08", "audit device enabled", self.audit),
@@ -219,14 +219,17 @@ class VaultChecks:
                                  f"{'no expiry' if not ttl else f'{ttl} s left'} (needs {needed} s)")
 
     def policy(self) -> Outcome:
-        rules = requirements.deployer_vault_rules(self.plan)
+        auditor = self.role == "auditor"
+        rules = requirements.auditor_vault_rules(self.plan) if auditor else requirements.deployer_vault_rules(self.plan)
         paths = [r.example for r in rules]
         sensitive = self._sensitive_paths()
         got = self.vault.capabilities(paths + list(sensitive))
         missing = [f"{r.path} [{', '.join(sorted(set(r.capabilities) - set(got.get(r.example, []))))}]"
                    for r in rules if not set(r.capabilities) <= set(got.get(r.example, [])) | _root_caps(got, r.example)]
-        fix = (f"apply the deployer policy: agentiam bootstrap --env {self.stack}, then {self.cli} policy write "
-               f"{requirements.deployer_policy_name(self.plan.environment)} vault-deployer-policy.hcl")
+        name = (requirements.auditor_policy_name if auditor else requirements.deployer_policy_name)(
+            self.plan.environment)
+        fix = (f"apply the {self.role} policy: agentiam bootstrap --env {self.stack}, then {self.cli} policy write "
+               f"{name} vault-{self.role}-policy.hcl")
         if missing:
             return make(Status.FAIL, f"missing: {'; '.join(missing)}", fix)
         broader = [f"{path} ({why})" for path, (caps, why) in sensitive.items()
@@ -242,7 +245,12 @@ class VaultChecks:
         probe = f"{requirements.agent_prefix(env)}{requirements.PROBE}"
         database = next(m.path for m in self.platform.mounts if m.type == "database")
         aws = next(m.path for m in self.platform.expected_mounts if m.type == "aws")
+        writes = {f"sys/policies/acl/{probe}": (("update", "create"), "write the environment's policies"),
+                  f"auth/{self.auth_paths['approle']}/role/{probe}": (("update", "create", "delete"),
+                                                                      "change agents' AppRole roles")} \
+            if self.role == "auditor" else {}
         return {
+            **writes,
             f"auth/{self.auth_paths['approle']}/role/{probe}/secret-id": (("update", "create"), "mint an agent's "
                                                                           "secret id"),
             f"{database}/creds/{probe}": (("read",), "read an agent's database credentials"),
@@ -251,6 +259,8 @@ class VaultChecks:
         }
 
     def alias_pinning(self) -> Outcome:
+        if self.role == "auditor":
+            return make(Status.PASS, "an auditor token creates no alias")
         name = requirements.deployer_policy_name(self.plan.environment)
         policy = self.vault.read(f"sys/policies/acl/{name}")
         if policy is None:
@@ -590,14 +600,14 @@ def _unreachable_fix(system: str, exc: Exception) -> str:
 
 
 def run_doctor(plan: IdentityPlan, stack: str, vault: VaultReader | None, aws: AwsReader | None, *,
-               deadline: float, today: dt.date | None = None) -> Report:
+               deadline: float, today: dt.date | None = None, role: str = "deployer") -> Report:
     """Every check of the stack; `vault` / `aws` None: that side is reported not run (no address / --no-aws)."""
     report = Report(stack=stack, environment=plan.environment, vault_addr=vault.address if vault else None)
     if vault is None:
         report.checks.append(Check("V01", "vault", "server reachable", Status.SKIP, "no Vault address",
                                    "set VAULT_ADDR and VAULT_TOKEN (the deployer's token)"))
     else:
-        _run(VaultChecks(plan, vault, stack, today or dt.date.today()).probes(), "vault", report,
+        _run(VaultChecks(plan, vault, stack, today or dt.date.today(), role).probes(), "vault", report,
              (VaultUnavailable, VaultSealed))
     if aws is not None:
         _run(AwsChecks(plan, aws, stack, deadline).probes(), "aws", report, (AwsUnreachable,))

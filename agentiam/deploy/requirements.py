@@ -131,6 +131,34 @@ def deployer_vault_rules(plan: IdentityPlan, alias_accessors: Mapping[str, str] 
     return rules
 
 
+READ_CAPABILITIES = ("read", "list")
+# What a read-only token still writes: the provider's child token (it carries the same read-only policies) and the
+# capability check; nothing else.
+AUDITOR_WRITES = ("auth/token/create", "sys/capabilities-self")
+
+
+def auditor_policy_name(environment: str) -> str:
+    return f"agentiam-{environment}-auditor"
+
+
+def auditor_vault_rules(plan: IdentityPlan) -> list[VaultRule]:
+    """The scheduled checks' policy: what `agentiam doctor` and `pulumi preview --refresh` read, nothing they could
+    change: the deployer's rules cut to read (and sudo where a read needs it)."""
+    rules = []
+    for rule in deployer_vault_rules(plan):
+        if rule.path in AUDITOR_WRITES:
+            rules.append(rule)
+            continue
+        reads = tuple(c for c in rule.capabilities if c in READ_CAPABILITIES)
+        if reads:
+            sudo = ("sudo",) if "sudo" in rule.capabilities else ()
+            rules.append(VaultRule(rule.path, reads + sudo, f"read: {rule.why}"))
+    rules = [r for r in rules if r.path != f"sys/policies/acl/{deployer_policy_name(plan.environment)}"]
+    rules.append(VaultRule(f"sys/policies/acl/{auditor_policy_name(plan.environment)}", ("read",),
+                           "agentiam doctor reads this policy"))
+    return rules
+
+
 def alias_mount_paths(plan: IdentityPlan) -> list[str]:
     """The auth mounts the program hangs entity aliases on (what `alias_accessors` must name)."""
     return sorted(m.path for m in plan.platform.mounts if m.kind == "auth")
@@ -233,6 +261,20 @@ def doctor_iam_grants(plan: IdentityPlan, principal_arn: str) -> list[IamGrant]:
                      "agentiam doctor checks the principal exists and may assume agent roles"),
             IamGrant("DoctorReadsManagedPolicies", ("iam:GetPolicy", "iam:GetPolicyVersion"),
                      (_arn(plan, "iam", "policy/*"),), "agentiam doctor reads the principal's managed policies")]
+
+
+def auditor_iam_grants(plan: IdentityPlan) -> list[IamGrant]:
+    """The scheduled checks' IAM policy: the deployer's Get/List/Describe actions (access levels List and Read in
+    the IAM catalogue) and doctor's reads, nothing that changes anything."""
+    from agentiam.iam import catalogue  # the catalogue's data loads only when bootstrap runs
+
+    grants = []
+    for grant in deployer_iam_grants(plan) + doctor_iam_grants(plan, plan.platform.aws_secrets_engine_principal_arn):
+        reads = tuple(a for a in grant.actions
+                      if all(i.access_level in ("List", "Read") for i in catalogue.expand(a)))
+        if reads:
+            grants.append(IamGrant(f"Read{grant.sid}", reads, grant.resources, f"read: {grant.why}"))
+    return grants
 
 
 def engine_principal_grants(plan: IdentityPlan) -> list[IamGrant]:

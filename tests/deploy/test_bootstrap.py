@@ -127,10 +127,25 @@ def test_the_command_writes_the_files_and_the_steps(tmp_path: Path) -> None:
     shown = result.output.replace(str(out), "<output-dir>")
     assert shown == golden.read_text(encoding="utf-8")
     assert (out / "vault-deployer-policy.hcl").read_text() == (GOLDEN / "vault-deployer-policy-dev.hcl").read_text()
-    role = json.loads((out / "vault-ci-jwt-role.json").read_text())
+    role = json.loads((out / "vault-ci-deploy-jwt-role.json").read_text())
     assert role["bound_claims"] == {"repository": "acme/agents", "ref": "refs/heads/main",
                                     "environment": "agentiam-dev"}
     assert role["token_ttl"] > _plan("dev").deploy.vault_token_ttl  # outlives the provider's child token
     bad = CliRunner().invoke(cli, ["bootstrap", "--env", "dev", "--specs", str(ROOT / "agent_specs"), "--stacks",
                                    str(ROOT / "stacks"), "--output-dir", str(out), "--alias-mount-accessor", "x"])
     assert bad.exit_code == 2 and "expected MOUNT=ACCESSOR" in bad.output
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_auditor_reads_what_the_deployer_writes_and_changes_nothing(stack: str) -> None:
+    plan = _plan(stack)
+    rules = requirements.auditor_vault_rules(plan)
+    for rule in rules:
+        if rule.path in requirements.AUDITOR_WRITES:
+            continue
+        assert set(rule.capabilities) <= {"read", "list", "sudo"}, rule
+    deployer_reads = {r.path for r in requirements.deployer_vault_rules(plan) if "read" in r.capabilities}
+    assert deployer_reads - {r.path for r in rules} == {f"sys/policies/acl/agentiam-{stack}-deployer"}
+    for grant in requirements.auditor_iam_grants(plan):
+        for action in grant.actions:
+            assert {i.access_level for i in catalogue.expand(action)} <= {"List", "Read"}, action
