@@ -7,7 +7,8 @@ is applied first (README: sharding). Each entry names the stack and its environm
     python -m agentiam.deploy.pipeline '["prod-1", "dev"]' [STACKS_DIR]   # the stacks a merge affects
     python -m agentiam.deploy.pipeline --all [STACKS_DIR]                 # every stack (the scheduled checks)
 
-prints two `$GITHUB_OUTPUT` lines: `owners=[{"stack": ..., "environment": ...}, ...]` and `shards=[...]`.
+prints three `$GITHUB_OUTPUT` lines: `owners=[{"stack": ..., "environment": ...}, ...]`, `shards=[...]` and
+`all=[...]` (both, owners first).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print("owners=" + json.dumps(owners))
     print("shards=" + json.dumps(shards))
+    print("all=" + json.dumps(owners + shards))
     return 0
 
 
