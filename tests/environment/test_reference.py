@@ -22,12 +22,13 @@ def _paths(model: type[BaseModel], prefix: str = "") -> list[str]:
     for name, info in model.model_fields.items():
         path = f"{prefix}.{name}" if prefix else name
         out.append(path)
-        for kind in (info.annotation, *getattr(info.annotation, "__args__", ())):
+        args = getattr(info.annotation, "__args__", ())
+        if getattr(info.annotation, "__origin__", None) is dict:  # dict[name, model]: one section per field
+            out += _paths(args[1], f"{path}.<name>")
+            continue
+        for kind in (info.annotation, *args):
             if isinstance(kind, type) and issubclass(kind, BaseModel):
                 out += _paths(kind, path)
-        args = getattr(info.annotation, "__args__", ())
-        if len(args) == 2 and isinstance(args[1], type) and issubclass(args[1], BaseModel):  # dict[name, model]
-            out += _paths(args[1], f"{path}.<name>")
     return out
 
 
