@@ -124,7 +124,7 @@ SESSION_TAG_ENVIRONMENT = "agentiam-environment"
 
 def _session_tags(spec: AgentSpec, env: EnvironmentConfig) -> dict[str, str]:
     """The tags the AWS secrets engine stamps on the agent's STS sessions (CloudTrail: principal tags), or none
-    when the server cannot send them (docs/facts.md#vault-aws-engine)."""
+    when the server cannot send them (docs/facts.md#vault-servers)."""
     if not vault_server.supports_session_tags(env.vault.flavor, env.vault.server_version):
         return {}
     return {SESSION_TAG_AGENT: spec.name, SESSION_TAG_ENVIRONMENT: env.name}
