@@ -22,6 +22,7 @@ COMMANDS = {
     "schema": "agentiam.cli.schema:schema",
     "new": "agentiam.cli.new:new",
     "revoke": "agentiam.cli.revoke:revoke",
+    "inventory": "agentiam.cli.inventory:inventory",
     "bootstrap": "agentiam.cli.bootstrap:bootstrap",
     "doctor": "agentiam.cli.doctor:doctor",
 }

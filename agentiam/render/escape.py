@@ -82,6 +82,19 @@ def workflow_property(value: str) -> str:
     return workflow_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"): `=`, `+`, `-`, `@` (and their full-width
+# forms, which some spreadsheets accept), also after leading spaces; tab and CR are already escapes (`visible`).
+_FORMULA_START = re.compile("^[ ]*[=+\\-@\uff1d\uff0b\uff0d\uff20]")
+
+
+def csv_cell(value: str) -> str:
+    """A CSV cell for spreadsheets and SIEMs: control and invisible characters as escapes (one record per line),
+    and a value a spreadsheet would evaluate (`=HYPERLINK(...)`, `+cmd|...`, `@SUM(...)`, `-1+1`) prefixed with
+    `'`, which makes it text. The `csv` module quotes separators and quotes."""
+    text = visible(value)
+    return "'" + text if _FORMULA_START.match(text) else text
+
+
 def sarif_text(value: str) -> str:
     """A SARIF `message.text` (plain text): `\\`, `[` and `]` escaped with a backslash, so no part of it reads as an
     embedded link `[text](target)` (SARIF 2.1.0, 3.11.6: code-scanning viewers render those as links); control
