@@ -299,6 +299,10 @@ def agent_plan(loaded: LoadedSpec, env: EnvironmentConfig) -> AgentPlan:
     )
 
 
+_AUDIT_OPTION_LINES = {"file_path": Hcl("    file_path = {}"), "format": Hcl("    format = {}"),
+                       "hmac_accessor": Hcl("    hmac_accessor = {}"), "log_raw": Hcl("    log_raw = {}")}
+
+
 def _log_routing(env: EnvironmentConfig) -> LogRoutingPlan:
     logging = env.logging
     prefix = names.identity_name("", env.name)  # "agent-<env>-": every agent role name starts with it
@@ -307,7 +311,7 @@ def _log_routing(env: EnvironmentConfig) -> LogRoutingPlan:
     options = {"file_path": audit.file_path, "format": "json", "hmac_accessor": "true", "log_raw": "false"}
     # Pasted into the server's config file: every value an HCL string (a `"` or `${` in a path stays inert).
     block = "\n".join([Hcl('audit "file" {} {{').format(audit.path), Hcl("  options {"),
-                       *[Hcl("    {} = {}").format(Hcl(k), v) for k, v in sorted(options.items())], Hcl("  }"),
+                       *[_AUDIT_OPTION_LINES[k].format(v) for k, v in sorted(options.items())], Hcl("  }"),
                        Hcl("}")]) + "\n"
     return LogRoutingPlan(
         agent_log_group=logging.agent_log_group, retention_days=logging.retention_days,
