@@ -183,7 +183,7 @@ def _clean_env(home: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def run_openbao(workdir: Path, tls: bool = False) -> Iterator[OpenBaoServer]:
+def run_openbao(workdir: Path, tls: bool = False, extra_config: str = "") -> Iterator[OpenBaoServer]:
     """Run `bao server -dev` on a free loopback port for the duration of the block.
 
     With `tls=True` the listener speaks HTTPS (`-dev-tls`: OpenBao generates a CA, certificate
@@ -200,6 +200,7 @@ def run_openbao(workdir: Path, tls: bool = False) -> Iterator[OpenBaoServer]:
     config = workdir / "openbao.hcl"
     config.write_text(
         f'audit "file" "{AUDIT_DEVICE}" {{\n  options {{\n    file_path = {json.dumps(str(audit_log))}\n  }}\n}}\n'
+        + extra_config  # e.g. `unsafe_allow_api_audit_creation = true`: audit devices through the API as well
     )
     root_token = secrets.token_urlsafe(24)
     port = free_port()

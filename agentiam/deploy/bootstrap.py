@@ -37,12 +37,19 @@ def _caps(capabilities: tuple[str, ...]) -> Hcl:
     return Hcl(", ").join(capabilities)
 
 
-def _parameters(keyword: Hcl, parameters: Mapping[str, tuple[str, ...]]) -> list[Hcl]:
+def _value(value: str | list[str]) -> Hcl:
+    """A string as an HCL string, a list as an HCL list of strings (`[]`: only an empty list)."""
+    if isinstance(value, list):
+        return Hcl("[{}]").format(Hcl(", ").join(value))
+    return Hcl.value(value)
+
+
+def _parameters(keyword: Hcl, parameters: Mapping[str, tuple[str | list[str], ...]]) -> list[Hcl]:
     if not parameters:
         return []
     lines = [Hcl("  {} = {{").format(keyword)]
     for key, values in sorted(parameters.items()):
-        lines.append(Hcl("    {} = [{}]").format(key, Hcl(", ").join(values)))
+        lines.append(Hcl("    {} = [{}]").format(key, Hcl(", ").join(_value(v) for v in values)))
     lines.append(Hcl("  }"))
     return lines
 
@@ -55,7 +62,6 @@ def vault_policy_hcl(plan: IdentityPlan, rules: list[VaultRule], role: Hcl = Hcl
         lines += [Hcl(""), Hcl("# {}").format(rule.why), Hcl("path {} {{").format(rule.path),
                   Hcl("  capabilities = [{}]").format(_caps(rule.capabilities))]
         lines += _parameters(Hcl("allowed_parameters"), rule.allowed_parameters)
-        lines += _parameters(Hcl("denied_parameters"), rule.denied_parameters)
         lines.append(Hcl("}"))
     return "\n".join(lines) + "\n"
 

@@ -22,7 +22,9 @@ from agentiam.plan.model import IdentityPlan
 # Vault ACL capabilities a path needs for what the provider does there.
 CRUD = ("create", "read", "update", "delete")
 PROBE = "doctor-probe"
-NO_ENTITY_POLICIES = {"policies": ("*",)}  # stands for `+` and `*` when `agentiam doctor` asks for a rule's capabilities
+# Entity policies would grant power to whoever logs in as the entity (the deployer's own CI login included): only
+# the empty list the provider sends on every update passes.
+NO_ENTITY_POLICIES: dict[str, tuple[str | list[str], ...]] = {"policies": ([],), "*": ()}  # stands for `+` and `*` when `agentiam doctor` asks for a rule's capabilities
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,10 @@ class VaultRule:
     path: str
     capabilities: tuple[str, ...]
     why: str
-    # `allowed_parameters`: parameter -> the only values accepted (empty tuple: any value; `*`: any parameter).
-    allowed_parameters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # `denied_parameters`: parameter -> values refused (`*`: any non-empty value; an empty list still passes).
-    denied_parameters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # `allowed_parameters`: parameter -> the only values accepted (empty tuple: any value; key `*`: any other
+    # parameter). A value is a string (matched as a glob) or a list (matched exactly: `[]` allows only an empty
+    # list; Vault compares non-strings by equality, internal/vault/policy/acl.go `valueInSlice`).
+    allowed_parameters: Mapping[str, tuple[str | list[str], ...]] = field(default_factory=dict)
 
     @property
     def example(self) -> str:
@@ -107,12 +109,11 @@ def deployer_vault_rules(plan: IdentityPlan, alias_accessors: Mapping[str, str] 
         VaultRule(f"auth/{auth['cert']}/certs/+", CRUD, "agents' certificate roles"),
         VaultRule(f"sys/quotas/rate-limit/{prefix}*", CRUD, "agents' rate limits"),
         # Entities are addressed by id: no name prefix can narrow these. Entity policies are never set by the
-        # program and would grant power to whoever logs in as the entity: any non-empty list is refused (the
-        # provider sends `policies: []` on every update, which passes).
+        # program: refused but for the provider's empty list.
         VaultRule("identity/entity", ("create", "update"), "agents' identity entities (created by name)",
-                  denied_parameters=NO_ENTITY_POLICIES),
+                  allowed_parameters=NO_ENTITY_POLICIES),
         VaultRule("identity/entity/id/+", ("read", "update", "delete"), "agents' identity entities",
-                  denied_parameters=NO_ENTITY_POLICIES),
+                  allowed_parameters=NO_ENTITY_POLICIES),
         VaultRule("identity/lookup/entity", ("update",), "the provider looks for an existing alias first"),
         VaultRule(f"identity/entity/name/{prefix}*", ("read",), "agentiam doctor checks that non-active agents' "
                   "entities are disabled"),
