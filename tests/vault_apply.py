@@ -109,6 +109,9 @@ class Kind:
     create: Create
     update: Update
     delete: Delete
+    # `pulumi up --refresh`: read what the server holds now into the state (drift made out of band then shows as a
+    # change to undo). Only kinds whose drift the tests exercise: an entity disabled by `agentiam revoke`.
+    refresh: Callable[[Replay, Live], None] | None = None
 
 
 def _write(replay: Replay, path: str, data: dict[str, Any], method: str = "POST") -> dict[str, Any] | None:
@@ -234,6 +237,13 @@ def _entity_update(replay: Replay, live: Live, fields: dict[str, Any], changed: 
     live.fields = fields
 
 
+def _entity_refresh(replay: Replay, live: Live) -> None:
+    stored = replay.request("GET", live.path, missing_ok=True)
+    if stored is None:
+        return
+    live.fields = {**live.fields, "disabled": bool(stored.get("disabled")), "metadata": stored.get("metadata") or {}}
+
+
 def _alias_create(replay: Replay, record: ResourceRecord, fields: dict[str, Any]) -> Live:
     found = replay.request("POST", "identity/lookup/entity",
                            {"alias_name": fields["name"], "alias_mount_accessor": fields["mount_accessor"]})
@@ -329,7 +339,7 @@ KINDS: dict[str, Kind] = {k.token: k for k in (
                # came; OpenBao's cert backend has no retry count and keeps its default (OCSP is off anyway).
                ignored={"openbao": {"ocsp_max_retries"}}),
     Kind(ENTITY, frozenset({"name", "metadata", "disabled", "policies"}), frozenset(), _entity_create, _entity_update,
-         _delete),
+         _delete, refresh=_entity_refresh),
     Kind(ENTITY_ALIAS, frozenset({"name", "mountAccessor", "canonicalId"}), frozenset(), _alias_create, _alias_update,
          _delete),
     # A connection's pool size and escaping are sent whatever the program says; the password only on create.
@@ -539,9 +549,15 @@ class Replay:
 
     # -- applying -------------------------------------------------------------------------------------------
 
-    def apply(self, capture: Capture) -> Changes:
-        """Bring the server from what the previous `apply` left to what `capture` registers."""
+    def apply(self, capture: Capture, *, refresh: bool = False) -> Changes:
+        """Bring the server from what the previous `apply` left to what `capture` registers (`refresh`: first read
+        drift back into the state, as `pulumi up --refresh` does)."""
         self._child_token(capture)
+        if refresh:
+            for live in self.state.values():
+                kind = KINDS[live.record.type_token]
+                if kind.refresh is not None:
+                    kind.refresh(self, live)
         changes = Changes()
         placeholders = self._placeholders(capture)
         wanted = {r.urn: r for r in self._vault_records(capture)}

@@ -442,3 +442,15 @@ def test_status_in_the_spec_disables_the_agent_through_the_components(world: Wor
         session._api.lookup_self(token)
     with pytest.raises(AgentDisabled, match=f"auth/{entry.vault.cert.mount}/login: the agent's identity is disabled"):
         AgentSession(world.settings(name)).login()
+
+
+def test_an_entity_disabled_out_of_band_is_re_enabled_only_by_a_refreshing_up(world: World) -> None:
+    """Pulumi compares the program with its state, not the server: `agentiam revoke` survives a plain `up` and is
+    undone by `up --refresh` (the deploy pipeline's) while the spec still says active."""
+    entity = world.agent(READER).vault.entity.name
+    world.client.write_data(f"identity/entity/name/{entity}", data={"disabled": True})
+    plain = world.applied.apply(world.capture)
+    assert plain.updated == [] and world.client.read(f"identity/entity/name/{entity}")["data"]["disabled"] is True
+    refreshed = world.applied.apply(world.capture, refresh=True)
+    assert refreshed.updated == [f"{world.agent(READER).identity_name}-vault-entity"]
+    assert world.client.read(f"identity/entity/name/{entity}")["data"]["disabled"] is False

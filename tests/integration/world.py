@@ -142,11 +142,12 @@ class World:
         (self.specs_dir / f"{name}.yaml").write_text(text.replace("[ENV]", f"[{self.env}]"))
 
     def provision(self) -> None:
-        """(Re)capture the program over the current specs and apply the change of its Vault side to the server."""
+        """(Re)capture the program over the current specs and apply the change of its Vault side to the server,
+        drift read back first, as the deploy pipeline's `pulumi up --refresh` does."""
         self.plan, _ = project.compile_plan(self.env, self.specs_dir, self.stacks_dir)
         self.capture = capture_stack(self.env, specs_dir=self.specs_dir, stacks_dir=self.stacks_dir,
                                      secrets={DB_PASSWORD_KEY: self.postgres.password})
-        self.changes = self.applied.apply(self.capture)
+        self.changes = self.applied.apply(self.capture, refresh=True)
 
     def apply_deployer_policy(self, *, pinned: bool) -> None:
         """The bootstrap's deployer policy, as an administrator applies it (`pinned`: alias mounts' accessors,
