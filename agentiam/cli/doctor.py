@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from agentiam import project
-from agentiam.cli.common import EXIT_FINDINGS, EXIT_OK, handle_user_errors, specs_option, stacks_option
+from agentiam.cli.common import vault_ca_cert_option, EXIT_FINDINGS, EXIT_OK, handle_user_errors, specs_option, stacks_option
 from agentiam.errors import ConfigError
 from agentiam.render.escape import Terminal
 
@@ -68,8 +68,7 @@ def render_text(report: Report) -> str:
 @click.option("--env", "stack", required=True, help="Stack / environment (a stacks/Pulumi.<env>.yaml must exist).")
 @click.option("--vault-addr", envvar="VAULT_ADDR", help="Vault address (default: $VAULT_ADDR). The token is read "
               "from $VAULT_TOKEN only: the deployer's, the one `pulumi up` uses.")
-@click.option("--vault-ca-cert", envvar="VAULT_CACERT", type=click.Path(dir_okay=False, exists=True),
-              help="CA bundle verifying Vault's TLS certificate (default: $VAULT_CACERT).")
+@vault_ca_cert_option
 @click.option("--aws-endpoint-url", help="AWS endpoint for IAM and STS (tests, e.g. a moto server); default: AWS.")
 @click.option("--no-aws", is_flag=True, help="Skip the AWS checks.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
