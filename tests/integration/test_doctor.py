@@ -29,6 +29,7 @@ from agentiam.deploy.doctor_aws import DoctorAws
 from agentiam.deploy.doctor_vault import DoctorVault
 from agentiam.plan.model import AwsSecretRolePlan, IdentityPlan
 from tests import servers
+from tests.aws_apply import apply_aws
 from tests.faults import FaultProxy
 from tests.integration import pki
 from tests.integration.world import World, build_world, reader_spec
@@ -113,12 +114,7 @@ def aws_world(world: World, moto_server: servers.MotoServer) -> Iterator[Any]:
     iam.create_role(RoleName=ENGINE_PRINCIPAL, AssumeRolePolicyDocument=trust)
     iam.put_role_policy(RoleName=ENGINE_PRINCIPAL, PolicyName="assume-agent-roles", PolicyDocument=json.dumps(
         requirements.iam_policy(requirements.engine_principal_grants(world.plan))))
-    for record in world.capture.of_type("aws:iam/role:Role"):
-        iam.create_role(RoleName=record.inputs["name"], Path=record.inputs["path"],
-                        AssumeRolePolicyDocument=record.inputs["assumeRolePolicy"])
-    for record in world.capture.of_type("aws:iam/rolePolicy:RolePolicy"):
-        iam.put_role_policy(RoleName=record.inputs["role"], PolicyName=record.inputs["name"],
-                            PolicyDocument=record.inputs["policy"])
+    apply_aws(iam, world.capture.resources)
     yield iam
 
 
