@@ -1,20 +1,21 @@
 """Benchmark: how fast `agentiam revoke` cuts an agent off, with few or many other tokens in Vault, or Vault hung.
 
 Starts the real servers (OpenBao with TLS, PostgreSQL, moto: `tests/servers.py`), provisions one agent from the
-real Pulumi program (`tests/integration/world.py`), logs it in (a token and database credentials) and fills Vault
-with N other tokens. Then it runs the kill switch (`agentiam.revoke.revoke`, what the CLI calls, after it has
-loaded the plan) while two pollers watch from outside: one presents the agent's old token to Vault every 5 ms,
-one reads the IAM role's kill-switch policy from moto every 10 ms. Printed, from the start of the run:
+real Pulumi program (`tests/integration/world.py`), logs it in (a working token from its token role, and database
+credentials) and fills Vault with N other tokens: half orphans, half created through another agent's token role
+whose name starts with this agent's (`<identity>-other`: the lease index's nearest neighbour). Then it runs the
+kill switch (`agentiam.revoke.revoke`, what the CLI calls, after `agent_entry` has read the spec and stack config)
+while two pollers watch from outside: one presents the agent's old token to Vault every 5 ms, one reads the IAM
+role's kill-switch policy from moto every 10 ms. Printed, from the start of the run:
 
 - old token refused: the first poll Vault answered 403 (the entity disable blocks every token of the agent);
 - AWS deny attached: the first poll that found `agentiam-kill-switch` on the role;
-- token step done: when the step revoking every token of the agent finished (it scans all N tokens);
+- token step done: when the step revoking the agent's tokens (one revoke-prefix of its token role's lease path)
+  finished, with the number it revoked; the neighbour role's tokens are checked to be alive afterwards;
 - whole run: when the report was ready.
 
 Scenarios: 10 and 10,000 other tokens (or the counts given), then Vault hung behind a fault proxy (the run's
-deadline is 10 s there), then `agentiam revoke` as a new process, timed from the process start. Last, the
-prototype of what would make the token step independent of N as well: tokens minted through a per-agent token
-role, revoked by lease prefix (see README, kill switch).
+deadline is 10 s there), then `agentiam revoke` as a new process, timed from the process start.
 
     python bench/bench_revoke.py             # 10 and 10,000 other tokens, then Vault hung
     python bench/bench_revoke.py 10 100000   # other counts (ratios: largest / smallest)
@@ -42,7 +43,7 @@ import requests  # noqa: E402
 
 from agentiam.client import AgentSession  # noqa: E402
 from agentiam.plan import names  # noqa: E402
-from agentiam.revoke import DENY_SESSIONS, REVOKE_TOKENS, revoke  # noqa: E402
+from agentiam.revoke import DENY_SESSIONS, REVOKE_TOKENS, agent_entry, revoke  # noqa: E402
 from agentiam.revoke.aws_adapter import AwsRevoker  # noqa: E402
 from agentiam.revoke.vault_adapter import VaultRevoker  # noqa: E402
 from tests import servers  # noqa: E402
@@ -53,14 +54,24 @@ AGENT = "ledger-reader"
 HUNG_DEADLINE = 10.0
 
 
-def fill(server: servers.OpenBaoServer, count: int) -> None:
-    """`count` orphan tokens with the default policy, created in parallel (what other agents and humans hold)."""
+def neighbour_role(world: World) -> str:
+    """A token role named like the agent's plus a suffix, with the same kind of settings (another agent's, as far as
+    Vault's lease index can tell): half of the other tokens are created through it."""
+    role = f"{world.agent(AGENT).vault.token_role.name}-other"
+    world.client.write_data(f"auth/token/roles/{role}", data={"orphan": True, "allowed_policies": ["default"],
+                                                              "token_period": 7200, "token_explicit_max_ttl": 7200})
+    return role
+
+
+def fill(server: servers.OpenBaoServer, count: int, role: str) -> None:
+    """`count` other tokens, created in parallel: half orphans, half through `role` (what other agents hold)."""
     local = threading.local()
 
-    def create(_: int) -> None:
+    def create(index: int) -> None:
         if not hasattr(local, "http"):
             local.http = requests.Session()
-        answer = local.http.post(f"{server.address}/v1/auth/token/create-orphan", timeout=30,
+        path = f"auth/token/create/{role}" if index % 2 else "auth/token/create-orphan"
+        answer = local.http.post(f"{server.address}/v1/{path}", timeout=30,
                                  headers={"X-Vault-Token": server.root_token}, verify=str(server.ca_cert_path),
                                  json={"policies": ["default"], "ttl": "2h", "no_default_policy": False})
         answer.raise_for_status()
@@ -101,11 +112,14 @@ def probes(world: World, moto: servers.MotoServer, token: str) -> tuple[Callable
 def scenario(world: World, moto: servers.MotoServer, others: int, *, hung: bool = False) -> dict[str, object]:
     """One revocation of the world's agent, watched from outside; figures in seconds from the run's start."""
     create_role(world, moto)
-    fill(world.server, others)
+    neighbour = neighbour_role(world)
+    fill(world.server, others, neighbour)
     session = AgentSession(world.settings(AGENT))
     token = session.token()
     session.database(world.agent(AGENT).vault.database_roles[0].name)
     in_vault = len(world.client.list("auth/token/accessors")["data"]["keys"])
+    neighbours = (world.client.list(f"sys/leases/lookup/{names.token_lease_prefix(neighbour)}") or {}).get(
+        "data", {}).get("keys", [])
     refused, denied = probes(world, moto, token)
 
     proxy = None
@@ -115,7 +129,7 @@ def scenario(world: World, moto: servers.MotoServer, others: int, *, hung: bool 
         address = f"https://{proxy.address}"
         proxy.hang()
 
-    entry, plan = world.agent(AGENT), world.plan
+    entry, scope = agent_entry(AGENT, world.env, world.specs_dir, world.stacks_dir)  # what the CLI reads
     vault = VaultRevoker(address, world.server.root_token, ca_cert=str(world.server.ca_cert_path))
     aws = AwsRevoker(endpoint_url=moto.endpoint_url, region_name=moto.region)
     timeout = HUNG_DEADLINE if hung else 60.0
@@ -123,12 +137,17 @@ def scenario(world: World, moto: servers.MotoServer, others: int, *, hung: bool 
     refused_at = first_time(refused, since=started, until=started + timeout + 5, every=0.005) if not hung \
         else (lambda: None)
     denied_at = first_time(denied, since=started, until=started + timeout + 5)
-    report = revoke(entry, plan, vault, aws, timeout=timeout)
+    report = revoke(entry, scope, vault, aws, timeout=timeout)
     whole = time.monotonic() - started
     steps = {s.action: s for s in report.steps}
+    if not hung:
+        left = (world.client.list(f"sys/leases/lookup/{names.token_lease_prefix(neighbour)}") or {}).get(
+            "data", {}).get("keys", [])
+        assert left == neighbours, "the revocation reached the neighbour role's tokens"
     result = {"others": others, "in_vault": in_vault, "hung": hung, "refused": refused_at(), "denied": denied_at(),
               "aws_step": steps[DENY_SESSIONS].seconds, "token_step": steps[REVOKE_TOKENS].seconds,
-              "token_outcome": steps[REVOKE_TOKENS].outcome.value, "whole": whole, "complete": report.complete}
+              "token_outcome": steps[REVOKE_TOKENS].outcome.value, "token_detail": steps[REVOKE_TOKENS].detail,
+              "whole": whole, "complete": report.complete}
     vault.close()
     if proxy is not None:
         proxy.close()
@@ -155,26 +174,6 @@ def cli_scenario(world: World, moto: servers.MotoServer) -> dict[str, object]:
     return {"refused": refused_at(), "denied": denied_at(), "whole": whole}
 
 
-def prototype(world: World, others: int) -> float:
-    """Seconds for `sys/leases/revoke-prefix/auth/token/create/<role>` to revoke 3 tokens of a per-agent token role
-    while Vault holds `others` more (plus what it already held): the token step if agent tokens came from one."""
-    role = f"proto-{others}"
-    client = world.client
-    client.write_data(f"auth/token/roles/{role}", data={"orphan": True, "allowed_policies": ["default"],
-                                                        "token_explicit_max_ttl": 7200})
-    tokens = [client.write_data(f"auth/token/create/{role}", data={"policies": ["default"]})["auth"]["client_token"]
-              for _ in range(3)]
-    fill(world.server, others)
-    started = time.monotonic()
-    client.write_data(f"sys/leases/revoke-prefix/auth/token/create/{role}")
-    seconds = time.monotonic() - started
-    for token in tokens:
-        probe = requests.get(f"{world.server.address}/v1/auth/token/lookup-self", headers={"X-Vault-Token": token},
-                             verify=str(world.server.ca_cert_path), timeout=5)
-        assert probe.status_code == 403, "the prototype left a token alive"
-    return seconds
-
-
 def _fmt(value: object) -> str:
     return "-" if value is None else f"{value:.3f} s" if isinstance(value, float) else str(value)
 
@@ -193,14 +192,11 @@ def main() -> None:
                 return build_world(root / name, bao, pg, client, {AGENT: reader_spec(AGENT)})
 
             rows = []
-            protos = []
             filled = 0
             for count in counts:
-                world = fresh_world(f"w{count}")
-                rows.append(scenario(world, moto, count - filled))
+                rows.append(scenario(fresh_world(f"w{count}"), moto, count - filled))
                 rows[-1]["others"] = count
                 filled = count
-                protos.append((rows[-1]["in_vault"], prototype(world, 0)))
             rows.append(scenario(fresh_world("hung"), moto, 0, hung=True))
             cli = cli_scenario(fresh_world("cli"), moto)
     print("\nagentiam revoke: time from the start of the run (plan already loaded)\n")
@@ -209,7 +205,8 @@ def main() -> None:
     print(" | ".join(header))
     for row in rows:
         label = f"{row['others']:,}" + (" (Vault hung)" if row["hung"] else "")
-        token_step = _fmt(row["token_step"]) + ("" if row["token_outcome"] != "FAILED" else " FAILED")
+        token_step = _fmt(row["token_step"]) + (f" FAILED" if row["token_outcome"] == "FAILED" else
+                                                 f" ({row['token_detail']})")
         print(" | ".join([label, f"{row['in_vault']:,}", _fmt(row["refused"]), _fmt(row["denied"]), token_step,
                           _fmt(row["whole"])]))
     small, large = rows[0], rows[len(counts) - 1]
@@ -221,11 +218,6 @@ def main() -> None:
                 print(f"ratio {large['others']:,} / {small['others']:,} other tokens, {what}: {b / a:.1f}x")
     print(f"\nthe CLI as a new process ({rows[-2]['in_vault']:,} tokens in Vault), from the process start: old token "
           f"refused {_fmt(cli['refused'])}, AWS deny attached {_fmt(cli['denied'])}, exit {_fmt(cli['whole'])}")
-    print("\nprototype, per-agent token role + sys/leases/revoke-prefix (3 agent tokens):")
-    for count, seconds in protos:
-        print(f"  with {count:,} tokens in Vault: {seconds:.3f} s")
-    if len(protos) > 1 and protos[0][1] > 0:
-        print(f"  ratio: {protos[-1][1] / protos[0][1]:.1f}x")
 
 
 if __name__ == "__main__":

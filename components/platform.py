@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_vault as vault
 
+from agentiam.plan import names
 from agentiam.plan.model import MountPlan, PlatformPlan
 from components.aws_role import policy_document
 from components.log_routing import LogRouting, LogRoutingArgs
@@ -26,6 +27,7 @@ class PlatformRefs:
 
     approle_accessor: pulumi.Input[str]  # entity aliases are keyed by mount accessors
     cert_accessor: pulumi.Input[str]
+    token_accessor: pulumi.Input[str]  # Vault's own token mount (never created here): the working token's alias
     mounts: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # plan mount path -> created mount's path
     boundaries: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # plan boundary ARN -> created ARN
     databases: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # connection name -> created name
@@ -61,12 +63,19 @@ def _auth_mount_paths(plan: PlatformPlan) -> dict[str, str]:
     return {m.type: m.path for m in plan.mounts if m.kind == "auth"}
 
 
+def token_mount_accessor(opts: pulumi.InvokeOutputOptions) -> pulumi.Output[str]:
+    """The accessor of Vault's built-in token mount, which every Vault has and no stack creates: read by path
+    (through the program's provider: `opts` names it, or a parent component that passes it down)."""
+    return vault.get_auth_backend_output(path=names.TOKEN_MOUNT, opts=opts).accessor
+
+
 def lookup_platform_refs(plan: PlatformPlan, provider: pulumi.ProviderResource | None = None) -> PlatformRefs:
     """References for a shard stack: another stack owns the platform, so accessors are read by path."""
     paths = _auth_mount_paths(plan)
     opts = pulumi.InvokeOutputOptions(provider=provider)
     return PlatformRefs(approle_accessor=vault.get_auth_backend_output(path=paths["approle"], opts=opts).accessor,
-                        cert_accessor=vault.get_auth_backend_output(path=paths["cert"], opts=opts).accessor)
+                        cert_accessor=vault.get_auth_backend_output(path=paths["cert"], opts=opts).accessor,
+                        token_accessor=token_mount_accessor(opts))
 
 
 def _login_guards(name: str, mount: MountPlan, backend: vault.AuthBackend, opts: pulumi.ResourceOptions) -> None:
@@ -154,6 +163,7 @@ class Platform(pulumi.ComponentResource):
             boundary_arns[boundary.policy_arn] = policy.arn
         log_routing = LogRouting(f"{name}-logs", LogRoutingArgs(plan=plan.log_routing, tags=plan.tags), child)
         self.refs = PlatformRefs(approle_accessor=accessors["approle"], cert_accessor=accessors["cert"],
+                                 token_accessor=token_mount_accessor(pulumi.InvokeOutputOptions(parent=self)),
                                  mounts=mount_paths, boundaries=boundary_arns, databases=database_names,
                                  mount_resources=mount_resources)
         self.audit_config_block = log_routing.audit_config_block

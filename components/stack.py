@@ -65,6 +65,7 @@ def provision(plan: IdentityPlan, database_passwords: dict[str, pulumi.Input[str
         registry[entry.agent] = {
             "identity_name": entry.identity_name, "role_arn": identity.role_arn,
             "vault_approle_role": entry.vault.approle.role_name, "vault_cert_role": entry.vault.cert.role_name,
+            "vault_token_role": entry.vault.token_role.name,
             "vault_policy": entry.vault.policy_name, "entity_id": identity.entity_id, "owner": entry.owner_team,
             "sponsor": entry.owner_sponsor, "function": entry.function, "status": entry.status,
             "spec_digest": entry.spec_digest, "expires": entry.expires, "source_file": entry.source_file,

@@ -1,4 +1,5 @@
-"""`AgentVaultIdentity`: policies, AppRole + certificate roles, identity entity with both aliases, dynamic secrets."""
+"""`AgentVaultIdentity`: policies, AppRole + certificate roles, the token role minting the working token, identity
+entity with its three aliases, dynamic secrets."""
 
 from __future__ import annotations
 
@@ -40,13 +41,15 @@ class AgentVaultIdentity(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         vault.Policy(f"{name}-policy", name=plan.policy_name, policy=plan.policy_hcl, opts=child)
         vault.Policy(f"{name}-login-policy", name=plan.login_policy_name, policy=plan.login_policy_hcl, opts=child)
+        vault.Policy(f"{name}-mint-policy", name=plan.mint_policy_name, policy=plan.mint_policy_hcl, opts=child)
 
         approle = plan.approle
         # role_id is left to Vault: it is the second secret, delivered apart from the certificate (FACTS.md).
         approle_role = vault.approle.AuthBackendRole(
             f"{name}-approle", backend=refs.mount(approle.mount), role_name=approle.role_name,
             token_policies=approle.token_policies, token_ttl=approle.token_ttl, token_max_ttl=approle.token_max_ttl,
-            token_explicit_max_ttl=approle.token_explicit_max_ttl, token_type=approle.token_type,
+            token_explicit_max_ttl=approle.token_explicit_max_ttl, token_num_uses=approle.token_num_uses,
+            token_type=approle.token_type,
             token_no_default_policy=approle.token_no_default_policy,
             bind_secret_id=approle.bind_secret_id, secret_id_ttl=approle.secret_id_ttl,
             secret_id_num_uses=approle.secret_id_num_uses, secret_id_bound_cidrs=approle.secret_id_bound_cidrs,
@@ -64,6 +67,15 @@ class AgentVaultIdentity(pulumi.ComponentResource):
             token_no_default_policy=cert.token_no_default_policy, token_num_uses=cert.token_num_uses,
             token_bound_cidrs=cert.token_bound_cidrs, opts=pulumi.ResourceOptions.merge(child, REPLACED_IN_PLACE))
 
+        role = plan.token_role
+        # token_period, not token_ttl: a token role ignores token_ttl and token_max_ttl (TokenRolePlan).
+        vault.tokenauth.AuthBackendRole(
+            f"{name}-token-role", role_name=role.name, allowed_policies=role.allowed_policies,
+            allowed_entity_aliases=[role.entity_alias], orphan=role.orphan, renewable=role.renewable,
+            token_period=role.token_period, token_explicit_max_ttl=role.token_explicit_max_ttl,
+            token_type=role.token_type, token_no_default_policy=role.token_no_default_policy,
+            token_bound_cidrs=role.token_bound_cidrs, opts=child)
+
         entity_plan = plan.entity
         entity = vault.identity.Entity(f"{name}-entity", name=entity_plan.name, metadata=entity_plan.metadata,
                                        disabled=entity_plan.disabled, opts=child)
@@ -72,6 +84,9 @@ class AgentVaultIdentity(pulumi.ComponentResource):
                                    mount_accessor=refs.approle_accessor, canonical_id=entity.id, opts=child)
         vault.identity.EntityAlias(f"{name}-cert-alias", name=entity_plan.cert_alias_name,
                                    mount_accessor=refs.cert_accessor, canonical_id=entity.id, opts=child)
+        # Without it, Vault would create a new, enabled entity for the alias at the first token creation.
+        vault.identity.EntityAlias(f"{name}-token-alias", name=entity_plan.token_alias_name,
+                                   mount_accessor=refs.token_accessor, canonical_id=entity.id, opts=child)
 
         for role in plan.database_roles:
             vault.database.SecretBackendRole(

@@ -46,6 +46,7 @@ MOUNT = "vault:index/mount:Mount"
 POLICY = "vault:index/policy:Policy"
 APPROLE_ROLE = "vault:appRole/authBackendRole:AuthBackendRole"
 CERT_ROLE = "vault:index/certAuthBackendRole:CertAuthBackendRole"
+TOKEN_ROLE = "vault:tokenauth/authBackendRole:AuthBackendRole"
 ENTITY = "vault:identity/entity:Entity"
 ENTITY_ALIAS = "vault:identity/entityAlias:EntityAlias"
 DB_CONNECTION = "vault:database/secretBackendConnection:SecretBackendConnection"
@@ -297,6 +298,21 @@ def _connection_body(data: dict[str, Any]) -> None:
         data["allowed_roles"] = ",".join(data["allowed_roles"])
 
 
+def _token_role_body(data: dict[str, Any]) -> None:
+    if "token_ttl" in data:  # docs/facts.md#vault-token-roles: a token role's TTL is its period
+        raise ApplyError("a token role ignores token_ttl (its TTL is token_period; the provider drops it then)")
+
+
+# What the provider sends for a token role on create and on every update, set or not
+# (resource_token_auth_backend_role.go, `tokenAuthBackendRoleUpdateFields` and auth_token.go `setTokenFields`;
+# `token_ttl` only without `token_period`).
+TOKEN_ROLE_DEFAULTS = {
+    "allowed_policies": [], "allowed_policies_glob": [], "disallowed_policies": [], "disallowed_policies_glob": [],
+    "allowed_entity_aliases": [], "orphan": False, "renewable": True, "path_suffix": "", "token_type":
+    "default-service", "token_no_default_policy": False, "token_explicit_max_ttl": 0, "token_max_ttl": 0,
+    "token_period": 0, "token_policies": [], "token_num_uses": 0, "token_bound_cidrs": [], "alias_metadata": {}}
+
+
 def _delete(replay: Replay, live: Live) -> None:
     replay.request("DELETE", live.path)
 
@@ -338,6 +354,15 @@ KINDS: dict[str, Kind] = {k.token: k for k in (
                # Sent because the provider reads OpenBao's 2.x version as newer than Vault 1.16, where the field
                # came; OpenBao's cert backend has no retry count and keeps its default (OCSP is off anyway).
                ignored={"openbao": {"ocsp_max_retries"}}),
+    _path_kind(TOKEN_ROLE, {"roleName", "allowedPolicies", "allowedEntityAliases", "orphan", "renewable",
+                            "tokenPeriod", "tokenExplicitMaxTtl", "tokenType", "tokenNoDefaultPolicy",
+                            "tokenBoundCidrs"},
+               {"roleName"}, lambda f: f"auth/token/roles/{f['role_name']}", pop={"role_name"},
+               exists=set(TOKEN_ROLE_DEFAULTS), defaults=TOKEN_ROLE_DEFAULTS, full_update=True,
+               transform=_token_role_body,
+               # OpenBao's token roles have no max TTL (the period and explicit max rule) nor alias metadata:
+               # the provider sends the zero values, which they ignore.
+               ignored={"openbao": {"token_max_ttl", "alias_metadata"}}),
     Kind(ENTITY, frozenset({"name", "metadata", "disabled", "policies"}), frozenset(), _entity_create, _entity_update,
          _delete, refresh=_entity_refresh),
     Kind(ENTITY_ALIAS, frozenset({"name", "mountAccessor", "canonicalId"}), frozenset(), _alias_create, _alias_update,
@@ -420,6 +445,7 @@ class Replay:
         self._token: str | None = None
         self._mocks = ProgramMocks(account_id, region)
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request sent
+        self.looked_up: dict[str, str] = {}  # auth mount path -> accessor, of mounts the program read by path
 
     def close(self) -> None:
         self._client.adapter.close()
@@ -489,9 +515,11 @@ class Replay:
                 raise ApplyError(f"{record.name} uses the {output} of {urn.rsplit('::', 1)[-1]} before it exists: "
                                  "a dependency the program did not record")
             return live.outputs[output]
-        if value.startswith("auth_mock_"):  # an accessor the program looked up (get_auth_backend)
+        if value.startswith("auth_mock_"):  # an accessor the program looked up by path (get_auth_backend)
             for path, mount in (self.request("GET", "sys/auth") or {}).items():
                 if isinstance(mount, dict) and mount_accessor(path.rstrip("/")) == value:
+                    self.request("GET", f"sys/auth/{path.rstrip('/')}")  # what the data source reads
+                    self.looked_up[path.rstrip("/")] = mount["accessor"]
                     return mount["accessor"]
             raise ApplyError(f"{record.name}: mount accessor {value} belongs to no mount of the server")
         return value
@@ -628,8 +656,9 @@ class Replay:
 
     @property
     def accessors(self) -> dict[str, str]:
-        return {live.fields["path"]: live.outputs["accessor"] for live in self.state.values()
-                if live.record.type_token == AUTH_BACKEND}
+        """Auth mount path -> accessor: the mounts applied, and those the program looked up (Vault's token mount)."""
+        return {**self.looked_up, **{live.fields["path"]: live.outputs["accessor"] for live in self.state.values()
+                                     if live.record.type_token == AUTH_BACKEND}}
 
 
 class _Previous:

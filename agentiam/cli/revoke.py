@@ -13,6 +13,7 @@ import click
 from agentiam.cli.common import vault_ca_cert_option, handle_user_errors, specs_option, stacks_option
 from agentiam.errors import ConfigError, UserError
 from agentiam.revoke import DEFAULT_TIMEOUT, Outcome, Remaining, Revocation, Step, agent_entry, revoke as run_revoke
+from agentiam.render.escape import Terminal
 from agentiam.revoke.state import PendingStore, default_state_dir
 
 EXIT_REVOKED = 0  # every step done: the agent is cut off (with --resume: nothing left pending)
@@ -57,39 +58,47 @@ def _user_hint(remaining: Remaining) -> str:
 
 
 def render_text(report: Revocation, record: Path | None = None) -> str:
-    """The step table, what is still alive and what to do next; nothing secret (paths, names, counts, lease ids)."""
-    rows = [("SYSTEM", "STEP", "TARGET", "RESULT", "AFTER", "DETAIL")]
-    rows += [(s.system, s.action, s.target, s.outcome.value, f"{s.seconds:.2f}s", _single_line(s.detail))
+    """The step table, what is still alive and what to do next; nothing secret (paths, names, counts, lease ids).
+
+    Terminal text (`agentiam.render.escape`): the spec's file name, server messages and every other value are shown
+    with escapes for control and invisible characters, so none can recolour the terminal or forge a line."""
+    rows = [tuple(Terminal.value(cell) for cell in ("SYSTEM", "STEP", "TARGET", "RESULT", "AFTER", "DETAIL"))]
+    rows += [tuple(Terminal.value(cell) for cell in (s.system, s.action, s.target, s.outcome.value,
+                                                     f"{s.seconds:.2f}s", _single_line(s.detail)))
              for s in report.steps]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    where = f" on {report.vault_addr}" if report.vault_addr else ""
-    lines = [f"Revoking {report.agent} in {report.environment} (identity {report.identity_name}){where}, "
-             f"cut-off {report.cutoff}", ""]
-    for row in rows:
-        lines.append("  " + "  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(row)).rstrip())
-    lines.append("")
+    where = Terminal(" on {}").format(report.vault_addr) if report.vault_addr else Terminal("")
+    lines = [Terminal("Revoking {} in {} (identity {}){}, cut-off {}").format(
+        report.agent, report.environment, report.identity_name, where, report.cutoff), Terminal("")]
+    for row in rows:  # cells are escaped before they are padded, so the columns line up as shown
+        cells = [Terminal.value(cell.ljust(widths[i]) if i < 5 else cell) for i, cell in enumerate(row)]
+        lines.append(Terminal("  {}").format(Terminal("  ").join(cells)).rstrip())
+    lines.append(Terminal(""))
     undone = [s for s in report.steps if s.outcome not in (Outcome.REVOKED, Outcome.ALREADY)]
     if report.unknown_to_vault:
-        lines.append(f"This Vault ({report.vault_addr}) does not know agent {report.agent} (no identity entity "
-                     f"{report.identity_name}): wrong VAULT_ADDR, or the stack was never applied to it. Nothing was "
-                     "revoked on Vault.")
+        lines.append(Terminal("This Vault ({}) does not know agent {} (no identity entity {}): wrong VAULT_ADDR, or "
+                              "the stack was never applied to it. Nothing was revoked on Vault.").format(
+            report.vault_addr, report.agent, report.identity_name))
     if undone:
-        lines.append(f"{len(undone)} of {len(report.steps)} step(s) not done: the agent may still have access.")
+        lines.append(Terminal("{} of {} step(s) not done: the agent may still have access.").format(
+            len(undone), len(report.steps)))
         for item in report.remaining:
-            until = f"at most until {item.expires}" if item.expires_is_bound else f"until {item.expires or '?'}"
-            lines.append(f"  Still alive: {item.kind} of lease {item.lease_id} (role {item.role}), created "
-                         f"{item.issued or '?'}, password valid {until}; {_user_hint(item)}")
+            until = (Terminal("at most until {}").format(item.expires) if item.expires_is_bound
+                     else Terminal("until {}").format(item.expires or "?"))
+            lines.append(Terminal("  Still alive: {} of lease {} (role {}), created {}, password valid {}; {}").format(
+                item.kind, item.lease_id, item.role, item.issued or "?", until, _user_hint(item)))
         if record is not None:
-            lines.append(f"Recorded in {record}. Fix the cause, then `agentiam revoke --resume` (safe to repeat; run "
-                         "it on a schedule to finish unattended).")
+            lines.append(Terminal("Recorded in {}. Fix the cause, then `agentiam revoke --resume` (safe to repeat; "
+                                  "run it on a schedule to finish unattended).").format(str(record)))
     else:
-        lines.append(f"All {len(report.steps)} steps done: the agent's tokens, logins, database users and AWS "
-                     "sessions are cut off.")
+        lines.append(Terminal("All {} steps done: the agent's tokens, logins, database users and AWS sessions are "
+                              "cut off.").format(len(report.steps)))
     if report.status_in_spec == "active":
-        lines.append(f"Next: set `status: revoked` in {report.source_file} and merge it, so the next "
-                     "`pulumi up` keeps the agent revoked (an active spec would re-enable its entity).")
+        lines.append(Terminal("Next: set `status: revoked` in {} and merge it, so the next `pulumi up` keeps the "
+                              "agent revoked (an active spec would re-enable its entity).").format(report.source_file))
     else:
-        lines.append(f"The spec already says `status: {report.status_in_spec}`: `pulumi up` keeps it that way.")
+        lines.append(Terminal("The spec already says `status: {}`: `pulumi up` keeps it that way.").format(
+            report.status_in_spec))
     return "\n".join(lines) + "\n"
 
 
@@ -148,7 +157,8 @@ def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_a
     if any(not addr for _, _, addr in plans):
         raise ConfigError("set VAULT_ADDR (or --vault-addr) and VAULT_TOKEN to an operator token")
     if not yes:
-        who = ", ".join(f"{entry.agent} ({entry.identity_name}) in {plan.environment}" for (entry, plan), _, _ in plans)
+        who = ", ".join(f"{entry.agent} ({entry.identity_name}) in {scope.environment}"
+                        for (entry, scope), _, _ in plans)
         if not click.confirm(f"Revoke {who} now?", err=True):
             click.echo("Not confirmed: nothing was revoked.", err=True)
             sys.exit(EXIT_NOTHING_ATTEMPTED)
@@ -157,11 +167,11 @@ def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_a
     from agentiam.revoke.vault_adapter import VaultRevoker
 
     reports: list[tuple[Revocation, Path | None]] = []
-    for (entry, plan), stack_name, addr in plans:
+    for (entry, scope), stack_name, addr in plans:
         vault = VaultRevoker(str(addr), token, ca_cert=vault_ca_cert)
-        aws = None if no_aws else AwsRevoker(endpoint_url=aws_endpoint_url, region_name=plan.region)
+        aws = None if no_aws else AwsRevoker(endpoint_url=aws_endpoint_url, region_name=scope.region)
         try:
-            report = run_revoke(entry, plan, vault, aws, timeout=timeout,
+            report = run_revoke(entry, scope, vault, aws, timeout=timeout,
                                 progress=_progress(entry.agent) if fmt == "text" else None)
         finally:
             vault.close()
@@ -178,7 +188,7 @@ def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_a
 
 def _progress(agent: str) -> Callable[[Step], None]:
     """Each step's outcome on stderr as it ends: the AWS deny and the entity disable show within a second while a
-    slow step (the token scan of a large Vault) runs on; the report follows on stdout."""
+    slow step (a database that does not answer) runs on; the report follows on stdout."""
 
     def show(step: Step) -> None:
         click.echo(f"[{step.seconds:6.2f}s] {agent}: {step.system} {step.action}: {step.outcome.value}", err=True)

@@ -3,11 +3,15 @@
 Login is a composition of two auth methods (README: "How an agent logs in"):
 1. TLS client-certificate login to the cert mount (role = the identity name). The token it returns can do one
    thing: mint a response-wrapped secret id for the agent's own AppRole role (the plan's login policy).
-2. Unwrap the secret id and log in to AppRole with it and the role id, a second secret delivered separately.
+2. Unwrap the secret id and log in to AppRole with it and the role id, a second secret delivered separately. That
+   token (the mint token, 60 s) can do one thing: create the working token through the agent's token role.
+3. Read the token role (period, explicit max) and create the working token with the agent's entity alias; the
+   mint and certificate tokens then revoke themselves. Every working token of the agent is thus filed under the
+   role's lease prefix, which `agentiam revoke` revokes at once.
 The certificate alone yields no working token; the role id alone cannot mint a secret id.
 
-The working token is renewed at `renew_fraction` of its TTL. Renewals cannot pass the token's max TTL (the
-AppRole role sets it as explicit max, <= 24h), so shortly before that ceiling the session logs in again.
+The working token is renewed at `renew_fraction` of its TTL. Renewals cannot pass the role's explicit max TTL
+(<= 24h), so shortly before that ceiling the session logs in again, which creates a new working token.
 Tokens, secret ids, role ids and passwords are never logged; log lines carry token accessors.
 
 Under faults (docs/client.md has the whole table):
@@ -87,6 +91,13 @@ class AgentSettings:
     database_mount: str | None = None
     aws_mount: str | None = None
     wrap_ttl: int = DEFAULT_WRAP_TTL
+    # The token role creating the working token; also the entity alias it is created with (the plan names both
+    # after the identity, as the AppRole role): empty means the AppRole role's name.
+    token_role: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.token_role:
+            object.__setattr__(self, "token_role", self.approle_role)
 
     @classmethod
     def for_agent(cls, agent: AgentPlan, *, vault_addr: str, client_cert: str, client_key: str, role_id: str,
@@ -98,12 +109,14 @@ class AgentSettings:
                    cert_mount=vault.cert.mount, cert_role=vault.cert.role_name, approle_mount=vault.approle.mount,
                    approle_role=vault.approle.role_name, role_id=role_id, ca_cert=ca_cert,
                    database_mount=database_mount,
-                   aws_mount=aws_mount or (vault.aws_secret_role.mount if vault.aws_secret_role else None))
+                   aws_mount=aws_mount or (vault.aws_secret_role.mount if vault.aws_secret_role else None),
+                   token_role=vault.token_role.name)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AgentSettings:
         """Settings from `AGENTIAM_*` variables (and VAULT_ADDR / VAULT_CACERT); the role id from
-        `AGENTIAM_ROLE_ID_FILE` (preferred: a file mounted apart from the certificate) or `AGENTIAM_ROLE_ID`."""
+        `AGENTIAM_ROLE_ID_FILE` (preferred: a file mounted apart from the certificate) or `AGENTIAM_ROLE_ID`;
+        `AGENTIAM_TOKEN_ROLE` defaults to `AGENTIAM_APPROLE_ROLE` (the plan gives both the identity's name)."""
         env = os.environ if environ is None else environ
 
         def need(name: str, fallback: str | None = None) -> str:
@@ -131,7 +144,7 @@ class AgentSettings:
                    ca_cert=env.get("AGENTIAM_VAULT_CACERT") or env.get("VAULT_CACERT") or None,
                    database_mount=env.get("AGENTIAM_DATABASE_MOUNT") or None,
                    aws_mount=env.get("AGENTIAM_AWS_MOUNT") or None,
-                   wrap_ttl=int(wrap_ttl))
+                   wrap_ttl=int(wrap_ttl), token_role=env.get("AGENTIAM_TOKEN_ROLE") or "")
 
 
 @dataclass
@@ -251,8 +264,7 @@ class AgentSession:
                 raise type(self._login_error)(self._login_error.path, f"{self._login_error.reason} (next login "
                                                                       f"attempt in {wait:.1f} s)")
         try:
-            working, cert = self._three_step_login(deadline)
-            info = self._api.lookup_self(working.token, deadline=deadline)
+            working, explicit_max, spent = self._login_steps(deadline)
         except AccessRefused as refused:
             with self._lock:
                 self._refused = refused
@@ -272,8 +284,8 @@ class AgentSession:
             log.warning("login of %s failed (attempt %d), next attempt in %.1fs: %s", s.approle_role,
                         self._login_failures, delay, exc)
             raise
-        self._retire_certificate_token(cert, deadline)
-        explicit_max = int(info.get("explicit_max_ttl") or 0)
+        for token in spent:
+            self._retire(token, deadline)
         with self._lock:
             now = self._clock()
             self._login_failures = 0
@@ -290,8 +302,16 @@ class AgentSession:
                  working.ttl, explicit_max or "unbounded")
         return token
 
-    def _three_step_login(self, deadline: float) -> tuple[Login, Login]:
-        """Certificate login, wrapped secret id, AppRole login; each refusal mapped to what it means."""
+    def _login_steps(self, deadline: float) -> tuple[Login, int, tuple[Login, ...]]:
+        """Certificate login, wrapped secret id, AppRole login, working token through the token role; each refusal
+        mapped to what it means. Returns the working token, its explicit max TTL (seconds, 0 if none) and the
+        tokens spent on the way (certificate, mint), to retire."""
+        cert, mint = self._approle_steps(deadline)
+        working, explicit_max = self._working_token(mint, deadline)
+        return working, explicit_max, (mint, cert)
+
+    def _approle_steps(self, deadline: float) -> tuple[Login, Login]:
+        """Certificate login, wrapped secret id, AppRole login: the certificate token and the mint token."""
         s = self.settings
         try:
             cert = self._api.cert_login(s.cert_mount, s.cert_role, deadline=deadline)
@@ -313,7 +333,7 @@ class AgentSession:
             raise UnknownRole(exc.path, f"this Vault has no AppRole role {s.approle_role} ({exc.reason})") from exc
         secret_id = self._api.unwrap_secret_id(wrapping, deadline=deadline)
         try:
-            working = self._api.approle_login(s.approle_mount, s.role_id, secret_id, deadline=deadline)
+            mint = self._api.approle_login(s.approle_mount, s.role_id, secret_id, deadline=deadline)
         except LoginRefused as exc:
             if exc.status == 403:
                 # The certificate login just worked, so the entity is enabled: AppRole answers 403 before it
@@ -324,7 +344,46 @@ class AgentSession:
             # A secret id minted for the role a moment ago was refused: the role id is not the role's.
             raise UnknownRole(exc.path, "the AppRole role does not accept this role id (re-created role, or the "
                                         f"wrong AGENTIAM_ROLE_ID_FILE): {exc.reason}") from exc
-        return working, cert
+        return cert, mint
+
+    def _working_token(self, mint: Login, deadline: float) -> tuple[Login, int]:
+        """Read the token role with the mint token, then create the working token through it."""
+        role = self.settings.token_role
+        try:
+            config = self._api.read_token_role(mint.token, role, deadline=deadline)
+        except (NotFound, PermissionDenied) as exc:
+            self._check_mint_token(mint, exc, deadline)
+            # A live mint token's policy always allows reading its own role: this is not the agent's role
+            # (AGENTIAM_TOKEN_ROLE), or the AppRole token is not a mint token (a stack applied by an agentiam
+            # without token roles).
+            raise UnknownRole(exc.path, f"the AppRole token cannot read token role {role}: it does not exist on "
+                                        "this Vault, AGENTIAM_TOKEN_ROLE names another agent's, or the stack was "
+                                        f"applied by an agentiam without token roles ({exc.reason})") from exc
+        try:
+            working = self._api.create_role_token(mint.token, role, role, deadline=deadline)
+        except PermissionDenied as exc:
+            self._check_mint_token(mint, exc, deadline)
+            # A live mint token that may read its role but not create through it: the plan's mint policy of a
+            # suspended or revoked agent keeps no creation, and a disabled entity refuses it too.
+            raise AgentDisabled(exc.path, "the AppRole token may no longer create the working token: the agent is "
+                                          f"suspended or revoked ({exc.reason})") from exc
+        except VaultRequestError as exc:
+            if exc.status != 400 or isinstance(exc, TRANSIENT):
+                raise
+            raise UnknownRole(exc.path, f"token role {role} refuses to create the agent's token (unknown role, or "
+                                        f"another entity alias): {exc.reason}") from exc
+        return working, int(config.get("token_explicit_max_ttl") or 0)
+
+    def _check_mint_token(self, mint: Login, refusal: VaultRequestError, deadline: float) -> None:
+        """GET auth/token/lookup-self with the mint token: a 403 from a mint token that has expired (the process
+        stalled past its 60 s) or was revoked is not the policy's, so the login is retried, not given up for good."""
+        if not isinstance(refusal, PermissionDenied):
+            return
+        try:
+            self._api.lookup_self(mint.token, deadline=deadline)
+        except PermissionDenied:
+            raise LoginRefused(refusal.path, "the AppRole token expired or was revoked before it created the working "
+                                             f"token; the login is tried again ({refusal.reason})") from refusal
 
     def _cert_refusal(self, exc: LoginRefused, deadline: float) -> LoginRefused:
         s = self.settings
@@ -345,13 +404,16 @@ class AgentSession:
         return UnknownRole(exc.path, f"cert role {s.cert_role} does not accept this certificate: the role does not "
                                      f"exist on this Vault, or pins another name or CA ({exc.reason})")
 
-    def _retire_certificate_token(self, cert: Login, deadline: float) -> None:
-        """Spend the certificate token's last use on revoking itself: it has done its one job."""
+    def _retire(self, spent: Login, deadline: float) -> None:
+        """A login token that has done its one job revokes itself (the certificate token spends its last use on it).
+
+        The working token is an orphan: it outlives the mint token that created it."""
         try:
-            self._api.revoke_self(cert.token, deadline=deadline)
+            self._api.revoke_self(spent.token, deadline=deadline)
         except VaultRequestError as exc:
-            # Harmless if it fails: the token has one use left and expires within minutes (CERT_TOKEN_TTL).
-            log.warning("could not revoke the certificate token (accessor %s): %s", cert.accessor, exc)
+            # Harmless if it fails: the certificate token has one use left and expires within minutes, the mint
+            # token within a minute (CERT_TOKEN_TTL, MINT_TOKEN_TTL in the plan).
+            log.warning("could not revoke a spent login token (accessor %s): %s", spent.accessor, exc)
 
     # -- token lifecycle ------------------------------------------------------------------------------
 

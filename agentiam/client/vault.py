@@ -1,9 +1,10 @@
 """Thin adapter over hvac for the agent-side client: one method per Vault endpoint, hvac errors mapped to ours.
 
 Tokens travel in the `X-Vault-Token` header of each call (the hvac client itself holds none), so one
-adapter serves the certificate token, the wrapping token and the working token without shared state, from any
-number of threads. Only idempotent calls are retried (connection errors, exponential backoff with full jitter):
-a secret id is single-use, so minting, unwrapping and the AppRole login are never re-sent blindly.
+adapter serves the certificate token, the wrapping token, the mint token and the working token without shared
+state, from any number of threads. Only idempotent calls are retried (connection errors, exponential backoff with
+full jitter): a secret id is single-use, so minting, unwrapping, the AppRole login and the token creation are never
+re-sent blindly.
 
 Every request has a socket timeout, and every call may carry a `deadline` (a `time.monotonic()` instant): no
 attempt and no backoff sleep runs past it, so a hung Vault costs the caller its deadline, never more.
@@ -158,10 +159,31 @@ class VaultApi:
         return str(secret_id)
 
     def approle_login(self, mount: str, role_id: str, secret_id: str, *, deadline: float | None = None) -> Login:
-        """POST auth/<mount>/login {role_id, secret_id}: the working token. Not retried (single-use secret id)."""
+        """POST auth/<mount>/login {role_id, secret_id}: the mint token. Not retried (single-use secret id)."""
         path = f"auth/{mount}/login"
         body = self.call("POST", path, json={"role_id": role_id, "secret_id": secret_id}, idempotent=False,
                          login=True, deadline=deadline)
+        return _login(body, path)
+
+    def read_token_role(self, token: str, role: str, *, deadline: float | None = None) -> dict[str, Any]:
+        """GET auth/token/roles/<role>: the role's token_period and token_explicit_max_ttl (seconds), among others.
+
+        A token created through a role does not show the role's explicit max in its own lookup, and Vault applies
+        the role's current one at every renewal (docs/facts.md#vault-token-roles): the role is where it is read.
+        """
+        return dict(self.call("GET", f"auth/token/roles/{role}", token=token, idempotent=True,
+                              deadline=deadline).get("data") or {})
+
+    def create_role_token(self, token: str, role: str, entity_alias: str, *, deadline: float | None = None) -> Login:
+        """POST auth/token/create/<role> {entity_alias, display_name}: the working token, an orphan of the agent's
+        entity, shown as `token-<entity_alias>` in audit lines (the plan's mint policy pins both values).
+
+        Not retried: a lost answer would leave a token nobody holds (it dies with its TTL, and `agentiam revoke`
+        finds it under the role's lease prefix), and a second one would be a second working token.
+        """
+        path = f"auth/token/create/{role}"
+        body = self.call("POST", path, token=token, json={"entity_alias": entity_alias, "display_name": entity_alias},
+                         idempotent=False, deadline=deadline)
         return _login(body, path)
 
     # -- tokens ---------------------------------------------------------------------------------------

@@ -489,6 +489,51 @@ def _vault_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
     return changes
 
 
+def _login_policy_changes(before: AgentPlan | None, after: AgentPlan | None) -> list[Change]:
+    """The login tokens' policies (certificate token, AppRole mint token), path by path, for an agent on both sides.
+
+    agentiam decides them from the identity and the status, not the spec: a change comes with a status change
+    (described) or with agentiam's own code, and is shown either way. A new agent's are not listed: its status is."""
+    if before is None or after is None:
+        return []
+    changes: list[Change] = []
+    for label, field in (("certificate token", "login_policy_rules"), ("AppRole mint token", "mint_policy_rules")):
+        old, new = getattr(before.vault, field), getattr(after.vault, field)
+        for path in sorted(set(old) | set(new)):
+            was, now = set(old.get(path, ())), set(new.get(path, ()))
+            if was == now:
+                continue
+            gained = now - was
+            labels = [risk.ACCESS_ESCALATION.label("medium", f"the {label} gains {_caps(gained)} on {path}")
+                      if gained else None]
+            changes.append(Change("vault", "widened" if gained else "narrowed", f"{label}: {path}",
+                                  Direction.WIDER if gained else Direction.NARROWER, before=_caps(was) or None,
+                                  after=_caps(now) or None, risks=_unique(labels)))
+    return changes
+
+
+def _token_role_changes(before: AgentPlan | None, after: AgentPlan | None) -> list[Change]:
+    """What the agent's token role may put on a working token: its policies and the entity alias (the identity
+    every audit line and the kill switch rely on). Lifetimes and networks are described with the others."""
+    if before is None or after is None:
+        return []
+    was, now = before.vault.token_role, after.vault.token_role
+    changes: list[Change] = []
+    for policy in sorted(set(now.allowed_policies) - set(was.allowed_policies)):
+        changes.append(Change("vault", "added", f"token role {now.name} allowed policy {policy}", Direction.WIDER,
+                              after=policy, risks=(risk.TRUST_CHANGED.label(
+                                  "high", f"the agent's login may mint tokens carrying policy {policy}"),)))
+    for policy in sorted(set(was.allowed_policies) - set(now.allowed_policies)):
+        changes.append(Change("vault", "removed", f"token role {now.name} allowed policy {policy}",
+                              Direction.NARROWER, before=policy))
+    if was.entity_alias != now.entity_alias:
+        changes.append(Change("vault", "changed", f"token role {now.name} entity alias", Direction.WIDER,
+                              before=was.entity_alias, after=now.entity_alias, risks=(risk.TRUST_CHANGED.label(
+                                  "high", f"working tokens carry the identity of alias {now.entity_alias}: audit "
+                                          "lines and the kill switch follow it"),)))
+    return changes
+
+
 def _share_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
     """Secrets of the agent's own folder it lets other agents be granted, by (path, agent)."""
     def shares(entry: AgentPlan | None) -> dict[tuple[str, str], list[str]]:
@@ -554,13 +599,18 @@ def _database_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
     return changes
 
 
-def _lifetimes(entry: AgentPlan | None) -> dict[str, tuple[int, str]]:
-    """Lifetime name -> (seconds, spec field behind it); only what exists for the entry."""
+def _lifetimes(entry: AgentPlan | None) -> dict[str, tuple[int, str | None]]:
+    """Lifetime name -> (seconds, spec field behind it, None for agentiam's own); only what exists for the entry.
+
+    The working token's lifetimes are its token role's (period, explicit max); the AppRole token is the mint token,
+    whose life the plan decides, not the spec."""
     if entry is None:
         return {}
-    approle = entry.vault.approle
-    values = {"token_ttl": (approle.token_ttl, "token_ttl"), "token_max_ttl": (approle.token_max_ttl, "token_max_ttl"),
-              "secret_id_ttl": (approle.secret_id_ttl, "secret_id_ttl")}
+    approle, role = entry.vault.approle, entry.vault.token_role
+    values: dict[str, tuple[int, str | None]] = {
+        "token_ttl": (role.token_period, "token_ttl"), "token_max_ttl": (role.token_explicit_max_ttl, "token_max_ttl"),
+        "secret_id_ttl": (approle.secret_id_ttl, "secret_id_ttl"),
+        "mint token ttl": (max(approle.token_ttl, approle.token_max_ttl, approle.token_explicit_max_ttl), None)}
     if entry.vault.aws_secret_role is not None:
         values["aws_session_ttl"] = (entry.vault.aws_secret_role.max_sts_ttl, "aws_session_ttl")
     for role in entry.vault.database_roles:
@@ -579,9 +629,10 @@ def _lifetime_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
         if was == now:
             continue
         label = risk.longer_lifetime(name, was, now, format_duration(was), format_duration(now))
+        where = ctx.head.credential(spec_field) if spec_field else {}
         changes.append(Change("lifetime", "widened" if now > was else "narrowed", name,
                               Direction.WIDER if now > was else Direction.NARROWER, before=format_duration(was),
-                              after=format_duration(now), risks=_unique([label]), **ctx.head.credential(spec_field)))
+                              after=format_duration(now), risks=_unique([label]), **where))
     uses_was, uses_now = before.vault.approle.secret_id_num_uses, after.vault.approle.secret_id_num_uses
     if uses_was != uses_now:
         changes.append(Change("lifetime", "widened" if uses_now > uses_was else "narrowed", "secret_id_num_uses",
@@ -618,8 +669,8 @@ def _network_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Con
             changes.append(Change("network", "widened" if direction is Direction.WIDER else "narrowed", "rate limit",
                                   direction, before=_rate_text(was), after=_rate_text(now),
                                   **ctx.head.network("rate_limit")))
-        changes.extend(_cidr_changes(before.vault.approle.token_bound_cidrs, after.vault.approle.token_bound_cidrs,
-                                     ctx))
+        changes.extend(_cidr_changes(before.vault.token_role.token_bound_cidrs,
+                                     after.vault.token_role.token_bound_cidrs, ctx))
     return changes
 
 
@@ -752,14 +803,19 @@ def _trust_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
     return changes
 
 
-# Plan fields the handlers above describe, or derive from what they describe (digest, tags, names).
+# Plan fields the handlers above describe, or derive from what they describe (digest, tags, names; the AppRole and
+# token role CIDRs come from one spec field, `authentication.bound_cidrs`). Anything else shows as "other".
 _DESCRIBED = ("agent", "environment", "identity_name", "status", "function", "description", "owner_team",
               "owner_sponsor", "owner_contact", "expires", "source_file", "spec_digest", "tags",
               "aws.inline_policy", "aws.trust_policy", "aws.max_session_duration", "aws.kill_switch_policy",
               "aws.boundary_policy",
               "vault.policy_rules", "vault.policy_hcl", "vault.login_policy_rules", "vault.login_policy_hcl",
-              "vault.approle.token_ttl", "vault.approle.token_max_ttl",
-              "vault.approle.token_explicit_max_ttl", "vault.approle.secret_id", "vault.approle.token_bound_cidrs",
+              "vault.mint_policy_rules", "vault.mint_policy_hcl", "vault.mint_policy_name",
+              "vault.approle.token_ttl", "vault.approle.token_max_ttl", "vault.approle.token_explicit_max_ttl",
+              "vault.approle.token_policies", "vault.approle.secret_id", "vault.approle.token_bound_cidrs",
+              "vault.token_role.name", "vault.token_role.token_period", "vault.token_role.token_explicit_max_ttl",
+              "vault.token_role.token_bound_cidrs", "vault.token_role.allowed_policies",
+              "vault.token_role.entity_alias",
               "vault.cert.allowed_common_names", "vault.cert.token_bound_cidrs", "vault.entity", "vault.database_roles",
               "vault.aws_secret_role", "vault.rate_limit", "vault.kv_shares", "egress")
 
@@ -779,7 +835,8 @@ def describe(entry: EntryChange, ctx: Context) -> list[Change]:
     before, after = entry.before, entry.after
     changes = (_identity_changes(before, after, ctx) + _trust_changes(before, after, ctx)
                + _aws_changes(before, after, ctx)
-               + _vault_changes(before, after, ctx) + _share_changes(before, after, ctx)
+               + _vault_changes(before, after, ctx) + _login_policy_changes(before, after)
+               + _token_role_changes(before, after) + _share_changes(before, after, ctx)
                + _database_changes(before, after, ctx)
                + _lifetime_changes(before, after, ctx) + _network_changes(before, after, ctx)
                + _other_changes(before, after))

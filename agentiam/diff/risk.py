@@ -101,7 +101,8 @@ NEW_EGRESS = LabelKind(
 TRUST_CHANGED = LabelKind(
     "trust-changed", ("medium", "high"),
     "Who may assume the agent's role, sign its login certificate (the agent CA) or receive Vault's database "
-    "credentials changed; a trust condition dropped or loosened.",
+    "credentials changed; a trust condition dropped or loosened; the agent's token role may put another policy or "
+    "identity on its tokens.",
     "Trust roots decide who can become the agent.")
 REACTIVATED = LabelKind(
     "reactivated", ("high",), "A suspended or revoked agent becomes active.",

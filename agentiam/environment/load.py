@@ -149,19 +149,37 @@ def parse_environment(file: str, raw: bytes, files: FileTree) -> EnvironmentConf
     return loaded[0].config
 
 
-def load_environment(stacks_dir: Path, stack: str) -> EnvironmentConfig:
-    """Load and validate the stack's `agentiam:environment` config; ConfigError lists every problem."""
+def _read_stack(stacks_dir: Path, stack: str) -> tuple[Path, bytes]:
+    """The stack config file's path and bytes, through the input reader; ConfigError if it cannot be read."""
     path = stack_config_path(stacks_dir, stack)
     tree, rel = locate(path, project_root(stacks_dir))
     try:
-        raw = tree.read(rel, STACK_CONFIG)
+        return path, tree.read(rel, STACK_CONFIG)
     except Refused as refused:
         if refused.problem is Problem.MISSING:
             known = stack_names(stacks_dir)
             raise ConfigError(f"{path}: no such stack config; known stacks: {', '.join(known) or 'none'}") \
                 from refused
         raise ConfigError(findings=[file_finding(str(path), refused)]) from refused
+
+
+def load_environment(stacks_dir: Path, stack: str) -> EnvironmentConfig:
+    """Load and validate the stack's `agentiam:environment` config; ConfigError lists every problem."""
+    path, raw = _read_stack(stacks_dir, stack)
     return parse_environment(str(path), raw, project_files(stacks_dir))
+
+
+def load_environment_names(stacks_dir: Path, stack: str) -> EnvironmentConfig:
+    """The stack's config validated, without reading the files it references (the agent CA).
+
+    For the kill switch, which needs the environment's names, mounts, account and region, and must work while a
+    referenced file is broken or gone (README: kill switch). The config carries no files: nothing may plan or
+    deploy from it (`referenced_file` raises), which is what `load_environment` is for."""
+    path, raw = _read_stack(stacks_dir, stack)
+    _document, config, findings = _parse(str(path), raw)
+    if config is None:
+        raise ConfigError(findings=findings)
+    return config
 
 
 def read_stacks(stacks_dir: Path) -> tuple[list[LoadedStack], list[Finding]]:

@@ -93,7 +93,7 @@ def inventory_entry(entry: AgentPlan, env: EnvironmentConfig, accounts: Mapping[
     aws_usable = entry.aws.kill_switch_policy is None and aws_role is not None
     blast = assess(Subject(environment=entry.environment, account_id=env.account_id, active=active, aws=aws,
                            aws_usable=aws_usable, databases=databases, vault=kv, egress=egress,
-                           token_max_ttl=vault.approle.token_max_ttl,
+                           token_max_ttl=vault.token_role.token_explicit_max_ttl,
                            aws_session_ttl=aws_role.max_sts_ttl if aws_role else None, agent=entry.agent),
                    accounts)
     rate = None
@@ -106,10 +106,12 @@ def inventory_entry(entry: AgentPlan, env: EnvironmentConfig, accounts: Mapping[
         expires_in_days=(dt.date.fromisoformat(entry.expires) - today).days, source_file=entry.source_file,
         spec_digest=entry.spec_digest, deployed_in=deployed_in,
         credentials=Credentials(
-            token_ttl=vault.approle.token_ttl, token_max_ttl=vault.approle.token_max_ttl,
+            # The working token's lifetimes are its token role's (the AppRole token only mints it, for 60 s).
+            token_ttl=vault.token_role.token_period, token_max_ttl=vault.token_role.token_explicit_max_ttl,
             secret_id_ttl=vault.approle.secret_id_ttl, secret_id_num_uses=vault.approle.secret_id_num_uses,
             aws_session_ttl=aws_role.max_sts_ttl if aws_role else None, aws_role_arn=entry.aws.role_arn,
-            certificate_common_name=vault.entity.cert_alias_name, bound_cidrs=tuple(vault.approle.token_bound_cidrs)),
+            certificate_common_name=vault.entity.cert_alias_name,
+            bound_cidrs=tuple(vault.token_role.token_bound_cidrs)),
         aws=aws, aws_usable=aws_usable, databases=databases, vault=kv, egress=egress, rate_limit=rate,
         shared_with=tuple((share.path, tuple(share.agents)) for share in vault.kv_shares),
         blast=blast)

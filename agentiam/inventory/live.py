@@ -163,6 +163,7 @@ def inventory_policy(plan: IdentityPlan) -> str:
         (f"auth/{mounts['approle']}/role/*", ("list", "read")),
         (f"auth/{mounts['approle']}/role/+/secret-id-accessor/lookup", ("update",)),
         (f"auth/{mounts['cert']}/certs", ("list",)), (f"auth/{mounts['cert']}/certs/*", ("read",)),
+        ("auth/token/roles", ("list",)), ("auth/token/roles/*", ("read",)),
         ("identity/entity/id", ("list",)), ("identity/entity/name/*", ("read",)),
         (f"{mounts['database']}/config/*", ("read",)), (f"{mounts['database']}/roles", ("list",)),
         (f"{mounts['database']}/roles/*", ("read",)), ("sys/quotas/rate-limit", ("list",)),
@@ -309,6 +310,7 @@ class Scan:
             for scope, part in (("auth and secrets mounts", self._vault_mounts),
                                 ("ACL policies", self._vault_policies),
                                 ("AppRole roles and secret ids", self._vault_approle),
+                                ("token roles", self._vault_token_roles),
                                 ("certificate roles", self._vault_cert),
                                 ("identity entities and aliases", self._vault_entities),
                                 ("database roles and connections", self._vault_database),
@@ -380,6 +382,7 @@ class Scan:
         for entry in self.plan.agents:
             planned[entry.vault.policy_name] = (entry, entry.vault.policy_hcl)
             planned[entry.vault.login_policy_name] = (entry, entry.vault.login_policy_hcl)
+            planned[entry.vault.mint_policy_name] = (entry, entry.vault.mint_policy_hcl)
         for name in sorted(n for n in names if n.startswith(self.prefix) and n not in planned):
             self._find(Kind.UNDECLARED, "high", "vault", f"sys/policies/acl/{name}",
                        "an ACL policy named like this environment's agents that no spec declares",
@@ -478,6 +481,36 @@ class Scan:
         return self._auth_roles("AppRole role", f"auth/{mount}/role",
                                 {entry.vault.approle.role_name: entry for entry in self.plan.agents}, check)
 
+    def _vault_token_roles(self) -> str:
+        """LIST auth/token/roles, GET auth/token/roles/<name> of every planned role (the working token's).
+
+        Vault's token mount is shared: only roles named like this environment's agents are judged."""
+        path = "auth/token/roles"
+        planned = {entry.vault.token_role.name: entry for entry in self.plan.agents}
+        listing = set(self._v("keys", path))
+        for name in sorted(n for n in listing if n.startswith(self.prefix) and n not in planned):
+            self._find(Kind.UNDECLARED, "high", "vault", f"{path}/{name}", "a token role named like this "
+                       "environment's agents that no spec declares: whoever may create through it gets its tokens",
+                       f"if an agent needs it, declare it in a spec (agentiam new) and apply; otherwise: vault "
+                       f"delete {path}/{name}")
+        for done, (name, entry) in enumerate(sorted(planned.items()), 1):
+            self.progress("token roles", done, len(planned))
+            target = f"{path}/{name}"
+            if name not in listing:
+                self._find(Kind.DRIFTED, "high", "vault", target, "the token role is missing: the agent cannot get "
+                           "a working token", self._apply_fix(entry), agent=entry.agent)
+                continue
+            plan = entry.vault.token_role
+            self._fields("vault", target, entry, {
+                "allowed_policies": plan.allowed_policies, "allowed_entity_aliases": [plan.entity_alias],
+                "allowed_policies_glob": [], "orphan": plan.orphan, "renewable": plan.renewable,
+                "token_period": plan.token_period, "token_explicit_max_ttl": plan.token_explicit_max_ttl,
+                "token_type": plan.token_type, "token_no_default_policy": plan.token_no_default_policy,
+                "token_bound_cidrs": plan.token_bound_cidrs, "token_num_uses": 0, "path_suffix": ""},
+                self._v("read", target) or {}, lifetimes=("token_period", "token_explicit_max_ttl"),
+                counts=("token_num_uses",))
+        return f"{len(planned)} planned, {len(listing)} on the server"
+
     def _secret_ids(self, mount: str, role: str, entry: AgentPlan) -> None:
         """LIST auth/<mount>/role/<role>/secret-id, POST .../secret-id-accessor/lookup for each accessor."""
         path = f"auth/{mount}/role/{role}"
@@ -570,7 +603,8 @@ class Scan:
         if accessors is None:
             return  # the mounts could not be read: aliases cannot be told apart (reported with the mounts)
         approle = accessors.get(plan.approle_alias_mount, "")
-        expected = {(accessors.get(plan.cert_alias_mount, ""), plan.cert_alias_name)}
+        token = (accessors.get(plan.token_alias_mount, ""), plan.token_alias_name)
+        expected = {(accessors.get(plan.cert_alias_mount, ""), plan.cert_alias_name), token}
         role_id = self._role_ids.get(entry.vault.approle.role_name)
         if role_id:
             expected.add((approle, role_id))
@@ -584,12 +618,12 @@ class Scan:
                        "the plan's: that login also becomes this agent", "vault delete identity/entity-alias/id/<id> "
                        "(the alias's id: vault read " + path + ")", agent=entry.agent, field="aliases")
         cert = (accessors.get(plan.cert_alias_mount, ""), plan.cert_alias_name)
-        missing = [what for what, key in (("certificate", cert), ("AppRole", (approle, role_id or "")))
-                   if key in expected and key not in aliases]
+        missing = [what for what, key in (("certificate", cert), ("AppRole", (approle, role_id or "")),
+                                          ("token", token)) if key in expected and key not in aliases]
         if missing:
             self._find(Kind.DRIFTED, "medium", "vault", path, f"the {' and '.join(missing)} login alias is missing: "
-                       "those logins create an anonymous entity, outside the agent's kill switch",
-                       self._apply_fix(entry), agent=entry.agent, field="aliases")
+                       "those logins (a working token, for the token alias) create an anonymous entity, outside the "
+                       "agent's kill switch", self._apply_fix(entry), agent=entry.agent, field="aliases")
 
     def _status(self, entry: AgentPlan, path: str, disabled: bool) -> None:
         """The entity against the spec's status and expiry (the kill switch's first step is disabling it)."""
@@ -738,7 +772,7 @@ class Scan:
         accessors = [a for a in self._v("keys", "auth/token/accessors") if a != own_accessor]
         mounts = {f"auth/{m.path}/" for m in self.plan.platform.mounts if m.kind == "auth"}
         policies = {p: entry for entry in self.plan.agents
-                    for p in (entry.vault.policy_name, entry.vault.login_policy_name)}
+                    for p in (entry.vault.policy_name, entry.vault.login_policy_name, entry.vault.mint_policy_name)}
         entities = self._entity_ids
         for done, accessor in enumerate(accessors, 1):
             self.progress("Vault tokens", done, len(accessors))
@@ -765,7 +799,9 @@ class Scan:
         lives = "never expires" if never else f"was issued for {format_duration(lifetime)}"
         if entry is not None or agent_named:
             name = entry.agent if entry else None
-            if not any(path.startswith(m) for m in mounts):
+            # The logins (certificate, AppRole mint token) and the working token, through the agent's own token role.
+            own_role = entry is not None and path == f"auth/token/create/{entry.vault.token_role.name}"
+            if not own_role and not any(path.startswith(m) for m in mounts):
                 self._find(Kind.UNDECLARED, "high", "vault", target, f"a token carrying {', '.join(held)}, minted "
                            f"through {path or 'an unknown path'}, not the agent's certificate + secret login "
                            f"({lives})", f"{revoke}; find who minted it in the audit log (accessor {accessor})",

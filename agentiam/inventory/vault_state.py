@@ -12,12 +12,23 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agentiam.client.errors import NotFound, VaultRequestError, VaultSealed, VaultUnavailable
+from agentiam.client.errors import NotFound, PermissionDenied, VaultRequestError, VaultSealed, VaultUnavailable
 from agentiam.client.vault import Backoff, VaultApi
 from agentiam.inventory.live import DeadlineReached, Unreachable
-from agentiam.revoke.vault_adapter import _gone  # noqa: PLC2701 - one judgement of "that object no longer exists"
 
 READ_BACKOFF = Backoff(attempts=2, base=0.1, cap=0.5)
+_GONE_MARKERS = ("invalid accessor", "failed to find accessor entry")
+
+
+def _gone(exc: VaultRequestError) -> bool:
+    """Whether a call failed because its object no longer exists (Vault: 400 "invalid accessor" and the like).
+
+    An outage, a sealed Vault or a refused operator token is not "gone": swallowing those would report a live
+    token as no token. OpenBao answers some lookups of a vanished object with a 500, named by its message.
+    """
+    if any(marker in exc.reason for marker in _GONE_MARKERS):
+        return True
+    return not isinstance(exc, (VaultUnavailable, VaultSealed, PermissionDenied))
 
 
 class VaultReader:

@@ -30,6 +30,7 @@ from agentiam.plan.model import (
     MountPlan,
     PlatformPlan,
     RateLimitPlan,
+    TokenRolePlan,
     VaultPlan,
     VaultServerPlan,
 )
@@ -38,6 +39,7 @@ from agentiam.plan.vault_policy import (
     kv_rules,
     login_self_service_rules,
     merge_rules,
+    mint_rules,
     render_policy,
     self_service_rules,
 )
@@ -51,6 +53,9 @@ DAY = 86400
 # one use to mint it, one to revoke itself. TTL = explicit max TTL: the token can never outlive 120 s.
 CERT_TOKEN_TTL = 120
 CERT_TOKEN_NUM_USES = 2
+# The AppRole token only creates the working token through the agent's token role, then revokes itself: it needs
+# seconds. Unlimited uses: a use-limited token cannot create child tokens (docs/facts.md#vault-tokens).
+MINT_TOKEN_TTL = 60
 SECRET_ID_MAX_WRAP_TTL = "300s"
 # AppRole logins per second from one client address (Vault keys rate-limit quotas by client address, so a guesser
 # elsewhere never spends an agent's budget). An agent logs in once per max TTL or restart; many agents behind one
@@ -233,6 +238,11 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
     common_name = fill(spec.authentication.certificate_common_name, spec, env) \
         if spec.authentication.certificate_common_name else names.default_common_name(spec.name, env.name)
     token_max = min(creds.token_max_ttl, DAY)
+    token_role = names.token_role_name(spec.name, env.name)
+    mint_policy = names.mint_policy_name(spec.name, env.name)
+    mint_policy_rules, mint_pins = mint_rules(token_role, token_role, active)
+    mint_hcl = render_policy(f"agentiam: AppRole token of {spec.name} in {env.name}: may only create its working "
+                             "token through its token role", mint_policy_rules, parameters=mint_pins)
     rate = eff.network.rate_limit
     return VaultPlan(
         policy_name=ident,
@@ -241,12 +251,19 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
         login_policy_name=login_policy,
         login_policy_rules=login_rules,
         login_policy_hcl=login_hcl,
+        mint_policy_name=mint_policy,
+        mint_policy_rules=mint_policy_rules,
+        mint_policy_hcl=mint_hcl,
         approle=AppRolePlan(
-            mount=vault.approle_mount, role_name=ident, token_policies=[ident],
-            token_ttl=min(creds.token_ttl, token_max), token_max_ttl=token_max, token_explicit_max_ttl=token_max,
-            token_type="service", token_no_default_policy=True, bind_secret_id=True,
+            mount=vault.approle_mount, role_name=ident, token_policies=[mint_policy],
+            token_ttl=MINT_TOKEN_TTL, token_max_ttl=MINT_TOKEN_TTL, token_explicit_max_ttl=MINT_TOKEN_TTL,
+            token_num_uses=0, token_type="service", token_no_default_policy=True, bind_secret_id=True,
             secret_id_ttl=creds.secret_id_ttl, secret_id_num_uses=creds.secret_id_num_uses,
             secret_id_bound_cidrs=cidrs, token_bound_cidrs=cidrs),
+        token_role=TokenRolePlan(
+            name=token_role, allowed_policies=[ident], entity_alias=token_role, orphan=True, renewable=True,
+            token_period=min(creds.token_ttl, token_max), token_explicit_max_ttl=token_max, token_type="service",
+            token_no_default_policy=True, token_bound_cidrs=cidrs),
         cert=CertRolePlan(
             mount=vault.cert_mount, role_name=ident, allowed_common_names=[common_name],
             token_policies=[login_policy], token_ttl=CERT_TOKEN_TTL, token_max_ttl=CERT_TOKEN_TTL,
@@ -257,7 +274,8 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
             metadata={"kind": "ai-agent", "agent": spec.name, "environment": env.name,
                       "function": spec.function.value, "owner": spec.owner.team, "sponsor": spec.owner.sponsor,
                       "expires": spec.expires.isoformat(), "spec_digest": loaded.digest},
-            approle_alias_mount=vault.approle_mount, cert_alias_mount=vault.cert_mount, cert_alias_name=common_name),
+            approle_alias_mount=vault.approle_mount, cert_alias_mount=vault.cert_mount, cert_alias_name=common_name,
+            token_alias_mount=names.TOKEN_MOUNT, token_alias_name=token_role),
         database_roles=database_roles,
         aws_secret_role=aws_secret_role,
         rate_limit=RateLimitPlan(name=ident, path=f"auth/{vault.approle_mount}/", role=ident,

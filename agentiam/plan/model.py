@@ -30,14 +30,20 @@ class AwsRolePlan(_Plan):
 
 
 class AppRolePlan(_Plan):
-    """AppRole role: the second factor; its role id is delivered to the agent separately."""
+    """AppRole role: the second factor; its role id is delivered to the agent separately.
+
+    Its token is the short-lived *mint* token: it may only create the agent's working token through the agent's
+    token role (`token_policies` = the mint policy), then revokes itself."""
 
     mount: str
     role_name: str
     token_policies: list[str]
-    token_ttl: int
+    token_ttl: int  # the mint token's life (MINT_TOKEN_TTL), not the working token's: see TokenRolePlan
     token_max_ttl: int
     token_explicit_max_ttl: int
+    # 0 (unlimited): OpenBao refuses child tokens from a use-limited token, even through an orphan token role
+    # (docs/facts.md#vault-tokens); the 60 s life and the mint policy limit it instead.
+    token_num_uses: int
     token_type: Literal["service"]
     token_no_default_policy: bool  # true: the token carries exactly `token_policies`, not Vault's `default`
     bind_secret_id: bool
@@ -64,15 +70,39 @@ class CertRolePlan(_Plan):
     token_bound_cidrs: list[str]
 
 
+class TokenRolePlan(_Plan):
+    """The token role minting the agent's working token (`auth/token/create/<name>`).
+
+    Every token it creates is filed under the lease prefix `auth/token/create/<name>/`, which holds this agent's
+    tokens and no other's: `agentiam revoke` revokes them all with one `sys/leases/revoke-prefix`, whatever else
+    Vault holds (README: kill switch). Token roles honour only `token_period`, `token_explicit_max_ttl`,
+    `token_bound_cidrs`, `token_type`, `token_no_default_policy` and `token_num_uses` of the token fields; a
+    `token_ttl` or `token_max_ttl` is ignored (docs/facts.md#vault-token-roles), so the spec's TTL is the period.
+    """
+
+    name: str
+    allowed_policies: list[str]  # the agent's working policy only: the token carries exactly it
+    entity_alias: str  # the one alias a token may be created with: the agent's entity (on the token mount)
+    orphan: bool  # true: the working token outlives the AppRole mint token that created it
+    renewable: bool
+    token_period: int  # the spec's token_ttl: every renewal gives this TTL again, never more
+    token_explicit_max_ttl: int  # the spec's token_max_ttl (<= 24 h); Vault reads it from the role at renewal
+    token_type: Literal["service"]  # forced: not "default-service", which would let the request ask for a batch token
+    token_no_default_policy: bool
+    token_bound_cidrs: list[str]
+
+
 class EntityPlan(_Plan):
     """The Vault identity entity every audit line of the agent resolves to."""
 
     name: str
     disabled: bool
     metadata: dict[str, str]
-    approle_alias_mount: str  # alias name = the AppRole role id (FACTS.md), known after apply
+    approle_alias_mount: str  # alias name = the AppRole role id (docs/facts.md#vault-approle), known after apply
     cert_alias_mount: str
     cert_alias_name: str  # the certificate CN
+    token_alias_mount: str  # Vault's token mount: the working token is created with this alias, so it is the entity's
+    token_alias_name: str  # = the token role's `entity_alias`
 
 
 class DatabaseRolePlan(_Plan):
@@ -132,7 +162,11 @@ class VaultPlan(_Plan):
     login_policy_name: str
     login_policy_rules: dict[str, list[str]]
     login_policy_hcl: str
+    mint_policy_name: str  # the AppRole token's: create the working token through `token_role`, nothing else
+    mint_policy_rules: dict[str, list[str]]
+    mint_policy_hcl: str
     approle: AppRolePlan
+    token_role: TokenRolePlan
     cert: CertRolePlan
     entity: EntityPlan
     database_roles: list[DatabaseRolePlan]

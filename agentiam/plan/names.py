@@ -32,6 +32,22 @@ def login_policy_name(agent: str, environment: str) -> str:
     return f"{identity_name(agent, environment)}-login"
 
 
+def mint_policy_name(agent: str, environment: str) -> str:
+    """The AppRole token's policy: it may only create the agent's working token through its token role."""
+    return f"{identity_name(agent, environment)}-mint"
+
+
+def token_role_name(agent: str, environment: str) -> str:
+    """The token role minting the agent's working tokens, and the name of its entity alias on the token mount."""
+    return identity_name(agent, environment)
+
+
+def token_lease_prefix(role: str) -> str:
+    """Where Vault files the leases of every token a token role created: `sys/leases/revoke-prefix` of it revokes
+    exactly that role's tokens (the trailing slash keeps `agent-dev-x` from matching `agent-dev-x-two`)."""
+    return f"auth/token/create/{role}/"
+
+
 def database_role_name(agent: str, environment: str, database: str, access: str) -> str:
     return f"{identity_name(agent, environment)}-{database}-{access}"
 
@@ -45,6 +61,8 @@ def shard_of(agent: str, shard_count: int) -> int:
     return int.from_bytes(hashlib.sha256(agent.encode()).digest()[:8], "big") % shard_count
 
 
+# Vault's built-in token auth mount: token roles live under it, and the working token's entity alias hangs on it.
+TOKEN_MOUNT = "token"
 KILL_SWITCH_POLICY_NAME = "agentiam-kill-switch"
 INLINE_POLICY_NAME = "agentiam-least-privilege"
 

@@ -29,9 +29,9 @@ def print_plan(plan: IdentityPlan, console: Console | None = None) -> None:
     for column in ("agent", "function", "status", "owner", "IAM role", "token ttl/max", "AWS session", "expires"):
         summary.add_column(column)
     for agent in plan.agents:
-        approle = agent.vault.approle
+        role = agent.vault.token_role  # the working token's lifetimes (the AppRole token only mints it)
         _row(summary, agent.agent, agent.function, agent.status, agent.owner_team, agent.aws.role_name,
-                        f"{format_duration(approle.token_ttl)}/{format_duration(approle.token_max_ttl)}",
+                        f"{format_duration(role.token_period)}/{format_duration(role.token_explicit_max_ttl)}",
                         format_duration(agent.vault.aws_secret_role.max_sts_ttl) if agent.vault.aws_secret_role else "-",
                         agent.expires)
     console.print(summary)
@@ -50,5 +50,8 @@ def print_plan(plan: IdentityPlan, console: Console | None = None) -> None:
                     if agent.egress.rate_limit_requests else "")
             _row(table, "egress", f"https {endpoint['port']}{rate}", endpoint["host"])
         _row(table, "vault policy", agent.vault.policy_name, agent.vault.approle.mount)
+        role = agent.vault.token_role
+        _row(table, "vault token", f"working token (ttl {format_duration(role.token_period)}, max "
+                                   f"{format_duration(role.token_explicit_max_ttl)})", f"auth/token/create/{role.name}")
         _row(table, "boundary", agent.aws.boundary_policy_name, "")
         console.print(table)

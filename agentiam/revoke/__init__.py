@@ -3,9 +3,11 @@
 Every step runs in its own thread from the same start, so no system waits on another: the AWS deny is attached
 while Vault is still answering, or while it hangs. Disabling the identity entity blocks every token of the agent at
 once (README: kill switch); destroying the secret ids stops new logins; revoking the database leases drops the
-users; revoking the tokens makes the block permanent (a re-enabled entity would revive them); on AWS a deny-all
-conditioned on `aws:TokenIssueTime` kills the STS sessions Vault cannot revoke. Only the token step waits: its
-scan of every token in Vault must not delay the entity disable, which blocks them all, nor the AWS deny.
+users; revoking the working tokens (one `revoke-prefix` of the agent's token role's lease path) makes the block
+permanent (a re-enabled entity would revive them); on AWS a deny-all conditioned on `aws:TokenIssueTime` kills the
+STS sessions Vault cannot revoke. Only the token step waits, for the entity disable: once the entity is disabled,
+no new working token can be created behind the revocation. The AppRole mint tokens (60 s, all agents of a mount
+share their lease path) are left to the disabled entity and their short life.
 Each step has the run's deadline: one that has not answered by then is reported FAILED, and the report is returned
 anyway.
 
@@ -30,20 +32,19 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from agentiam.environment.load import load_environment, project_root
-from agentiam.environment.model import Selection
+from agentiam.environment.load import load_environment_names, project_root
+from agentiam.environment.model import EnvironmentConfig
 from agentiam.errors import ServerError, UserError
 from agentiam.findings import Finding, Severity
 from agentiam.plan import names
-from agentiam.plan.build import KILL_SWITCH_POLICY, build_plan
-from agentiam.plan.model import AgentPlan, IdentityPlan
+from agentiam.plan.build import KILL_SWITCH_POLICY, agent_plan
+from agentiam.plan.model import AgentPlan
 from agentiam.project import SPEC_SUFFIXES, load_specs
 from agentiam.spec.model import DatabaseAccess
 
 # Seconds every step gets from the start of the run. A hung server costs each step its socket timeouts (seconds);
-# this is the backstop, sized for the token step, which scans every token Vault holds (~3 ms each on a busy host).
+# this is the backstop: every step is a handful of requests, whatever else Vault holds.
 DEFAULT_TIMEOUT = 120.0
-AWS_GRACE = 2.0  # seconds the token scan leaves the AWS deny before it starts (see `_after`)
 
 
 class Outcome(str, Enum):
@@ -155,7 +156,7 @@ class VaultSide(Protocol):
 
     def revoke_leases(self, mount: str, role: str) -> StepResult: ...
 
-    def revoke_entity_tokens(self, entity_name: str, deadline: float) -> StepResult: ...
+    def revoke_role_tokens(self, role: str) -> StepResult: ...
 
 
 class AwsSide(Protocol):
@@ -168,7 +169,7 @@ class AwsSide(Protocol):
 DISABLE_ENTITY = "disable identity entity"
 DESTROY_SECRET_IDS = "destroy secret ids"
 REVOKE_LEASES = "revoke database leases"
-REVOKE_TOKENS = "revoke tokens of the entity"
+REVOKE_TOKENS = "revoke the agent's tokens"
 DENY_SESSIONS = "deny sessions issued before now"
 
 
@@ -179,16 +180,31 @@ def kill_switch_policy(cutoff: str) -> dict[str, Any]:
     return {"Version": KILL_SWITCH_POLICY["Version"], "Statement": [statement]}
 
 
-def agent_entry(agent: str, stack: str, specs_dir: Path, stacks_dir: Path) -> tuple[AgentPlan, IdentityPlan]:
-    """The plan entry of `agent` in `stack`, built from its own spec only.
+@dataclass(frozen=True)
+class Scope:
+    """What a revocation needs of the environment besides the agent's plan entry: names, never reviewed files."""
 
-    A kill switch must work while another agent's spec is broken: unlike `compile_plan`, this does not stop on
-    other files' findings. The stack's shard selection is ignored (the agent may live in any shard). Specs are
-    named after their agent (README: writing a spec), so that file is read first: the time to the first cut does
-    not grow with the fleet; only if it is missing or names another agent is every spec read.
+    environment: str
+    region: str
+    database_connections: tuple[tuple[str, str], ...]  # (mount, connection name) of every configured database
+
+    @classmethod
+    def of(cls, environment: EnvironmentConfig) -> Scope:
+        return cls(environment.name, environment.region,
+                   tuple((environment.vault.database_mount, name) for name in sorted(environment.databases)))
+
+
+def agent_entry(agent: str, stack: str, specs_dir: Path, stacks_dir: Path) -> tuple[AgentPlan, Scope]:
+    """The plan entry of `agent` in `stack`, built from its own spec only, and the environment's scope.
+
+    A kill switch never waits on unrelated inputs. Another agent's broken spec is not read, or its findings do not
+    stop this one (unlike `compile_plan`); the stack config is read without the files it references, so a broken
+    or missing agent CA does not either (the entry needs names, mounts and the account). The stack's shard
+    selection is ignored (the agent may live in any shard). Specs are named after their agent (README: writing a
+    spec), so that file is read first: the time to the first cut does not grow with the fleet; only if it is
+    missing or names another agent is every spec read.
     """
-    environment = load_environment(stacks_dir, stack)
-    environment = environment.model_copy(update={"selection": Selection()})
+    environment = load_environment_names(stacks_dir, stack)
     root = project_root(stacks_dir)
     named, _, _ = load_specs(_named_after(agent, specs_dir), root)
     mine = [s for s in named if s.spec.name == agent]
@@ -202,12 +218,10 @@ def agent_entry(agent: str, stack: str, specs_dir: Path, stacks_dir: Path) -> tu
         raise UserError(f"no agent named {agent!r} under {specs_dir}{hint}")
     if len(mine) > 1:
         raise UserError(f"agent {agent!r} is defined twice: {', '.join(s.file for s in mine)}")
-    plan = build_plan(mine, environment)
-    try:
-        return plan.agent(agent), plan
-    except KeyError as exc:
+    if environment.name not in mine[0].spec.environments:
         raise UserError(f"agent {agent!r} is not deployed to environment {environment.name!r} "
-                        f"(its spec lists {', '.join(mine[0].spec.environments)})") from exc
+                        f"(its spec lists {', '.join(mine[0].spec.environments)})")
+    return agent_plan(mine[0], environment), Scope.of(environment)
 
 
 def _named_after(agent: str, specs_dir: Path) -> list[Path]:
@@ -217,17 +231,16 @@ def _named_after(agent: str, specs_dir: Path) -> list[Path]:
                   for name in files if name in names_wanted)
 
 
-def database_roles(entry: AgentPlan, plan: IdentityPlan) -> list[tuple[str, str]]:
+def database_roles(entry: AgentPlan, scope: Scope) -> list[tuple[str, str]]:
     """(mount, role) of every database role the agent has or could have had in this environment.
 
     A suspended or revoked agent's plan lists no roles, yet leases issued while it was active may still live:
     so every role name `names.database_role_name` gives for the environment's connections is covered too.
     """
     found = {(role.mount, role.name) for role in entry.vault.database_roles}
-    for connection in plan.platform.database_connections:
+    for mount, connection in scope.database_connections:
         for access in DatabaseAccess:
-            found.add((connection.mount,
-                       names.database_role_name(entry.agent, entry.environment, connection.name, access.value)))
+            found.add((mount, names.database_role_name(entry.agent, entry.environment, connection, access.value)))
     return sorted(found)
 
 
@@ -261,23 +274,21 @@ def _step(job: _Job, result: StepResult, seconds: float) -> Step:
     return Step(job.system, job.action, job.target, result.outcome, result.detail, seconds, result.remaining)
 
 
-def _after(waits: list[tuple[_Job, float]], call: Callable[[], StepResult]) -> StepResult:
-    """`call()` once each job in `waits` has answered, failed, or passed its own wait limit (monotonic instant).
+def _after(job: _Job, limit: float, call: Callable[[], StepResult]) -> StepResult:
+    """`call()` once `job` has answered, failed, or `limit` (a monotonic instant) has passed.
 
-    The token step scans every token Vault holds, thousands of requests from several threads: started with the
-    others, it would queue the entity disable, the one request that blocks every token at once, behind its own, and
-    starve the AWS step (which imports boto3 in its thread) of the interpreter. So it waits for the entity disable,
-    and a little (never the whole deadline: AWS may hang) for the AWS deny.
+    The token step revokes what exists under the token role's lease prefix. Run before the entity is disabled, it
+    could miss a working token the agent creates a moment later; after, Vault refuses to create one (the mint
+    token's entity is disabled), so nothing new can appear behind the revocation.
     """
-    for job, limit in waits:
-        try:
-            job.future.result(timeout=max(0.0, limit - time.monotonic()))
-        except BaseException:  # noqa: BLE001 - the awaited step's own report says what happened to it
-            pass
+    try:
+        job.future.result(timeout=max(0.0, limit - time.monotonic()))
+    except BaseException:  # noqa: BLE001 - the awaited step's own report says what happened to it
+        pass
     return call()
 
 
-def revoke(entry: AgentPlan, plan: IdentityPlan, vault: VaultSide | None, aws: AwsSide | None,
+def revoke(entry: AgentPlan, scope: Scope, vault: VaultSide | None, aws: AwsSide | None,
            now: dt.datetime | None = None, timeout: float = DEFAULT_TIMEOUT,
            progress: Callable[[Step], None] | None = None) -> Revocation:
     """Run every step against the servers at once; a step not done within `timeout` seconds is reported FAILED.
@@ -299,14 +310,13 @@ def revoke(entry: AgentPlan, plan: IdentityPlan, vault: VaultSide | None, aws: A
         entity = _Job("vault", DISABLE_ENTITY, f"identity/entity/name/{v.entity.name}",
                       lambda: vault.disable_entity(v.entity.name))
         jobs.append(entity)
-        waits = [(entity, deadline)] + ([(aws_job, min(deadline, started + AWS_GRACE))] if aws_job else [])
         jobs.append(_Job("vault", DESTROY_SECRET_IDS, f"auth/{v.approle.mount}/role/{v.approle.role_name}/secret-id",
                          lambda: vault.destroy_secret_ids(v.approle.mount, v.approle.role_name)))
-        for mount, role in database_roles(entry, plan):
+        for mount, role in database_roles(entry, scope):
             jobs.append(_Job("vault", REVOKE_LEASES, f"{mount}/creds/{role}/",
                              lambda m=mount, r=role: vault.revoke_leases(m, r)))
-        jobs.append(_Job("vault", REVOKE_TOKENS, f"auth/token (entity {v.entity.name})",
-                         lambda: _after(waits, lambda: vault.revoke_entity_tokens(v.entity.name, deadline))))
+        jobs.append(_Job("vault", REVOKE_TOKENS, names.token_lease_prefix(v.token_role.name),
+                         lambda: _after(entity, deadline, lambda: vault.revoke_role_tokens(v.token_role.name))))
     if aws_job is not None:
         jobs.append(aws_job)
     # The AWS deny first: on a loaded machine the first thread started is the first to run.

@@ -12,13 +12,11 @@ error; more would only delay the report in an emergency, and the orchestrator's 
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from agentiam.client.errors import NotFound, PermissionDenied, VaultRequestError, VaultSealed, VaultUnavailable
 from agentiam.client.vault import Backoff, VaultApi
+from agentiam.plan import names
 from agentiam.revoke import Outcome, Remaining, StepResult
 
 ADMIN_BACKOFF = Backoff(attempts=2, base=0.1, cap=0.5)
@@ -28,12 +26,10 @@ ADMIN_TIMEOUT = (3.0, 10.0)
 PASSWORD_BUFFER = dt.timedelta(seconds=5)
 SYSTEM_MAX_LEASE_TTL = 768 * 3600  # Vault's default ceiling when neither the role nor the mount sets one
 DESTROY_ROUNDS = 3  # list-and-destroy rounds before secret ids still listed count as a failure
-# Parallel `lookup-accessor` calls while scanning for the agent's tokens (the only step that grows with Vault).
-TOKEN_LOOKUP_WORKERS = 8
 
 
 class VaultRevoker:
-    """Revocation calls with an operator token (needs sudo on sys/leases/revoke-prefix and auth/token/accessors)."""
+    """Revocation calls with an operator token (needs sudo on sys/leases/revoke-prefix)."""
 
     def __init__(self, address: str, token: str, *, ca_cert: str | None = None,
                  timeout: float | tuple[float, float] = ADMIN_TIMEOUT):
@@ -187,98 +183,32 @@ class VaultRevoker:
         except VaultRequestError:
             return 0, SYSTEM_MAX_LEASE_TTL
 
-    def revoke_entity_tokens(self, entity_name: str, deadline: float) -> StepResult:
-        """Revoke every token whose entity is the agent's: LIST auth/token/accessors, lookup-accessor, revoke-accessor.
+    def revoke_role_tokens(self, role: str) -> StepResult:
+        """GET auth/token/roles/<role>, LIST sys/leases/lookup/auth/token/create/<role>/, PUT
+        sys/leases/revoke-prefix/auth/token/create/<role>/, LIST again.
 
-        Vault indexes tokens by accessor and by lease path, not by entity, so this scans every token Vault holds
-        (README: kill switch, cost of the token step). The entity disable has already blocked them all; this makes
-        it permanent. Not revoke-prefix of `auth/<approle>/login`: that would revoke every agent of the mount.
+        Every working token of the agent was created through its token role, so Vault filed it under the role's
+        lease prefix: one revoke-prefix ends them all through Vault's lease index, in time proportional to the
+        agent's own tokens, whatever else Vault holds (README: kill switch). The prefix ends with a slash, so
+        `agent-dev-x` never reaches `agent-dev-x-two`. Sent even when the list is empty: it costs one request, and
+        a token created between the list and the revocation would otherwise survive it.
         """
-        entity = self._entity(entity_name)
-        if entity is None:
-            return self._unknown_entity(entity_name)
-        entity_id = entity.get("id")
-        accessors = self._list("auth/token/accessors")
-        revoked: list[str] = []
-        lock = threading.Lock()
-
-        def check(accessor: str) -> None:
-            try:
-                info = self._call("POST", "auth/token/lookup-accessor", {"accessor": accessor}).get("data") or {}
-                if info.get("entity_id") != entity_id:
-                    return
-                answer = self._call("POST", "auth/token/revoke-accessor", {"accessor": accessor})
-                if any("No token found" in str(w) for w in answer.get("warnings") or []):
-                    return  # revoked by a concurrent run since the lookup: not this run's doing
-            except VaultRequestError as exc:
-                if not _gone(exc):
-                    raise
-                return  # expired, or revoked by a concurrent run, between the list and the call: already cut off
-            with lock:
-                revoked.append(accessor)
-
-        done = _parallel(accessors, check, TOKEN_LOOKUP_WORKERS, deadline)
-        if done < len(accessors):
-            raise VaultRequestError("auth/token/accessors", f"looked at {done} of {len(accessors)} tokens before the "
-                                                            f"deadline ({len(revoked)} revoked); the disabled entity "
-                                                            "blocks the rest: run again to finish")
-        if not revoked:
-            return StepResult(Outcome.ALREADY, f"no live token (of {len(accessors)} in Vault)")
-        return StepResult(Outcome.REVOKED, f"{len(revoked)} token(s) revoked (of {len(accessors)} in Vault)")
-
-
-def _gone(exc: VaultRequestError) -> bool:
-    """Whether a call failed because its object no longer exists (Vault: 400 "invalid accessor" and the like).
-
-    An outage, a sealed Vault or a refused operator token is not "gone": swallowing those would report a live
-    token as "no live token". OpenBao answers some lookups of a vanished object with a 500, named by its message.
-    """
-    if any(marker in exc.reason for marker in _GONE_MARKERS):
-        return True
-    return not isinstance(exc, (VaultUnavailable, VaultSealed, PermissionDenied))
-
-
-_GONE_MARKERS = ("invalid accessor", "failed to find accessor entry")
-
-
-def _parallel(items: Iterable[str], work: Callable[[str], None], workers: int, deadline: float) -> int:
-    """Run `work` over `items` on `workers` daemon threads until done or `deadline`; the number of items done.
-
-    The first error stops every worker and is raised here. Daemon threads: a hung request cannot hold the
-    process after the report is printed.
-    """
-    queue = list(items)
-    position = 0
-    done = 0
-    failure: list[BaseException] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        nonlocal position, done
-        while True:
-            with lock:
-                if failure or position >= len(queue) or time.monotonic() >= deadline:
-                    return
-                item = queue[position]
-                position += 1
-            try:
-                work(item)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
-                with lock:
-                    failure.append(exc)
-                return
-            with lock:
-                done += 1
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(workers, len(queue)))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=max(0.0, deadline - time.monotonic()))
-    with lock:
-        if failure:
-            raise failure[0]
-        return done
+        try:
+            self._call("GET", f"auth/token/roles/{role}")
+        except NotFound:
+            return StepResult(Outcome.NOT_FOUND, f"this Vault ({self.address}) has no token role {role}: wrong "
+                                                 "VAULT_ADDR, the stack was never applied here, or it was applied "
+                                                 "by an agentiam without token roles (README: kill switch)")
+        prefix = names.token_lease_prefix(role)
+        before = self._list(f"sys/leases/lookup/{prefix}")
+        self._call("PUT", f"sys/leases/revoke-prefix/{prefix}")
+        left = self._list(f"sys/leases/lookup/{prefix}")
+        if left:
+            raise VaultRequestError(f"sys/leases/revoke-prefix/{prefix}", f"{len(left)} token(s) still listed "
+                                                                         "after the revocation")
+        if not before:
+            return StepResult(Outcome.ALREADY, "no live token")
+        return StepResult(Outcome.REVOKED, f"{len(before)} token(s) revoked")
 
 
 def _time(stamp: Any) -> dt.datetime | None:

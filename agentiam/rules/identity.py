@@ -46,9 +46,9 @@ def derived_names(loaded: LoadedSpec, environments: Mapping[str, EnvironmentConf
                   ) -> Iterator[tuple[str, str, str, tuple]]:
     """(environment, namespace, name, spec path) of every name the agent's identity takes on the target systems.
 
-    A namespace is where two equal names would be one object: Vault ACL policies (the working and the login
-    policy), IAM roles and the Vault roles and entity named alike, database roles, certificate common names (the
-    cert-auth alias of the entity).
+    A namespace is where two equal names would be one object: Vault ACL policies (the working, login and mint
+    policies), IAM roles and the Vault roles (AppRole, cert, token role) and entity named alike, database roles,
+    certificate common names (the cert-auth alias of the entity).
     """
     spec = loaded.spec
     for env in spec.environments:
@@ -56,6 +56,7 @@ def derived_names(loaded: LoadedSpec, environments: Mapping[str, EnvironmentConf
         yield env, "IAM role, Vault role and entity", ident, ("name",)
         yield env, "Vault policy", ident, ("name",)
         yield env, "Vault policy", names.login_policy_name(spec.name, env), ("name",)
+        yield env, "Vault policy", names.mint_policy_name(spec.name, env), ("name",)
         for i, grant in enumerate(spec.permissions.databases):
             yield env, "Vault database role", names.database_role_name(spec.name, env, grant.database,
                                                                       grant.access.value), \

@@ -20,7 +20,8 @@ class Clock:
 
 @dataclass
 class FakeApi:
-    """Issues tokens `t1`, `t2`... with `ttl` and an explicit max of `max_ttl`; renewals are capped like Vault's."""
+    """Issues working tokens `hvs.SECRET-TOKEN-1`, `-2`... through a token role of period `ttl` and explicit max
+    `max_ttl`; renewals are capped like Vault's."""
 
     clock: Clock
     ttl: int = 30
@@ -67,14 +68,23 @@ class FakeApi:
 
     def approle_login(self, mount: str, role_id: str, secret_id: str, **_: Any) -> Login:
         self.calls.append("approle_login")
-        token = f"hvs.SECRET-TOKEN-{sum(c == 'approle_login' for c in self.calls)}"
+        return Login("hvs.SECRET-MINT-TOKEN", "mint-accessor", 60, True, ("agent-mint",), "entity-1")
+
+    def read_token_role(self, token: str, role: str, **_: Any) -> dict[str, Any]:
+        self.calls.append("read_token_role")
+        # A role token's own lookup shows no explicit max: the role has it (as Vault applies it at renewal).
+        return {"token_period": self.ttl, "token_explicit_max_ttl": self.max_ttl, "explicit_max_ttl": 0}
+
+    def create_role_token(self, token: str, role: str, entity_alias: str, **_: Any) -> Login:
+        self.calls.append("create_token")
+        token = f"hvs.SECRET-TOKEN-{sum(c == 'create_token' for c in self.calls)}"
         self.tokens[token] = self.clock()
-        return Login(token, "acc-" + token.rsplit("-", 1)[-1], self.ttl, True, ("agent", "default"), "entity-1")
+        return Login(token, "acc-" + token.rsplit("-", 1)[-1], self.ttl, True, ("agent",), "entity-1")
 
     def lookup_self(self, token: str, **_: Any) -> dict[str, Any]:
         self._token_call(token, "auth/token/lookup-self")
         self.calls.append("lookup_self")
-        return {"explicit_max_ttl": self.max_ttl, "ttl": self.ttl}
+        return {"explicit_max_ttl": 0, "ttl": self.ttl}
 
     def renew_self(self, token: str, increment: int, **_: Any) -> Login:
         self._token_call(token, "auth/token/renew-self")

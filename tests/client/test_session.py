@@ -7,7 +7,18 @@ import threading
 
 import pytest
 
-from agentiam.client import AgentSession, AgentSettings, VaultSealed
+from agentiam.client import (
+    AgentDisabled,
+    AgentSession,
+    AgentSettings,
+    LoginRefused,
+    NotFound,
+    PermissionDenied,
+    UnknownRole,
+    VaultRequestError,
+    VaultSealed,
+    VaultUnavailable,
+)
 from agentiam.errors import ConfigError
 from tests.client.fakes import Clock, FakeApi
 
@@ -31,10 +42,15 @@ def session(api: FakeApi, clock: Clock) -> AgentSession:
     return AgentSession(SETTINGS, api=api, clock=clock)  # type: ignore[arg-type]
 
 
-def test_login_is_certificate_then_wrapped_secret_id_then_approle(session: AgentSession, api: FakeApi) -> None:
+def test_login_is_certificate_then_wrapped_secret_id_then_approle_then_the_token_role(
+        session: AgentSession, api: FakeApi, clock: Clock) -> None:
     assert session.token() == "hvs.SECRET-TOKEN-1"
-    assert api.calls == ["cert_login", "wrapped_secret_id", "unwrap", "approle_login", "lookup_self"]
-    assert api.revoked == {"hvs.SECRET-CERT-TOKEN"}  # its last use spent on revoking itself
+    assert api.calls == ["cert_login", "wrapped_secret_id", "unwrap", "approle_login", "read_token_role",
+                         "create_token"]
+    # Both login tokens revoke themselves (the certificate token's last use); the working token is an orphan.
+    assert api.revoked == {"hvs.SECRET-CERT-TOKEN", "hvs.SECRET-MINT-TOKEN"}
+    # The explicit max comes from the role, since a role token's own lookup does not show it.
+    assert session.status().max_expires_in == pytest.approx(api.max_ttl)
 
 
 def test_the_token_is_renewed_at_two_thirds_of_its_ttl(session: AgentSession, api: FakeApi, clock: Clock) -> None:
@@ -189,3 +205,67 @@ def test_concurrent_callers_and_the_keepalive_renew_once_not_once_each(
 def test_a_repr_never_logs_in(session: AgentSession, api: FakeApi) -> None:
     assert repr(session) == "AgentSession(role='agent-dev-x', token accessor='not logged in')"
     assert api.calls == []
+
+
+@pytest.mark.parametrize(("step", "error", "expected", "says"), [
+    ("read_token_role", NotFound("auth/token/roles/agent-dev-x", "not found", status=404), UnknownRole,
+     "cannot read token role agent-dev-x"),
+    ("read_token_role", PermissionDenied("auth/token/roles/agent-dev-x", "permission denied", status=403),
+     UnknownRole, "applied by an agentiam without token roles"),
+    ("create_role_token", PermissionDenied("auth/token/create/agent-dev-x", "permission denied", status=403),
+     AgentDisabled, "may no longer create the working token"),
+    ("create_role_token", VaultRequestError("auth/token/create/agent-dev-x", "invalid 'entity_alias' value",
+                                            status=400), UnknownRole, "refuses to create the agent's token"),
+])
+def test_a_refused_token_role_step_stops_the_session_saying_why(
+        session: AgentSession, api: FakeApi, monkeypatch: pytest.MonkeyPatch, step: str, error: Exception,
+        expected: type[Exception], says: str) -> None:
+    def refuse(*_: object, **__: object) -> None:
+        raise error
+
+    monkeypatch.setattr(api, step, refuse)
+    with pytest.raises(expected, match=says):
+        session.token()
+    assert isinstance(session.refused, expected)  # permanent: later calls raise it without asking Vault
+    calls = len(api.calls)
+    with pytest.raises(expected):
+        session.token()
+    assert len(api.calls) == calls
+
+
+def test_a_down_vault_while_creating_the_working_token_is_transient_not_a_refusal(
+        session: AgentSession, api: FakeApi, monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None:
+    def down(*_: object, **__: object) -> None:
+        raise VaultUnavailable("auth/token/create/agent-dev-x", "cannot reach Vault", status=None)
+
+    monkeypatch.setattr(api, "create_role_token", down)
+    with pytest.raises(VaultUnavailable):
+        session.token()
+    assert session.refused is None
+    monkeypatch.undo()
+    clock.now += 1
+    assert session.token() == "hvs.SECRET-TOKEN-1"
+
+
+def test_the_token_role_and_its_entity_alias_default_to_the_approle_roles_name() -> None:
+    assert SETTINGS.token_role == "agent-dev-x"
+    assert AgentSettings(**{**SETTINGS.__dict__, "token_role": "agent-dev-y"}).token_role == "agent-dev-y"
+
+
+def test_a_mint_token_that_died_before_creating_the_working_token_is_retried_not_a_refusal(
+        session: AgentSession, api: FakeApi, monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None:
+    """The process stalled past the mint token's 60 s (or an operator revoked the AppRole logins): its 403 is not the
+    policy's, which a lookup of the mint token itself tells."""
+    api.dead.add("hvs.SECRET-MINT-TOKEN")
+
+    def refused(*_: object, **__: object) -> None:
+        raise PermissionDenied("auth/token/create/agent-dev-x", "permission denied", status=403)
+
+    monkeypatch.setattr(api, "create_role_token", refused)
+    with pytest.raises(LoginRefused, match="the AppRole token expired or was revoked"):
+        session.token()
+    assert session.refused is None  # retried after the backoff, never given up for good
+    monkeypatch.undo()
+    api.dead.clear()
+    clock.now += 1
+    assert session.token() == "hvs.SECRET-TOKEN-1"

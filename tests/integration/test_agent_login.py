@@ -1,7 +1,8 @@
 """Certificate + secret login against the real OpenBao, configured exactly as the Pulumi program registers it.
 
-Neither factor alone yields a working token; wrong certificates and reused secret ids are refused; the token
-carries the agent's policy and lifetimes from the spec, and renewals never pass its max TTL.
+Neither factor alone yields a working token; wrong certificates and reused secret ids are refused; the AppRole token
+can only create the working token through the agent's token role, exactly as the plan pins it; the working token
+carries the agent's policy, entity and lifetimes from the spec, and renewals never pass its max TTL.
 """
 
 from __future__ import annotations
@@ -57,21 +58,26 @@ def _secret_id(world: World, name: str) -> str:
 
 def test_certificate_plus_secret_gives_a_token_with_the_agents_policy_and_lifetimes(world: World) -> None:
     plan = world.agent(AGENT)
+    role = plan.vault.token_role
     with AgentSession(world.settings(AGENT)) as session:
         status = session.status()
         info = world.client.lookup_token(session.token())["data"]
-    # Exactly the agent's own policy: the role sets token_no_default_policy, so Vault's `default` is not attached.
+    # Exactly the agent's own policy: the token role sets token_no_default_policy, so Vault's `default` is not there.
     assert status.policies == (plan.vault.policy_name,)
     assert info["policies"] == [plan.vault.policy_name]
-    assert status.entity_id == world.entity_id(AGENT)
-    assert info["entity_id"] == world.entity_id(AGENT)
-    assert info["meta"] == {"role_name": plan.vault.approle.role_name}
-    # 20m TTL and 2h explicit max, as the spec says; never above 24h.
-    assert info["creation_ttl"] == 20 * 60 == plan.vault.approle.token_ttl
-    assert info["explicit_max_ttl"] == 2 * 3600 == plan.vault.approle.token_explicit_max_ttl
-    role = world.client.read(f"auth/{plan.vault.approle.mount}/role/{plan.vault.approle.role_name}")["data"]
-    assert role["token_max_ttl"] == 2 * 3600 and role["token_explicit_max_ttl"] <= DAY
-    assert role["secret_id_num_uses"] == 1 and role["bind_secret_id"] is True
+    # Created through the agent's token role with its entity alias: the agent's entity, under the role's lease path.
+    assert status.entity_id == info["entity_id"] == world.entity_id(AGENT)
+    assert info["path"] == f"auth/token/create/{role.name}" and info["role"] == role.name
+    assert info["orphan"] is True  # it outlives the AppRole token that created it
+    # 20m TTL (the role's period) and 2h explicit max, as the spec says; never above 24h. The token itself shows
+    # neither (Vault reads both from the role at each renewal): the client learns the max from the role.
+    assert info["creation_ttl"] == 20 * 60 == role.token_period
+    assert info["explicit_max_ttl"] == 0 and "period" not in info
+    assert status.max_expires_in is not None and 2 * 3600 - 60 < status.max_expires_in <= 2 * 3600
+    stored = world.client.read(f"auth/token/roles/{role.name}")["data"]
+    assert stored["token_explicit_max_ttl"] == 2 * 3600 == role.token_explicit_max_ttl <= DAY
+    approle = world.client.read(f"auth/{plan.vault.approle.mount}/role/{plan.vault.approle.role_name}")["data"]
+    assert approle["secret_id_num_uses"] == 1 and approle["bind_secret_id"] is True
 
 
 def test_the_approle_mount_caps_every_max_ttl_at_24h(world: World) -> None:
@@ -149,6 +155,43 @@ def test_a_secret_id_is_single_use(world: World) -> None:
         api.approle_login(v.approle.mount, world.role_id(AGENT), secret_id)
 
 
+def test_the_approle_token_can_only_create_the_working_token_as_the_plan_pins_it(world: World) -> None:
+    """The mint token: one path, one parameter with one value. Without the alias the token would have no entity (a
+    disabled entity would not block it); another spelling could create a new entity; a ttl, meta or policies of the
+    caller's choosing would override the role's; and no other way to a token is open."""
+    api = _api(world)
+    v, other = world.agent(AGENT).vault, world.agent(OTHER).vault
+    role, db = v.token_role.name, v.database_roles[0]
+    mint = api.approle_login(v.approle.mount, world.role_id(AGENT), _secret_id(world, AGENT))
+    assert mint.policies == (v.mint_policy_name,) and mint.entity_id == world.entity_id(AGENT)
+    assert mint.ttl <= 60
+    refused = [
+        ("POST", f"auth/token/create/{role}", {}),
+        ("POST", f"auth/token/create/{role}", {"display_name": role}),
+        ("POST", f"auth/token/create/{role}", {"entity_alias": role}),
+        ("POST", f"auth/token/create/{role}", {"entity_alias": role.upper(), "display_name": role}),
+        ("POST", f"auth/token/create/{role}", {"entity_alias": role, "display_name": other.token_role.name}),
+        ("POST", f"auth/token/create/{role}", {"entity_alias": role, "display_name": role, "ttl": "24h"}),
+        ("POST", f"auth/token/create/{role}", {"entity_alias": role, "display_name": role,
+                                               "meta": {"role_name": "someone-else"}}),
+        ("POST", f"auth/token/create/{role}", {"entity_alias": role, "display_name": role,
+                                               "policies": [v.policy_name]}),
+        ("POST", f"auth/token/create/{other.token_role.name}", {"entity_alias": other.token_role.name}),
+        ("POST", "auth/token/create", {}),
+        ("POST", "auth/token/create-orphan", {}),
+        ("POST", "auth/token/renew-self", {"increment": "1h"}),
+        ("GET", f"{db.mount}/creds/{db.name}", None),
+    ]
+    for method, path, body in refused:
+        with pytest.raises(PermissionDenied):
+            api.call(method, path, token=mint.token, json=body, idempotent=False)
+    # The same token, as the client uses it: the refusals above were the policy's, not a dead token's.
+    working = api.create_role_token(mint.token, role, v.token_role.entity_alias)
+    assert working.policies == (v.policy_name,) and working.entity_id == world.entity_id(AGENT)
+    api.revoke_self(mint.token)
+    assert api.lookup_self(working.token)["entity_id"] == world.entity_id(AGENT)  # an orphan: still alive
+
+
 def test_a_wrapping_token_unwraps_once(world: World) -> None:
     api = _api(world, AGENT)
     v = world.agent(AGENT).vault
@@ -159,11 +202,19 @@ def test_a_wrapping_token_unwraps_once(world: World) -> None:
         api.unwrap_secret_id(wrapping)
 
 
+def _working_token(world: World, name: str) -> Login:
+    """The client's login by hand: secret id, AppRole login (the mint token), the token role's working token."""
+    api = _api(world)
+    v = world.agent(name).vault
+    mint = api.approle_login(v.approle.mount, world.role_id(name), _secret_id(world, name))
+    return api.create_role_token(mint.token, v.token_role.name, v.token_role.entity_alias)
+
+
 def test_renewals_cannot_push_a_token_past_its_max_ttl(world: World) -> None:
     v = world.agent("short-lived").vault
-    assert (v.approle.token_ttl, v.approle.token_explicit_max_ttl) == (2, 5)
+    assert (v.token_role.token_period, v.token_role.token_explicit_max_ttl) == (2, 5)
     api = _api(world)
-    login = api.approle_login(v.approle.mount, world.role_id("short-lived"), _secret_id(world, "short-lived"))
+    login = _working_token(world, "short-lived")
     started = time.monotonic()
     granted = [login.ttl]
     # Renew every 0.5 s a token that lives 2 s (4x margin on a loaded machine), for 3 s (2 s before the 5 s ceiling).
@@ -171,24 +222,46 @@ def test_renewals_cannot_push_a_token_past_its_max_ttl(world: World) -> None:
         time.sleep(0.5)
         elapsed = time.monotonic() - started  # before the call: the token is at least this old when Vault answers
         granted.append(api.renew_self(login.token, 3600).ttl)
-    # Asked for an hour each time; got at most what is left before the 5 s ceiling.
-    assert all(ttl <= 5 for ttl in granted), granted
+    # Asked for an hour each time; got the 2 s period at most, never past the 5 s ceiling.
+    assert all(ttl <= 2 for ttl in granted), granted
     assert granted[-1] <= max(0, 5 - int(elapsed)) + 1, granted
     time.sleep(max(0.0, 5.5 - (time.monotonic() - started)))
     with pytest.raises(PermissionDenied):
         api.lookup_self(login.token)
 
 
+def test_a_renewal_applies_the_token_roles_current_explicit_max(world: World) -> None:
+    """Vault reads a role token's period and explicit max from the role at each renewal, not from the token: a
+    tightened spec shortens live tokens at the next renewal, a loosened one lengthens them (README: what an agent
+    token can do). Only a reviewed spec change applied by `pulumi up` can change the role."""
+    v = world.agent(AGENT).vault
+    api = _api(world)
+    login = _working_token(world, AGENT)
+    role_path = f"auth/token/roles/{v.token_role.name}"
+    world.client.write_data(role_path, data={"token_explicit_max_ttl": 60})
+    try:
+        assert api.renew_self(login.token, 3600).ttl <= 60
+    finally:
+        world.client.write_data(role_path, data={"token_explicit_max_ttl": v.token_role.token_explicit_max_ttl})
+    assert api.renew_self(login.token, 3600).ttl == v.token_role.token_period  # 20 min again, under the 2 h max
+
+
 class _RememberingApi(VaultApi):
-    """The real adapter, remembering the accessor of every certificate token it obtained."""
+    """The real adapter, remembering the accessor of every certificate and mint token it obtained."""
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.cert_accessors: list[str] = []
+        self.mint_accessors: list[str] = []
 
     def cert_login(self, mount: str, role: str, **kwargs: Any) -> Login:
         login = super().cert_login(mount, role, **kwargs)
         self.cert_accessors.append(login.accessor)
+        return login
+
+    def approle_login(self, mount: str, role_id: str, secret_id: str, **kwargs: Any) -> Login:
+        login = super().approle_login(mount, role_id, secret_id, **kwargs)
+        self.mint_accessors.append(login.accessor)
         return login
 
 
@@ -201,23 +274,27 @@ def _accessor_alive(world: World, accessor: str) -> bool:
     return True
 
 
-def test_without_the_default_policy_both_tokens_still_do_their_whole_job(world: World, caplog) -> None:
+def test_without_the_default_policy_every_token_still_does_its_whole_job(world: World, caplog) -> None:
     # Every self-service path the client uses is in the agent's own policies: the certificate token revokes itself
-    # after minting, the working token looks itself up, renews itself and its lease, and revokes itself on close.
+    # after minting, the mint token reads its role, creates the working token and revokes itself, the working token
+    # looks itself up, renews itself and its lease, and revokes itself on close.
     caplog.set_level(logging.WARNING, logger="agentiam.client")
     issued = world.cert(AGENT)
     api = _RememberingApi(world.server.address, ca_cert=str(world.server.ca_cert_path),
                           client_cert=(str(issued.cert_path), str(issued.key_path)))
     v = world.agent(AGENT).vault
     session = AgentSession(world.settings(AGENT), api=api)
-    session.login()  # ends with auth/token/lookup-self of the working token
+    session.login()  # ends with the login tokens revoking themselves
     (cert_accessor,) = api.cert_accessors
+    (mint_accessor,) = api.mint_accessors
     assert not _accessor_alive(world, cert_accessor)  # spent its second use on auth/token/revoke-self
+    assert not _accessor_alive(world, mint_accessor)  # done within a second, not left for its 60 s
     working = session.status().accessor
+    assert _accessor_alive(world, working)  # an orphan: the mint token's revocation did not take it along
     token = session.token()
     creds = session.database(v.database_roles[0].name)
     assert 0 < api.renew_lease(token, creds.lease_id, 300) <= 300  # sys/leases/renew
-    assert 0 < api.renew_self(token, 600).ttl <= 600  # auth/token/renew-self
+    assert api.renew_self(token, 600).ttl == v.token_role.token_period  # auth/token/renew-self: the role's period
     session.close()  # auth/token/revoke-self
     assert not _accessor_alive(world, working)
     assert not [r.getMessage() for r in caplog.records], "a self-service call was refused"

@@ -45,8 +45,9 @@ def test_reads_and_denials_carry_the_agents_entity_path_operation_time_and_resul
                                     expected=1)[-1]
     assert granted["request"]["operation"] == "read"
     assert "error" not in granted and granted["auth"]["policy_results"]["allowed"] is True
-    assert granted["auth"]["display_name"].startswith(v.approle.mount)
-    assert granted["auth"]["metadata"]["role_name"] == v.approle.role_name
+    # The working token comes from the agent's token role: its display name is pinned to the identity's name.
+    assert granted["auth"]["display_name"] == f"token-{v.token_role.name}"
+    assert granted["auth"]["token_policies"] == [v.policy_name]
     assert granted["request"]["remote_address"] == "127.0.0.1"
     assert dt.datetime.fromisoformat(granted["time"].replace("Z", "+00:00")) >= started - dt.timedelta(seconds=1)
 

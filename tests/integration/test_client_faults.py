@@ -19,6 +19,7 @@ import pytest
 from agentiam.client import (
     AgentDisabled,
     AgentSession,
+    LoginRefused,
     PermissionDenied,
     ServerStateLost,
     UnknownRole,
@@ -159,6 +160,34 @@ def test_a_role_id_that_is_not_the_roles_is_unknown_role(world: World) -> None:
     session.close()
 
 
+class MintRevokedApi(CountingApi):
+    """The real adapter, whose mint tokens an operator revokes the moment they are issued (or that expire while the
+    process stalls): the agent's policy still allows everything it is about to ask."""
+
+    def __init__(self, world: World, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.world = world
+
+    def approle_login(self, mount: str, role_id: str, secret_id: str, **kwargs: Any) -> Login:
+        login = super().approle_login(mount, role_id, secret_id, **kwargs)
+        _revoke_token(self.world, login.accessor)
+        return login
+
+
+def test_a_mint_token_dead_before_it_created_the_working_token_is_retried_not_a_refusal(world: World) -> None:
+    cert = world.cert(AGENT)
+    api = MintRevokedApi(world, world.server.address, ca_cert=str(world.server.ca_cert_path),
+                         client_cert=(str(cert.cert_path), str(cert.key_path)))
+    session = AgentSession(world.settings(AGENT), api=api, check_interval=CHECK)
+    with pytest.raises(LoginRefused, match=f"auth/token/roles/{world.agent(AGENT).vault.token_role.name}: the "
+                                           "AppRole token expired or was revoked"):
+        session.login()
+    assert session.refused is None  # transient: the next attempt (after the backoff) logs in from the start
+    healthy, _ = _session(world)
+    assert healthy.status().entity_id == world.entity_id(AGENT)
+    healthy.close()
+
+
 def test_a_deleted_cert_role_is_unknown_role_and_lost_mounts_are_server_state_lost(
         world_factory: Callable[..., World]) -> None:
     own = world_factory({AGENT: reader_spec(AGENT), OTHER: reader_spec(OTHER)})
@@ -169,7 +198,12 @@ def test_a_deleted_cert_role_is_unknown_role_and_lost_mounts_are_server_state_lo
 
     session, _ = _session(own)
     session.token()
-    # Vault loses its state (a dev server restarted, a restore from before the agent): the mounts are gone.
+    # Vault loses its state (a dev server restarted, a restore from before the agent): the mounts are gone, and
+    # with them the tokens. The working token is the token mount's (created through the agent's token role), so
+    # disabling the AppRole mount alone would leave it alive: the lost state takes the role and its tokens too.
+    mine = own.agent(AGENT).vault.token_role.name
+    own.client.write_data(f"sys/leases/revoke-prefix/auth/token/create/{mine}/")
+    own.client.delete(f"auth/token/roles/{mine}")
     for mount in (v.cert.mount, v.approle.mount):
         own.client.sys.disable_auth_method(mount)
     time.sleep(CHECK)

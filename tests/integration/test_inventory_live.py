@@ -169,12 +169,18 @@ def planted(world_factory: Callable[[dict[str, str]], World],
     vault.write_data("identity/entity-alias", data={"name": ghost_role_id, "mount_accessor": accessor,
                                                     "canonical_id": ghost_entity})
     facts.update(ghost=ghost, ghost_entity=ghost_entity, ghost_role_id=ghost_role_id)
+    # A token role named like the agents that no spec declares, and another team's (Vault's token mount is shared).
+    vault.write_data(f"auth/token/roles/{ghost}-minter", data={"allowed_policies": ["default"], "orphan": True})
+    vault.write_data("auth/token/roles/ci-deployer", data={"allowed_policies": ["default"]})
 
     # A role whose max TTL was raised by hand (and its secret ids made endless), then a secret id minted.
     path = f"auth/{approle.mount}/role/{approle.role_name}"
     vault.write_data(path, data={"token_max_ttl": 48 * 3600, "token_explicit_max_ttl": 48 * 3600,
                                  "secret_id_ttl": 0, "secret_id_num_uses": 0})
     facts["secret_id_accessor"] = vault.write_data(f"{path}/secret-id")["data"]["secret_id_accessor"]
+    # The working token's ceiling raised by hand on its token role (Vault applies it to live tokens at renewal).
+    token_role = world.agent("ledger-reader").vault.token_role.name
+    vault.write_data(f"auth/token/roles/{token_role}", data={"token_explicit_max_ttl": 48 * 3600})
 
     # AWS: a boundary removed, a max session raised by hand.
     s3 = world.agent("s3-reader").aws
@@ -246,14 +252,21 @@ def test_a_max_ttl_raised_by_hand_is_found_as_long_lived_with_the_fix(
         planted: tuple[World, dict[str, Any]], planted_report: tuple[Result, dict[str, Any]]) -> None:
     world, facts = planted
     _, report = planted_report
-    approle = world.agent("ledger-reader").vault.approle
+    vault = world.agent("ledger-reader").vault
+    approle = vault.approle
     path = f"auth/{approle.mount}/role/{approle.role_name}"
     by_field = {f["field"]: f for f in _find(report, target=path, agent="ledger-reader")}
-    for field, expected in (("token_max_ttl", 7200), ("token_explicit_max_ttl", 7200)):
+    # The AppRole (mint) token's, planned at 1 minute ...
+    for field in ("token_max_ttl", "token_explicit_max_ttl"):
         assert by_field[field]["kind"] == "long-lived" and by_field[field]["severity"] == "high"
-        assert (by_field[field]["expected"], by_field[field]["actual"]) == (str(expected), str(48 * 3600))
-        assert f"{field} is 48h, the plan says 2h" in by_field[field]["message"]
+        assert (by_field[field]["expected"], by_field[field]["actual"]) == ("60", str(48 * 3600))
+        assert f"{field} is 48h, the plan says 1m" in by_field[field]["message"]
         assert f"pulumi up --refresh --stack {world.env}" in by_field[field]["fix"]
+    # ... and the working token's, on its token role, planned at 2 hours.
+    (role,) = _find(report, target=f"auth/token/roles/{vault.token_role.name}", agent="ledger-reader")
+    assert (role["kind"], role["severity"], role["field"]) == ("long-lived", "high", "token_explicit_max_ttl")
+    assert (role["expected"], role["actual"]) == ("7200", str(48 * 3600))
+    assert "token_explicit_max_ttl is 48h, the plan says 2h" in role["message"]
     assert "secret_id_ttl is 0 (unlimited), the plan says 5m" in by_field["secret_id_ttl"]["message"]
     assert by_field["secret_id_num_uses"]["kind"] == "long-lived"
     (secret_id,) = _find(report, target=f"{path}/secret-id-accessor/{facts['secret_id_accessor']}")
@@ -342,12 +355,15 @@ def test_nothing_else_is_reported(planted: tuple[World, dict[str, Any]],
     expected = {
         ("undeclared", f"auth/{approle.mount}/role/{facts['ghost']}", ""),
         ("undeclared", f"identity/entity/id/{facts['ghost_entity']}", ""),
+        ("undeclared", f"auth/token/roles/{facts['ghost']}-minter", ""),  # not ci-deployer: another team's
         ("long-lived", f"auth/{approle.mount}/role/{approle.role_name}", "token_max_ttl"),
         ("long-lived", f"auth/{approle.mount}/role/{approle.role_name}", "token_explicit_max_ttl"),
         ("long-lived", f"auth/{approle.mount}/role/{approle.role_name}", "secret_id_ttl"),
         ("long-lived", f"auth/{approle.mount}/role/{approle.role_name}", "secret_id_num_uses"),
         ("long-lived", f"auth/{approle.mount}/role/{approle.role_name}/secret-id-accessor/"
                        f"{facts['secret_id_accessor']}", "secret_id_ttl"),
+        ("long-lived", f"auth/token/roles/{world.agent('ledger-reader').vault.token_role.name}",
+                       "token_explicit_max_ttl"),
         ("undeclared", f"auth/token/accessors/{facts['agent_token']}", ""),
         ("long-lived", f"auth/token/accessors/{facts['automation_token']}", ""),
         ("drifted", world.agent("s3-reader").aws.role_arn, "permissions_boundary"),
@@ -367,8 +383,8 @@ def test_the_text_report_names_each_finding_and_its_fix(
     print(result.stdout)  # the README shows this run's report: `pytest tests/integration/test_inventory_live.py -s`
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert "3 undeclared, 7 long-lived, 5 drifted" in lines[0]
-    assert sum(line.startswith("       fix: ") for line in lines) == 15
+    assert "4 undeclared, 8 long-lived, 5 drifted" in lines[0]
+    assert sum(line.startswith("       fix: ") for line in lines) == 17
     assert lines[-1].startswith("result: findings: something is undeclared, long-lived or drifted (exit 1)")
 
 
@@ -383,7 +399,7 @@ def test_csv_and_markdown_reports_carry_every_finding(
     page, _ = planted_scans["markdown"]
     assert page.exit_code == 1 and page.stdout.startswith("# agentiam inventory: live\n")
     rendered = render(page.stdout)
-    assert rendered.count("tr") == 1 + len(findings) + 1 + 12  # two tables: findings, then the 12 parts checked
+    assert rendered.count("tr") == 1 + len(findings) + 1 + 13  # two tables: findings, then the 13 parts checked
     assert rendered.links == () and rendered.comments == ()
 
 

@@ -43,6 +43,11 @@ class RecordingApi(VaultApi):
         self.secrets += [role_id, login.token]
         return login
 
+    def create_role_token(self, token: str, role: str, entity_alias: str, **kwargs: Any) -> Login:
+        login = super().create_role_token(token, role, entity_alias, **kwargs)
+        self.secrets.append(login.token)
+        return login
+
 
 @pytest.fixture(scope="module")
 def world(world_factory: Callable[[dict[str, str]], World]) -> World:
@@ -71,7 +76,8 @@ def test_an_agent_stays_authenticated_across_ttls_and_max_ttls_and_logs_no_secre
         # The token handed out works right now on the real server, with the agent's identity.
         info = api.lookup_self(token)
         assert info["entity_id"] == world.entity_id(AGENT)
-        assert info["explicit_max_ttl"] == 10
+        assert info["path"] == f"auth/token/create/{world.agent(AGENT).vault.token_role.name}"
+        assert 0 < session.status().max_expires_in <= 10  # the role's explicit max, from the role
         accessors.append(info["accessor"])
         creds = session.database(role)
         passwords.append(creds.password)

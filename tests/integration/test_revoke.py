@@ -30,11 +30,13 @@ from tests.integration.world import World, reader_spec
 
 VICTIM = "ledger-reader"
 BYSTANDER = "audit-reader"
+NAMESAKE = "ledger-reader-two"  # its token role's name starts with the victim's
 
 
 @pytest.fixture(scope="module")
 def world(world_factory: Callable[[dict[str, str]], World]) -> World:
-    return world_factory({VICTIM: reader_spec(VICTIM), BYSTANDER: reader_spec(BYSTANDER)})
+    return world_factory({VICTIM: reader_spec(VICTIM), BYSTANDER: reader_spec(BYSTANDER),
+                          NAMESAKE: reader_spec(NAMESAKE)})
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +75,8 @@ def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
     spare = api.unwrap_secret_id(api.wrapped_secret_id(cert_login.token, v.approle.mount, v.approle.role_name, 60))
     bystander = AgentSession(world.settings(BYSTANDER))
     bystander_creds = bystander.database(world.agent(BYSTANDER).vault.database_roles[0].name)
+    namesake = AgentSession(world.settings(NAMESAKE))
+    namesake_token = namesake.token()
     before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
     result = _revoke(world, moto_server)
@@ -112,17 +116,29 @@ def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
     # The report: every step, what it did, and what to do next.
     out = result.output
     for step in ("disable identity entity", "destroy secret ids", "revoke database leases",
-                 "revoke tokens of the entity", "deny sessions issued before now"):
+                 "revoke the agent's tokens", "deny sessions issued before now"):
         assert step in out
     assert "FAILED" not in out and "set `status: revoked`" in out
     assert "1 secret id(s) destroyed" in out and "1 lease(s) revoked" in out
-    assert "2 token(s) revoked" in out  # the working token and the spare's half-used certificate token
+    assert "1 token(s) revoked" in out  # the working token, under its token role's lease prefix
     assert token not in out and creds.password not in out and world.role_id(VICTIM) not in out
 
-    # Nobody else was touched.
+    # Revoked for good, not only blocked: a re-enabled entity (an active spec applied by `pulumi up`) does not
+    # bring the old token back.
+    entity = f"identity/entity/name/{v.entity.name}"
+    world.client.write_data(entity, data={"disabled": False})
+    try:
+        with pytest.raises(PermissionDenied):
+            victim._api.lookup_self(token)
+    finally:
+        world.client.write_data(entity, data={"disabled": True})
+
+    # Nobody else was touched, not even the agent whose token role's name starts with the victim's.
     assert bystander.status().entity_id == world.entity_id(BYSTANDER)
     assert world.postgres.role_exists(bystander_creds.username)
+    assert victim._api.lookup_self(namesake_token)["entity_id"] == world.entity_id(NAMESAKE)
     bystander.close()
+    namesake.close()
 
 
 def test_a_second_run_is_harmless_and_says_already_revoked(world: World, moto_server: servers.MotoServer,
@@ -154,16 +170,41 @@ def test_an_unknown_agent_is_a_clear_error(world: World, moto_server: servers.Mo
     assert "no agent named 'no-such-agent'" in result.output
 
 
-def test_why_tokens_are_not_revoked_by_login_path_prefix(world_factory: Callable[[dict[str, str]], World]) -> None:
-    # OpenBao's revoke-prefix on `auth/<approle>/login` revokes the tokens of *every* role of the mount: the kill
-    # switch therefore revokes by entity instead (vault_adapter.revoke_entity_tokens).
-    other = world_factory({"alpha-reader": reader_spec("alpha-reader"), "beta-reader": reader_spec("beta-reader")})
-    alpha, beta = AgentSession(other.settings("alpha-reader")), AgentSession(other.settings("beta-reader"))
-    tokens = [alpha.token(), beta.token()]
-    other.client.write_data(f"sys/leases/revoke-prefix/auth/{other.agent('alpha-reader').vault.approle.mount}/login")
-    for token in tokens:
+def test_why_tokens_are_revoked_by_token_role_prefix_and_not_by_login_path_prefix(
+        world_factory: Callable[[dict[str, str]], World]) -> None:
+    # Every AppRole login of a mount shares the lease path `auth/<approle>/login`: revoking that prefix revokes the
+    # tokens of *every* agent of the mount. A token role's lease path holds one agent's tokens (with the trailing
+    # slash, not those of a role whose name merely starts alike), so the kill switch revokes that one.
+    other = world_factory({"alpha-reader": reader_spec("alpha-reader"), "alpha-reader-b": reader_spec("alpha-reader-b"),
+                           "beta-reader": reader_spec("beta-reader")})
+    sessions = {name: AgentSession(other.settings(name)) for name in ("alpha-reader", "alpha-reader-b", "beta-reader")}
+    tokens = {name: session.token() for name, session in sessions.items()}
+    api = sessions["alpha-reader"]._api
+    alpha = other.agent("alpha-reader").vault
+    other.client.write_data(f"sys/leases/revoke-prefix/{names.token_lease_prefix(alpha.token_role.name)}")
+    with pytest.raises(PermissionDenied):
+        api.lookup_self(tokens["alpha-reader"])
+    for name in ("alpha-reader-b", "beta-reader"):
+        assert api.lookup_self(tokens[name])["entity_id"] == other.entity_id(name)
+
+    # The login path: one AppRole (mint) token per agent, all on one prefix, all revoked by it.
+    mints = []
+    for name in ("alpha-reader-b", "beta-reader"):
+        cert = other.cert(name)
+        own = VaultApi(other.server.address, ca_cert=str(other.server.ca_cert_path),
+                       client_cert=(str(cert.cert_path), str(cert.key_path)))
+        v = other.agent(name).vault
+        wrapping = own.wrapped_secret_id(own.cert_login(v.cert.mount, v.cert.role_name).token, v.approle.mount,
+                                         v.approle.role_name, 60)
+        mint = own.approle_login(v.approle.mount, other.role_id(name), own.unwrap_secret_id(wrapping))
+        assert own.read_token_role(mint.token, v.token_role.name)["name"] == v.token_role.name  # alive
+        mints.append((mint, v.token_role.name))
+    other.client.write_data(f"sys/leases/revoke-prefix/auth/{alpha.approle.mount}/login")
+    for mint, role in mints:
         with pytest.raises(PermissionDenied):
-            alpha._api.lookup_self(token)
+            api.read_token_role(mint.token, role)
+    for session in sessions.values():
+        session.close()
 
 
 def test_aws_errors_are_failed_steps_with_the_iam_call_never_a_traceback(

@@ -100,7 +100,7 @@ def test_a_database_outage_leaves_the_user_recorded_with_its_expiry_and_resume_d
     # Everything else was cut at once: the database is the only system left to finish.
     assert {a: s["outcome"] for a, s in steps.items() if a != "revoke database leases"} == {
         "disable identity entity": "revoked", "destroy secret ids": "already revoked",
-        "revoke tokens of the entity": "revoked", "deny sessions issued before now": "revoked"}
+        "revoke the agent's tokens": "revoked", "deny sessions issued before now": "revoked"}
     with pytest.raises(PermissionDenied):
         session._api.lookup_self(token)
     assert postgres.role_exists(creds.username), "the user is alive: the report must say so"
@@ -240,6 +240,27 @@ def test_two_revokes_at_once_both_succeed_when_the_end_state_is_revoked(
             api.lookup_self(token)
         assert not world.postgres.role_exists(creds.username)
         assert world.client.list(f"auth/{v.approle.mount}/role/{v.approle.role_name}/secret-id") is None
+
+
+# -- broken inputs: a kill switch never waits on unrelated files ---------------------------------------------
+
+
+def test_a_broken_agent_ca_and_a_broken_neighbour_spec_do_not_stop_the_kill_switch(
+        world_factory: Callable[..., World], moto_server: servers.MotoServer) -> None:
+    world = world_factory({AGENT: reader_spec(AGENT)})
+    role = _iam_role(world, moto_server)
+    token = AgentSession(world.settings(AGENT)).token()
+    world.ca.pem_path.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    (world.specs_dir / "broken.yaml").write_text("spec_version: 1\nname: [not, a, name]\n")
+    planned = CliRunner().invoke(cli, ["plan", "--env", world.env, "--specs", str(world.specs_dir),
+                                       "--stacks", str(world.stacks_dir)])
+    assert planned.exit_code != 0  # what plans and deploys refuses these inputs ...
+    result = CliRunner().invoke(cli, _args(world, AGENT, "--env", world.env, aws_endpoint=moto_server.endpoint_url,
+                                           fmt="text"), env=_env(world, moto_server))
+    assert result.exit_code == EXIT_REVOKED, result.output  # ... the kill switch does not need them
+    with pytest.raises(PermissionDenied):
+        VaultApi(world.server.address, ca_cert=str(world.server.ca_cert_path)).lookup_self(token)
+    assert _kill_switch(moto_server, role) is not None
 
 
 # -- case 7: the wrong Vault ---------------------------------------------------------------------------------

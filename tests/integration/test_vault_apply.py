@@ -75,8 +75,16 @@ def test_roles_read_back_as_planned(world: World) -> None:
         assert (role["token_ttl"], role["token_max_ttl"], role["token_explicit_max_ttl"]) == (
             v.approle.token_ttl, v.approle.token_max_ttl, v.approle.token_explicit_max_ttl)
         assert role["token_explicit_max_ttl"] <= 86400
-        assert role["token_policies"] == [v.policy_name]
-        assert (role["token_no_default_policy"], role["token_type"]) == (True, "service")
+        assert role["token_policies"] == [v.mint_policy_name]  # the AppRole token only mints the working token
+        assert (role["token_no_default_policy"], role["token_type"], role["token_num_uses"]) == (True, "service", 0)
+        token_role = world.client.read(f"auth/token/roles/{v.token_role.name}")["data"]
+        assert (token_role["token_period"], token_role["token_explicit_max_ttl"]) == (
+            v.token_role.token_period, v.token_role.token_explicit_max_ttl)
+        assert token_role["token_explicit_max_ttl"] <= 86400
+        assert (token_role["allowed_policies"], token_role["allowed_entity_aliases"]) == (
+            [v.policy_name], [v.entity.token_alias_name])
+        assert (token_role["orphan"], token_role["renewable"], token_role["token_type"],
+                token_role["token_no_default_policy"]) == (True, True, "service", True)
         assert (role["secret_id_ttl"], role["secret_id_num_uses"]) == (v.approle.secret_id_ttl, 1)
         cert = world.client.read(f"auth/{v.cert.mount}/certs/{v.cert.role_name}")["data"]
         assert cert["allowed_common_names"] == v.cert.allowed_common_names
@@ -90,7 +98,8 @@ def test_roles_read_back_as_planned(world: World) -> None:
         assert "ocsp_max_retries" not in cert
         entity = world.client.read(f"identity/entity/name/{v.entity.name}")["data"]
         assert entity["metadata"] == v.entity.metadata and entity["disabled"] is False
-        assert {a["mount_path"] for a in entity["aliases"]} == {f"auth/{v.approle.mount}/", f"auth/{v.cert.mount}/"}
+        assert {a["mount_path"] for a in entity["aliases"]} == {f"auth/{v.approle.mount}/", f"auth/{v.cert.mount}/",
+                                                                "auth/token/"}
         for db_role in v.database_roles:
             got = world.client.read(f"{db_role.mount}/roles/{db_role.name}")["data"]
             assert (got["default_ttl"], got["max_ttl"]) == (db_role.default_ttl, db_role.max_ttl)

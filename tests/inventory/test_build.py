@@ -29,9 +29,10 @@ def test_every_fact_comes_from_the_plan(bundled: Inventory) -> None:
             agent.identity_name, agent.function, agent.status, agent.owner_team, agent.owner_sponsor,
             agent.owner_contact, agent.expires, agent.source_file, agent.spec_digest)
         creds = entry.credentials
+        # The working token's lifetimes are its token role's (the AppRole token only mints it).
         assert (creds.token_ttl, creds.token_max_ttl, creds.secret_id_ttl, creds.secret_id_num_uses) == (
-            agent.vault.approle.token_ttl, agent.vault.approle.token_max_ttl, agent.vault.approle.secret_id_ttl,
-            agent.vault.approle.secret_id_num_uses)
+            agent.vault.token_role.token_period, agent.vault.token_role.token_explicit_max_ttl,
+            agent.vault.approle.secret_id_ttl, agent.vault.approle.secret_id_num_uses)
         assert creds.aws_session_ttl == (agent.vault.aws_secret_role.max_sts_ttl if agent.vault.aws_secret_role
                                          else None)
         statements = (agent.aws.inline_policy or {}).get("Statement", [])

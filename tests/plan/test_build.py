@@ -160,10 +160,14 @@ overrides:
     credentials: {token_ttl: 15m, token_max_ttl: 4h}
 """
     loaded = reader(extra=text)
-    dev_role = build_plan([loaded], dev).agent("invoice-reader").vault.approle
-    prod_role = build_plan([loaded], prod).agent("invoice-reader").vault.approle
-    assert (dev_role.token_ttl, dev_role.token_max_ttl, dev_role.token_explicit_max_ttl) == (7200, 72000, 72000)
-    assert (prod_role.token_ttl, prod_role.token_max_ttl, prod_role.token_explicit_max_ttl) == (900, 14400, 14400)
+    dev_role = build_plan([loaded], dev).agent("invoice-reader").vault.token_role
+    prod_role = build_plan([loaded], prod).agent("invoice-reader").vault.token_role
+    # The working token's: a token role's TTL is its period (it ignores token_ttl), its ceiling the explicit max.
+    assert (dev_role.token_period, dev_role.token_explicit_max_ttl) == (7200, 72000)
+    assert (prod_role.token_period, prod_role.token_explicit_max_ttl) == (900, 14400)
+    long = reader(extra=AWS_READ + "credentials: {token_ttl: 24h, token_max_ttl: 24h}\n")
+    role = build_plan([long], dev).agent("invoice-reader").vault.token_role
+    assert role.token_period == role.token_explicit_max_ttl == 86400
     assert build_plan([loaded], prod).agent("invoice-reader").vault.aws_secret_role.max_sts_ttl == 7200
 
 
@@ -187,13 +191,38 @@ def test_agent_tokens_carry_no_default_policy_and_the_certificate_token_a_hard_1
     for env in (dev, prod):
         vault = build_plan([loaded], env).agent("invoice-reader").vault
         assert vault.approle.token_no_default_policy is True and vault.cert.token_no_default_policy is True
-        assert vault.approle.token_policies == [vault.policy_name]
+        assert vault.token_role.token_no_default_policy is True
+        assert vault.token_role.allowed_policies == [vault.policy_name]  # the working token: its own policy only
+        assert vault.approle.token_policies == [vault.mint_policy_name]
         assert (vault.cert.token_ttl, vault.cert.token_max_ttl, vault.cert.token_explicit_max_ttl) == (120, 120, 120)
         # service, not batch: a batch token cannot carry the 2-use limit nor be revoked (checked on OpenBao 2.7).
         assert (vault.cert.token_type, vault.cert.token_num_uses) == ("service", 2)
     suspended = build_plan([loaded], prod).agent("invoice-reader").vault
     # A suspended agent's certificate token can mint nothing; it may still revoke itself.
     assert suspended.login_policy_rules == {"auth/token/revoke-self": ["update"]}
+    # Nor can its AppRole token create a working token (reading its role and itself stays: the client's error says
+    # why).
+    assert suspended.mint_policy_rules == {"auth/token/lookup-self": ["read"], "auth/token/revoke-self": ["update"],
+                                           "auth/token/roles/agent-prod-invoice-reader": ["read"]}
+
+
+def test_the_approle_token_may_only_create_the_working_token_through_the_agents_token_role(dev):
+    vault = build_plan([reader(extra=AWS_READ)], dev).agent("invoice-reader").vault
+    ident = "agent-dev-invoice-reader"
+    assert (vault.approle.token_ttl, vault.approle.token_explicit_max_ttl, vault.approle.token_num_uses) == (60, 60, 0)
+    assert vault.mint_policy_rules == {f"auth/token/create/{ident}": ["update"], "auth/token/lookup-self": ["read"],
+                                       "auth/token/revoke-self": ["update"], f"auth/token/roles/{ident}": ["read"]}
+    # Two parameters, pinned: without the alias the token would have no entity, and another spelling of it could
+    # create another entity; the display name names the agent in audit lines; anything else (ttl, meta, policies)
+    # stays the role's to decide.
+    create = vault.mint_policy_hcl.split(f'path "auth/token/create/{ident}" {{\n', 1)[1].split("\n}", 1)[0]
+    assert create.splitlines() == ['  capabilities = ["update"]', "  allowed_parameters = {",
+                                   f'    "display_name" = ["{ident}"]', f'    "entity_alias" = ["{ident}"]', "  }",
+                                   '  required_parameters = ["display_name", "entity_alias"]']
+    role = vault.token_role
+    assert (role.name, role.entity_alias, role.allowed_policies) == (ident, ident, [ident])
+    assert role.orphan and role.renewable and role.token_type == "service"
+    assert vault.entity.token_alias_name == ident and vault.entity.token_alias_mount == "token"
 
 
 def test_vault_policy_grants_own_database_role_and_self_service_only(dev):

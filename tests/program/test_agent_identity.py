@@ -72,7 +72,7 @@ def test_boundary_attached_to_each_role_is_a_policy_of_this_stack(run: StackRun)
         assert json.loads(policies[boundary.policy_name].inputs["policy"]) == boundary.policy
 
 
-def test_approle_token_lifetimes_are_capped_with_an_explicit_max(run: StackRun) -> None:
+def test_the_approle_token_is_a_one_minute_mint_token(run: StackRun) -> None:
     for agent in run.plan.agents:
         name = agent.identity_name
         role = _children(run, name)[("vault:appRole/authBackendRole:AuthBackendRole", f"{name}-vault-approle")]
@@ -80,10 +80,9 @@ def test_approle_token_lifetimes_are_capped_with_an_explicit_max(run: StackRun) 
         assert role["backend"] == run.environment.vault.approle_mount
         assert role["roleName"] == name
         assert (role["tokenTtl"], role["tokenMaxTtl"], role["tokenExplicitMaxTtl"]) == (
-            plan.token_ttl, plan.token_max_ttl, plan.token_explicit_max_ttl)
-        assert role["tokenTtl"] <= role["tokenMaxTtl"] <= DAY
-        assert role["tokenExplicitMaxTtl"] == role["tokenMaxTtl"]
-        assert role["tokenPolicies"] == [name]
+            plan.token_ttl, plan.token_max_ttl, plan.token_explicit_max_ttl) == (60, 60, 60)
+        assert role["tokenNumUses"] == plan.token_num_uses == 0  # a use-limited token cannot create child tokens
+        assert role["tokenPolicies"] == [agent.vault.mint_policy_name] == [f"{name}-mint"]
         assert role["tokenNoDefaultPolicy"] is plan.token_no_default_policy is True  # exactly its own policy
         assert role["tokenType"] == plan.token_type == "service"
         assert role["bindSecretId"] is True
@@ -92,6 +91,19 @@ def test_approle_token_lifetimes_are_capped_with_an_explicit_max(run: StackRun) 
         assert "roleId" not in role  # left to Vault: the second secret
         record = run.capture.get("vault:appRole/authBackendRole:AuthBackendRole", f"{name}-vault-approle")
         assert record.additional_secret_outputs == {"roleId"}  # secret in the state too
+
+
+def test_the_token_role_mints_the_working_token_with_the_specs_lifetimes(run: StackRun) -> None:
+    for agent in run.plan.agents:
+        name = agent.identity_name
+        role = _children(run, name)[("vault:tokenauth/authBackendRole:AuthBackendRole", f"{name}-vault-token-role")]
+        plan = agent.vault.token_role
+        # Exactly these inputs: a token role ignores token_ttl / token_max_ttl, so none is sent (docs/facts.md).
+        assert role == {"roleName": name, "allowedPolicies": [agent.vault.policy_name], "allowedEntityAliases": [name],
+                        "orphan": True, "renewable": True, "tokenPeriod": plan.token_period,
+                        "tokenExplicitMaxTtl": plan.token_explicit_max_ttl, "tokenType": "service",
+                        "tokenNoDefaultPolicy": True, "tokenBoundCidrs": plan.token_bound_cidrs}
+        assert plan.token_period <= plan.token_explicit_max_ttl <= DAY
 
 
 def test_cert_role_pins_the_common_name_and_the_environment_ca(run: StackRun) -> None:
@@ -118,9 +130,11 @@ def test_vault_policies_are_the_plans_hcl(run: StackRun) -> None:
             "name": agent.vault.policy_name, "policy": agent.vault.policy_hcl}
         assert children[("vault:index/policy:Policy", f"{name}-vault-login-policy")] == {
             "name": agent.vault.login_policy_name, "policy": agent.vault.login_policy_hcl}
+        assert children[("vault:index/policy:Policy", f"{name}-vault-mint-policy")] == {
+            "name": agent.vault.mint_policy_name, "policy": agent.vault.mint_policy_hcl}
 
 
-def test_entity_metadata_and_both_aliases(run: StackRun) -> None:
+def test_entity_metadata_and_its_three_aliases(run: StackRun) -> None:
     capture = run.capture
     for agent in run.plan.agents:
         name = agent.identity_name
@@ -142,8 +156,12 @@ def test_entity_metadata_and_both_aliases(run: StackRun) -> None:
         assert approle_alias["mountAccessor"] == mount_accessor(run.environment.vault.approle_mount)
         assert cert_alias["name"] == agent.vault.entity.cert_alias_name == agent.vault.cert.allowed_common_names[0]
         assert cert_alias["mountAccessor"] == mount_accessor(run.environment.vault.cert_mount)
+        token_alias = children[("vault:identity/entityAlias:EntityAlias", f"{name}-vault-token-alias")]
+        # On Vault's own token mount, looked up by path (no stack creates it): the working token's identity.
+        assert token_alias["name"] == agent.vault.entity.token_alias_name == agent.vault.token_role.entity_alias
+        assert token_alias["mountAccessor"] == mount_accessor("token")
         entity_id = capture.outputs["agents"][agent.agent]["entity_id"]
-        assert approle_alias["canonicalId"] == cert_alias["canonicalId"] == entity_id
+        assert approle_alias["canonicalId"] == cert_alias["canonicalId"] == token_alias["canonicalId"] == entity_id
 
 
 def test_dynamic_secret_roles_carry_the_plans_statements_and_ttls(run: StackRun) -> None:
@@ -194,7 +212,8 @@ def test_agents_registry_and_egress_outputs(run: StackRun) -> None:
         assert entry["role_arn"] == agent.aws.role_arn  # computed by the mocks from the registered role
         assert (entry["owner"], entry["function"], entry["status"], entry["spec_digest"], entry["expires"]) == (
             agent.owner_team, agent.function, agent.status, agent.spec_digest, agent.expires)
-        assert entry["vault_approle_role"] == entry["vault_cert_role"] == agent.identity_name
+        assert entry["vault_approle_role"] == entry["vault_cert_role"] == entry["vault_token_role"] == \
+            agent.identity_name
         egress = outputs["egress_allowlists"][agent.agent]
         assert egress == {"hosts": agent.egress.endpoints, "rate_limit_requests": agent.egress.rate_limit_requests,
                           "rate_limit_interval": agent.egress.rate_limit_interval}

@@ -26,11 +26,14 @@ def expected_resources(agent: dict, role_ids: dict[str, str]) -> set[tuple[str, 
     found = {("aws:iam/role:Role", aws["role_name"]),
              ("vault:index/policy:Policy", vault["policy_name"]),
              ("vault:index/policy:Policy", vault["login_policy_name"]),
+             ("vault:index/policy:Policy", vault["mint_policy_name"]),
              ("vault:appRole/authBackendRole:AuthBackendRole", f"{approle['mount']}/{approle['role_name']}"),
+             ("vault:tokenauth/authBackendRole:AuthBackendRole", f"token/{vault['token_role']['name']}"),
              ("vault:index/certAuthBackendRole:CertAuthBackendRole", f"{cert['mount']}/{cert['role_name']}"),
              ("vault:identity/entity:Entity", vault["entity"]["name"]),
              ("vault:identity/entityAlias:EntityAlias", role_ids[agent["agent"]]),
-             ("vault:identity/entityAlias:EntityAlias", vault["entity"]["cert_alias_name"])}
+             ("vault:identity/entityAlias:EntityAlias", vault["entity"]["cert_alias_name"]),
+             ("vault:identity/entityAlias:EntityAlias", vault["entity"]["token_alias_name"])}
     if aws["inline_policy"] is not None:
         found.add(("aws:iam/rolePolicy:RolePolicy", f"{aws['role_name']}:{aws['inline_policy_name']}"))
     if aws["kill_switch_policy"] is not None:
@@ -51,6 +54,8 @@ def physical_identity(type_token: str, inputs: dict) -> str:
         return f"{inputs['role']}:{inputs['name']}"
     if type_token == "vault:appRole/authBackendRole:AuthBackendRole":
         return f"{inputs['backend']}/{inputs['roleName']}"
+    if type_token == "vault:tokenauth/authBackendRole:AuthBackendRole":
+        return f"token/{inputs['roleName']}"
     if "backend" in inputs:
         return f"{inputs['backend']}/{inputs['name']}"
     return inputs["name"]

@@ -118,9 +118,11 @@ def test_two_shards_partition_the_agents_and_one_owns_the_shared_resources(tmp_p
     assert shared_types <= {r.type_token for r in owner.resources}
     assert not shared_types & {r.type_token for r in other.resources}
     assert "vault_audit_config_block" not in other.outputs
-    # The shard looks the owner's mounts up by path: its aliases hang on the same accessors.
+    # The shard looks the owner's mounts up by path: its aliases hang on the same accessors; every stack looks
+    # Vault's own token mount up (none creates it).
     owner_accessors = {r.inputs["path"]: mount_accessor(r.inputs["path"])
                        for r in owner.of_type("vault:index/authBackend:AuthBackend")}
+    owner_accessors["token"] = mount_accessor("token")
     for alias in other.of_type("vault:identity/entityAlias:EntityAlias"):
         assert alias.inputs["mountAccessor"] in owner_accessors.values()
     # Boundaries cover every function class in the environment, including the other shard's agents.

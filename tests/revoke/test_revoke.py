@@ -23,6 +23,8 @@ from agentiam.plan import names
 from agentiam.revoke import (
     Outcome,
     Remaining,
+    Revocation,
+    Step,
     StepResult,
     agent_entry,
     database_roles,
@@ -60,8 +62,8 @@ class FakeVault:
     def revoke_leases(self, mount: str, role: str) -> StepResult:
         return self._do("revoke_leases", f"{mount}/creds/{role}/")
 
-    def revoke_entity_tokens(self, entity_name: str, deadline: float) -> StepResult:
-        return self._do("revoke_entity_tokens", entity_name)
+    def revoke_role_tokens(self, role: str) -> StepResult:
+        return self._do("revoke_role_tokens", role)
 
 
 class FakeAws:
@@ -83,24 +85,26 @@ def test_the_aws_kill_switch_denies_sessions_issued_before_the_cutoff() -> None:
 
 
 def test_every_step_runs_with_names_from_the_plan_and_is_reported_in_plan_order() -> None:
-    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    entry, scope = agent_entry("invoice-reader", "dev", SPECS, STACKS)
     vault, aws = FakeVault(), FakeAws()
-    report = revoke(entry, plan, vault, aws, now=NOW)
+    report = revoke(entry, scope, vault, aws, now=NOW)
     ident = names.identity_name("invoice-reader", "dev")
-    assert sorted(c[0] for c in vault.calls) == ["destroy_secret_ids", "disable_entity", "revoke_entity_tokens",
-                                                 "revoke_leases", "revoke_leases", "revoke_leases", "revoke_leases"]
+    assert sorted(c[0] for c in vault.calls) == ["destroy_secret_ids", "disable_entity", "revoke_leases",
+                                                 "revoke_leases", "revoke_leases", "revoke_leases",
+                                                 "revoke_role_tokens"]
+    assert ("revoke_role_tokens", ident) in vault.calls  # the token role is named after the identity
     assert ("disable_entity", entry.vault.entity.name) in vault.calls and entry.vault.entity.name == ident
     assert ("revoke_leases", f"agentiam-dev-database/creds/{ident}-billing-read/") in vault.calls
     assert aws.calls == [(entry.aws.role_name, "agentiam-kill-switch", kill_switch_policy("2026-11-29T09:30:15Z"))]
     assert [s.action for s in report.steps] == ["disable identity entity", "destroy secret ids"] + [
-        "revoke database leases"] * 4 + ["revoke tokens of the entity", "deny sessions issued before now"]
+        "revoke database leases"] * 4 + ["revoke the agent's tokens", "deny sessions issued before now"]
     assert report.complete and report.cutoff == "2026-11-29T09:30:15Z"
 
 
 def test_a_failed_step_is_reported_and_the_others_still_run() -> None:
-    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    entry, scope = agent_entry("invoice-reader", "dev", SPECS, STACKS)
     vault, aws = FakeVault(fail={"disable_entity", "revoke_leases"}), FakeAws()
-    report = revoke(entry, plan, vault, aws, now=NOW)
+    report = revoke(entry, scope, vault, aws, now=NOW)
     assert not report.complete
     outcomes = [(s.action, s.outcome) for s in report.steps]
     assert outcomes[0] == ("disable identity entity", Outcome.FAILED)
@@ -112,10 +116,10 @@ def test_a_failed_step_is_reported_and_the_others_still_run() -> None:
 
 
 def test_a_hung_vault_holds_neither_the_aws_deny_nor_the_report() -> None:
-    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
-    vault = FakeVault(hang={"disable_entity", "destroy_secret_ids", "revoke_leases", "revoke_entity_tokens"})
+    entry, scope = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    vault = FakeVault(hang={"disable_entity", "destroy_secret_ids", "revoke_leases", "revoke_role_tokens"})
     started = time.monotonic()
-    report = revoke(entry, plan, vault, FakeAws(), now=NOW, timeout=0.5)
+    report = revoke(entry, scope, vault, FakeAws(), now=NOW, timeout=0.5)
     assert time.monotonic() - started < 1.5
     by_action = {s.action: s for s in report.steps}
     aws_step = by_action["deny sessions issued before now"]
@@ -124,32 +128,36 @@ def test_a_hung_vault_holds_neither_the_aws_deny_nor_the_report() -> None:
     assert hung.outcome is Outcome.FAILED and hung.detail.startswith("no answer within 0.5 s (server hung or slow)")
 
 
-def test_the_token_scan_starts_after_the_entity_disable_and_the_aws_deny_but_a_hung_aws_holds_it_only_briefly(
-        ) -> None:
-    from agentiam.revoke import AWS_GRACE, DENY_SESSIONS, DISABLE_ENTITY, REVOKE_TOKENS
+def test_the_token_step_starts_once_the_entity_is_disabled_and_never_waits_for_aws() -> None:
+    """After the disable, no new working token can be created behind the prefix revocation; AWS is another system."""
+    from agentiam.revoke import DENY_SESSIONS, DISABLE_ENTITY, REVOKE_TOKENS
 
-    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
-    vault, aws = FakeVault(), FakeAws(hang=0.2)
+    entry, scope = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+
+    class SlowDisable(FakeVault):
+        def disable_entity(self, name: str) -> StepResult:
+            time.sleep(0.3)
+            return super().disable_entity(name)
+
+    vault = SlowDisable()
     order: list[str] = []
-    report = revoke(entry, plan, vault, aws, now=NOW,
+    report = revoke(entry, scope, vault, FakeAws(hang=3), now=NOW, timeout=4,
                     progress=lambda step: order.append(step.action) if step.action != "revoke database leases" else 0)
-    assert order.index(REVOKE_TOKENS) > max(order.index(DISABLE_ENTITY), order.index(DENY_SESSIONS))
-    assert report.complete
-    hung = revoke(entry, plan, FakeVault(), FakeAws(hang=AWS_GRACE + 3), now=NOW, timeout=AWS_GRACE + 1.5)
-    by_action = {s.action: s for s in hung.steps}
-    assert by_action[REVOKE_TOKENS].outcome is Outcome.REVOKED  # started after the grace, done before the deadline
-    assert AWS_GRACE <= by_action[REVOKE_TOKENS].seconds < AWS_GRACE + 1
-    assert by_action[DENY_SESSIONS].outcome is Outcome.FAILED
+    assert order.index(REVOKE_TOKENS) == order.index(DISABLE_ENTITY) + 1 < order.index(DENY_SESSIONS)
+    by_action = {s.action: s for s in report.steps}
+    assert 0.3 <= by_action[REVOKE_TOKENS].seconds < 1.5  # the disable's 0.3 s, not the AWS step's 3 s
+    assert ("revoke_role_tokens", entry.vault.token_role.name) in vault.calls
+    assert by_action[REVOKE_TOKENS].target == f"auth/token/create/{entry.identity_name}/"
 
 
 def test_a_vault_that_does_not_know_the_agent_is_said_so_and_is_not_a_success() -> None:
-    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    entry, scope = agent_entry("invoice-reader", "dev", SPECS, STACKS)
     unknown = StepResult(Outcome.NOT_FOUND, "this Vault (https://vault.test) has no identity entity "
                                             "agent-dev-invoice-reader: wrong VAULT_ADDR, or the stack was never "
                                             "applied here")
-    vault = FakeVault(results={"disable_entity": unknown, "revoke_entity_tokens": unknown,
+    vault = FakeVault(results={"disable_entity": unknown, "revoke_role_tokens": unknown,
                                "destroy_secret_ids": StepResult(Outcome.NOT_FOUND, "no AppRole role")})
-    report = revoke(entry, plan, vault, FakeAws(), now=NOW)
+    report = revoke(entry, scope, vault, FakeAws(), now=NOW)
     assert report.unknown_to_vault and not report.complete
     text = render_text(report)
     assert ("This Vault (https://vault.test) does not know agent invoice-reader (no identity entity "
@@ -158,21 +166,21 @@ def test_a_vault_that_does_not_know_the_agent_is_said_so_and_is_not_a_success() 
 
 
 def test_multi_line_server_errors_render_on_one_table_line() -> None:
-    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    entry, scope = agent_entry("invoice-reader", "dev", SPECS, STACKS)
     messy = StepResult(Outcome.FAILED, "auth/x: 1 error occurred:\n\t* failed to find accessor entry\n\n")
-    report = revoke(entry, plan, FakeVault(results={"destroy_secret_ids": messy}), FakeAws(), now=NOW)
+    report = revoke(entry, scope, FakeVault(results={"destroy_secret_ids": messy}), FakeAws(), now=NOW)
     (line,) = [line for line in render_text(report).splitlines() if "destroy secret ids" in line]
     assert line.endswith("auth/x: 1 error occurred: * failed to find accessor entry")
     assert render_text(report).count("\n\t") == 0
 
 
 def test_what_a_failed_lease_step_leaves_alive_is_shown_with_how_to_find_the_user() -> None:
-    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    entry, scope = agent_entry("invoice-reader", "dev", SPECS, STACKS)
     left = Remaining(kind="database user", lease_id="agentiam-dev-database/creds/r/abc", role="r",
                      issued="2026-12-03T07:33:20Z", expires="2026-12-03T08:33:20Z")
     failed = StepResult(Outcome.FAILED, "1 of 1 lease(s) not revoked, their database user(s) still exist: "
                                         "connection refused", (left,))
-    report = revoke(entry, plan, FakeVault(results={"revoke_leases": failed}), FakeAws(), now=NOW)
+    report = revoke(entry, scope, FakeVault(results={"revoke_leases": failed}), FakeAws(), now=NOW)
     text = render_text(report, Path("/state/dev/invoice-reader.revocation.json"))
     assert ("Still alive: database user of lease agentiam-dev-database/creds/r/abc (role r), created "
             "2026-12-03T07:33:20Z, password valid until 2026-12-03T08:33:20Z; find it: SELECT rolname, "
@@ -182,35 +190,35 @@ def test_what_a_failed_lease_step_leaves_alive_is_shown_with_how_to_find_the_use
 
 
 def test_an_unfinished_revocation_is_kept_privately_and_forgotten_once_complete(tmp_path: Path) -> None:
-    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    entry, scope = agent_entry("invoice-reader", "dev", SPECS, STACKS)
     store = PendingStore(tmp_path / "state")
-    first = revoke(entry, plan, FakeVault(fail={"revoke_entity_tokens"}), FakeAws(), now=NOW)
+    first = revoke(entry, scope, FakeVault(fail={"revoke_role_tokens"}), FakeAws(), now=NOW)
     path = store.record(first, "dev")
     assert path == tmp_path / "state" / "dev" / "invoice-reader.revocation.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     (pending,) = store.pending()
     assert (pending.agent, pending.stack, pending.first_attempt, pending.vault_addr) == (
         "invoice-reader", "dev", "2026-11-29T09:30:15Z", "https://vault.test")
-    assert pending.unfinished == ["vault: revoke tokens of the entity auth/token (entity agent-dev-invoice-reader): "
+    assert pending.unfinished == ["vault: revoke the agent's tokens auth/token/create/agent-dev-invoice-reader/: "
                                   "FAILED agent-dev-invoice-reader: cannot reach Vault at https://vault.test "
                                   "(ConnectionError)"]
-    later = revoke(entry, plan, FakeVault(fail={"revoke_entity_tokens"}), FakeAws(),
+    later = revoke(entry, scope, FakeVault(fail={"revoke_role_tokens"}), FakeAws(),
                    now=NOW + dt.timedelta(hours=1))
     store.record(later, "dev")
     assert store.pending()[0].first_attempt == "2026-11-29T09:30:15Z"  # the first attempt is kept
-    assert store.record(revoke(entry, plan, FakeVault(), FakeAws(), now=NOW), "dev") is None
+    assert store.record(revoke(entry, scope, FakeVault(), FakeAws(), now=NOW), "dev") is None
     assert store.pending() == [] and not path.exists()
 
 
 def test_a_suspended_agents_old_database_leases_are_still_covered() -> None:
-    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    entry, scope = agent_entry("invoice-reader", "dev", SPECS, STACKS)
     suspended = entry.model_copy(update={"vault": entry.vault.model_copy(update={"database_roles": []}),
                                          "status": "suspended"})
     ident = entry.identity_name
-    assert database_roles(suspended, plan) == sorted(
+    assert database_roles(suspended, scope) == sorted(
         ("agentiam-dev-database", f"{ident}-{db}-{access}") for db in ("analytics", "billing")
         for access in ("read", "write"))
-    assert "already says `status: suspended`" in render_text(revoke(suspended, plan, FakeVault(), None, now=NOW))
+    assert "already says `status: suspended`" in render_text(revoke(suspended, scope, FakeVault(), None, now=NOW))
 
 
 def test_a_broken_neighbour_spec_does_not_block_the_kill_switch(tmp_path: Path) -> None:
@@ -219,6 +227,46 @@ def test_a_broken_neighbour_spec_does_not_block_the_kill_switch(tmp_path: Path) 
     (specs / "broken.yaml").write_text("spec_version: 1\nname: [not, a, name]\n")
     entry, _ = agent_entry("invoice-reader", "dev", specs, STACKS)
     assert entry.identity_name == "agent-dev-invoice-reader"
+
+
+@pytest.mark.parametrize("fault", ["garbage", "missing", "link", "neighbour spec too"])
+def test_a_broken_agent_ca_does_not_block_the_kill_switch(tmp_path: Path, fault: str) -> None:
+    """The CA is what `plan` and `pulumi up` must refuse when broken; revoke needs only names, mounts and account."""
+    from agentiam.environment.load import load_environment
+    from agentiam.errors import ConfigError
+
+    shutil.copytree(SPECS, tmp_path / "agent_specs")
+    shutil.copytree(STACKS, tmp_path / "stacks")
+    ca = tmp_path / "stacks" / "ca" / "dev-agents-ca.pem"
+    if fault == "missing":
+        ca.unlink()
+    elif fault == "link":
+        ca.unlink()
+        ca.symlink_to(STACKS / "ca" / "dev-agents-ca.pem")
+    else:
+        ca.write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    if fault == "neighbour spec too":
+        (tmp_path / "agent_specs" / "broken.yaml").write_text("spec_version: 1\nname: [not, a, name]\n")
+    with pytest.raises(ConfigError):
+        load_environment(tmp_path / "stacks", "dev")  # what planning and deploying read: refused
+    entry, scope = agent_entry("invoice-reader", "dev", tmp_path / "agent_specs", tmp_path / "stacks")
+    assert entry.vault.token_role.name == entry.identity_name == "agent-dev-invoice-reader"
+    assert (scope.environment, scope.region) == ("dev", "eu-west-1")
+    vault = FakeVault()
+    assert revoke(entry, scope, vault, FakeAws(), now=NOW).complete
+    assert ("revoke_leases", f"agentiam-dev-database/creds/{entry.identity_name}-billing-read/") in vault.calls
+
+
+def test_a_broken_stack_config_itself_is_still_a_clear_error(tmp_path: Path) -> None:
+    """Names, mounts and the account come from it: without them there is nothing to revoke by."""
+    from agentiam.errors import ConfigError
+
+    shutil.copytree(STACKS, tmp_path / "stacks")
+    stack = tmp_path / "stacks" / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace("account_id:", "account_idd:"))
+    with pytest.raises(ConfigError) as raised:
+        agent_entry("invoice-reader", "dev", SPECS, tmp_path / "stacks")
+    assert "Pulumi.dev.yaml:8:5  CFG002  account_idd: unknown field" in str(raised.value)
 
 
 def test_only_the_agents_own_file_is_read_when_it_is_named_after_it(tmp_path: Path,
@@ -255,7 +303,7 @@ GOLDEN = Path(__file__).parent / "golden" / "report.txt"
 
 def test_the_report_reads_as_the_golden_file() -> None:
     """What the operator reads in an emergency; regenerate with AGENTIAM_UPDATE_GOLDEN=1 after a deliberate change."""
-    entry, plan = agent_entry("invoice-reader", "dev", SPECS, STACKS)
+    entry, scope = agent_entry("invoice-reader", "dev", SPECS, STACKS)
     entry = entry.model_copy(update={"source_file": "agent_specs/billing/invoice-reader.yaml"})
     left = Remaining(kind="database user", lease_id="agentiam-dev-database/creds/agent-dev-invoice-reader-billing-read/"
                      "0RBigzCQyJ8aWB1s39cQydau", role="agent-dev-invoice-reader-billing-read",
@@ -263,7 +311,7 @@ def test_the_report_reads_as_the_golden_file() -> None:
     leases = StepResult(Outcome.FAILED, "1 of 1 lease(s) not revoked, their database user(s) still exist: failed to "
                                         "revoke entry: dial tcp 10.0.4.2:5432: connect: connection refused", (left,))
     billing = "revoke_leases:agentiam-dev-database/creds/agent-dev-invoice-reader-billing-read/"
-    report = revoke(entry, plan, FakeVault(fail={"revoke_entity_tokens"}, results={billing: leases}),
+    report = revoke(entry, scope, FakeVault(fail={"revoke_role_tokens"}, results={billing: leases}),
                     FakeAws(), now=NOW)
     # Step times are real; the golden file fixes them (steps started together, the AWS deny first to answer).
     report = dataclasses.replace(report, steps=[dataclasses.replace(step, seconds=0.25 if step.system == "aws" else
@@ -349,3 +397,17 @@ def test_a_state_folder_that_cannot_be_written_never_hides_the_report_or_its_exi
     assert result.exit_code == EXIT_INCOMPLETE, result.output  # tried: never "nothing attempted"
     assert "warning: cannot record the unfinished revocation under" in result.output
     assert "Revoking invoice-reader in dev" in result.output and "Traceback" not in result.output
+
+
+def test_the_report_shows_a_hostile_file_name_and_server_message_as_escaped_text() -> None:
+    """The spec's file name is the pull request author's choice and server errors echo input: neither may
+    recolour the terminal, start a line of its own (a forged workflow command) or hide text."""
+    steps = [Step("vault", "disable identity entity", "identity/entity/name/x", Outcome.FAILED,
+                  "boom\x1b[2J\n::error::forged\u202eevil", 0.1)]
+    report = Revocation(agent="x", environment="dev", identity_name="agent-dev-x",
+                        source_file="agent_specs/x\x1b[31m\n::warning::y.yaml", status_in_spec="active",
+                        cutoff="2026-12-03T00:00:00Z", steps=steps)
+    text = render_text(report)
+    assert "\x1b" not in text and "\u202e" not in text
+    assert not any(line.startswith("::") for line in text.splitlines())
+    assert "x\\x1b[31m\\n::warning::y.yaml" in text and "\\u202e" in text

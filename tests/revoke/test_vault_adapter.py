@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import datetime as dt
-import time
 
 import pytest
 
@@ -49,9 +48,9 @@ NO_ROUTE = NotFound("auth/x/role/r/secret-id", 'not found: no handler for route 
 
 def test_an_unknown_entity_is_not_found_not_already_revoked() -> None:
     api = Scripted({("GET", f"identity/entity/name/{ENTITY}"): NotFound("identity/entity/name/x", "not found")})
-    for result in (_with(api).disable_entity(ENTITY), _with(api).revoke_entity_tokens(ENTITY, time.monotonic() + 5)):
-        assert result.outcome is Outcome.NOT_FOUND
-        assert "this Vault (https://vault.test) has no identity entity" in result.detail
+    result = _with(api).disable_entity(ENTITY)
+    assert result.outcome is Outcome.NOT_FOUND
+    assert "this Vault (https://vault.test) has no identity entity" in result.detail
 
 
 def test_a_missing_approle_role_or_mount_is_not_found_and_a_missing_mount_never_reads_as_empty() -> None:
@@ -118,53 +117,67 @@ def test_a_lease_the_database_cannot_drop_is_failed_with_what_remains(
     assert remaining.expires == (issued + expected_until).strftime(stamp) and remaining.expires_is_bound is bound
 
 
-def test_the_token_scan_stops_at_the_deadline_and_says_how_far_it_got() -> None:
-    def slow_lookup(_body: Any) -> dict[str, Any]:
-        time.sleep(0.05)
-        return {"data": {"entity_id": "someone-else"}}
-
-    api = Scripted({("GET", f"identity/entity/name/{ENTITY}"): {"data": {"id": "entity-1"}},
-                    ("LIST", "auth/token/accessors"): {"data": {"keys": [f"a{i}" for i in range(400)]}},
-                    ("POST", "auth/token/lookup-accessor"): slow_lookup})
-    started = time.monotonic()
-    with pytest.raises(VaultRequestError, match=r"looked at \d+ of 400 tokens before the deadline"):
-        _with(api).revoke_entity_tokens(ENTITY, started + 0.3)
-    assert time.monotonic() - started < 1.0
+ROLE = "agent-dev-invoice-reader"
+PREFIX = f"auth/token/create/{ROLE}/"
 
 
-def _tokens(lookup: dict[str, Any]) -> tuple[Scripted, list[str]]:
-    """A Vault whose tokens are `lookup`'s accessors: lookup-accessor answers the entity id, or raises."""
-    revoked: list[str] = []
+def _role_tokens(before: list[str], after: list[str]) -> Scripted:
+    """A Vault whose token role holds `before` lease ids, and `after` once revoke-prefix has run."""
+    state = {"revoked": False}
 
-    def look(body: dict[str, Any]) -> Any:
-        answer = lookup[body["accessor"]]
-        return answer if isinstance(answer, Exception) else {"data": {"entity_id": answer}}
-
-    def revoke(body: dict[str, Any]) -> dict[str, Any]:
-        revoked.append(body["accessor"])
+    def revoke(_body: Any) -> dict[str, Any]:
+        state["revoked"] = True
         return {}
 
-    return Scripted({("GET", f"identity/entity/name/{ENTITY}"): {"data": {"id": "entity-1"}},
-                     ("LIST", "auth/token/accessors"): {"data": {"keys": sorted(lookup)}},
-                     ("POST", "auth/token/lookup-accessor"): look,
-                     ("POST", "auth/token/revoke-accessor"): revoke}), revoked
+    def listed(_body: Any) -> Any:
+        keys = after if state["revoked"] else before
+        if not keys:
+            return NotFound(f"sys/leases/lookup/{PREFIX}", "not found")  # Vault: 404 for an empty list
+        return {"data": {"keys": keys}}
+
+    return Scripted({("GET", f"auth/token/roles/{ROLE}"): {"data": {"name": ROLE}},
+                     ("LIST", f"sys/leases/lookup/{PREFIX}"): listed,
+                     ("PUT", f"sys/leases/revoke-prefix/{PREFIX}"): revoke})
 
 
-def test_a_token_that_vanished_between_list_and_lookup_is_skipped() -> None:
-    api, revoked = _tokens({"a-mine": "entity-1", "b-gone": VaultRequestError("auth/token/lookup-accessor",
-                                                                             "invalid accessor"), "c-other": "entity-2"})
-    result = _with(api).revoke_entity_tokens(ENTITY, time.monotonic() + 10)
-    assert (result.outcome, result.detail, revoked) == (Outcome.REVOKED, "1 token(s) revoked (of 3 in Vault)",
-                                                        ["a-mine"])
+def test_the_agents_tokens_are_revoked_by_their_token_roles_lease_prefix_in_a_constant_number_of_calls() -> None:
+    api = _role_tokens(before=["h1", "h2", "h3"], after=[])
+    result = _with(api).revoke_role_tokens(ROLE)
+    assert (result.outcome, result.detail) == (Outcome.REVOKED, "3 token(s) revoked")
+    assert [(m, p) for m, p, _ in api.calls] == [
+        ("GET", f"auth/token/roles/{ROLE}"), ("LIST", f"sys/leases/lookup/{PREFIX}"),
+        ("PUT", f"sys/leases/revoke-prefix/{PREFIX}"), ("LIST", f"sys/leases/lookup/{PREFIX}")]
+    assert PREFIX.endswith(f"{ROLE}/")  # agent-dev-x never reaches agent-dev-x-two's tokens
+
+
+def test_no_token_left_is_already_revoked_and_the_prefix_is_revoked_anyway() -> None:
+    api = _role_tokens(before=[], after=[])
+    result = _with(api).revoke_role_tokens(ROLE)
+    assert (result.outcome, result.detail) == (Outcome.ALREADY, "no live token")
+    assert ("PUT", f"sys/leases/revoke-prefix/{PREFIX}", None) in api.calls  # one created since the list dies too
+
+
+def test_a_token_still_listed_after_the_revocation_fails_the_step() -> None:
+    with pytest.raises(VaultRequestError, match=r"1 token\(s\) still listed after the revocation"):
+        _with(_role_tokens(before=["h1", "h2"], after=["h2"])).revoke_role_tokens(ROLE)
+
+
+def test_a_vault_without_the_token_role_is_not_found_and_says_why_it_may_be() -> None:
+    api = Scripted({("GET", f"auth/token/roles/{ROLE}"): NotFound(f"auth/token/roles/{ROLE}", "not found")})
+    result = _with(api).revoke_role_tokens(ROLE)
+    assert result.outcome is Outcome.NOT_FOUND
+    assert f"has no token role {ROLE}" in result.detail and "without token roles" in result.detail
+    assert len(api.calls) == 1  # nothing listed nor revoked on a Vault that does not know the agent
 
 
 @pytest.mark.parametrize("error", [
-    VaultUnavailable("auth/token/lookup-accessor", "cannot reach Vault at https://vault.test (ConnectionError)"),
-    VaultSealed("auth/token/lookup-accessor", "Vault is sealed; an operator must unseal it"),
-    PermissionDenied("auth/token/lookup-accessor", "permission denied"),
+    VaultUnavailable(f"sys/leases/revoke-prefix/{PREFIX}", "cannot reach Vault at https://vault.test (ConnectionError)"),
+    VaultSealed(f"sys/leases/revoke-prefix/{PREFIX}", "Vault is sealed; an operator must unseal it"),
+    PermissionDenied(f"sys/leases/revoke-prefix/{PREFIX}", "permission denied"),
 ])
-def test_an_outage_while_looking_tokens_up_fails_the_step_instead_of_saying_no_live_token(
+def test_an_outage_or_a_refused_operator_token_fails_the_step_never_reads_as_revoked(
         error: VaultRequestError) -> None:
-    api, _ = _tokens({"a-unknown": error, "b-mine": "entity-1"})
+    api = _role_tokens(before=["h1"], after=[])
+    api.answers[("PUT", f"sys/leases/revoke-prefix/{PREFIX}")] = error
     with pytest.raises(type(error)):
-        _with(api).revoke_entity_tokens(ENTITY, time.monotonic() + 10)
+        _with(api).revoke_role_tokens(ROLE)

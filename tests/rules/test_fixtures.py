@@ -203,6 +203,10 @@ EXPECTED: dict[str, list[tuple]] = {
         ('support/ticket-triage-login.yaml', 'AGT007', 3, 7, 'name'),
         ('support/ticket-triage.yaml', 'AGT007', 3, 7, 'name'),
     ],
+    "AGT007/fail-mint-name": [
+        ('support/ticket-triage-mint.yaml', 'AGT007', 3, 7, 'name'),
+        ('support/ticket-triage.yaml', 'AGT007', 3, 7, 'name'),
+    ],
     "AGT007/fail-same-cn": [
         ('billing/cn-one.yaml', 'AGT007', 13, 28, 'authentication.certificate_common_name'),
         ('billing/cn-two.yaml', 'AGT007', 13, 28, 'authentication.certificate_common_name'),
@@ -334,6 +338,7 @@ def test_rule_ids_are_unique_and_severities_documented():
     ("AGT023/fail-pass-role.yaml", "AGT023", "iam:PassRole passes or assumes roles"),
     ("AGT023/fail-combination.yaml", "AGT023", "EC2InstanceConnectSendSSHPublicKey"),
     ("AGT007/fail-login-name", "AGT007", "Vault policy 'agent-dev-ticket-triage-login' in dev is also derived for"),
+    ("AGT007/fail-mint-name", "AGT007", "Vault policy 'agent-dev-ticket-triage-mint' in dev is also derived for"),
     ("AGT007/fail-same-cn", "AGT007", "certificate common name 'shared.dev.agents.example.com' in dev"),
     ("AGT008/fail-too-far.yaml", "AGT008", "2027-12-01 at the latest"),
     ("AGT027/fail-every-bucket.yaml", "AGT027", "'arn:aws:s3:::*/*' reaches every resource of its type"),
