@@ -255,6 +255,7 @@ class VaultChecks:
                                                                           "secret id"),
             f"{database}/creds/{probe}": (("read",), "read an agent's database credentials"),
             f"{aws}/creds/{probe}": (("read", "update"), "read an agent's AWS credentials"),
+            f"auth/token/create/{probe}": (("update", "create"), "mint an agent's working token"),
             "sys/policies/acl/admin": (("update", "create"), "write policies outside the environment"),
         }
 

@@ -78,6 +78,8 @@ def deployer_vault_rules(plan: IdentityPlan, alias_accessors: Mapping[str, str] 
         VaultRule("sys/auth", ("read",), "agentiam doctor lists auth mounts"),
         VaultRule("sys/mounts", ("read",), "agentiam doctor lists secrets mounts"),
         VaultRule("sys/audit", ("read", "sudo"), "the audit device is read back; agentiam doctor checks it is enabled"),
+        VaultRule(f"sys/auth/{names.TOKEN_MOUNT}", ("read", "sudo"), "Vault's token mount: its accessor is read "
+                  "by path for the agents' token-mount aliases"),
     ]
     for kind in ("approle", "cert"):
         path = auth[kind]
@@ -107,6 +109,9 @@ def deployer_vault_rules(plan: IdentityPlan, alias_accessors: Mapping[str, str] 
         VaultRule(f"auth/{auth['approle']}/role/+", CRUD, "agents' AppRole roles"),
         VaultRule(f"auth/{auth['approle']}/role/+/role-id", ("read",), "an AppRole role's role id is read back"),
         VaultRule(f"auth/{auth['cert']}/certs/+", CRUD, "agents' certificate roles"),
+        # The roles only, never `auth/token/create/<role>`: the deployer must not mint an agent's working token.
+        VaultRule(f"auth/{names.TOKEN_MOUNT}/roles/{prefix}*", CRUD, "agents' token roles (Vault's token mount is "
+                  "shared: the environment's names only)"),
         VaultRule(f"sys/quotas/rate-limit/{prefix}*", CRUD, "agents' rate limits"),
         # Entities are addressed by id: no name prefix can narrow these. Entity policies are never set by the
         # program: refused but for the provider's empty list.
@@ -161,8 +166,9 @@ def auditor_vault_rules(plan: IdentityPlan) -> list[VaultRule]:
 
 
 def alias_mount_paths(plan: IdentityPlan) -> list[str]:
-    """The auth mounts the program hangs entity aliases on (what `alias_accessors` must name)."""
-    return sorted(m.path for m in plan.platform.mounts if m.kind == "auth")
+    """The auth mounts the program hangs entity aliases on (what `alias_accessors` must name): the environment's
+    AppRole and cert mounts, and Vault's token mount (the working token's alias)."""
+    return sorted([m.path for m in plan.platform.mounts if m.kind == "auth"] + [names.TOKEN_MOUNT])
 
 
 # ---- AWS ---------------------------------------------------------------------------------------------------

@@ -417,11 +417,12 @@ TOKEN_TTL_STEP = 1800
 
 
 def agent_resources(agent: AgentPlan) -> int:
-    """Resources the components register for one agent: its IAM role and inline policies, its two Vault policies,
-    AppRole and cert roles, entity and two aliases, and its dynamic-secret roles and rate limit."""
+    """Resources the components register for one agent: its IAM role and inline policies, its three Vault policies
+    (working, certificate login, mint), AppRole, cert and token roles, entity and three aliases, and its
+    dynamic-secret roles and rate limit."""
     vault = agent.vault
     return (1 + (agent.aws.inline_policy is not None) + (agent.aws.kill_switch_policy is not None)
-            + 2 + 2 + 1 + 2 + len(vault.database_roles) + (vault.aws_secret_role is not None)
+            + 3 + 3 + 1 + 3 + len(vault.database_roles) + (vault.aws_secret_role is not None)
             + (vault.rate_limit is not None))
 
 

@@ -36,6 +36,11 @@ path "sys/audit" {
   capabilities = ["read", "sudo"]
 }
 
+# "Vault's token mount: its accessor is read by path for the agents' token-mount aliases"
+path "sys/auth/token" {
+  capabilities = ["read", "sudo"]
+}
+
 # "vault.AuthBackend agentiam-dev-approle (shard stacks read it)"
 path "sys/auth/agentiam-dev-approle" {
   capabilities = ["create", "read", "update", "delete", "sudo"]
@@ -106,6 +111,11 @@ path "auth/agentiam-dev-cert/certs/+" {
   capabilities = ["create", "read", "update", "delete"]
 }
 
+# "agents' token roles (Vault's token mount is shared: the environment's names only)"
+path "auth/token/roles/agent-dev-*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+
 # "agents' rate limits"
 path "sys/quotas/rate-limit/agent-dev-*" {
   capabilities = ["create", "read", "update", "delete"]
@@ -114,16 +124,18 @@ path "sys/quotas/rate-limit/agent-dev-*" {
 # "agents' identity entities (created by name)"
 path "identity/entity" {
   capabilities = ["create", "update"]
-  denied_parameters = {
-    "policies" = ["*"]
+  allowed_parameters = {
+    "*" = []
+    "policies" = [[]]
   }
 }
 
 # "agents' identity entities"
 path "identity/entity/id/+" {
   capabilities = ["read", "update", "delete"]
-  denied_parameters = {
-    "policies" = ["*"]
+  allowed_parameters = {
+    "*" = []
+    "policies" = [[]]
   }
 }
 
