@@ -220,7 +220,10 @@ def test_the_deployer_policy_refuses_what_the_program_never_does(world: World) -
     deployer = hvac.Client(url=world.server.address, token=token, verify=str(world.server.ca_cert_path), timeout=10)
     agent = world.agent(READER).vault
     entity_id = world.entity_id(READER)
-    token_mount = world.client.sys.list_auth_methods()["data"]["token/"]["accessor"]
+    ci_mount = f"{world.env}-ci"  # another auth method: the deployer's own CI login, say
+    if f"{ci_mount}/" not in world.client.sys.list_auth_methods()["data"]:
+        world.client.sys.enable_auth_method("userpass", path=ci_mount)
+    ci_accessor = world.client.sys.list_auth_methods()["data"][f"{ci_mount}/"]["accessor"]
     refused: list[tuple[str, Callable[[], Any]]] = [
         ("mint an agent's secret id", lambda: deployer.write_data(
             f"auth/{agent.approle.mount}/role/{agent.approle.role_name}/secret-id", data={})),
@@ -233,7 +236,9 @@ def test_the_deployer_policy_refuses_what_the_program_never_does(world: World) -
         ("give an entity policies", lambda: deployer.write_data(f"identity/entity/id/{entity_id}",
                                                                data={"policies": ["admin"]})),
         ("alias an entity on another auth mount", lambda: deployer.write_data(
-            "identity/entity-alias", data={"name": "ci", "mount_accessor": token_mount, "canonical_id": entity_id})),
+            "identity/entity-alias", data={"name": "ci", "mount_accessor": ci_accessor, "canonical_id": entity_id})),
+        ("mint an agent's working token", lambda: deployer.write_data(
+            f"auth/token/create/{world.agent(READER).vault.token_role.name}", data={})),
         ("enable another auth mount", lambda: deployer.sys.enable_auth_method("userpass", path="x-userpass")),
     ]
     try:
@@ -334,7 +339,8 @@ def test_program_b_over_program_a_ends_where_b_alone_does_and_keeps_what_did_not
         assert changes is not None
         ident = {a: names.identity_name(a, world.env) for a in (KEEP, CHANGE, GONE, NEW)}
         assert set(changes.replaced) == {f"{ident[KEEP]}-vault-cert", f"{ident[CHANGE]}-vault-cert"}  # the new CA
-        assert {f"{ident[CHANGE]}-vault-approle", f"{ident[CHANGE]}-vault-entity",
+        # the working token's lifetimes live in the token role since per-agent token roles
+        assert {f"{ident[CHANGE]}-vault-token-role", f"{ident[CHANGE]}-vault-entity",
                 f"{ident[CHANGE]}-vault-db-billing-read"} <= set(changes.updated)
         assert not [n for n in changes.updated + changes.replaced if n.startswith(ident[KEEP]) and
                     not n.endswith("-vault-cert")]
