@@ -52,6 +52,17 @@ def today_option(func: Callable[..., Any]) -> Callable[..., Any]:
                              "release [default: today].")(func)
 
 
+def write_output(text: str, output: Path | None) -> None:
+    """A report on standard output, or in `output` (an unwritable file is the user's error, exit 2)."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"--output {output}: cannot write: {exc.strerror}") from exc
+
+
 def handle_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the project's user errors into a clear message and exit code 2 (never a traceback)."""
 

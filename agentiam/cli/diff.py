@@ -7,11 +7,10 @@ from pathlib import Path
 
 import click
 
-from agentiam.cli.common import EXIT_FINDINGS, EXIT_OK, handle_user_errors, specs_option, stacks_option
+from agentiam.cli.common import EXIT_FINDINGS, EXIT_OK, handle_user_errors, specs_option, stacks_option, write_output
 from agentiam.diff.compute import compute_diff
 from agentiam.diff.gitsource import GitRepo
 from agentiam.diff.model import DiffReport, Verdict
-from agentiam.errors import UserError
 from agentiam.findings import has_errors
 from agentiam.render import diff_github, diff_json, diff_markdown, diff_text
 
@@ -70,13 +69,7 @@ def diff(base: str, head: str | None, fmt: str, fail_on: str, output: Path | Non
     snapshots = (base_code, head_code) if base_code is not None and head_code is not None else None
     report = compute_diff(repo, base, head, specs_dir, stacks_dir, code_snapshots=snapshots)
     text = RENDERERS[fmt](report)
-    if output is not None:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"--output {output}: cannot write: {exc.strerror}") from exc
-    else:
-        click.echo(text, nl=False)
+    write_output(text, output)
     if diff_github.in_github_actions():
         diff_github.append_step_summary(diff_markdown.render_markdown(report))
         for line in diff_github.annotations(report):

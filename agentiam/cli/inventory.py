@@ -11,8 +11,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from agentiam.cli.common import EXIT_OK, handle_user_errors, specs_option, stacks_option, today_option
-from agentiam.errors import UserError
+from agentiam.cli.common import EXIT_OK, handle_user_errors, specs_option, stacks_option, today_option, write_output
 from agentiam.inventory.build import SORT_KEYS, compile_inventory, select
 from agentiam.inventory.model import TIER_ORDER, Inventory
 from agentiam.spec.model import FunctionClass
@@ -41,15 +40,7 @@ def _render(inventory: Inventory, fmt: str) -> str:
     return render_text(inventory)
 
 
-def write(text: str, output: Path | None) -> None:
-    """The report on standard output, or in `output`."""
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"--output {output}: cannot write: {exc.strerror}") from exc
+write = write_output  # the report on standard output, or in `output`
 
 
 @click.command(epilog="""\b

@@ -23,6 +23,10 @@ COMMANDS = {
     "new": "agentiam.cli.new:new",
     "revoke": "agentiam.cli.revoke:revoke",
     "inventory": "agentiam.cli.inventory:inventory",
+    "check": "agentiam.cli.check:check",
+    "events": "agentiam.cli.events:events",
+    "audit-ids": "agentiam.cli.audit_ids:audit_ids",
+    "compliance": "agentiam.cli.compliance:compliance",
     "bootstrap": "agentiam.cli.bootstrap:bootstrap",
     "doctor": "agentiam.cli.doctor:doctor",
 }
