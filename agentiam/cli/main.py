@@ -27,6 +27,8 @@ COMMANDS = {
     "events": "agentiam.cli.events:events",
     "audit-ids": "agentiam.cli.audit_ids:audit_ids",
     "compliance": "agentiam.cli.compliance:compliance",
+    "bootstrap": "agentiam.cli.bootstrap:bootstrap",
+    "doctor": "agentiam.cli.doctor:doctor",
 }
 
 

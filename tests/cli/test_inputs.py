@@ -64,7 +64,7 @@ def test_a_mistyped_account_id_is_located_in_every_format(project_dir: Path) -> 
     assert f"{DEV}:8:17  error  CFG002  account_id: Input should be a valid string" in plan.output
 
 
-CA_LINE = f"{DEV}:17:26  error  CFG003  vault.agent_ca_pem_file: "
+CA_LINE = f"{DEV}:19:26  error  CFG003  vault.agent_ca_pem_file: "
 
 
 @pytest.mark.parametrize("reference,prepare,message", [
@@ -116,7 +116,7 @@ def test_a_number_of_5000_digits_is_a_finding_in_a_spec_and_a_stack_config(proje
                 "value if it is text")
     lines = result.output.splitlines()
     assert [line.split("  ", 3)[:3] for line in lines[:-1]] == [
-        [f"{INVOICE}:15:23", "error", "YAML008"], [f"{DEV}:37:23", "error", "YAML008"],
+        [f"{INVOICE}:15:23", "error", "YAML008"], [f"{DEV}:39:23", "error", "YAML008"],
         ["stacks/Pulumi.staging.yaml:8:17", "error", "YAML008"]]
     assert lines[0].endswith(f"number 11111111111111111111... (5000 characters) {too_long}")
     assert lines[2].endswith(f"number 1e999 {too_long}")

@@ -178,7 +178,7 @@ def test_a_ca_outside_the_project_is_refused_by_validate_and_diff_alike(spec_rep
     spec_repo.commit("CA from outside the repository")
     with pytest.raises(ConfigError) as refused:
         spec_repo.diff()
-    assert [f.render() for f in refused.value.findings] == [f"{DEV}:17:26  error  CFG003  vault.agent_ca_pem_file: {message}"]
+    assert [f.render() for f in refused.value.findings] == [f"{DEV}:19:26  error  CFG003  vault.agent_ca_pem_file: {message}"]
     assert validated(spec_repo, monkeypatch) == refused.value.findings
     result = diff_cli(spec_repo, monkeypatch, "--base", "base", "--head", "HEAD", "--fail-on", "never")
     assert result.exit_code == 2 and result.output.splitlines()[0] == refused.value.findings[0].render()
@@ -189,7 +189,7 @@ def test_a_linked_ca_is_refused_by_validate_and_diff_alike(spec_repo: SpecRepo,
     commit_as_link(spec_repo, DEV_CA, "real-ca.pem", "../../real-ca.pem")
     with pytest.raises(ConfigError) as refused:
         spec_repo.diff()
-    assert [(f.file, f.line, f.rule_id) for f in refused.value.findings] == [(DEV, 17, "CFG003"), (DEV_CA, 1, "FILE001")]
+    assert [(f.file, f.line, f.rule_id) for f in refused.value.findings] == [(DEV, 19, "CFG003"), (DEV_CA, 1, "FILE001")]
     assert validated(spec_repo, monkeypatch) == refused.value.findings
 
 

@@ -63,7 +63,7 @@ def test_a_schema_name_cannot_carry_sql():
     with pytest.raises(ConfigError) as caught:
         parse_environment("stacks/Pulumi.dev.yaml", raw.encode(), FILES)
     assert str(caught.value) == (
-        "stacks/Pulumi.dev.yaml:28:19  error  CFG002  databases.billing.schemas[public\"; DROP TABLE invoices; --]: "
+        "stacks/Pulumi.dev.yaml:30:19  error  CFG002  databases.billing.schemas[public\"; DROP TABLE invoices; --]: "
         "expected a PostgreSQL schema name (lower-case identifier), e.g. 'public', "
         "got 'public\"; DROP TABLE invoices; --'")
 
@@ -73,5 +73,5 @@ def test_a_database_name_cannot_leave_its_vault_path():
     with pytest.raises(ConfigError) as caught:
         parse_environment("stacks/Pulumi.dev.yaml", raw.encode(), FILES)
     assert str(caught.value) == (
-        "stacks/Pulumi.dev.yaml:23:7  error  CFG002  databases.../sys: expected a database connection name, as specs' "
+        "stacks/Pulumi.dev.yaml:25:7  error  CFG002  databases.../sys: expected a database connection name, as specs' "
         "`permissions.databases` refer to it, e.g. 'billing', got '../sys'")

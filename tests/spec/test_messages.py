@@ -98,7 +98,7 @@ def test_stack_config_patterns_are_described_from_the_config_model():
         parse_environment("stacks/Pulumi.dev.yaml", raw.encode(), FILES)
     assert str(caught.value).splitlines() == [
         "stacks/Pulumi.dev.yaml:9:13  error  CFG002  region: expected AWS region, e.g. 'eu-west-1', got 'Ireland'",
-        "stacks/Pulumi.dev.yaml:19:15  error  CFG002  vault.audit.path: expected audit device path (name), "
+        "stacks/Pulumi.dev.yaml:21:15  error  CFG002  vault.audit.path: expected audit device path (name), "
         "e.g. 'agentiam-file', got 'Agentiam_File'",
     ]
 
