@@ -33,7 +33,8 @@ OBJECTS: dict[type[BaseModel], str | None] = {
     model.RateLimitPlan: "rate-limit quotas", model.KvSharePlan: "KV shares", model.BoundaryPlan: "boundaries",
     model.DatabaseConnectionPlan: "database connections", model.MountPlan: "mounts",
     model.AuditPlan: "audit devices", model.LogRoutingPlan: "log routings", model.AgentCaPlan: "agent CAs",
-    model.CertificatePlan: "CA certificates",
+    model.CertificatePlan: "CA certificates", model.VaultServerPlan: None, model.DeployPlan: None,
+    model.ExpectedMountPlan: None,
     model.VaultPlan: None, model.EgressPlan: None, model.AgentPlan: None, model.PlatformPlan: None,
     model.IdentityPlan: None,
 }
