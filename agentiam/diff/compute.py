@@ -24,7 +24,8 @@ from typing import Any
 
 from agentiam.diff import platform, risk, toolchange
 from agentiam.diff.gitsource import GitError, GitRepo, GitTree, Snapshot, project_prefix, stack_of
-from agentiam.diff.model import AgentDiff, Change, DiffReport, Direction, EntryChange, EnvironmentDiff, RiskLabel
+from agentiam.diff.model import (AgentDiff, Change, DiffReport, Direction, EntryChange, EnvironmentDiff, Op, RiskLabel,
+                                  System)
 from agentiam.environment.load import parse_environments
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.errors import ConfigError, SpecError
@@ -386,7 +387,7 @@ def _aws_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context
         labels = risk.action_risks(concrete, reached, _widest(resources))
         labels.append(risk.wildcard_action(action, len(concrete)))
         labels.extend(_resource_risks(resources, old_levels, ctx, levels))
-        changes.append(Change("aws", "added", action, Direction.WIDER, access_level=", ".join(levels),
+        changes.append(Change(System.AWS, Op.ADDED, action, Direction.WIDER, access_level=", ".join(levels),
                               resources=tuple(sorted(resources)), risks=_unique(labels),
                               expands_to=tuple(i.name for i in concrete) if action != _name(concrete) else (),
                               **ctx.head.aws(action)))
@@ -395,11 +396,11 @@ def _aws_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context
         levels = risk.ordered_levels(catalogue.access_levels(action))
         wider = sorted(a for a, rs in new.values() if resources <= rs and _subsumes(a, action))
         if wider:  # `s3:GetObject` replaced by `s3:Get*` on the same resources: not a removal of power
-            changes.append(Change("aws", "subsumed", action, Direction.NEUTRAL, after=", ".join(wider),
+            changes.append(Change(System.AWS, Op.SUBSUMED, action, Direction.NEUTRAL, after=", ".join(wider),
                                   access_level=", ".join(levels), resources=tuple(sorted(resources)),
                                   **ctx.base.aws(action)))
             continue
-        changes.append(Change("aws", "removed", action, Direction.NARROWER, access_level=", ".join(levels),
+        changes.append(Change(System.AWS, Op.REMOVED, action, Direction.NARROWER, access_level=", ".join(levels),
                               resources=tuple(sorted(resources)), **ctx.base.aws(action)))
     for key in sorted(set(old) & set(new)):
         action, old_resources = old[key]
@@ -436,22 +437,22 @@ def _resource_changes(action: str, old: set[str], new: set[str], old_levels: Map
         labels.extend(risk.action_risks(concrete, reached, breadth(resource)))
         if covered:
             paired.update(covered)
-            changes.append(Change("aws", "widened", action, Direction.WIDER, before=", ".join(covered),
+            changes.append(Change(System.AWS, Op.WIDENED, action, Direction.WIDER, before=", ".join(covered),
                                   after=resource, access_level=", ".join(levels), resources=(resource,),
                                   risks=_unique(labels), **ctx.head.resource(action, resource)))
             continue
         wider = [r for r in removed if _covers(r, resource)]
         if wider:
             paired.update(wider)
-            changes.append(Change("aws", "narrowed", action, Direction.NARROWER, before=", ".join(wider),
+            changes.append(Change(System.AWS, Op.NARROWED, action, Direction.NARROWER, before=", ".join(wider),
                                   after=resource, access_level=", ".join(levels), resources=(resource,),
                                   **ctx.head.resource(action, resource)))
             continue
-        changes.append(Change("aws", "added", action, Direction.WIDER, access_level=", ".join(levels),
+        changes.append(Change(System.AWS, Op.ADDED, action, Direction.WIDER, access_level=", ".join(levels),
                               resources=(resource,), risks=_unique(labels), **ctx.head.resource(action, resource)))
     for resource in removed:
         if resource not in paired:
-            changes.append(Change("aws", "removed", action, Direction.NARROWER, access_level=", ".join(levels),
+            changes.append(Change(System.AWS, Op.REMOVED, action, Direction.NARROWER, access_level=", ".join(levels),
                                   resources=(resource,), **ctx.base.resource(action, resource)))
     return changes
 
@@ -474,17 +475,17 @@ def _vault_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
         where = ctx.head.kv(path) if now else ctx.base.kv(path)
         if not was:
             labels = [risk.cross_environment(path, ctx.environment, ctx.accounts)]
-            changes.append(Change("vault", "added", path, Direction.WIDER, after=_caps(now),
+            changes.append(Change(System.VAULT, Op.ADDED, path, Direction.WIDER, after=_caps(now),
                                   risks=_unique(labels), **where))
         elif not now:
-            changes.append(Change("vault", "removed", path, Direction.NARROWER, before=_caps(was), **where))
+            changes.append(Change(System.VAULT, Op.REMOVED, path, Direction.NARROWER, before=_caps(was), **where))
         else:
             gained = now - was
             top_was = max(_CAPABILITY_RANK.get(c, 0) for c in was)
             labels = [risk.ACCESS_ESCALATION.label("medium", f"{_caps(was)} -> {_caps(now)} on {path}")
                       if any(_CAPABILITY_RANK.get(c, 0) > top_was for c in gained) else None]
             direction = Direction.WIDER if gained else Direction.NARROWER
-            changes.append(Change("vault", "widened" if gained else "narrowed", path, direction,
+            changes.append(Change(System.VAULT, Op.WIDENED if gained else Op.NARROWED, path, direction,
                                   before=_caps(was), after=_caps(now), risks=_unique(labels), **where))
     return changes
 
@@ -506,7 +507,7 @@ def _login_policy_changes(before: AgentPlan | None, after: AgentPlan | None) -> 
             gained = now - was
             labels = [risk.ACCESS_ESCALATION.label("medium", f"the {label} gains {_caps(gained)} on {path}")
                       if gained else None]
-            changes.append(Change("vault", "widened" if gained else "narrowed", f"{label}: {path}",
+            changes.append(Change(System.VAULT, Op.WIDENED if gained else Op.NARROWED, f"{label}: {path}",
                                   Direction.WIDER if gained else Direction.NARROWER, before=_caps(was) or None,
                                   after=_caps(now) or None, risks=_unique(labels)))
     return changes
@@ -520,14 +521,14 @@ def _token_role_changes(before: AgentPlan | None, after: AgentPlan | None) -> li
     was, now = before.vault.token_role, after.vault.token_role
     changes: list[Change] = []
     for policy in sorted(set(now.allowed_policies) - set(was.allowed_policies)):
-        changes.append(Change("vault", "added", f"token role {now.name} allowed policy {policy}", Direction.WIDER,
+        changes.append(Change(System.VAULT, Op.ADDED, f"token role {now.name} allowed policy {policy}", Direction.WIDER,
                               after=policy, risks=(risk.TRUST_CHANGED.label(
                                   "high", f"the agent's login may mint tokens carrying policy {policy}"),)))
     for policy in sorted(set(was.allowed_policies) - set(now.allowed_policies)):
-        changes.append(Change("vault", "removed", f"token role {now.name} allowed policy {policy}",
+        changes.append(Change(System.VAULT, Op.REMOVED, f"token role {now.name} allowed policy {policy}",
                               Direction.NARROWER, before=policy))
     if was.entity_alias != now.entity_alias:
-        changes.append(Change("vault", "changed", f"token role {now.name} entity alias", Direction.WIDER,
+        changes.append(Change(System.VAULT, Op.CHANGED, f"token role {now.name} entity alias", Direction.WIDER,
                               before=was.entity_alias, after=now.entity_alias, risks=(risk.TRUST_CHANGED.label(
                                   "high", f"working tokens carry the identity of alias {now.entity_alias}: audit "
                                           "lines and the kill switch follow it"),)))
@@ -548,12 +549,12 @@ def _share_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
             continue
         subject = f"{path} shared with {agent}"
         if now is not None and (was is None or set(now) - set(was)):
-            changes.append(Change("vault", "shared", subject, Direction.WIDER, before=_caps(was or []),
+            changes.append(Change(System.VAULT, Op.SHARED, subject, Direction.WIDER, before=_caps(was or []),
                                   after=_caps(now), risks=(risk.RESOURCE_EXPOSURE.label(
                                       "high", f"{agent} may be granted {_caps(now)} on this agent's secret"),),
                                   **where))
         else:
-            changes.append(Change("vault", "unshared" if now is None else "narrowed", subject, Direction.NARROWER,
+            changes.append(Change(System.VAULT, Op.UNSHARED if now is None else Op.NARROWED, subject, Direction.NARROWER,
                                   before=_caps(was or []), after=_caps(now) if now else None,
                                   **ctx.base.at(("permissions", "kv_shares"))))
     return changes
@@ -584,17 +585,17 @@ def _database_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
             if database in old_databases:  # the same grant now reaches another schema
                 labels.append(risk.DATABASE_SCOPE.label("high", f"the {database} grant now reaches schema {schema} "
                                                                 f"({now}), as does every agent granted {database}"))
-            changes.append(Change("database", "added", subject, Direction.WIDER, after=now, risks=_unique(labels),
+            changes.append(Change(System.DATABASE, Op.ADDED, subject, Direction.WIDER, after=now, risks=_unique(labels),
                                   **ctx.head.database(database)))
         elif now is None:
-            changes.append(Change("database", "removed", subject, Direction.NARROWER, before=was,
+            changes.append(Change(System.DATABASE, Op.REMOVED, subject, Direction.NARROWER, before=was,
                                   **ctx.base.database(database)))
         elif now == "write":
             label = risk.ACCESS_ESCALATION.label("medium", f"read -> write on {subject}")
-            changes.append(Change("database", "widened", subject, Direction.WIDER, before=was, after=now,
+            changes.append(Change(System.DATABASE, Op.WIDENED, subject, Direction.WIDER, before=was, after=now,
                                   risks=(label,), **ctx.head.database(database)))
         else:
-            changes.append(Change("database", "narrowed", subject, Direction.NARROWER, before=was, after=now,
+            changes.append(Change(System.DATABASE, Op.NARROWED, subject, Direction.NARROWER, before=was, after=now,
                                   **ctx.head.database(database)))
     return changes
 
@@ -630,12 +631,12 @@ def _lifetime_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Co
             continue
         label = risk.longer_lifetime(name, was, now, format_duration(was), format_duration(now))
         where = ctx.head.credential(spec_field) if spec_field else {}
-        changes.append(Change("lifetime", "widened" if now > was else "narrowed", name,
+        changes.append(Change(System.LIFETIME, Op.WIDENED if now > was else Op.NARROWED, name,
                               Direction.WIDER if now > was else Direction.NARROWER, before=format_duration(was),
                               after=format_duration(now), risks=_unique([label]), **where))
     uses_was, uses_now = before.vault.approle.secret_id_num_uses, after.vault.approle.secret_id_num_uses
     if uses_was != uses_now:
-        changes.append(Change("lifetime", "widened" if uses_now > uses_was else "narrowed", "secret_id_num_uses",
+        changes.append(Change(System.LIFETIME, Op.WIDENED if uses_now > uses_was else Op.NARROWED, "secret_id_num_uses",
                               Direction.WIDER if uses_now > uses_was else Direction.NARROWER, before=str(uses_was),
                               after=str(uses_now), **ctx.head.credential("secret_id_num_uses")))
     return changes
@@ -651,22 +652,22 @@ def _network_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Con
         e = new[key]
         labels = [risk.new_egress(e["host"], e["port"], e["purpose"]),
                   risk.cross_environment(e["host"], ctx.environment, ctx.accounts)]
-        changes.append(Change("network", "added", f"egress {key}", Direction.WIDER, after=e["purpose"],
+        changes.append(Change(System.NETWORK, Op.ADDED, f"egress {key}", Direction.WIDER, after=e["purpose"],
                               risks=_unique(labels), **ctx.head.network("egress", e["host"])))
     for key in sorted(set(old) & set(new)):
         if old[key]["purpose"] != new[key]["purpose"]:
-            changes.append(Change("network", "changed", f"egress {key} purpose", Direction.NEUTRAL,
+            changes.append(Change(System.NETWORK, Op.CHANGED, f"egress {key} purpose", Direction.NEUTRAL,
                                   before=old[key]["purpose"], after=new[key]["purpose"],
                                   **ctx.head.network("egress", new[key]["host"])))
     for key in sorted(set(old) - set(new)):
-        changes.append(Change("network", "removed", f"egress {key}", Direction.NARROWER, before=old[key]["purpose"],
+        changes.append(Change(System.NETWORK, Op.REMOVED, f"egress {key}", Direction.NARROWER, before=old[key]["purpose"],
                               **ctx.base.network("egress", old[key]["host"])))
     if before is not None and after is not None:
         was = _rate(before)
         now = _rate(after)
         if was != now:
             direction = Direction.WIDER if _per_second(now) > _per_second(was) else Direction.NARROWER
-            changes.append(Change("network", "widened" if direction is Direction.WIDER else "narrowed", "rate limit",
+            changes.append(Change(System.NETWORK, Op.WIDENED if direction is Direction.WIDER else Op.NARROWED, "rate limit",
                                   direction, before=_rate_text(was), after=_rate_text(now),
                                   **ctx.head.network("rate_limit")))
         changes.extend(_cidr_changes(before.vault.token_role.token_bound_cidrs,
@@ -695,7 +696,7 @@ def _cidr_changes(was: list[str], now: list[str], ctx: Context) -> list[Change]:
         return []
     wider = not now or (bool(was) and bool(set(now) - set(was)))
     where = ctx.head.at(("authentication", "bound_cidrs"))
-    return [Change("network", "widened" if wider else "narrowed", "login networks (bound_cidrs)",
+    return [Change(System.NETWORK, Op.WIDENED if wider else Op.NARROWED, "login networks (bound_cidrs)",
                    Direction.WIDER if wider else Direction.NARROWER, before=", ".join(sorted(was)) or "anywhere",
                    after=", ".join(sorted(now)) or "anywhere", **where)]
 
@@ -703,45 +704,45 @@ def _cidr_changes(was: list[str], now: list[str], ctx: Context) -> list[Change]:
 def _identity_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context) -> list[Change]:
     """Lifecycle, function class, owner and expiry."""
     if before is None and after is not None:
-        return [Change("agent", "added", after.agent, Direction.WIDER, after=after.status,
+        return [Change(System.AGENT, Op.ADDED, after.agent, Direction.WIDER, after=after.status,
                        **ctx.head.at(("name",)))]
     if after is None or before is None:
-        return [] if before is None else [Change("agent", "removed", before.agent, Direction.NARROWER,
+        return [] if before is None else [Change(System.AGENT, Op.REMOVED, before.agent, Direction.NARROWER,
                                                  before=before.status, **ctx.base.at(("name",)))]
     changes: list[Change] = []
     if before.status != after.status:
         wider = STATUS_ORDER.index(after.status) < STATUS_ORDER.index(before.status)  # loosest first
-        op = {"active": "reactivated", "suspended": "suspended", "revoked": "revoked"}[after.status]
+        op = {"active": Op.REACTIVATED, "suspended": Op.SUSPENDED, "revoked": Op.REVOKED}[after.status]
         labels = [risk.REACTIVATED.label("high", f"{before.status} -> active lifts the kill switch: every "
                             "permission of the spec is restored at once")] if after.status == "active" else []
-        changes.append(Change("agent", op, "status", Direction.WIDER if wider else Direction.NARROWER,
+        changes.append(Change(System.AGENT, op, "status", Direction.WIDER if wider else Direction.NARROWER,
                               before=before.status, after=after.status, risks=tuple(labels), **ctx.head.status()))
     if before.function != after.function:
         was_fenced = before.function in {c.value for c in NO_EXPORT_CLASSES}
         now_fenced = after.function in {c.value for c in NO_EXPORT_CLASSES}
         direction = (Direction.WIDER if was_fenced and not now_fenced else
                      Direction.NARROWER if now_fenced and not was_fenced else Direction.NEUTRAL)
-        changes.append(Change("function", "changed", "function class", direction, before=before.function,
+        changes.append(Change(System.FUNCTION, Op.CHANGED, "function class", direction, before=before.function,
                               after=after.function, **ctx.head.at(("function",))))
     for attr, label in (("owner_team", "owner team"), ("owner_sponsor", "sponsor"), ("owner_contact", "contact")):
         if getattr(before, attr) != getattr(after, attr):
-            changes.append(Change("owner", "changed", label, Direction.NEUTRAL, before=getattr(before, attr),
+            changes.append(Change(System.OWNER, Op.CHANGED, label, Direction.NEUTRAL, before=getattr(before, attr),
                                   after=getattr(after, attr), **ctx.head.at(("owner", attr.split("_", 1)[1]))))
     if before.expires != after.expires:
         later = after.expires > before.expires
         labels = [risk.LONGER_LIFETIME.label("low", f"identity valid until {after.expires}")] if later else []
-        changes.append(Change("owner", "extended" if later else "shortened", "expires",
+        changes.append(Change(System.OWNER, Op.EXTENDED if later else Op.SHORTENED, "expires",
                               Direction.WIDER if later else Direction.NARROWER, before=before.expires,
                               after=after.expires, risks=tuple(labels), **ctx.head.at(("expires",))))
     if before.description != after.description:
-        changes.append(Change("owner", "changed", "description", Direction.NEUTRAL, **ctx.head.at(("description",))))
+        changes.append(Change(System.OWNER, Op.CHANGED, "description", Direction.NEUTRAL, **ctx.head.at(("description",))))
     names = ctx.head.at(("authentication", "certificate_common_name"))
     if before.vault.cert.allowed_common_names != after.vault.cert.allowed_common_names:
-        changes.append(Change("owner", "changed", "certificate common name", Direction.NEUTRAL,
+        changes.append(Change(System.OWNER, Op.CHANGED, "certificate common name", Direction.NEUTRAL,
                               before=", ".join(before.vault.cert.allowed_common_names),
                               after=", ".join(after.vault.cert.allowed_common_names), **names))
     if before.source_file != after.source_file:
-        changes.append(Change("other", "moved", "spec file", Direction.NEUTRAL, before=before.source_file,
+        changes.append(Change(System.OTHER, Op.MOVED, "spec file", Direction.NEUTRAL, before=before.source_file,
                               after=after.source_file))
     return changes
 
@@ -772,18 +773,18 @@ def _trust_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
         was, now = old.get(sid, empty), new.get(sid, empty)
         gained, lost = now["principals"] - was["principals"], was["principals"] - now["principals"]
         if gained:
-            changes.append(Change("trust", "changed" if lost else "added", f"{sid} principal", Direction.WIDER,
+            changes.append(Change(System.TRUST, Op.CHANGED if lost else Op.ADDED, f"{sid} principal", Direction.WIDER,
                                   before=", ".join(sorted(lost)) or None, after=", ".join(sorted(gained)),
                                   risks=(risk.TRUST_CHANGED.label("high", f"{', '.join(sorted(gained))} may "
                                                    f"assume the role and so mint the agent's AWS credentials"),)))
         elif lost:
-            changes.append(Change("trust", "removed", f"{sid} principal", Direction.NARROWER,
+            changes.append(Change(System.TRUST, Op.REMOVED, f"{sid} principal", Direction.NARROWER,
                                   before=", ".join(sorted(lost))))
         for action in sorted(now["actions"] - was["actions"]):
-            changes.append(Change("trust", "added", f"{sid} action {action}", Direction.WIDER, risks=(
+            changes.append(Change(System.TRUST, Op.ADDED, f"{sid} action {action}", Direction.WIDER, risks=(
                 risk.TRUST_CHANGED.label("medium", f"trusted principals may now call {action}"),)))
         for action in sorted(was["actions"] - now["actions"]):
-            changes.append(Change("trust", "removed", f"{sid} action {action}", Direction.NARROWER))
+            changes.append(Change(System.TRUST, Op.REMOVED, f"{sid} action {action}", Direction.NARROWER))
         if sid not in old or sid not in new:
             continue  # a whole statement added or removed: its principals say it all
         for key in sorted(set(was["conditions"]) | set(now["conditions"])):
@@ -791,13 +792,13 @@ def _trust_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
             if a == b:
                 continue
             if b is None:  # a condition dropped lets the principal assume the role without meeting it
-                changes.append(Change("trust", "removed", f"{sid} condition {key}", Direction.WIDER, before=a,
+                changes.append(Change(System.TRUST, Op.REMOVED, f"{sid} condition {key}", Direction.WIDER, before=a,
                                       risks=(risk.TRUST_CHANGED.label("medium", f"condition {key} no longer "
                                                        "required to assume the role"),)))
             elif a is None:
-                changes.append(Change("trust", "added", f"{sid} condition {key}", Direction.NARROWER, after=b))
+                changes.append(Change(System.TRUST, Op.ADDED, f"{sid} condition {key}", Direction.NARROWER, after=b))
             else:
-                changes.append(Change("trust", "changed", f"{sid} condition {key}", Direction.WIDER, before=a,
+                changes.append(Change(System.TRUST, Op.CHANGED, f"{sid} condition {key}", Direction.WIDER, before=a,
                                       after=b, risks=(risk.TRUST_CHANGED.label("medium", f"condition {key} "
                                                                 "now accepts another value"),)))
     return changes
@@ -825,7 +826,7 @@ def _other_changes(before: AgentPlan | None, after: AgentPlan | None) -> list[Ch
     if before is None or after is None:
         return []
     old, new = platform.flatten(before.model_dump(mode="json")), platform.flatten(after.model_dump(mode="json"))
-    return [Change("other", "changed", path, Direction.NEUTRAL, before=old.get(path), after=new.get(path))
+    return [Change(System.OTHER, Op.CHANGED, path, Direction.NEUTRAL, before=old.get(path), after=new.get(path))
             for path in sorted(set(old) | set(new))
             if old.get(path) != new.get(path) and not path.startswith(_DESCRIBED)]
 
@@ -942,7 +943,7 @@ def environment_diffs(repo: GitRepo, got: Collected, specs_prefix: str,
         files = sorted({f for f in before.get(name, (None, []))[1] + after.get(name, (None, []))[1]
                         if f in changed_stacks})
         if name not in after:
-            changes, compiled = [Change("environment", "removed", name, Direction.NARROWER)], "full"
+            changes, compiled = [Change(System.ENVIRONMENT, Op.REMOVED, name, Direction.NARROWER)], "full"
         elif name not in before:  # reviewed like a new agent plus its platform: every trust root is new
             cfg = after[name][0]
             changes = platform.new_environment_changes(cfg, platform_plan(list(got.head.by_agent.values()), cfg))
