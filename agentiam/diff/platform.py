@@ -100,7 +100,8 @@ def boundary_account_changes(function: str, added: Iterable[str], removed: Itera
     return ([Change(System.BOUNDARY, Op.ADDED, f"{function}: account {a}", Direction.WIDER,
                     risks=(risk.CROSS_ACCOUNT.label("high", f"every {function} agent's boundary now allows resources "
                                                             f"of account {a}"),)) for a in sorted(added)]
-            + [Change(System.BOUNDARY, Op.REMOVED, f"{function}: account {a}", Direction.NARROWER) for a in sorted(removed)])
+            + [Change(System.BOUNDARY, Op.REMOVED, f"{function}: account {a}", Direction.NARROWER)
+               for a in sorted(removed)])
 
 
 def boundary_existence(function: str, before: bool, after: bool) -> list[Change]:
@@ -158,7 +159,8 @@ def _host(url: str) -> str:
 
 def allowed_role_changes(database: str, added: Iterable[str], removed: Iterable[str]) -> list[Change]:
     """Vault database roles allowed to draw credentials on a connection."""
-    return ([Change(System.CONNECTION, Op.ADDED, f"{database}: allowed role {r}", Direction.WIDER) for r in sorted(added)]
+    return ([Change(System.CONNECTION, Op.ADDED, f"{database}: allowed role {r}", Direction.WIDER)
+             for r in sorted(added)]
             + [Change(System.CONNECTION, Op.REMOVED, f"{database}: allowed role {r}", Direction.NARROWER)
                for r in sorted(removed)])
 
@@ -366,7 +368,8 @@ def new_environment_changes(config: EnvironmentConfig, plan: PlatformPlan) -> li
                                                          "routing"),)),
         Change(System.TRUST, Op.ADDED, "trusted principal (aws_secrets_engine_principal_arn)", Direction.WIDER,
                after=config.aws_secrets_engine_principal_arn, risks=_principal_risks(config)),
-        Change(System.TRUST, Op.ADDED, f"agent CA ({AGENT_CA_FIELD})", Direction.WIDER, after=_ca_text(ca, ca.certificates),
+        Change(System.TRUST, Op.ADDED, f"agent CA ({AGENT_CA_FIELD})", Direction.WIDER,
+               after=_ca_text(ca, ca.certificates),
                risks=(risk.TRUST_CHANGED.label("high", "certificates this CA signs log agents in (first "
                                                        "factor)"),)),
         Change(System.AUDIT, Op.ADDED, "audit device", Direction.NEUTRAL,
@@ -405,7 +408,8 @@ def _guardrail_changes(old: EnvironmentConfig, new: EnvironmentConfig) -> list[C
                               risks=(risk.GUARDRAIL_LOOSENED.label("medium", f"other environments' agents may "
                                                                              f"name {domain} as egress"),)))
     for domain in sorted(set(now.internal_domains) - set(was.internal_domains)):
-        changes.append(Change(System.ENVIRONMENT, Op.ADDED, f"guardrails.internal_domains {domain}", Direction.NARROWER))
+        changes.append(Change(System.ENVIRONMENT, Op.ADDED, f"guardrails.internal_domains {domain}",
+                              Direction.NARROWER))
     return changes
 
 
@@ -444,7 +448,8 @@ def flatten(value: Any, prefix: str = "") -> dict[str, str]:
 def _other_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
     """Platform fields no handler describes (names derived from the environment, tags): still shown."""
     a, b = flatten(old.model_dump(mode="json")), flatten(new.model_dump(mode="json"))
-    return [Change(System.OTHER, Op.CHANGED, f"platform.{path}", Direction.NEUTRAL, before=a.get(path), after=b.get(path))
+    return [Change(System.OTHER, Op.CHANGED, f"platform.{path}", Direction.NEUTRAL, before=a.get(path),
+                   after=b.get(path))
             for path in sorted(set(a) | set(b)) if a.get(path) != b.get(path) and not path.startswith(_DESCRIBED)]
 
 

@@ -243,7 +243,8 @@ def compare(base: Mapping[str, Any], head: Mapping[str, Any], label: RiskLabel) 
 
     def change(op: Op, subject: str, field: str = "", before: str | None = None,
                after: str | None = None) -> Change:
-        return Change(System.CODE, op, subject, Direction.WIDER, before=before, after=after, risks=(label,), field=field)
+        return Change(System.CODE, op, subject, Direction.WIDER, before=before, after=after, risks=(label,),
+                      field=field)
 
     changes = []
     if base["error"] != head["error"]:
