@@ -22,7 +22,7 @@ from agentiam.diff.model import AgentDiff, Change, DiffReport, Direction, Enviro
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding
 from agentiam.iam import catalogue
-from agentiam.plan.build import platform_plan
+from agentiam.plan.build import contribution, platform_plan
 from agentiam.plan.locate import Locator
 
 
@@ -127,7 +127,7 @@ def environment_diffs(repo: GitRepo, got: Collected, specs_prefix: str,
             env = after[name][0]
             changes, compiled = platform.agent_ca_changes(before[name][0], env), "incremental"
             files = _changed_references(before[name][0], env, root)
-            shares = [[c for c in (platform.contribution(side.specs[p], env) for p in sorted(changed)
+            shares = [[c for c in (contribution(side.specs[p], env) for p in sorted(changed)
                                    if p in side.specs) if c is not None] for side in (got.base, got.head)]
             if Counter(shares[0]) != Counter(shares[1]):
                 changes += platform.incremental_changes(env, shares[0], shares[1], rest)

@@ -28,9 +28,8 @@ from agentiam.diff.model import Change, Direction, Op, RiskLabel, System
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.inputs.references import Certificate, ReferencedFile
 from agentiam.iam import catalogue
-from agentiam.plan import names
 from agentiam.plan.boundary import ACCOUNTS_SID, CEILING_SID
-from agentiam.plan.build import declared_accounts
+from agentiam.plan.build import Contribution, contribution
 from agentiam.plan.model import BoundaryPlan, DatabaseConnectionPlan, MountPlan, PlatformPlan, RateLimitPlan
 from agentiam.iam.risk import boundary_denied_actions
 from agentiam.spec.types import format_duration
@@ -466,27 +465,6 @@ def platform_changes(before: EnvironmentSide, after: EnvironmentSide) -> list[Ch
 
 # --------------------------------------------------------------------------------------------------------
 # Incremental: the changed specs' contributions plus a look-up of the unchanged rest
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """What one spec adds to its environment's platform (agentiam.plan.build._platform reads exactly these)."""
-
-    function: str
-    actions: frozenset[str]
-    database_roles: frozenset[tuple[str, str]]  # (database, Vault role name)
-    accounts: frozenset[str] = frozenset()  # other accounts its statements declare (the class boundary allows them)
-
-
-def contribution(loaded: LoadedSpec, env: EnvironmentConfig) -> Contribution | None:
-    """The spec's share of `env`'s platform; None if the spec is not deployed there (selection is irrelevant)."""
-    spec = loaded.spec
-    if env.name not in spec.environments:
-        return None
-    roles = frozenset((g.database, names.database_role_name(spec.name, env.name, g.database, g.access.value))
-                      for g in spec.permissions.databases if g.database in env.databases)
-    return Contribution(spec.function.value, frozenset(a for g in spec.permissions.aws for a in g.actions), roles,
-                        frozenset(declared_accounts(spec)))
 
 
 @dataclass
