@@ -23,7 +23,11 @@ from agentiam.iam.arn import Breadth, breadth
 from agentiam.plan.boundary import NO_EXPORT_CLASSES
 from agentiam.plan.build import RESOURCE_ACCOUNT_KEY
 from agentiam.plan.locate import Locator
-from agentiam.plan.model import AgentPlan
+from agentiam.plan import coverage
+from agentiam.plan.coverage import derived, each, handled, other
+from agentiam.plan.model import (AgentPlan, AppRolePlan, AwsRolePlan, AwsSecretRolePlan, CertRolePlan,
+                                 DatabaseRolePlan, EgressPlan, EntityPlan, KvSharePlan, RateLimitPlan, TokenRolePlan,
+                                 VaultPlan)
 from agentiam.spec.model import STATUS_ORDER
 from agentiam.spec.types import format_duration
 
@@ -522,21 +526,80 @@ def _trust_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Conte
     return changes
 
 
-# Plan fields the handlers above describe, or derive from what they describe (digest, tags, names; the AppRole and
-# token role CIDRs come from one spec field, `authentication.bound_cidrs`). Anything else shows as "other".
-_DESCRIBED = ("agent", "environment", "identity_name", "status", "function", "description", "owner_team",
-              "owner_sponsor", "owner_contact", "expires", "source_file", "spec_digest", "tags",
-              "aws.inline_policy", "aws.trust_policy", "aws.max_session_duration", "aws.kill_switch_policy",
-              "aws.boundary_policy",
-              "vault.policy_rules", "vault.policy_hcl", "vault.login_policy_rules", "vault.login_policy_hcl",
-              "vault.mint_policy_rules", "vault.mint_policy_hcl", "vault.mint_policy_name",
-              "vault.approle.token_ttl", "vault.approle.token_max_ttl", "vault.approle.token_explicit_max_ttl",
-              "vault.approle.token_policies", "vault.approle.secret_id", "vault.approle.token_bound_cidrs",
-              "vault.token_role.name", "vault.token_role.token_period", "vault.token_role.token_explicit_max_ttl",
-              "vault.token_role.token_bound_cidrs", "vault.token_role.allowed_policies",
-              "vault.token_role.entity_alias",
-              "vault.cert.allowed_common_names", "vault.cert.token_bound_cidrs", "vault.entity", "vault.database_roles",
-              "vault.aws_secret_role", "vault.rate_limit", "vault.kv_shares", "egress")
+NAMES = "names agentiam derives from the environment and the agent's name"
+FIXED = "fixed by agentiam, the same for every agent"
+CIDRS = "authentication.bound_cidrs, described once on the token role (_cidr_changes)"
+NESTED = "a nested plan object: its fields are declared one by one"
+# What the handlers above do with each field of the agent's plan entry. Fields declared `other` are shown as an
+# `other` change with their path; everything else a handler describes, or follows from what one describes.
+COVERAGE = coverage.Coverage("diff (agent)", AgentPlan, {
+    AgentPlan: {
+        **each("status function description owner_team owner_sponsor owner_contact expires source_file",
+               handled("_identity_changes")),
+        **each("agent environment", derived("the key of the entry compared (an agent added or removed)")),
+        "identity_name": derived(NAMES),
+        "spec_digest": derived("the spec's digest: changes with any field the handlers describe"),
+        "tags": derived("from the agent, environment, owner and function"),
+        **each("aws vault egress", handled(NESTED))},
+    AwsRolePlan: {
+        **each("role_name role_path role_arn", other(NAMES)),
+        "max_session_duration": derived("credentials.aws_session_ttl: described as aws_session_ttl"),
+        "trust_policy": handled("_trust_changes, by Sid"),
+        "inline_policy": handled("_aws_changes, by action and resource"),
+        **each("inline_policy_name kill_switch_policy_name", derived(FIXED)),
+        **each("boundary_policy_name boundary_policy_arn", derived("from the function class (_identity_changes)")),
+        "kill_switch_policy": derived("present exactly while the status is not active (_identity_changes)")},
+    VaultPlan: {
+        **each("policy_name login_policy_name", other(NAMES)),
+        "mint_policy_name": derived(NAMES),
+        "policy_rules": handled("_vault_changes, path by path"),
+        **each("login_policy_rules mint_policy_rules", handled("_login_policy_changes, path by path")),
+        **each("policy_hcl login_policy_hcl mint_policy_hcl", derived("the rules as HCL")),
+        **each("approle token_role cert entity aws_secret_role rate_limit", handled(NESTED)),
+        "database_roles": handled("_database_changes by (database, schema); _lifetime_changes"),
+        "kv_shares": handled("_share_changes, by (path, agent)")},
+    AppRolePlan: {
+        **each("mount role_name", other(NAMES)),
+        "token_policies": derived("the mint policy (mint_policy_name)"),
+        **each("token_ttl token_max_ttl token_explicit_max_ttl", handled("_lifetime_changes: mint token ttl")),
+        **each("token_num_uses token_type token_no_default_policy bind_secret_id", other(FIXED)),
+        **each("secret_id_ttl secret_id_num_uses", handled("_lifetime_changes")),
+        **each("secret_id_bound_cidrs token_bound_cidrs", derived(CIDRS))},
+    TokenRolePlan: {
+        "name": derived(NAMES),
+        **each("allowed_policies entity_alias", handled("_token_role_changes")),
+        **each("orphan renewable token_type token_no_default_policy", other(FIXED)),
+        **each("token_period token_explicit_max_ttl", handled("_lifetime_changes: token_ttl, token_max_ttl")),
+        "token_bound_cidrs": handled("_cidr_changes: login networks")},
+    CertRolePlan: {
+        **each("mount role_name", other(NAMES)),
+        "allowed_common_names": handled("_identity_changes: certificate common name"),
+        **each("token_policies token_ttl token_max_ttl token_explicit_max_ttl token_type token_no_default_policy "
+               "token_num_uses", other(FIXED)),
+        "token_bound_cidrs": derived(CIDRS)},
+    EntityPlan: {
+        **each("name approle_alias_mount cert_alias_mount token_alias_mount token_alias_name", derived(NAMES)),
+        "disabled": derived("from the status (_identity_changes)"),
+        "metadata": derived("from the owner and function (_identity_changes)"),
+        "cert_alias_name": derived("the certificate common name (_identity_changes)")},
+    DatabaseRolePlan: {
+        **each("mount name", derived(NAMES)),
+        **each("database access schemas", handled("_database_changes")),
+        **each("privileges creation_statements revocation_statements", derived("from the access and schemas")),
+        **each("default_ttl max_ttl", handled("_lifetime_changes"))},
+    AwsSecretRolePlan: {
+        **each("mount name", derived(NAMES)),
+        **each("credential_type role_arns", derived("the agent's own role, assumed: the same for every agent")),
+        "max_sts_ttl": handled("_lifetime_changes: aws_session_ttl"),
+        "default_sts_ttl": derived("equal to max_sts_ttl: both are credentials.aws_session_ttl"),
+        "session_tags": derived("from the agent's tags, when the server sends them (platform.vault_server)")},
+    RateLimitPlan: {coverage.EVERY_FIELD: derived("from network.rate_limit: described as the rate limit")},
+    KvSharePlan: {coverage.EVERY_FIELD: handled("_share_changes")},
+    EgressPlan: {
+        "endpoints": handled("_network_changes: egress by host:port"),
+        **each("rate_limit_requests rate_limit_interval", handled("_network_changes: rate limit"))},
+})
+_DESCRIBED, _DESCRIBED_OBJECTS = coverage.paths_of(COVERAGE, {coverage.Kind.HANDLED, coverage.Kind.DERIVED})
 
 
 def _other_changes(before: AgentPlan | None, after: AgentPlan | None) -> list[Change]:
@@ -546,7 +609,8 @@ def _other_changes(before: AgentPlan | None, after: AgentPlan | None) -> list[Ch
     old, new = platform.flatten(before.model_dump(mode="json")), platform.flatten(after.model_dump(mode="json"))
     return [Change(System.OTHER, Op.CHANGED, path, Direction.NEUTRAL, before=old.get(path), after=new.get(path))
             for path in sorted(set(old) | set(new))
-            if old.get(path) != new.get(path) and not path.startswith(_DESCRIBED)]
+            if old.get(path) != new.get(path) and not path.startswith(_DESCRIBED)
+            and path not in _DESCRIBED_OBJECTS]
 
 
 def describe(entry: EntryChange, ctx: Context) -> list[Change]:

@@ -30,7 +30,11 @@ from agentiam.inputs.references import Certificate, ReferencedFile
 from agentiam.iam import catalogue
 from agentiam.plan.boundary import ACCOUNTS_SID, CEILING_SID
 from agentiam.plan.build import Contribution, contribution
-from agentiam.plan.model import BoundaryPlan, DatabaseConnectionPlan, MountPlan, PlatformPlan, RateLimitPlan
+from agentiam.plan import coverage
+from agentiam.plan.coverage import derived, each, handled, other
+from agentiam.plan.model import (AgentCaPlan, AuditPlan, BoundaryPlan, CertificatePlan, DatabaseConnectionPlan,
+                                 ExpectedMountPlan, LogRoutingPlan, MountPlan, PlatformPlan, RateLimitPlan,
+                                 VaultServerPlan)
 from agentiam.iam.risk import boundary_denied_actions
 from agentiam.spec.types import format_duration
 from agentiam.spec.validate import LoadedSpec, load_spec_bytes
@@ -430,8 +434,45 @@ def _trust_and_account(old: EnvironmentConfig, new: EnvironmentConfig, old_platf
     return changes
 
 
-_DESCRIBED = ("mounts", "boundaries", "database_connections", "log_routing.retention_days", "agent_ca",
-              "log_routing.audit", *(f"log_routing.{f}" for f in _LOG_ROUTE_FIELDS))
+_NESTED = "a nested plan object: its fields are declared one by one"
+_NAMES = "names agentiam derives from the environment"
+# What the environment-wide handlers do with each platform field (see agentiam.plan.coverage); fields declared
+# `other` are shown as an `other` change with their path.
+COVERAGE = coverage.Coverage("diff (environment)", PlatformPlan, {
+    PlatformPlan: {
+        **each("vault_server agent_ca log_routing", handled(_NESTED)),
+        "aws_secrets_engine_principal_arn": other("also a trust change from the stack config (_trust_and_account)"),
+        "mounts": handled("_mount_changes, by path"),
+        "expected_mounts": other("the mounts the stack config says exist"),
+        "tags": other("tags on the environment-wide resources"),
+        "boundaries": handled("_boundary_changes, by function class"),
+        "database_connections": handled("_connection_changes, by name")},
+    VaultServerPlan: {coverage.EVERY_FIELD: other("the server the stack config names")},
+    ExpectedMountPlan: {coverage.EVERY_FIELD: other("part of expected_mounts")},
+    MountPlan: {
+        **each("kind type path", handled("_mount_changes: the mount's identity")),
+        **each("max_lease_ttl default_lease_ttl", handled("_mount_changes: lease ceilings")),
+        **each("user_lockout_disable login_rate_limit", handled("_mount_changes: login guards"))},
+    RateLimitPlan: {coverage.EVERY_FIELD: handled("_mount_changes: the login rate limit")},
+    AgentCaPlan: {coverage.EVERY_FIELD: handled("agent_ca_changes: file and certificates")},
+    CertificatePlan: {coverage.EVERY_FIELD: handled("agent_ca_changes, by fingerprint")},
+    BoundaryPlan: {
+        "function": handled("_boundary_changes: existence per class"),
+        "policy": handled("_boundary_changes: ceiling actions and accounts"),
+        **each("policy_name policy_path policy_arn", derived(_NAMES))},
+    DatabaseConnectionPlan: {
+        **each("name plugin connection_url username password_secret verify_connection allowed_roles",
+               handled("_connection_changes")),
+        "mount": derived("the stack config's database mount (a mount change)")},
+    LogRoutingPlan: {
+        "retention_days": handled("_logging_changes"),
+        **{name: handled(f"_logging_changes: {effect}") for name, effect in _LOG_ROUTE_FIELDS.items()},
+        "audit": handled(_NESTED),
+        **each("agent_role_pattern subscription_filter_name denied_metric_filter_name denied_metric_namespace "
+               "denied_metric_name denied_alarm_name denied_alarm_period denied_alarm_threshold", other(_NAMES))},
+    AuditPlan: {coverage.EVERY_FIELD: handled("_logging_changes: the audit device")},
+})
+_DESCRIBED, _DESCRIBED_OBJECTS = coverage.paths_of(COVERAGE, {coverage.Kind.HANDLED, coverage.Kind.DERIVED})
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, str]:
@@ -449,7 +490,8 @@ def _other_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
     a, b = flatten(old.model_dump(mode="json")), flatten(new.model_dump(mode="json"))
     return [Change(System.OTHER, Op.CHANGED, f"platform.{path}", Direction.NEUTRAL, before=a.get(path),
                    after=b.get(path))
-            for path in sorted(set(a) | set(b)) if a.get(path) != b.get(path) and not path.startswith(_DESCRIBED)]
+            for path in sorted(set(a) | set(b)) if a.get(path) != b.get(path) and not path.startswith(_DESCRIBED)
+            and path not in _DESCRIBED_OBJECTS]
 
 
 def platform_changes(before: EnvironmentSide, after: EnvironmentSide) -> list[Change]:
