@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from agentiam.plan import coverage, model
 from agentiam.plan.coverage import derived, each, handled, not_needed
-from agentiam.plan.build import RESOURCE_ACCOUNT_KEY
+from agentiam.plan.build import RESOURCE_ACCOUNT_KEY, plan_json
 from agentiam.plan.model import AgentPlan, IdentityPlan, PlatformPlan
 from agentiam.render.escape import Terminal
 from agentiam.render.text_layout import DEFAULT_WIDTH, atoms, table, words, wrap
@@ -350,6 +350,11 @@ def _summary(lines: _Lines, plan: IdentityPlan) -> None:
                  else Terminal("(created by another stack of the environment)")])
 
 
+def render_json(plan: IdentityPlan, width: int = DEFAULT_WIDTH) -> str:
+    """The complete plan as JSON (byte-identical for the same input); `width` is for the text's sake only."""
+    return plan_json(plan)
+
+
 def render_plan(plan: IdentityPlan, width: int = DEFAULT_WIDTH) -> str:
     """The whole plan of one stack as text, laid out to `width` columns (values are never cut)."""
     lines = _Lines(width)
@@ -371,3 +376,7 @@ def render_plan(plan: IdentityPlan, width: int = DEFAULT_WIDTH) -> str:
     lines.blank()
     _summary(lines, plan)
     return "\n".join(lines.lines) + "\n"
+
+
+# The formats of this module, by the name `--format` takes (agentiam.cli.common.format_option).
+FORMATS = {"text": render_plan, "json": render_json}
