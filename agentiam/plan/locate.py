@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from agentiam.plan.build import statement_sid
 from agentiam.plan.effective import fill
 from agentiam.spec.model import STATUS_ORDER, AgentSpec, Network
 from agentiam.spec.source import PathPart
@@ -65,6 +66,25 @@ def network_sources(spec: AgentSpec) -> Iterator[tuple[Path, Network, tuple[str,
         override = spec.overrides.get(env)
         if override is not None and override.network is not None:
             yield ("overrides", env, "network"), override.network, (env,)
+
+
+def statement_path(spec: AgentSpec | None, sid: str, action: str | None = None) -> Path:
+    """The AWS statement whose IAM Sid (`agentiam.plan.build.statement_sid`) is `sid`, at the action if it lists
+    it; the Sid alone when no statement has it (no spec, or agentiam's own)."""
+    index = next((i for i, g in enumerate(spec.permissions.aws) if statement_sid(g.sid) == sid), None) \
+        if spec is not None else None
+    if spec is None or index is None:
+        return ("permissions", "aws", sid)
+    actions = spec.permissions.aws[index].actions
+    return ("permissions", "aws", index, "actions", actions.index(action)) if action in actions \
+        else ("permissions", "aws", index)
+
+
+def database_path(spec: AgentSpec | None, database: str, access: str) -> Path:
+    """The database grant giving `access` to `database` (the database's name when no grant does)."""
+    index = next((i for i, g in enumerate(spec.permissions.databases)
+                  if g.database == database and g.access.value == access), None) if spec is not None else None
+    return ("permissions", "databases", index if index is not None else database)
 
 
 class Locator:
