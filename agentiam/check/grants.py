@@ -143,16 +143,10 @@ def agent_grants(entry: AgentPlan, loaded: LoadedSpec | None, env: EnvironmentCo
     for rules in (entry.vault.policy_rules, entry.vault.login_policy_rules, entry.vault.mint_policy_rules):
         for path, caps in rules.items():
             result.vault_rules[path] = sorted(set(caps) | set(result.vault_rules.get(path, [])))
-    policy = entry.aws.inline_policy or {}
-    statements = policy.get("Statement") or []
     spec = loaded.spec if loaded is not None else None
-    for statement in statements:
-        actions = statement.get("Action") or []
-        resources = statement.get("Resource") or []
-        actions = [actions] if isinstance(actions, str) else list(actions)
-        resources = [resources] if isinstance(resources, str) else list(resources)
+    for statement in entry.aws.statements():
+        sid, actions, resources = statement.sid, list(statement.actions), list(statement.resources)
         result.statements.append((actions, resources))
-        sid = statement.get("Sid", "")
         for action in actions:
             spec_path = statement_path(spec, sid, action)
             name, line, column = _located(loaded, spec_path)

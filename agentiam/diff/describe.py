@@ -21,7 +21,6 @@ from agentiam.findings import Finding
 from agentiam.iam import catalogue
 from agentiam.iam.arn import Breadth, breadth
 from agentiam.plan.boundary import NO_EXPORT_CLASSES
-from agentiam.plan.build import RESOURCE_ACCOUNT_KEY
 from agentiam.plan.locate import Locator
 from agentiam.plan import coverage
 from agentiam.plan.coverage import derived, each, handled, other
@@ -51,15 +50,13 @@ def _aws_grants(entry: AgentPlan | None) -> dict[str, tuple[str, set[str]]]:
     `arn:aws:s3:::drop/* (also in account 999999999999)`: the same ARN in another account is another grant.
     """
     grants: dict[str, tuple[str, set[str]]] = {}
-    policy = entry.aws.inline_policy if entry else None
     own = entry.aws.role_arn.split(":")[4] if entry else ""
-    for statement in (policy or {}).get("Statement", []):
-        accounts = statement.get("Condition", {}).get("StringEqualsIfExists", {}).get(RESOURCE_ACCOUNT_KEY, [own])
-        others = sorted(set(accounts) - {own})
+    for statement in entry.aws.statements() if entry else []:
+        others = sorted(set(statement.resource_accounts or (own,)) - {own})
         suffix = f" (also in account {', '.join(others)})" if others else ""
-        for action in statement["Action"]:
+        for action in statement.actions:
             _, resources = grants.setdefault(action.lower(), (action, set()))
-            resources.update(f"{r}{suffix}" for r in statement["Resource"])
+            resources.update(f"{r}{suffix}" for r in statement.resources)
     return grants
 
 

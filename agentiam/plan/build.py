@@ -10,6 +10,7 @@ from agentiam.environment import vault_server
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.plan import names
 from agentiam.plan.effective import EffectiveSpec, effective, fill
+from agentiam.plan.model import RESOURCE_ACCOUNT_KEY
 from agentiam.plan.model import (
     AgentCaPlan,
     AgentPlan,
@@ -87,7 +88,6 @@ def in_shard(agent: str, env: EnvironmentConfig) -> bool:
     return names.shard_of(agent, env.selection.shard_count) == env.selection.shard_index
 
 
-RESOURCE_ACCOUNT_KEY = "aws:ResourceAccount"
 
 
 def statement_accounts(grant: AwsStatement, env: EnvironmentConfig) -> list[str] | None:

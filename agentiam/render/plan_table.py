@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from agentiam.plan import coverage, model
 from agentiam.plan.coverage import derived, each, handled, not_needed
-from agentiam.plan.build import RESOURCE_ACCOUNT_KEY, plan_json
-from agentiam.plan.model import AgentPlan, IdentityPlan, PlatformPlan
+from agentiam.plan.build import plan_json
+from agentiam.plan.model import RESOURCE_ACCOUNT_KEY, AgentPlan, IamStatement, IdentityPlan, PlatformPlan
 from agentiam.render.escape import Terminal
 from agentiam.render.text_layout import DEFAULT_WIDTH, atoms, table, words, wrap
 from agentiam.spec.types import format_duration
@@ -183,15 +183,12 @@ class _Lines:
             self.lines += wrap(first, parts, self.width, VALUE + 2)
 
 
-def _aws_statement(lines: _Lines, statement: dict[str, Any], account_id: str) -> None:
-    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-    sublines = [[Terminal("{}:").format(statement["Sid"]), *atoms(actions)],
-                [Terminal("on"), *atoms(resources)]]
-    accounts = statement.get("Condition", {}).get("StringEqualsIfExists", {}).get(RESOURCE_ACCOUNT_KEY)
-    if accounts:
+def _aws_statement(lines: _Lines, statement: IamStatement, account_id: str) -> None:
+    sublines = [[Terminal("{}:").format(statement.sid), *atoms(statement.actions)],
+                [Terminal("on"), *atoms(statement.resources)]]
+    if statement.resource_accounts:
         listed = [Terminal("{} ({})").format(a, "this environment" if a == account_id else "declared other account")
-                  for a in (accounts if isinstance(accounts, list) else [accounts])]
+                  for a in statement.resource_accounts]
         sublines.append([Terminal("only in"), *atoms(listed), Terminal("(condition {})").format(RESOURCE_ACCOUNT_KEY)])
     lines.field("aws", *sublines)
 
@@ -229,7 +226,7 @@ def _agent(lines: _Lines, agent: AgentPlan, plan: IdentityPlan) -> None:
     if aws.kill_switch_policy is not None:
         lines.field("kill", [*words(Terminal("every action denied by")), Terminal.value(aws.kill_switch_policy_name),
                              Terminal("(status {})").format(agent.status)])
-    for statement in (aws.inline_policy or {}).get("Statement", []):
+    for statement in aws.statements():
         _aws_statement(lines, statement, plan.account_id)
     for db in vault.database_roles:
         lines.field("database", [*words(Terminal("{}: {} ({}) on schema(s)").format(
