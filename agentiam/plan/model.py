@@ -18,11 +18,11 @@ class _Plan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _listed(value: object) -> tuple[str, ...]:
+def _listed(value: Any) -> tuple[str, ...]:
     """An IAM policy element that may be one string or a list of them (`Action`, `Resource`, a condition value)."""
     if value is None:
         return ()
-    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)  # type: ignore[union-attr]
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
 
 
 @dataclass(frozen=True)
