@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from agentiam import project
-from agentiam.cli.common import exit_code, handle_user_errors, stacks_option, today_option
+from agentiam.cli.common import exit_code, format_option, handle_user_errors, stacks_option, today_option
 from agentiam.render import findings as render_findings
 
 
@@ -21,8 +21,8 @@ Examples:
   agentiam validate --today 2027-03-01       # what will have expired by then
 """)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
-              help="text for terminals, json for machines, sarif for code-scanning annotations on the spec lines.")
+@format_option(render_findings.FORMATS, "text",
+               help="text for terminals, json for machines, sarif for code-scanning annotations on the spec lines.")
 @today_option
 @stacks_option
 @handle_user_errors

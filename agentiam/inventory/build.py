@@ -31,7 +31,7 @@ from agentiam.inventory.model import (
     VaultGrant,
 )
 from agentiam.environment.load import project_root, read_stacks
-from agentiam.plan.build import RESOURCE_ACCOUNT_KEY, build_plan, selected
+from agentiam.plan.build import build_plan, selected
 from agentiam.plan.model import AgentPlan, IdentityPlan
 from agentiam.rules.identity import NOT_EXPIRED
 from agentiam.rules.registry import run_rules
@@ -45,14 +45,11 @@ TOLERATED = frozenset({NOT_EXPIRED.id})
 
 def _aws_grants(entry: AgentPlan) -> tuple[AwsGrant, ...]:
     grants = []
-    for statement in (entry.aws.inline_policy or {}).get("Statement", []):
-        actions = tuple(statement["Action"]) if isinstance(statement["Action"], list) else (statement["Action"],)
-        resources = tuple(statement["Resource"]) if isinstance(statement["Resource"], list) \
-            else (statement["Resource"],)
-        condition = statement.get("Condition", {}).get("StringEqualsIfExists", {}).get(RESOURCE_ACCOUNT_KEY, [])
-        grants.append(AwsGrant(sid=statement["Sid"], actions=actions, access_levels=access_levels(actions),
+    for statement in entry.aws.statements():
+        actions, resources = statement.actions, statement.resources
+        grants.append(AwsGrant(sid=statement.sid, actions=actions, access_levels=access_levels(actions),
                                resources=resources, reach=widest(resources).label,
-                               accounts=tuple(condition) if isinstance(condition, list) else (condition,)))
+                               accounts=statement.resource_accounts or ()))
     return tuple(grants)
 
 

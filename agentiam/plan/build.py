@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from collections.abc import Sequence
 
 from agentiam.environment import vault_server
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.plan import names
 from agentiam.plan.effective import EffectiveSpec, effective, fill
+from agentiam.plan.model import RESOURCE_ACCOUNT_KEY
 from agentiam.plan.model import (
     AgentCaPlan,
     AgentPlan,
@@ -78,10 +80,14 @@ def selected(spec: AgentSpec, env: EnvironmentConfig) -> bool:
     selection = env.selection
     if selection.teams is not None and spec.owner.team not in selection.teams:
         return False
-    return names.shard_of(spec.name, selection.shard_count) == selection.shard_index
+    return in_shard(spec.name, env)
 
 
-RESOURCE_ACCOUNT_KEY = "aws:ResourceAccount"
+def in_shard(agent: str, env: EnvironmentConfig) -> bool:
+    """Whether the agent falls in this stack's shard of its environment (every agent, when it is not sharded)."""
+    return names.shard_of(agent, env.selection.shard_count) == env.selection.shard_index
+
+
 
 
 def statement_accounts(grant: AwsStatement, env: EnvironmentConfig) -> list[str] | None:
@@ -358,17 +364,39 @@ def agent_ca_plan(env: EnvironmentConfig) -> AgentCaPlan:
                                                      not_after=c.not_after) for c in ca.certificates])
 
 
+@dataclass(frozen=True)
+class Contribution:
+    """What one spec adds to its environment's platform: `_platform` builds the boundaries and the connections'
+    allowed roles from these alone, and the diff's incremental path compares them (`agentiam.diff.platform`)."""
+
+    function: str
+    actions: frozenset[str]
+    database_roles: frozenset[tuple[str, str]]  # (database, Vault role name)
+    accounts: frozenset[str] = frozenset()  # other accounts its statements declare (the class boundary allows them)
+
+
+def contribution(loaded: LoadedSpec, env: EnvironmentConfig) -> Contribution | None:
+    """The spec's share of `env`'s platform; None if the spec is not deployed there (selection is irrelevant: the
+    platform serves every shard of the environment)."""
+    spec = loaded.spec
+    if env.name not in spec.environments:
+        return None
+    roles = frozenset((g.database, names.database_role_name(spec.name, env.name, g.database, g.access.value))
+                      for g in spec.permissions.databases if g.database in env.databases)
+    return Contribution(spec.function.value, frozenset(a for g in spec.permissions.aws for a in g.actions), roles,
+                        frozenset(declared_accounts(spec)))
+
+
 def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
     vault = env.vault
-    by_class: dict[FunctionClass, list[LoadedSpec]] = {}
-    for loaded in in_env:
-        by_class.setdefault(loaded.spec.function, []).append(loaded)
+    shares = [c for c in (contribution(loaded, env) for loaded in in_env) if c is not None]
+    by_class: dict[FunctionClass, list[Contribution]] = {}
+    for share in shares:
+        by_class.setdefault(FunctionClass(share.function), []).append(share)
     roles_by_database: dict[str, list[str]] = {name: [] for name in env.databases}
-    for loaded in in_env:
-        for grant in loaded.spec.permissions.databases:
-            if grant.database in roles_by_database:
-                roles_by_database[grant.database].append(
-                    names.database_role_name(loaded.spec.name, env.name, grant.database, grant.access.value))
+    for share in shares:
+        for database, role in share.database_roles:
+            roles_by_database[database].append(role)
     return PlatformPlan(
         vault_server=VaultServerPlan(
             flavor=vault.flavor, version=vault.version,
@@ -390,8 +418,8 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
                          ExpectedMountPlan(type="kv", path=vault.kv_mount, options={"version": "2"})],
         tags={"agentiam:environment": env.name, "managed-by": "agentiam"},
         agent_ca=agent_ca_plan(env),
-        boundaries=[boundary_plan(fc, (a for m in by_class[fc] for g in m.spec.permissions.aws for a in g.actions), env,
-                                  (a for m in by_class[fc] for a in declared_accounts(m.spec)))
+        boundaries=[boundary_plan(fc, (a for c in by_class[fc] for a in c.actions), env,
+                                  (a for c in by_class[fc] for a in c.accounts))
                     for fc in sorted(by_class, key=lambda f: f.value)],
         database_connections=[
             DatabaseConnectionPlan(mount=vault.database_mount, name=name, plugin=conn.plugin,

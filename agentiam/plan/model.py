@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -9,10 +10,43 @@ from pydantic import BaseModel, ConfigDict
 from agentiam.plan.vault_policy import self_service_rules
 
 PLAN_FORMAT = 1
+# The condition key limiting a statement's resources to named accounts (S3 ARNs name none; `cross_account`).
+RESOURCE_ACCOUNT_KEY = "aws:ResourceAccount"
 
 
 class _Plan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _listed(value: Any) -> tuple[str, ...]:
+    """An IAM policy element that may be one string or a list of them (`Action`, `Resource`, a condition value)."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+@dataclass(frozen=True)
+class IamStatement:
+    """One statement of an IAM policy of the plan, typed: every consumer reads statements through this, not by
+    parsing the policy document again (the document stays what IAM receives, byte for byte)."""
+
+    sid: str
+    effect: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    # `StringEqualsIfExists aws:ResourceAccount`: the accounts the resources must belong to; None when the ARNs say
+    resource_accounts: tuple[str, ...] | None
+
+    @classmethod
+    def of(cls, policy: dict[str, Any] | None) -> list[IamStatement]:
+        """The statements of a policy document (none for no policy)."""
+        statements = (policy or {}).get("Statement", [])
+        out = []
+        for statement in [statements] if isinstance(statements, dict) else statements:
+            accounts = statement.get("Condition", {}).get("StringEqualsIfExists", {}).get(RESOURCE_ACCOUNT_KEY)
+            out.append(cls(statement.get("Sid", ""), statement.get("Effect", ""), _listed(statement.get("Action")),
+                           _listed(statement.get("Resource")), None if accounts is None else _listed(accounts)))
+        return out
 
 
 class AwsRolePlan(_Plan):
@@ -29,6 +63,11 @@ class AwsRolePlan(_Plan):
     boundary_policy_arn: str
     kill_switch_policy_name: str
     kill_switch_policy: dict[str, Any] | None  # unconditional deny-all when the agent is not active
+
+    def statements(self) -> list[IamStatement]:
+        """The inline policy's statements, typed: what the agent is granted (none when the spec grants no AWS
+        action). `agentiam.plan.locate.statement_path` finds the spec line of each by its Sid."""
+        return IamStatement.of(self.inline_policy)
 
 
 class AppRolePlan(_Plan):

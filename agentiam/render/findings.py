@@ -22,15 +22,19 @@ def render_json(findings: list[Finding], files_checked: int) -> str:
                        "findings": [f.as_dict() for f in findings]}, indent=2) + "\n"
 
 
+def render_sarif(findings: list[Finding], files_checked: int) -> str:
+    from agentiam.render.sarif import render_sarif as sarif  # its rule metadata is loaded only when asked for
+
+    return sarif(findings)
+
+
+# The formats of this module, by the name `--format` takes (agentiam.cli.common.format_option).
+FORMATS = {"text": render_text, "json": render_json, "sarif": render_sarif}
+
+
 def render(fmt: str, findings: list[Finding], files_checked: int) -> str:
     """Dispatch on the output format name."""
-    if fmt == "json":
-        return render_json(findings, files_checked)
-    if fmt == "sarif":
-        from agentiam.render.sarif import render_sarif
-
-        return render_sarif(findings)
-    return render_text(findings, files_checked)
+    return FORMATS[fmt](findings, files_checked)
 
 
 def render_rules_markdown() -> str:

@@ -59,3 +59,6 @@ def render_csv(inventory: Inventory) -> str:
         writer.writerow([csv_cell(value) if isinstance(value, str) else value for value in
                          (cells[column] for column in COLUMNS)])
     return out.getvalue()
+
+
+FORMATS = {"csv": render_csv}  # by the name `--format` takes

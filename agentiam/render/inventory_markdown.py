@@ -99,3 +99,6 @@ def render_markdown(inventory: Inventory) -> str:
                           "<i>Inventory and drift</i>. AWS access levels and risk sets: IAM catalogue {}.</sub>")
                  .format(inventory.catalogue_version))
     return document(lines)
+
+
+FORMATS = {"markdown": render_markdown}  # by the name `--format` takes

@@ -117,3 +117,6 @@ def _render_text(inventory: Inventory, width: int | None) -> str:
     if not inventory.entries:
         lines.append(Terminal("no agent identity matches"))
     return out.getvalue() + "\n".join(lines) + "\n"
+
+
+FORMATS = {"text": render_text}  # by the name `--format` takes

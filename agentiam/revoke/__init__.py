@@ -36,7 +36,8 @@ from agentiam.environment.load import load_environment_names, project_root
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.errors import ServerError, UserError
 from agentiam.findings import Finding, Severity
-from agentiam.plan import names
+from agentiam.plan import coverage, model, names
+from agentiam.plan.coverage import EVERY_FIELD, derived, handled, not_needed
 from agentiam.plan.build import KILL_SWITCH_POLICY, agent_plan
 from agentiam.plan.model import AgentPlan
 from agentiam.project import SPEC_SUFFIXES, load_specs
@@ -171,6 +172,25 @@ DESTROY_SECRET_IDS = "destroy secret ids"
 REVOKE_LEASES = "revoke database leases"
 REVOKE_TOKENS = "revoke the agent's tokens"
 DENY_SESSIONS = "deny sessions issued before now"
+
+# What revocation does for each kind of plan object an agent holds (see agentiam.plan.coverage): every object that
+# issues a credential must be cut off by a step; tests/test_plan_coverage.py fails on an undeclared one.
+COVERAGE = coverage.Coverage("revoke", AgentPlan, {
+    AgentPlan: {EVERY_FIELD: handled("the revocation names the agent, environment, identity and spec file")},
+    model.AwsRolePlan: {EVERY_FIELD: handled(f"{DENY_SESSIONS}: the kill switch policy on the role")},
+    model.AwsSecretRolePlan: {EVERY_FIELD: derived(f"its STS sessions: {DENY_SESSIONS} (STS credentials cannot be "
+                                                   "revoked, only denied)")},
+    model.VaultPlan: {EVERY_FIELD: handled("its objects below; policies issue nothing themselves")},
+    model.AppRolePlan: {EVERY_FIELD: handled(DESTROY_SECRET_IDS)},
+    model.TokenRolePlan: {EVERY_FIELD: handled(f"{REVOKE_TOKENS}: every working token, by lease prefix")},
+    model.CertRolePlan: {EVERY_FIELD: handled(f"{DISABLE_ENTITY}: Vault refuses the tokens of a disabled entity, "
+                                              "the certificate login's too")},
+    model.EntityPlan: {EVERY_FIELD: handled(DISABLE_ENTITY)},
+    model.DatabaseRolePlan: {EVERY_FIELD: handled(f"{REVOKE_LEASES}: <mount>/creds/<role>/")},
+    model.RateLimitPlan: {EVERY_FIELD: not_needed("a quota: issues no credential")},
+    model.KvSharePlan: {EVERY_FIELD: not_needed("what other agents may be granted; their own tokens are theirs")},
+    model.EgressPlan: {EVERY_FIELD: not_needed("issues no credential: the network team's allow-list")},
+})
 
 
 def kill_switch_policy(cutoff: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from agentiam.findings import Finding, Severity
 from agentiam.plan.effective import effective
 from agentiam.rules.base import Rule, SpecContext
-from agentiam.rules.locate import credential_path, credential_values
+from agentiam.plan.locate import credential_path, credential_values
 from agentiam.spec.types import format_duration
 
 DAY = 86400

@@ -22,7 +22,7 @@ from agentiam.rules.actions import beyond, describe, spec_actions
 from agentiam.iam.arn import Arn, Breadth, template_breadth
 from agentiam.rules.aws_resources import account_owner
 from agentiam.rules.base import Rule, SpecContext
-from agentiam.rules.locate import network_sources
+from agentiam.plan.locate import network_sources
 from agentiam.spec.model import DatabaseAccess, FunctionClass
 
 # Scratch writes create or change objects; "Permissions management" (bucket policies, ACLs) would let an

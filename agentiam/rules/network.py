@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from agentiam.findings import Finding, Severity
 from agentiam.rules.base import Rule, SpecContext
-from agentiam.rules.locate import network_sources
+from agentiam.plan.locate import network_sources
 from agentiam.spec.types import format_duration
 
 
