@@ -1,5 +1,6 @@
-"""AGT038, AGT039: where an integration agent's traffic may go and how fast (limits from each environment's stack
-config, `guardrails`)."""
+"""AGT038, AGT039, AGT046: where an integration agent's traffic may go, how fast it may log in to Vault (limits from
+each environment's stack config, `guardrails`), and whether the environment's egress allow-list fits its
+Network Firewall rule group."""
 
 from __future__ import annotations
 
@@ -32,15 +33,15 @@ def _check_internal_domains(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
 
 def _check_rate_limit_bound(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
     for path, network, envs in network_sources(ctx.loaded.spec):
-        rate = network.rate_limit
+        rate = network.vault_login_rate
         if rate is None:
             continue
         per_second = rate.requests / rate.interval
         for env in envs:
             config = ctx.environments.get(env)
             if config is not None and per_second > config.guardrails.max_rate_per_second:
-                yield ctx.finding(rule, path + ("rate_limit",),
-                                  f"{rate.requests}/{format_duration(rate.interval)} is {per_second:g} requests per "
+                yield ctx.finding(rule, path + ("vault_login_rate",),
+                                  f"{rate.requests}/{format_duration(rate.interval)} is {per_second:g} logins per "
                                   f"second, above {env}'s guardrails.max_rate_per_second "
                                   f"{config.guardrails.max_rate_per_second:g}", at_key=True)
                 break
@@ -52,7 +53,7 @@ INTERNAL_DOMAINS = Rule(
     check=_check_internal_domains)
 
 RATE_LIMIT_BOUND = Rule(
-    id="AGT039", severity=Severity.ERROR, title="Rate limits within the environment's bound",
-    rationale="A rate limit of a million requests a second limits nothing; each environment sets the highest rate "
+    id="AGT039", severity=Severity.ERROR, title="Vault login quotas within the environment's bound",
+    rationale="A login quota of a million a second limits nothing; each environment sets the highest rate "
               "(`guardrails.max_rate_per_second`, default 100).",
     check=_check_rate_limit_bound)

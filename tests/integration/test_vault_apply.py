@@ -43,7 +43,7 @@ def _integration_spec(name: str) -> str:
                 - host: api.payments-partner.io
                   port: 443
                   purpose: push settled payouts
-              rate_limit:
+              vault_login_rate:
                 requests: 50
                 interval: 1m
             """)
