@@ -299,7 +299,7 @@ class Locator:
         return self.at(self._override("credentials", name) or ("credentials", name))
 
     def network(self, what: str, host: str | None = None) -> dict[str, Any]:
-        """`what` is `egress` or `rate_limit`; the environment's network override replaces the whole section."""
+        """`what` is `egress` or `vault_login_rate`; the environment's network override replaces the whole section."""
         base: tuple[PathPart, ...] = self._override("network", "") or ("network",)
         if self.spec is None:
             return {}
@@ -649,7 +649,9 @@ def _network_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Con
     changes: list[Change] = []
     for key in sorted(set(new) - set(old)):
         e = new[key]
-        labels = [risk.new_egress(e["host"], e["port"], e["purpose"]),
+        assert after is not None
+        labels = [risk.new_egress(e["host"], e["port"], e["purpose"], after.egress.enforcement,
+                                  after.egress.allow_list),
                   risk.cross_environment(e["host"], ctx.environment, ctx.accounts)]
         changes.append(Change("network", "added", f"egress {key}", Direction.WIDER, after=e["purpose"],
                               risks=_unique(labels), **ctx.head.network("egress", e["host"])))
@@ -666,19 +668,35 @@ def _network_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Con
         now = _rate(after)
         if was != now:
             direction = Direction.WIDER if _per_second(now) > _per_second(was) else Direction.NARROWER
-            changes.append(Change("network", "widened" if direction is Direction.WIDER else "narrowed", "rate limit",
-                                  direction, before=_rate_text(was), after=_rate_text(now),
-                                  **ctx.head.network("rate_limit")))
+            changes.append(Change("network", "widened" if direction is Direction.WIDER else "narrowed",
+                                  "Vault login rate", direction, before=_rate_text(was), after=_rate_text(now),
+                                  **ctx.head.network("vault_login_rate")))
+        changes.extend(_enforcement_changes(before, after))
         changes.extend(_cidr_changes(before.vault.token_role.token_bound_cidrs,
                                      after.vault.token_role.token_bound_cidrs, ctx))
     return changes
 
 
 def _rate(entry: AgentPlan) -> tuple[int, int] | None:
-    egress = entry.egress
-    if egress.rate_limit_requests is None or egress.rate_limit_interval is None:
-        return None
-    return (egress.rate_limit_requests, egress.rate_limit_interval)
+    """The agent's Vault login quota (requests, interval); None when it has none (suspended, or no quota)."""
+    quota = entry.vault.rate_limit
+    return None if quota is None else (int(quota.rate), quota.interval)
+
+
+def _enforcement_changes(before: AgentPlan, after: AgentPlan) -> list[Change]:
+    """What enforces the agent's egress (the environment's `egress` setting): losing the firewall makes every host
+    reachable, as far as agentiam is concerned; the agent's hosts are what the reviewer weighs."""
+    was, now = before.egress, after.egress
+    if (was.enforcement, was.allow_list) == (now.enforcement, now.allow_list) or not now.endpoints:
+        return []
+    lost = now.enforcement == "none"
+    hosts = ", ".join(e["host"] for e in now.endpoints)
+    return [Change("network", "changed", "egress enforcement", Direction.WIDER if lost else Direction.NARROWER,
+                   before=risk.enforcement_text(was.enforcement, was.allow_list),
+                   after=risk.enforcement_text(now.enforcement, now.allow_list),
+                   risks=(risk.NEW_EGRESS.label("medium", f"{hosts}: no longer enforced by a Network Firewall "
+                                                          "allow-list; the network team's own controls are all that "
+                                                          "remain"),) if lost else ())]
 
 
 def _per_second(rate: tuple[int, int] | None) -> float:

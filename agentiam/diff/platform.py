@@ -381,6 +381,9 @@ def new_environment_changes(config: EnvironmentConfig, plan: PlatformPlan) -> li
                                                 f"agent activity kept {log.retention_days} days (PCI DSS 10.5.1: "
                                                 "12 months)"),) if log.retention_days < 365 else ()),
     ]
+    egress = plan.egress_allow_list
+    changes.append(Change("network", "added", "egress allow-list enforcement", Direction.NEUTRAL,
+                          after=risk.enforcement_text(egress.enforcement, egress.rule_group_name)))
     changes += [Change("mount", "added", f"{m.kind} {m.type}", Direction.NEUTRAL,
                        after=f"{m.path} (max lease {format_duration(m.max_lease_ttl)})") for m in plan.mounts]
     changes += _connection_changes([], plan.database_connections)
@@ -427,8 +430,48 @@ def _trust_and_account(old: EnvironmentConfig, new: EnvironmentConfig, old_platf
     return changes
 
 
+# The allow-list's hosts are described per agent (each host an agent adds, labelled with what enforces it), the
+# same whichever path computes the diff; its settings come from the stack config and are described here.
+_EGRESS_PER_AGENT = ("egress_allow_list.hosts", "egress_allow_list.targets", "egress_allow_list.capacity_needed")
+_EGRESS_SETTINGS = ("enforcement", "capacity", "home_net", "rule_order")
 _DESCRIBED = ("mounts", "boundaries", "database_connections", "log_routing.retention_days", "agent_ca",
-              "log_routing.audit", *(f"log_routing.{f}" for f in _LOG_ROUTE_FIELDS))
+              "log_routing.audit", *(f"log_routing.{f}" for f in _LOG_ROUTE_FIELDS), *_EGRESS_PER_AGENT,
+              *(f"egress_allow_list.{f}" for f in _EGRESS_SETTINGS))
+
+
+def _egress_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
+    """The allow-list's enforcement and rule group settings (stack config `egress`)."""
+    was, now = old.egress_allow_list, new.egress_allow_list
+    changes: list[Change] = []
+    if was.enforcement != now.enforcement:
+        lost = now.enforcement == "none"
+        changes.append(Change("network", "changed", "egress allow-list enforcement",
+                              Direction.WIDER if lost else Direction.NARROWER,
+                              before=risk.enforcement_text(was.enforcement, was.rule_group_name),
+                              after=risk.enforcement_text(now.enforcement, now.rule_group_name),
+                              risks=(risk.NEW_EGRESS.label("medium", f"{len(now.hosts)} host(s) and every other "
+                                                                     "destination: agentiam no longer provisions the "
+                                                                     "allow-list rule group"),) if lost else ()))
+    if now.enforcement != "network-firewall":
+        return changes
+    if was.capacity != now.capacity:
+        changes.append(Change("network", "changed", "egress rule group capacity", Direction.NEUTRAL,
+                              before=str(was.capacity),
+                              after=f"{now.capacity}: replaces {now.rule_group_name} (capacity is fixed at "
+                                    "creation); the network team takes it out of the firewall policy first"))
+    dropped, added = sorted(set(was.home_net) - set(now.home_net)), sorted(set(now.home_net) - set(was.home_net))
+    if was.enforcement == now.enforcement and (dropped or added):
+        changes.append(Change("network", "changed", "egress rule group HOME_NET",
+                              Direction.WIDER if dropped else Direction.NARROWER,
+                              before=", ".join(was.home_net) or "the firewall's VPC",
+                              after=", ".join(now.home_net) or "the firewall's VPC",
+                              risks=(risk.NEW_EGRESS.label("medium", f"traffic from {', '.join(dropped)} is no longer "
+                                                                     "inspected by the allow-list"),) if dropped
+                              else ()))
+    if was.rule_order != now.rule_order:
+        changes.append(Change("network", "changed", "egress rule group rule order", Direction.NEUTRAL,
+                              before=was.rule_order, after=now.rule_order))
+    return changes
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, str]:
@@ -456,7 +499,7 @@ def platform_changes(before: EnvironmentSide, after: EnvironmentSide) -> list[Ch
             + _boundary_changes(old.boundaries, new.boundaries,
                                 {before.config.account_id, after.config.account_id})
             + _connection_changes(old.database_connections, new.database_connections) + _mount_changes(old, new)
-            + _logging_changes(old, new) + _other_changes(old, new))
+            + _logging_changes(old, new) + _egress_changes(old, new) + _other_changes(old, new))
 
 
 # --------------------------------------------------------------------------------------------------------

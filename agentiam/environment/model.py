@@ -202,6 +202,9 @@ class Egress(_Strict):
         1000, ge=4, le=RULE_GROUP_CAPACITY_MAX,
         description="Capacity of the rule group, fixed when it is created (a change replaces it): (hosts + 1) x 2 "
                     "are needed; a fleet needing more is refused (AGT046).", examples=[1000])
+    rule_order: Literal["DEFAULT_ACTION_ORDER", "STRICT_ORDER"] = Field(
+        "DEFAULT_ACTION_ORDER", description="The rule group's rule order; it must be the order of the firewall "
+        "policy that references it (AWS refuses a mismatch).", examples=["STRICT_ORDER"])
     home_net: list[Cidr] = Field(
         default_factory=list, description="CIDRs the agents' traffic comes from when they run outside the firewall's "
         "own VPC (the rule group's HOME_NET; left out: the firewall's VPC). Traffic from elsewhere is not inspected "

@@ -381,7 +381,7 @@ def egress_allow_list(in_env: Sequence[LoadedSpec], env: EnvironmentConfig) -> E
     return EgressAllowListPlan(
         enforcement=env.egress.enforcement, rule_group_name=names.egress_rule_group_name(env.name),
         capacity=env.egress.rule_group_capacity, capacity_needed=egress_capacity_needed(len(targets)),
-        target_types=list(EGRESS_TARGET_TYPES), home_net=list(env.egress.home_net),
+        target_types=list(EGRESS_TARGET_TYPES), rule_order=env.egress.rule_order, home_net=list(env.egress.home_net),
         hosts={host: sorted(agents) for host, agents in sorted(hosts.items())}, targets=targets)
 
 

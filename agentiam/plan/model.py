@@ -210,6 +210,7 @@ class EgressAllowListPlan(_Plan):
     capacity: int  # fixed when the rule group is created (docs/facts.md#aws-network-firewall)
     capacity_needed: int  # (targets + 1) x target types
     target_types: list[str]  # what the firewall matches the names in: TLS SNI, HTTP Host
+    rule_order: str  # DEFAULT_ACTION_ORDER or STRICT_ORDER: the firewall policy's
     home_net: list[str]  # where the inspected traffic comes from; empty: the firewall's own VPC
     hosts: dict[str, list[str]]  # host -> the active agents whose specs name it
     targets: list[str]  # the rule group's list: the hosts, or one name under `.invalid` when there is none
