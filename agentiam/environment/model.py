@@ -184,8 +184,8 @@ def _network(cidr: str) -> str:
     return cidr
 
 
-Cidr = Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$", max_length=18,
-                            description="An IPv4 network in CIDR form.", examples=["10.20.0.0/16"]),
+Cidr = Annotated[str, Field(pattern=r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$", max_length=18,
+                            description="An IPv4 network in CIDR form.", examples=["10.20.0.0/16"]), VISIBLE,
                  AfterValidator(_network)]
 
 

@@ -4,11 +4,15 @@ Network Firewall rule group."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
+from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
-from agentiam.rules.base import Rule, SpecContext
+from agentiam.plan.build import agents_in_environment, egress_allow_list
+from agentiam.plan.effective import effective
+from agentiam.rules.base import FleetRule, Rule, SpecContext
 from agentiam.rules.locate import network_sources
+from agentiam.spec.validate import LoadedSpec
 from agentiam.spec.types import format_duration
 
 
@@ -57,3 +61,31 @@ RATE_LIMIT_BOUND = Rule(
     rationale="A login quota of a million a second limits nothing; each environment sets the highest rate "
               "(`guardrails.max_rate_per_second`, default 100).",
     check=_check_rate_limit_bound)
+
+
+def _check_allow_list_capacity(rule: FleetRule, specs: list[LoadedSpec],
+                               environments: Mapping[str, EnvironmentConfig]) -> Iterator[Finding]:
+    for env_name, env in sorted(environments.items()):
+        if env.egress.enforcement != "network-firewall":
+            continue
+        in_env = agents_in_environment(specs, env_name)
+        allow_list = egress_allow_list(in_env, env)
+        if allow_list.capacity_needed <= allow_list.capacity:
+            continue
+        # Point at the spec that brings the most hosts here: the first place a reviewer can act.
+        def hosts(loaded: LoadedSpec) -> int:
+            return len({e.host for e in effective(loaded.spec, env_name).network.egress})
+        widest = max(in_env, key=lambda m: (hosts(m), m.file))
+        yield widest.document.finding(
+            rule.id, ("network", "egress"),
+            f"{env_name}'s egress allow-list needs capacity {allow_list.capacity_needed:,} for "
+            f"{len(allow_list.hosts)} host(s), above its rule group's egress.rule_group_capacity "
+            f"{allow_list.capacity:,} (fixed when the group is created); name fewer hosts, or raise the capacity in "
+            "the stack config, which replaces the group (docs/egress.md)", rule.severity)
+
+
+ALLOW_LIST_CAPACITY = FleetRule(
+    id="AGT046", severity=Severity.ERROR, title="The egress allow-list fits its Network Firewall rule group",
+    rationale="A rule group's capacity is fixed when it is created and AWS refuses a list beyond it: find out in "
+              "review, not when `pulumi up` fails half-way (docs/facts.md#aws-network-firewall).",
+    check=_check_allow_list_capacity)

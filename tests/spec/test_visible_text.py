@@ -107,6 +107,11 @@ STACK = (REPO / "stacks" / "Pulumi.dev.yaml").read_text(encoding="utf-8") + """\
       shard_count: 1
       shard_index: 0
       shared_resources: true
+    egress:
+      enforcement: network-firewall
+      rule_group_capacity: 100
+      rule_order: STRICT_ORDER
+      home_net: [10.20.0.0/16]
 """
 
 INVISIBLE = {
