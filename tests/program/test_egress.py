@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
 
 from agentiam.plan.build import NO_EGRESS_TARGET
+from tests.aws_apply import ApplyError, rule_group_request
 from tests.program.conftest import stack_run
 from tests.program.fleet import write_fleet
 from tests.pulumi_capture import PROJECT_DIR, capture_stack
@@ -93,3 +96,31 @@ def test_an_environment_without_egress_keeps_a_group_that_allows_nothing(tmp_pat
     assert group.inputs["ruleGroup"]["rulesSource"]["rulesSourceList"]["targets"] == [NO_EGRESS_TARGET]
     assert NO_EGRESS_TARGET.endswith(".invalid")  # RFC 6761: never resolves, never registered
     assert capture.outputs["egress_allow_list"]["hosts"] == {}
+
+
+def test_the_captured_rule_group_is_a_create_rule_group_request_aws_accepts() -> None:
+    (group,) = stack_run("prod").capture.of_type(RULE_GROUP)
+    request = rule_group_request(group)
+    assert request["RuleGroup"] == {
+        "RulesSource": {"RulesSourceList": {"Targets": ["api.stripe.com"], "TargetTypes": ["HTTP_HOST", "TLS_SNI"],
+                                            "GeneratedRulesType": "ALLOWLIST"}},
+        "RuleVariables": {"IPSets": {"HOME_NET": {"Definition": ["10.30.0.0/16"]}}},
+        "StatefulRuleOptions": {"RuleOrder": "DEFAULT_ACTION_ORDER"}}
+    assert (request["RuleGroupName"], request["Type"], request["Capacity"]) == (
+        "agentiam-prod-egress-allow-list", "STATEFUL", 1000)
+
+
+@pytest.mark.parametrize(("change", "refusal"), [
+    (lambda i: i.update(name="agentiam_prod_egress"), "does not match"),
+    (lambda i: i.update(capacity=30001.0), "above the stateful maximum 30000"),
+    (lambda i: i["ruleGroup"]["rulesSource"]["rulesSourceList"].update(generatedRulesType="ALLOW"), "not one of"),
+    (lambda i: i["ruleGroup"]["statefulRuleOptions"].update(ruleOrder="STRICT"), "not one of"),
+    (lambda i: i["ruleGroup"]["rulesSource"]["rulesSourceList"].pop("targets"), "missing required parameter.*Targets"),
+    (lambda i: i.update(rules="pass tls any any -> any any (sid:1;)"), "not handled"),
+])
+def test_the_replay_refuses_what_aws_would(change, refusal) -> None:
+    (group,) = stack_run("prod").capture.of_type(RULE_GROUP)
+    inputs = copy.deepcopy(group.inputs)
+    change(inputs)
+    with pytest.raises(ApplyError, match=refusal):
+        rule_group_request(dataclasses.replace(group, inputs=inputs))
