@@ -115,7 +115,7 @@ def test_the_captured_rule_group_is_a_create_rule_group_request_aws_accepts() ->
     (lambda i: i.update(capacity=30001.0), "above the stateful maximum 30000"),
     (lambda i: i["ruleGroup"]["rulesSource"]["rulesSourceList"].update(generatedRulesType="ALLOW"), "not one of"),
     (lambda i: i["ruleGroup"]["statefulRuleOptions"].update(ruleOrder="STRICT"), "not one of"),
-    (lambda i: i["ruleGroup"]["rulesSource"]["rulesSourceList"].pop("targets"), "missing required parameter.*Targets"),
+    (lambda i: i["ruleGroup"]["rulesSource"]["rulesSourceList"].pop("targets"), "Missing required parameter.*Targets"),
     (lambda i: i.update(rules="pass tls any any -> any any (sid:1;)"), "not handled"),
 ])
 def test_the_replay_refuses_what_aws_would(change, refusal) -> None:
