@@ -267,8 +267,8 @@ def check_hostname(value: object) -> object:
 Hostname = Annotated[
     str,
     Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", max_length=253,
-          description="An exact DNS name in lower case (no wildcard, IP address, port, trailing dot or scheme; "
-                      "internationalised names in punycode): integration agents reach named endpoints only.",
+          description="An exact DNS name in lower case, internationalised names in punycode, with no wildcard, IP "
+                      "address, port, trailing dot or scheme; integration agents reach named endpoints only.",
           examples=["api.stripe.com"]),
     BeforeValidator(check_hostname),  # after the Field: pydantic keeps the pattern in the JSON schema then
 ]
