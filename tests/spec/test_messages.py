@@ -253,3 +253,13 @@ def test_a_punycode_host_is_taken_as_written():
     spec, findings = load_spec_bytes("s.yaml", PAYMENT.replace("api.stripe.com", "xn--pypal-4ve.com").encode())
     assert findings == [] and spec is not None
     assert spec.spec.network.egress[0].host == "xn--pypal-4ve.com"
+
+
+def test_the_docs_example_of_the_renamed_field_is_what_the_tool_prints():
+    page = (REPO / "docs" / "egress.md").read_text(encoding="utf-8")
+    block = page[page.index("<!-- example:renamed"):]
+    opened = block.index("```\n") + 4
+    shown = block[opened:block.index("\n```", opened)]
+    path = "agent_specs/billing/payment-gateway-sync.yaml"
+    _, findings = load_spec_bytes(path, PAYMENT.replace("  vault_login_rate:\n", "  rate_limit:\n").encode())
+    assert shown == "\n".join(f.render() for f in findings)
