@@ -666,7 +666,8 @@ def _network_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Con
     if before is not None and after is not None:
         was = _rate(before)
         now = _rate(after)
-        if was != now:
+        # An inactive agent has no quota because it cannot log in at all: its status change says so.
+        if was != now and before.status == after.status == "active":
             direction = Direction.WIDER if _per_second(now) > _per_second(was) else Direction.NARROWER
             changes.append(Change("network", "widened" if direction is Direction.WIDER else "narrowed",
                                   "Vault login rate", direction, before=_rate_text(was), after=_rate_text(now),
