@@ -68,7 +68,7 @@ def _constraints(value: Any, shape: Shape, where: str) -> list[str]:
             problems.append(f"{where}: {value!r} is not one of {shape.enum}")
         if "max" in meta and len(value) > meta["max"]:
             problems.append(f"{where}: longer than {meta['max']}")
-        if "pattern" in meta and not re.fullmatch(meta["pattern"].strip("^$"), value, re.S):
+        if "pattern" in meta and not re.fullmatch(meta["pattern"].strip("^$"), value, re.DOTALL):
             problems.append(f"{where}: {value!r} does not match {meta['pattern']}")
     elif shape.type_name == "integer" and "max" in meta and value > meta["max"]:
         problems.append(f"{where}: above {meta['max']}")

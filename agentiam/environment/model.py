@@ -165,9 +165,9 @@ class Guardrails(_Strict):
 
     max_expiry_days: int = Field(365, ge=1, le=3 * 365, description="How far ahead a spec's `expires` may be "
                                  "(AGT008): the sponsor re-approves the agent at least this often.", examples=[365])
-    max_rate_per_second: float = Field(100.0, gt=0, le=10_000, description="Upper bound of an integration agent's "
-                                       "`network.vault_login_rate` (a Vault quota on its AppRole logins), in logins per "
-                                       "second (AGT039).", examples=[100])
+    max_rate_per_second: float = Field(
+        100.0, gt=0, le=10_000, description="Upper bound of an integration agent's `network.vault_login_rate` (a "
+        "Vault quota on its AppRole logins), in logins per second (AGT039).", examples=[100])
     internal_domains: list[Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
                                                 max_length=253)]] = Field(
         default_factory=list, description="DNS domains internal to this environment; an agent of another "

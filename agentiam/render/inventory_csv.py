@@ -44,7 +44,8 @@ def row(entry: InventoryEntry) -> dict[str, str | int]:
         "aws_resources": _joined(sorted({r for g in entry.aws for r in g.resources})),
         "databases": _joined([f"{d.database}:{d.access}" for d in entry.databases]),
         "vault_paths": _joined([f"{v.path} [{', '.join(v.capabilities)}]" for v in entry.vault]),
-        "egress": _joined([f"{e.host}:{e.port}" for e in entry.egress]), "vault_login_rate": entry.vault_login_rate or "",
+        "egress": _joined([f"{e.host}:{e.port}" for e in entry.egress]),
+        "vault_login_rate": entry.vault_login_rate or "",
         "deployed_in": _joined(list(entry.deployed_in)), "source_file": entry.source_file,
         "spec_digest": entry.spec_digest,
     }

@@ -12,8 +12,8 @@ from agentiam.plan.build import agents_in_environment, egress_allow_list
 from agentiam.plan.effective import effective
 from agentiam.rules.base import FleetRule, Rule, SpecContext
 from agentiam.rules.locate import network_sources
-from agentiam.spec.validate import LoadedSpec
 from agentiam.spec.types import format_duration
+from agentiam.spec.validate import LoadedSpec
 
 
 def _in_domain(host: str, domain: str) -> bool:
@@ -63,6 +63,10 @@ RATE_LIMIT_BOUND = Rule(
     check=_check_rate_limit_bound)
 
 
+def _hosts(loaded: LoadedSpec, environment: str) -> int:
+    return len({e.host for e in effective(loaded.spec, environment).network.egress})
+
+
 def _check_allow_list_capacity(rule: FleetRule, specs: list[LoadedSpec],
                                environments: Mapping[str, EnvironmentConfig]) -> Iterator[Finding]:
     for env_name, env in sorted(environments.items()):
@@ -73,9 +77,7 @@ def _check_allow_list_capacity(rule: FleetRule, specs: list[LoadedSpec],
         if allow_list.capacity_needed <= allow_list.capacity:
             continue
         # Point at the spec that brings the most hosts here: the first place a reviewer can act.
-        def hosts(loaded: LoadedSpec) -> int:
-            return len({e.host for e in effective(loaded.spec, env_name).network.egress})
-        widest = max(in_env, key=lambda m: (hosts(m), m.file))
+        widest = max(in_env, key=lambda m: (_hosts(m, env_name), m.file))
         yield widest.document.finding(
             rule.id, ("network", "egress"),
             f"{env_name}'s egress allow-list needs capacity {allow_list.capacity_needed:,} for "

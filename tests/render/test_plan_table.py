@@ -107,14 +107,14 @@ def test_every_grant_and_the_platform_are_shown(plans):
         "database  billing: write (SELECT, INSERT, UPDATE, DELETE) on schema(s) public",
         "database  analytics: read (SELECT) on schema(s) marts, public",
         "egress    api.stripe.com port 443: create and confirm payouts",
-        "enforced  by the Network Firewall rule group agentiam-prod-egress-allow-list: host names in TLS SNI and HTTP "
-        "Host, on any port, for every workload behind the firewall",
-        "logins    at most 100 AppRole logins per 1m (Vault quota agent-prod-payment-gateway-sync on "
-        "auth/agentiam-prod-approle/); not a limit on calls to the egress hosts",
+        ("enforced  by the Network Firewall rule group agentiam-prod-egress-allow-list: host names in TLS SNI and HTTP "
+         "Host, on any port, for every workload behind the firewall"),
+        ("logins    at most 100 AppRole logins per 1m (Vault quota agent-prod-payment-gateway-sync on "
+         "auth/agentiam-prod-approle/); not a limit on calls to the egress hosts"),
         # the environment's allow-list: the rule group, its capacity, where inspected traffic comes from, each host
         # with the agents naming it
-        "egress    allow-list enforced by the Network Firewall rule group agentiam-prod-egress-allow-list (stateful, "
-        "ALLOWLIST on HTTP_HOST, TLS_SNI; capacity 4 of 1000)",
+        ("egress    allow-list enforced by the Network Firewall rule group agentiam-prod-egress-allow-list (stateful, "
+         "ALLOWLIST on HTTP_HOST, TLS_SNI; capacity 4 of 1000)"),
         "from 10.30.0.0/16",
         "api.stripe.com: for payment-gateway-sync",
         # the working token's lifetimes from its token role
