@@ -201,7 +201,7 @@ class Egress(_Strict):
     rule_group_capacity: int = Field(
         1000, ge=4, le=RULE_GROUP_CAPACITY_MAX,
         description="Capacity of the rule group, fixed when it is created (a change replaces it): (hosts + 1) x 2 "
-                    "are needed; a fleet needing more is refused (AGT046).", examples=[1000])
+                    "are needed; a fleet needing more is refused (AGT047).", examples=[1000])
     rule_order: Literal["DEFAULT_ACTION_ORDER", "STRICT_ORDER"] = Field(
         "DEFAULT_ACTION_ORDER", description="The rule group's rule order; it must be the order of the firewall "
         "policy that references it (AWS refuses a mismatch).", examples=["STRICT_ORDER"])

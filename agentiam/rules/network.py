@@ -1,4 +1,4 @@
-"""AGT038, AGT039, AGT046: where an integration agent's traffic may go, how fast it may log in to Vault (limits from
+"""AGT038, AGT039, AGT047: where an integration agent's traffic may go, how fast it may log in to Vault (limits from
 each environment's stack config, `guardrails`), and whether the environment's egress allow-list fits its
 Network Firewall rule group."""
 
@@ -87,7 +87,7 @@ def _check_allow_list_capacity(rule: FleetRule, specs: list[LoadedSpec],
 
 
 ALLOW_LIST_CAPACITY = FleetRule(
-    id="AGT046", severity=Severity.ERROR, title="The egress allow-list fits its Network Firewall rule group",
+    id="AGT047", severity=Severity.ERROR, title="The egress allow-list fits its Network Firewall rule group",
     rationale="A rule group's capacity is fixed when it is created and AWS refuses a list beyond it: find out in "
               "review, not when `pulumi up` fails half-way (docs/facts.md#aws-network-firewall).",
     check=_check_allow_list_capacity)

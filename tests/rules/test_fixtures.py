@@ -220,10 +220,10 @@ EXPECTED: dict[str, list[tuple]] = {
         ('wide-reader-three.yaml', 'AGT043', 14, 5, 'permissions.aws'),
     ],
     "AGT043/pass-compacted": [],
-    "AGT046/fail-over-capacity": [
-        ('wide-partner.yaml', 'AGT046', 14, 5, 'network.egress'),
+    "AGT047/fail-over-capacity": [
+        ('wide-partner.yaml', 'AGT047', 14, 5, 'network.egress'),
     ],
-    "AGT046/pass-at-capacity": [],
+    "AGT047/pass-at-capacity": [],
     "AGT007/fail-login-name": [
         ('support/ticket-triage-login.yaml', 'AGT007', 3, 7, 'name'),
         ('support/ticket-triage.yaml', 'AGT007', 3, 7, 'name'),
@@ -380,7 +380,7 @@ def test_rule_ids_are_unique_and_severities_documented():
     ("AGT039/fail-too-fast.yaml", "AGT039", "100000 logins per second"),
     ("AGT044/fail-other-environment.yaml", "AGT044", "account 333333333333 is the prod environment's"),
     ("AGT045/fail-not-shared", "AGT045", "list not allowed"),
-    ("AGT046/fail-over-capacity", "AGT046", "needs capacity 1,002 for 500 host(s), above its rule group's"),
+    ("AGT047/fail-over-capacity", "AGT047", "needs capacity 1,002 for 500 host(s), above its rule group's"),
     ("AGT045/fail-not-shared", "AGT045", "does not share it with other-reader"),
     ("AGT024/fail-token.yaml", "AGT024", "ecr:GetAuthorizationToken returns credentials"),
     ("AGT025/fail-prod-account.yaml", "AGT025", "names prod's account '333333333333' in dev, staging"),
