@@ -22,12 +22,18 @@ COVERAGE = coverage.Coverage("components", model.IdentityPlan, {
         "resources": not_needed("what vault_token_ttl was sized for")},
     model.PlatformPlan: {
         **each("mounts boundaries database_connections log_routing agent_ca tags", handled("Platform")),
+        "egress_allow_list": handled("Platform: egress_rule_group where enforced; stack.py: the allow-list output"),
         "vault_server": not_needed("what the stack config says the server is; the plan's fields already follow it"),
         "aws_secrets_engine_principal_arn": derived("in every trust policy (AwsRolePlan.trust_policy)"),
         "expected_mounts": not_needed("mounts the program uses but never creates (`agentiam doctor` checks them)")},
     model.VaultServerPlan: {EVERY_FIELD: not_needed("what the stack config says the server is")},
     model.MountPlan: {EVERY_FIELD: handled("Platform: vault AuthBackend / Mount, its tune and lockout")},
     model.RateLimitPlan: {EVERY_FIELD: handled("vault.Quota (RateLimit): login quotas and the agent's")},
+    model.EgressAllowListPlan: {
+        **each("enforcement rule_group_name capacity target_types rule_order home_net targets",
+               handled("Platform: egress_rule_group (networkfirewall RuleGroup) where enforcement is network-firewall")),
+        "hosts": handled("stack.py: the egress_allow_list output (host -> agents)"),
+        "capacity_needed": not_needed("what guardrail AGT047 compares with the capacity; nothing to deploy")},
     model.ExpectedMountPlan: {EVERY_FIELD: not_needed("never created: checked by `agentiam doctor`")},
     model.AgentCaPlan: {
         **each("path pem", handled("every cert role's `certificate` (the PEM as reviewed)")),

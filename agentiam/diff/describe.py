@@ -366,7 +366,9 @@ def _network_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Con
     changes: list[Change] = []
     for key in sorted(set(new) - set(old)):
         e = new[key]
-        labels = [risk.new_egress(e["host"], e["port"], e["purpose"]),
+        assert after is not None
+        labels = [risk.new_egress(e["host"], e["port"], e["purpose"], after.egress.enforcement,
+                                  after.egress.allow_list),
                   risk.cross_environment(e["host"], ctx.environment, ctx.accounts)]
         changes.append(Change(System.NETWORK, Op.ADDED, f"egress {key}", Direction.WIDER, after=e["purpose"],
                               risks=_unique(labels), **ctx.head.network("egress", e["host"])))
@@ -382,22 +384,38 @@ def _network_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Con
     if before is not None and after is not None:
         was = _rate(before)
         now = _rate(after)
-        if was != now:
+        # An inactive agent has no quota because it cannot log in at all: its status change says so.
+        if was != now and before.status == after.status == "active":
             direction = Direction.WIDER if _per_second(now) > _per_second(was) else Direction.NARROWER
             op = Op.WIDENED if direction is Direction.WIDER else Op.NARROWED
-            changes.append(Change(System.NETWORK, op, "rate limit", direction, before=_rate_text(was),
-                                  after=_rate_text(now),
-                                  **ctx.head.network("rate_limit")))
+            changes.append(Change(System.NETWORK, op, "Vault login rate", direction, before=_rate_text(was),
+                                  after=_rate_text(now), **ctx.head.network("vault_login_rate")))
+        changes.extend(_enforcement_changes(before, after))
         changes.extend(_cidr_changes(before.vault.token_role.token_bound_cidrs,
                                      after.vault.token_role.token_bound_cidrs, ctx))
     return changes
 
 
 def _rate(entry: AgentPlan) -> tuple[int, int] | None:
-    egress = entry.egress
-    if egress.rate_limit_requests is None or egress.rate_limit_interval is None:
-        return None
-    return (egress.rate_limit_requests, egress.rate_limit_interval)
+    """The agent's Vault login quota (requests, interval); None when it has none (suspended, or no quota)."""
+    quota = entry.vault.rate_limit
+    return None if quota is None else (int(quota.rate), quota.interval)
+
+
+def _enforcement_changes(before: AgentPlan, after: AgentPlan) -> list[Change]:
+    """What enforces the agent's egress (the environment's `egress` setting): losing the firewall makes every host
+    reachable, as far as agentiam is concerned; the agent's hosts are what the reviewer weighs."""
+    was, now = before.egress, after.egress
+    if (was.enforcement, was.allow_list) == (now.enforcement, now.allow_list) or not now.endpoints:
+        return []
+    lost = now.enforcement == "none"
+    hosts = ", ".join(e["host"] for e in now.endpoints)
+    return [Change(System.NETWORK, Op.CHANGED, "egress enforcement", Direction.WIDER if lost else Direction.NARROWER,
+                   before=risk.enforcement_text(was.enforcement, was.allow_list),
+                   after=risk.enforcement_text(now.enforcement, now.allow_list),
+                   risks=(risk.NEW_EGRESS.label("medium", f"{hosts}: no longer enforced by a Network Firewall "
+                                                          "allow-list; the network team's own controls are all that "
+                                                          "remain"),) if lost else ())]
 
 
 def _per_second(rate: tuple[int, int] | None) -> float:
@@ -590,11 +608,13 @@ COVERAGE = coverage.Coverage("diff (agent)", AgentPlan, {
         "max_sts_ttl": handled("_lifetime_changes: aws_session_ttl"),
         "default_sts_ttl": derived("equal to max_sts_ttl: both are credentials.aws_session_ttl"),
         "session_tags": derived("from the agent's tags, when the server sends them (platform.vault_server)")},
-    RateLimitPlan: {coverage.EVERY_FIELD: derived("from network.rate_limit: described as the rate limit")},
+    RateLimitPlan: {coverage.EVERY_FIELD: handled("_network_changes: Vault login rate (network.vault_login_rate)")},
     KvSharePlan: {coverage.EVERY_FIELD: handled("_share_changes")},
     EgressPlan: {
         "endpoints": handled("_network_changes: egress by host:port"),
-        **each("rate_limit_requests rate_limit_interval", handled("_network_changes: rate limit"))},
+        # Environment-wide settings (the stack config's `egress`, described by diff.platform); per agent they are
+        # described only for an agent that names hosts (_enforcement_changes).
+        **each("enforcement allow_list", derived("the stack config's egress setting (diff.platform._egress_changes)"))},
 })
 _DESCRIBED, _DESCRIBED_OBJECTS = coverage.paths_of(COVERAGE, {coverage.Kind.HANDLED, coverage.Kind.DERIVED})
 

@@ -33,6 +33,7 @@ from agentiam.plan.build import Contribution, contribution
 from agentiam.plan import coverage
 from agentiam.plan.coverage import derived, each, handled, other
 from agentiam.plan.model import (AgentCaPlan, AuditPlan, BoundaryPlan, CertificatePlan, DatabaseConnectionPlan,
+                                 EgressAllowListPlan,
                                  ExpectedMountPlan, LogRoutingPlan, MountPlan, PlatformPlan, RateLimitPlan,
                                  VaultServerPlan)
 from agentiam.iam.risk import boundary_denied_actions
@@ -387,6 +388,9 @@ def new_environment_changes(config: EnvironmentConfig, plan: PlatformPlan) -> li
                                                 f"agent activity kept {log.retention_days} days (PCI DSS 10.5.1: "
                                                 "12 months)"),) if log.retention_days < 365 else ()),
     ]
+    egress = plan.egress_allow_list
+    changes.append(Change(System.NETWORK, Op.ADDED, "egress allow-list enforcement", Direction.NEUTRAL,
+                          after=risk.enforcement_text(egress.enforcement, egress.rule_group_name)))
     changes += [Change(System.MOUNT, Op.ADDED, f"{m.kind} {m.type}", Direction.NEUTRAL,
                        after=f"{m.path} (max lease {format_duration(m.max_lease_ttl)})") for m in plan.mounts]
     changes += _connection_changes([], plan.database_connections)
@@ -446,7 +450,14 @@ COVERAGE = coverage.Coverage("diff (environment)", PlatformPlan, {
         "expected_mounts": other("the mounts the stack config says exist"),
         "tags": other("tags on the environment-wide resources"),
         "boundaries": handled("_boundary_changes, by function class"),
-        "database_connections": handled("_connection_changes, by name")},
+        "database_connections": handled("_connection_changes, by name"),
+        "egress_allow_list": handled(_NESTED)},
+    # The allow-list's hosts are described per agent (each host an agent adds, labelled with what enforces it), the
+    # same whichever path computes the diff; its settings come from the stack config and are described here.
+    EgressAllowListPlan: {
+        **each("hosts targets capacity_needed", handled("per agent: diff.describe._network_changes")),
+        **each("enforcement capacity home_net rule_order", handled("_egress_changes")),
+        **each("rule_group_name target_types", derived(_NAMES))},
     VaultServerPlan: {coverage.EVERY_FIELD: other("the server the stack config names")},
     ExpectedMountPlan: {coverage.EVERY_FIELD: other("part of expected_mounts")},
     MountPlan: {
@@ -473,6 +484,41 @@ COVERAGE = coverage.Coverage("diff (environment)", PlatformPlan, {
     AuditPlan: {coverage.EVERY_FIELD: handled("_logging_changes: the audit device")},
 })
 _DESCRIBED, _DESCRIBED_OBJECTS = coverage.paths_of(COVERAGE, {coverage.Kind.HANDLED, coverage.Kind.DERIVED})
+
+
+def _egress_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
+    """The allow-list's enforcement and rule group settings (stack config `egress`)."""
+    was, now = old.egress_allow_list, new.egress_allow_list
+    changes: list[Change] = []
+    if was.enforcement != now.enforcement:
+        lost = now.enforcement == "none"
+        changes.append(Change(System.NETWORK, Op.CHANGED, "egress allow-list enforcement",
+                              Direction.WIDER if lost else Direction.NARROWER,
+                              before=risk.enforcement_text(was.enforcement, was.rule_group_name),
+                              after=risk.enforcement_text(now.enforcement, now.rule_group_name),
+                              risks=(risk.NEW_EGRESS.label("medium", f"{len(now.hosts)} host(s) and every other "
+                                                                     "destination: agentiam no longer provisions the "
+                                                                     "allow-list rule group"),) if lost else ()))
+    if now.enforcement != "network-firewall":
+        return changes
+    if was.capacity != now.capacity:
+        changes.append(Change(System.NETWORK, Op.CHANGED, "egress rule group capacity", Direction.NEUTRAL,
+                              before=str(was.capacity),
+                              after=f"{now.capacity}: replaces {now.rule_group_name} (capacity is fixed at "
+                                    "creation); the network team takes it out of the firewall policy first"))
+    dropped, added = sorted(set(was.home_net) - set(now.home_net)), sorted(set(now.home_net) - set(was.home_net))
+    if was.enforcement == now.enforcement and (dropped or added):
+        changes.append(Change(System.NETWORK, Op.CHANGED, "egress rule group HOME_NET",
+                              Direction.WIDER if dropped else Direction.NARROWER,
+                              before=", ".join(was.home_net) or "the firewall's VPC",
+                              after=", ".join(now.home_net) or "the firewall's VPC",
+                              risks=(risk.NEW_EGRESS.label("medium", f"traffic from {', '.join(dropped)} is no longer "
+                                                                     "inspected by the allow-list"),) if dropped
+                              else ()))
+    if was.rule_order != now.rule_order:
+        changes.append(Change(System.NETWORK, Op.CHANGED, "egress rule group rule order", Direction.NEUTRAL,
+                              before=was.rule_order, after=now.rule_order))
+    return changes
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, str]:
@@ -502,7 +548,7 @@ def platform_changes(before: EnvironmentSide, after: EnvironmentSide) -> list[Ch
             + _boundary_changes(old.boundaries, new.boundaries,
                                 {before.config.account_id, after.config.account_id})
             + _connection_changes(old.database_connections, new.database_connections) + _mount_changes(old, new)
-            + _logging_changes(old, new) + _other_changes(old, new))
+            + _logging_changes(old, new) + _egress_changes(old, new) + _other_changes(old, new))
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -88,8 +88,8 @@ def inventory_entry(entry: AgentPlan, env: EnvironmentConfig, accounts: Mapping[
                            aws_session_ttl=aws_role.max_sts_ttl if aws_role else None, agent=entry.agent),
                    accounts)
     rate = None
-    if active and entry.egress.rate_limit_requests and entry.egress.rate_limit_interval:
-        rate = f"{entry.egress.rate_limit_requests}/{format_duration(entry.egress.rate_limit_interval)}"
+    if active and vault.rate_limit is not None:
+        rate = f"{vault.rate_limit.rate:g}/{format_duration(vault.rate_limit.interval)}"
     return InventoryEntry(
         agent=entry.agent, environment=entry.environment, identity_name=entry.identity_name,
         function=entry.function, status=entry.status, description=entry.description, owner_team=entry.owner_team,
@@ -103,7 +103,7 @@ def inventory_entry(entry: AgentPlan, env: EnvironmentConfig, accounts: Mapping[
             aws_session_ttl=aws_role.max_sts_ttl if aws_role else None, aws_role_arn=entry.aws.role_arn,
             certificate_common_name=vault.entity.cert_alias_name,
             bound_cidrs=tuple(vault.token_role.token_bound_cidrs)),
-        aws=aws, aws_usable=aws_usable, databases=databases, vault=kv, egress=egress, rate_limit=rate,
+        aws=aws, aws_usable=aws_usable, databases=databases, vault=kv, egress=egress, vault_login_rate=rate,
         shared_with=tuple((share.path, tuple(share.agents)) for share in vault.kv_shares),
         blast=blast)
 

@@ -23,6 +23,7 @@ from agentiam.plan.model import (
     DatabaseConnectionPlan,
     DatabaseRolePlan,
     DeployPlan,
+    EgressAllowListPlan,
     EgressPlan,
     EntityPlan,
     ExpectedMountPlan,
@@ -249,7 +250,7 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
     mint_policy_rules, mint_pins = mint_rules(token_role, token_role, active)
     mint_hcl = render_policy(f"agentiam: AppRole token of {spec.name} in {env.name}: may only create its working "
                              "token through its token role", mint_policy_rules, parameters=mint_pins)
-    rate = eff.network.rate_limit
+    rate = eff.network.vault_login_rate
     return VaultPlan(
         policy_name=ident,
         policy_rules=policy_rules,
@@ -318,8 +319,9 @@ def agent_plan(loaded: LoadedSpec, env: EnvironmentConfig) -> AgentPlan:
         egress=EgressPlan(
             endpoints=[{"host": e.host, "port": e.port, "purpose": e.purpose}
                        for e in sorted(network.egress, key=lambda e: (e.host, e.port))] if active else [],
-            rate_limit_requests=network.rate_limit.requests if network.rate_limit else None,
-            rate_limit_interval=network.rate_limit.interval if network.rate_limit else None),
+            enforcement=env.egress.enforcement,
+            allow_list=names.egress_rule_group_name(env.name) if env.egress.enforcement == "network-firewall"
+            else None),
     )
 
 
@@ -387,6 +389,37 @@ def contribution(loaded: LoadedSpec, env: EnvironmentConfig) -> Contribution | N
                         frozenset(declared_accounts(spec)))
 
 
+# What a Network Firewall domain list matches the names in (docs/facts.md#aws-network-firewall).
+EGRESS_TARGET_TYPES = ("HTTP_HOST", "TLS_SNI")
+# The rule group of an environment without egress still lists one name, one that can never resolve (RFC 6761
+# reserves `.invalid`): the group keeps existing, and its ARN in the network team's policy, whatever the fleet.
+NO_EGRESS_TARGET = "no-egress.agentiam.invalid"
+
+
+def egress_allow_list(in_env: Sequence[LoadedSpec], env: EnvironmentConfig) -> EgressAllowListPlan:
+    """The environment's allow-list: the hosts its active agents' effective network sections name (a suspended or
+    revoked agent reaches nothing), and the rule group that holds them. A domain list matches names only, so the
+    union of hosts is what the firewall allows every workload behind it, whatever each agent's ports."""
+    hosts: dict[str, set[str]] = {}
+    for loaded in in_env:
+        eff = effective(loaded.spec, env.name)
+        if eff.status is Status.ACTIVE:
+            for endpoint in eff.network.egress:
+                hosts.setdefault(endpoint.host, set()).add(loaded.spec.name)
+    targets = sorted(hosts) or [NO_EGRESS_TARGET]
+    return EgressAllowListPlan(
+        enforcement=env.egress.enforcement, rule_group_name=names.egress_rule_group_name(env.name),
+        capacity=env.egress.rule_group_capacity, capacity_needed=egress_capacity_needed(len(targets)),
+        target_types=list(EGRESS_TARGET_TYPES), rule_order=env.egress.rule_order, home_net=list(env.egress.home_net),
+        hosts={host: sorted(agents) for host, agents in sorted(hosts.items())}, targets=targets)
+
+
+def egress_capacity_needed(targets: int) -> int:
+    """Capacity a domain list of `targets` names uses: one rule per name and target type, plus one per target type
+    (docs/facts.md#aws-network-firewall)."""
+    return (targets + 1) * len(EGRESS_TARGET_TYPES)
+
+
 def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
     vault = env.vault
     shares = [c for c in (contribution(loaded, env) for loaded in in_env) if c is not None]
@@ -428,6 +461,7 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
                                    allowed_roles=sorted(set(roles_by_database[name])), verify_connection=True)
             for name, conn in sorted(env.databases.items())],
         log_routing=_log_routing(env),
+        egress_allow_list=egress_allow_list(in_env, env),
     )
 
 
@@ -455,10 +489,12 @@ def agent_resources(agent: AgentPlan) -> int:
 
 
 def platform_resources(platform: PlatformPlan) -> int:
-    """Resources the platform registers: mounts with their login guards, connections, boundaries, log routing."""
+    """Resources the platform registers: mounts with their login guards, connections, boundaries, log routing, and
+    the egress rule group where one enforces the allow-list."""
     mounts = sum(1 + m.user_lockout_disable + (m.login_rate_limit is not None) for m in platform.mounts)
     log_routing = 4 + platform.log_routing.audit.api_managed  # group, subscription, metric filter, alarm (+ audit)
-    return mounts + len(platform.database_connections) + len(platform.boundaries) + log_routing
+    egress = platform.egress_allow_list.enforcement == "network-firewall"  # its rule group
+    return mounts + len(platform.database_connections) + len(platform.boundaries) + log_routing + egress
 
 
 def deploy_plan(platform: PlatformPlan, agents: Sequence[AgentPlan], shared_resources: bool) -> DeployPlan:

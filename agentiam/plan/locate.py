@@ -154,7 +154,7 @@ class Locator:
         return self.at(credential_path(self.spec, self.env.name, name))
 
     def network(self, what: str, host: str | None = None) -> dict[str, Any]:
-        """`what` is `egress` or `rate_limit`; the environment's network override replaces the whole section."""
+        """`what` is `egress` or `vault_login_rate`; the environment's network override replaces the whole section."""
         if self.spec is None:
             return {}
         base, network = network_path(self.spec, self.env.name) if self.env else (("network",), self.spec.network)

@@ -176,7 +176,8 @@ class AwsSecretRolePlan(_Plan):
 
 
 class RateLimitPlan(_Plan):
-    """Vault rate-limit quota on the agent's AppRole logins (the egress proxy enforces the same rate)."""
+    """A Vault rate-limit quota on logins: the agent's AppRole role (`network.vault_login_rate`), or a login mount
+    per client address. It limits requests to Vault, nothing else."""
 
     name: str
     path: str
@@ -226,12 +227,32 @@ class VaultPlan(_Plan):
         return {path: caps for path, caps in self.policy_rules.items() if path not in own}
 
 
+EgressEnforcement = Literal["network-firewall", "none"]
+
+
 class EgressPlan(_Plan):
-    """What the network team's proxy allows for the agent."""
+    """The external endpoints the agent may reach, and what enforces them (the stack config's `egress`)."""
 
     endpoints: list[dict[str, Any]]  # {host, port, purpose}, sorted by (host, port)
-    rate_limit_requests: int | None
-    rate_limit_interval: int | None
+    # `network-firewall`: the hosts are in the environment's rule group `allow_list` (names only, any port, for
+    # every workload behind that firewall); `none`: agentiam enforces nothing, the list is for the network team.
+    enforcement: EgressEnforcement
+    allow_list: str | None  # the Network Firewall rule group's name when enforced
+
+
+class EgressAllowListPlan(_Plan):
+    """The environment's egress allow-list: every host its active agents name, and the AWS Network Firewall rule
+    group that enforces it when the stack config says `egress.enforcement: network-firewall`."""
+
+    enforcement: EgressEnforcement
+    rule_group_name: str
+    capacity: int  # fixed when the rule group is created (docs/facts.md#aws-network-firewall)
+    capacity_needed: int  # (targets + 1) x target types
+    target_types: list[str]  # what the firewall matches the names in: TLS SNI, HTTP Host
+    rule_order: str  # DEFAULT_ACTION_ORDER or STRICT_ORDER: the firewall policy's
+    home_net: list[str]  # where the inspected traffic comes from; empty: the firewall's own VPC
+    hosts: dict[str, list[str]]  # host -> the active agents whose specs name it
+    targets: list[str]  # the rule group's list: the hosts, or one name under `.invalid` when there is none
 
 
 class AgentPlan(_Plan):
@@ -373,6 +394,7 @@ class PlatformPlan(_Plan):
     boundaries: list[BoundaryPlan]
     database_connections: list[DatabaseConnectionPlan]
     log_routing: LogRoutingPlan
+    egress_allow_list: EgressAllowListPlan
 
 
 class DeployPlan(_Plan):

@@ -24,6 +24,11 @@ def boundary_policy_name(environment: str, function: str) -> str:
     return f"agentiam-{environment}-boundary-{function}"
 
 
+def egress_rule_group_name(environment: str) -> str:
+    """The environment's Network Firewall rule group (names: letters, digits and `-`, at most 128)."""
+    return f"agentiam-{environment}-egress-allow-list"
+
+
 def boundary_policy_arn(account_id: str, environment: str, function: str) -> str:
     return f"arn:aws:iam::{account_id}:policy{role_path(environment)}{boundary_policy_name(environment, function)}"
 

@@ -60,9 +60,11 @@ def _reach_rows(entry: InventoryEntry) -> list[Markdown]:
         rows.append(table_row(Markdown("Vault"), Markdown(", ").join(grant.capabilities), _EMPTY,
                               Markdown("{}{}").format(grant.path, owner)))
     for endpoint in entry.egress:
-        rows.append(table_row(Markdown("egress"), Markdown.value(endpoint.purpose),
-                              Markdown.value(entry.rate_limit or ""), Markdown("{}:{}").format(endpoint.host,
-                                                                                               endpoint.port)))
+        rows.append(table_row(Markdown("egress"), Markdown.value(endpoint.purpose), _EMPTY,
+                              Markdown("{}:{}").format(endpoint.host, endpoint.port)))
+    if entry.vault_login_rate:
+        rows.append(table_row(Markdown("Vault"), Markdown("AppRole logins (quota)"),
+                              Markdown.value(entry.vault_login_rate), Markdown("its own role")))
     if not rows:
         return [Markdown("Nothing beyond its own Vault token.")]
     return [Markdown("| system | grant | level / lifetime | on |"), Markdown("|---|---|---|---|"), *rows]

@@ -20,7 +20,7 @@ from agentiam.plan.build import plan_json
 from agentiam.plan.model import RESOURCE_ACCOUNT_KEY, AgentPlan, IamStatement, IdentityPlan, PlatformPlan
 from agentiam.render.escape import Terminal
 from agentiam.render.text_layout import DEFAULT_WIDTH, atoms, table, words, wrap
-from agentiam.spec.types import format_duration
+from agentiam.spec.types import format_duration, idn_display
 
 LABEL = 10  # columns of the label (`database`, `IAM role`) before a grant's value
 INDENT = 2
@@ -38,6 +38,9 @@ OBJECTS: dict[type[BaseModel], str | None] = {
     model.CertificatePlan: "CA certificates", model.VaultServerPlan: None, model.DeployPlan: None,
     model.ExpectedMountPlan: None,
     model.VaultPlan: None, model.EgressPlan: None, model.AgentPlan: None, model.PlatformPlan: None,
+    model.EgressAllowListPlan: None,  # a rule group only where it is enforced: counted in `object_counts`
+    # Facts and settings, not resources: the server the plan targets, mounts it expects to exist, the token size.
+    model.VaultServerPlan: None, model.ExpectedMountPlan: None, model.DeployPlan: None,
     model.IdentityPlan: None,
 }
 
@@ -106,13 +109,18 @@ COVERAGE = coverage.Coverage("plan table", model.IdentityPlan, {
         **each("name path rate interval", handled("_agent: rate; _platform: mount login guards")),
         "role": derived("the agent's AppRole role, shown in the login line")},
     model.KvSharePlan: {coverage.EVERY_FIELD: handled("_agent: kv share")},
-    model.EgressPlan: {coverage.EVERY_FIELD: handled("_agent: egress, rate")},
+    model.EgressPlan: {coverage.EVERY_FIELD: handled("_agent: egress, enforced")},
     model.PlatformPlan: {
         **each("vault_server mounts expected_mounts boundaries database_connections log_routing agent_ca",
                handled("_platform")),
+        "egress_allow_list": handled("_egress"),
         "aws_secrets_engine_principal_arn": derived("the principal shown in each role's `assumed by`"),
         "tags": not_needed("tags on the environment-wide resources: " + _JSON)},
     model.VaultServerPlan: {coverage.EVERY_FIELD: handled("_platform: server")},
+    model.EgressAllowListPlan: {
+        **each("enforcement rule_group_name capacity capacity_needed target_types home_net hosts", handled("_egress")),
+        "targets": handled("_egress: the hosts, or the one `.invalid` name of an empty group"),
+        "rule_order": not_needed("the firewall policy's rule order, a setting the network team matches: " + _JSON)},
     model.ExpectedMountPlan: {coverage.EVERY_FIELD: handled("_platform: mount ... must exist before the first up")},
     model.MountPlan: {coverage.EVERY_FIELD: handled("_platform: mount")},
     model.BoundaryPlan: {
@@ -241,16 +249,46 @@ def _agent(lines: _Lines, agent: AgentPlan, plan: IdentityPlan) -> None:
         lines.field("kv share", [Terminal("{}:").format(share.path), *atoms(share.capabilities)],
                     [Terminal("with"), *atoms(share.agents)])
     for endpoint in agent.egress.endpoints:
+        shown = idn_display(endpoint["host"])
         lines.field("egress", [Terminal("{} port {}:").format(endpoint["host"], endpoint["port"]),
-                               *words(str(endpoint["purpose"]))])
-    if agent.egress.rate_limit_requests:
-        lines.field("rate", words(Terminal("{} requests per {}").format(agent.egress.rate_limit_requests,
-                                                                        _duration(agent.egress.rate_limit_interval))),
-                    [Terminal("Vault quota"), Terminal.value(vault.rate_limit.name), Terminal("on"),
-                     Terminal.value(vault.rate_limit.path)] if vault.rate_limit else [])
+                               *words(str(endpoint["purpose"]))],
+                    words(Terminal("(reads as {})").format(shown)) if shown else [])
+    if agent.egress.endpoints:
+        lines.field("enforced", _enforcement(agent.egress.enforcement, agent.egress.allow_list))
+    if vault.rate_limit:
+        quota = vault.rate_limit
+        lines.field("logins", [*words(Terminal("at most {} AppRole logins per {} (Vault quota").format(
+            _number(quota.rate), _duration(quota.interval))), Terminal.value(quota.name), Terminal("on"),
+            Terminal("{});").format(quota.path), *words(Terminal("not a limit on calls to the egress hosts"))])
     lines.field("policies", atoms([Terminal("{} (working token)").format(vault.policy_name),
                                    Terminal("{} (certificate login)").format(vault.login_policy_name),
                                    Terminal("{} (AppRole token)").format(vault.mint_policy_name)]))
+
+
+def _enforcement(enforcement: str, allow_list: str | None) -> list[Terminal]:
+    if enforcement == "network-firewall" and allow_list:
+        return [*words(Terminal("by the Network Firewall rule group")), Terminal("{}:").format(allow_list),
+                *words(Terminal("host names in TLS SNI and HTTP Host, on any port, for every workload behind "
+                                "the firewall"))]
+    return words(Terminal("not by agentiam: the environment's allow-list is a list for the network team "
+                          "(egress.enforcement: none)"))
+
+
+def _egress(lines: _Lines, egress: model.EgressAllowListPlan) -> None:
+    hosts = [[Terminal("{}:").format(host), *words(Terminal("for {}").format(Terminal(", ").join(agents)))]
+             for host, agents in egress.hosts.items()]
+    if egress.enforcement == "network-firewall":
+        lines.field("egress", [*words(Terminal("allow-list enforced by the Network Firewall rule group")),
+                               Terminal.value(egress.rule_group_name),
+                               *words(Terminal("(stateful, ALLOWLIST on {}; capacity {} of {})").format(
+                                   Terminal(", ").join(egress.target_types), egress.capacity_needed,
+                                   egress.capacity))],
+                    [Terminal("from"), *(atoms(egress.home_net) if egress.home_net
+                                         else words(Terminal("the firewall's own VPC (HOME_NET)")))],
+                    *hosts or [words(Terminal("no host: the group lists only {}").format(egress.targets[0]))])
+    else:
+        lines.field("egress", words(Terminal("allow-list not enforced by agentiam (egress.enforcement: none): {} "
+                                             "host(s) for the network team").format(len(egress.hosts))), *hosts)
 
 
 def _host(connection_url: str) -> str:
@@ -307,6 +345,7 @@ def _platform(lines: _Lines, plan: IdentityPlan) -> None:
                           *atoms([Terminal("{} {}").format(k, v) for k, v in sorted(audit.options.items())])],
                 words(Terminal("enabled through the API") if audit.api_managed
                       else Terminal("enabled by the Vault server's configuration (the plan holds the block)")))
+    _egress(lines, platform.egress_allow_list)
     ca = platform.agent_ca
     lines.field("agent CA", [Terminal.value(ca.path), Terminal("sha256"), Terminal.value(ca.sha256)],
                 *([[Terminal("{},").format(c.subject), Terminal("until {}, SHA-256").format(c.not_after),
@@ -337,6 +376,7 @@ def object_counts(plan: IdentityPlan) -> tuple[Counter[str], Counter[str]]:
         agents["egress endpoints"] += len(agent.egress.endpoints)
     platform: Counter[str] = Counter()
     _count(plan.platform, platform)
+    platform["Network Firewall rule groups"] += plan.platform.egress_allow_list.enforcement == "network-firewall"
     return +agents, +platform
 
 

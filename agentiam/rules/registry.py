@@ -65,6 +65,7 @@ FLEET_RULES: tuple[FleetRule, ...] = (
     identity.UNIQUE_DERIVED_NAMES,                       # AGT007
     aws_resources.BOUNDARY_SIZE,                         # AGT043
     vault_grants.KV_SHARED_BY_OWNER,                     # AGT045
+    network.ALLOW_LIST_CAPACITY,                         # AGT047
 )
 
 # Checks made while reading a file, before any rule runs (ids emitted by agentiam.spec and agentiam.environment).

@@ -134,10 +134,23 @@ def _field_paths(model: type[BaseModel]) -> dict[str, tuple[str, ...]]:
     return {key: tuple(sorted(set(paths), key=lambda p: (p.count("."), p))) for key, paths in found.items()}
 
 
+# Fields renamed because their old name promised what they do not do: (parent key, old key) -> what to write.
+RENAMED_FIELDS: dict[tuple[str, str], str] = {
+    ("network", "rate_limit"): (
+        "`rate_limit` was renamed `vault_login_rate`: it is a Vault rate-limit quota on the agent's AppRole logins "
+        "and never limited calls to the egress hosts (nothing in agentiam does; docs/egress.md); write "
+        "`vault_login_rate:` with the same `requests` and `interval`"),
+}
+
+
 def _unknown_field(model: type[BaseModel], loc: tuple[PathPart, ...]) -> str:
-    """SPEC001's message: the known field this key most likely misspells (`token_max_tll` -> `token_max_ttl`),
-    or where the key is a field when it sits at the wrong level; difflib over the model's own field names."""
+    """SPEC001's message: what a renamed field is called now (`RENAMED_FIELDS`), the known field this key most
+    likely misspells (`token_max_tll` -> `token_max_ttl`), or where the key is a field when it sits at the wrong
+    level; difflib over the model's own field names."""
     key = str(loc[-1])
+    renamed = RENAMED_FIELDS.get((str(loc[-2]), key)) if len(loc) > 1 else None
+    if renamed is not None:
+        return renamed
     known = list(_schema_at(model, loc[:-1]).get("properties", {}))
     by_lower = {name.lower(): name for name in known}
     close = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.75)

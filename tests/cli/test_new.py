@@ -112,7 +112,7 @@ def test_schema_path_is_relative_to_the_output(project_dir):
 def test_dash_prints_instead_of_writing(project_dir):
     result = _new("printed-agent", "--function", "integration", "--output", "-")
     assert result.exit_code == 0
-    assert "rate_limit:" in result.output and "name: printed-agent" in result.output
+    assert "vault_login_rate:" in result.output and "name: printed-agent" in result.output
     assert not Path("agent_specs/printed-agent.yaml").exists()
 
 

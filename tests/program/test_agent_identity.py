@@ -215,8 +215,7 @@ def test_agents_registry_and_egress_outputs(run: StackRun) -> None:
         assert entry["vault_approle_role"] == entry["vault_cert_role"] == entry["vault_token_role"] == \
             agent.identity_name
         egress = outputs["egress_allowlists"][agent.agent]
-        assert egress == {"hosts": agent.egress.endpoints, "rate_limit_requests": agent.egress.rate_limit_requests,
-                          "rate_limit_interval": agent.egress.rate_limit_interval}
+        assert egress == {"hosts": agent.egress.endpoints, "enforcement": agent.egress.enforcement}
     assert outputs["egress_allowlists"]["payment-gateway-sync"]["hosts"] == [
         {"host": "api.stripe.com", "port": 443, "purpose": "create and confirm payouts"}]
 

@@ -101,12 +101,22 @@ def test_every_grant_and_the_platform_are_shown(plans):
         # AWS statements with their resource-account condition
         "ReadInvoices: s3:GetObject, s3:ListBucket",
         "only in 333333333333 (this environment) (condition aws:ResourceAccount)",
-        # KV paths with capabilities, databases with schemas and privileges, egress with its rate limit
+        # KV paths with capabilities, databases with schemas and privileges, egress with what enforces it, the
+        # Vault login quota named as such
         "kv        secret/data/billing/invoice-reader/*: read",
         "database  billing: write (SELECT, INSERT, UPDATE, DELETE) on schema(s) public",
         "database  analytics: read (SELECT) on schema(s) marts, public",
         "egress    api.stripe.com port 443: create and confirm payouts",
-        "rate      100 requests per 1m",
+        ("enforced  by the Network Firewall rule group agentiam-prod-egress-allow-list: host names in TLS SNI and HTTP "
+         "Host, on any port, for every workload behind the firewall"),
+        ("logins    at most 100 AppRole logins per 1m (Vault quota agent-prod-payment-gateway-sync on "
+         "auth/agentiam-prod-approle/); not a limit on calls to the egress hosts"),
+        # the environment's allow-list: the rule group, its capacity, where inspected traffic comes from, each host
+        # with the agents naming it
+        ("egress    allow-list enforced by the Network Firewall rule group agentiam-prod-egress-allow-list (stateful, "
+         "ALLOWLIST on HTTP_HOST, TLS_SNI; capacity 4 of 1000)"),
+        "from 10.30.0.0/16",
+        "api.stripe.com: for payment-gateway-sync",
         # the working token's lifetimes from its token role
         "token     ttl 30m, max 8h, through auth/token/create/agent-prod-payment-gateway-sync",
         # the platform: mounts with lease ceilings and login guards, database connections by host, log routing,
