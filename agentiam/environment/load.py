@@ -25,7 +25,7 @@ from agentiam.spec.validate import validation_findings
 CONFIG_KEY = "agentiam:environment"
 _PREFIX: tuple[PathPart, ...] = ("config", CONFIG_KEY)
 
-# Described like the guardrails' input checks (agentiam.rules.registry.INPUT_CHECKS), for SARIF and the README.
+# Described like the guardrails' input checks (agentiam.rules.registry.INPUT_CHECKS), for SARIF and docs/guardrails.md.
 CONFIG_CHECKS: tuple[tuple[str, str, str], ...] = (
     ("CFG001", "Stack config has `agentiam:environment`", "Without it the environment has no account, Vault or "
      "log routing to plan against."),

@@ -142,7 +142,7 @@ _FROM_LABEL = {
 
 
 def render_tier_rules_markdown() -> str:
-    """The registry as a Markdown table for the README; a test keeps the README in sync."""
+    """The registry as a Markdown table for docs/inventory.md; a test keeps the page in sync."""
     lines = ["| rule | tier | when | why |", "|---|---|---|---|"]
     for rule in TIER_RULES:
         lines.append(f"| `{rule.id}` | {rule.tier.value} | {rule.when} | {rule.why} |")
