@@ -294,8 +294,8 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
                                   before=audit_was.options.get(key), after=audit_now.options.get(key),
                                   risks=(risk.AUDIT_WEAKENED.label("medium", f"audit option {key} changed"),)))
     if audit_was.api_managed != audit_now.api_managed:
-        # FACTS.md: OpenBao >= 2.3.2 refuses API-managed devices; one managed through the API can also be
-        # disabled through it by any token with sudo on sys/audit.
+        # OpenBao >= 2.3.2 refuses API-managed devices (docs/facts.md#vault-audit); one managed through the API can
+        # also be disabled through it by any token with sudo on sys/audit.
         to_api = audit_now.api_managed
         direction = Direction.WIDER if to_api else Direction.NARROWER
         changes.append(Change("audit", "changed", "audit api_managed", direction,
