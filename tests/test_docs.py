@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import datetime as dt
 import io
 import re
 import subprocess
@@ -19,11 +20,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from agentiam import project
 from agentiam.cli.main import cli
 from agentiam.diff.risk import render_labels_markdown
 from agentiam.environment.reference import stack_config_reference
 from agentiam.inventory.blast import render_tier_rules_markdown
 from agentiam.render.findings import render_input_checks_markdown, render_rules_markdown
+from agentiam.spec.json_schema import spec_json_schema_text
 from agentiam.spec.reference import spec_reference
 from tests.docs import DOCS, REPO, check_page, check_section, page, section, sections
 
@@ -35,6 +38,21 @@ def _tour_validate() -> str:
         result = CliRunner().invoke(cli, ["validate", "--today", TODAY])
     assert result.exit_code == 0, result.output
     return f"```console\n$ agentiam validate\n{result.output}```\n"
+
+
+def _agent_policies() -> str:
+    plan, _ = project.compile_plan("prod", REPO / "agent_specs", REPO / "stacks", today=dt.date.fromisoformat(TODAY))
+    vault = next(entry for entry in plan.agents if entry.agent == "invoice-reader").vault
+    blocks = [f"# {name}\n{hcl}" for name, hcl in ((vault.policy_name, vault.policy_hcl),
+                                                   (vault.login_policy_name, vault.login_policy_hcl),
+                                                   (vault.mint_policy_name, vault.mint_policy_hcl))]
+    return "```hcl\n" + "\n".join(blocks) + "```\n"
+
+
+def _schema_head() -> str:
+    head = "".join(spec_json_schema_text().splitlines(keepends=True)[:4])
+    return ("```console\n$ agentiam schema > agent_specs/agent-spec.schema.json\n"
+            f"$ head -4 agent_specs/agent-spec.schema.json\n{head}```\n")
 
 
 # Pages written whole by a generator.
@@ -50,6 +68,8 @@ GENERATED_SECTIONS: dict[tuple[str, str], Callable[[], str]] = {
     ("docs/risk-labels.md", "labels-table"): render_labels_markdown,
     ("docs/inventory.md", "tiers-table"): render_tier_rules_markdown,
     ("README.md", "tour-validate"): _tour_validate,
+    ("docs/vault.md", "agent-policies"): _agent_policies,
+    ("docs/commands.md", "schema-head"): _schema_head,
 }
 
 # Sections another test produces with the tool (it needs a scenario of its own): the file named must check them.
@@ -69,7 +89,6 @@ CHECKED_ELSEWHERE: dict[tuple[str, str], str] = {
     ("docs/commands.md", "new-example"): "tests/cli/test_new.py",
     ("docs/commands.md", "plan-excerpt"): "tests/render/test_plan_table.py",
     ("docs/inputs.md", "inputs-example"): "tests/cli/test_inputs.py",
-    ("docs/vault.md", "agent-policies"): "tests/plan/test_vault_policy_docs.py",
 }
 
 
@@ -178,7 +197,7 @@ def _comments(path: Path) -> list[tuple[int, str]]:
 
 
 def test_no_comment_cites_a_document_the_repository_lacks() -> None:
-    """A comment citing `docs/facts.md#anchor` (or any `.md` file) must name a file and anchor that exist: the
+    """A comment citing a page of facts by anchor (or any `.md` file) must name a file and anchor that exist: the
     repository stands alone, so a reader can check every reason a comment gives."""
     problems = []
     for relative in (path for path in _tracked() if path.endswith(".py")):

@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 
 from agentiam.cli.main import cli
-from tests.cli.conftest import REPO
 from tests.docs import section
 from tests.integration.pki import TestCA
 
