@@ -110,7 +110,7 @@ def _parse(file: str, raw: bytes) -> tuple[SourceDocument | None, EnvironmentCon
     config = document.data.get("config")
     if not isinstance(config, dict) or CONFIG_KEY not in config:
         return None, None, [Finding(file, 1, 1, "CFG001", Severity.ERROR, "",
-                                    f"missing `config: {CONFIG_KEY}: {{...}}` (see README, stack config)")]
+                                    f"missing `config: {CONFIG_KEY}: {{...}}` (see docs/stack-config.md)")]
     try:
         return document, EnvironmentConfig.model_validate(config[CONFIG_KEY]), []
     except ValidationError as exc:
