@@ -11,7 +11,7 @@ own cost per registration, without components, dependencies or the plan.
     python bench/bench_program.py --without-gc   # the same with CPython's cyclic GC off during each run
 
 The mock runtime keeps every Output and future of the run alive; CPython's cyclic garbage collector walks that
-growing heap again and again, which is the whole of the excess over a 10x ratio (see README, Performance).
+growing heap again and again, which is the whole of the excess over a 10x ratio (see docs/benchmarks.md).
 """
 
 from __future__ import annotations

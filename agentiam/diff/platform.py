@@ -234,8 +234,8 @@ def _login_guard_changes(was: MountPlan, now: MountPlan) -> list[Change]:
     """A login mount's brute-force guards: Vault's user lockout and the per-address login rate limit."""
     changes: list[Change] = []
     if was.user_lockout_disable != now.user_lockout_disable:
-        # Lockout counts failures per role id: on, anyone holding an agent's role id can lock it out (README: brute
-        # force and lockout); off, guessing is slowed by the login rate limit and single-use secret ids.
+        # Lockout counts failures per role id: on, anyone holding an agent's role id can lock it out (docs/vault.md:
+        # brute force and lockout); off, guessing is slowed by the login rate limit and single-use secret ids.
         changes.append(Change("mount", "changed", f"{now.path} user lockout", Direction.NEUTRAL,
                               before="off" if was.user_lockout_disable else "on",
                               after="off" if now.user_lockout_disable else "on"))

@@ -173,7 +173,7 @@ def load_environment_names(stacks_dir: Path, stack: str) -> EnvironmentConfig:
     """The stack's config validated, without reading the files it references (the agent CA).
 
     For the kill switch, which needs the environment's names, mounts, account and region, and must work while a
-    referenced file is broken or gone (README: kill switch). The config carries no files: nothing may plan or
+    referenced file is broken or gone (docs/revoke.md). The config carries no files: nothing may plan or
     deploy from it (`referenced_file` raises), which is what `load_environment` is for."""
     path, raw = _read_stack(stacks_dir, stack)
     _document, config, findings = _parse(str(path), raw)

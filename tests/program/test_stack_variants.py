@@ -100,7 +100,7 @@ def test_lower_stacks_never_reference_another_environments_account(stack: str) -
 def test_two_shards_partition_the_agents_and_one_owns_the_shared_resources(tmp_path: Path) -> None:
     specs = tmp_path / "specs"
     agents = write_fleet(specs, 12, environments=("prod",))
-    stacks = tmp_path / "stacks"  # the example adopted as the README says: its files in place of Pulumi.prod.yaml
+    stacks = tmp_path / "stacks"  # the example adopted as docs/pulumi.md says: its files in place of Pulumi.prod.yaml
     shutil.copytree(PROJECT_DIR / "stacks" / "ca", stacks / "ca")
     for config in (PROJECT_DIR / "stacks" / "sharded-example").glob("Pulumi.*.yaml"):
         shutil.copy(config, stacks)
