@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,3 +66,41 @@ def sections(relative: str) -> list[str]:
     """The names of every marked section of a documentation file (opening markers that have a closing one)."""
     text = page(relative)
     return [name for name in MARKER.findall(text) if f"<!-- /{name} -->" in text]
+
+
+# What differs from run to run of a test against real servers: masked before a documented run is compared.
+_VARYING = (
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)"), "<time>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
+    (re.compile(r"/tmp/\S+"), "<path>"),
+    (re.compile(r"\b127\.0\.0\.1:\d+"), "<address>"),
+    (re.compile(r"\bt[0-9a-f]{8}\b"), "<env>"),
+    (re.compile(r"\bAKIA[A-Z0-9]{16}\b"), "<key>"),
+    (re.compile(r"\b[A-Za-z0-9]{24}\b"), "<id>"),
+    (re.compile(r"\b\d+(\.\d+)? ?s\b"), "<seconds>"),
+    (re.compile(r"\b\d{10}\b"), "<epoch>"),
+    (re.compile(r"\b\d+ day\(s\)"), "<days>"),
+    (re.compile(r"[ \t]+"), " "),
+)
+
+
+def masked(line: str) -> str:
+    """A line of a run with what varies between runs (names, addresses, times, ids, alignment) masked."""
+    for pattern, placeholder in _VARYING:
+        line = pattern.sub(placeholder, line)
+    return line.strip()
+
+
+def check_transcript(relative: str, name: str, output: str) -> None:
+    """A section showing a run against real servers: every line it shows is a line of `output` once what varies
+    between runs is masked (a line `...` leaves lines out; lines whose order depends on random ids may come in any
+    order). Under AGENTIAM_REGEN_GOLDEN=1 the section is rewritten with this run's whole output."""
+    if REGEN:
+        check_section(relative, name, f"```\n{output.rstrip()}\n```\n")
+        return
+    printed = Counter(masked(line) for line in output.splitlines())
+    for line in fenced(relative, name).splitlines():
+        if line == "...":
+            continue
+        assert printed[masked(line)] > 0, f"{relative} section {name}: the run prints no line like {line!r}"
+        printed[masked(line)] -= 1

@@ -89,6 +89,10 @@ CHECKED_ELSEWHERE: dict[tuple[str, str], str] = {
     ("docs/commands.md", "new-example"): "tests/cli/test_new.py",
     ("docs/commands.md", "plan-excerpt"): "tests/render/test_plan_table.py",
     ("docs/inputs.md", "inputs-example"): "tests/cli/test_inputs.py",
+    ("docs/pulumi.md", "program-error"): "tests/program/test_stack_variants.py",
+    ("docs/revoke.md", "revoke-report"): "tests/integration/test_revoke.py",
+    ("docs/revoke.md", "revoke-outage"): "tests/integration/test_revoke_faults.py",
+    ("docs/inventory.md", "inventory-live-report"): "tests/integration/test_inventory_live.py",
 }
 
 

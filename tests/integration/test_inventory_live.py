@@ -27,6 +27,7 @@ from agentiam.cli.main import cli
 from agentiam.inventory.live import inventory_policy
 from tests import servers
 from tests.aws_apply import apply_aws
+from tests.docs import check_transcript
 from tests.integration.pki import TestCA
 from tests.integration.world import EXPIRES, World, reader_spec
 from tests.render.github_markdown import render
@@ -382,6 +383,7 @@ def test_the_text_report_names_each_finding_and_its_fix(
     result, _ = planted_scans["text"]
     # docs/inventory.md shows this run's report: `pytest tests/integration/test_inventory_live.py -s`
     print(result.stdout)
+    check_transcript("docs/inventory.md", "inventory-live-report", result.stdout)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert "4 undeclared, 8 long-lived, 5 drifted" in lines[0]
