@@ -80,6 +80,7 @@ _VARYING = (
     (re.compile(r"\b\d+(\.\d+)? ?s\b"), "<seconds>"),
     (re.compile(r"\b\d{10}\b"), "<epoch>"),
     (re.compile(r"\b\d+ day\(s\)"), "<days>"),
+    (re.compile(r"\b\d+\b"), "<n>"),  # counts of what other tests left on the shared servers
     (re.compile(r"[ \t]+"), " "),
 )
 
