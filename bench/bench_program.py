@@ -11,7 +11,7 @@ own cost per registration, without components, dependencies or the plan.
     python bench/bench_program.py --without-gc   # the same with CPython's cyclic GC off during each run
 
 The mock runtime keeps every Output and future of the run alive; CPython's cyclic garbage collector walks that
-growing heap again and again, which is the whole of the excess over a 10x ratio (see README, Performance).
+growing heap again and again, which is the whole of the excess over a 10x ratio (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ def baseline(resources: int, workdir: Path) -> float:
 
 def main(sizes: list[int]) -> None:
     """Measure every size, then print the table and the ratios."""
-    capture_stack(STACK)  # warm-up: imports of pulumi_aws / pulumi_vault submodules (FACTS.md: ~0.5 s each)
+    # warm-up: imports of pulumi_aws / pulumi_vault submodules (docs/facts.md#machines: ~0.5 s each)
+    capture_stack(STACK)
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(n, Path(tmp)) for n in sizes]
         for row in rows:

@@ -136,7 +136,7 @@ def egress_rule_group(name: str, plan: EgressAllowListPlan, tags: Mapping[str, s
 
 
 # Platform mounts hold every role, secret id and lease of the environment: a destroy, or the platform moving to
-# another stack, must stop at them (`protect`; README: deploy guide, moving the platform). Their `type` forces a
+# another stack, must stop at them (`protect`; docs/deploy.md, moving the platform). Their `type` forces a
 # replacement and Vault refuses a second mount on the same path, so the old one goes first once unprotected.
 MOUNT_OPTIONS = pulumi.ResourceOptions(protect=True, delete_before_replace=True)
 
@@ -157,7 +157,8 @@ class Platform(pulumi.ComponentResource):
         mount_resources: dict[str, pulumi.Resource] = {}
         boundary_arns: dict[str, pulumi.Output[str]] = {}
         for mount in plan.mounts:
-            # The mount's max_lease_ttl silently caps every role's max TTL (README: what is created): defence in depth.
+            # The mount's max_lease_ttl silently caps every role's max TTL (docs/pulumi.md: what is created):
+            # defence in depth.
             if mount.kind == "auth":
                 backend = vault.AuthBackend(
                     f"{name}-{mount.type}-mount", type=mount.type, path=mount.path,

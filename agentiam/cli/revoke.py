@@ -173,7 +173,7 @@ def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_a
         if not click.confirm(f"Revoke {who} now?", err=True):
             click.echo("Not confirmed: nothing was revoked.", err=True)
             sys.exit(EXIT_NOTHING_ATTEMPTED)
-    # hvac and boto3 only load for this command: validate/plan stay fast (STYLE.md).
+    # hvac and boto3 only load for this command: validate/plan stay fast (tests/cli/test_import_isolation.py).
     from agentiam.revoke.aws_adapter import AwsRevoker
     from agentiam.revoke.vault_adapter import VaultRevoker
 

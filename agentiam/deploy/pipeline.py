@@ -1,7 +1,7 @@
 """The deploy pipeline's order: stacks owning an environment's shared resources first, then the other shards.
 
 A shard's agents use the mounts, connections and boundaries its environment's owner stack creates, so the owner
-is applied first (README: sharding). Each entry names the stack and its environment, whose GitHub environment
+is applied first (docs/pulumi.md: sharding). Each entry names the stack and its environment, whose GitHub environment
 (`agentiam-<environment>`) holds the credentials and, for prod, the required reviewers.
 
     python -m agentiam.deploy.pipeline '["prod-1", "dev"]' [STACKS_DIR]   # the stacks a merge affects

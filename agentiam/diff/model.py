@@ -32,7 +32,7 @@ SEVERITY_ORDER = ("low", "medium", "high")
 
 @dataclass(frozen=True, order=True)
 class RiskLabel:
-    """Why an added permission deserves attention; `id` is stable (documented in the README)."""
+    """Why an added permission deserves attention; `id` is stable (documented in docs/risk-labels.md)."""
 
     id: str
     severity: str  # low | medium | high (cloudsplaining's ISSUE_SEVERITY for its own sets)

@@ -240,8 +240,8 @@ def _login_guard_changes(was: MountPlan, now: MountPlan) -> list[Change]:
     """A login mount's brute-force guards: Vault's user lockout and the per-address login rate limit."""
     changes: list[Change] = []
     if was.user_lockout_disable != now.user_lockout_disable:
-        # Lockout counts failures per role id: on, anyone holding an agent's role id can lock it out (README: brute
-        # force and lockout); off, guessing is slowed by the login rate limit and single-use secret ids.
+        # Lockout counts failures per role id: on, anyone holding an agent's role id can lock it out (docs/vault.md:
+        # brute force and lockout); off, guessing is slowed by the login rate limit and single-use secret ids.
         changes.append(Change(System.MOUNT, Op.CHANGED, f"{now.path} user lockout", Direction.NEUTRAL,
                               before="off" if was.user_lockout_disable else "on",
                               after="off" if now.user_lockout_disable else "on"))
@@ -300,8 +300,8 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
                                   before=audit_was.options.get(key), after=audit_now.options.get(key),
                                   risks=(risk.AUDIT_WEAKENED.label("medium", f"audit option {key} changed"),)))
     if audit_was.api_managed != audit_now.api_managed:
-        # FACTS.md: OpenBao >= 2.3.2 refuses API-managed devices; one managed through the API can also be
-        # disabled through it by any token with sudo on sys/audit.
+        # OpenBao >= 2.3.2 refuses API-managed devices (docs/facts.md#vault-audit); one managed through the API can
+        # also be disabled through it by any token with sudo on sys/audit.
         to_api = audit_now.api_managed
         direction = Direction.WIDER if to_api else Direction.NARROWER
         changes.append(Change(System.AUDIT, Op.CHANGED, "audit api_managed", direction,

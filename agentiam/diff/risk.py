@@ -146,7 +146,7 @@ LABELS: tuple[LabelKind, ...] = tuple(sorted(
 
 
 def render_labels_markdown() -> str:
-    """The registry as a Markdown table for the README; a test keeps the README in sync."""
+    """The registry as a Markdown table for docs/risk-labels.md; a test keeps the page in sync."""
     lines = ["| label | severity | when | why |", "|---|---|---|---|"]
     for kind in LABELS:
         lines.append(f"| `{kind.id}` | {' / '.join(kind.severities)} | {kind.when} | {kind.rationale} |")

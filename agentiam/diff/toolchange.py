@@ -18,7 +18,7 @@ component dropping the permissions boundary, a dependency pin, `Pulumi.yaml`) wo
 The head-code snapshot is made by the pull request's own code, so it is evidence, not proof: code written to
 behave differently under the snapshot than under `pulumi up` can make it lie. What stops that is the approval of
 code owners (`agentiam codeowners`: the security team owns the tool's code and `.github/`) required by branch
-protection; the README (Permission diff, "Changes to agentiam's own code") says so.
+protection; docs/diff.md ("Changes to agentiam's own code") says so.
 """
 
 from __future__ import annotations

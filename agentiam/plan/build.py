@@ -52,7 +52,7 @@ from agentiam.spec.model import AgentSpec, AwsStatement, FunctionClass, Status
 from agentiam.spec.validate import LoadedSpec
 
 DAY = 86400
-# A certificate login only needs to mint one wrapped secret id (FACTS.md: certificate + secret composition):
+# A certificate login only needs to mint one wrapped secret id (docs/facts.md#vault-two-factors):
 # one use to mint it, one to revoke itself. TTL = explicit max TTL: the token can never outlive 120 s.
 CERT_TOKEN_TTL = 120
 CERT_TOKEN_NUM_USES = 2

@@ -116,7 +116,7 @@ class TokenRolePlan(_Plan):
 
     Every token it creates is filed under the lease prefix `auth/token/create/<name>/`, which holds this agent's
     tokens and no other's: `agentiam revoke` revokes them all with one `sys/leases/revoke-prefix`, whatever else
-    Vault holds (README: kill switch). Token roles honour only `token_period`, `token_explicit_max_ttl`,
+    Vault holds (docs/revoke.md). Token roles honour only `token_period`, `token_explicit_max_ttl`,
     `token_bound_cidrs`, `token_type`, `token_no_default_policy` and `token_num_uses` of the token fields; a
     `token_ttl` or `token_max_ttl` is ignored (docs/facts.md#vault-token-roles), so the spec's TTL is the period.
     """
@@ -308,7 +308,8 @@ class MountPlan(_Plan):
     max_lease_ttl: int
     default_lease_ttl: int
     # True: Vault's user lockout is off on this mount. AppRole's lockout counts failures per role id, so anyone
-    # holding the role id alone could lock the agent out; guessing a secret id is hopeless anyway (README: brute force)
+    # holding the role id alone could lock the agent out; guessing a secret id is hopeless anyway
+    # (docs/vault.md: brute force)
     user_lockout_disable: bool
     login_rate_limit: RateLimitPlan | None  # per client address on auth/<path>/login: slows guessing, keeps logs sane
 

@@ -7,7 +7,8 @@ import unicodedata
 
 
 def identity_name(agent: str, environment: str) -> str:
-    """`agent-<env>-<name>`: IAM role, Vault policy, AppRole role, cert role, entity (<= 64 chars, FACTS.md)."""
+    """`agent-<env>-<name>`: IAM role, Vault policy, AppRole role, cert role, entity (<= 64 chars:
+    docs/facts.md#aws-iam-limits)."""
     return f"agent-{environment}-{agent}"
 
 

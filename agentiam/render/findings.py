@@ -38,12 +38,23 @@ def render(fmt: str, findings: list[Finding], files_checked: int) -> str:
 
 
 def render_rules_markdown() -> str:
-    """The guardrails as a Markdown table (id, severity, rule, rationale), generated from the registry for the
-    README; a test keeps the README in sync."""
+    """The guardrails as a Markdown table (id, severity, rule, rationale), generated from the registry for
+    docs/guardrails.md; a test keeps the page in sync."""
     from agentiam.rules.registry import rule_index
 
     lines = ["| id | severity | rule | why |", "|---|---|---|---|"]
     for rule in rule_index():
         lines.append(f"| {rule.id} | {rule.severity.value} | {rule.title.replace('|', '/')} | "
                      f"{rule.rationale.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_input_checks_markdown() -> str:
+    """The checks made while reading a file, before any guardrail runs (every id of `READ_CHECKS`, as SARIF describes
+    them), as a Markdown table for docs/guardrails.md; a test keeps the page in sync."""
+    from agentiam.render.sarif import READ_CHECKS
+
+    lines = ["| id | check | why |", "|---|---|---|"]
+    for check_id, title, rationale in sorted(READ_CHECKS):
+        lines.append(f"| {check_id} | {title.replace('|', '/')} | {rationale.replace('|', '/')} |")
     return "\n".join(lines) + "\n"

@@ -97,8 +97,8 @@ def render_markdown(inventory: Inventory) -> str:
         lines.append(_EMPTY)
         for entry in inventory.entries:
             lines += _entry(entry)
-    lines.append(Markdown("<sub>Tiers: the worst rule that fires wins; the rules are listed in the README section "
-                          "<i>Inventory and drift</i>. AWS access levels and risk sets: IAM catalogue {}.</sub>")
+    lines.append(Markdown("<sub>Tiers: the worst rule that fires wins; the rules are listed in agentiam's "
+                          "docs/inventory.md. AWS access levels and risk sets: IAM catalogue {}.</sub>")
                  .format(inventory.catalogue_version))
     return document(lines)
 

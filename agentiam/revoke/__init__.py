@@ -2,7 +2,7 @@
 
 Every step runs in its own thread from the same start, so no system waits on another: the AWS deny is attached
 while Vault is still answering, or while it hangs. Disabling the identity entity blocks every token of the agent at
-once (README: kill switch); destroying the secret ids stops new logins; revoking the database leases drops the
+once (docs/revoke.md); destroying the secret ids stops new logins; revoking the database leases drops the
 users; revoking the working tokens (one `revoke-prefix` of the agent's token role's lease path) makes the block
 permanent (a re-enabled entity would revive them); on AWS a deny-all conditioned on `aws:TokenIssueTime` kills the
 STS sessions Vault cannot revoke. Only the token step waits, for the entity disable: once the entity is disabled,
@@ -220,7 +220,7 @@ def agent_entry(agent: str, stack: str, specs_dir: Path, stacks_dir: Path) -> tu
     A kill switch never waits on unrelated inputs. Another agent's broken spec is not read, or its findings do not
     stop this one (unlike `compile_plan`); the stack config is read without the files it references, so a broken
     or missing agent CA does not either (the entry needs names, mounts and the account). The stack's shard
-    selection is ignored (the agent may live in any shard). Specs are named after their agent (README: writing a
+    selection is ignored (the agent may live in any shard). Specs are named after their agent (docs/spec.md: writing a
     spec), so that file is read first: the time to the first cut does not grow with the fleet; only if it is
     missing or names another agent is every spec read.
     """

@@ -69,7 +69,7 @@ FLEET_RULES: tuple[FleetRule, ...] = (
 )
 
 # Checks made while reading a file, before any rule runs (ids emitted by agentiam.spec and agentiam.environment).
-# Listed so SARIF and the README can describe every id a user may see.
+# Listed so SARIF and docs/guardrails.md can describe every id a user may see.
 INPUT_CHECKS: tuple[tuple[str, str, str], ...] = (
     ("YAML000", "File readable", "The file could not be read at all."),
     ("YAML001", "Well-formed YAML", "The file is not parseable YAML."),
@@ -86,7 +86,7 @@ INPUT_CHECKS: tuple[tuple[str, str, str], ...] = (
 
 
 def rule_index() -> list[Rule | FleetRule]:
-    """Every guardrail (per-spec and fleet), sorted by id: the source of the SARIF rules and the README table."""
+    """Every guardrail (per-spec and fleet), sorted by id: the source of SARIF rules and docs/guardrails.md."""
     return sorted((*ALL_RULES, *FLEET_RULES), key=lambda r: r.id)
 
 

@@ -48,7 +48,7 @@ VISIBLE = _Visible()
 VisibleText = Annotated[str, VISIBLE]
 
 # IAM role names are <= 64 chars and the longest derived name is `agent-staging-<name>`
-# (FACTS.md: IAM role name <= 64 chars); Vault names allow the same alphabet.
+# (docs/facts.md#aws-iam-limits: IAM role name <= 64 chars); Vault names allow the same alphabet.
 AGENT_NAME_MAX = 48
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z")
 _DURATION_MAX = 16  # characters; `1h30m` needs 5

@@ -257,7 +257,7 @@ class PartialSpec:
     model (its type, constraints and nested models), or took its default when the file does not set it. Reading any
     other field raises `UnreadableField`, so a rule that needs a field that failed never sees a stand-in value:
     its findings for the file are dropped instead, and appear once the file is fixed. A rule that completes has
-    read only valid values, so its findings are the ones the fixed file will get (see README: Guardrails)."""
+    read only valid values, so its findings are the ones the fixed file will get (see docs/guardrails.md)."""
 
     file: str
     document: SourceDocument

@@ -188,7 +188,8 @@ def test_dynamic_secret_roles_carry_the_plans_statements_and_ttls(run: StackRun)
         if run.plan.platform.vault_server.aws_session_tags:
             expected["sessionTags"] = aws_role.session_tags
         assert inputs == expected
-        # STS credentials cannot outlive what the role allows (FACTS.md: 900 s .. MaxSessionDuration).
+        # STS credentials cannot outlive what the role allows (900 s .. MaxSessionDuration:
+        # docs/facts.md#aws-sts-sessions).
         assert aws_role.max_sts_ttl <= agent.aws.max_session_duration
 
 

@@ -24,6 +24,7 @@ from agentiam.plan.model import IdentityPlan
 from agentiam.render.plan_table import INDENT, LABEL, OBJECTS, object_counts, render_plan
 from agentiam.render.text_layout import cells
 from agentiam.spec.validate import load_spec_bytes
+from tests.docs import fenced
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "fixtures" / "plan"
@@ -206,13 +207,12 @@ def test_the_cli_prints_the_golden_plan_at_the_terminal_width(width, tmp_path, m
     assert result.output == golden.read_text(encoding="utf-8")
 
 
-def test_the_readme_excerpt_is_the_golden_plan():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    start = readme.index("$ COLUMNS=120 agentiam plan --env prod")
-    excerpt = readme[start:readme.index("```", start)].splitlines()[1:]
+def test_the_documented_excerpt_is_the_golden_plan():
+    """docs/commands.md "plan-excerpt": every line is the tool's, in its order ("..." leaves lines out)."""
+    excerpt = fenced("docs/commands.md", "plan-excerpt").splitlines()[1:]
     golden = (GOLDEN / "prod-120.txt").read_text(encoding="utf-8").splitlines()
     position = 0
-    for line in excerpt:  # every line of the excerpt, in the golden file's order ("..." leaves lines out)
+    for line in excerpt:
         if line != "...":
             position = golden.index(line, position) + 1
     assert len(excerpt) > 40
