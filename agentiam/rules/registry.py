@@ -16,6 +16,7 @@ from agentiam.rules import (
     identity,
     network,
     placeholders,
+    quotas,
     vault_grants,
 )
 from agentiam.rules.base import FleetRule, Rule, SpecContext
@@ -65,6 +66,7 @@ FLEET_RULES: tuple[FleetRule, ...] = (
     identity.UNIQUE_DERIVED_NAMES,                       # AGT007
     aws_resources.BOUNDARY_SIZE,                         # AGT043
     vault_grants.KV_SHARED_BY_OWNER,                     # AGT045
+    quotas.ACCOUNT_QUOTAS,                               # AGT046
 )
 
 # Checks made while reading a file, before any rule runs (ids emitted by agentiam.spec and agentiam.environment).
