@@ -292,6 +292,12 @@ EXPECTED: dict[str, list[tuple]] = {
     ],
     "AGT045/pass-shared": [
     ],
+    "AGT046/fail-over-quota": [
+        ('agent_specs/tools/alpha-reader.yaml', 'AGT046', 8, 11, 'function'),
+        ('agent_specs/tools/gamma-analyst.yaml', 'AGT046', 9, 15, 'environments'),
+    ],
+    "AGT046/pass-within-quota": [
+    ],
 }
 
 
@@ -301,6 +307,8 @@ def environments():
 
 
 def _findings(fixture: Path, environments) -> list:
+    if (fixture / "stacks").is_dir():  # a project of its own: specs in agent_specs/, its own stack configs (quotas)
+        return project.validate([fixture / "agent_specs"], fixture / "stacks", TODAY).findings
     return project.validate([fixture], STACKS, TODAY, environments).findings
 
 
