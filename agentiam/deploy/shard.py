@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from agentiam.deploy.pipeline import MAX_MATRIX
 from agentiam.environment.load import CONFIG_KEY, LoadedStack, project_root, read_stacks, stack_config_path
 from agentiam.environment.model import Selection
 from agentiam.errors import ConfigError, SpecError, UserError
@@ -36,9 +37,8 @@ from agentiam.plan.names import shard_of
 from agentiam.project import load_environments, load_specs
 from agentiam.spec.source import parse_spec_bytes
 
-# GitHub Actions runs at most 256 jobs per matrix (docs/facts.md#github-matrix): the deploy workflow's shard job is
-# one matrix over every stack of the environment.
-MAX_SHARDS = 256
+# The deploy workflow's shard job is one matrix over the environment's stacks (docs/facts.md#github-matrix).
+MAX_SHARDS = MAX_MATRIX
 SECURE_KEY = "secure"  # Pulumi's encrypted config value: `key: {secure: v1:...}`
 # Top-level keys of a stack file that hold its own secrets provider's material, never valid in another stack.
 _STACK_OWN_KEYS = ("encryptionsalt", "encryptedkey", "secretsprovider")
@@ -86,12 +86,12 @@ def shard_count_for(agents: Sequence[str], max_agents: int, current: int) -> int
     if max(shard_sizes(agents, current)) <= max_agents:
         return current
     count = max(current + 1, math.ceil(len(agents) / max_agents))
-    while max(shard_sizes(agents, count)) > max_agents:
+    while count <= MAX_SHARDS and max(shard_sizes(agents, count)) > max_agents:
         count += 1
-        if count > MAX_SHARDS:
-            raise UserError(f"{len(agents):,} agents need more than {MAX_SHARDS} shards of at most {max_agents:,}, "
-                            "the most one GitHub Actions matrix runs (docs/facts.md#github-matrix); "
-                            "raise --max-agents or split the fleet into environments")
+    if count > MAX_SHARDS:
+        raise UserError(f"{len(agents):,} agents need more than {MAX_SHARDS} shards of at most {max_agents:,}, "
+                        "the most one GitHub Actions matrix runs (docs/facts.md#github-matrix); "
+                        "raise --max-agents or split the fleet into environments")
     return count
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import textwrap
 import shutil
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from click.testing import CliRunner
 
 from agentiam import project
 from agentiam.cli.main import cli
+from agentiam.deploy import pipeline
 from agentiam.deploy.shard import environment_agents, plan_shards, shard_sizes, write_shards
 from agentiam.environment.model import EnvironmentConfig, Quotas
 from agentiam.errors import UserError
@@ -157,6 +160,21 @@ def test_shard_writes_stacks_of_at_most_800_and_a_second_run_changes_nothing(fle
     assert second.exit_code == 0 and second.output.count("unchanged") == shard_count
     assert {p.name: p.read_bytes() for p in sorted((tmp_path / "stacks").glob("Pulumi.prod*.yaml"))} == snapshot
     assert runner.invoke(cli, [*args, "--check"]).exit_code == 0
+    # The deploy workflow's matrices, from the stack files: the owner first, then every other shard in parallel.
+    owners, shards = pipeline.deploy_order(None, tmp_path / "stacks")
+    assert {"stack": "prod", "environment": "prod"} in owners
+    assert shards == [{"stack": f"prod-{i}", "environment": "prod"} for i in sorted(range(1, shard_count), key=str)]
+
+
+def test_more_shards_than_one_matrix_runs_are_refused(fleet, tmp_path, monkeypatch):
+    root, _ = fleet
+    with pytest.raises(UserError, match="need more than 256 shards of at most 10"):
+        plan_shards("prod", 10, _names(fleet), root / "stacks", "agentiam shard")
+    shutil.copytree(root / "stacks", tmp_path / "stacks")
+    write_shards(plan_shards("prod", 4000, _names(fleet), tmp_path / "stacks", "agentiam shard"))
+    monkeypatch.setattr(pipeline, "MAX_MATRIX", 2)
+    with pytest.raises(UserError, match="3 stacks for the owners job, more than the 2 jobs one GitHub Actions matrix"):
+        pipeline.deploy_order(None, tmp_path / "stacks")
 
 
 def test_shard_keeps_edits_made_to_every_shard_and_never_shrinks(fleet, tmp_path):
@@ -207,3 +225,13 @@ def test_shard_refuses_shards_that_disagree_and_a_foreign_file_in_the_way(fleet,
                                                              encoding="utf-8")
     with pytest.raises(UserError, match="Pulumi.prod-2.yaml exists and is not shard 2 of environment 'prod'"):
         plan_shards("prod", 800, agents, tmp_path / "stacks", "agentiam shard")
+
+
+def test_the_fleet_page_shows_the_finding_the_guardrail_gives(fleet):
+    root, specs = fleet
+    (finding,) = _quota_findings(specs, project.load_environments(root / "stacks"))
+    shown = dataclasses.replace(finding, file=Path(finding.file).relative_to(root).as_posix()).render()
+    page = (REPO / "docs" / "fleet.md").read_text(encoding="utf-8")
+    example = page.split("```text\n", 1)[1].split("```", 1)[0]
+    assert " ".join(example.split("\n")).strip() == shown, "\n".join(
+        textwrap.wrap(shown, 118, break_long_words=False, break_on_hyphens=False))
