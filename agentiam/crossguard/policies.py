@@ -1,4 +1,5 @@
-"""The policies of the agentiam policy pack, over resources as the Pulumi engine passes them to a policy analyzer.
+"""The policies of the agentiam policy pack, over resources as the Pulumi engine passes them to a policy analyzer
+(docs/facts.md#pulumi-policy-analyzer, docs/policy-pack.md).
 
 The engine hands a policy each resource's inputs with the provider's camelCase names (`tokenMaxTtl`), numbers as
 floats, secrets unwrapped, and values not known yet during a preview as unknowns (a policy reading one is skipped
@@ -52,7 +53,7 @@ TOKEN_ROLE_TYPES = (APPROLE_ROLE, CERT_ROLE, TOKEN_ROLE)
 # database engine's roles, however they are written.
 _AUTH_ROLE_PATH = re.compile(r"auth/.+/(role|roles|certs)/[^/]+")
 _DATABASE_ROLE_KEYS = ("db_name", "creation_statements")
-# Vault's duration strings (parseutil.ParseDurationSecond): Go units plus `d`; a bare number is seconds.
+# Vault's duration strings: Go units plus `d`; a bare number is seconds (docs/facts.md#vault-durations).
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _LIFETIME_FIELDS = ("ttl", "max_ttl", "explicit_max_ttl", "period")
@@ -177,7 +178,7 @@ def database_lease_problems(fields: Mapping[str, Any]) -> list[str]:
 def _generic_write(props: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """(kind, data) of a raw Vault write creating a login or database role: kind "auth" or "database"."""
     path = re.sub(r"/+", "/", str(props.get("path", ""))).strip("/")
-    path = path[3:] if path.startswith("v1/") else path
+    path = path.removeprefix("v1/")
     raw = props.get("dataJson", props.get("data_json"))
     try:
         data = json.loads(raw) if isinstance(raw, str) else raw
@@ -209,10 +210,10 @@ def _vault_validator(kind: str, check: Callable[[Mapping[str, Any]], list[str]],
         if fields is None:
             return
         if "data_json" in fields and len(fields) == 1:
-            report_violation(f"{what} {args.name}: its data is not a JSON object this policy can read")
+            report_violation(f"{what} {args.name}: its data is not a JSON object this policy can read", args.urn)
             return
         for problem in check(fields):
-            report_violation(f"{what} {args.name}: {problem}")
+            report_violation(f"{what} {args.name}: {problem}", args.urn)
     return validate
 
 
@@ -249,7 +250,7 @@ class AgentRoles:
     def environment_of(self, view: Mapping[str, Any]) -> str | None:
         tags = _agent_tags(view["tags"])
         if tags.get("agentiam:environment"):
-            return tags["agentiam:environment"]
+            return tags["agentiam:environment"].lower()
         path = str(view["path"]).lower()
         if path.startswith("/agentiam/") and path.count("/") >= 3:
             return path.split("/")[2]
@@ -266,8 +267,8 @@ class AgentRoles:
         function = _agent_tags(view["tags"]).get("agentiam:function", "").lower()
         env = self.environment_of(view)
         if function not in {f.value for f in FunctionClass}:
-            return [f"tagged as an agent without a known `agentiam:function` tag ({function or 'none'}): no class "
-                    "boundary can be checked"]
+            return [(f"tagged as an agent without a known `agentiam:function` tag ({function or 'none'}): no class "
+                     "boundary can be checked")]
         if env is None:
             return ["tagged as an agent without an `agentiam:environment` tag: no class boundary can be checked"]
         boundary = view["boundary"]
@@ -286,8 +287,8 @@ class AgentRoles:
         env = self.environment_of(view)
         allowed = {self.principals[env]} if env in self.principals else self.any_principal
         if not allowed:
-            return ["no secrets-engine principal is known (no stack config and no `secretsEnginePrincipals` "
-                    "config): the trust policy cannot be checked"]
+            return [("no secrets-engine principal is known (no stack config, no AGENTIAM_SECRETS_ENGINE_PRINCIPALS): "
+                     "the trust policy cannot be checked")]
         trust = view["trust"]
         try:
             document = json.loads(trust) if isinstance(trust, str) else trust
@@ -329,10 +330,10 @@ def _audit_protected(args: ResourceValidationArgs, report_violation: ReportViola
         return
     if not args.opts.protect:
         report_violation(f"audit device {args.name} is not protected: one edit of the program could delete it and "
-                         "stop the audit trail (set `protect=True`)")
+                         "stop the audit trail (set `protect=True`)", args.urn)
     options = args.props.get("options") or {}
     if isinstance(options, Mapping) and str(options.get("log_raw", "false")).strip().lower() not in ("false", "0", ""):
-        report_violation(f"audit device {args.name} logs secrets in clear (log_raw)")
+        report_violation(f"audit device {args.name} logs secrets in clear (log_raw)", args.urn)
 
 
 def audit_expected(config: EnvironmentConfig) -> bool:
@@ -374,13 +375,13 @@ def build_policies(environments: Mapping[str, EnvironmentConfig], extra_principa
         view = _role_view(args.resource_type, args.props)
         if view is not None and roles.is_agent(view):
             for problem in roles.boundary_problems(view):
-                report_violation(f"IAM role {args.name}: {problem}")
+                report_violation(f"IAM role {args.name}: {problem}", args.urn)
 
     def trust(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         view = _role_view(args.resource_type, args.props)
         if view is not None and roles.is_agent(view):
             for problem in roles.trust_problems(view):
-                report_violation(f"IAM role {args.name}: {problem}")
+                report_violation(f"IAM role {args.name}: {problem}", args.urn)
 
     mandatory = EnforcementLevel.MANDATORY
     return [

@@ -39,9 +39,9 @@ from agentiam.spec.source import parse_spec_bytes
 
 # The deploy workflow's shard job is one matrix over the environment's stacks (docs/facts.md#github-matrix).
 MAX_SHARDS = MAX_MATRIX
-SECURE_KEY = "secure"  # Pulumi's encrypted config value: `key: {secure: v1:...}`
-# Top-level keys of a stack file that hold its own secrets provider's material, never valid in another stack.
-_STACK_OWN_KEYS = ("encryptionsalt", "encryptedkey", "secretsprovider")
+# Pulumi's encrypted config value, `key: {secure: v1:...}`: encrypted for one stack (with the top-level
+# `encryptionsalt`/`encryptedkey`/`secretsprovider` keys, which a new shard file leaves out too).
+SECURE_KEY = "secure"
 
 
 @dataclass(frozen=True)
@@ -165,8 +165,8 @@ def _new_file_text(owner: LoadedStack, env: str, selection: Selection, command: 
     dropped = tuple(sorted(key for key, value in config.items() if isinstance(value, dict) and SECURE_KEY in value))
     plain = {key: value for key, value in config.items() if key not in dropped}
     data = _expected({"config": plain}, selection)
-    header = [f"# Shard {selection.shard_index} of {selection.shard_count} of environment {env}, written by "
-              f"`{command}`",
+    header = [(f"# Shard {selection.shard_index} of {selection.shard_count} of environment {env}, written by "
+               f"`{command}`"),
               f"# from {owner.file} (the stack owning the environment's shared resources). Every shard must agree on",
               "# everything but `selection`: change them all together (`agentiam validate` checks it, CFG004)."]
     if dropped:
@@ -206,7 +206,7 @@ def plan_shards(env: str, max_agents: int, agents: Sequence[str], stacks_dir: Pa
     existing = {s.config.selection.shard_index: s for s in mine}
     files = []
     for index in range(count):
-        selection = Selection(shard_count=count, shard_index=index, shared_resources=index == 0)
+        selection = Selection(teams=None, shard_count=count, shard_index=index, shared_resources=index == 0)
         stack = existing.get(index)
         if stack is not None:
             path = Path(stack.file)

@@ -1,4 +1,7 @@
-"""AGT046: the fleet fits its AWS accounts' IAM quotas, every environment and shard of one account counted together."""
+"""AGT046: the fleet fits its AWS accounts' IAM quotas, every environment and shard of one account counted together.
+
+IAM counts every role and customer managed policy of the account, whoever created it (docs/facts.md#aws-iam-quotas).
+"""
 
 from __future__ import annotations
 

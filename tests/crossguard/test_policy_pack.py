@@ -91,12 +91,11 @@ def test_untagged_role_named_like_an_agent_and_the_native_provider_are_judged_to
     found = analyze("aws:iam/role:Role", {"name": "agent-prod-sneaky", "assumeRolePolicy": _trust(
         {"Effect": "Allow", "Principal": {"AWS": PROD_PRINCIPAL}, "Action": "sts:AssumeRole"})})
     assert any("agent-role-class-boundary" in m for m in found)
-    native = analyze("aws-native:iam:Role", {"roleName": "x", "tags": [{"key": "agentiam:function", "value": "analysis"},
-                                                                       {"key": "agentiam:environment", "value": "prod"}],
-                                              "assumeRolePolicyDocument": {"Statement": [
-                                                  {"Effect": "Allow", "Principal": {"AWS": "*"},
-                                                   "Action": "sts:AssumeRole"}]}})
-    assert {m.split(":")[0] for m in native} == {"agent-role-class-boundary", "agent-role-trusts-only-the-secrets-engine"}
+    tags = [{"key": "agentiam:function", "value": "analysis"}, {"key": "agentiam:environment", "value": "prod"}]
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+    native = analyze("aws-native:iam:Role", {"roleName": "x", "tags": tags, "assumeRolePolicyDocument": trust})
+    assert {m.split(":")[0] for m in native} == {"agent-role-class-boundary",
+                                                 "agent-role-trusts-only-the-secrets-engine"}
 
 
 def test_roles_of_other_programs_that_are_not_agents_are_left_alone():
@@ -109,12 +108,14 @@ def test_roles_of_other_programs_that_are_not_agents_are_left_alone():
 @pytest.mark.parametrize("statement", [
     {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"},
     {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"},
-    {"Effect": "Allow", "Principal": {"AWS": [PROD_PRINCIPAL, "arn:aws:iam::444444444444:root"]}, "Action": "sts:AssumeRole"},
+    {"Effect": "Allow", "Principal": {"AWS": [PROD_PRINCIPAL, "arn:aws:iam::444444444444:root"]},
+     "Action": "sts:AssumeRole"},
     {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:role/vault-aws-secrets-engine"},
      "Action": "sts:AssumeRole"},  # dev's engine trusted by a prod agent
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"},
     {"Effect": "Allow", "NotPrincipal": {"AWS": PROD_PRINCIPAL}, "Action": "sts:AssumeRole"},
-    {"Effect": "ALLOW", "Principal": {"AWS": PROD_PRINCIPAL}, "Action": ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"]},
+    {"Effect": "ALLOW", "Principal": {"AWS": PROD_PRINCIPAL},
+     "Action": ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"]},
 ])
 def test_trust_beyond_the_secrets_engine_fails(statement):
     found = analyze("aws:iam/role:Role", _agent_role(assumeRolePolicy=_trust(statement)))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import textwrap
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -82,7 +82,7 @@ def test_a_fleet_within_its_declared_quota_passes_and_roles_outside_agentiam_cou
 
 
 def test_environments_sharing_an_account_are_counted_together(fleet):
-    root, specs = fleet
+    root, _ = fleet
     base = project.load_environments(root / "stacks")
     # staging moved into prod's account: 600 agents there plus 600 in prod exceed 1,000 together, not apart.
     staging = base["staging"].model_copy(update={"account_id": base["prod"].account_id})
