@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from agentiam import project
@@ -235,3 +237,17 @@ def test_the_fleet_page_shows_the_finding_the_guardrail_gives(fleet):
     example = page.split("```text\n", 1)[1].split("```", 1)[0]
     assert " ".join(example.split("\n")).strip() == shown, "\n".join(
         textwrap.wrap(shown, 118, break_long_words=False, break_on_hyphens=False))
+
+
+def test_a_stack_file_the_line_edit_cannot_rewrite_safely_is_refused_untouched(tmp_path):
+    shutil.copytree(REPO / "stacks", tmp_path / "stacks", ignore=shutil.ignore_patterns("sharded-example"))
+    owner = tmp_path / "stacks" / "Pulumi.staging.yaml"
+    data = yaml.safe_load(owner.read_text(encoding="utf-8"))
+    # The whole environment as one flow mapping: no line holds `selection` alone.
+    flow = "config:\n  aws:region: eu-west-1\n  agentiam:environment: " + json.dumps(
+        data["config"]["agentiam:environment"]) + "\n"
+    owner.write_text(flow, encoding="utf-8")
+    assert project.load_environments(tmp_path / "stacks")["staging"].name == "staging"
+    with pytest.raises(UserError, match="cannot rewrite its `selection` block safely"):
+        plan_shards("staging", 1, ["agent-a", "agent-b", "agent-c"], tmp_path / "stacks", "agentiam shard")
+    assert owner.read_text(encoding="utf-8") == flow
