@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
-from google.protobuf import json_format, struct_pb2
-from pulumi.runtime.proto import analyzer_pb2
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy.policy import EnforcementLevel, _PolicyAnalyzerServicer
 
 from agentiam import project
@@ -241,3 +246,47 @@ def test_the_pack_passes_every_resource_the_bundled_stacks_produce(stack):
     kinds = {r.type_token for r in capture.resources}
     assert {"aws:iam/role:Role", "vault:appRole/authBackendRole:AuthBackendRole", "agentiam:index:Platform",
             "vault:database/secretBackendRole:SecretBackendRole"} <= kinds
+
+
+# --- the pack as Pulumi starts it ----------------------------------------------------------------------------------
+
+def _start_pack(tmp_path: Path, **env: str) -> subprocess.Popen:
+    """`policypack/__main__.py` in its own process, from another folder, as the Pulumi CLI starts a Python pack."""
+    return subprocess.Popen([sys.executable, str(REPO / "policypack" / "__main__.py")], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(REPO), **env})
+
+
+def test_the_pack_entry_point_serves_every_policy_over_grpc(tmp_path):
+    process = _start_pack(tmp_path)
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 60)  # a pack that hangs while starting fails here
+        assert ready, "the pack printed no port within 60 s"
+        port = process.stdout.readline().decode().strip()  # the SDK prints its port first, then serves
+        assert port.isdigit(), process.stderr.read().decode() if process.poll() is not None else port
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+            info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=20)
+            assert info.name == PACK_NAME
+            assert [p.name for p in info.policies] == [p.name for p in build_policies(ENVIRONMENTS)]
+            request = analyzer_pb2.AnalyzeRequest(
+                type="vault:appRole/authBackendRole:AuthBackendRole", name="x", urn="urn:pulumi:s::p::t::x",
+                properties=_struct({**GOOD_APPROLE, "tokenMaxTtl": "768h"}))
+            found = stub.Analyze(request, timeout=20).diagnostics
+            assert [d.policyName for d in found] == ["vault-token-lifetime-24h"]
+            assert found[0].enforcementLevel == analyzer_pb2.MANDATORY
+    finally:
+        process.kill()
+        process.wait(10)
+        process.stdout.close()
+        process.stderr.close()
+
+
+def test_the_pack_refuses_to_start_without_readable_stack_configs(tmp_path):
+    process = _start_pack(tmp_path, AGENTIAM_STACKS_DIR=str(tmp_path / "no-such-folder"))
+    try:
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 2
+    assert "cannot read the stack configs" in err.decode() and "Traceback" not in err.decode()
