@@ -169,7 +169,7 @@ IAM_MANAGED_POLICIES_MAX = 5_000
 
 class Quotas(_Strict):
     """The AWS account's quotas the environment's agents count against, shared with every other environment (and
-    shard) in the same account: guardrail AGT046 refuses a fleet that would exceed them
+    shard) in the same account: guardrail AGT048 refuses a fleet that would exceed them
     (docs/facts.md#aws-iam-quotas)."""
 
     iam_roles: int = Field(IAM_ROLES_DEFAULT, ge=1, le=IAM_ROLES_MAX, description="IAM roles the account may hold "

@@ -1,4 +1,4 @@
-"""AGT046: the fleet fits its AWS accounts' IAM quotas, every environment and shard of one account counted together.
+"""AGT048: the fleet fits its AWS accounts' IAM quotas, every environment and shard of one account counted together.
 
 IAM counts every role and customer managed policy of the account, whoever created it (docs/facts.md#aws-iam-quotas).
 """
@@ -71,7 +71,7 @@ def _check_account_quotas(rule: FleetRule, specs: list[LoadedSpec],
 
 
 ACCOUNT_QUOTAS = FleetRule(
-    id="AGT046", severity=Severity.ERROR, title="The fleet fits its AWS accounts' IAM quotas",
+    id="AGT048", severity=Severity.ERROR, title="The fleet fits its AWS accounts' IAM quotas",
     rationale="IAM refuses roles and managed policies beyond the account's quota (1,000 roles and 1,500 policies by "
               "default, 5,000 at most), so a fleet larger than that fails part-way through `pulumi up`; every "
               "environment and shard in one account counts against the same quota.",

@@ -66,7 +66,7 @@ FLEET_RULES: tuple[FleetRule, ...] = (
     identity.UNIQUE_DERIVED_NAMES,                       # AGT007
     aws_resources.BOUNDARY_SIZE,                         # AGT043
     vault_grants.KV_SHARED_BY_OWNER,                     # AGT045
-    quotas.ACCOUNT_QUOTAS,                               # AGT046
+    quotas.ACCOUNT_QUOTAS,                               # AGT048
 )
 
 # Checks made while reading a file, before any rule runs (ids emitted by agentiam.spec and agentiam.environment).

@@ -1,4 +1,4 @@
-"""Quota guardrail (AGT046) and `agentiam shard` on a generated fleet of 12,000 agents in one environment."""
+"""Quota guardrail (AGT048) and `agentiam shard` on a generated fleet of 12,000 agents in one environment."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def _names(fleet: tuple[Path, list]) -> list[str]:
 
 
 def _quota_findings(specs: list, environments: dict[str, EnvironmentConfig]) -> list:
-    return [f for f in run_rules(specs, environments, TODAY) if f.rule_id == "AGT046"]
+    return [f for f in run_rules(specs, environments, TODAY) if f.rule_id == "AGT048"]
 
 
 def test_default_quotas_refuse_12000_roles_in_one_account_naming_both_fixes(fleet):

@@ -292,11 +292,11 @@ EXPECTED: dict[str, list[tuple]] = {
     ],
     "AGT045/pass-shared": [
     ],
-    "AGT046/fail-over-quota": [
-        ('agent_specs/tools/alpha-reader.yaml', 'AGT046', 8, 11, 'function'),
-        ('agent_specs/tools/gamma-analyst.yaml', 'AGT046', 9, 15, 'environments'),
+    "AGT048/fail-over-quota": [
+        ('agent_specs/tools/alpha-reader.yaml', 'AGT048', 8, 11, 'function'),
+        ('agent_specs/tools/gamma-analyst.yaml', 'AGT048', 9, 15, 'environments'),
     ],
-    "AGT046/pass-within-quota": [
+    "AGT048/pass-within-quota": [
     ],
 }
 
