@@ -160,6 +160,34 @@ class Selection(_Strict):
         return self
 
 
+# IAM quotas per AWS account (IAM user guide, "IAM and AWS STS quotas"; docs/facts.md#aws-iam-quotas): the default,
+# and the most Service Quotas will raise it to.
+IAM_ROLES_DEFAULT = 1_000
+IAM_ROLES_MAX = 5_000
+IAM_MANAGED_POLICIES_DEFAULT = 1_500
+IAM_MANAGED_POLICIES_MAX = 5_000
+
+
+class Quotas(_Strict):
+    """The AWS account's quotas the environment's agents count against, shared with every other environment (and
+    shard) in the same account: guardrail AGT048 refuses a fleet that would exceed them
+    (docs/facts.md#aws-iam-quotas)."""
+
+    iam_roles: int = Field(IAM_ROLES_DEFAULT, ge=1, le=IAM_ROLES_MAX, description="IAM roles the account may hold "
+                           "(AWS default 1,000; Service Quotas raises it to 5,000 at most). Declare a raised quota "
+                           "only once AWS has granted it.", examples=[1000])
+    iam_customer_managed_policies: int = Field(
+        IAM_MANAGED_POLICIES_DEFAULT, ge=1, le=IAM_MANAGED_POLICIES_MAX, description="Customer managed policies the "
+        "account may hold (AWS default 1,500; at most 5,000). Each function class's permissions boundary is one.",
+        examples=[1500])
+    iam_roles_outside_agentiam: int = Field(
+        0, ge=0, le=IAM_ROLES_MAX, description="Roles the account holds that agentiam does not create (people's, "
+        "other stacks', AWS service-linked roles, the secrets engine's own): they use the same quota.", examples=[120])
+    iam_customer_managed_policies_outside_agentiam: int = Field(
+        0, ge=0, le=IAM_MANAGED_POLICIES_MAX, description="Customer managed policies of the account that agentiam "
+        "does not create.", examples=[40])
+
+
 class Guardrails(_Strict):
     """Per-environment limits the guardrails apply to the specs deployed there."""
 
@@ -233,6 +261,8 @@ class EnvironmentConfig(_Strict):
     selection: Selection = Field(default_factory=Selection, description="Sharding of large fleets.")
     guardrails: Guardrails = Field(default_factory=Guardrails, description="Limits the guardrails apply here.")
     egress: Egress = Field(default_factory=Egress, description="What enforces the agents' egress allow-list.")
+    quotas: Quotas = Field(default_factory=Quotas, description="The AWS account's IAM quotas (AWS's defaults when left "
+                           "out); every environment and shard in the same account counts against them together.")
 
     @model_validator(mode="after")
     def _principal_in_own_account(self) -> EnvironmentConfig:

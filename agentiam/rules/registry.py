@@ -16,6 +16,7 @@ from agentiam.rules import (
     identity,
     network,
     placeholders,
+    quotas,
     vault_grants,
 )
 from agentiam.rules.base import FleetRule, Rule, SpecContext
@@ -66,6 +67,7 @@ FLEET_RULES: tuple[FleetRule, ...] = (
     aws_resources.BOUNDARY_SIZE,                         # AGT043
     vault_grants.KV_SHARED_BY_OWNER,                     # AGT045
     network.ALLOW_LIST_CAPACITY,                         # AGT047
+    quotas.ACCOUNT_QUOTAS,                               # AGT048
 )
 
 # Checks made while reading a file, before any rule runs (ids emitted by agentiam.spec and agentiam.environment).

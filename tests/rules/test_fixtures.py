@@ -296,6 +296,12 @@ EXPECTED: dict[str, list[tuple]] = {
     ],
     "AGT045/pass-shared": [
     ],
+    "AGT048/fail-over-quota": [
+        ('agent_specs/tools/alpha-reader.yaml', 'AGT048', 8, 11, 'function'),
+        ('agent_specs/tools/gamma-analyst.yaml', 'AGT048', 9, 15, 'environments'),
+    ],
+    "AGT048/pass-within-quota": [
+    ],
 }
 
 
@@ -305,6 +311,8 @@ def environments():
 
 
 def _findings(fixture: Path, environments) -> list:
+    if (fixture / "stacks").is_dir():  # a project of its own: specs in agent_specs/, its own stack configs (quotas)
+        return project.validate([fixture / "agent_specs"], fixture / "stacks", TODAY).findings
     return project.validate([fixture], STACKS, TODAY, environments).findings
 
 
