@@ -205,7 +205,7 @@ def main() -> None:
     print(" | ".join(header))
     for row in rows:
         label = f"{row['others']:,}" + (" (Vault hung)" if row["hung"] else "")
-        token_step = _fmt(row["token_step"]) + (f" FAILED" if row["token_outcome"] == "FAILED" else
+        token_step = _fmt(row["token_step"]) + (" FAILED" if row["token_outcome"] == "FAILED" else
                                                  f" ({row['token_detail']})")
         print(" | ".join([label, f"{row['in_vault']:,}", _fmt(row["refused"]), _fmt(row["denied"]), token_step,
                           _fmt(row["whole"])]))

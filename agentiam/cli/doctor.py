@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import click
 
 from agentiam import project
-from agentiam.cli.common import vault_ca_cert_option, EXIT_FINDINGS, EXIT_OK, handle_user_errors, specs_option, stacks_option
+from agentiam.cli.common import (EXIT_FINDINGS, EXIT_OK, handle_user_errors, specs_option, stacks_option,
+                                 vault_ca_cert_option)
 from agentiam.errors import ConfigError
 from agentiam.render.escape import Terminal
 

@@ -225,7 +225,8 @@ class VaultChecks:
         sensitive = self._sensitive_paths()
         got = self.vault.capabilities(paths + list(sensitive))
         missing = [f"{r.path} [{', '.join(sorted(set(r.capabilities) - set(got.get(r.example, []))))}]"
-                   for r in rules if not set(r.capabilities) <= set(got.get(r.example, [])) | _root_caps(got, r.example)]
+                   for r in rules
+                   if not set(r.capabilities) <= set(got.get(r.example, [])) | _root_caps(got, r.example)]
         name = (requirements.auditor_policy_name if auditor else requirements.deployer_policy_name)(
             self.plan.environment)
         fix = (f"apply the {self.role} policy: agentiam bootstrap --env {self.stack}, then {self.cli} policy write "

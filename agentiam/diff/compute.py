@@ -140,7 +140,8 @@ def collect(repo: GitRepo, base_rev: str, head_rev: str | None, specs_prefix: st
         if problems and snap is head:
             raise ConfigError(findings=sorted(problems))
         if problems:  # a fix of a broken base must still be reviewable: its environments count as new
-            notes.append(f"{len(problems)} stack config problem(s) at {snap.label} (first: {sorted(problems)[0].render()}); "
+            notes.append(f"{len(problems)} stack config problem(s) at {snap.label} "
+                         f"(first: {sorted(problems)[0].render()}); "
                          "environments that do not load there are shown as added")
         path_of = {name: p for p, name in shown.items()}
         side = Side(snap, {stack_of(path_of[stack.file]): stack.config for stack in loaded}, {})
@@ -497,8 +498,8 @@ def _login_policy_changes(before: AgentPlan | None, after: AgentPlan | None) -> 
     if before is None or after is None:
         return []
     changes: list[Change] = []
-    for label, field in (("certificate token", "login_policy_rules"), ("AppRole mint token", "mint_policy_rules")):
-        old, new = getattr(before.vault, field), getattr(after.vault, field)
+    for label, attribute in (("certificate token", "login_policy_rules"), ("AppRole mint token", "mint_policy_rules")):
+        old, new = getattr(before.vault, attribute), getattr(after.vault, attribute)
         for path in sorted(set(old) | set(new)):
             was, now = set(old.get(path, ())), set(new.get(path, ()))
             if was == now:

@@ -280,7 +280,8 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
     audit_was, audit_now = was.audit, now.audit
     if audit_was.path != audit_now.path:
         changes.append(Change("audit", "moved", "audit device path", Direction.WIDER, before=audit_was.path,
-                              after=audit_now.path, risks=(risk.AUDIT_WEAKENED.label("high", "Vault audit lines go to another device; "
+                              after=audit_now.path, risks=(risk.AUDIT_WEAKENED.label(
+                                  "high", "Vault audit lines go to another device; "
                                   "consumers and audit-hash look-ups of the old one see nothing"),)))
     if audit_was.options.get("file_path") != audit_now.options.get("file_path"):
         changes.append(Change("audit", "moved", "audit file_path", Direction.WIDER,

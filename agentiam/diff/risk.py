@@ -97,7 +97,8 @@ LONGER_LIFETIME = LabelKind(
     "A credential lives longer: up to 4x (medium), more (high); the identity's expiry later (low).",
     "A leaked credential is useful for as long as it lives (field guide: short-lived tokens).")
 NEW_EGRESS = LabelKind(
-    "new-egress", ("medium",), "An external endpoint becomes reachable.", "Every external endpoint is a way out for data.")
+    "new-egress", ("medium",), "An external endpoint becomes reachable.",
+    "Every external endpoint is a way out for data.")
 TRUST_CHANGED = LabelKind(
     "trust-changed", ("medium", "high"),
     "Who may assume the agent's role, sign its login certificate (the agent CA) or receive Vault's database "
@@ -125,7 +126,8 @@ NEW_ENVIRONMENT = LabelKind(
 CODE_CHANGED = LabelKind(
     "code-changed", ("high",),
     "agentiam's own code, build, dependencies or Pulumi.yaml changed: each difference between what the head's specs "
-    "register when compiled by the base's and by the head's code (`agentiam snapshot`), or the effect was not compiled.",
+    "register when compiled by the base's and by the head's code (`agentiam snapshot`), "
+    "or the effect was not compiled.",
     "The review runs the base's tool: a change to the code that decides what deploys shows in no plan entry.")
 GATE_CHANGED = LabelKind(
     "gate-changed", ("high",),

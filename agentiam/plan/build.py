@@ -234,7 +234,8 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
     login_rules = merge_rules(login_self_service_rules() + ([(secret_id_path, ("update",))] if active else []))
     login_hcl = render_policy(
         f"agentiam: certificate login of {spec.name} in {env.name}: may only mint one wrapped secret id",
-        login_rules, parameters={secret_id_path: {"min_wrapping_ttl": "1s", "max_wrapping_ttl": SECRET_ID_MAX_WRAP_TTL}})
+        login_rules,
+        parameters={secret_id_path: {"min_wrapping_ttl": "1s", "max_wrapping_ttl": SECRET_ID_MAX_WRAP_TTL}})
     common_name = fill(spec.authentication.certificate_common_name, spec, env) \
         if spec.authentication.certificate_common_name else names.default_common_name(spec.name, env.name)
     token_max = min(creds.token_max_ttl, DAY)

@@ -56,7 +56,7 @@ def summary_columns(inventory: Inventory) -> list[Terminal]:
     rows = [[Terminal.value(c) for c in SUMMARY_COLUMNS], *(_summary_cells(e) for e in inventory.entries)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(SUMMARY_COLUMNS))]
     return [_title(inventory)] + [Terminal("  ").join(Terminal("{:<{}}").format(cell, width)
-                                                      for cell, width in zip(row, widths)) for row in rows]
+                                                      for cell, width in zip(row, widths, strict=True)) for row in rows]
 
 
 def entry_lines(entry: InventoryEntry) -> list[Terminal]:

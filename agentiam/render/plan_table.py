@@ -239,7 +239,8 @@ def object_counts(plan: IdentityPlan) -> tuple[Counter[str], Counter[str]]:
 
 
 def _counted(counts: Counter[str]) -> list[Terminal]:
-    return atoms([Terminal("{} {}").format(label, n) for label, n in sorted(counts.items(), key=lambda i: i[0].lower())])
+    return atoms([Terminal("{} {}").format(label, n)
+                  for label, n in sorted(counts.items(), key=lambda i: i[0].lower())])
 
 
 def _summary(lines: _Lines, plan: IdentityPlan) -> None:

@@ -21,6 +21,7 @@ the CLI imports lazily so the core stays free of both.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import threading
@@ -281,10 +282,8 @@ def _after(job: _Job, limit: float, call: Callable[[], StepResult]) -> StepResul
     could miss a working token the agent creates a moment later; after, Vault refuses to create one (the mint
     token's entity is disabled), so nothing new can appear behind the revocation.
     """
-    try:
+    with contextlib.suppress(BaseException):  # the awaited step's own report says what happened to it
         job.future.result(timeout=max(0.0, limit - time.monotonic()))
-    except BaseException:  # noqa: BLE001 - the awaited step's own report says what happened to it
-        pass
     return call()
 
 

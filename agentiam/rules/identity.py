@@ -83,7 +83,8 @@ def _check_unique_derived_names(rule: FleetRule, specs: list[LoadedSpec],
         if len(agents) < 2:
             continue  # one agent (or AGT001's duplicate names)
         for loaded, path in owners:
-            others = ", ".join(sorted(f"{o.spec.name} ({o.file})" for o, _ in owners if o.spec.name != loaded.spec.name))
+            others = ", ".join(sorted(f"{o.spec.name} ({o.file})"
+                                      for o, _ in owners if o.spec.name != loaded.spec.name))
             key = (loaded.file, path, namespace)
             if key in reported:
                 continue

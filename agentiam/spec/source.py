@@ -189,7 +189,8 @@ def _build(node: yaml.Node, seen: set[int], path: str, positions: dict[str, int]
         seen.add(id(key_node))
         name = key_node.value
         if name == "<<" and not key_node.style:
-            raise _Reject("YAML003", key_node, "merge keys (<<) are not allowed: a reviewer must see every value where it applies")
+            raise _Reject("YAML003", key_node,
+                          "merge keys (<<) are not allowed: a reviewer must see every value where it applies")
         if name in result:
             raise _Reject("YAML002", key_node, f"duplicate key {name!r}: YAML would silently keep only the last value")
         if key_node.tag not in _PLAIN_TAGS or (key_node.style and key_node.tag != _STR_TAG):
@@ -287,7 +288,8 @@ def parse_spec_bytes(file: str, raw: bytes, kind: InputKind = SPEC) -> tuple[Sou
         if rejected.message is _ALIAS_MESSAGE:
             return None, [_alias_finding(file, text, rejected.node)]
         mark = rejected.node.start_mark
-        return None, [Finding(file, mark.line + 1, mark.column + 1, rejected.rule_id, Severity.ERROR, "", rejected.message)]
+        return None, [Finding(file, mark.line + 1, mark.column + 1, rejected.rule_id, Severity.ERROR, "",
+                              rejected.message)]
     except RecursionError:
         return None, [Finding(file, 1, 1, "YAML007", Severity.ERROR, "", "document is nested too deeply")]
     if not isinstance(data, dict):

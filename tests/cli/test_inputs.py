@@ -80,7 +80,7 @@ CA_LINE = f"{DEV}:19:26  error  CFG003  vault.agent_ca_pem_file: "
     ("stacks/ca/pipe.pem", lambda: os.mkfifo("stacks/ca/pipe.pem"),
      "stacks/ca/pipe.pem is a FIFO (named pipe), not a regular file"),
     ("stacks/ca", None, "stacks/ca is a folder, not a regular file"),
-    ("stacks/ca/huge.pem", lambda: os.truncate(Path("stacks/ca/huge.pem").open("wb").name, 2 * 1024**3),
+    ("stacks/ca/huge.pem", lambda: (Path("stacks/ca/huge.pem").touch(), os.truncate("stacks/ca/huge.pem", 2 * 1024**3)),
      f"stacks/ca/huge.pem is {2 * 1024**3} bytes; files referenced by stack configs are limited to 262144 bytes"),
     ("stacks/ca/key.pem", lambda: Path("stacks/ca/key.pem").write_text(
         "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),

@@ -350,5 +350,5 @@ def test_the_audit_config_block_keeps_any_file_path_one_inert_hcl_string(dev):
     (line,) = [line for line in block.splitlines() if "file_path" in line]
     assert line == '    file_path = "/var/log/a\\" }\\\\naudit \\"socket\\" \\"x\\" { options { address = \\"evil:1\\" } } ' \
                    '#$${env(\\"HOME\\")}"'
-    assert [l for l in block.splitlines() if l.startswith("audit ")] == ['audit "file" "agentiam-file" {']
+    assert [text for text in block.splitlines() if text.startswith("audit ")] == ['audit "file" "agentiam-file" {']
     assert len(block.splitlines()) == 8

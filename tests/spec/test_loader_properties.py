@@ -40,8 +40,8 @@ resources = st.sampled_from(["*", "arn:aws:s3:::b-{env}/*", "arn:aws:s3:::billin
                              "arn:aws:sqs:{region}:{account}:q", "arn:aws:sqs:us-east-1:333333333333:q",
                              "arn:aws:sqs:{region}:*:q", "arn:aws:s3:::x-*/y"])
 envs = st.lists(st.sampled_from(["dev", "staging", "prod", "qa"]), min_size=1, max_size=4, unique=True)
-credentials = st.fixed_dictionaries({}, optional={k: durations for k in (
-    "token_ttl", "token_max_ttl", "aws_session_ttl", "database_ttl", "database_max_ttl", "secret_id_ttl")})
+credentials = st.fixed_dictionaries({}, optional=dict.fromkeys((
+    "token_ttl", "token_max_ttl", "aws_session_ttl", "database_ttl", "database_max_ttl", "secret_id_ttl"), durations))
 statement = st.fixed_dictionaries(
     {"sid": maybe(st.sampled_from(["read", "write", "read"])),
      "actions": maybe(st.lists(actions, min_size=1, max_size=4)),
