@@ -84,7 +84,8 @@ def create_role(world: World, moto: servers.MotoServer) -> str:
     """The agent's IAM role in moto, named and shaped by the plan (what the components create)."""
     aws_plan = world.agent(AGENT).aws
     boto3.client("iam", **moto.client_kwargs()).create_role(
-        RoleName=aws_plan.role_name, Path=aws_plan.role_path, AssumeRolePolicyDocument=json.dumps(aws_plan.trust_policy))
+        RoleName=aws_plan.role_name, Path=aws_plan.role_path,
+        AssumeRolePolicyDocument=json.dumps(aws_plan.trust_policy))
     return aws_plan.role_name
 
 

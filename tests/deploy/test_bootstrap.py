@@ -76,7 +76,8 @@ def test_the_deployer_policy_covers_every_aws_resource_the_program_registers(sta
                        f"arn:aws:logs:{region}:{account}:log-group:{record.inputs['logGroup']}")
         assert allowed("iam:PassRole", record.inputs["roleArn"])
     for record in run.capture.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
-        assert allowed("cloudwatch:PutMetricAlarm", f"arn:aws:cloudwatch:{region}:{account}:alarm:{record.inputs['name']}")
+        assert allowed("cloudwatch:PutMetricAlarm",
+                       f"arn:aws:cloudwatch:{region}:{account}:alarm:{record.inputs['name']}")
     # Nothing outside the environment: another environment's role is not the deployer's.
     assert not allowed("iam:CreateRole", f"arn:aws:iam::{account}:role/agentiam/other/agent-other-x")
     assert not allowed("iam:CreateRole", f"arn:aws:iam::{account}:role/admin")

@@ -66,7 +66,8 @@ def test_a_version_1_certificate_without_extensions_is_read() -> None:
 def test_a_key_or_a_certificate_request_is_not_a_certificate() -> None:
     key_der = KEY.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    block = b"-----BEGIN CERTIFICATE-----\n" + __import__("base64").encodebytes(key_der) + b"-----END CERTIFICATE-----\n"
+    block = (b"-----BEGIN CERTIFICATE-----\n" + __import__("base64").encodebytes(key_der)
+             + b"-----END CERTIFICATE-----\n")
     with pytest.raises(ValueError, match="certificate 1 is not a valid X.509 certificate"):
         certificates(block)
 

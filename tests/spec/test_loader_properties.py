@@ -33,8 +33,9 @@ def maybe(valid: st.SearchStrategy) -> st.SearchStrategy:
 
 
 durations = maybe(st.sampled_from(["5m", "15m", "30m", "1h", "8h", "12h", "24h", "25h", "48h", "0s", "1 hour"]))
-actions = st.sampled_from(["*", "s3:GetObject", "s3:Put*", "s3:*", "iam:PassRole", "sts:AssumeRole", "ec2:DescribeInstances",
-                           "ec2-instance-connect:SendSSHPublicKey", "ecr:GetAuthorizationToken", "s3:GetObjekt",
+actions = st.sampled_from(["*", "s3:GetObject", "s3:Put*", "s3:*", "iam:PassRole", "sts:AssumeRole",
+                           "ec2:DescribeInstances", "ec2-instance-connect:SendSSHPublicKey",
+                           "ecr:GetAuthorizationToken", "s3:GetObjekt",
                            "s4:GetObject", "sqs:SendMessage", "cloudwatch:GetMetricStatistics", "s3:Frob*"])
 resources = st.sampled_from(["*", "arn:aws:s3:::b-{env}/*", "arn:aws:s3:::billing-prod-x", "arn:aws:s3:::s-{account}/*",
                              "arn:aws:sqs:{region}:{account}:q", "arn:aws:sqs:us-east-1:333333333333:q",
