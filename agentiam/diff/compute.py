@@ -304,7 +304,9 @@ class Locator:
         base: tuple[PathPart, ...] = self._override("network", "") or ("network",)
         if self.spec is None:
             return {}
-        network = self.spec.overrides[self.env.name].network if len(base) > 1 else self.spec.network
+        network = self.spec.network
+        if len(base) > 1 and self.env is not None:  # the environment's override replaces the section
+            network = self.spec.overrides[self.env.name].network or network
         if what == "egress" and host is not None:
             for i, endpoint in enumerate(network.egress):
                 if endpoint.host == host:
@@ -384,7 +386,7 @@ def _aws_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context
         action, resources = new[key]
         concrete = catalogue.expand(action)
         levels = risk.ordered_levels(level for i in concrete for level in i.access_levels)
-        labels = risk.action_risks(concrete, reached, _widest(resources))
+        labels: list[RiskLabel | None] = [*risk.action_risks(concrete, reached, _widest(resources))]
         labels.append(risk.wildcard_action(action, len(concrete)))
         labels.extend(_resource_risks(resources, old_levels, ctx, levels))
         changes.append(Change("aws", "added", action, Direction.WIDER, access_level=", ".join(levels),
@@ -614,9 +616,9 @@ def _lifetimes(entry: AgentPlan | None) -> dict[str, tuple[int, str | None]]:
         "mint token ttl": (max(approle.token_ttl, approle.token_max_ttl, approle.token_explicit_max_ttl), None)}
     if entry.vault.aws_secret_role is not None:
         values["aws_session_ttl"] = (entry.vault.aws_secret_role.max_sts_ttl, "aws_session_ttl")
-    for role in entry.vault.database_roles:
-        values[f"database_ttl ({role.database})"] = (role.default_ttl, "database_ttl")
-        values[f"database_max_ttl ({role.database})"] = (role.max_ttl, "database_max_ttl")
+    for db_role in entry.vault.database_roles:
+        values[f"database_ttl ({db_role.database})"] = (db_role.default_ttl, "database_ttl")
+        values[f"database_max_ttl ({db_role.database})"] = (db_role.max_ttl, "database_max_ttl")
     return values
 
 

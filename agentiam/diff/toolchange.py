@@ -211,7 +211,7 @@ def _lines_changed(old: str, new: str) -> tuple[str, str]:
 def differences(old: Any, new: Any, prefix: str) -> list[tuple[str, str | None, str | None]]:
     """(path, before, after) of every leaf that differs; None = absent on that side."""
     a, b = dict(_leaves(old, prefix)), dict(_leaves(new, prefix))
-    out = []
+    out: list[tuple[str, str | None, str | None]] = []
     for path in sorted(set(a) | set(b)):
         if path in a and path in b and a[path] == b[path]:
             continue

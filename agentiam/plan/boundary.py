@@ -70,9 +70,9 @@ def compact_actions(actions: Iterable[str], budget: int, fixed_cost: int) -> lis
     groups: dict[tuple[str, str], list[str]] = {}
     for action in current:
         service, _, name = action.partition(":")
-        verb = _VERB.match(name)
-        if verb and name != verb.group(0) + "*":  # already the verb wildcard: nothing to gain
-            groups.setdefault((service, verb.group(0)), []).append(action)
+        matched = _VERB.match(name)
+        if matched and name != matched.group(0) + "*":  # already the verb wildcard: nothing to gain
+            groups.setdefault((service, matched.group(0)), []).append(action)
 
     def size(items: list[str]) -> int:
         return fixed_cost + len(json.dumps(items, separators=(",", ":")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from agentiam.environment import vault_server
 from agentiam.environment.model import EnvironmentConfig
@@ -106,7 +107,7 @@ def inline_policy(spec: AgentSpec, env: EnvironmentConfig) -> dict | None:
     """The agent's least-privilege IAM policy in `env` (None without AWS grants); AGT040 measures exactly this."""
     statements = []
     for grant in spec.permissions.aws:
-        statement = {
+        statement: dict[str, Any] = {
             "Sid": statement_sid(grant.sid),
             "Effect": "Allow",
             "Action": sorted(set(grant.actions)),
@@ -156,7 +157,7 @@ def _trust_policy(spec: AgentSpec, env: EnvironmentConfig) -> dict:
     ]}
 
 
-KILL_SWITCH_POLICY = {"Version": POLICY_VERSION, "Statement": [
+KILL_SWITCH_POLICY: dict[str, Any] = {"Version": POLICY_VERSION, "Statement": [
     {"Sid": "AgentiamKillSwitch", "Effect": "Deny", "Action": "*", "Resource": "*"}]}
 
 
@@ -225,8 +226,8 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
         rules.append((f"{vault.aws_mount}/creds/{ident}", ("read",)))
         rules.append((f"{vault.aws_mount}/sts/{ident}", ("read", "update")))
     if active:
-        for grant in spec.permissions.kv:
-            rules.extend(kv_rules(vault.kv_mount, fill(grant.path, spec, env), grant.capabilities))
+        for kv in spec.permissions.kv:
+            rules.extend(kv_rules(vault.kv_mount, fill(kv.path, spec, env), kv.capabilities))
     policy_rules = merge_rules(rules)
     policy_hcl = render_policy(f"agentiam: {spec.name} in {env.name} ({spec.function.value})", policy_rules)
     login_policy = names.login_policy_name(spec.name, env.name)

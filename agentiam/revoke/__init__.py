@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import threading
 import time
@@ -313,7 +314,7 @@ def revoke(entry: AgentPlan, scope: Scope, vault: VaultSide | None, aws: AwsSide
                          lambda: vault.destroy_secret_ids(v.approle.mount, v.approle.role_name)))
         for mount, role in database_roles(entry, scope):
             jobs.append(_Job("vault", REVOKE_LEASES, f"{mount}/creds/{role}/",
-                             lambda m=mount, r=role: vault.revoke_leases(m, r)))
+                             functools.partial(vault.revoke_leases, mount, role)))
         jobs.append(_Job("vault", REVOKE_TOKENS, names.token_lease_prefix(v.token_role.name),
                          lambda: _after(entity, deadline, lambda: vault.revoke_role_tokens(v.token_role.name))))
     if aws_job is not None:

@@ -122,6 +122,7 @@ def _check_derived_names(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
                 f"{env} ({ident!r})")
         env_config = ctx.environments.get(env)
         template = spec.authentication.certificate_common_name
+        path: tuple[str, ...]
         if template is not None and env_config is not None:
             common_name, path = fill(template, spec, env_config), ("authentication", "certificate_common_name")
         else:
