@@ -192,7 +192,9 @@ class ProgramMocks(pulumi.runtime.Mocks):
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
     """Mock monitor that tells the mocks each registration's parent and dependencies (MockResourceArgs lacks them)."""
 
-    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+    mocks: ProgramMocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         local = self.mocks.current_parent
         local.urn = request.parent
         local.own_urn = self.make_urn(request.parent, request.type, request.name)
