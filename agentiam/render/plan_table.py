@@ -33,9 +33,11 @@ OBJECTS: dict[type[BaseModel], str | None] = {
     model.DatabaseRolePlan: "database roles", model.AwsSecretRolePlan: "AWS secret roles",
     model.RateLimitPlan: "rate-limit quotas", model.KvSharePlan: "KV shares", model.BoundaryPlan: "boundaries",
     model.DatabaseConnectionPlan: "database connections", model.MountPlan: "mounts",
-    model.ExpectedMountPlan: None, model.AuditPlan: "audit devices", model.LogRoutingPlan: "log routings", model.AgentCaPlan: "agent CAs",
+    model.ExpectedMountPlan: None, model.AuditPlan: "audit devices", model.LogRoutingPlan: "log routings",
+    model.AgentCaPlan: "agent CAs",
     model.CertificatePlan: "CA certificates",
-    model.VaultPlan: None, model.VaultServerPlan: None, model.DeployPlan: None, model.EgressPlan: None, model.AgentPlan: None, model.PlatformPlan: None,
+    model.VaultPlan: None, model.VaultServerPlan: None, model.DeployPlan: None, model.EgressPlan: None,
+    model.AgentPlan: None, model.PlatformPlan: None,
     model.IdentityPlan: None,
 }
 
@@ -184,7 +186,8 @@ def _platform(lines: _Lines, plan: IdentityPlan) -> None:
             words(Terminal("logins on {} at most {} per {} per client address (quota {})").format(
                 quota.path, _number(quota.rate), _duration(quota.interval), quota.name)) if quota is not None else [])
     for expected in platform.expected_mounts:
-        lines.field("mount", words(Terminal("secrets {} at {}: not created by agentiam, must exist before the first up{}").format(
+        lines.field("mount", words(Terminal(
+            "secrets {} at {}: not created by agentiam, must exist before the first up{}").format(
             expected.type, expected.path, "".join(Terminal(", tuned {} {}").format(k, v)
                                                      for k, v in sorted(expected.options.items())))))
     for boundary in platform.boundaries:
