@@ -41,14 +41,14 @@ OPERATOR = {"client_token": "hmac-sha256:" + "c" * 64, "accessor": "hmac-sha256:
 
 
 def _hmac(rng: random.Random) -> str:
-    return "hmac-sha256:" + "%064x" % rng.getrandbits(256)
+    return f"hmac-sha256:{rng.getrandbits(256):064x}"
 
 
 def _vault_pair(rng: random.Random, when: dt.datetime, agent, entity: str, role_id_hmac: str) -> list[dict]:
     """A request and its response line, as OpenBao's file device writes them."""
     roll = rng.random()
     rid = str(uuid.UUID(int=rng.getrandbits(128)))
-    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.") + "%09dZ" % rng.randrange(10 ** 9)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{rng.randrange(10 ** 9):09d}Z"
     vault = agent.vault
     mount_type, error, data, response_data = "database", None, None, None
     if roll < 0.1:  # a login (1 in 10 failed)
@@ -82,7 +82,7 @@ def _vault_pair(rng: random.Random, when: dt.datetime, agent, entity: str, role_
                "mount_point": path.split("/")[0] + "/", "mount_type": mount_type,
                "mount_running_version": "v2.7.2+builtin.bao", "mount_class": "secret",
                "client_token": auth.get("client_token", ""), "client_token_accessor": auth.get("accessor", ""),
-               "namespace": {"id": "root"}, "path": path, "remote_address": "10.40.3.%d" % rng.randrange(1, 250),
+               "namespace": {"id": "root"}, "path": path, "remote_address": f"10.40.3.{rng.randrange(1, 250)}",
                "remote_port": rng.randrange(30000, 60000)}
     if data:
         request["data"] = data
@@ -115,8 +115,8 @@ def _cloudtrail(rng: random.Random, when: dt.datetime, agent) -> dict:
         "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": f"{'monitoring' if service == 'cloudwatch' else service}.amazonaws.com",
         "eventName": name.replace("*", "Object"), "awsRegion": "eu-west-1", "sourceIPAddress": "10.40.1.2",
-        "userAgent": "Boto3/1.34.0", "requestParameters": {"key": "2026/%05d.pdf" % rng.randrange(10**5)},
-        "responseElements": None, "requestID": "%016X" % rng.getrandbits(64),
+        "userAgent": "Boto3/1.34.0", "requestParameters": {"key": f"2026/{rng.randrange(10**5):05d}.pdf"},
+        "responseElements": None, "requestID": f"{rng.getrandbits(64):016X}",
         "eventID": str(uuid.UUID(int=rng.getrandbits(128))), "readOnly": True, "eventType": "AwsApiCall",
         "managementEvent": False, "recipientAccountId": account,
         "resources": [{"type": "AWS::S3::Object", "ARN": statement["Resource"][0].replace("*", "2026/01.pdf")}]}
@@ -214,7 +214,7 @@ def main() -> None:
         rows.append((size, jq_records, vault_s + trail_s, check_s, rss, events, findings))
     print(f"{'records':>10} {'jq s':>8} {'jq rec/s':>10} {'check s':>8} {'check rec/s':>12} {'x jq':>5} "
           f"{'peak RSS':>9} {'agent events':>13} {'findings':>8}")
-    for size, records, jq_s, check_s, rss, events, findings in rows:
+    for _size, records, jq_s, check_s, rss, events, findings in rows:
         print(f"{records:>10,} {jq_s:>8.2f} {records / jq_s:>10,.0f} {check_s:>8.2f} {records / check_s:>12,.0f} "
               f"{jq_s / check_s:>5.2f} {rss / 1024:>7.1f} MiB {events:>13,} {findings:>8}")
 

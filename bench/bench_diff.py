@@ -43,7 +43,8 @@ from tests.program.fleet import write_fleet  # noqa: E402
 PROJECT = Path(__file__).resolve().parent.parent
 CHANGES = (  # realistic edits a pull request makes, applied round-robin to the changed specs
     ("  token_ttl: 1h\n", "  token_ttl: 2h\n"),
-    ("      actions: [s3:GetObject, s3:ListBucket]\n", "      actions: [s3:GetObject, s3:ListBucket, s3:GetObjectTagging]\n"),
+    ("      actions: [s3:GetObject, s3:ListBucket]\n",
+     "      actions: [s3:GetObject, s3:ListBucket, s3:GetObjectTagging]\n"),
     ("    requests: 100\n", "    requests: 200\n"),
     ("      capabilities: [read]\n", "      capabilities: [read, list]\n"),
 )

@@ -84,7 +84,8 @@ def create_role(world: World, moto: servers.MotoServer) -> str:
     """The agent's IAM role in moto, named and shaped by the plan (what the components create)."""
     aws_plan = world.agent(AGENT).aws
     boto3.client("iam", **moto.client_kwargs()).create_role(
-        RoleName=aws_plan.role_name, Path=aws_plan.role_path, AssumeRolePolicyDocument=json.dumps(aws_plan.trust_policy))
+        RoleName=aws_plan.role_name, Path=aws_plan.role_path,
+        AssumeRolePolicyDocument=json.dumps(aws_plan.trust_policy))
     return aws_plan.role_name
 
 
@@ -205,7 +206,7 @@ def main() -> None:
     print(" | ".join(header))
     for row in rows:
         label = f"{row['others']:,}" + (" (Vault hung)" if row["hung"] else "")
-        token_step = _fmt(row["token_step"]) + (f" FAILED" if row["token_outcome"] == "FAILED" else
+        token_step = _fmt(row["token_step"]) + (" FAILED" if row["token_outcome"] == "FAILED" else
                                                  f" ({row['token_detail']})")
         print(" | ".join([label, f"{row['in_vault']:,}", _fmt(row["refused"]), _fmt(row["denied"]), token_step,
                           _fmt(row["whole"])]))

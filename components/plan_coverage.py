@@ -31,7 +31,8 @@ COVERAGE = coverage.Coverage("components", model.IdentityPlan, {
     model.RateLimitPlan: {EVERY_FIELD: handled("vault.Quota (RateLimit): login quotas and the agent's")},
     model.EgressAllowListPlan: {
         **each("enforcement rule_group_name capacity target_types rule_order home_net targets",
-               handled("Platform: egress_rule_group (networkfirewall RuleGroup) where enforcement is network-firewall")),
+               handled("Platform: egress_rule_group (networkfirewall RuleGroup) where enforcement is "
+                       "network-firewall")),
         "hosts": handled("stack.py: the egress_allow_list output (host -> agents)"),
         "capacity_needed": not_needed("what guardrail AGT047 compares with the capacity; nothing to deploy")},
     model.ExpectedMountPlan: {EVERY_FIELD: not_needed("never created: checked by `agentiam doctor`")},

@@ -57,7 +57,7 @@ class PlatformArgs:
     """The plan's `platform` entry plus the database passwords read from Pulumi secret config."""
 
     plan: PlatformPlan
-    database_passwords: dict[str, pulumi.Input[str]]  # keyed by `password_secret`, each a secret Output
+    database_passwords: Mapping[str, pulumi.Input[str]]  # keyed by `password_secret`, each a secret Output
 
 
 def _auth_mount_paths(plan: PlatformPlan) -> dict[str, str]:

@@ -3,6 +3,7 @@ and the stack outputs. Called by `__main__.py`; all inputs are already read and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -39,7 +40,7 @@ def vault_provider(plan: IdentityPlan) -> vault.Provider:
                           tls_server_name=passed["tlsServerName"])
 
 
-def provision(plan: IdentityPlan, database_passwords: dict[str, pulumi.Input[str]]) -> dict[str, Any]:
+def provision(plan: IdentityPlan, database_passwords: Mapping[str, pulumi.Input[str]]) -> dict[str, Any]:
     """Register every resource of the plan; returns the stack outputs (name -> value) to export.
 
     Cert roles trust `plan.platform.agent_ca.pem`: the bytes reviewed and fingerprinted, never the file re-read."""

@@ -57,7 +57,7 @@ class AgentVaultIdentity(pulumi.ComponentResource):
             token_bound_cidrs=approle.token_bound_cidrs,
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["role_id"]))
         # The role id is a login factor: secret in the state, in the alias below and in every output.
-        role_id = pulumi.Output.secret(approle_role.role_id)
+        role_id: pulumi.Output[str] = pulumi.Output.secret(approle_role.role_id)
 
         cert = plan.cert
         vault.CertAuthBackendRole(
@@ -90,12 +90,13 @@ class AgentVaultIdentity(pulumi.ComponentResource):
         vault.identity.EntityAlias(f"{name}-token-alias", name=entity_plan.token_alias_name,
                                    mount_accessor=refs.token_accessor, canonical_id=entity.id, opts=child)
 
-        for role in plan.database_roles:
+        for db_role in plan.database_roles:
             vault.database.SecretBackendRole(
-                f"{name}-db-{role.database}-{role.access}", backend=refs.mount(role.mount), name=role.name,
-                db_name=refs.database(role.database),
-                creation_statements=role.creation_statements, revocation_statements=role.revocation_statements,
-                default_ttl=role.default_ttl, max_ttl=role.max_ttl, opts=child)
+                f"{name}-db-{db_role.database}-{db_role.access}", backend=refs.mount(db_role.mount),
+                name=db_role.name, db_name=refs.database(db_role.database),
+                creation_statements=db_role.creation_statements,
+                revocation_statements=db_role.revocation_statements,
+                default_ttl=db_role.default_ttl, max_ttl=db_role.max_ttl, opts=child)
 
         if plan.aws_secret_role is not None:
             aws_role = plan.aws_secret_role

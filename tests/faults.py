@@ -13,6 +13,7 @@ the proxy closes. `first_time` measures when a fault's effect (or a kill switch'
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import struct
@@ -188,23 +189,17 @@ class FaultProxy:
 def _stop_listening(listener: socket.socket) -> None:
     """Refuse connections from now on. Closing alone is not enough: while the acceptor thread sits in select() on
     the socket, Linux keeps it listening, and a client connecting in that window would be accepted."""
-    try:
+    with contextlib.suppress(OSError):
         listener.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     listener.close()
 
 
 def _reset(sock: socket.socket) -> None:
     """Close with RST (SO_LINGER 0), as a crashed server's kernel would, not an orderly FIN."""
-    try:
+    with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    try:
+    with contextlib.suppress(OSError):
         sock.close()
-    except OSError:
-        pass
 
 
 def first_time(condition: Callable[[], bool], *, since: float, until: float,

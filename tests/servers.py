@@ -1,4 +1,4 @@
-"""Start and stop the real servers the integration tests talk to: OpenBao (dev mode), PostgreSQL and moto, on loopback."""
+"""Start and stop the real servers the integration tests use: OpenBao (dev mode), PostgreSQL and moto, on loopback."""
 
 from __future__ import annotations
 
@@ -121,7 +121,8 @@ def wait_until_ready(
     while True:
         code = process.poll()
         if code is not None:
-            raise ServerStartError(f"{name} exited with code {code} before it was ready; log tail:\n{log_tail(log_path)}")
+            raise ServerStartError(f"{name} exited with code {code} before it was ready; "
+                                   f"log tail:\n{log_tail(log_path)}")
         if is_ready():
             return time.monotonic() - started
         if time.monotonic() - started > timeout:
@@ -223,11 +224,12 @@ def run_openbao(workdir: Path, tls: bool = False, extra_config: str = "") -> Ite
         ca_cert_path = tls_dir / "vault-ca.pem"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=_clean_env(workdir), cwd=workdir
-        )
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=_clean_env(workdir),
+            cwd=workdir)
     try:
         wait_until_ready("OpenBao", process, log_path,
-                         lambda: (ca_cert_path is None or ca_cert_path.exists()) and _openbao_healthy(address, ca_cert_path))
+                         lambda: ((ca_cert_path is None or ca_cert_path.exists())
+                                  and _openbao_healthy(address, ca_cert_path)))
         yield OpenBaoServer(address, root_token, audit_log, AUDIT_DEVICE, process, ca_cert_path)
     finally:
         stop_process(process)

@@ -41,7 +41,8 @@ def test_complete_shards_with_one_owner_load(stacks):
 def test_exactly_one_stack_owns_the_shared_resources(stacks, owners, expected):
     write_shard(stacks, "dev-0", 2, 0, owner=owners[0])
     write_shard(stacks, "dev-1", 2, 1, owner=owners[1])
-    with pytest.raises(ConfigError, match=f"needs exactly one stack with `selection.shared_resources: true`, {expected}"):
+    with pytest.raises(ConfigError,
+                       match=f"needs exactly one stack with `selection.shared_resources: true`, {expected}"):
         load_environments(stacks)
 
 

@@ -223,7 +223,8 @@ def _role_id(replay: Replay, live: Live) -> None:
 
 
 def _entity_create(replay: Replay, record: ResourceRecord, fields: dict[str, Any]) -> Live:
-    data = {"name": fields["name"], **{k: fields[k] for k in ("metadata", "policies", "disabled") if _set(fields.get(k))}}
+    data = {"name": fields["name"],
+            **{k: fields[k] for k in ("metadata", "policies", "disabled") if _set(fields.get(k))}}
     answer = replay.request("POST", "identity/entity", data)
     if not answer:  # Vault updates an existing entity and answers 204: the provider refuses
         raise ApplyError(f"{record.name}: Identity Entity {fields['name']!r} already exists (the provider refuses)")

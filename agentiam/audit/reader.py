@@ -95,7 +95,7 @@ class ReadStats:
 
 
 @contextmanager
-def open_log(path: str) -> Iterator[BinaryIO]:
+def open_log(path: str) -> Iterator[io.BufferedReader]:
     """A binary stream of a log file, gunzipped when it starts with the gzip magic (any number of members,
     as Firehose writes them); `-` is stdin."""
     try:
@@ -103,9 +103,15 @@ def open_log(path: str) -> Iterator[BinaryIO]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the log: {exc.strerror or exc}") from exc
     try:
-        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        buffered: io.BufferedReader
+        if isinstance(raw, io.BufferedReader):
+            buffered = raw
+        elif isinstance(raw, io.RawIOBase | io.BufferedIOBase):  # stdin replaced by an in-memory stream
+            buffered = io.BufferedReader(raw)
+        else:
+            raise ConfigError(f"{path}: cannot read the log: {type(raw).__name__} is not a binary stream")
         if buffered.peek(2)[:2] == _GZIP_MAGIC:
-            yield io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"), buffer_size=CHUNK_BYTES)  # type: ignore[arg-type]
+            yield io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"), buffer_size=CHUNK_BYTES)
         else:
             yield buffered
     finally:

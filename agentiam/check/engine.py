@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from agentiam.audit.identities import IdentityIndex, KnownAgent
 from agentiam.audit.model import AgentEvent, Category, Result, Source, format_time
-from agentiam.audit.reader import ReadStats
+from agentiam.audit.reader import Coverage, ReadStats
 from agentiam.check import rules as R
 from agentiam.check.grants import AgentGrants, Grant, agent_grants
 from agentiam.check.history import History
@@ -450,7 +450,7 @@ def _removal(grant: Grant) -> str:
 
 
 def _input_summary(stats: ReadStats, outside: int) -> dict:
-    def span(coverage) -> dict:
+    def span(coverage: Coverage) -> dict:
         return {"records": coverage.records,
                 "first": format_time(coverage.first) if coverage.first is not None else None,
                 "last": format_time(coverage.last) if coverage.last is not None else None}

@@ -160,9 +160,9 @@ def agent_grants(entry: AgentPlan, loaded: LoadedSpec | None, env: EnvironmentCo
                                    resources=(f"{role.mount}/creds/{role.name}",)))
     if spec is not None and env is not None and entry.status == "active":
         for index, kv in enumerate(spec.permissions.kv):
-            rules = kv_rules(env.vault.kv_mount, fill(kv.path, spec, env), kv.capabilities)
+            kv_paths = kv_rules(env.vault.kv_mount, fill(kv.path, spec, env), kv.capabilities)
             for cap_index, capability in enumerate(kv.capabilities):
-                path = next(p for p, caps in rules if capability in caps)
+                path = next(p for p, caps in kv_paths if capability in caps)
                 spec_path = ("permissions", "kv", index, "capabilities", cap_index)
                 name, line, column = _located(loaded, spec_path)
                 result.grants.append(Grant(f"kv:{path}:{capability}", "kv", f"{capability} on {path}", spec_path,

@@ -138,8 +138,10 @@ def plan_edits(text: str, removals: Iterable[tuple[PathPart, ...]]) -> list[Edit
         if not isinstance(sequence, yaml.SequenceNode):
             raise SuggestError(f"{'.'.join(map(str, list_path))} is not a list")
         if len(positions) == len(sequence.value):
-            parent = _node(root, list_path[:-1])
-            edits.append(_empty(text, parent, str(list_path[-1])))  # type: ignore[arg-type]
+            holder = _node(root, list_path[:-1])
+            if not isinstance(holder, yaml.MappingNode):
+                raise SuggestError(f"{'.'.join(map(str, list_path[:-1]))} is not a mapping")
+            edits.append(_empty(text, holder, str(list_path[-1])))
             continue
         for position in sorted(positions, reverse=True):
             edits.append(_remove_item(text, sequence, position))

@@ -53,7 +53,8 @@ generated from the plan alone (docs/deploy.md, step 3).
 @click.option("--env", "stack", required=True, help="Stack / environment (a stacks/Pulumi.<env>.yaml must exist).")
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder to write the files into [default: bootstrap/<env>].")
-@click.option("--github-repo", default=None, help="OWNER/NAME of the repository whose deploy pipeline runs `pulumi up`: "
+@click.option("--github-repo", default=None,
+              help="OWNER/NAME of the repository whose deploy pipeline runs `pulumi up`: "
               "adds its Vault JWT role and its AWS OIDC trust policy.")
 @click.option("--alias-mount-accessor", "alias_accessors", multiple=True, metavar="MOUNT=ACCESSOR",
               help="The accessor of each auth mount of the environment (after the first `pulumi up`): the deployer "

@@ -38,7 +38,7 @@ Get/List calls. Every call has a deadline (--timeout bounds the whole run).
 """
 
 
-def _padded(cells: list[Terminal], widths: list[int]) -> Terminal:
+def _padded(cells: list[Terminal], widths: list[int]) -> str:
     space = Terminal(" ")
     padded = [cell + Terminal("").join([space] * (widths[i] - len(cell))) for i, cell in enumerate(cells)]
     return (Terminal("  ") + Terminal("  ").join(padded)).rstrip()
@@ -53,7 +53,8 @@ def render_text(report: Report) -> str:
             for c in report.checks]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     where = Terminal(" on {}").format(report.vault_addr) if report.vault_addr else Terminal("")
-    lines = [Terminal("agentiam doctor: stack {} (environment {}){}").format(report.stack, report.environment, where),
+    lines: list[str] = [
+        Terminal("agentiam doctor: stack {} (environment {}){}").format(report.stack, report.environment, where),
              Terminal(""), _padded(header, widths)]
     for row, check in zip(rows, report.checks, strict=True):
         lines += [_padded(row, widths), Terminal("      {}").format(check.detail)]

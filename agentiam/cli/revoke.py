@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from agentiam.cli.common import EXIT_INTERNAL, format_option, handle_user_errors, specs_option, stacks_option, vault_ca_cert_option
+from agentiam.cli.common import (EXIT_INTERNAL, format_option, handle_user_errors, specs_option, stacks_option,
+                                 vault_ca_cert_option)
 from agentiam.errors import ConfigError, UserError
 from agentiam.revoke import DEFAULT_TIMEOUT, Outcome, Remaining, Revocation, Step, agent_entry, revoke as run_revoke
 from agentiam.render.escape import Terminal
@@ -67,7 +68,7 @@ def render_text(report: Revocation, record: Path | None = None) -> str:
              for s in report.steps]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     where = Terminal(" on {}").format(report.vault_addr) if report.vault_addr else Terminal("")
-    lines = [Terminal("Revoking {} in {} (identity {}){}, cut-off {}").format(
+    lines: list[str] = [Terminal("Revoking {} in {} (identity {}){}, cut-off {}").format(
         report.agent, report.environment, report.identity_name, where, report.cutoff), Terminal("")]
     for row in rows:  # cells are escaped before they are padded, so the columns line up as shown
         cells = [Terminal.value(cell.ljust(widths[i]) if i < 5 else cell) for i, cell in enumerate(row)]
@@ -145,7 +146,8 @@ def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_a
     if not token:
         raise ConfigError("set VAULT_TOKEN to an operator token (and VAULT_ADDR or --vault-addr)")
     if resume:
-        targets = [(p.agent, p.stack, vault_addr or p.vault_addr) for p in store.pending(None, name)
+        targets: list[tuple[str, str, str | None]] = [(p.agent, p.stack, vault_addr or p.vault_addr)
+                                                      for p in store.pending(None, name)
                    if stack is None or stack in (p.stack, p.environment)]
         if not targets:
             _emit(fmt, [], as_list=True, empty=f"Nothing pending under {store.root}.\n")

@@ -1,4 +1,4 @@
-"""`agentiam snapshot`: what the Pulumi program really registers for a stack, as canonical JSON (no cloud, no secret)."""
+"""`agentiam snapshot`: what the Pulumi program really registers for a stack, as canonical JSON; no cloud, no secret."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ masked. `agentiam diff --base-code-snapshots/--head-code-snapshots` compares two
 @handle_user_errors
 def snapshot_command(stack: str | None, every: bool, output: Path | None, output_dir: Path | None,
                      code_dir: Path) -> None:
-    """Run the Pulumi program under mocks and write every resource it registers. Exit 0 ok, 1 a stack refused, 2 bad input."""
+    """Run the Pulumi program under mocks and write every resource it registers.
+    Exit 0 ok, 1 a stack refused, 2 bad input."""
     if every == (stack is not None):
         raise click.UsageError("give exactly one of --env STACK and --all")
     if every and (output is not None or output_dir is None):

@@ -297,10 +297,10 @@ class AgentSession:
                                  ttl=working.ttl, checked_at=now, next_check_at=0.0)
             self._token.next_check_at = self._next_check(self._token)
             self._databases.clear()  # leases die with the token that created them: new login, new credentials
-            token = self._token
+            current = self._token
         log.info("logged in as %s (accessor %s, ttl %ss, max %ss)", s.approle_role, working.accessor,
                  working.ttl, explicit_max or "unbounded")
-        return token
+        return current
 
     def _login_steps(self, deadline: float) -> tuple[Login, int, tuple[Login, ...]]:
         """Certificate login, wrapped secret id, AppRole login, working token through the token role; each refusal

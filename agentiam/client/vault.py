@@ -99,9 +99,12 @@ class VaultApi:
         self.address = address
         verify: str | bool = ca_cert if ca_cert else True
         self._connect_timeout, self._read_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-        self._client = hvac.Client(url=address, verify=verify, cert=client_cert, timeout=timeout)
+        # types-hvac says `timeout: int`; hvac hands it to requests, which takes seconds as a float or a
+        # (connect, read) tuple.
+        self._client = hvac.Client(url=address, verify=verify, cert=client_cert,
+                                   timeout=timeout)  # type: ignore[arg-type]
         # hvac would fall back to VAULT_TOKEN / ~/.vault-token; this adapter passes every token explicitly.
-        self._client.token = None
+        self._client.token = None  # type: ignore[assignment]  # types-hvac says str; None is hvac's "no token"
         self._backoff = backoff
         self._sleep = sleep
         self._rng = rng or random.Random()

@@ -11,8 +11,11 @@ writer composes them in its own output kind (`agentiam.render.escape`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from agentiam.render.escape import Trusted, Wording
+
+T = TypeVar("T", bound=Trusted)
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class Text:
     template: Wording
     values: tuple[str, ...] = ()
 
-    def render(self, kind: type[Trusted]) -> Trusted:
+    def render(self, kind: type[T]) -> T:
         return kind.compose(self.template, *self.values)
 
     def plain(self) -> str:

@@ -30,7 +30,7 @@ def _gap_text(gap: Gap, kind: type[Markdown] | type[Html]) -> Markdown | Html:
                                                                               gap.detail)
     who = kind.compose(Wording("{} in {}"), gap.agent, gap.environment) if gap.agent else \
         kind.compose(Wording("environment {}"), gap.environment)
-    return kind.compose(Wording("{}: {}"), who, text)  # type: ignore[return-value]
+    return kind.compose(Wording("{}: {}"), who, text)
 
 
 # -- Markdown -------------------------------------------------------------------------------------------------------

@@ -204,7 +204,8 @@ def _vault_fields(resource_type: str, props: Mapping[str, Any], kind: str) -> di
     return None
 
 
-def _vault_validator(kind: str, check: Callable[[Mapping[str, Any]], list[str]], what: str):
+def _vault_validator(kind: str, check: Callable[[Mapping[str, Any]], list[str]],
+                     what: str) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         fields = _vault_fields(args.resource_type, args.props, kind)
         if fields is None:

@@ -225,7 +225,8 @@ class VaultChecks:
         sensitive = self._sensitive_paths()
         got = self.vault.capabilities(paths + list(sensitive))
         missing = [f"{r.path} [{', '.join(sorted(set(r.capabilities) - set(got.get(r.example, []))))}]"
-                   for r in rules if not set(r.capabilities) <= set(got.get(r.example, [])) | _root_caps(got, r.example)]
+                   for r in rules
+                   if not set(r.capabilities) <= set(got.get(r.example, [])) | _root_caps(got, r.example)]
         name = (requirements.auditor_policy_name if auditor else requirements.deployer_policy_name)(
             self.plan.environment)
         fix = (f"apply the {self.role} policy: agentiam bootstrap --env {self.stack}, then {self.cli} policy write "
@@ -341,9 +342,9 @@ class VaultChecks:
         wants_tags = self.platform.vault_server.aws_session_tags
         deployed = None
         for agent in self.plan.agents:
-            role = agent.vault.aws_secret_role
-            if role is not None:
-                deployed = (agent, self.vault.read(f"{aws}/roles/{role.name}"))
+            secret_role = agent.vault.aws_secret_role
+            if secret_role is not None:
+                deployed = (agent, self.vault.read(f"{aws}/roles/{secret_role.name}"))
                 if deployed[1] is not None:
                     break
         if deployed is None or deployed[1] is None:
@@ -351,7 +352,7 @@ class VaultChecks:
                         "no agent role deployed yet to read back" + (", so session tags are not confirmed"
                                                                      if wants_tags else ""),
                         "run agentiam doctor again after the first `pulumi up`" if wants_tags else "")
-        agent, role = deployed
+        agent, role = deployed[0], deployed[1]
         planned = agent.vault.aws_secret_role.session_tags if agent.vault.aws_secret_role else {}
         stored = role.get("session_tags")
         if wants_tags and stored != planned:
@@ -397,7 +398,8 @@ class VaultChecks:
                                            "the platform)")
 
     def databases(self) -> Outcome:
-        problems, drift, seen = [], [], []
+        problems, drift = [], []
+        seen: list[str] = []
         for connection in self.platform.database_connections:
             host, port = _host_port(connection.connection_url)
             if host is None:
@@ -544,7 +546,7 @@ def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [statements] if isinstance(statements, dict) else list(statements)
 
 
-def _listed(value: object) -> list[str]:
+def _listed(value: str | Iterable[object] | None) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value or []]
 
 
@@ -570,7 +572,8 @@ def _allows(documents: list[dict[str, Any]], action: str, resource: str) -> bool
 # ---- running ---------------------------------------------------------------------------------------------------
 
 
-def _run(section: list[tuple[str, str, Probe]], system: str, report: Report, unreachable: tuple[type, ...]) -> None:
+def _run(section: list[tuple[str, str, Probe]], system: str, report: Report,
+         unreachable: tuple[type[Exception], ...]) -> None:
     """Run a server's checks in order; after one that found the server unreachable, the rest are not run."""
     stopped: str | None = None
     for check_id, title, probe in section:

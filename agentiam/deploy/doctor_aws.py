@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from agentiam.deploy.doctor import AwsUnreachable
 from agentiam.errors import ConfigError, ServerError
 
-AWS_TIMEOUTS = {"connect_timeout": 3, "read_timeout": 5, "retries": {"mode": "standard", "total_max_attempts": 2}}
+AWS_TIMEOUTS: dict[str, Any] = {"connect_timeout": 3, "read_timeout": 5,
+                                "retries": {"mode": "standard", "total_max_attempts": 2}}
 
 
 class DoctorAws:
@@ -29,7 +30,7 @@ class DoctorAws:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def _client(self, service: str) -> Any:
+    def _client(self, service: Literal["iam", "sts"]) -> Any:
         with self._lock:
             if service not in self._clients:
                 import boto3
@@ -40,7 +41,7 @@ class DoctorAws:
                                                       config=botocore.config.Config(**AWS_TIMEOUTS))
             return self._clients[service]
 
-    def _call(self, service: str, operation: str, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, service: Literal["iam", "sts"], operation: str, **kwargs: Any) -> dict[str, Any]:
         import botocore.exceptions
 
         try:

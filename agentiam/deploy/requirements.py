@@ -23,8 +23,9 @@ from agentiam.plan.model import IdentityPlan
 CRUD = ("create", "read", "update", "delete")
 PROBE = "doctor-probe"
 # Entity policies would grant power to whoever logs in as the entity (the deployer's own CI login included): only
-# the empty list the provider sends on every update passes.
-NO_ENTITY_POLICIES: dict[str, tuple[str | list[str], ...]] = {"policies": ([],), "*": ()}  # stands for `+` and `*` when `agentiam doctor` asks for a rule's capabilities
+# the empty list the provider sends on every update passes. `*` stands for `+` and `*` when `agentiam doctor` asks
+# for a rule's capabilities.
+NO_ENTITY_POLICIES: dict[str, tuple[str | list[str], ...]] = {"policies": ([],), "*": ()}
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ def affected_stacks(report: Mapping[str, Any], stacks_dir: Path) -> list[str]:
 
     A stack is affected if its config changed, if it owns the environment-wide resources of an environment
     with an environment-wide change (any shard of it, for a trust change such as the agent CA), or if it
-    provisions an agent whose plan changed in its environment (the agent's shard of that environment). A change of agentiam's own code (`code.files`) may change every stack.
+    provisions an agent whose plan changed in its environment (the agent's shard of that environment). A change
+    of agentiam's own code (`code.files`) may change every stack.
     """
     configs = {stack: load_environment(stacks_dir, stack) for stack in stack_names(stacks_dir)}
     if (report.get("code") or {}).get("files"):

@@ -123,7 +123,8 @@ def collect(repo: GitRepo, base_rev: str, head_rev: str | None, specs_prefix: st
         if problems and snap is head:
             raise ConfigError(findings=sorted(problems))
         if problems:  # a fix of a broken base must still be reviewable: its environments count as new
-            notes.append(f"{len(problems)} stack config problem(s) at {snap.label} (first: {sorted(problems)[0].render()}); "
+            notes.append(f"{len(problems)} stack config problem(s) at {snap.label} "
+                         f"(first: {sorted(problems)[0].render()}); "
                          "environments that do not load there are shown as added")
         path_of = {name: p for p, name in shown.items()}
         side = Side(snap, {stack_of(path_of[stack.file]): stack.config for stack in loaded}, {})

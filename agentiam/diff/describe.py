@@ -100,7 +100,7 @@ def _aws_changes(before: AgentPlan | None, after: AgentPlan | None, ctx: Context
         action, resources = new[key]
         concrete = catalogue.expand(action)
         levels = risk.ordered_levels(level for i in concrete for level in i.access_levels)
-        labels = risk.action_risks(concrete, reached, _widest(resources))
+        labels: list[RiskLabel | None] = [*risk.action_risks(concrete, reached, _widest(resources))]
         labels.append(risk.wildcard_action(action, len(concrete)))
         labels.extend(_resource_risks(resources, old_levels, ctx, levels))
         changes.append(Change(System.AWS, Op.ADDED, action, Direction.WIDER, access_level=", ".join(levels),
@@ -330,9 +330,9 @@ def _lifetimes(entry: AgentPlan | None) -> dict[str, tuple[int, str | None]]:
         "mint token ttl": (max(approle.token_ttl, approle.token_max_ttl, approle.token_explicit_max_ttl), None)}
     if entry.vault.aws_secret_role is not None:
         values["aws_session_ttl"] = (entry.vault.aws_secret_role.max_sts_ttl, "aws_session_ttl")
-    for role in entry.vault.database_roles:
-        values[f"database_ttl ({role.database})"] = (role.default_ttl, "database_ttl")
-        values[f"database_max_ttl ({role.database})"] = (role.max_ttl, "database_max_ttl")
+    for db_role in entry.vault.database_roles:
+        values[f"database_ttl ({db_role.database})"] = (db_role.default_ttl, "database_ttl")
+        values[f"database_max_ttl ({db_role.database})"] = (db_role.max_ttl, "database_max_ttl")
     return values
 
 

@@ -235,7 +235,7 @@ class DiffReport:
         return [a for a in self.agents if a.verdict is not Verdict.NO_CHANGE]
 
     def verdict_counts(self) -> dict[Verdict, int]:
-        counts = {v: 0 for v in Verdict}
+        counts = dict.fromkeys(Verdict, 0)
         for agent in self.agents:
             counts[agent.verdict] += 1
         return counts

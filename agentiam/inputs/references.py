@@ -105,6 +105,7 @@ def read_references(items: list[Referencing], tree: FileTree) -> list[tuple[dict
         if isinstance(got, Refused):
             findings.append(items[index].locate(path, got.message()))
             continue
+        assert isinstance(rel, str)  # a refused path is its own content: reported above
         try:
             certificates = FORMATS[marker.format](got)
         except ValueError as exc:

@@ -41,7 +41,7 @@ class AwsReader:
             self._iam = boto3.client("iam", endpoint_url=endpoint_url, region_name=region_name, config=config)
         except ValueError as exc:  # botocore: "Invalid endpoint: ..." for a URL without a scheme
             raise ConfigError(f"--aws-endpoint-url {endpoint_url!r}: {exc}") from exc
-        self.endpoint = endpoint_url or "AWS IAM"
+        self.endpoint: str | None = endpoint_url or "AWS IAM"
 
     def _call(self, operation: str, target: str, **kwargs: Any) -> dict[str, Any] | None:
         """One IAM call; None when the entity does not exist (NoSuchEntity)."""
@@ -82,10 +82,10 @@ class AwsReader:
             role["AssumeRolePolicyDocument"] = _document(role["AssumeRolePolicyDocument"])
         return role
 
-    def role_policies(self, name: str) -> dict[str, Any]:
+    def role_policies(self, name: str) -> dict[str, dict[str, Any]]:
         """iam:ListRolePolicies, then iam:GetRolePolicy of each: inline policy name -> document."""
         names = [str(n) for n in (self._pages("list_role_policies", "PolicyNames", name, RoleName=name))]
-        documents = {}
+        documents: dict[str, dict[str, Any]] = {}
         for policy in names:
             answer = self._call("get_role_policy", f"{name}/{policy}", RoleName=name, PolicyName=policy)
             if answer is not None:

@@ -237,8 +237,8 @@ def assess(subject: Subject, accounts: Mapping[str, str]) -> BlastRadius:
         if grant.access == "write":
             found.changes.add(target)
             found.fire(WRITES_DATA, f"database {grant.database}: {', '.join(grant.privileges)}")
-    for grant in subject.vault:
-        _kv(subject, grant, accounts, found)
+    for vault_grant in subject.vault:
+        _kv(subject, vault_grant, accounts, found)
     for endpoint in subject.egress:
         found.sends_to.add(Target(TargetKind.HOST, f"{endpoint.host}:{endpoint.port}"))
         found.fire(EXTERNAL_REACH, f"{endpoint.host}:{endpoint.port} ({endpoint.purpose})")
@@ -268,11 +268,11 @@ def _aws(subject: Subject, accounts: Mapping[str, str], found: _Collector) -> li
         reach = widest(grant.resources)
         risks = {iam_risk.classify(info) for info in infos}
         on = f" on {_short(grant.resources, 2)}"
-        for label in _labels(grant.actions, reached, reach):
-            rule = _FROM_LABEL.get((label.id, label.severity))
+        for diff_label in _labels(grant.actions, reached, reach):
+            rule = _FROM_LABEL.get((diff_label.id, diff_label.severity))
             if rule is None:
-                raise InternalError(f"no tier rule for the diff's label {label.id} ({label.severity})")
-            found.fire(rule, label.reason + on)
+                raise InternalError(f"no tier rule for the diff's label {diff_label.id} ({diff_label.severity})")
+            found.fire(rule, diff_label.reason + on)
         targets = {Target(TargetKind.AWS, resource) for resource in grant.resources}
         if any(r.data_exfiltration or r.credential_returning for r in risks):
             found.reads.update(targets)

@@ -6,8 +6,8 @@ specs declare.
 A managed policy holds at most 6,144 characters (docs/facts.md#aws-iam-limits), and a large fleet's union
 outgrows it, so an oversized ceiling is compacted: a service's actions sharing a verb (`s3:GetObject`,
 `s3:GetObjectTagging`) become one wildcard (`s3:Get*`) when everything that wildcard reaches today is at access
-levels the class already uses on that service and none of it is denied. The inline policy stays exact; only the ceiling loosens,
-never beyond what the class could already do. Still too big: guardrail AGT043.
+levels the class already uses on that service and none of it is denied. The inline policy stays exact; only the
+ceiling loosens, never beyond what the class could already do. Still too big: guardrail AGT043.
 """
 
 from __future__ import annotations
@@ -70,9 +70,9 @@ def compact_actions(actions: Iterable[str], budget: int, fixed_cost: int) -> lis
     groups: dict[tuple[str, str], list[str]] = {}
     for action in current:
         service, _, name = action.partition(":")
-        verb = _VERB.match(name)
-        if verb and name != verb.group(0) + "*":  # already the verb wildcard: nothing to gain
-            groups.setdefault((service, verb.group(0)), []).append(action)
+        matched = _VERB.match(name)
+        if matched and name != matched.group(0) + "*":  # already the verb wildcard: nothing to gain
+            groups.setdefault((service, matched.group(0)), []).append(action)
 
     def size(items: list[str]) -> int:
         return fixed_cost + len(json.dumps(items, separators=(",", ":")))

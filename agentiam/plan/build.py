@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from collections.abc import Sequence
+from typing import Any
 
 from agentiam.environment import vault_server
 from agentiam.environment.model import EnvironmentConfig
@@ -113,7 +114,7 @@ def inline_policy(spec: AgentSpec, env: EnvironmentConfig) -> dict | None:
     """The agent's least-privilege IAM policy in `env` (None without AWS grants); AGT040 measures exactly this."""
     statements = []
     for grant in spec.permissions.aws:
-        statement = {
+        statement: dict[str, Any] = {
             "Sid": statement_sid(grant.sid),
             "Effect": "Allow",
             "Action": sorted(set(grant.actions)),
@@ -163,7 +164,7 @@ def _trust_policy(spec: AgentSpec, env: EnvironmentConfig) -> dict:
     ]}
 
 
-KILL_SWITCH_POLICY = {"Version": POLICY_VERSION, "Statement": [
+KILL_SWITCH_POLICY: dict[str, Any] = {"Version": POLICY_VERSION, "Statement": [
     {"Sid": "AgentiamKillSwitch", "Effect": "Deny", "Action": "*", "Resource": "*"}]}
 
 
@@ -232,8 +233,8 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
         rules.append((f"{vault.aws_mount}/creds/{ident}", ("read",)))
         rules.append((f"{vault.aws_mount}/sts/{ident}", ("read", "update")))
     if active:
-        for grant in spec.permissions.kv:
-            rules.extend(kv_rules(vault.kv_mount, fill(grant.path, spec, env), grant.capabilities))
+        for kv in spec.permissions.kv:
+            rules.extend(kv_rules(vault.kv_mount, fill(kv.path, spec, env), kv.capabilities))
     policy_rules = merge_rules(rules)
     policy_hcl = render_policy(f"agentiam: {spec.name} in {env.name} ({spec.function.value})", policy_rules)
     login_policy = names.login_policy_name(spec.name, env.name)
@@ -241,7 +242,8 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
     login_rules = merge_rules(login_self_service_rules() + ([(secret_id_path, ("update",))] if active else []))
     login_hcl = render_policy(
         f"agentiam: certificate login of {spec.name} in {env.name}: may only mint one wrapped secret id",
-        login_rules, parameters={secret_id_path: {"min_wrapping_ttl": "1s", "max_wrapping_ttl": SECRET_ID_MAX_WRAP_TTL}})
+        login_rules,
+        parameters={secret_id_path: {"min_wrapping_ttl": "1s", "max_wrapping_ttl": SECRET_ID_MAX_WRAP_TTL}})
     common_name = fill(spec.authentication.certificate_common_name, spec, env) \
         if spec.authentication.certificate_common_name else names.default_common_name(spec.name, env.name)
     token_max = min(creds.token_max_ttl, DAY)

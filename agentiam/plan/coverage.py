@@ -57,7 +57,7 @@ def not_needed(note: str) -> Use:
 
 def each(names: str, use: Use) -> dict[str, Use]:
     """`each("token_ttl token_max_ttl", handled(...))`: one declaration for several fields."""
-    return {name: use for name in names.split()}
+    return dict.fromkeys(names.split(), use)
 
 
 Declarations = Mapping[type[BaseModel], Mapping[str, Use]]

@@ -8,7 +8,6 @@ here, and nothing else: no cubbyhole, no `sys/wrapping/*`, no `sys/tools/*`, no 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Union
 
 # What the client (`agentiam.client.session`) does with its working token besides reading its own secrets:
 # look itself up after login (explicit max TTL), renew itself, renew its database leases, revoke itself on close.
@@ -23,7 +22,7 @@ _SELF_SERVICE = (
 # `response-wrapping` policy allows exactly `sys/wrapping/unwrap`.
 _LOGIN_SELF_SERVICE = (("auth/token/revoke-self", ("update",)),)
 
-ParameterValue = Union[str, Sequence[str], Mapping[str, Sequence[str]]]
+ParameterValue = str | Sequence[str] | Mapping[str, Sequence[str]]
 
 
 def merge_rules(rules: Iterable[tuple[str, Iterable[str]]]) -> dict[str, list[str]]:
@@ -86,7 +85,8 @@ def login_self_service_rules() -> list[tuple[str, tuple[str, ...]]]:
     return list(_LOGIN_SELF_SERVICE)
 
 
-def mint_rules(token_role: str, entity_alias: str, active: bool) -> tuple[dict[str, list[str]], dict[str, dict[str, ParameterValue]]]:
+def mint_rules(token_role: str, entity_alias: str,
+               active: bool) -> tuple[dict[str, list[str]], dict[str, dict[str, ParameterValue]]]:
     """The AppRole (mint) token's policy: rules and the parameter pins of the token creation.
 
     Active: create the working token through the agent's own token role, with exactly two parameters, the agent's

@@ -35,7 +35,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.stack import Stack, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from agentiam.environment.load import CONFIG_KEY, project_root, stack_config_path
@@ -148,7 +148,7 @@ class ProgramMocks(pulumi.runtime.Mocks):
                 type_token=args.typ, name=args.name, inputs=inputs,
                 parent=None if parent_urn is None or parent_urn.split("::")[2].endswith(STACK_TYPE)
                 else parent_urn.split("::")[-1],
-                urn=urn, parent_urn=parent_urn, custom=args.custom, secret_inputs=frozenset(secrets),
+                urn=urn, parent_urn=parent_urn, custom=bool(args.custom), secret_inputs=frozenset(secrets),
                 dependencies=frozenset(getattr(self.current_parent, "dependencies", ())),
                 additional_secret_outputs=frozenset(getattr(self.current_parent, "secret_outputs", ())),
                 options=dict(getattr(self.current_parent, "options", {}))))
@@ -183,20 +183,22 @@ class ProgramMocks(pulumi.runtime.Mocks):
             return _fake_uuid("alias", str(inputs["mountAccessor"]), str(inputs["name"])), {}
         return f"{name}-id", {}
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         if args.token == "vault:index/getAuthBackend:getAuthBackend":
             path = args.args["path"]
             return {"id": path, "path": path, "accessor": mount_accessor(path), "type": "", "description": "",
                     "defaultLeaseTtlSeconds": 0, "maxLeaseTtlSeconds": 0, "listingVisibility": "",
-                    "local": False}
+                    "local": False}, []  # no check failures
         raise NotImplementedError(f"the program called {args.token}; add it to agentiam/program/capture.py mocks")
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
     """Mock monitor that tells the mocks each registration's parent and dependencies (MockResourceArgs lacks them)."""
 
-    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
-        local = self.mocks.current_parent  # type: ignore[attr-defined]
+    mocks: ProgramMocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        local = self.mocks.current_parent
         local.urn = request.parent
         local.own_urn = self.make_urn(request.parent, request.type, request.name)
         local.dependencies = tuple(request.dependencies)
@@ -354,6 +356,11 @@ def _program_first_on_path(folder: Path) -> None:
         sys.path.insert(0, str(folder))  # the language host puts the program's folder on sys.path too
 
 
+def _run_program(program: Path) -> None:
+    """Run the program file as the Pulumi CLI runs `__main__.py`."""
+    runpy.run_path(str(program), run_name="__main__")
+
+
 def capture_stack(stack: str, *, project_dir: Path | str, specs_dir: Path | str | None = None,
                   stacks_dir: Path | str | None = None, config_dir: Path | str | None = None,
                   secrets: Mapping[str, str] | None = None, preview: bool = False, program: Path | None = None,
@@ -392,13 +399,14 @@ def capture_stack(stack: str, *, project_dir: Path | str, specs_dir: Path | str 
     # Like the Pulumi CLI: the program runs in the project directory; unset variables mean the default folders.
     with _environment(variables), _working_directory(project_dir):
         try:
-            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+            _sync_await(run_pulumi_func(lambda: _run_program(program)))
         except pulumi.RunError as exc:
             raise ProgramError(str(exc), list(mocks.records), secret_values) from exc
         except Exception as exc:  # noqa: BLE001 - any exception of the program fails its deployment just the same
             raise ProgramError(f"the program failed: {type(exc).__name__}: {exc}", list(mocks.records),
                                secret_values) from exc
         root = pulumi_settings.get_root_resource()
+        assert isinstance(root, Stack)  # set_mocks registered the root Stack the program's exports went to
         outputs, secret = _sync_await(_resolve(dict(root.outputs)))
     return Capture(stack=stack, resources=list(mocks.records), outputs=outputs, secret_outputs=frozenset(secret),
                    project=project, secret_config=secret_values)

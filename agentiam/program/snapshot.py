@@ -34,15 +34,26 @@ _PATH_PART = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
 
 
 class _Record(Protocol):
-    type_token: str
-    name: str
-    inputs: dict[str, Any]
-    urn: str
-    parent_urn: str | None
-    custom: bool
-    secret_inputs: frozenset[str]
-    dependencies: frozenset[str]
-    options: dict[str, Any]
+    """What `build` reads of a registration (`capture.ResourceRecord`, a frozen dataclass: read-only fields)."""
+
+    @property
+    def type_token(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def inputs(self) -> dict[str, Any]: ...
+    @property
+    def urn(self) -> str: ...
+    @property
+    def parent_urn(self) -> str | None: ...
+    @property
+    def custom(self) -> bool: ...
+    @property
+    def secret_inputs(self) -> frozenset[str]: ...
+    @property
+    def dependencies(self) -> frozenset[str]: ...
+    @property
+    def options(self) -> dict[str, Any]: ...
 
 
 def resource_key(urn: str) -> str:

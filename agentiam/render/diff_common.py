@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from agentiam.diff.model import SEVERITY_ORDER, AgentDiff, Change, Direction, EnvironmentDiff, Op, System
+from agentiam.diff.model import SEVERITY_ORDER, AgentDiff, Change, CodeDiff, Direction, EnvironmentDiff, Op, System
 from agentiam.diff.risk import LABELS
 from agentiam.iam.catalogue import ACCESS_LEVELS
 from agentiam.render.escape import Terminal, Trusted, Wording
@@ -137,7 +137,7 @@ def risk_text(change: Change, kind: type[K] = Terminal) -> K:  # type: ignore[as
                                       for r in change.risks)
 
 
-def counts(agent: AgentDiff | EnvironmentDiff) -> tuple[int, int, int]:
+def counts(agent: AgentDiff | EnvironmentDiff | CodeDiff) -> tuple[int, int, int]:
     """(widening, narrowing, high-risk) change counts of one agent x environment, or of one environment."""
     return (agent.count(Direction.WIDER), agent.count(Direction.NARROWER), len(agent.high_risk_changes))
 

@@ -5,8 +5,6 @@ workflow-command syntax (`escape.workflow_data`, `escape.workflow_property`) by 
 line is written. The job summary is the PR comment's Markdown (`diff_markdown`), escaped there.
 """
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 

@@ -129,11 +129,11 @@ def _environment_section(report: DiffReport) -> list[Line]:
         groups.setdefault((env.verdict, rows), []).append(env)
     for (verdict, generic), members in groups.items():
         shared = len(members) > 1
-        rows = list(generic) if shared else [_change_row(c, spec_line=False) for c in members[0].changes]
+        shown = list(generic) if shared else [_change_row(c, spec_line=False) for c in members[0].changes]
         lines += [Html("<details><summary>{} <b>{}</b>: {} environment-wide change(s){}</summary>").format(
                       ICON[verdict], Html(", ").join(e.environment for e in members), len(members[0].changes),
                       Html(" each (identical; <code>{env}</code> stands for each)") if shared else Html("")),
-                  _EMPTY, Markdown("| | system | change | risk |"), Markdown("|---|---|---|---|"), *rows, _EMPTY,
+                  _EMPTY, Markdown("| | system | change | risk |"), Markdown("|---|---|---|---|"), *shown, _EMPTY,
                   Html("</details>"), _EMPTY]
     return lines
 

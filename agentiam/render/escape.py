@@ -36,11 +36,9 @@ import re
 import shlex
 from collections.abc import Callable, Iterable
 from enum import Enum
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Self
 
 from agentiam.characters import INVISIBLE, visible
-
-T = TypeVar("T", bound="Trusted")
 
 # --- escaping functions, one per output kind --------------------------------------------------------------------
 
@@ -149,11 +147,15 @@ class Trusted(str):
     """Text of one output kind that the code itself wrote; values combined with it are escaped by `escape`."""
 
     __slots__ = ()
-    escape: ClassVar[Callable[[str], str]]
     kind: ClassVar[type[Trusted]]  # the kind whose instances are trusted (its variants share it)
 
+    @staticmethod
+    def escape(value: str) -> str:
+        """How a value becomes text of this kind: each kind sets its own escaping function."""
+        raise NotImplementedError
+
     @classmethod
-    def _trusted(cls, text: str) -> Trusted:
+    def _trusted(cls, text: str) -> Self:
         return str.__new__(cls, text)
 
     @classmethod
@@ -169,36 +171,36 @@ class Trusted(str):
         return cls.escape(value if isinstance(value, str) and not isinstance(value, Trusted) else str(value))
 
     @classmethod
-    def value(cls: type[T], value: object) -> T:
+    def value(cls, value: object) -> Self:
         """One value, escaped, as text of this kind."""
-        return cls._trusted(cls._value(value))  # type: ignore[return-value]
+        return cls._trusted(cls._value(value))
 
     @classmethod
-    def compose(cls: type[T], template: Wording, *args: object, **kwargs: object) -> T:
+    def compose(cls, template: Wording, *args: object, **kwargs: object) -> Self:
         """Shared wording (`Wording`) filled with values, as text of this kind."""
         if not isinstance(template, Wording):
             raise TypeError(f"compose() takes Wording, not {type(template).__name__}: {template!r}")
-        return cls._trusted(template).format(*args, **kwargs)  # type: ignore[return-value]
+        return cls._trusted(template).format(*args, **kwargs)
 
     @classmethod
-    def with_values(cls: type[T], transform: Callable[[str], str]) -> type[T]:
+    def with_values(cls, transform: Callable[[str], str]) -> type[Self]:
         """A variant of this kind whose values pass through `transform` before being escaped (the Markdown writer
         writes `{env}` for an environment's name this way, inside values only, never inside markup)."""
         base_escape = cls.escape
         return type(f"{cls.__name__}Variant", (cls,),
                     {"__slots__": (), "escape": staticmethod(lambda text: base_escape(transform(text)))})
 
-    def format(self, *args: object, **kwargs: object) -> Trusted:  # type: ignore[override]
+    def format(self, *args: object, **kwargs: object) -> Self:
         return self._trusted(str.format(self, *map(self._value, args),
                                         **{key: self._value(v) for key, v in kwargs.items()}))
 
-    def join(self, items: Iterable[object]) -> Trusted:  # type: ignore[override]
+    def join(self, items: Iterable[object]) -> Self:
         return self._trusted(str.join(self, map(self._value, items)))
 
-    def __add__(self, other: object) -> Trusted:  # type: ignore[override]
+    def __add__(self, other: object) -> Self:
         return self._trusted(str(self) + self._value(other))
 
-    def __radd__(self, other: object) -> Trusted:
+    def __radd__(self, other: object) -> Self:
         return self._trusted(self._value(other) + str(self))
 
     def __mod__(self, other: object) -> Trusted:
@@ -249,11 +251,11 @@ Markdown.kind, Html.kind, Terminal.kind, Hcl.kind, Shell.kind = Markdown, Html, 
 _HTML_BLOCK_START = re.compile(r"</?details[\s>]")
 
 
-def table_row(*cells: Markdown) -> Markdown:
+def table_row(*cells: object) -> Markdown:
     """`| a | b |`: each cell's `|` written `\\|`, which GitHub's table parser reads as part of the cell (also
     inside a code span); a cell that is not Markdown is a value."""
     escaped = [Markdown._value(cell).replace("|", "\\|") for cell in cells]
-    return Markdown._trusted("| " + " | ".join(escaped) + " |")  # type: ignore[return-value]
+    return Markdown._trusted("| " + " | ".join(escaped) + " |")
 
 
 def document(lines: Iterable[Markdown | Html]) -> str:

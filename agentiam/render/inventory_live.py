@@ -11,6 +11,7 @@ import csv
 import io
 import json
 from dataclasses import asdict
+from typing import TypeVar
 
 from agentiam.inventory.live import Kind, LiveFinding, LiveReport, Outcome, exit_code
 from agentiam.render.escape import Markdown, Terminal, Wording, csv_cell, document, table_row
@@ -21,7 +22,10 @@ _RESULT = {0: Wording("in sync: nothing undeclared, long-lived or drifted"),
            2: Wording("INCOMPLETE: some parts could not be read (see what was checked)")}
 
 
-def _title(report: LiveReport, kind: type[Terminal] | type[Markdown]) -> Terminal | Markdown:
+K = TypeVar("K", Terminal, Markdown)
+
+
+def _title(report: LiveReport, kind: type[K]) -> K:
     counts = report.counts()
     return kind("agentiam inventory --live: {} ({} agent(s) planned), Vault {}, AWS {}, as of {}: {} undeclared, "
                 "{} long-lived, {} drifted").format(

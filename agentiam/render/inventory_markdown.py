@@ -54,11 +54,11 @@ def _reach_rows(entry: InventoryEntry) -> list[Markdown]:
             db.access, Markdown(", ").join(db.privileges)), Markdown("lease {}, max {}").format(
             format_duration(db.lease_ttl), format_duration(db.lease_max_ttl)),
             Markdown("{}, schemas {}").format(db.database, Markdown(", ").join(db.schemas))))
-    for grant in entry.vault:
-        owner = Markdown(", shared by {}").format(grant.owner) if grant.owner and grant.owner != entry.agent \
+    for kv in entry.vault:
+        owner = Markdown(", shared by {}").format(kv.owner) if kv.owner and kv.owner != entry.agent \
             else _EMPTY
-        rows.append(table_row(Markdown("Vault"), Markdown(", ").join(grant.capabilities), _EMPTY,
-                              Markdown("{}{}").format(grant.path, owner)))
+        rows.append(table_row(Markdown("Vault"), Markdown(", ").join(kv.capabilities), _EMPTY,
+                              Markdown("{}{}").format(kv.path, owner)))
     for endpoint in entry.egress:
         rows.append(table_row(Markdown("egress"), Markdown.value(endpoint.purpose), _EMPTY,
                               Markdown("{}:{}").format(endpoint.host, endpoint.port)))

@@ -56,7 +56,7 @@ def summary_columns(inventory: Inventory) -> list[Terminal]:
     rows = [[Terminal.value(c) for c in SUMMARY_COLUMNS], *(_summary_cells(e) for e in inventory.entries)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(SUMMARY_COLUMNS))]
     return [_title(inventory)] + [Terminal("  ").join(Terminal("{:<{}}").format(cell, width)
-                                                      for cell, width in zip(row, widths)) for row in rows]
+                                                      for cell, width in zip(row, widths, strict=True)) for row in rows]
 
 
 def entry_lines(entry: InventoryEntry) -> list[Terminal]:
@@ -79,10 +79,10 @@ def entry_lines(entry: InventoryEntry) -> list[Terminal]:
         lines.append(Terminal("  database {}: {} ({}) on schemas {}, lease {} (max {}), role {}").format(
             db.database, db.access, Terminal(", ").join(db.privileges), Terminal(", ").join(db.schemas),
             format_duration(db.lease_ttl), format_duration(db.lease_max_ttl), db.role))
-    for grant in entry.vault:
-        owner = Terminal(" (shared by {})").format(grant.owner) if grant.owner and grant.owner != entry.agent \
+    for kv in entry.vault:
+        owner = Terminal(" (shared by {})").format(kv.owner) if kv.owner and kv.owner != entry.agent \
             else Terminal("")
-        lines.append(Terminal("  Vault {} [{}]{}").format(grant.path, Terminal(", ").join(grant.capabilities), owner))
+        lines.append(Terminal("  Vault {} [{}]{}").format(kv.path, Terminal(", ").join(kv.capabilities), owner))
     for endpoint in entry.egress:
         lines.append(Terminal("  egress {}:{} ({})").format(endpoint.host, endpoint.port, endpoint.purpose))
     if entry.vault_login_rate:
@@ -114,7 +114,7 @@ def _render_text(inventory: Inventory, width: int | None) -> str:
     else:
         console.print(summary_table(inventory))
     for entry in inventory.entries:
-        lines += ["", *entry_lines(entry)]
+        lines += [Terminal(""), *entry_lines(entry)]
     if not inventory.entries:
         lines.append(Terminal("no agent identity matches"))
     return out.getvalue() + "\n".join(lines) + "\n"

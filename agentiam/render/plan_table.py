@@ -315,7 +315,8 @@ def _platform(lines: _Lines, plan: IdentityPlan) -> None:
             words(Terminal("logins on {} at most {} per {} per client address (quota {})").format(
                 quota.path, _number(quota.rate), _duration(quota.interval), quota.name)) if quota is not None else [])
     for expected in platform.expected_mounts:
-        lines.field("mount", words(Terminal("secrets {} at {}: not created by agentiam, must exist before the first up{}").format(
+        lines.field("mount", words(Terminal(
+            "secrets {} at {}: not created by agentiam, must exist before the first up{}").format(
             expected.type, expected.path, "".join(Terminal(", tuned {} {}").format(k, v)
                                                      for k, v in sorted(expected.options.items())))))
     for boundary in platform.boundaries:
@@ -381,7 +382,8 @@ def object_counts(plan: IdentityPlan) -> tuple[Counter[str], Counter[str]]:
 
 
 def _counted(counts: Counter[str]) -> list[Terminal]:
-    return atoms([Terminal("{} {}").format(label, n) for label, n in sorted(counts.items(), key=lambda i: i[0].lower())])
+    return atoms([Terminal("{} {}").format(label, n)
+                  for label, n in sorted(counts.items(), key=lambda i: i[0].lower())])
 
 
 def _summary(lines: _Lines, plan: IdentityPlan) -> None:

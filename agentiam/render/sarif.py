@@ -6,6 +6,7 @@ import json
 import os
 import re
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import quote
 
 from agentiam import __version__
@@ -74,7 +75,7 @@ def render_sarif(findings: list[Finding], root: Path | None = None) -> str:
     index = {rule_id: i for i, rule_id in enumerate(ids)}
     results = []
     for finding in findings:
-        result = {
+        result: dict[str, Any] = {
             "ruleId": finding.rule_id,
             "ruleIndex": index[finding.rule_id],
             "level": _LEVELS[finding.severity],

@@ -61,11 +61,12 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Terminal]], width: int,
     pad = Terminal.value(" " * indent)
     if indent + sum(widths) + 2 * (len(widths) - 1) <= width:  # the last column is not padded
         return [pad + Terminal("  ").join([*(Terminal("{}{}").format(cell, " " * (w - cells(cell)))
-                                             for cell, w in zip(row[:-1], widths)), row[-1]]) for row in shown]
+                                             for cell, w in zip(row[:-1], widths, strict=False)), row[-1]])
+                for row in shown]
     lines: list[Terminal] = []
     for row in rows:
         pairs = [Terminal("{} {}{}").format(h, cell, "," if i < len(row) - 2 else "")
-                 for i, (h, cell) in enumerate(zip(header[1:], row[1:]))]
+                 for i, (h, cell) in enumerate(zip(header[1:], row[1:], strict=True))]
         lines += wrap(pad + Terminal("{}: ").format(row[0]), pairs, width, indent + 4)
     return lines
 

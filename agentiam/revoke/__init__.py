@@ -21,7 +21,9 @@ the CLI imports lazily so the core stays free of both.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import os
 import threading
 import time
@@ -301,10 +303,8 @@ def _after(job: _Job, limit: float, call: Callable[[], StepResult]) -> StepResul
     could miss a working token the agent creates a moment later; after, Vault refuses to create one (the mint
     token's entity is disabled), so nothing new can appear behind the revocation.
     """
-    try:
+    with contextlib.suppress(BaseException):  # the awaited step's own report says what happened to it
         job.future.result(timeout=max(0.0, limit - time.monotonic()))
-    except BaseException:  # noqa: BLE001 - the awaited step's own report says what happened to it
-        pass
     return call()
 
 
@@ -334,7 +334,7 @@ def revoke(entry: AgentPlan, scope: Scope, vault: VaultSide | None, aws: AwsSide
                          lambda: vault.destroy_secret_ids(v.approle.mount, v.approle.role_name)))
         for mount, role in database_roles(entry, scope):
             jobs.append(_Job("vault", REVOKE_LEASES, f"{mount}/creds/{role}/",
-                             lambda m=mount, r=role: vault.revoke_leases(m, r)))
+                             functools.partial(vault.revoke_leases, mount, role)))
         jobs.append(_Job("vault", REVOKE_TOKENS, names.token_lease_prefix(v.token_role.name),
                          lambda: _after(entity, deadline, lambda: vault.revoke_role_tokens(v.token_role.name))))
     if aws_job is not None:

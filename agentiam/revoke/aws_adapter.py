@@ -20,7 +20,8 @@ from agentiam.revoke import Outcome, StepResult
 # An emergency command must answer: botocore's defaults (60 s connect and read timeouts, 5 attempts) let a hung
 # IAM endpoint hold the report for minutes. IAM answers in well under a second; two attempts ride out a blip, and
 # the run's deadline bounds the rest.
-IAM_TIMEOUTS = {"connect_timeout": 3, "read_timeout": 5, "retries": {"mode": "standard", "total_max_attempts": 2}}
+IAM_TIMEOUTS: dict[str, Any] = {"connect_timeout": 3, "read_timeout": 5,
+                                "retries": {"mode": "standard", "total_max_attempts": 2}}
 
 
 class _NoSuchRole(Exception):

@@ -12,7 +12,6 @@ from functools import lru_cache
 from agentiam.iam import catalogue
 from agentiam.iam.catalogue import ActionInfo
 from agentiam.spec.model import AgentSpec
-from agentiam.spec.source import PathPart
 
 
 @lru_cache(maxsize=8192)
@@ -27,7 +26,7 @@ def levels(pattern: str) -> frozenset[str]:
     return frozenset(info.access_level for info in resolve(pattern))
 
 
-def spec_actions(spec: AgentSpec) -> Iterator[tuple[tuple[PathPart, ...], int, str]]:
+def spec_actions(spec: AgentSpec) -> Iterator[tuple[tuple[str, str, int, str, int], int, str]]:
     """(path of the action, statement index, action pattern) of every action in `permissions.aws`."""
     for i, statement in enumerate(spec.permissions.aws):
         for j, action in enumerate(statement.actions):

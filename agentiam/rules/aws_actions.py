@@ -99,7 +99,8 @@ def _method_members(action: str) -> frozenset[str]:
 
 
 def _check_privilege_escalation(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
-    granted: dict[str, tuple] = {}  # lower-case method action -> path of the first pattern that grants it
+    # lower-case method action -> path of the first pattern that grants it
+    granted: dict[str, tuple[str, str, int, str, int]] = {}
     for path, _, action in spec_actions(ctx.loaded.spec):
         refused = _always_refused(action)
         if refused:

@@ -84,7 +84,8 @@ def _check_unique_derived_names(rule: FleetRule, specs: list[LoadedSpec],
         if len(agents) < 2:
             continue  # one agent (or AGT001's duplicate names)
         for loaded, path in owners:
-            others = ", ".join(sorted(f"{o.spec.name} ({o.file})" for o, _ in owners if o.spec.name != loaded.spec.name))
+            others = ", ".join(sorted(f"{o.spec.name} ({o.file})"
+                                      for o, _ in owners if o.spec.name != loaded.spec.name))
             key = (loaded.file, path, namespace)
             if key in reported:
                 continue
@@ -122,6 +123,7 @@ def _check_derived_names(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
                 f"{env} ({ident!r})")
         env_config = ctx.environments.get(env)
         template = spec.authentication.certificate_common_name
+        path: tuple[str, ...]
         if template is not None and env_config is not None:
             common_name, path = fill(template, spec, env_config), ("authentication", "certificate_common_name")
         else:

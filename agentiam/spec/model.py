@@ -93,7 +93,8 @@ class Authentication(_Strict):
 class Credentials(_Strict):
     """Credential lifetimes. Hard caps (rules AGT010-AGT013): tokens 24h, AWS sessions 12h, DB credentials 24h."""
 
-    token_ttl: Duration = Field(3600, description="Vault token TTL; the client renews before it expires.", examples=["1h"])
+    token_ttl: Duration = Field(3600, description="Vault token TTL; the client renews before it expires.",
+                                examples=["1h"])
     token_max_ttl: Duration = Field(
         86400, description="Hard ceiling of a token's life including renewals (also set as explicit max TTL); <= 24h.",
         examples=["24h"])
@@ -104,7 +105,8 @@ class Credentials(_Strict):
                                        examples=["24h"])
     secret_id_ttl: Duration = Field(300, description="Life of the secret id minted at certificate login.",
                                     examples=["5m"])
-    secret_id_num_uses: int = Field(1, ge=1, le=10, description="How many logins one secret id allows (1 = single use).",
+    secret_id_num_uses: int = Field(1, ge=1, le=10,
+                                    description="How many logins one secret id allows (1 = single use).",
                                     examples=[1])
 
 
@@ -156,8 +158,8 @@ class DatabaseGrant(_Strict):
 
     database: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=63,
                           description="A database name from the stack's `databases`.", examples=["billing"])
-    access: Annotated[DatabaseAccess, Strict(False)] = Field(description="`read` (SELECT only) or `write` (SELECT, INSERT, UPDATE, DELETE).",
-                                   examples=["read"])
+    access: Annotated[DatabaseAccess, Strict(False)] = Field(
+        description="`read` (SELECT only) or `write` (SELECT, INSERT, UPDATE, DELETE).", examples=["read"])
 
 
 KvCapability = Literal["read", "list", "create", "update", "delete"]
@@ -167,7 +169,8 @@ class KvGrant(_Strict):
     """Access to static secrets under a KV v2 path of the environment's KV mount."""
 
     path: str = Field(pattern=r"^[a-z0-9][a-z0-9_./{}-]*(/\*)?$", max_length=200,
-                      description="Path below the KV mount; `{env}` and `{agent}` filled; a trailing `/*` covers a folder.",
+                      description="Path below the KV mount; `{env}` and `{agent}` filled; "
+                                  "a trailing `/*` covers a folder.",
                       examples=["billing/{agent}/*"])
     capabilities: list[KvCapability] = Field(min_length=1, description="Vault capabilities on that path.",
                                              examples=[["read", "list"]])
@@ -254,11 +257,12 @@ class AgentSpec(_Strict):
                                      description="What the agent does, in a sentence or two.",
                                      examples=["Matches incoming payments to open invoices."])
     owner: Owner
-    function: Annotated[FunctionClass, Strict(False)] = Field(description="Function class: decides guardrails and the permissions boundary.",
-                                    examples=["data-retrieval"])
+    function: Annotated[FunctionClass, Strict(False)] = Field(
+        description="Function class: decides guardrails and the permissions boundary.", examples=["data-retrieval"])
     environments: list[EnvironmentName] = Field(min_length=1, description="Environments the agent exists in.",
                                                 examples=[["dev", "staging", "prod"]])
-    status: Annotated[Status, Strict(False)] = Field(Status.ACTIVE, description="active, suspended or revoked.", examples=["active"])
+    status: Annotated[Status, Strict(False)] = Field(Status.ACTIVE, description="active, suspended or revoked.",
+                                                     examples=["active"])
     expires: IsoDate = Field(
         description="Date (YYYY-MM-DD) after which the identity must be re-approved; expired specs are refused.",
         examples=["2027-06-30"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -173,7 +173,7 @@ def _build(node: yaml.Node, seen: set[int], path: str, positions: dict[str, int]
                        | (key.column + 1))
     kind = node.__class__
     if kind is yaml.ScalarNode:
-        return _scalar(node)
+        return _scalar(cast(yaml.ScalarNode, node))
     if kind is yaml.SequenceNode:
         if node.tag != _STANDARD_TAG_PREFIX + "seq":
             raise _Reject("YAML006", node, f"tag {node.tag!r} is not allowed in agent specs")
@@ -189,7 +189,8 @@ def _build(node: yaml.Node, seen: set[int], path: str, positions: dict[str, int]
         seen.add(id(key_node))
         name = key_node.value
         if name == "<<" and not key_node.style:
-            raise _Reject("YAML003", key_node, "merge keys (<<) are not allowed: a reviewer must see every value where it applies")
+            raise _Reject("YAML003", key_node,
+                          "merge keys (<<) are not allowed: a reviewer must see every value where it applies")
         if name in result:
             raise _Reject("YAML002", key_node, f"duplicate key {name!r}: YAML would silently keep only the last value")
         if key_node.tag not in _PLAIN_TAGS or (key_node.style and key_node.tag != _STR_TAG):
@@ -218,13 +219,14 @@ def _alias_finding(file: str, text: str, anchored: yaml.Node) -> Finding:
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, yaml.AliasEvent):
             mark = event.start_mark
+            assert mark is not None  # the parser marks every event it emits
             return Finding(file, mark.line + 1, mark.column + 1, "YAML003", Severity.ERROR, "",
                            f"alias *{event.anchor} reuses the value anchored on line {anchor_line}; {_ALIAS_MESSAGE}")
     mark = anchored.start_mark  # not reached: a reused node means an alias event exists
     return Finding(file, mark.line + 1, mark.column + 1, "YAML003", Severity.ERROR, "", _ALIAS_MESSAGE)
 
 
-def _too_deep(text: str) -> yaml.Mark | None:
+def _too_deep(text: str) -> yaml.Mark | yaml._yaml.Mark | None:
     """Where the document first nests deeper than MAX_DEPTH, or None.
 
     PyYAML's C composer recurses once per level and kills the process (SIGSEGV, no message) somewhere past
@@ -273,7 +275,8 @@ def parse_spec_bytes(file: str, raw: bytes, kind: InputKind = SPEC) -> tuple[Sou
                                   "document is nested too deeply")]
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        if "nesting depth" in str(getattr(exc, "problem", "")):  # PyYAML >= 6.0.4 has a depth limit of its own
+        if (isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None
+                and "nesting depth" in str(exc.problem)):  # PyYAML >= 6.0.4 has a depth limit of its own
             mark = exc.problem_mark
             return None, [Finding(file, mark.line + 1, mark.column + 1, "YAML007", Severity.ERROR, "",
                                   "document is nested too deeply")]
@@ -287,7 +290,8 @@ def parse_spec_bytes(file: str, raw: bytes, kind: InputKind = SPEC) -> tuple[Sou
         if rejected.message is _ALIAS_MESSAGE:
             return None, [_alias_finding(file, text, rejected.node)]
         mark = rejected.node.start_mark
-        return None, [Finding(file, mark.line + 1, mark.column + 1, rejected.rule_id, Severity.ERROR, "", rejected.message)]
+        return None, [Finding(file, mark.line + 1, mark.column + 1, rejected.rule_id, Severity.ERROR, "",
+                              rejected.message)]
     except RecursionError:
         return None, [Finding(file, 1, 1, "YAML007", Severity.ERROR, "", "document is nested too deeply")]
     if not isinstance(data, dict):

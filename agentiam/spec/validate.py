@@ -6,6 +6,7 @@ import difflib
 import functools
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -68,7 +69,7 @@ def _schema_at(model: type[BaseModel], loc: tuple[PathPart, ...]) -> dict[str, A
                 target = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
                 node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
             elif "anyOf" in node:  # `X | None`: the non-null branch, keeping the field's own description
-                branch = next((b for b in node["anyOf"] if b.get("type") != "null"), {})
+                branch: dict[str, Any] = next((b for b in node["anyOf"] if b.get("type") != "null"), {})
                 node = {**{k: v for k, v in node.items() if k != "anyOf"}, **branch}
             else:
                 return node
@@ -164,7 +165,7 @@ def _unknown_field(model: type[BaseModel], loc: tuple[PathPart, ...]) -> str:
     return "unknown field (not part of the spec format; check the spelling)"
 
 
-def _message(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str]:
+def _message(error: Mapping[str, Any], model: type[BaseModel]) -> tuple[str, str]:
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
@@ -269,7 +270,8 @@ class PartialSpec:
 def _single_field_model(name: str) -> type[BaseModel]:
     """A model of `AgentSpec`'s field `name` alone: same type, constraints, default and strict config."""
     info = AgentSpec.model_fields[name]
-    return create_model(f"AgentSpec_{name}", __config__=AgentSpec.model_config, **{name: (info.annotation, info)})
+    field: dict[str, Any] = {name: (info.annotation, info)}
+    return create_model(f"AgentSpec_{name}", __config__=AgentSpec.model_config, **field)
 
 
 def partial_spec(file: str, document: SourceDocument, exc: ValidationError) -> PartialSpec | None:

@@ -80,7 +80,7 @@ CA_LINE = f"{DEV}:19:26  error  CFG003  vault.agent_ca_pem_file: "
     ("stacks/ca/pipe.pem", lambda: os.mkfifo("stacks/ca/pipe.pem"),
      "stacks/ca/pipe.pem is a FIFO (named pipe), not a regular file"),
     ("stacks/ca", None, "stacks/ca is a folder, not a regular file"),
-    ("stacks/ca/huge.pem", lambda: os.truncate(Path("stacks/ca/huge.pem").open("wb").name, 2 * 1024**3),
+    ("stacks/ca/huge.pem", lambda: (Path("stacks/ca/huge.pem").touch(), os.truncate("stacks/ca/huge.pem", 2 * 1024**3)),
      f"stacks/ca/huge.pem is {2 * 1024**3} bytes; files referenced by stack configs are limited to 262144 bytes"),
     ("stacks/ca/key.pem", lambda: Path("stacks/ca/key.pem").write_text(
         "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
@@ -140,7 +140,8 @@ def test_stack_configs_that_are_no_regular_files_are_refused_without_a_hang(proj
     assert result.exit_code == 2
     assert result.output.splitlines()[:-1] == [
         "stacks/Pulumi.dir.yaml:1:1  error  FILE002  file is a folder, not a regular file",
-        "stacks/Pulumi.huge.yaml:1:1  error  YAML005  file is 4294967296 bytes; stack configs are limited to 262144 bytes",
+        "stacks/Pulumi.huge.yaml:1:1  error  YAML005  file is 4294967296 bytes; "
+        "stack configs are limited to 262144 bytes",
         "stacks/Pulumi.qa.yaml:1:1  error  FILE002  file is a FIFO (named pipe), not a regular file",
         f"stacks/Pulumi.zero.yaml:1:1  error  FILE001  file {LINK}",
     ]
@@ -193,8 +194,8 @@ def test_a_duration_of_5000_digits_is_a_short_finding(project_dir: Path) -> None
     result = validate()
     assert result.exit_code == 2
     assert result.output.splitlines()[0] == (
-        f"{INVOICE}:14:14  error  SPEC003  credentials.token_ttl: '9999999999999999'... is not a duration; write e.g. '900s', "
-        "'15m', '1h' or '1h30m'")
+        f"{INVOICE}:14:14  error  SPEC003  credentials.token_ttl: '9999999999999999'... is not a duration; "
+        "write e.g. '900s', '15m', '1h' or '1h30m'")
 
 
 def test_the_documented_example_is_what_validate_prints(project_dir: Path) -> None:

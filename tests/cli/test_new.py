@@ -49,15 +49,17 @@ def test_each_class_skeleton_fails_only_on_its_placeholders_until_filled_in(proj
                         "[arn:aws:sqs:{region}:{account}:change-me-{env}-outbound]",),
         "analysis": ("permissions.aws[read-inputs].resources[arn:aws:s3:::change-me-{env}-inputs]",
                      "permissions.aws[read-inputs].resources[arn:aws:s3:::change-me-{env}-inputs/*]",
-                     "permissions.aws[write-scratch].resources[arn:aws:s3:::change-me-scratch-{account}-{env}/{agent}/*]"),
+                     "permissions.aws[write-scratch]"
+                     ".resources[arn:aws:s3:::change-me-scratch-{account}-{env}/{agent}/*]"),
         "reporting": ("permissions.aws[read-report-inputs].resources[arn:aws:s3:::change-me-{env}-inputs]",
                       "permissions.aws[read-report-inputs].resources[arn:aws:s3:::change-me-{env}-inputs/*]"),
-        "monitoring": ("permissions.aws[read-alarms].resources[arn:aws:cloudwatch:{region}:{account}:alarm:change-me-*]",),
+        "monitoring": ("permissions.aws[read-alarms]"
+                       ".resources[arn:aws:cloudwatch:{region}:{account}:alarm:change-me-*]",),
     }[function]}
     if function == "integration":
-        expected |= {("network.egress[api.example.com].host", "api.example.com is in example.com, a domain reserved "
-                                                              "for examples (RFC 2606, RFC 6761) where no real endpoint "
-                                                              "lives"),
+        expected |= {("network.egress[api.example.com].host",
+                      "api.example.com is in example.com, a domain reserved for examples (RFC 2606, RFC 6761) "
+                      "where no real endpoint lives"),
                      ("network.egress[api.example.com].purpose", "placeholder text (starts 'Replace with')")}
     assert {f.rule_id for f in validation.findings} == {"AGT009"} and placeholders == expected
     # once the author has replaced them, nothing is left

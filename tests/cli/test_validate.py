@@ -112,8 +112,8 @@ def test_today_option_moves_the_expiry_check(project_dir):
     result = _run("agent_specs/billing/invoice-reader.yaml", today="2027-10-01")
     assert result.exit_code == 1
     assert result.output.splitlines()[0] == (
-        "agent_specs/billing/invoice-reader.yaml:12:10  error  AGT004  expires: identity expired on 2027-09-30; the sponsor "
-        "must re-approve it with a new date (or set status: revoked)")
+        "agent_specs/billing/invoice-reader.yaml:12:10  error  AGT004  expires: identity expired on 2027-09-30; "
+        "the sponsor must re-approve it with a new date (or set status: revoked)")
 
 
 def test_the_documented_example_is_what_validate_prints(project_dir):

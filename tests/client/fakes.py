@@ -93,7 +93,8 @@ class FakeApi:
         if self.deny_renewal:
             raise PermissionDenied("auth/token/renew-self", "permission denied")
         left = self.tokens[token] + self.max_ttl - self.clock()
-        return Login(token, "acc-" + token.rsplit("-", 1)[-1], int(min(increment, left)), True, ("agent", "default"), "entity-1")
+        return Login(token, "acc-" + token.rsplit("-", 1)[-1], int(min(increment, left)), True, ("agent", "default"),
+                     "entity-1")
 
     def revoke_self(self, token: str, **_: Any) -> None:
         self.revoked.add(token)
@@ -106,7 +107,8 @@ class FakeApi:
         self.issued += 1
         lease_id = f"{path}/lease{self.issued}"
         self.leases[lease_id] = self.clock()
-        return Lease(lease_id, self.lease_ttl, True, {"username": f"v-user-{self.issued}", "password": "SECRET-PASSWORD"})
+        return Lease(lease_id, self.lease_ttl, True,
+                     {"username": f"v-user-{self.issued}", "password": "SECRET-PASSWORD"})
 
     def renew_lease(self, token: str, lease_id: str, increment: int, **_: Any) -> int:
         self._token_call(token, "sys/leases/renew")

@@ -10,7 +10,7 @@ import hvac.exceptions
 import pytest
 
 from agentiam.client import LeaseExpired, LoginRefused, PermissionDenied, VaultSealed, VaultUnavailable
-from agentiam.client.errors import NotFound, RateLimited, VaultRequestError
+from agentiam.client.errors import NotFound, RateLimited
 from agentiam.client.vault import Backoff, Login, VaultApi, _mapped
 from agentiam.errors import ConfigError, ServerError
 from tests.servers import free_port

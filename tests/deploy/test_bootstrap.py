@@ -76,7 +76,8 @@ def test_the_deployer_policy_covers_every_aws_resource_the_program_registers(sta
                        f"arn:aws:logs:{region}:{account}:log-group:{record.inputs['logGroup']}")
         assert allowed("iam:PassRole", record.inputs["roleArn"])
     for record in run.capture.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
-        assert allowed("cloudwatch:PutMetricAlarm", f"arn:aws:cloudwatch:{region}:{account}:alarm:{record.inputs['name']}")
+        alarm = f"arn:aws:cloudwatch:{region}:{account}:alarm:{record.inputs['name']}"
+        assert allowed("cloudwatch:PutMetricAlarm", alarm)
     rule_groups = run.capture.of_type("aws:networkfirewall/ruleGroup:RuleGroup")
     assert bool(rule_groups) == (plan.platform.egress_allow_list.enforcement == "network-firewall")
     for record in rule_groups:

@@ -68,7 +68,8 @@ def test_each_deploy_runs_in_its_environments_protection_with_oidc_and_checks_be
     assert job["strategy"]["fail-fast"] is False
     names = [s.get("name", s.get("uses")) for s in job["steps"]]
     up = names.index("pulumi up")
-    assert names.index("Preflight (agentiam doctor, read-only)") < up < names.index("Post-deploy check (agentiam doctor)")
+    assert (names.index("Preflight (agentiam doctor, read-only)") < up
+            < names.index("Post-deploy check (agentiam doctor)"))
     for step in steps_using(job, "actions/checkout@"):
         assert step["with"]["persist-credentials"] is False
     (vault,) = steps_using(job, "hashicorp/vault-action@")

@@ -48,7 +48,8 @@ def test_wildcard_action_is_expanded_to_the_actions_it_reaches(spec_repo: SpecRe
     replaced = next(c for c in dev.changes if c.subject == "s3:GetObject")
     assert (replaced.op, replaced.direction, replaced.after) == ("subsumed", Direction.NEUTRAL, "s3:Get*")
     assert dev.verdict is Verdict.WIDENED
-    assert added.line == spec_repo.line_of(INVOICE, "s3:Get*") and added.field == "permissions.aws[read-invoices].actions[s3:Get*]"
+    assert added.line == spec_repo.line_of(INVOICE, "s3:Get*")
+    assert added.field == "permissions.aws[read-invoices].actions[s3:Get*]"
 
 
 def test_read_to_write_on_a_known_resource_is_an_access_escalation(spec_repo: SpecRepo) -> None:

@@ -52,7 +52,9 @@ def plan_difference(before: Entries, after: Entries) -> dict[tuple[str, str], tu
 
 def diff_change_set(repo: SpecRepo, base: str, head: str) -> dict[tuple[str, str], tuple[Any, Any]]:
     got = collect(GitRepo(repo.root), base, head)
-    dump = (lambda e: e.model_dump(mode="json") if e is not None else None)
+
+    def dump(e: Any) -> Any:
+        return e.model_dump(mode="json") if e is not None else None
     return {(e.environment, e.agent): (dump(e.before), dump(e.after)) for e in got.entries}
 
 

@@ -88,8 +88,8 @@ def test_a_stack_config_that_is_a_link_is_refused_by_validate_and_diff_alike(spe
     with pytest.raises(ConfigError) as refused:
         spec_repo.diff()
     assert [f.render() for f in refused.value.findings] == [
-        f"{DEV}:1:1  error  FILE001  file is a symbolic link; inputs must be regular files: git and the diff show only the "
-        "path a link points to, while reading it would follow the link to another file"]
+        f"{DEV}:1:1  error  FILE001  file is a symbolic link; inputs must be regular files: "
+        "git and the diff show only the path a link points to, while reading it would follow the link to another file"]
     assert validated(spec_repo, monkeypatch) == refused.value.findings
     assert diff_cli(spec_repo, monkeypatch, "--base", "base", "--head", "HEAD").exit_code == 2
 
@@ -102,7 +102,8 @@ def test_a_stack_config_that_is_a_folder_is_refused_not_skipped(spec_repo: SpecR
     spec_repo.commit("dev stack config is a folder")
     with pytest.raises(ConfigError) as refused:
         spec_repo.diff()
-    assert [f.render() for f in refused.value.findings] == [f"{DEV}:1:1  error  FILE002  file is a folder, not a regular file"]
+    assert [f.render() for f in refused.value.findings] == [
+        f"{DEV}:1:1  error  FILE002  file is a folder, not a regular file"]
     assert validated(spec_repo, monkeypatch) == refused.value.findings
 
 
@@ -133,7 +134,8 @@ def test_a_ca_overwritten_with_another_is_a_high_risk_trust_change(spec_repo: Sp
     args = ["--base", "base"] + (["--head", "HEAD"] if committed else [])
     result = diff_cli(spec_repo, monkeypatch, *args, "--fail-on", "high")
     assert result.exit_code == 1
-    assert "environment dev: widened: high risk" in result.output and new_fp in result.output and old_fp in result.output
+    assert "environment dev: widened: high risk" in result.output
+    assert new_fp in result.output and old_fp in result.output
     assert diff_cli(spec_repo, monkeypatch, *args, "--fail-on", "never").exit_code == 0
 
 
@@ -178,7 +180,8 @@ def test_a_ca_outside_the_project_is_refused_by_validate_and_diff_alike(spec_rep
     spec_repo.commit("CA from outside the repository")
     with pytest.raises(ConfigError) as refused:
         spec_repo.diff()
-    assert [f.render() for f in refused.value.findings] == [f"{DEV}:19:26  error  CFG003  vault.agent_ca_pem_file: {message}"]
+    assert [f.render() for f in refused.value.findings] == [
+        f"{DEV}:19:26  error  CFG003  vault.agent_ca_pem_file: {message}"]
     assert validated(spec_repo, monkeypatch) == refused.value.findings
     result = diff_cli(spec_repo, monkeypatch, "--base", "base", "--head", "HEAD", "--fail-on", "never")
     assert result.exit_code == 2 and result.output.splitlines()[0] == refused.value.findings[0].render()
@@ -189,7 +192,8 @@ def test_a_linked_ca_is_refused_by_validate_and_diff_alike(spec_repo: SpecRepo,
     commit_as_link(spec_repo, DEV_CA, "real-ca.pem", "../../real-ca.pem")
     with pytest.raises(ConfigError) as refused:
         spec_repo.diff()
-    assert [(f.file, f.line, f.rule_id) for f in refused.value.findings] == [(DEV, 19, "CFG003"), (DEV_CA, 1, "FILE001")]
+    assert [(f.file, f.line, f.rule_id) for f in refused.value.findings] == [
+        (DEV, 19, "CFG003"), (DEV_CA, 1, "FILE001")]
     assert validated(spec_repo, monkeypatch) == refused.value.findings
 
 

@@ -226,7 +226,8 @@ def test_a_reporting_agent_cannot_read_another_agents_secret_unless_shared(spec_
 
 def test_a_stack_config_loosening_its_guardrails_is_a_labelled_widening(spec_repo: SpecRepo) -> None:
     spec_repo.edit("stacks/Pulumi.prod.yaml", "      max_expiry_days: 365\n", "      max_expiry_days: 1000\n")
-    spec_repo.edit("stacks/Pulumi.prod.yaml", "      internal_domains: [prod.internal]\n", "      internal_domains: []\n")
+    spec_repo.edit("stacks/Pulumi.prod.yaml", "      internal_domains: [prod.internal]\n",
+                   "      internal_domains: []\n")
     spec_repo.commit("looser prod")
     (prod,) = [e for e in spec_repo.diff().environments if e.environment == "prod"]
     loosened = {c.subject: c for c in prod.changes if c.system == "environment"}
@@ -254,8 +255,8 @@ def test_the_diff_judges_a_shared_path_against_its_unchanged_owner(spec_repo: Sp
 
 def test_two_agents_pinning_one_certificate_name_are_refused_on_both(spec_repo: SpecRepo) -> None:
     for path in (INVOICE, PAYMENT):
-        spec_repo.edit(path, "function:", "authentication:\n  certificate_common_name: shared.{env}.agents.example.com\n"
-                                          "function:")
+        spec_repo.edit(path, "function:",
+                       "authentication:\n  certificate_common_name: shared.{env}.agents.example.com\nfunction:")
     collisions = [f for f in findings(spec_repo) if f.rule_id == "AGT007"]
     assert {f.file.rsplit("/", 1)[-1] for f in collisions} == {"invoice-reader.yaml", "payment-gateway-sync.yaml"}
     assert all(f.path == "authentication.certificate_common_name" for f in collisions)

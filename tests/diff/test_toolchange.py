@@ -44,10 +44,12 @@ POLICY = "vault:index/policy:Policy"
     ("requirements.txt", "tool"), ("requirements/dev.txt", "tool"), ("setup.py", "tool"), ("setup.cfg", "tool"),
     ("sitecustomize.py", "tool"), ("agentiam/README.md", "tool"), ("docs.py", "tool"), ("testsuite/x.py", "tool"),
     ("uv.lock", "tool"), (".gitattributes", "tool"),
-    (".github/workflows/agentiam.yml", "gate"), (".github/CODEOWNERS", "gate"), (".github/actions/x/action.yml", "gate"),
+    (".github/workflows/agentiam.yml", "gate"), (".github/CODEOWNERS", "gate"),
+    (".github/actions/x/action.yml", "gate"),
     ("README.md", "inert"), ("CHANGELOG.md", "inert"), ("docs/guide.md", "inert"), ("docs/a/b.png", "inert"),
     ("tests/diff/test_x.py", "inert"), ("bench/bench_diff.py", "inert"), ("LICENSE", "inert"), (".gitignore", "inert"),
-    ("agent_specs/billing/x.yaml", "input"), ("stacks/Pulumi.dev.yaml", "input"), ("stacks/ca/dev-agents-ca.pem", "input"),
+    ("agent_specs/billing/x.yaml", "input"), ("stacks/Pulumi.dev.yaml", "input"),
+    ("stacks/ca/dev-agents-ca.pem", "input"),
 ])
 def test_every_path_is_input_inert_gate_or_else_tool(path: str, kind: str) -> None:
     assert toolchange.classify(path, ["agent_specs", "stacks"]) == kind
@@ -143,7 +145,8 @@ def _record(type_token: str, name: str, inputs: dict[str, Any], *, stack: str = 
                            options={"version": "7.51.1", **(options or {})})
 
 
-def _resources(stack: str, boundary: bool = True, policy: str = 'path "secret/data/x" {\n  capabilities = ["read"]\n}\n',
+def _resources(stack: str, boundary: bool = True,
+               policy: str = 'path "secret/data/x" {\n  capabilities = ["read"]\n}\n',
                extra: bool = False, options: dict[str, Any] | None = None) -> list[SimpleNamespace]:
     inputs = {"name": f"agent-{stack}-a", "maxSessionDuration": 3600.0,
               "assumeRolePolicy": json.dumps({"Statement": [{"Action": ["sts:AssumeRole"], "Effect": "Allow"}]})}
@@ -158,7 +161,8 @@ def _resources(stack: str, boundary: bool = True, policy: str = 'path "secret/da
     return records
 
 
-def _write(folder: Path, stacks: tuple[str, ...] = STACKS, outputs: dict[str, Any] | None = None, **kwargs: Any) -> Path:
+def _write(folder: Path, stacks: tuple[str, ...] = STACKS, outputs: dict[str, Any] | None = None,
+           **kwargs: Any) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for stack in stacks:
         data = snapshot.build(stack, "agentiam", stack, _resources(stack, **kwargs), outputs or {"environment": stack},
@@ -216,7 +220,8 @@ def test_every_difference_is_a_high_risk_change_caused_by_code(tool_pr: SpecRepo
          "arn:aws:iam::111111111111:policy/agentiam-dev-boundary", None),
         ("changed", "aws:iam/role:Role agent-dev-a-role", "options.retainOnDelete", None, "true"),
         ("changed", "vault:index/policy:Policy agent-dev-a-policy", "inputs.policy",
-         '[path "secret/data/x" {] capabilities = ["read"]', '[path "secret/data/x" {] capabilities = ["read", "update"]'),
+         '[path "secret/data/x" {] capabilities = ["read"]',
+         '[path "secret/data/x" {] capabilities = ["read", "update"]'),
         ("changed", "stack outputs", "outputs.agents.a.role", "r", "r2"),
     }
     markdown = render_markdown(report)
@@ -274,8 +279,8 @@ def _huge(path: Path) -> None:
     (lambda p: (p.unlink(), _symlink(p)), "dev.json: not a regular file"),
     (lambda p: (p.unlink(), _huge(p)), "over the 268435456-byte limit"),
 ])
-def test_a_broken_head_snapshot_is_high_risk_never_a_crash(tool_pr: SpecRepo, tmp_path: Path, spoil,  # type: ignore[no-untyped-def]
-                                                          message: str) -> None:
+def test_a_broken_head_snapshot_is_high_risk_never_a_crash(  # type: ignore[no-untyped-def]
+        tool_pr: SpecRepo, tmp_path: Path, spoil, message: str) -> None:
     base, head = _write(tmp_path / "base"), _write(tmp_path / "head")
     spoil(head / "dev.json")
     code = _code(tool_pr, base, head).code

@@ -94,8 +94,9 @@ def test_review_job_is_fork_safe_and_runs_validate_diff_and_codeowners() -> None
     assert "<!-- agentiam-diff -->" in comment["with"]["script"]
     assert "updateComment" in comment["with"]["script"]
     # The job fails on violations, high-risk widenings and a stale CODEOWNERS, after the comment is posted.
-    assert review["steps"][-1]["if"].split() == ("steps.validate.outputs.exit != '0' || steps.diff.outputs.exit != '0' "
-                                                 "|| steps.codeowners.outputs.exit != '0'").split()
+    assert " ".join(review["steps"][-1]["if"].split()) == ("steps.validate.outputs.exit != '0' || "
+                                                           "steps.diff.outputs.exit != '0' || "
+                                                           "steps.codeowners.outputs.exit != '0'")
 
 
 def test_review_compares_base_code_and_head_code_snapshots_and_fails_on_high_risk() -> None:

@@ -30,7 +30,8 @@ LEAVES = _leaves(DEV["config"][CONFIG_KEY])
 # Raw YAML written where a value goes: numbers past any range, nesting, YAML features specs refuse, paths that
 # leave the project or name what is not a PEM file.
 RAW = st.sampled_from([
-    "9" * 5000, "-" + "1" * 400, "1e999", "0.1e-999", "." + "5" * 60, "[" * 2000 + "]" * 2000, "{a: " * 500 + "1" + "}" * 500,
+    "9" * 5000, "-" + "1" * 400, "1e999", "0.1e-999", "." + "5" * 60, "[" * 2000 + "]" * 2000,
+    "{a: " * 500 + "1" + "}" * 500,
     "&a x", "*a", "!!python/object:os.system x", "<<: {a: 1}", "'\\x00'", "\"\\0\"", "~", "yes", "0x1F",
     "/etc/ssl/certs/ca-certificates.crt", "../../outside.pem", "stacks/ca", "stacks/Pulumi.dev.yaml", "''", "[]", "{}",
     "stacks/ca/staging-agents-ca.pem", "stacks/ca/../ca/dev-agents-ca.pem", "a" * 3000,

@@ -26,7 +26,8 @@ def ca(tmp_path: Path) -> TestCA:
 
 
 def test_the_agent_ca_is_the_only_reference_of_a_stack_config_today() -> None:
-    assert referenced_fields(EnvironmentConfig) == ((("vault", "agent_ca_pem_file"), FileReference("pem-certificates")),)
+    assert referenced_fields(EnvironmentConfig) == (
+        (("vault", "agent_ca_pem_file"), FileReference("pem-certificates")),)
 
 
 def test_a_field_added_later_with_the_marker_is_read_the_same_way(tmp_path: Path, ca: TestCA) -> None:

@@ -196,8 +196,8 @@ def _server(flavor: str, version: str) -> Callable[[World], IdentityPlan]:
     (lambda w: _plant(w, mounts=[m.model_copy(update={"path": "secret"}) if m.type == "database" else m
                                  for m in w.plan.platform.mounts]),
      "V07", Status.FAIL, "secret is taken by a kv mount", "move what occupies"),
-    (lambda w: _plant(w, log_routing=w.plan.platform.log_routing.model_copy(update={"audit": w.plan.platform.log_routing
-                                                                             .audit.model_copy(update={"path": "gone"})})),
+    (lambda w: _plant(w, log_routing=w.plan.platform.log_routing.model_copy(
+        update={"audit": w.plan.platform.log_routing.audit.model_copy(update={"path": "gone"})})),
      "V08", Status.FAIL, "no audit device gone", "vault-audit-device.hcl"),
 ], ids=["flavor", "version", "kv-missing", "path-taken", "audit-missing"])
 def test_a_stack_config_that_does_not_match_the_server_fails_with_its_fix(
@@ -322,7 +322,8 @@ def test_aws_account_principal_and_kill_switches(world: World, deployer: str, aw
         iam.put_role_policy(RoleName=paused_role, PolicyName="agentiam-kill-switch", PolicyDocument=json.dumps(kill))
         iam.put_role_policy(RoleName=reader_role, PolicyName="agentiam-kill-switch", PolicyDocument=json.dumps(kill))
         checks = _by_id(_doctor(world, deployer, moto=moto_server))
-        assert checks["A02"].status is Status.WARN and "other than the environment's agent roles" in checks["A02"].detail
+        assert checks["A02"].status is Status.WARN
+        assert "other than the environment's agent roles" in checks["A02"].detail
         assert checks["A03"].status is Status.WARN and READER in checks["A03"].detail
     finally:
         iam.put_role_policy(RoleName=ENGINE_PRINCIPAL, PolicyName="assume-agent-roles",

@@ -102,7 +102,8 @@ def in_sync(world_factory: Callable[[dict[str, str]], World], moto_in_sync: serv
     world = world_factory({"ledger-reader": reader_spec("ledger-reader"),
                            "ledger-writer": reader_spec("ledger-writer", function="integration", access="write")
                            .replace("permissions:", "network:\n  egress:\n    - host: api.partner-bank.io\n"
-                                    "      purpose: settlement files\n  vault_login_rate: {requests: 10, interval: 1m}\n"
+                                    "      purpose: settlement files\n"
+                                    "  vault_login_rate: {requests: 10, interval: 1m}\n"
                                     "permissions:"),
                            "invoice-reader": s3_spec("invoice-reader"),
                            "paused-reader": s3_spec("paused-reader", "suspended"),

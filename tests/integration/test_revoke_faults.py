@@ -236,7 +236,7 @@ def test_two_revokes_at_once_both_succeed_when_the_end_state_is_revoked(
         for run, output in zip(runs, outputs, strict=True):
             assert run.returncode == EXIT_REVOKED, f"round {round_}:\n{output}"
             assert "FAILED" not in output and "not done" not in output
-            table = [line for line in output.splitlines() if line.startswith("  vault") or line.startswith("  aws")]
+            table = [line for line in output.splitlines() if line.startswith(("  vault", "  aws"))]
             assert len(table) == 6, output  # one line per step: no error text broke the table
         with pytest.raises(PermissionDenied):
             api.lookup_self(token)

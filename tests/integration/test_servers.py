@@ -122,10 +122,9 @@ def test_moto_server_answers_iam(moto_server: servers.MotoServer) -> None:
 
 
 def test_server_is_stopped_when_the_block_fails(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="test body failed"):
-        with servers.run_openbao(tmp_path) as server:
-            assert server.process.poll() is None
-            raise RuntimeError("test body failed")
+    with pytest.raises(RuntimeError, match="test body failed"), servers.run_openbao(tmp_path) as server:
+        assert server.process.poll() is None
+        raise RuntimeError("test body failed")
     assert server.process.returncode is not None
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{server.address}/v1/sys/health", timeout=1)

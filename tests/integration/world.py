@@ -74,7 +74,8 @@ def stack_config(env: str, ca_pem: Path, postgres: servers.PostgresServer, audit
     return {"config": {"agentiam:environment": {
         "name": env, "account_id": "123456789012", "region": "us-east-1",
         "aws_secrets_engine_principal_arn": "arn:aws:iam::123456789012:role/vault-aws-secrets-engine",
-        "vault": {"flavor": "openbao", "version": OPENBAO_VERSION, "approle_mount": f"{env}-approle", "cert_mount": f"{env}-cert", "database_mount": f"{env}-database",
+        "vault": {"flavor": "openbao", "version": OPENBAO_VERSION, "approle_mount": f"{env}-approle",
+                  "cert_mount": f"{env}-cert", "database_mount": f"{env}-database",
                   "aws_mount": "aws", "kv_mount": "secret", "agent_ca_pem_file": str(ca_pem),
                   "audit": audit or {"path": servers.AUDIT_DEVICE, "file_path": str(audit_file),
                                      "api_managed": False}},

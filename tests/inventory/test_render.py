@@ -105,7 +105,7 @@ def test_a_large_fleet_gets_aligned_columns_never_cut(bundled: Inventory, monkey
     assert lines[0] == "agentiam inventory of dev, prod, staging as of 2026-12-01: 24 agent identities"
     assert lines[1].split() == ["agent", "env", "function", "status", "team", "tier", "expires", "why"]
     assert len(lines) == 2 + len(bundled.entries)
-    for line, entry in zip(lines[2:], bundled.entries):
+    for line, entry in zip(lines[2:], bundled.entries, strict=True):
         assert line.startswith(entry.agent + " ") and f" {entry.owner_team} " in line
     assert len({line.index(" dev ") if " dev " in line else None for line in lines[2:]} - {None}) == 1  # aligned
 

@@ -318,7 +318,8 @@ def test_agents_not_deployed_to_an_environment_are_absent(dev):
 def test_log_routing_separates_agent_roles_and_alarms_on_denials(dev):
     routing = build_plan([], dev).platform.log_routing
     assert routing.agent_role_pattern == "agent-dev-*"
-    assert routing.subscription_filter_pattern == '{ $.userIdentity.sessionContext.sessionIssuer.userName = "agent-dev-*" }'
+    assert routing.subscription_filter_pattern == (
+        '{ $.userIdentity.sessionContext.sessionIssuer.userName = "agent-dev-*" }')
     assert '$.errorCode = "AccessDenied*"' in routing.denied_metric_filter_pattern
     assert routing.audit.config_block.startswith('audit "file" "agentiam-file" {')
     assert 'file_path = "/var/log/vault/agentiam-dev-audit.log"' in routing.audit.config_block
@@ -349,7 +350,7 @@ def test_the_audit_config_block_keeps_any_file_path_one_inert_hcl_string(dev):
     env = dev.model_copy(update={"vault": dev.vault.model_copy(update={"audit": audit})})
     block = build_plan([reader()], env).platform.log_routing.audit.config_block
     (line,) = [line for line in block.splitlines() if "file_path" in line]
-    assert line == '    file_path = "/var/log/a\\" }\\\\naudit \\"socket\\" \\"x\\" { options { address = \\"evil:1\\" } } ' \
-                   '#$${env(\\"HOME\\")}"'
-    assert [l for l in block.splitlines() if l.startswith("audit ")] == ['audit "file" "agentiam-file" {']
+    assert line == ('    file_path = "/var/log/a\\" }\\\\naudit \\"socket\\" \\"x\\" '
+                    '{ options { address = \\"evil:1\\" } } #$${env(\\"HOME\\")}"')
+    assert [text for text in block.splitlines() if text.startswith("audit ")] == ['audit "file" "agentiam-file" {']
     assert len(block.splitlines()) == 8

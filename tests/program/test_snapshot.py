@@ -56,7 +56,8 @@ def test_snapshot_lists_every_registration_of_the_real_program(dev_snapshot) -> 
     assert role["inputs"]["permissionsBoundary"] == \
         "arn:aws:iam::111111111111:policy/agentiam/dev/agentiam-dev-boundary-data-retrieval"
     # Dependencies and option references are resource keys: no stack-specific URN prefix.
-    assert role["dependencies"] == ["agentiam:index:Platform$aws:iam/policy:Policy::agentiam-dev-boundary-data-retrieval"]
+    assert role["dependencies"] == [
+        "agentiam:index:Platform$aws:iam/policy:Policy::agentiam-dev-boundary-data-retrieval"]
     assert "urn:pulumi:" not in _text
     approle = _resource(data, "vault:appRole/authBackendRole:AuthBackendRole", "agent-dev-invoice-reader-vault-approle")
     assert approle["options"]["additionalSecretOutputs"] == ["roleId"]

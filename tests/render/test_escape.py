@@ -13,7 +13,8 @@ from agentiam.render.escape import (Hcl, Html, Markdown, Shell, Terminal, Wordin
 from tests.render.github_markdown import github_html, render
 
 PACKAGE = Path(__file__).resolve().parents[2] / "agentiam"
-TRUSTED = {"Markdown", "Html", "Terminal", "Hcl", "Shell", "Wording", "Trusted", "kind"}  # `kind`: a parameter naming a kind
+# `kind`: a parameter naming a kind
+TRUSTED = {"Markdown", "Html", "Terminal", "Hcl", "Shell", "Wording", "Trusted", "kind"}
 
 
 @pytest.mark.parametrize(("value", "span"), [

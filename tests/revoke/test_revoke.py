@@ -185,7 +185,8 @@ def test_what_a_failed_lease_step_leaves_alive_is_shown_with_how_to_find_the_use
     assert ("Still alive: database user of lease agentiam-dev-database/creds/r/abc (role r), created "
             "2026-12-03T07:33:20Z, password valid until 2026-12-03T08:33:20Z; find it: SELECT rolname, "
             "rolvaliduntil FROM pg_roles WHERE rolname LIKE 'v-%-1796283200' OR rolname LIKE 'v-%-1796283199'") in text
-    assert "Recorded in /state/dev/invoice-reader.revocation.json. Fix the cause, then `agentiam revoke --resume`" in text
+    assert ("Recorded in /state/dev/invoice-reader.revocation.json. Fix the cause, then `agentiam revoke --resume`"
+            in text)
     assert report.to_json()["steps"][2]["remaining"][0]["expires"] == "2026-12-03T08:33:20Z"
 
 
@@ -356,7 +357,8 @@ def test_an_unreachable_vault_is_a_partial_revocation_kept_for_resume(tmp_path: 
     first = CliRunner().invoke(cli, ["revoke", "invoice-reader", "--env", "dev", *base, "--format", "json"], env=env)
     assert first.exit_code == EXIT_INCOMPLETE, first.output
     report = json.loads(first.output)
-    assert report["result"] == "incomplete" and report["pending_record"] == str(tmp_path / "dev/invoice-reader.revocation.json")
+    assert report["result"] == "incomplete"
+    assert report["pending_record"] == str(tmp_path / "dev/invoice-reader.revocation.json")
     resumed = CliRunner().invoke(cli, ["revoke", "--resume", *base], env=env)
     assert resumed.exit_code == EXIT_INCOMPLETE, resumed.output
     assert "Revoking invoice-reader in dev" in resumed.output and "Recorded in" in resumed.output

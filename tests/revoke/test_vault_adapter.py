@@ -171,7 +171,8 @@ def test_a_vault_without_the_token_role_is_not_found_and_says_why_it_may_be() ->
 
 
 @pytest.mark.parametrize("error", [
-    VaultUnavailable(f"sys/leases/revoke-prefix/{PREFIX}", "cannot reach Vault at https://vault.test (ConnectionError)"),
+    VaultUnavailable(f"sys/leases/revoke-prefix/{PREFIX}",
+                     "cannot reach Vault at https://vault.test (ConnectionError)"),
     VaultSealed(f"sys/leases/revoke-prefix/{PREFIX}", "Vault is sealed; an operator must unseal it"),
     PermissionDenied(f"sys/leases/revoke-prefix/{PREFIX}", "permission denied"),
 ])

@@ -149,7 +149,8 @@ EXPECTED: dict[str, list[tuple]] = {
         ('AGT025', 16, 19, 'permissions.aws[read-data].resources[arn:aws:sqs:{region}:*:platform-{env}-jobs]'),
     ],
     "AGT025/fail-prod-account.yaml": [
-        ('AGT025', 16, 19, 'permissions.aws[read-data].resources[arn:aws:sqs:{region}:333333333333:platform-prod-jobs]'),
+        ('AGT025', 16, 19,
+         'permissions.aws[read-data].resources[arn:aws:sqs:{region}:333333333333:platform-prod-jobs]'),
     ],
     "AGT025/fail-prod-name.yaml": [
         ('AGT025', 16, 19, 'permissions.aws[read-invoices].resources[arn:aws:s3:::billing-prod-invoices/*]'),
@@ -248,7 +249,8 @@ EXPECTED: dict[str, list[tuple]] = {
     "AGT027/fail-every-bucket.yaml": [
         ('AGT027', 16, 19, 'permissions.aws[read-everything].resources[arn:aws:s3:::*/*]'),
         ('AGT027', 19, 19, 'permissions.aws[decrypt-with-any-key].resources[arn:aws:kms:{region}:{account}:key/*]'),
-        ('AGT027', 19, 59, 'permissions.aws[decrypt-with-any-key].resources[arn:aws:ssm:{region}:{account}:parameter/*]'),
+        ('AGT027', 19, 59,
+         'permissions.aws[decrypt-with-any-key].resources[arn:aws:ssm:{region}:{account}:parameter/*]'),
     ],
     "AGT027/pass-metadata.yaml": [
     ],

@@ -33,15 +33,16 @@ def maybe(valid: st.SearchStrategy) -> st.SearchStrategy:
 
 
 durations = maybe(st.sampled_from(["5m", "15m", "30m", "1h", "8h", "12h", "24h", "25h", "48h", "0s", "1 hour"]))
-actions = st.sampled_from(["*", "s3:GetObject", "s3:Put*", "s3:*", "iam:PassRole", "sts:AssumeRole", "ec2:DescribeInstances",
-                           "ec2-instance-connect:SendSSHPublicKey", "ecr:GetAuthorizationToken", "s3:GetObjekt",
+actions = st.sampled_from(["*", "s3:GetObject", "s3:Put*", "s3:*", "iam:PassRole", "sts:AssumeRole",
+                           "ec2:DescribeInstances", "ec2-instance-connect:SendSSHPublicKey",
+                           "ecr:GetAuthorizationToken", "s3:GetObjekt",
                            "s4:GetObject", "sqs:SendMessage", "cloudwatch:GetMetricStatistics", "s3:Frob*"])
 resources = st.sampled_from(["*", "arn:aws:s3:::b-{env}/*", "arn:aws:s3:::billing-prod-x", "arn:aws:s3:::s-{account}/*",
                              "arn:aws:sqs:{region}:{account}:q", "arn:aws:sqs:us-east-1:333333333333:q",
                              "arn:aws:sqs:{region}:*:q", "arn:aws:s3:::x-*/y"])
 envs = st.lists(st.sampled_from(["dev", "staging", "prod", "qa"]), min_size=1, max_size=4, unique=True)
-credentials = st.fixed_dictionaries({}, optional={k: durations for k in (
-    "token_ttl", "token_max_ttl", "aws_session_ttl", "database_ttl", "database_max_ttl", "secret_id_ttl")})
+credentials = st.fixed_dictionaries({}, optional=dict.fromkeys((
+    "token_ttl", "token_max_ttl", "aws_session_ttl", "database_ttl", "database_max_ttl", "secret_id_ttl"), durations))
 statement = st.fixed_dictionaries(
     {"sid": maybe(st.sampled_from(["read", "write", "read"])),
      "actions": maybe(st.lists(actions, min_size=1, max_size=4)),

@@ -83,7 +83,8 @@ def test_long_offending_values_are_shortened():
     ("2027-02-30", "'2027-02-30' is not a calendar date (day is out of range for month)"),
 ])
 def test_expiry_is_a_calendar_date_written_yyyy_mm_dd(value, expected):
-    assert _findings("expires: 2027-09-30", f"expires: {value}") == [f"s.yaml:12:10  error  SPEC003  expires: {expected}"]
+    assert _findings("expires: 2027-09-30", f"expires: {value}") == [
+        f"s.yaml:12:10  error  SPEC003  expires: {expected}"]
 
 
 def test_quoted_expiry_is_the_same_date():
