@@ -1,0 +1,132 @@
+"""Per-spec summaries for the fleet-wide guardrails: what AGT001, AGT007, AGT043 and AGT045 read of a spec, kept
+instead of the spec itself so that checking a fleet holds a few hundred bytes per spec, not its whole document.
+
+`agentiam validate` streams: each file is parsed, judged by the per-spec rules and dropped, its summary kept
+(docs/benchmarks.md: memory flat in the fleet's size). A summary of a spec with schema errors (`PartialSpec`)
+leaves out the fields that failed; a fleet rule reading one gets `UnreadableField`, exactly as from the spec.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from agentiam.environment.model import EnvironmentConfig
+from agentiam.findings import Finding, Severity
+from agentiam.plan.build import declared_accounts
+from agentiam.plan.effective import fill
+from agentiam.rules.vault_grants import kv_owner
+from agentiam.spec.source import PathPart, SourceDocument
+from agentiam.spec.validate import LoadedSpec, PartialSpec, UnreadableField
+
+_BITS = 20  # lines and columns of a spec (at most 256 KiB) fit in 20 bits each
+_MASK = (1 << _BITS) - 1
+NAME: tuple[PathPart, ...] = ("name",)
+AWS: tuple[PathPart, ...] = ("permissions", "aws")
+COMMON_NAME: tuple[PathPart, ...] = ("authentication", "certificate_common_name")
+
+
+class FleetMember:
+    """What the fleet rules read of one spec. An attribute whose spec field failed validation is absent: reading it
+    raises `UnreadableField` naming that field, as reading the field of a `PartialSpec` does.
+
+    Positions are packed integers and the few located paths besides `name` and `permissions.aws` (database
+    grants, the certificate CN, shared KV grants: rare) sit in `extra`, so a summary stays small."""
+
+    __slots__ = ("file", "name", "environments", "function", "aws_actions", "accounts", "databases", "kv_shared",
+                 "kv_shares", "common_names", "_name_at", "_aws_at", "_extra", "_failed")
+
+    file: str
+    name: str
+    environments: tuple[str, ...]
+    function: Any  # FunctionClass
+    aws_actions: tuple[str, ...]  # every action of every statement, in order (empty: no AWS grants)
+    accounts: frozenset[str]  # other accounts the statements declare (`cross_account`)
+    databases: tuple[tuple[str, str], ...]  # (database, access)
+    kv_shared: tuple[tuple[int, str, str, tuple[str, ...]], ...]  # grants in another agent's folder: (index in
+    # `permissions.kv`, path with `{agent}` filled, the owner, capabilities)
+    kv_shares: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (path, agents, capabilities)
+    common_names: tuple[tuple[str, str], ...] | None  # (env, filled template); None: the default CN
+
+    def __getattr__(self, name: str) -> Any:  # only called for a slot never set: a field that failed validation
+        failed = object.__getattribute__(self, "_failed")
+        if failed and name in failed:
+            raise UnreadableField(object.__getattribute__(self, "file"), failed[name])
+        raise AttributeError(name)
+
+    def finding(self, rule_id: str, path: tuple[PathPart, ...], message: str,
+                severity: Severity = Severity.ERROR) -> Finding:
+        """A finding on `path` of this spec (one of the paths the fleet rules report on)."""
+        if path == NAME:
+            packed, field = self._name_at, "name"
+        elif path == AWS:
+            packed, field = self._aws_at, "permissions.aws"
+        else:
+            packed, field = next((p, f) for at, p, f in self._extra if at == path)
+        return Finding(self.file, packed >> _BITS, packed & _MASK, rule_id, severity, field, message)
+
+
+# The spec field each summary attribute is read from (a failed field makes these unreadable).
+_SOURCES = {"name": ("name",), "environments": ("environments",), "function": ("function",),
+            "aws_actions": ("permissions",), "accounts": ("permissions",), "databases": ("permissions",),
+            "kv_shares": ("permissions",), "kv_shared": ("name", "permissions"),
+            "common_names": ("environments", "authentication", "name")}
+
+
+def _located(document: SourceDocument, path: tuple[PathPart, ...]) -> tuple[tuple[PathPart, ...], int, str]:
+    finding = document.finding("", path, "")
+    return path, finding.line << _BITS | finding.column, finding.path
+
+
+def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, EnvironmentConfig]) -> FleetMember:
+    """The fleet rules' view of one spec (or of what can be read of a spec with schema errors)."""
+    spec, document = loaded.spec, loaded.document
+    member = FleetMember()
+    member.file = loaded.file
+    failed: dict[str, str] = {}
+    if isinstance(loaded, PartialSpec):
+        for attribute, fields in _SOURCES.items():
+            missing = [f for f in fields if f not in loaded.readable]
+            if missing:
+                failed[attribute] = missing[0]
+    member._failed = failed or None
+    extra: list[tuple[tuple[PathPart, ...], int, str]] = []
+    intern = sys.intern
+    if "name" not in failed:
+        member.name = spec.name
+    member._name_at = _located(document, NAME)[1]
+    if "environments" not in failed:
+        member.environments = tuple(intern(env) for env in spec.environments)
+    if "function" not in failed:
+        member.function = spec.function
+    if "aws_actions" not in failed:
+        permissions = spec.permissions
+        member.aws_actions = tuple(intern(a) for grant in permissions.aws for a in grant.actions)
+        member.accounts = frozenset(declared_accounts(spec))
+        member._aws_at = _located(document, AWS)[1] if permissions.aws else 0
+        member.databases = tuple((grant.database, grant.access.value) for grant in permissions.databases)
+        for i in range(len(permissions.databases)):
+            extra.append(_located(document, ("permissions", "databases", i, "database")))
+        member.kv_shares = tuple((share.path, tuple(share.agents), tuple(share.capabilities))
+                                 for share in permissions.kv_shares)
+        if "kv_shared" not in failed:
+            shared = []
+            for i, grant in enumerate(permissions.kv):
+                owner = grant.shared_by
+                if owner in (None, spec.name) or kv_owner(grant.path, spec.name, owner) != owner:
+                    continue  # its own folder (AGT037 reports a `shared_by` naming itself)
+                shared.append((i, grant.path.replace("{agent}", spec.name), owner, tuple(grant.capabilities)))
+                extra.append(_located(document, ("permissions", "kv", i, "shared_by")))
+                extra.append(_located(document, ("permissions", "kv", i, "capabilities")))
+            member.kv_shared = tuple(shared)
+    if "common_names" not in failed:
+        template = spec.authentication.certificate_common_name
+        if template is None:
+            member.common_names = None
+        else:
+            member.common_names = tuple((env, fill(template, spec, environments[env]))
+                                        for env in spec.environments if env in environments)
+            extra.append(_located(document, COMMON_NAME))
+    member._extra = tuple(extra)
+    return member
