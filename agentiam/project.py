@@ -17,7 +17,8 @@ from agentiam.findings import Finding, Severity, has_errors
 from agentiam.inputs.files import SPEC, DiskTree, Refused, file_finding, split_path
 from agentiam.plan.build import build_plan
 from agentiam.plan.model import IdentityPlan
-from agentiam.rules.registry import run_rules
+from agentiam.rules.fleet import FleetMember
+from agentiam.rules.registry import RuleRun
 from agentiam.spec.validate import LoadedSpec, PartialSpec, read_spec_bytes
 
 DEFAULT_SPECS_DIR = Path("agent_specs")
@@ -76,7 +77,7 @@ def _read_specs(paths: Sequence[Path], anchor: Path) -> tuple[list[LoadedSpec], 
         elif part is not None:
             partial.append(part)
     if len(paths) > 1:  # each folder is read in order; several arguments are merged (by path components)
-        specs.sort(key=lambda s: s.file.split(os.sep))
+        specs.sort(key=_by_path)
     return specs, partial, findings, count
 
 
@@ -168,22 +169,48 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today: dt.date | None = None,
-             environments: dict[str, EnvironmentConfig] | None = None) -> Validation:
+             environments: dict[str, EnvironmentConfig] | None = None, keep_specs: bool = True) -> Validation:
     """Load and check specs against every guardrail; all problems in all files in one run.
 
     A spec file with schema errors still gets the findings of every guardrail that needs none of its failed fields
     (`PartialSpec`). Stack-config findings are part of the result (located, every output format shows them); while
-    there are any, the guardrails do not run, as they judge specs against environments that could not be read."""
+    there are any, the guardrails do not run, as they judge specs against environments that could not be read.
+
+    Files are streamed: each is parsed, judged by the per-spec rules and dropped, only a small summary kept for the
+    fleet rules (`RuleRun`). `keep_specs=False` (what `agentiam validate` uses) keeps no spec at all, so memory stays
+    flat as the fleet grows; `Validation.specs` is then empty."""
     config_findings: list[Finding] = []
     if environments is None:
         _, environments, config_findings = _load_stacks(stacks_dir)
+    findings: list[Finding] = []
+    specs: list[LoadedSpec] = []
+    run = RuleRun(environments, today or dt.date.today()) if not config_findings else None
+    count = 0
     with _cyclic_gc_paused():
-        specs, partial, findings, count = _read_specs(paths, project_root(stacks_dir))
-        if not config_findings:
-            findings.extend(run_rules(specs, environments, today or dt.date.today(), partial))
+        for file, got in read_spec_files(paths, project_root(stacks_dir)):
+            count += 1
+            if isinstance(got, Refused):
+                findings.append(file_finding(file, got))
+                continue
+            loaded, part, problems = read_spec_bytes(file, got)
+            findings.extend(problems)
+            judged = loaded if loaded is not None else part
+            if run is not None and judged is not None:
+                findings.extend(run.add(judged))
+            if loaded is not None and keep_specs:
+                specs.append(loaded)
+        if run is not None:
+            # Several arguments are merged by path components (as `load_specs` orders them).
+            findings.extend(run.finish(_by_path if len(paths) > 1 else None))
+    if len(paths) > 1:
+        specs.sort(key=_by_path)
     findings.extend(config_findings)
     bad_files = {f.file for f in findings if f.severity is Severity.ERROR}
     return Validation([s for s in specs if s.file not in bad_files], sorted(findings), count)
+
+
+def _by_path(spec: LoadedSpec | FleetMember) -> list[str]:
+    return spec.file.split(os.sep)
 
 
 def compile_plan(stack: str, specs_dir: Path = DEFAULT_SPECS_DIR, stacks_dir: Path = DEFAULT_STACKS_DIR,

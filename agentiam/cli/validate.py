@@ -28,6 +28,6 @@ Examples:
 @handle_user_errors
 def validate(paths: tuple[Path, ...], fmt: str, today: dt.date | None, stacks_dir: Path) -> None:
     """Validate agent specs: schema, guardrails, environment facts. Exit 0 ok, 1 violations, 2 unreadable input."""
-    result = project.validate(list(paths) or [project.DEFAULT_SPECS_DIR], stacks_dir, today)
+    result = project.validate(list(paths) or [project.DEFAULT_SPECS_DIR], stacks_dir, today, keep_specs=False)
     click.echo(render_findings.render(fmt, result.findings, result.files_checked), nl=False)
     sys.exit(exit_code(result.findings))
