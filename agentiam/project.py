@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentiam.environment.load import LoadedStack, load_environment, project_root, read_stacks, stack_config_path
 from agentiam.environment.model import EnvironmentConfig
@@ -18,7 +19,7 @@ from agentiam.inputs.files import SPEC, DiskTree, Refused, file_finding, split_p
 from agentiam.plan.build import build_plan
 from agentiam.plan.model import IdentityPlan
 from agentiam.rules.fleet import FleetMember
-from agentiam.rules.registry import RuleRun
+from agentiam.rules.registry import RuleRun, judge_spec
 from agentiam.spec.validate import LoadedSpec, PartialSpec, read_spec_bytes
 
 DEFAULT_SPECS_DIR = Path("agent_specs")
@@ -169,7 +170,8 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today: dt.date | None = None,
-             environments: dict[str, EnvironmentConfig] | None = None, keep_specs: bool = True) -> Validation:
+             environments: dict[str, EnvironmentConfig] | None = None, keep_specs: bool = True,
+             jobs: int = 1) -> Validation:
     """Load and check specs against every guardrail; all problems in all files in one run.
 
     A spec file with schema errors still gets the findings of every guardrail that needs none of its failed fields
@@ -178,7 +180,9 @@ def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today
 
     Files are streamed: each is parsed, judged by the per-spec rules and dropped, only a small summary kept for the
     fleet rules (`RuleRun`). `keep_specs=False` (what `agentiam validate` uses) keeps no spec at all, so memory stays
-    flat as the fleet grows; `Validation.specs` is then empty."""
+    flat as the fleet grows; `Validation.specs` is then empty. With it, `jobs` > 1 parses and judges the files in
+    that many worker processes (the fleet rules still run here, over the summaries they send back); findings
+    and their order are the same."""
     config_findings: list[Finding] = []
     if environments is None:
         _, environments, config_findings = _load_stacks(stacks_dir)
@@ -186,8 +190,13 @@ def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today
     specs: list[LoadedSpec] = []
     run = RuleRun(environments, today or dt.date.today()) if not config_findings else None
     count = 0
+    files = read_spec_files(paths, project_root(stacks_dir))
     with _cyclic_gc_paused():
-        for file, got in read_spec_files(paths, project_root(stacks_dir)):
+        if run is not None and not keep_specs and jobs > 1:
+            for judged in _judged_in_workers(files, run, jobs):
+                count += 1
+                findings.extend(judged)
+        for file, got in files:  # in this process (empty once the workers took every file)
             count += 1
             if isinstance(got, Refused):
                 findings.append(file_finding(file, got))
@@ -207,6 +216,57 @@ def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today
     findings.extend(config_findings)
     bad_files = {f.file for f in findings if f.severity is Severity.ERROR}
     return Validation([s for s in specs if s.file not in bad_files], sorted(findings), count)
+
+
+# Files per task sent to a worker: large enough that pickling a task and its answer is a small part of its
+# work, small enough that the workers stay busy to the end (docs/benchmarks.md).
+_CHUNK = 256
+
+
+def _judge_chunk(chunk: list[tuple[str, bytes | Refused]], environments: dict[str, EnvironmentConfig],
+                 today: dt.date) -> list[tuple[list[Finding], FleetMember | None, bool]]:
+    """In a worker: per file, its findings (input, schema, per-spec rules), its fleet summary and whether the spec
+    is only partly valid."""
+    out: list[tuple[list[Finding], FleetMember | None, bool]] = []
+    for file, got in chunk:
+        if isinstance(got, Refused):
+            out.append(([file_finding(file, got)], None, False))
+            continue
+        loaded, part, problems = read_spec_bytes(file, got)
+        judged = loaded if loaded is not None else part
+        if judged is None:
+            out.append((problems, None, False))
+            continue
+        found, member = judge_spec(judged, environments, today)
+        out.append((problems + found, member, loaded is None))
+    return out
+
+
+def _judged_in_workers(files: Iterator[tuple[str, bytes | Refused]], run: RuleRun, jobs: int
+                       ) -> Iterator[list[Finding]]:
+    """The findings of every file, judged in `jobs` worker processes in chunks, in file order; each summary is
+    kept in `run`. The files are read here (the one reader that refuses links), only the bytes travel."""
+    import concurrent.futures  # noqa: PLC0415 (only when asked for workers)
+    import itertools  # noqa: PLC0415
+    import multiprocessing  # noqa: PLC0415
+
+    # fork: the workers start with every module (pydantic models, rules, IAM catalogue) already imported.
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending: list[concurrent.futures.Future] = []
+        chunks = iter(lambda: list(itertools.islice(files, _CHUNK)), [])
+        for chunk in chunks:
+            pending.append(pool.submit(_judge_chunk, chunk, run.environments, run.today))
+            if len(pending) > 2 * jobs:  # bounded read-ahead: memory stays flat
+                yield from _answers(pending.pop(0), run)
+        for future in pending:
+            yield from _answers(future, run)
+
+
+def _answers(future: Any, run: RuleRun) -> Iterator[list[Finding]]:
+    for findings, member, partial in future.result():
+        if member is not None:
+            run.keep(member, partial)
+        yield findings
 
 
 def _by_path(spec: LoadedSpec | FleetMember) -> list[str]:

@@ -55,6 +55,21 @@ class FleetMember:
             raise UnreadableField(object.__getattribute__(self, "file"), failed[name])
         raise AttributeError(name)
 
+    # Pickled to and from worker processes (`project.validate(jobs=...)`): the slots that are set, read without
+    # `__getattr__` (which would raise for the unset ones).
+    def __getstate__(self) -> dict[str, Any]:
+        state = {}
+        for slot in self.__slots__:
+            try:
+                state[slot] = object.__getattribute__(self, slot)
+            except AttributeError:
+                continue
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for slot, value in state.items():
+            object.__setattr__(self, slot, value)
+
     def finding(self, rule_id: str, path: tuple[PathPart, ...], message: str,
                 severity: Severity = Severity.ERROR) -> Finding:
         """A finding on `path` of this spec (one of the paths the fleet rules report on)."""

@@ -119,20 +119,13 @@ class RuleRun:
 
     def add(self, loaded: LoadedSpec | PartialSpec) -> list[Finding]:
         """The per-spec rules' findings of one spec (valid, or partly valid: see `run_rules`)."""
-        ctx = SpecContext(loaded, self.environments, self.today)
-        findings: list[Finding] = []
-        if isinstance(loaded, PartialSpec):
-            for rule in ALL_RULES:
-                try:
-                    findings.extend(list(rule.check(rule, ctx)))  # whole or nothing: a list before anything is kept
-                except UnreadableField:
-                    continue  # it needs a field that failed validation: computed once the file is fixed
-            self._partial.append(summarise(loaded, self.environments))
-        else:
-            for rule in ALL_RULES:
-                findings.extend(rule.check(rule, ctx))
-            self._valid.append(summarise(loaded, self.environments))
+        findings, member = judge_spec(loaded, self.environments, self.today)
+        self.keep(member, isinstance(loaded, PartialSpec))
         return findings
+
+    def keep(self, member: FleetMember, partial: bool) -> None:
+        """Keep a summary judged elsewhere (`judge_spec` in a worker process) for the fleet rules."""
+        (self._partial if partial else self._valid).append(member)
 
     def finish(self, order: Callable[[FleetMember], Any] | None = None) -> list[Finding]:
         """The fleet rules' findings over every spec added: the valid ones first (in the order added, or sorted by
@@ -145,6 +138,23 @@ class RuleRun:
         for fleet_rule in FLEET_RULES:
             findings.extend(_fleet_findings(fleet_rule, members, partial, self.environments))
         return findings
+
+
+def judge_spec(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, EnvironmentConfig],
+               today: dt.date) -> tuple[list[Finding], FleetMember]:
+    """The per-spec rules' findings of one spec, and its summary for the fleet rules."""
+    ctx = SpecContext(loaded, environments, today)
+    findings: list[Finding] = []
+    if isinstance(loaded, PartialSpec):
+        for rule in ALL_RULES:
+            try:
+                findings.extend(list(rule.check(rule, ctx)))  # whole or nothing: a list before anything is kept
+            except UnreadableField:
+                continue  # it needs a field that failed validation: computed once the file is fixed
+    else:
+        for rule in ALL_RULES:
+            findings.extend(rule.check(rule, ctx))
+    return findings, summarise(loaded, environments)
 
 
 def run_rules(specs: Sequence[LoadedSpec], environments: Mapping[str, EnvironmentConfig],

@@ -1,0 +1,136 @@
+"""Benchmark: `agentiam validate` at fleet scale (10,000 and 100,000 specs): time against bare YAML parsing of the
+same files, and peak memory, per size.
+
+    python bench/bench_fleet.py [--sizes 10000 100000] [--repeat 3] [--jobs 1]
+
+Generates, per size, the varied valid fleet of bench/bench_validate.py under bench/.work/fleet-<size>/ (git-ignored,
+kept between runs). Then, per size, each in a new process so that peaks never mix:
+
+- time: one process measures (a) bare parsing, every file read + `yaml.load(..., Loader=yaml.CSafeLoader)`, and
+  (b) `project.validate` as `agentiam validate` runs it (streamed, no spec kept), interleaved --repeat times after
+  one warm-up validate (IAM catalogue, risk sets); prints the medians and the median of the per-repeat ratios
+  (b)/(a), each ratio taken from two measurements made one after the other in the same process;
+- memory: one process runs `project.validate` alone and one the bare parsing alone; each prints its own peak
+  resident memory (VmHWM of the new process image: a forked child's maxrss would count the parent's pages).
+
+Targets (issue 15): ratio <= 1.5x; peak at 100,000 at most twice the peak at 10,000. On a shared machine, the
+ratio of two measurements taken back to back is steadier than either time; the spread of the ratios is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_validate import TODAY, spec_text  # noqa: E402
+
+WORK = REPO / "bench" / ".work"
+
+CHILD = """
+import json, os, sys, time, datetime as dt, statistics
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+import yaml
+from agentiam import project
+folder, mode, repeat, jobs = Path({folder!r}), {mode!r}, {repeat}, {jobs}
+stacks, today = Path({repo!r}) / "stacks", dt.date.fromisoformat({today!r})
+
+def files():
+    return sorted(str(p) for p in folder.rglob("*.yaml"))
+
+def bare():
+    for path in files():
+        with open(path, "rb") as handle:
+            yaml.load(handle.read(), Loader=yaml.CSafeLoader)  # noqa: S506 - CSafeLoader is the safe loader
+
+def validate():
+    result = project.validate([folder], stacks, today, keep_specs=False, jobs=jobs)
+    assert result.files_checked and not result.findings, result.findings[:3]
+
+def timed(func):
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
+
+out = {{}}
+if mode == "time":
+    validate()  # warm-up: the IAM catalogue, the risk sets, the page cache
+    base, full = [], []
+    for _ in range(repeat):
+        base.append(timed(bare))
+        full.append(timed(validate))
+    out = {{"bare": base, "validate": full}}
+else:
+    bare() if mode == "bare" else validate()
+out["peak_kib"] = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps(out))
+"""
+
+
+def generate(count: int) -> Path:
+    """The fleet of `count` specs (bench_validate's generator), written once and reused."""
+    folder = WORK / f"fleet-{count}"
+    stamp = folder / ".complete"
+    if stamp.exists():
+        return folder
+    rng = random.Random(20261201)
+    for i in range(count):
+        name, text = spec_text(i, rng)
+        team = text.split("  team: ", 1)[1].split("\n", 1)[0]
+        path = folder / team / f"{name}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    stamp.write_text(str(count))
+    return folder
+
+
+def child(folder: Path, mode: str, repeat: int = 1, jobs: int = 1) -> dict:
+    script = CHILD.format(repo=str(REPO), folder=str(folder), mode=mode, repeat=repeat, jobs=jobs,
+                          today=TODAY.isoformat())
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark child failed ({mode}):\n{done.stderr}")
+    return json.loads(done.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved timings per size")
+    parser.add_argument("--jobs", type=int, default=1, help="validate's worker processes (`--jobs`)")
+    args = parser.parse_args()
+    rows = []
+    for size in args.sizes:
+        start = time.perf_counter()
+        folder = generate(size)
+        made = time.perf_counter() - start
+        timing = child(folder, "time", args.repeat, args.jobs)
+        ratios = [v / b for b, v in zip(timing["bare"], timing["validate"], strict=True)]
+        peak = child(folder, "validate", jobs=args.jobs)["peak_kib"]
+        bare_peak = child(folder, "bare")["peak_kib"]
+        rows.append((size, made, statistics.median(timing["bare"]), statistics.median(timing["validate"]),
+                     statistics.median(ratios), min(ratios), max(ratios), peak, bare_peak))
+    print(f"validate with --jobs {args.jobs}; medians of {args.repeat} interleaved runs per size")
+    print(f"{'specs':>8} {'bare parse s':>12} {'validate s':>10} {'ratio':>6} {'(min-max)':>11} "
+          f"{'us/spec':>8} {'peak validate':>14} {'peak parse':>11}")
+    for size, _made, bare, full, ratio, low, high, peak, bare_peak in rows:
+        print(f"{size:>8,} {bare:>12.2f} {full:>10.2f} {ratio:>5.2f}x {low:>5.2f}-{high:<5.2f} "
+              f"{full / size * 1e6:>8.0f} {peak / 1024:>10.1f} MiB {bare_peak / 1024:>7.1f} MiB")
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        print(f"peak memory {last[0]:,} / {first[0]:,} specs: {last[7] / first[7]:.2f}x "
+              f"(specs x{last[0] / first[0]:.0f}; target <= 2x)")
+
+
+if __name__ == "__main__":
+    main()
