@@ -17,7 +17,7 @@ from agentiam.findings import Finding, Severity
 from agentiam.plan.build import declared_accounts
 from agentiam.plan.effective import fill
 from agentiam.rules.vault_grants import kv_owner
-from agentiam.spec.source import PathPart, SourceDocument
+from agentiam.spec.source import PathPart, SourceDocument, field_name
 from agentiam.spec.validate import LoadedSpec, PartialSpec, UnreadableField
 
 _BITS = 20  # lines and columns of a spec (at most 256 KiB) fit in 20 bits each
@@ -89,9 +89,13 @@ _SOURCES = {"name": ("name",), "environments": ("environments",), "function": ("
             "common_names": ("environments", "authentication", "name")}
 
 
+def _packed(document: SourceDocument, path: tuple[PathPart, ...]) -> int:
+    line, column = document.position(path)
+    return line << _BITS | column
+
+
 def _located(document: SourceDocument, path: tuple[PathPart, ...]) -> tuple[tuple[PathPart, ...], int, str]:
-    finding = document.finding("", path, "")
-    return path, finding.line << _BITS | finding.column, finding.path
+    return path, _packed(document, path), field_name(document.data, path)
 
 
 def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, EnvironmentConfig]) -> FleetMember:
@@ -110,7 +114,7 @@ def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, Envir
     intern = sys.intern
     if "name" not in failed:
         member.name = spec.name
-    member._name_at = _located(document, NAME)[1]
+    member._name_at = _packed(document, NAME)
     if "environments" not in failed:
         member.environments = tuple(intern(env) for env in spec.environments)
     if "function" not in failed:
@@ -119,7 +123,7 @@ def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, Envir
         permissions = spec.permissions
         member.aws_actions = tuple(intern(a) for grant in permissions.aws for a in grant.actions)
         member.accounts = frozenset(declared_accounts(spec))
-        member._aws_at = _located(document, AWS)[1] if permissions.aws else 0
+        member._aws_at = _packed(document, AWS) if permissions.aws else 0
         member.databases = tuple((grant.database, grant.access.value) for grant in permissions.databases)
         for i in range(len(permissions.databases)):
             extra.append(_located(document, ("permissions", "databases", i, "database")))
