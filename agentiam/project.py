@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -191,12 +192,10 @@ def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today
     run = RuleRun(environments, today or dt.date.today()) if not config_findings else None
     count = 0
     files = read_spec_files(paths, project_root(stacks_dir))
+    parallel = run is not None and not keep_specs and jobs > 1
     with _cyclic_gc_paused():
-        if run is not None and not keep_specs and jobs > 1:
-            for judged in _judged_in_workers(files, run, jobs):
-                count += 1
-                findings.extend(judged)
-        for file, got in files:  # in this process (empty once the workers took every file)
+        # With workers, the first chunk is judged here all the same: a repository that small never starts a process.
+        for file, got in itertools.islice(files, _CHUNK) if parallel else files:
             count += 1
             if isinstance(got, Refused):
                 findings.append(file_finding(file, got))
@@ -208,6 +207,10 @@ def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today
                 findings.extend(run.add(judged))
             if loaded is not None and keep_specs:
                 specs.append(loaded)
+        if parallel and run is not None:
+            for judged_findings in _judged_in_workers(files, run, jobs):
+                count += 1
+                findings.extend(judged_findings)
         if run is not None:
             # Several arguments are merged by path components (as `load_specs` orders them).
             findings.extend(run.finish(_by_path if len(paths) > 1 else None))
@@ -245,15 +248,18 @@ def _judge_chunk(chunk: list[tuple[str, bytes | Refused]], environments: dict[st
 def _judged_in_workers(files: Iterator[tuple[str, bytes | Refused]], run: RuleRun, jobs: int
                        ) -> Iterator[list[Finding]]:
     """The findings of every file, judged in `jobs` worker processes in chunks, in file order; each summary is
-    kept in `run`. The files are read here (the one reader that refuses links), only the bytes travel."""
+    kept in `run`. The files are read here (the one reader that refuses links), only the bytes travel. No
+    process starts when `files` is already exhausted."""
+    first = list(itertools.islice(files, _CHUNK))
+    if not first:
+        return
     import concurrent.futures  # noqa: PLC0415 (only when asked for workers)
-    import itertools  # noqa: PLC0415
     import multiprocessing  # noqa: PLC0415
 
     # fork: the workers start with every module (pydantic models, rules, IAM catalogue) already imported.
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
         pending: list[concurrent.futures.Future] = []
-        chunks = iter(lambda: list(itertools.islice(files, _CHUNK)), [])
+        chunks = itertools.chain([first], iter(lambda: list(itertools.islice(files, _CHUNK)), []))
         for chunk in chunks:
             pending.append(pool.submit(_judge_chunk, chunk, run.environments, run.today))
             if len(pending) > 2 * jobs:  # bounded read-ahead: memory stays flat
