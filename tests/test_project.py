@@ -157,7 +157,7 @@ def test_validate_in_worker_processes_finds_the_same_in_the_same_order(monkeypat
     serial = project.validate(paths, ROOT / "stacks", dt.date(2026, 12, 1))
     workers = project.validate(paths, ROOT / "stacks", dt.date(2026, 12, 1), keep_specs=False, jobs=2)
     assert serial.files_checked > 8 * 4
-    assert {f.rule_id for f in serial.findings} >= {"AGT001", "AGT007", "AGT043", "AGT045", "SPEC003", "YAML000"}
+    assert {f.rule_id for f in serial.findings} >= {"AGT001", "AGT007", "AGT043", "AGT045", "SPEC003", "FILE001"}
     assert workers.findings == serial.findings
     assert workers.files_checked == serial.files_checked
     assert workers.specs == [] and serial.specs
