@@ -21,7 +21,7 @@ from agentiam.plan.build import build_plan
 from agentiam.plan.model import IdentityPlan
 from agentiam.rules.fleet import FleetMember
 from agentiam.rules.registry import RuleRun, judge_spec
-from agentiam.spec.validate import LoadedSpec, PartialSpec, read_spec_bytes
+from agentiam.spec.validate import LoadedSpec, PartialSpec, SpecReading, read_spec_bytes
 
 DEFAULT_SPECS_DIR = Path("agent_specs")
 DEFAULT_STACKS_DIR = Path("stacks")
@@ -61,6 +61,13 @@ def load_specs(paths: Sequence[Path], anchor: Path = Path(".")) -> tuple[list[Lo
     return specs, findings, count
 
 
+def _read_one(file: str, got: bytes | Refused) -> SpecReading:
+    """One file as read: its spec (valid, or what can be read of it), the findings of reading and validating it."""
+    if isinstance(got, Refused):
+        return SpecReading(None, None, [file_finding(file, got)])
+    return read_spec_bytes(file, got)
+
+
 def _read_specs(paths: Sequence[Path], anchor: Path) -> tuple[list[LoadedSpec], list[PartialSpec], list[Finding], int]:
     """`load_specs`, plus what can be read of the specs with schema errors (for the guardrails, never the plan)."""
     specs: list[LoadedSpec] = []
@@ -69,10 +76,7 @@ def _read_specs(paths: Sequence[Path], anchor: Path) -> tuple[list[LoadedSpec], 
     count = 0
     for file, got in read_spec_files(paths, anchor):
         count += 1
-        if isinstance(got, Refused):
-            findings.append(file_finding(file, got))
-            continue
-        loaded, part, problems = read_spec_bytes(file, got)
+        loaded, part, problems = _read_one(file, got)
         findings.extend(problems)
         if loaded is not None:
             specs.append(loaded)
@@ -197,10 +201,7 @@ def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today
         # With workers, the first chunk is judged here all the same: a repository that small never starts a process.
         for file, got in itertools.islice(files, _CHUNK) if parallel else files:
             count += 1
-            if isinstance(got, Refused):
-                findings.append(file_finding(file, got))
-                continue
-            loaded, part, problems = read_spec_bytes(file, got)
+            loaded, part, problems = _read_one(file, got)
             findings.extend(problems)
             judged = loaded if loaded is not None else part
             if run is not None and judged is not None:
@@ -232,10 +233,7 @@ def _judge_chunk(chunk: list[tuple[str, bytes | Refused]], environments: dict[st
     is only partly valid."""
     out: list[tuple[list[Finding], FleetMember | None, bool]] = []
     for file, got in chunk:
-        if isinstance(got, Refused):
-            out.append(([file_finding(file, got)], None, False))
-            continue
-        loaded, part, problems = read_spec_bytes(file, got)
+        loaded, part, problems = _read_one(file, got)
         judged = loaded if loaded is not None else part
         if judged is None:
             out.append((problems, None, False))

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_validate import TODAY, spec_text  # noqa: E402
+from bench_validate import TODAY  # noqa: E402
+from bench_validate import generate as generate_specs  # noqa: E402
 
 WORK = REPO / "bench" / ".work"
 
@@ -87,13 +87,7 @@ def generate(count: int) -> Path:
     stamp = folder / ".complete"
     if stamp.exists():
         return folder
-    rng = random.Random(20261201)
-    for i in range(count):
-        name, text = spec_text(i, rng)
-        team = text.split("  team: ", 1)[1].split("\n", 1)[0]
-        path = folder / team / f"{name}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    generate_specs(count, folder)
     stamp.write_text(str(count))
     return folder
 
