@@ -8,6 +8,7 @@ leaves out the fields that failed; a fleet rule reading one gets `UnreadableFiel
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,7 @@ from agentiam.spec.validate import LoadedSpec, PartialSpec, UnreadableField
 
 _BITS = 20  # lines and columns of a spec (at most 256 KiB) fit in 20 bits each
 _MASK = (1 << _BITS) - 1
+_NO_ACCOUNTS: frozenset[str] = frozenset()
 NAME: tuple[PathPart, ...] = ("name",)
 AWS: tuple[PathPart, ...] = ("permissions", "aws")
 COMMON_NAME: tuple[PathPart, ...] = ("authentication", "certificate_common_name")
@@ -95,7 +97,13 @@ def _packed(document: SourceDocument, path: tuple[PathPart, ...]) -> int:
 
 
 def _located(document: SourceDocument, path: tuple[PathPart, ...]) -> tuple[tuple[PathPart, ...], int, str]:
-    return path, _packed(document, path), field_name(document.data, path)
+    return _shared(path), _packed(document, path), sys.intern(field_name(document.data, path))
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared(value: tuple) -> tuple:
+    """One object for equal small tuples (environment lists, field paths) that thousands of specs repeat."""
+    return value
 
 
 def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, EnvironmentConfig]) -> FleetMember:
@@ -116,13 +124,14 @@ def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, Envir
         member.name = spec.name
     member._name_at = _packed(document, NAME)
     if "environments" not in failed:
-        member.environments = tuple(intern(env) for env in spec.environments)
+        member.environments = _shared(tuple(intern(env) for env in spec.environments))
     if "function" not in failed:
         member.function = spec.function
     if "aws_actions" not in failed:
         permissions = spec.permissions
         member.aws_actions = tuple(intern(a) for grant in permissions.aws for a in grant.actions)
-        member.accounts = frozenset(declared_accounts(spec))
+        accounts = declared_accounts(spec)
+        member.accounts = frozenset(accounts) if accounts else _NO_ACCOUNTS  # an empty frozenset is 216 bytes
         member._aws_at = _packed(document, AWS) if permissions.aws else 0
         member.databases = tuple((grant.database, grant.access.value) for grant in permissions.databases)
         for i in range(len(permissions.databases)):

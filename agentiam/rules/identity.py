@@ -29,12 +29,13 @@ DNS_LABEL_MAX = 63
 
 def _check_unique_names(rule: FleetRule, members: list[FleetMember],
                         _environments: Mapping[str, EnvironmentConfig]) -> Iterator[Finding]:
-    by_name: dict[str, list[FleetMember]] = {}
+    first: dict[str, FleetMember] = {}
+    repeated: dict[str, list[FleetMember]] = {}  # lists for repeated names only: a fleet's worth would be 100 B/spec
     for member in members:
-        by_name.setdefault(member.name, []).append(member)
-    for name, owners in by_name.items():
-        if len(owners) < 2:
-            continue
+        holder = first.setdefault(member.name, member)
+        if holder is not member:
+            repeated.setdefault(member.name, [holder]).append(member)
+    for name, owners in repeated.items():
         for member in owners:
             others = ", ".join(sorted(o.file for o in owners if o is not member))
             yield member.finding(rule.id, ("name",), f"agent name {name!r} is also declared in {others}; "
@@ -66,29 +67,34 @@ def derived_names(member: FleetMember) -> Iterator[tuple[str, str, str, tuple]]:
             yield env, "certificate common name", names.default_common_name(agent, env), ("name",)
 
 
-# Bits of the two bitmaps AGT007 marks derived names in (2 x 2 MiB): a fleet of 100,000 agents derives ~1.5
-# million names, so ~9% of them share a bit with another one and are compared exactly.
+# Bits of each bitmap AGT007 marks derived names in (4 x 2 MiB): a fleet of 100,000 agents derives ~1.5 million
+# names; with two independent hashes, under 1% of them are compared exactly without being held twice.
 _SEEN_BITS = 1 << 24
+
+
+def _bits(key: tuple[str, str, str]) -> tuple[int, int]:
+    return hash(key) % _SEEN_BITS, hash((key, "second")) % _SEEN_BITS
 
 
 def _check_unique_derived_names(rule: FleetRule, members: list[FleetMember],
                                 _environments: Mapping[str, EnvironmentConfig]) -> Iterator[Finding]:
     # Two passes over the summaries instead of a table of every derived name (~1.5 million strings for 100,000
-    # agents): the first marks each name's hash in `seen` and, met again, in `again`; the second keeps exactly
-    # the names whose hash is in `again`, a superset of the names held twice, and compares those for real.
-    seen, again = bytearray(_SEEN_BITS // 8), bytearray(_SEEN_BITS // 8)
+    # agents): the first marks each name's two hashes in `seen` and, met again, in `again`; the second keeps
+    # the names with both hashes in `again`, a superset of the names held twice, and compares those for real.
+    seen = (bytearray(_SEEN_BITS // 8), bytearray(_SEEN_BITS // 8))
+    again = (bytearray(_SEEN_BITS // 8), bytearray(_SEEN_BITS // 8))
     for member in members:
         for env, namespace, name, _ in derived_names(member):
-            bit = hash((env, namespace, name)) % _SEEN_BITS
-            byte, mask = bit >> 3, 1 << (bit & 7)
-            if seen[byte] & mask:
-                again[byte] |= mask
-            seen[byte] |= mask
+            for bit, marked, twice in zip(_bits((env, namespace, name)), seen, again, strict=True):
+                byte, mask = bit >> 3, 1 << (bit & 7)
+                if marked[byte] & mask:
+                    twice[byte] |= mask
+                marked[byte] |= mask
     holders: dict[tuple[str, str, str], list[tuple[FleetMember, tuple]]] = {}
     for member in members:
         for env, namespace, name, path in derived_names(member):
-            bit = hash((env, namespace, name)) % _SEEN_BITS
-            if again[bit >> 3] & (1 << (bit & 7)):
+            first, second = _bits((env, namespace, name))
+            if again[0][first >> 3] & (1 << (first & 7)) and again[1][second >> 3] & (1 << (second & 7)):
                 holders.setdefault((env, namespace, name), []).append((member, path))
     reported: set[tuple[str, tuple, str]] = set()
     collisions = sorted(((key, owners) for key, owners in holders.items() if len(owners) > 1), key=lambda i: i[0])
