@@ -1,7 +1,7 @@
 """Benchmark: `agentiam validate` at fleet scale (10,000 and 100,000 specs): time against bare YAML parsing of the
 same files, and peak memory, per size.
 
-    python bench/bench_fleet.py [--sizes 10000 100000] [--repeat 3] [--jobs 1 2]
+    python bench/bench_fleet.py [--sizes 10000 100000] [--repeat 3] [--jobs 1 2] [--memory-only]
 
 Generates, per size, the varied valid fleet of bench/bench_validate.py under bench/.work/fleet-<size>/ (git-ignored,
 kept between runs). Then, per size, each in a new process so that peaks never mix:
@@ -107,14 +107,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="interleaved timings per size")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="validate's worker processes, each "
                         "measured (`agentiam validate --jobs`)")
+    parser.add_argument("--memory-only", action="store_true", help="measure peaks only (no timing)")
     args = parser.parse_args()
     rows = []
     for size in args.sizes:
         folder = generate(size)
-        timing = child(folder, "time", args.repeat, tuple(args.jobs))
+        timing = {"bare": [0.0], **{str(j): [0.0] for j in args.jobs}} if args.memory_only else \
+            child(folder, "time", args.repeat, tuple(args.jobs))
         bare_peak = child(folder, "bare")["peak_kib"]
         for jobs in args.jobs:
-            ratios = [v / b for b, v in zip(timing["bare"], timing[str(jobs)], strict=True)]
+            ratios = [v / b if b else 0.0 for b, v in zip(timing["bare"], timing[str(jobs)], strict=True)]
             memory = child(folder, "validate", jobs=(jobs,))
             rows.append((size, jobs, statistics.median(timing["bare"]), statistics.median(timing[str(jobs)]),
                          statistics.median(ratios), min(ratios), max(ratios), memory["peak_kib"],
