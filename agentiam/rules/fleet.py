@@ -9,6 +9,7 @@ leaves out the fields that failed; a fleet rule reading one gets `UnreadableFiel
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +24,9 @@ from agentiam.spec.validate import LoadedSpec, PartialSpec, UnreadableField
 
 _BITS = 20  # lines and columns of a spec (at most 256 KiB) fit in 20 bits each
 _MASK = (1 << _BITS) - 1
+_POSITION = (1 << 2 * _BITS) - 1
 _NO_ACCOUNTS: frozenset[str] = frozenset()
+_SUFFIXES = (".yaml", ".yml")  # `FleetMember._base` is an index in here when the file is `<name><suffix>`
 NAME: tuple[PathPart, ...] = ("name",)
 AWS: tuple[PathPart, ...] = ("permissions", "aws")
 COMMON_NAME: tuple[PathPart, ...] = ("authentication", "certificate_common_name")
@@ -36,10 +39,9 @@ class FleetMember:
     Positions are packed integers and the few located paths besides `name` and `permissions.aws` (database
     grants, the certificate CN, shared KV grants: rare) sit in `extra`, so a summary stays small."""
 
-    __slots__ = ("file", "name", "environments", "function", "aws_actions", "accounts", "databases", "kv_shared",
-                 "kv_shares", "common_names", "_name_at", "_aws_at", "_extra", "_failed")
+    __slots__ = ("_folder", "_base", "name", "environments", "function", "aws_actions", "accounts", "databases",
+                 "kv_shared", "kv_shares", "common_names", "_at", "_extra", "_failed")
 
-    file: str
     name: str
     environments: tuple[str, ...]
     function: Any  # FunctionClass
@@ -54,7 +56,7 @@ class FleetMember:
     def __getattr__(self, name: str) -> Any:  # only called for a slot never set: a field that failed validation
         failed = object.__getattribute__(self, "_failed")
         if failed and name in failed:
-            raise UnreadableField(object.__getattribute__(self, "file"), failed[name])
+            raise UnreadableField(self.file, failed[name])
         raise AttributeError(name)
 
     # Pickled to and from worker processes (`project.validate(jobs=...)`): the slots that are set, read without
@@ -72,13 +74,20 @@ class FleetMember:
         for slot, value in state.items():
             object.__setattr__(self, slot, value)
 
+    @property
+    def file(self) -> str:
+        """The spec's file, as read. Kept as its folder (one string shared by the folder's specs) and, when the file
+        is named after the agent (`<name>.yaml`), only the suffix: most of a summary's bytes were its path."""
+        base = self._base
+        return self._folder + (self.name + _SUFFIXES[base] if isinstance(base, int) else base)
+
     def finding(self, rule_id: str, path: tuple[PathPart, ...], message: str,
                 severity: Severity = Severity.ERROR) -> Finding:
         """A finding on `path` of this spec (one of the paths the fleet rules report on)."""
         if path == NAME:
-            packed, field = self._name_at, "name"
+            packed, field = self._at & _POSITION, "name"
         elif path == AWS:
-            packed, field = self._aws_at, "permissions.aws"
+            packed, field = self._at >> 2 * _BITS, "permissions.aws"
         else:
             packed, field = next((p, f) for at, p, f in self._extra if at == path)
         return Finding(self.file, packed >> _BITS, packed & _MASK, rule_id, severity, field, message)
@@ -110,7 +119,10 @@ def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, Envir
     """The fleet rules' view of one spec (or of what can be read of a spec with schema errors)."""
     spec, document = loaded.spec, loaded.document
     member = FleetMember()
-    member.file = loaded.file
+    file = loaded.file
+    cut = file.rfind(os.sep) + 1
+    member._folder, base = sys.intern(file[:cut]), file[cut:]
+    member._base = base  # replaced by its suffix below when the name is readable and the file is named after it
     failed: dict[str, str] = {}
     if isinstance(loaded, PartialSpec):
         for attribute, fields in _SOURCES.items():
@@ -122,7 +134,10 @@ def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, Envir
     intern = sys.intern
     if "name" not in failed:
         member.name = spec.name
-    member._name_at = _packed(document, NAME)
+        suffix = base[len(spec.name):]
+        if base.startswith(spec.name) and suffix in _SUFFIXES:
+            member._base = _SUFFIXES.index(suffix)
+    at = _packed(document, NAME)
     if "environments" not in failed:
         member.environments = _shared(tuple(intern(env) for env in spec.environments))
     if "function" not in failed:
@@ -132,7 +147,7 @@ def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, Envir
         member.aws_actions = tuple(intern(a) for grant in permissions.aws for a in grant.actions)
         accounts = declared_accounts(spec)
         member.accounts = frozenset(accounts) if accounts else _NO_ACCOUNTS  # an empty frozenset is 216 bytes
-        member._aws_at = _packed(document, AWS) if permissions.aws else 0
+        at |= (_packed(document, AWS) if permissions.aws else 0) << 2 * _BITS
         member.databases = tuple((grant.database, grant.access.value) for grant in permissions.databases)
         for i in range(len(permissions.databases)):
             extra.append(_located(document, ("permissions", "databases", i, "database")))
@@ -156,5 +171,6 @@ def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, Envir
             member.common_names = tuple((env, fill(template, spec, environments[env]))
                                         for env in spec.environments if env in environments)
             extra.append(_located(document, COMMON_NAME))
+    member._at = at  # (position of permissions.aws) << 40 | position of name
     member._extra = tuple(extra)
     return member
