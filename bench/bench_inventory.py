@@ -89,7 +89,9 @@ def main() -> int:
         return out
 
     t_check, (specs, findings) = best(args.repeat, load_and_check)
-    if any(f.severity.value == "error" for f in findings):
+    # Thousands of roles per environment exceed any one account's IAM quota (AGT048, docs/fleet.md): the bench
+    # measures the inventory, every other guardrail must pass.
+    if any(f.severity.value == "error" and f.rule_id != "AGT048" for f in findings):
         raise SystemExit("generated specs must be valid")
     t_plans, plan_list = best(args.repeat, plans, specs)
     t_build, inventory = best(args.repeat, build_inventory, plan_list, TODAY)

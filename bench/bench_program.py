@@ -84,7 +84,8 @@ def baseline(resources: int, workdir: Path) -> float:
 
 def main(sizes: list[int]) -> None:
     """Measure every size, then print the table and the ratios."""
-    capture_stack(STACK)  # warm-up: imports of pulumi_aws / pulumi_vault submodules (FACTS.md: ~0.5 s each)
+    # warm-up: imports of pulumi_aws / pulumi_vault submodules (docs/facts.md#machines: ~0.5 s each)
+    capture_stack(STACK)
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(n, Path(tmp)) for n in sizes]
         for row in rows:

@@ -124,7 +124,7 @@ def spec_text(i: int, rng: random.Random) -> tuple[str, str]:
                   if function != "integration" else "      capabilities: [read]"]
     if function == "integration":
         lines += ["network:", "  egress:", f"    - host: api.{noun}-partner.io", "      port: 443",
-                  f"      purpose: exchange {noun} records with the partner", "  rate_limit:",
+                  f"      purpose: exchange {noun} records with the partner", "  vault_login_rate:",
                   f"    requests: {rng.choice((10, 60, 100, 600))}", "    interval: 1m"]
     if rng.random() < 0.3:
         env = rng.choice(envs)
@@ -190,8 +190,10 @@ def main() -> int:
     environments = project.load_environments(STACKS)
 
     first_full, result = _timed(full, files, environments)  # includes loading the IAM catalogue and risk sets
-    errors = [f for f in result.findings if f.severity is Severity.ERROR]
-    if errors or len(result.specs) != len(files):
+    # Thousands of roles in one account exceed its IAM quota (AGT048, docs/fleet.md): that finding is expected.
+    errors = [f for f in result.findings if f.severity is Severity.ERROR and f.rule_id != "AGT048"]
+    over_quota = {f.file for f in result.findings if f.rule_id == "AGT048"}
+    if errors or len(result.specs) + len(over_quota) != len(files):
         print("generated specs must all be valid; first problems:", *[f.render() for f in errors[:5]], sep="\n")
         return 1
     base_times, full_times = [], []

@@ -1,4 +1,5 @@
-"""`Platform`: environment-wide Vault mounts, database connections, permission boundaries and log routing."""
+"""`Platform`: environment-wide Vault mounts, database connections, permission boundaries, log routing and the
+egress allow-list's Network Firewall rule group."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pulumi_aws as aws
 import pulumi_vault as vault
 
 from agentiam.plan import names
-from agentiam.plan.model import MountPlan, PlatformPlan
+from agentiam.plan.model import EgressAllowListPlan, MountPlan, PlatformPlan
 from components.aws_role import policy_document
 from components.log_routing import LogRouting, LogRoutingArgs
 
@@ -107,8 +108,35 @@ def quota_options(mounts: list[pulumi.Resource]) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(depends_on=mounts, delete_before_replace=True)
 
 
+def egress_rule_group(name: str, plan: EgressAllowListPlan, tags: Mapping[str, str],
+                      opts: pulumi.ResourceOptions) -> aws.networkfirewall.RuleGroup:
+    """The environment's egress allow-list as an AWS Network Firewall stateful domain-list rule group: the
+    firewall passes TLS and HTTP flows whose SNI or Host is one of the targets exactly (no target starts with `.`,
+    which would admit every subdomain) and drops other TLS and HTTP flows (docs/facts.md#aws-network-firewall).
+    The network team references it in the policy of the firewall the environment's egress passes through.
+
+    Its capacity and name force a replacement (fixed at creation); a replacement deletes first, as AWS refuses a
+    second group with the same name, and a group a policy still references cannot be deleted: `up` then stops
+    there, loudly (docs/egress.md: changing the capacity)."""
+    variables = aws.networkfirewall.RuleGroupRuleGroupRuleVariablesArgs(ip_sets=[
+        aws.networkfirewall.RuleGroupRuleGroupRuleVariablesIpSetArgs(
+            key="HOME_NET", ip_set=aws.networkfirewall.RuleGroupRuleGroupRuleVariablesIpSetIpSetArgs(
+                definitions=plan.home_net))]) if plan.home_net else None
+    return aws.networkfirewall.RuleGroup(
+        f"{name}-egress-allow-list", name=plan.rule_group_name, type="STATEFUL", capacity=plan.capacity,
+        description="agentiam: the hosts the environment's agents' specs name as egress",
+        rule_group=aws.networkfirewall.RuleGroupRuleGroupArgs(
+            rules_source=aws.networkfirewall.RuleGroupRuleGroupRulesSourceArgs(
+                rules_source_list=aws.networkfirewall.RuleGroupRuleGroupRulesSourceRulesSourceListArgs(
+                    generated_rules_type="ALLOWLIST", target_types=plan.target_types, targets=plan.targets)),
+            rule_variables=variables,
+            stateful_rule_options=aws.networkfirewall.RuleGroupRuleGroupStatefulRuleOptionsArgs(
+                rule_order=plan.rule_order)),
+        tags=dict(tags), opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)))
+
+
 # Platform mounts hold every role, secret id and lease of the environment: a destroy, or the platform moving to
-# another stack, must stop at them (`protect`; README: deploy guide, moving the platform). Their `type` forces a
+# another stack, must stop at them (`protect`; docs/deploy.md, moving the platform). Their `type` forces a
 # replacement and Vault refuses a second mount on the same path, so the old one goes first once unprotected.
 MOUNT_OPTIONS = pulumi.ResourceOptions(protect=True, delete_before_replace=True)
 
@@ -118,6 +146,7 @@ class Platform(pulumi.ComponentResource):
 
     refs: PlatformRefs
     audit_config_block: str | None
+    egress_rule_group_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("agentiam:index:Platform", name, None, opts)
@@ -128,7 +157,8 @@ class Platform(pulumi.ComponentResource):
         mount_resources: dict[str, pulumi.Resource] = {}
         boundary_arns: dict[str, pulumi.Output[str]] = {}
         for mount in plan.mounts:
-            # The mount's max_lease_ttl silently caps every role's max TTL (README: what is created): defence in depth.
+            # The mount's max_lease_ttl silently caps every role's max TTL (docs/pulumi.md: what is created):
+            # defence in depth.
             if mount.kind == "auth":
                 backend = vault.AuthBackend(
                     f"{name}-{mount.type}-mount", type=mount.type, path=mount.path,
@@ -162,6 +192,9 @@ class Platform(pulumi.ComponentResource):
                                     tags=plan.tags, opts=child)
             boundary_arns[boundary.policy_arn] = policy.arn
         log_routing = LogRouting(f"{name}-logs", LogRoutingArgs(plan=plan.log_routing, tags=plan.tags), child)
+        self.egress_rule_group_arn = (
+            egress_rule_group(name, plan.egress_allow_list, plan.tags, child).arn
+            if plan.egress_allow_list.enforcement == "network-firewall" else None)
         self.refs = PlatformRefs(approle_accessor=accessors["approle"], cert_accessor=accessors["cert"],
                                  token_accessor=token_mount_accessor(pulumi.InvokeOutputOptions(parent=self)),
                                  mounts=mount_paths, boundaries=boundary_arns, databases=database_names,

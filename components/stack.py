@@ -71,6 +71,8 @@ def provision(plan: IdentityPlan, database_passwords: dict[str, pulumi.Input[str
         refs = platform.refs  # Outputs: agent resources wait for the mounts, connections and boundaries they use
         if platform.audit_config_block is not None:
             outputs["vault_audit_config_block"] = platform.audit_config_block
+        if platform.egress_rule_group_arn is not None:
+            outputs["egress_rule_group_arn"] = platform.egress_rule_group_arn
     else:
         refs = lookup_platform_refs(plan.platform, provider)
 
@@ -89,12 +91,14 @@ def provision(plan: IdentityPlan, database_passwords: dict[str, pulumi.Input[str
             "spec_digest": entry.spec_digest, "expires": entry.expires, "source_file": entry.source_file,
         }
         role_ids[entry.agent] = identity.approle_role_id
-        egress[entry.agent] = {"hosts": entry.egress.endpoints,
-                               "rate_limit_requests": entry.egress.rate_limit_requests,
-                               "rate_limit_interval": entry.egress.rate_limit_interval}
+        egress[entry.agent] = {"hosts": entry.egress.endpoints, "enforcement": entry.egress.enforcement}
         freeze_registered()  # O(1): the young generation is appended to the permanent one
     outputs["agents"] = registry
     # Role ids are the second login factor: secret in the state and in `pulumi stack output`.
     outputs["approle_role_ids"] = pulumi.Output.secret(role_ids)
-    outputs["egress_allowlists"] = egress
+    outputs["egress_allowlists"] = egress  # per agent, with ports: what the network team reads
+    allow_list = plan.platform.egress_allow_list
+    outputs["egress_allow_list"] = {"enforcement": allow_list.enforcement, "hosts": allow_list.hosts,
+                                    "rule_group_name": allow_list.rule_group_name
+                                    if allow_list.enforcement == "network-firewall" else None}
     return outputs

@@ -44,7 +44,8 @@ class AgentVaultIdentity(pulumi.ComponentResource):
         vault.Policy(f"{name}-mint-policy", name=plan.mint_policy_name, policy=plan.mint_policy_hcl, opts=child)
 
         approle = plan.approle
-        # role_id is left to Vault: it is the second secret, delivered apart from the certificate (FACTS.md).
+        # role_id is left to Vault: it is the second secret, delivered apart from the certificate
+        # (docs/facts.md#vault-two-factors).
         approle_role = vault.approle.AuthBackendRole(
             f"{name}-approle", backend=refs.mount(approle.mount), role_name=approle.role_name,
             token_policies=approle.token_policies, token_ttl=approle.token_ttl, token_max_ttl=approle.token_max_ttl,
@@ -79,7 +80,8 @@ class AgentVaultIdentity(pulumi.ComponentResource):
         entity_plan = plan.entity
         entity = vault.identity.Entity(f"{name}-entity", name=entity_plan.name, metadata=entity_plan.metadata,
                                        disabled=entity_plan.disabled, opts=child)
-        # One AppRole role per agent: every secret id of the role maps to the alias named by the role id (FACTS.md).
+        # One AppRole role per agent: every secret id of the role maps to the alias named by the role id
+        # (docs/facts.md#vault-approle).
         vault.identity.EntityAlias(f"{name}-approle-alias", name=role_id,
                                    mount_accessor=refs.approle_accessor, canonical_id=entity.id, opts=child)
         vault.identity.EntityAlias(f"{name}-cert-alias", name=entity_plan.cert_alias_name,

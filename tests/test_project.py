@@ -76,7 +76,7 @@ def test_shards_may_differ_only_in_selection(stacks):
 
 def test_the_bundled_sharded_example_is_consistent(stacks):
     for path in (ROOT / "stacks" / "sharded-example").glob("Pulumi.*.yaml"):
-        shutil.copy(path, stacks)  # adopted as the README says: in place of stacks/Pulumi.prod.yaml
+        shutil.copy(path, stacks)  # adopted as docs/pulumi.md says: in place of stacks/Pulumi.prod.yaml
     assert list(load_environments(stacks)) == ["prod"]
 
 

@@ -22,6 +22,7 @@ from agentiam.check.history import History
 from agentiam.check.model import AgentActivity, CheckFinding, CheckReport, Tally
 from agentiam.check.rules import Level
 from agentiam.environment.model import EnvironmentConfig
+from agentiam.plan.locate import status_path
 from agentiam.spec.validate import LoadedSpec
 
 DAY = 86400.0
@@ -155,12 +156,7 @@ class CheckEngine:
         """When the spec line making the agent inactive here was committed (-inf when git cannot say)."""
         if loaded is None:
             return float("-inf")
-        spec = loaded.spec
-        override = spec.overrides.get(known.environment)
-        path: tuple = ("overrides", known.environment, "status") \
-            if override is not None and override.status is not None and override.status.value == known.plan.status \
-            else ("status",)
-        line, _ = loaded.document.position(path)
+        line, _ = loaded.document.position(status_path(loaded.spec, known.environment))
         since = self.history.since(loaded.file, [line])
         return since if since is not None else float("-inf")
 

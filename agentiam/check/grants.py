@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from agentiam.environment.model import EnvironmentConfig
-from agentiam.plan.build import statement_sid
+from agentiam.plan.locate import database_path, statement_path
 from agentiam.plan.effective import fill
 from agentiam.plan.model import AgentPlan
 from agentiam.plan.vault_policy import kv_rules
@@ -143,31 +143,17 @@ def agent_grants(entry: AgentPlan, loaded: LoadedSpec | None, env: EnvironmentCo
     for rules in (entry.vault.policy_rules, entry.vault.login_policy_rules, entry.vault.mint_policy_rules):
         for path, caps in rules.items():
             result.vault_rules[path] = sorted(set(caps) | set(result.vault_rules.get(path, [])))
-    policy = entry.aws.inline_policy or {}
-    statements = policy.get("Statement") or []
     spec = loaded.spec if loaded is not None else None
-    for statement in statements:
-        actions = statement.get("Action") or []
-        resources = statement.get("Resource") or []
-        actions = [actions] if isinstance(actions, str) else list(actions)
-        resources = [resources] if isinstance(resources, str) else list(resources)
+    for statement in entry.aws.statements():
+        sid, actions, resources = statement.sid, list(statement.actions), list(statement.resources)
         result.statements.append((actions, resources))
-        sid = statement.get("Sid", "")
-        index = next((i for i, g in enumerate(spec.permissions.aws) if statement_sid(g.sid) == sid), None) \
-            if spec is not None else None
         for action in actions:
-            if index is not None and spec is not None and action in spec.permissions.aws[index].actions:
-                spec_path: tuple[PathPart, ...] = ("permissions", "aws", index, "actions",
-                                                   spec.permissions.aws[index].actions.index(action))
-            else:
-                spec_path = ("permissions", "aws", index if index is not None else sid)
+            spec_path = statement_path(spec, sid, action)
             name, line, column = _located(loaded, spec_path)
             result.grants.append(Grant(f"aws:{sid}:{action}", "aws", f"{action} on {', '.join(resources)}",
                                        spec_path, name, line, column, action=action, resources=tuple(resources)))
     for role in entry.vault.database_roles:
-        index = next((i for i, g in enumerate(spec.permissions.databases)
-                      if g.database == role.database and g.access.value == role.access), None) if spec else None
-        spec_path = ("permissions", "databases", index if index is not None else role.database)
+        spec_path = database_path(spec, role.database, role.access)
         name, line, column = _located(loaded, spec_path)
         result.grants.append(Grant(f"database:{role.name}", "database", f"{role.database} ({role.access})",
                                    spec_path, name, line, column, action="read",

@@ -153,9 +153,13 @@ def render_sarif(report: CheckReport, root: Path | None = None) -> str:
     return json.dumps(log, indent=2) + "\n"
 
 
+# The formats of this module, by the name `--format` takes (agentiam.cli.common.format_option).
+FORMATS = {"text": render_text, "json": render_json, "markdown": render_markdown, "sarif": render_sarif}
+
+
 def render(fmt: str, report: CheckReport) -> str:
     """Dispatch on the output format name."""
-    return {"text": render_text, "json": render_json, "markdown": render_markdown, "sarif": render_sarif}[fmt](report)
+    return FORMATS[fmt](report)
 
 
 def rules_markdown() -> str:

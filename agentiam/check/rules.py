@@ -1,5 +1,5 @@
 """The findings `agentiam check` can report: id, severity, what it means and what to do. Data, in id order; the
-README and docs/check.md tables are generated from this registry (a test keeps them in sync)."""
+The docs/check.md table is generated from this registry (a test keeps it in sync)."""
 
 from __future__ import annotations
 

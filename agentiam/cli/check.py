@@ -11,9 +11,9 @@ from agentiam import project as core
 from agentiam.audit.reader import ReadStats, read_events
 from agentiam.check.engine import CheckEngine, CheckOptions
 from agentiam.check.history import History
-from agentiam.check.render import render
+from agentiam.check.render import FORMATS, render
 from agentiam.check.rules import Level
-from agentiam.cli.common import (EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, handle_user_errors, specs_option,
+from agentiam.cli.common import (EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, format_option, handle_user_errors, specs_option,
                                  stacks_option, write_output)
 from agentiam.cli.logs_common import log_options, parse_span, prepare, window
 from agentiam.render.escape import Terminal
@@ -38,8 +38,7 @@ Examples:
 @log_options
 @click.option("--auth-failures", "auth_failures", default="5/15m", show_default=True,
               help="Failed logins per agent that make a burst: COUNT/WINDOW (Vault's lockout default).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "sarif"]), default="text",
-              show_default=True, help="text for terminals, json for machines, markdown for an issue, sarif for "
+@format_option(FORMATS, "text", help="text for terminals, json for machines, markdown for an issue, sarif for "
                                       "code scanning (findings located on the spec lines).")
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here (default: "
               "stdout).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from agentiam.findings import Finding, Severity
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # guardrail violations (or what --fail-on selects)
 EXIT_INPUT = 2  # unreadable/malformed input, bad config, a server that refused
+EXIT_INTERNAL = 3  # a bug in agentiam (an `AgentiamError` that is not the user's: `InternalError`)
 
 _INPUT_RULE_PREFIXES = ("YAML", "SPEC", "CFG", "FILE")
 
@@ -63,26 +64,63 @@ def write_output(text: str, output: Path | None) -> None:
         raise UserError(f"--output {output}: cannot write: {exc.strerror}") from exc
 
 
+def error_exit_code(exc: AgentiamError) -> int:
+    """The one mapping of the exception hierarchy to exit codes: located input findings decide theirs (2 for an
+    unreadable spec or config, else 1), any other user error is 2, anything else agentiam raised is a bug (3)."""
+    if isinstance(exc, SpecError | ConfigError) and exc.findings:
+        return exit_code(exc.findings) or EXIT_FINDINGS
+    if isinstance(exc, UserError):
+        return EXIT_INPUT
+    return EXIT_INTERNAL
+
+
+def format_option(formats: Mapping[str, Any], default: str, help: str) -> Callable[..., Any]:
+    """`--format` (passed as `fmt`), one of the renderer modules' `FORMATS` names: every command picks its output
+    format this way, and renders with `FORMATS[fmt]`."""
+    return click.option("--format", "fmt", type=click.Choice(list(formats)), default=default, show_default=True,
+                        help=help)
+
+
+def formats(*modules: Any) -> dict[str, Any]:
+    """The `FORMATS` of several renderer modules (one per format) as one mapping, in the order given."""
+    merged: dict[str, Any] = {}
+    for module in modules:
+        merged.update(module.FORMATS)
+    return merged
+
+
+def _findings_document(findings: list[Finding], kwargs: Mapping[str, Any]) -> None:
+    """With `--format sarif`, input errors are written as the SARIF document the caller asked for (where it asked
+    for it), so code scanning shows them on their lines instead of receiving nothing."""
+    if kwargs.get("fmt") != "sarif":
+        return
+    from agentiam.render.sarif import render_sarif
+
+    output = kwargs.get("output")
+    try:
+        write_output(render_sarif(findings), output if isinstance(output, Path) else None)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+
+
 def handle_user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the project's user errors into a clear message and exit code 2 (never a traceback)."""
+    """Turn the project's errors into a clear message and their exit code (`error_exit_code`), never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (SpecError, ConfigError) as exc:
-            if not exc.findings:  # a configuration problem with no file to point at
-                click.echo(f"error: {exc}", err=True)
-                sys.exit(EXIT_INPUT)
-            for finding in exc.findings:
-                click.echo(finding.render(), err=True)
-            click.echo(f"{len(exc.findings)} error(s); nothing was planned.", err=True)
-            sys.exit(exit_code(exc.findings) or EXIT_FINDINGS)
-        except UserError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_INPUT)
         except AgentiamError as exc:
-            click.echo(f"internal error (please report): {exc}", err=True)
-            sys.exit(3)
+            findings = exc.findings if isinstance(exc, SpecError | ConfigError) else []
+            if findings:
+                _findings_document(findings, kwargs)
+                for finding in findings:
+                    click.echo(finding.render(), err=True)
+                click.echo(f"{len(findings)} error(s); nothing was planned.", err=True)
+            elif isinstance(exc, UserError):  # including a configuration problem with no file to point at
+                click.echo(f"error: {exc}", err=True)
+            else:
+                click.echo(f"internal error (please report): {exc}", err=True)
+            sys.exit(error_exit_code(exc))
 
     return wrapper

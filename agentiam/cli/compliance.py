@@ -9,9 +9,10 @@ import click
 
 from agentiam.check.history import History
 from agentiam.check.project import load_project
-from agentiam.cli.common import handle_user_errors, specs_option, stacks_option, today_option, write_output
+from agentiam.cli.common import (format_option, handle_user_errors, specs_option, stacks_option, today_option,
+                                 write_output)
 from agentiam.compliance.evidence import build_report, read_check_report
-from agentiam.compliance.render import render
+from agentiam.compliance.render import FORMATS, render
 
 
 @click.command(epilog="""\b
@@ -23,8 +24,7 @@ Examples:
 @click.option("--env", "environments", multiple=True, help="Only this environment (repeatable; default: all).")
 @click.option("--check-report", type=click.Path(path_type=Path, dir_okay=False),
               help="`agentiam check --format json` output: activity per agent and open findings (gaps).")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "html", "json"]), default="markdown",
-              show_default=True, help="markdown for a wiki or an issue, html for a page, json for machines.")
+@format_option(FORMATS, "markdown", help="markdown for a wiki or an issue, html for a page, json for machines.")
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here (default: stdout).")
 @today_option
 @specs_option

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import click
 
-from agentiam.cli.common import EXIT_FINDINGS, EXIT_OK, handle_user_errors, specs_option, stacks_option, write_output
+from agentiam.cli.common import (EXIT_FINDINGS, EXIT_OK, format_option, formats, handle_user_errors, specs_option,
+                                 stacks_option, write_output)
 from agentiam.diff.compute import compute_diff
 from agentiam.diff.gitsource import GitRepo
 from agentiam.diff.model import DiffReport, Verdict
 from agentiam.findings import has_errors
 from agentiam.render import diff_github, diff_json, diff_markdown, diff_text
 
-RENDERERS = {"text": diff_text.render_text, "markdown": diff_markdown.render_markdown, "json": diff_json.render_json}
+RENDERERS = formats(diff_json, diff_markdown, diff_text)
 FAIL_ON = ("widened", "high", "violation", "never")
 
 
@@ -45,8 +46,8 @@ every risky addition is annotated on its spec line.
 @click.option("--base", "base", required=True, help="Revision to compare against (branch, tag, commit).")
 @click.option("--head", "head", default=None, help="Revision with the change. Default: the working tree, "
               "committed or not.")
-@click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text", show_default=True,
-              help="text for terminals, markdown for a pull-request comment, json for machines.")
+@format_option(RENDERERS, "text",
+               help="text for terminals, markdown for a pull-request comment, json for machines.")
 @click.option("--fail-on", "fail_on", type=click.Choice(FAIL_ON), default="violation", show_default=True,
               help="What makes the exit code 1: any widening, a high-risk widening, guardrail violations "
                    "(always counted unless `never`).")

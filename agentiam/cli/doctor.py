@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import click
 
 from agentiam import project
-from agentiam.cli.common import vault_ca_cert_option, EXIT_FINDINGS, EXIT_OK, handle_user_errors, specs_option, stacks_option
+from agentiam.cli.common import (EXIT_FINDINGS, EXIT_OK, format_option, handle_user_errors, specs_option, stacks_option,
+                                 vault_ca_cert_option)
 from agentiam.errors import ConfigError
 from agentiam.render.escape import Terminal
 
@@ -64,6 +65,16 @@ def render_text(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_json(report: Report) -> str:
+    """The same report for machines."""
+    from agentiam.deploy.doctor import to_json
+
+    return to_json(report)
+
+
+FORMATS = {"text": render_text, "json": render_json}  # by the name `--format` takes
+
+
 @click.command(epilog=EPILOG)
 @click.option("--env", "stack", required=True, help="Stack / environment (a stacks/Pulumi.<env>.yaml must exist).")
 @click.option("--vault-addr", envvar="VAULT_ADDR", help="Vault address (default: $VAULT_ADDR). The token is read "
@@ -78,8 +89,7 @@ def render_text(report: Report) -> str:
               help="Whose token VAULT_TOKEN is: the deployer's (`pulumi up`) or the auditor's (the scheduled, "
                    "read-only checks); V05 checks that token holds its policy and no more.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: a table with each fix; json: the same report for machines.")
+@format_option(FORMATS, "text", help="text: a table with each fix; json: the same report for machines.")
 @specs_option
 @stacks_option
 @handle_user_errors
@@ -93,7 +103,7 @@ def doctor(stack: str, vault_addr: str | None, vault_ca_cert: str | None, aws_en
         raise ConfigError("set VAULT_TOKEN to the deployer's token (the one `pulumi up` uses)")
     deadline = time.monotonic() + timeout
     # hvac and boto3 load only when this command runs (validate/plan, and `doctor --help`, stay fast).
-    from agentiam.deploy.doctor import run_doctor, to_json
+    from agentiam.deploy.doctor import run_doctor
     from agentiam.deploy.doctor_aws import DoctorAws
     from agentiam.deploy.doctor_vault import DoctorVault
 
@@ -104,6 +114,6 @@ def doctor(stack: str, vault_addr: str | None, vault_ca_cert: str | None, aws_en
     finally:
         if vault is not None:
             vault.close()
-    click.echo(to_json(report) if fmt == "json" else render_text(report), nl=False)
+    click.echo(FORMATS[fmt](report), nl=False)
     bad = report.failed or (strict and report.warned)
     sys.exit(EXIT_FINDINGS if bad else EXIT_OK)

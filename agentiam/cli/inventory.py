@@ -11,33 +11,21 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from agentiam.cli.common import EXIT_OK, handle_user_errors, specs_option, stacks_option, today_option, write_output
+from agentiam.cli.common import (EXIT_OK, format_option, formats, handle_user_errors, specs_option, stacks_option,
+                                 today_option, write_output)
+from agentiam.render import inventory_csv, inventory_json, inventory_markdown, inventory_text
 from agentiam.inventory.build import SORT_KEYS, compile_inventory, select
 from agentiam.inventory.model import TIER_ORDER, Inventory
 from agentiam.spec.model import FunctionClass
 
-FORMATS = ("text", "json", "csv", "markdown")
+FORMATS = formats(inventory_text, inventory_json, inventory_csv, inventory_markdown)
 TIERS = [tier.value for tier in TIER_ORDER]
 LIVE_ONLY = ("vault_addr", "vault_ca_cert", "aws_endpoint_url", "no_vault", "no_aws", "no_tokens", "max_key_age",
              "request_timeout", "scan_timeout")
 
 
 def _render(inventory: Inventory, fmt: str) -> str:
-    if fmt == "json":
-        from agentiam.render.inventory_json import render_json
-
-        return render_json(inventory)
-    if fmt == "csv":
-        from agentiam.render.inventory_csv import render_csv
-
-        return render_csv(inventory)
-    if fmt == "markdown":
-        from agentiam.render.inventory_markdown import render_markdown
-
-        return render_markdown(inventory)
-    from agentiam.render.inventory_text import render_text
-
-    return render_text(inventory)
+    return FORMATS[fmt](inventory)
 
 
 write = write_output  # the report on standard output, or in `output`
@@ -69,7 +57,7 @@ was and was not checked).
 @click.option("--agent", "agents", multiple=True, help="Only this agent (repeatable).")
 @click.option("--sort", type=click.Choice(SORT_KEYS), default="tier", show_default=True,
               help="Order of the entries (tier: worst first).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+@format_option(FORMATS, "text",
               help="text: a table and details for terminals; json for machines; csv for spreadsheets and SIEMs; "
                    "markdown: a page for compliance readers.")
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=None,

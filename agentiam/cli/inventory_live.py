@@ -18,8 +18,6 @@ from agentiam.inventory.build import environment_plans
 from agentiam.inventory.live import AwsState, Scan, ScanOptions, VaultState, exit_code
 from agentiam.render import inventory_live
 
-RENDERERS = {"text": inventory_live.render_text, "json": inventory_live.render_json,
-             "csv": inventory_live.render_csv, "markdown": inventory_live.render_markdown}
 PROGRESS_EVERY = 1.0  # seconds between progress lines on stderr
 
 
@@ -75,5 +73,5 @@ def run_live(environment: str, *, fmt: str, output: Path | None, vault_addr: str
     finally:
         if vault is not None:
             vault.close()
-    write(RENDERERS[fmt](report), output)
+    write(inventory_live.FORMATS[fmt](report), output)
     return exit_code(report)

@@ -19,6 +19,7 @@ COMMANDS = {
     "diff": "agentiam.cli.diff:diff",
     "snapshot": "agentiam.cli.snapshot:snapshot_command",
     "codeowners": "agentiam.cli.codeowners:codeowners",
+    "shard": "agentiam.cli.shard:shard",
     "schema": "agentiam.cli.schema:schema",
     "new": "agentiam.cli.new:new",
     "revoke": "agentiam.cli.revoke:revoke",

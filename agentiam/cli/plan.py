@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 
 from agentiam import project
-from agentiam.cli.common import handle_user_errors, specs_option, stacks_option, today_option
-from agentiam.plan.build import plan_json
+from agentiam.cli.common import format_option, handle_user_errors, specs_option, stacks_option, today_option
 from agentiam.render import plan_table
 
 
@@ -21,8 +20,8 @@ Examples:
   agentiam plan --env prod --today 2027-03-01   # plan as of a date (expiry judged then)
 """)
 @click.option("--env", "stack", required=True, help="Stack / environment (a stacks/Pulumi.<env>.yaml must exist).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: every agent with every grant, the environment-wide resources and a summary, laid out "
+@format_option(plan_table.FORMATS, "text",
+               help="text: every agent with every grant, the environment-wide resources and a summary, laid out "
                    "to the terminal's width (COLUMNS) without cutting a value; json: the complete plan "
                    "(byte-identical for the same input).")
 @today_option
@@ -34,7 +33,4 @@ def plan(stack: str, fmt: str, today: dt.date | None, specs_dir: Path, stacks_di
     identity_plan, warnings = project.compile_plan(stack, specs_dir, stacks_dir, today)
     for warning in warnings:  # on stderr, so `--format json` stays a clean document on stdout
         click.echo(warning.render(), err=True)
-    if fmt == "json":
-        click.echo(plan_json(identity_plan), nl=False)
-    else:
-        click.echo(plan_table.render_plan(identity_plan, shutil.get_terminal_size().columns), nl=False)
+    click.echo(plan_table.FORMATS[fmt](identity_plan, shutil.get_terminal_size().columns), nl=False)

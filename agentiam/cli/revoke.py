@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from agentiam.cli.common import vault_ca_cert_option, handle_user_errors, specs_option, stacks_option
+from agentiam.cli.common import EXIT_INTERNAL, format_option, handle_user_errors, specs_option, stacks_option, vault_ca_cert_option
 from agentiam.errors import ConfigError, UserError
 from agentiam.revoke import DEFAULT_TIMEOUT, Outcome, Remaining, Revocation, Step, agent_entry, revoke as run_revoke
 from agentiam.render.escape import Terminal
@@ -18,7 +18,6 @@ from agentiam.revoke.state import PendingStore, default_state_dir
 
 EXIT_REVOKED = 0  # every step done: the agent is cut off (with --resume: nothing left pending)
 EXIT_NOTHING_ATTEMPTED = 2  # stopped before any server was asked: bad input or config, or not confirmed
-EXIT_INTERNAL = 3  # a bug in agentiam (handle_user_errors)
 EXIT_INCOMPLETE = 4  # tried, and at least one step is not done: partly revoked, see the report
 
 EPILOG = f"""\b
@@ -102,6 +101,19 @@ def render_text(report: Revocation, record: Path | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _render_text(reports: list[tuple[Revocation, Path | None]], as_list: bool, empty: str) -> str:
+    return "\n".join(render_text(report, record) for report, record in reports) if reports else empty
+
+
+def _render_json(reports: list[tuple[Revocation, Path | None]], as_list: bool, empty: str) -> str:
+    documents = [dict(report.to_json(), pending_record=str(record) if record else None) for report, record in reports]
+    # One agent, one object; --resume prints the list of what it ran (possibly empty).
+    return json.dumps(documents if as_list else documents[0], indent=2, sort_keys=True) + "\n"
+
+
+FORMATS = {"text": _render_text, "json": _render_json}  # by the name `--format` takes
+
+
 @click.command(epilog=EPILOG)
 @click.argument("name", required=False)
 @click.option("--env", "stack", help="Stack / environment (a stacks/Pulumi.<env>.yaml must exist). Required unless "
@@ -120,8 +132,7 @@ def render_text(report: Revocation, record: Path | None = None) -> str:
 @click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where unfinished revocations are recorded [default: $AGENTIAM_STATE_DIR, else "
                    "~/.local/state/agentiam/revocations]. Use durable storage the scheduled --resume also sees.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: a table of steps; json: the same report for machines.")
+@format_option(FORMATS, "text", help="text: a table of steps; json: the same report for machines.")
 @specs_option
 @stacks_option
 @handle_user_errors
@@ -162,7 +173,7 @@ def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_a
         if not click.confirm(f"Revoke {who} now?", err=True):
             click.echo("Not confirmed: nothing was revoked.", err=True)
             sys.exit(EXIT_NOTHING_ATTEMPTED)
-    # hvac and boto3 only load for this command: validate/plan stay fast (STYLE.md).
+    # hvac and boto3 only load for this command: validate/plan stay fast (tests/cli/test_import_isolation.py).
     from agentiam.revoke.aws_adapter import AwsRevoker
     from agentiam.revoke.vault_adapter import VaultRevoker
 
@@ -197,12 +208,4 @@ def _progress(agent: str) -> Callable[[Step], None]:
 
 
 def _emit(fmt: str, reports: list[tuple[Revocation, Path | None]], *, as_list: bool, empty: str = "") -> None:
-    if fmt == "json":
-        documents = [dict(report.to_json(), pending_record=str(record) if record else None)
-                     for report, record in reports]
-        # One agent, one object; --resume prints the list of what it ran (possibly empty).
-        click.echo(json.dumps(documents if as_list else documents[0], indent=2, sort_keys=True))
-    elif reports:
-        click.echo("\n".join(render_text(report, record) for report, record in reports), nl=False)
-    else:
-        click.echo(empty, nl=False)
+    click.echo(FORMATS[fmt](reports, as_list, empty), nl=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from agentiam import project
-from agentiam.cli.common import exit_code, handle_user_errors, stacks_option, today_option
+from agentiam.cli.common import exit_code, format_option, handle_user_errors, stacks_option, today_option
 from agentiam.render import findings as render_findings
 
 
@@ -23,8 +23,8 @@ Examples:
   agentiam validate --jobs 1                 # one process (default: one worker per CPU for large fleets)
 """)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
-              help="text for terminals, json for machines, sarif for code-scanning annotations on the spec lines.")
+@format_option(render_findings.FORMATS, "text",
+               help="text for terminals, json for machines, sarif for code-scanning annotations on the spec lines.")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True,
               help="Worker processes parsing and checking files; 0: one per CPU this process may use. Only a "
                    "fleet of more than 256 specs starts any; findings are the same for every value.")

@@ -1,6 +1,6 @@
 """AWS credentials from Vault's AWS secrets engine as a boto3 Session that refreshes them before they expire.
 
-STS credentials have no revocable lease (README: kill switch): the session asks Vault again when botocore's refresh
+STS credentials have no revocable lease (docs/revoke.md): the session asks Vault again when botocore's refresh
 window opens (15 minutes before expiry, mandatory at 10), with the agent's current token, and at once when the
 token they were obtained with was found revoked: the next AWS call then fails with the session's refusal instead
 of going out with credentials the agent should no longer hold (the IAM kill switch denies them anyway).

@@ -1,6 +1,6 @@
 """The agent's Vault session: certificate + secret login, a token kept alive within its max TTL, dynamic secrets.
 
-Login is a composition of two auth methods (README: "How an agent logs in"):
+Login is a composition of two auth methods (docs/vault.md: "How an agent logs in"):
 1. TLS client-certificate login to the cert mount (role = the identity name). The token it returns can do one
    thing: mint a response-wrapped secret id for the agent's own AppRole role (the plan's login policy).
 2. Unwrap the secret id and log in to AppRole with it and the role id, a second secret delivered separately. That

@@ -127,5 +127,9 @@ def render_json(report: ComplianceReport) -> str:
     return json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
+# The formats of this module, by the name `--format` takes (agentiam.cli.common.format_option).
+FORMATS = {"markdown": render_markdown, "html": render_html, "json": render_json}
+
+
 def render(fmt: str, report: ComplianceReport) -> str:
-    return {"markdown": render_markdown, "html": render_html, "json": render_json}[fmt](report)
+    return FORMATS[fmt](report)

@@ -1,7 +1,7 @@
 """The deploy pipeline's order: stacks owning an environment's shared resources first, then the other shards.
 
 A shard's agents use the mounts, connections and boundaries its environment's owner stack creates, so the owner
-is applied first (README: sharding). Each entry names the stack and its environment, whose GitHub environment
+is applied first (docs/pulumi.md: sharding). Each entry names the stack and its environment, whose GitHub environment
 (`agentiam-<environment>`) holds the credentials and, for prod, the required reviewers.
 
     python -m agentiam.deploy.pipeline '["prod-1", "dev"]' [STACKS_DIR]   # the stacks a merge affects
@@ -20,6 +20,10 @@ from pathlib import Path
 from agentiam.environment.load import read_stacks
 from agentiam.errors import UserError
 
+# GitHub Actions runs at most 256 jobs per matrix (docs/facts.md#github-matrix): a longer list would fail the
+# workflow only when it starts, after the merge.
+MAX_MATRIX = 256
+
 
 def deploy_order(stacks: list[str] | None, stacks_dir: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """(owners, shards) among `stacks` (None: every stack); UserError for a stack without a valid config."""
@@ -34,6 +38,11 @@ def deploy_order(stacks: list[str] | None, stacks_dir: Path) -> tuple[list[dict[
     owners = [{"stack": s, "environment": configs[s].name} for s in wanted if configs[s].selection.shared_resources]
     shards = [{"stack": s, "environment": configs[s].name} for s in wanted
               if not configs[s].selection.shared_resources]
+    for job, entries in (("owners", owners), ("shards", shards)):
+        if len(entries) > MAX_MATRIX:
+            raise UserError(f"{len(entries)} stacks for the {job} job, more than the {MAX_MATRIX} jobs one GitHub "
+                            "Actions matrix runs: deploy fewer stacks per run (workflow_dispatch with a list) or use "
+                            "fewer, larger shards (agentiam shard --max-agents)")
     return owners, shards
 
 

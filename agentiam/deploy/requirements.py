@@ -209,7 +209,8 @@ def agent_role_arns(plan: IdentityPlan) -> str:
 
 def deployer_iam_grants(plan: IdentityPlan) -> list[IamGrant]:
     """What `pulumi up` does on AWS for the environment: its agent roles, their inline policies, the boundaries,
-    the agent log group, the subscription and metric filters on the trail log group and the denied-call alarm.
+    the agent log group, the subscription and metric filters on the trail log group, the denied-call alarm and,
+    where the environment enforces its egress allow-list, that rule group.
 
     A role may only be created or given a boundary that is one of the environment's boundaries, so no role the
     deployer creates escapes its function class's ceiling."""
@@ -250,6 +251,14 @@ def deployer_iam_grants(plan: IdentityPlan) -> list[IamGrant]:
             "the alarm on denied agent calls"),
         IamGrant("WhoAmI", ("sts:GetCallerIdentity",), ("*",), "the provider and agentiam doctor check the account"),
     ]
+    egress = plan.platform.egress_allow_list
+    if egress.enforcement == "network-firewall":
+        grants.append(IamGrant("EgressRuleGroup", (
+            "network-firewall:CreateRuleGroup", "network-firewall:DescribeRuleGroup",
+            "network-firewall:UpdateRuleGroup", "network-firewall:DeleteRuleGroup", "network-firewall:TagResource",
+            "network-firewall:UntagResource", "network-firewall:ListTagsForResource"),
+            (_arn(plan, "network-firewall", f"stateful-rulegroup/{egress.rule_group_name}", regional=True),),
+            "the egress allow-list's Network Firewall rule group (never a firewall or its policy)"))
     if log.destination_role_arn:
         grants.append(IamGrant("PassTheLogsRole", ("iam:PassRole",), (log.destination_role_arn,),
                                "the subscription filter hands CloudWatch Logs its delivery role",

@@ -3,8 +3,8 @@
 A diff speaks of environments (`prod`); Pulumi runs stacks (`stacks/Pulumi.<stack>.yaml`). They coincide until an
 environment is sharded (`prod-0`, `prod-1`, each `name: prod`): then a preview of stack `prod` would fail, and
 the change must be previewed in the shard(s) that provision the agent. The shard is a hash of the agent's name
-(`names.shard_of`); a team filter is not applied (the diff JSON has no owner, and an agent changing team moves
-between stacks), so such stacks are previewed conservatively.
+(`agentiam.plan.build.in_shard`, as the plan selects it); a team filter is not applied (the diff JSON has no
+owner, and an agent changing team moves between stacks), so such stacks are previewed conservatively.
 
     python -m agentiam.diff.affected agentiam-diff.json [stacks]   # prints `stacks=["prod-1"]` (GitHub output)
 """
@@ -20,7 +20,7 @@ from typing import Any
 from agentiam.diff.model import Verdict
 from agentiam.environment.load import load_environment, stack_names
 from agentiam.errors import UserError
-from agentiam.plan import names
+from agentiam.plan.build import in_shard
 
 NO_CHANGE = Verdict.NO_CHANGE.value
 
@@ -48,9 +48,7 @@ def affected_stacks(report: Mapping[str, Any], stacks_dir: Path) -> list[str]:
         if agent["verdict"] == NO_CHANGE:
             continue
         for stack, config in configs.items():
-            selection = config.selection
-            if config.name == agent["environment"] and \
-                    names.shard_of(agent["agent"], selection.shard_count) == selection.shard_index:
+            if config.name == agent["environment"] and in_shard(agent["agent"], config):
                 wanted.add(stack)
     return sorted(wanted)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 
 from agentiam.findings import Finding
 from agentiam.plan.model import AgentPlan
@@ -32,7 +32,7 @@ SEVERITY_ORDER = ("low", "medium", "high")
 
 @dataclass(frozen=True, order=True)
 class RiskLabel:
-    """Why an added permission deserves attention; `id` is stable (documented in the README)."""
+    """Why an added permission deserves attention; `id` is stable (documented in docs/risk-labels.md)."""
 
     id: str
     severity: str  # low | medium | high (cloudsplaining's ISSUE_SEVERITY for its own sets)
@@ -43,14 +43,68 @@ class RiskLabel:
         return self.severity == "high"
 
 
+class System(StrEnum):
+    """The section a change belongs to, in the order the writers show them.
+
+    Agent sections: agent, function, trust, aws, vault, database, lifetime, network, owner, other; environment
+    sections: trust, environment, boundary, connection, mount, logging, audit, other; `code` for agentiam's own."""
+
+    AGENT = "agent"
+    FUNCTION = "function"
+    TRUST = "trust"
+    ENVIRONMENT = "environment"
+    AWS = "aws"
+    BOUNDARY = "boundary"
+    VAULT = "vault"
+    DATABASE = "database"
+    CONNECTION = "connection"
+    LIFETIME = "lifetime"
+    MOUNT = "mount"
+    NETWORK = "network"
+    LOGGING = "logging"
+    AUDIT = "audit"
+    OWNER = "owner"
+    OTHER = "other"
+    CODE = "code"
+
+
+SYSTEM_ORDER = tuple(System)
+
+
+class Op(StrEnum):
+    """What happened to the change's subject: the engine's whole vocabulary of operations (the writers show each
+    as a word; `agentiam.render.diff_common`)."""
+
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+    WIDENED = "widened"
+    NARROWED = "narrowed"
+    SUBSUMED = "subsumed"  # an action replaced by a wildcard reaching it, on the same resources
+    MOVED = "moved"
+    SHORTENED = "shortened"
+    LENGTHENED = "lengthened"
+    EXTENDED = "extended"
+    REACTIVATED = "reactivated"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    SHARED = "shared"
+    UNSHARED = "unshared"
+    LOOSENED = "loosened"
+    TIGHTENED = "tightened"
+    DELETED = "deleted"  # code: a file deleted
+    MODIFIED = "modified"
+    TYPE_CHANGED = "type changed"
+    NOT_COMPILED = "not compiled"  # code: its effect on the plans was not computed
+    NO_EFFECT = "no effect"  # code: compiled, and the plans are the same
+
+
 @dataclass(frozen=True)
 class Change:
     """One change to one natural key (an action, a resource, a Vault path, a database, a lifetime...)."""
 
-    # agent sections: agent | function | trust | aws | vault | database | lifetime | network | owner | other
-    # environment sections: trust | environment | boundary | connection | mount | logging | audit | other
-    system: str
-    op: str  # added | removed | widened | narrowed | changed
+    system: System
+    op: Op
     subject: str  # the natural key, e.g. `s3:GetObject`, `secret/data/billing/x/*`, `token_max_ttl`
     direction: Direction
     before: str | None = None
@@ -67,13 +121,13 @@ class Change:
     def high_risk(self) -> bool:
         return any(r.high for r in self.risks)
 
+    def __post_init__(self) -> None:
+        # A free string is refused here, not rendered later as an unknown section: System("aws") is System.AWS.
+        object.__setattr__(self, "system", System(self.system))
+        object.__setattr__(self, "op", Op(self.op))
+
     def sort_key(self) -> tuple:
-        return (SYSTEM_ORDER.index(self.system) if self.system in SYSTEM_ORDER else len(SYSTEM_ORDER),
-                self.subject, self.op, self.before or "", self.after or "")
-
-
-SYSTEM_ORDER = ("agent", "function", "trust", "environment", "aws", "boundary", "vault", "database", "connection",
-                "lifetime", "mount", "network", "logging", "audit", "owner", "other", "code")
+        return (SYSTEM_ORDER.index(self.system), self.subject, self.op, self.before or "", self.after or "")
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,18 @@ from urllib.parse import urlsplit
 
 from agentiam.diff import risk
 from agentiam.diff.gitsource import GitRepo
-from agentiam.diff.model import Change, Direction, RiskLabel
+from agentiam.diff.model import Change, Direction, Op, RiskLabel, System
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.inputs.references import Certificate, ReferencedFile
 from agentiam.iam import catalogue
-from agentiam.plan import names
 from agentiam.plan.boundary import ACCOUNTS_SID, CEILING_SID
-from agentiam.plan.build import declared_accounts
-from agentiam.plan.model import BoundaryPlan, DatabaseConnectionPlan, MountPlan, PlatformPlan, RateLimitPlan
+from agentiam.plan.build import Contribution, contribution
+from agentiam.plan import coverage
+from agentiam.plan.coverage import derived, each, handled, other
+from agentiam.plan.model import (AgentCaPlan, AuditPlan, BoundaryPlan, CertificatePlan, DatabaseConnectionPlan,
+                                 EgressAllowListPlan,
+                                 ExpectedMountPlan, LogRoutingPlan, MountPlan, PlatformPlan, RateLimitPlan,
+                                 VaultServerPlan)
 from agentiam.iam.risk import boundary_denied_actions
 from agentiam.spec.types import format_duration
 from agentiam.spec.validate import LoadedSpec, load_spec_bytes
@@ -81,26 +85,27 @@ def boundary_action_changes(function: str, added: Iterable[str], removed: Iterab
     for action in sorted(added):
         concrete = catalogue.expand(action)
         if concrete and all(_denied(i.name) for i in concrete):
-            changes.append(Change("boundary", "added", f"{function}: {action}", Direction.NEUTRAL,
+            changes.append(Change(System.BOUNDARY, Op.ADDED, f"{function}: {action}", Direction.NEUTRAL,
                                   after="denied by the boundary's own deny statement"))
             continue
         labels = risk.action_risks(concrete) + [risk.wildcard_action(action, len(concrete))]
         levels = risk.ordered_levels(level for i in concrete for level in i.access_levels)
-        changes.append(Change("boundary", "added", f"{function}: {action}", Direction.WIDER,
+        changes.append(Change(System.BOUNDARY, Op.ADDED, f"{function}: {action}", Direction.WIDER,
                               access_level=", ".join(levels), risks=_unique(labels)))
     for action in sorted(removed):
         levels = risk.ordered_levels(catalogue.access_levels(action))
-        changes.append(Change("boundary", "removed", f"{function}: {action}", Direction.NARROWER,
+        changes.append(Change(System.BOUNDARY, Op.REMOVED, f"{function}: {action}", Direction.NARROWER,
                               access_level=", ".join(levels)))
     return changes
 
 
 def boundary_account_changes(function: str, added: Iterable[str], removed: Iterable[str]) -> list[Change]:
     """Other accounts a class's boundary lets its agents reach (declared by their specs' `cross_account`)."""
-    return ([Change("boundary", "added", f"{function}: account {a}", Direction.WIDER,
+    return ([Change(System.BOUNDARY, Op.ADDED, f"{function}: account {a}", Direction.WIDER,
                     risks=(risk.CROSS_ACCOUNT.label("high", f"every {function} agent's boundary now allows resources "
                                                             f"of account {a}"),)) for a in sorted(added)]
-            + [Change("boundary", "removed", f"{function}: account {a}", Direction.NARROWER) for a in sorted(removed)])
+            + [Change(System.BOUNDARY, Op.REMOVED, f"{function}: account {a}", Direction.NARROWER)
+               for a in sorted(removed)])
 
 
 def boundary_existence(function: str, before: bool, after: bool) -> list[Change]:
@@ -108,9 +113,9 @@ def boundary_existence(function: str, before: bool, after: bool) -> list[Change]
     if before == after:
         return []
     if after:
-        return [Change("boundary", "added", f"{function} boundary", Direction.NEUTRAL,
+        return [Change(System.BOUNDARY, Op.ADDED, f"{function} boundary", Direction.NEUTRAL,
                        after=f"first {function} agent in the environment")]
-    return [Change("boundary", "removed", f"{function} boundary", Direction.NEUTRAL,
+    return [Change(System.BOUNDARY, Op.REMOVED, f"{function} boundary", Direction.NEUTRAL,
                    before=f"no {function} agent left in the environment")]
 
 
@@ -135,10 +140,10 @@ def _boundary_changes(old: list[BoundaryPlan], new: list[BoundaryPlan], own: set
         for sid in sorted(set(others[0]) | set(others[1]), key=str):
             a, b = others[0].get(sid), others[1].get(sid)
             if a != b:  # the deny statements: a change there moves the class's floor of protection
-                changes.append(Change("boundary", "changed", f"{function}: statement {sid}", Direction.NEUTRAL,
+                changes.append(Change(System.BOUNDARY, Op.CHANGED, f"{function}: statement {sid}", Direction.NEUTRAL,
                                       before=_compact(a), after=_compact(b)))
         if was.policy_arn != now.policy_arn:
-            changes.append(Change("boundary", "changed", f"{function}: policy ARN", Direction.NEUTRAL,
+            changes.append(Change(System.BOUNDARY, Op.CHANGED, f"{function}: policy ARN", Direction.NEUTRAL,
                                   before=was.policy_arn, after=now.policy_arn))
     return changes
 
@@ -158,8 +163,9 @@ def _host(url: str) -> str:
 
 def allowed_role_changes(database: str, added: Iterable[str], removed: Iterable[str]) -> list[Change]:
     """Vault database roles allowed to draw credentials on a connection."""
-    return ([Change("connection", "added", f"{database}: allowed role {r}", Direction.WIDER) for r in sorted(added)]
-            + [Change("connection", "removed", f"{database}: allowed role {r}", Direction.NARROWER)
+    return ([Change(System.CONNECTION, Op.ADDED, f"{database}: allowed role {r}", Direction.WIDER)
+             for r in sorted(added)]
+            + [Change(System.CONNECTION, Op.REMOVED, f"{database}: allowed role {r}", Direction.NARROWER)
                for r in sorted(removed)])
 
 
@@ -171,7 +177,7 @@ def _connection_changes(old: list[DatabaseConnectionPlan], new: list[DatabaseCon
         if was is None or now is None:
             present = now or was
             assert present is not None
-            changes.append(Change("connection", "added" if now else "removed", name,
+            changes.append(Change(System.CONNECTION, Op.ADDED if now else Op.REMOVED, name,
                                   Direction.WIDER if now else Direction.NARROWER,
                                   before=None if now else _host(present.connection_url),
                                   after=_host(present.connection_url) if now else None))
@@ -179,14 +185,14 @@ def _connection_changes(old: list[DatabaseConnectionPlan], new: list[DatabaseCon
         if _host(was.connection_url) != _host(now.connection_url):
             label = risk.TRUST_CHANGED.label("medium", f"Vault sends {name}'s management credentials to "
                                                             f"{_host(now.connection_url)}")
-            changes.append(Change("connection", "changed", f"{name}: host", Direction.WIDER,
+            changes.append(Change(System.CONNECTION, Op.CHANGED, f"{name}: host", Direction.WIDER,
                                   before=_host(was.connection_url), after=_host(now.connection_url), risks=(label,)))
         elif was.connection_url != now.connection_url:
-            changes.append(Change("connection", "changed", f"{name}: connection URL", Direction.NEUTRAL,
+            changes.append(Change(System.CONNECTION, Op.CHANGED, f"{name}: connection URL", Direction.NEUTRAL,
                                   before=was.connection_url, after=now.connection_url))
         for attr in ("username", "plugin", "mount", "password_secret", "verify_connection"):
             if getattr(was, attr) != getattr(now, attr):
-                changes.append(Change("connection", "changed", f"{name}: {attr}", Direction.NEUTRAL,
+                changes.append(Change(System.CONNECTION, Op.CHANGED, f"{name}: {attr}", Direction.NEUTRAL,
                                       before=str(getattr(was, attr)), after=str(getattr(now, attr))))
         changes += allowed_role_changes(name, set(now.allowed_roles) - set(was.allowed_roles),
                                         set(was.allowed_roles) - set(now.allowed_roles))
@@ -205,17 +211,17 @@ def _mount_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
         was, now = before.get(key), after.get(key)
         subject = f"{key[0]} {key[1]}"
         if was is None or now is None:
-            changes.append(Change("mount", "added" if now else "removed", subject, Direction.NEUTRAL,
+            changes.append(Change(System.MOUNT, Op.ADDED if now else Op.REMOVED, subject, Direction.NEUTRAL,
                                   before=was.path if was else None, after=now.path if now else None))
             continue
         if was.path != now.path:
-            changes.append(Change("mount", "moved", f"{subject} path", Direction.NEUTRAL, before=was.path,
+            changes.append(Change(System.MOUNT, Op.MOVED, f"{subject} path", Direction.NEUTRAL, before=was.path,
                                   after=now.path))
         for attr in ("max_lease_ttl", "default_lease_ttl"):
             a, b = getattr(was, attr), getattr(now, attr)
             if a != b:
                 label = risk.longer_lifetime(f"{now.path} {attr}", a, b, format_duration(a), format_duration(b))
-                changes.append(Change("mount", "widened" if b > a else "narrowed", f"{now.path} {attr}",
+                changes.append(Change(System.MOUNT, Op.WIDENED if b > a else Op.NARROWED, f"{now.path} {attr}",
                                       Direction.WIDER if b > a else Direction.NARROWER, before=format_duration(a),
                                       after=format_duration(b), risks=_unique([label])))
         changes += _login_guard_changes(was, now)
@@ -234,14 +240,14 @@ def _login_guard_changes(was: MountPlan, now: MountPlan) -> list[Change]:
     """A login mount's brute-force guards: Vault's user lockout and the per-address login rate limit."""
     changes: list[Change] = []
     if was.user_lockout_disable != now.user_lockout_disable:
-        # Lockout counts failures per role id: on, anyone holding an agent's role id can lock it out (README: brute
-        # force and lockout); off, guessing is slowed by the login rate limit and single-use secret ids.
-        changes.append(Change("mount", "changed", f"{now.path} user lockout", Direction.NEUTRAL,
+        # Lockout counts failures per role id: on, anyone holding an agent's role id can lock it out (docs/vault.md:
+        # brute force and lockout); off, guessing is slowed by the login rate limit and single-use secret ids.
+        changes.append(Change(System.MOUNT, Op.CHANGED, f"{now.path} user lockout", Direction.NEUTRAL,
                               before="off" if was.user_lockout_disable else "on",
                               after="off" if now.user_lockout_disable else "on"))
     if was.login_rate_limit != now.login_rate_limit:
         looser = _rate(now.login_rate_limit) > _rate(was.login_rate_limit)
-        changes.append(Change("mount", "loosened" if looser else "tightened", f"{now.path} login rate limit",
+        changes.append(Change(System.MOUNT, Op.LOOSENED if looser else Op.TIGHTENED, f"{now.path} login rate limit",
                               Direction.WIDER if looser else Direction.NARROWER,
                               before=_rate_text(was.login_rate_limit), after=_rate_text(now.login_rate_limit),
                               risks=(risk.GUARDRAIL_LOOSENED.label("medium", "login guessing is slowed less"),)
@@ -268,37 +274,37 @@ def _logging_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
         labels = [risk.AUDIT_WEAKENED.label("high" if now.retention_days < 90 else "medium",
                             f"agent activity kept {now.retention_days} days instead of {was.retention_days} "
                             "(PCI DSS 10.5.1: 12 months, 3 immediately available)")] if shorter else []
-        changes.append(Change("logging", "shortened" if shorter else "lengthened", "retention_days",
+        changes.append(Change(System.LOGGING, Op.SHORTENED if shorter else Op.LENGTHENED, "retention_days",
                               Direction.WIDER if shorter else Direction.NARROWER, before=str(was.retention_days),
                               after=str(now.retention_days), risks=tuple(labels)))
     for attr, effect in _LOG_ROUTE_FIELDS.items():
         a, b = getattr(was, attr), getattr(now, attr)
         if a != b:
             severity = "high" if attr in ("destination_arn", "trail_log_group", "agent_log_group") else "medium"
-            changes.append(Change("logging", "changed", attr, Direction.WIDER, before=a, after=b,
+            changes.append(Change(System.LOGGING, Op.CHANGED, attr, Direction.WIDER, before=a, after=b,
                                   risks=(risk.AUDIT_WEAKENED.label(severity, effect),)))
     audit_was, audit_now = was.audit, now.audit
     if audit_was.path != audit_now.path:
-        changes.append(Change("audit", "moved", "audit device path", Direction.WIDER, before=audit_was.path,
+        changes.append(Change(System.AUDIT, Op.MOVED, "audit device path", Direction.WIDER, before=audit_was.path,
                               after=audit_now.path, risks=(risk.AUDIT_WEAKENED.label("high", "Vault audit lines go to another device; "
                                   "consumers and audit-hash look-ups of the old one see nothing"),)))
     if audit_was.options.get("file_path") != audit_now.options.get("file_path"):
-        changes.append(Change("audit", "moved", "audit file_path", Direction.WIDER,
+        changes.append(Change(System.AUDIT, Op.MOVED, "audit file_path", Direction.WIDER,
                               before=audit_was.options.get("file_path"), after=audit_now.options.get("file_path"),
                               risks=(risk.AUDIT_WEAKENED.label("high", "Vault writes audit lines to another "
                                                "file; log shipping must follow"),)))
     other_options = {k for k in set(audit_was.options) | set(audit_now.options) if k != "file_path"}
     for key in sorted(other_options):
         if audit_was.options.get(key) != audit_now.options.get(key):
-            changes.append(Change("audit", "changed", f"audit option {key}", Direction.WIDER,
+            changes.append(Change(System.AUDIT, Op.CHANGED, f"audit option {key}", Direction.WIDER,
                                   before=audit_was.options.get(key), after=audit_now.options.get(key),
                                   risks=(risk.AUDIT_WEAKENED.label("medium", f"audit option {key} changed"),)))
     if audit_was.api_managed != audit_now.api_managed:
-        # FACTS.md: OpenBao >= 2.3.2 refuses API-managed devices; one managed through the API can also be
-        # disabled through it by any token with sudo on sys/audit.
+        # OpenBao >= 2.3.2 refuses API-managed devices (docs/facts.md#vault-audit); one managed through the API can
+        # also be disabled through it by any token with sudo on sys/audit.
         to_api = audit_now.api_managed
         direction = Direction.WIDER if to_api else Direction.NARROWER
-        changes.append(Change("audit", "changed", "audit api_managed", direction,
+        changes.append(Change(System.AUDIT, Op.CHANGED, "audit api_managed", direction,
                               before=str(audit_was.api_managed).lower(), after=str(audit_now.api_managed).lower(),
                               risks=(risk.AUDIT_WEAKENED.label("low", "the audit device can be disabled "
                                                "through the API (sys/audit)"),) if to_api else ()))
@@ -330,14 +336,14 @@ def agent_ca_changes(old: EnvironmentConfig, new: EnvironmentConfig) -> list[Cha
     subject = f"agent CA ({AGENT_CA_FIELD})"
     if added:
         trusted = ", ".join(f"{c.subject} (SHA-256 {c.sha256_fingerprint})" for c in added)
-        return [Change("trust", "changed", subject, Direction.WIDER, before=_ca_text(was, was.certificates),
+        return [Change(System.TRUST, Op.CHANGED, subject, Direction.WIDER, before=_ca_text(was, was.certificates),
                        after=_ca_text(now, now.certificates), risks=(risk.TRUST_CHANGED.label(
                            "high", f"client certificates signed by {trusted} now log agents in (first factor): "
                            "whoever holds that CA's key can act as any agent of the environment"),))]
     if removed:
-        return [Change("trust", "narrowed", subject, Direction.NARROWER, before=_ca_text(was, was.certificates),
+        return [Change(System.TRUST, Op.NARROWED, subject, Direction.NARROWER, before=_ca_text(was, was.certificates),
                        after=_ca_text(now, now.certificates))]
-    return [Change("trust", "changed", subject, Direction.NEUTRAL, before=_ca_text(was, ()),
+    return [Change(System.TRUST, Op.CHANGED, subject, Direction.NEUTRAL, before=_ca_text(was, ()),
                    after=_ca_text(now, ()) + " (same certificates)")]
 
 
@@ -359,29 +365,33 @@ def new_environment_changes(config: EnvironmentConfig, plan: PlatformPlan) -> li
     log = plan.log_routing
     ca = config.referenced_file(AGENT_CA_FIELD)
     changes = [
-        Change("environment", "added", config.name, Direction.WIDER,
+        Change(System.ENVIRONMENT, Op.ADDED, config.name, Direction.WIDER,
                after=f"account {config.account_id}, region {config.region}",
                risks=(risk.NEW_ENVIRONMENT.label("high", f"a new environment in account {config.account_id}: new "
                                                          "trusted principal, agent CA, audit device and log "
                                                          "routing"),)),
-        Change("trust", "added", "trusted principal (aws_secrets_engine_principal_arn)", Direction.WIDER,
+        Change(System.TRUST, Op.ADDED, "trusted principal (aws_secrets_engine_principal_arn)", Direction.WIDER,
                after=config.aws_secrets_engine_principal_arn, risks=_principal_risks(config)),
-        Change("trust", "added", f"agent CA ({AGENT_CA_FIELD})", Direction.WIDER, after=_ca_text(ca, ca.certificates),
+        Change(System.TRUST, Op.ADDED, f"agent CA ({AGENT_CA_FIELD})", Direction.WIDER,
+               after=_ca_text(ca, ca.certificates),
                risks=(risk.TRUST_CHANGED.label("high", "certificates this CA signs log agents in (first "
                                                        "factor)"),)),
-        Change("audit", "added", "audit device", Direction.NEUTRAL,
+        Change(System.AUDIT, Op.ADDED, "audit device", Direction.NEUTRAL,
                after=f"{log.audit.path}: {log.audit.options.get('file_path')} "
                      f"({'API-managed' if log.audit.api_managed else 'server config file'})",
                risks=(risk.AUDIT_WEAKENED.label("low", "the audit device can be disabled through the API "
                                                        "(sys/audit)"),) if log.audit.api_managed else ()),
-        Change("logging", "added", "agent activity routing", Direction.NEUTRAL,
+        Change(System.LOGGING, Op.ADDED, "agent activity routing", Direction.NEUTRAL,
                after=f"{log.trail_log_group} -> {log.destination_arn}, kept {log.retention_days} days in "
                      f"{log.agent_log_group}",
                risks=(risk.AUDIT_WEAKENED.label("high" if log.retention_days < 90 else "medium",
                                                 f"agent activity kept {log.retention_days} days (PCI DSS 10.5.1: "
                                                 "12 months)"),) if log.retention_days < 365 else ()),
     ]
-    changes += [Change("mount", "added", f"{m.kind} {m.type}", Direction.NEUTRAL,
+    egress = plan.egress_allow_list
+    changes.append(Change(System.NETWORK, Op.ADDED, "egress allow-list enforcement", Direction.NEUTRAL,
+                          after=risk.enforcement_text(egress.enforcement, egress.rule_group_name)))
+    changes += [Change(System.MOUNT, Op.ADDED, f"{m.kind} {m.type}", Direction.NEUTRAL,
                        after=f"{m.path} (max lease {format_duration(m.max_lease_ttl)})") for m in plan.mounts]
     changes += _connection_changes([], plan.database_connections)
     changes += _boundary_changes([], plan.boundaries, {config.account_id})
@@ -396,16 +406,17 @@ def _guardrail_changes(old: EnvironmentConfig, new: EnvironmentConfig) -> list[C
         a, b = getattr(was, attr), getattr(now, attr)
         if a != b:
             looser = b > a
-            changes.append(Change("environment", "loosened" if looser else "tightened", f"guardrails.{attr}",
+            changes.append(Change(System.ENVIRONMENT, Op.LOOSENED if looser else Op.TIGHTENED, f"guardrails.{attr}",
                                   Direction.WIDER if looser else Direction.NARROWER, before=f"{a:g}", after=f"{b:g}",
                                   risks=(risk.GUARDRAIL_LOOSENED.label("medium", f"{attr} {a:g} -> {b:g}"),)
                                   if looser else ()))
     for domain in sorted(set(was.internal_domains) - set(now.internal_domains)):
-        changes.append(Change("environment", "removed", f"guardrails.internal_domains {domain}", Direction.WIDER,
+        changes.append(Change(System.ENVIRONMENT, Op.REMOVED, f"guardrails.internal_domains {domain}", Direction.WIDER,
                               risks=(risk.GUARDRAIL_LOOSENED.label("medium", f"other environments' agents may "
                                                                              f"name {domain} as egress"),)))
     for domain in sorted(set(now.internal_domains) - set(was.internal_domains)):
-        changes.append(Change("environment", "added", f"guardrails.internal_domains {domain}", Direction.NARROWER))
+        changes.append(Change(System.ENVIRONMENT, Op.ADDED, f"guardrails.internal_domains {domain}",
+                              Direction.NARROWER))
     return changes
 
 
@@ -413,22 +424,101 @@ def _trust_and_account(old: EnvironmentConfig, new: EnvironmentConfig, old_platf
                        new_platform: PlatformPlan | None) -> list[Change]:
     changes: list[Change] = _guardrail_changes(old, new)
     if old.aws_secrets_engine_principal_arn != new.aws_secrets_engine_principal_arn:
-        changes.append(Change("trust", "changed", "trusted principal (aws_secrets_engine_principal_arn)",
+        changes.append(Change(System.TRUST, Op.CHANGED, "trusted principal (aws_secrets_engine_principal_arn)",
                               Direction.WIDER, before=old.aws_secrets_engine_principal_arn,
                               after=new.aws_secrets_engine_principal_arn, risks=_principal_risks(new)))
     changes += agent_ca_changes(old, new)
     for attr, what in (("account_id", "AWS account"), ("region", "AWS region")):
         a, b = getattr(old, attr), getattr(new, attr)
         if a != b:
-            changes.append(Change("environment", "moved", what, Direction.NEUTRAL, before=a, after=b,
+            changes.append(Change(System.ENVIRONMENT, Op.MOVED, what, Direction.NEUTRAL, before=a, after=b,
                                   risks=(risk.ENVIRONMENT_MOVED.label("high" if attr == "account_id" else
                                                    "medium", f"every agent role, boundary and log route is created "
                                                    f"in {b}; what exists in {a} is left to remove"),)))
     return changes
 
 
-_DESCRIBED = ("mounts", "boundaries", "database_connections", "log_routing.retention_days", "agent_ca",
-              "log_routing.audit", *(f"log_routing.{f}" for f in _LOG_ROUTE_FIELDS))
+_NESTED = "a nested plan object: its fields are declared one by one"
+_NAMES = "names agentiam derives from the environment"
+# What the environment-wide handlers do with each platform field (see agentiam.plan.coverage); fields declared
+# `other` are shown as an `other` change with their path.
+COVERAGE = coverage.Coverage("diff (environment)", PlatformPlan, {
+    PlatformPlan: {
+        **each("vault_server agent_ca log_routing", handled(_NESTED)),
+        "aws_secrets_engine_principal_arn": other("also a trust change from the stack config (_trust_and_account)"),
+        "mounts": handled("_mount_changes, by path"),
+        "expected_mounts": other("the mounts the stack config says exist"),
+        "tags": other("tags on the environment-wide resources"),
+        "boundaries": handled("_boundary_changes, by function class"),
+        "database_connections": handled("_connection_changes, by name"),
+        "egress_allow_list": handled(_NESTED)},
+    # The allow-list's hosts are described per agent (each host an agent adds, labelled with what enforces it), the
+    # same whichever path computes the diff; its settings come from the stack config and are described here.
+    EgressAllowListPlan: {
+        **each("hosts targets capacity_needed", handled("per agent: diff.describe._network_changes")),
+        **each("enforcement capacity home_net rule_order", handled("_egress_changes")),
+        **each("rule_group_name target_types", derived(_NAMES))},
+    VaultServerPlan: {coverage.EVERY_FIELD: other("the server the stack config names")},
+    ExpectedMountPlan: {coverage.EVERY_FIELD: other("part of expected_mounts")},
+    MountPlan: {
+        **each("kind type path", handled("_mount_changes: the mount's identity")),
+        **each("max_lease_ttl default_lease_ttl", handled("_mount_changes: lease ceilings")),
+        **each("user_lockout_disable login_rate_limit", handled("_mount_changes: login guards"))},
+    RateLimitPlan: {coverage.EVERY_FIELD: handled("_mount_changes: the login rate limit")},
+    AgentCaPlan: {coverage.EVERY_FIELD: handled("agent_ca_changes: file and certificates")},
+    CertificatePlan: {coverage.EVERY_FIELD: handled("agent_ca_changes, by fingerprint")},
+    BoundaryPlan: {
+        "function": handled("_boundary_changes: existence per class"),
+        "policy": handled("_boundary_changes: ceiling actions and accounts"),
+        **each("policy_name policy_path policy_arn", derived(_NAMES))},
+    DatabaseConnectionPlan: {
+        **each("name plugin connection_url username password_secret verify_connection allowed_roles",
+               handled("_connection_changes")),
+        "mount": derived("the stack config's database mount (a mount change)")},
+    LogRoutingPlan: {
+        "retention_days": handled("_logging_changes"),
+        **{name: handled(f"_logging_changes: {effect}") for name, effect in _LOG_ROUTE_FIELDS.items()},
+        "audit": handled(_NESTED),
+        **each("agent_role_pattern subscription_filter_name denied_metric_filter_name denied_metric_namespace "
+               "denied_metric_name denied_alarm_name denied_alarm_period denied_alarm_threshold", other(_NAMES))},
+    AuditPlan: {coverage.EVERY_FIELD: handled("_logging_changes: the audit device")},
+})
+_DESCRIBED, _DESCRIBED_OBJECTS = coverage.paths_of(COVERAGE, {coverage.Kind.HANDLED, coverage.Kind.DERIVED})
+
+
+def _egress_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
+    """The allow-list's enforcement and rule group settings (stack config `egress`)."""
+    was, now = old.egress_allow_list, new.egress_allow_list
+    changes: list[Change] = []
+    if was.enforcement != now.enforcement:
+        lost = now.enforcement == "none"
+        changes.append(Change(System.NETWORK, Op.CHANGED, "egress allow-list enforcement",
+                              Direction.WIDER if lost else Direction.NARROWER,
+                              before=risk.enforcement_text(was.enforcement, was.rule_group_name),
+                              after=risk.enforcement_text(now.enforcement, now.rule_group_name),
+                              risks=(risk.NEW_EGRESS.label("medium", f"{len(now.hosts)} host(s) and every other "
+                                                                     "destination: agentiam no longer provisions the "
+                                                                     "allow-list rule group"),) if lost else ()))
+    if now.enforcement != "network-firewall":
+        return changes
+    if was.capacity != now.capacity:
+        changes.append(Change(System.NETWORK, Op.CHANGED, "egress rule group capacity", Direction.NEUTRAL,
+                              before=str(was.capacity),
+                              after=f"{now.capacity}: replaces {now.rule_group_name} (capacity is fixed at "
+                                    "creation); the network team takes it out of the firewall policy first"))
+    dropped, added = sorted(set(was.home_net) - set(now.home_net)), sorted(set(now.home_net) - set(was.home_net))
+    if was.enforcement == now.enforcement and (dropped or added):
+        changes.append(Change(System.NETWORK, Op.CHANGED, "egress rule group HOME_NET",
+                              Direction.WIDER if dropped else Direction.NARROWER,
+                              before=", ".join(was.home_net) or "the firewall's VPC",
+                              after=", ".join(now.home_net) or "the firewall's VPC",
+                              risks=(risk.NEW_EGRESS.label("medium", f"traffic from {', '.join(dropped)} is no longer "
+                                                                     "inspected by the allow-list"),) if dropped
+                              else ()))
+    if was.rule_order != now.rule_order:
+        changes.append(Change(System.NETWORK, Op.CHANGED, "egress rule group rule order", Direction.NEUTRAL,
+                              before=was.rule_order, after=now.rule_order))
+    return changes
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, str]:
@@ -444,8 +534,10 @@ def flatten(value: Any, prefix: str = "") -> dict[str, str]:
 def _other_changes(old: PlatformPlan, new: PlatformPlan) -> list[Change]:
     """Platform fields no handler describes (names derived from the environment, tags): still shown."""
     a, b = flatten(old.model_dump(mode="json")), flatten(new.model_dump(mode="json"))
-    return [Change("other", "changed", f"platform.{path}", Direction.NEUTRAL, before=a.get(path), after=b.get(path))
-            for path in sorted(set(a) | set(b)) if a.get(path) != b.get(path) and not path.startswith(_DESCRIBED)]
+    return [Change(System.OTHER, Op.CHANGED, f"platform.{path}", Direction.NEUTRAL, before=a.get(path),
+                   after=b.get(path))
+            for path in sorted(set(a) | set(b)) if a.get(path) != b.get(path) and not path.startswith(_DESCRIBED)
+            and path not in _DESCRIBED_OBJECTS]
 
 
 def platform_changes(before: EnvironmentSide, after: EnvironmentSide) -> list[Change]:
@@ -456,32 +548,11 @@ def platform_changes(before: EnvironmentSide, after: EnvironmentSide) -> list[Ch
             + _boundary_changes(old.boundaries, new.boundaries,
                                 {before.config.account_id, after.config.account_id})
             + _connection_changes(old.database_connections, new.database_connections) + _mount_changes(old, new)
-            + _logging_changes(old, new) + _other_changes(old, new))
+            + _logging_changes(old, new) + _egress_changes(old, new) + _other_changes(old, new))
 
 
 # --------------------------------------------------------------------------------------------------------
 # Incremental: the changed specs' contributions plus a look-up of the unchanged rest
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """What one spec adds to its environment's platform (agentiam.plan.build._platform reads exactly these)."""
-
-    function: str
-    actions: frozenset[str]
-    database_roles: frozenset[tuple[str, str]]  # (database, Vault role name)
-    accounts: frozenset[str] = frozenset()  # other accounts its statements declare (the class boundary allows them)
-
-
-def contribution(loaded: LoadedSpec, env: EnvironmentConfig) -> Contribution | None:
-    """The spec's share of `env`'s platform; None if the spec is not deployed there (selection is irrelevant)."""
-    spec = loaded.spec
-    if env.name not in spec.environments:
-        return None
-    roles = frozenset((g.database, names.database_role_name(spec.name, env.name, g.database, g.access.value))
-                      for g in spec.permissions.databases if g.database in env.databases)
-    return Contribution(spec.function.value, frozenset(a for g in spec.permissions.aws for a in g.actions), roles,
-                        frozenset(declared_accounts(spec)))
 
 
 @dataclass

@@ -19,6 +19,7 @@ from agentiam.errors import InternalError
 from agentiam.iam import catalogue
 from agentiam.iam import risk as iam_risk
 from agentiam.iam.arn import Arn, Breadth, breadth
+from agentiam.spec.types import idn_display
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _ACCOUNT_ID = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
@@ -97,7 +98,11 @@ LONGER_LIFETIME = LabelKind(
     "A credential lives longer: up to 4x (medium), more (high); the identity's expiry later (low).",
     "A leaked credential is useful for as long as it lives (field guide: short-lived tokens).")
 NEW_EGRESS = LabelKind(
-    "new-egress", ("medium",), "An external endpoint becomes reachable.", "Every external endpoint is a way out for data.")
+    "new-egress", ("medium",),
+    "An external endpoint becomes reachable: a host added to an agent's egress (where a Network Firewall enforces the "
+    "environment's allow-list, the host joins it: by name, on any port, for every workload behind the firewall), or "
+    "the environment's egress stops being enforced.",
+    "Every external endpoint is a way out for data.")
 TRUST_CHANGED = LabelKind(
     "trust-changed", ("medium", "high"),
     "Who may assume the agent's role, sign its login certificate (the agent CA) or receive Vault's database "
@@ -141,7 +146,7 @@ LABELS: tuple[LabelKind, ...] = tuple(sorted(
 
 
 def render_labels_markdown() -> str:
-    """The registry as a Markdown table for the README; a test keeps the README in sync."""
+    """The registry as a Markdown table for docs/risk-labels.md; a test keeps the page in sync."""
     lines = ["| label | severity | when | why |", "|---|---|---|---|"]
     for kind in LABELS:
         lines.append(f"| `{kind.id}` | {' / '.join(kind.severities)} | {kind.when} | {kind.rationale} |")
@@ -275,9 +280,26 @@ def longer_lifetime(field: str, before: int, after: int, text_before: str, text_
     return LONGER_LIFETIME.label(severity, f"{field} {text_before} -> {text_after}")
 
 
-def new_egress(host: str, port: int, purpose: str) -> RiskLabel:
-    """A new external endpoint: a way for data to leave the network."""
-    return NEW_EGRESS.label("medium", f"{host}:{port} ({purpose}) is reachable from the agent")
+def enforcement_text(enforcement: str, allow_list: str | None) -> str:
+    """What enforces an agent's egress, in a diff line."""
+    if enforcement == "network-firewall" and allow_list:
+        return f"Network Firewall rule group {allow_list} (names, any port)"
+    return "not enforced by agentiam (a list for the network team)"
+
+
+def new_egress(host: str, port: int, purpose: str, enforcement: str = "none",
+               allow_list: str | None = None) -> RiskLabel:
+    """A new external endpoint: a way for data to leave the network. Says what the reviewer approves: where a
+    firewall enforces the allow-list, the host by name for every workload behind it, on any port (a domain list
+    does not match ports); a punycode host with how it reads."""
+    shown = idn_display(host)
+    reads = f" (reads as {shown})" if shown else ""
+    if enforcement == "network-firewall" and allow_list:
+        return NEW_EGRESS.label("medium", f"{host}{reads} ({purpose}) joins the allow-list {allow_list}: reachable "
+                                          f"by name on any port, not only {port}, from every workload behind the "
+                                          "firewall, not only this agent")
+    return NEW_EGRESS.label("medium", f"{host}:{port}{reads} ({purpose}) is reachable from the agent; agentiam "
+                                      "enforces nothing here (egress.enforcement: none), the network team must")
 
 
 def unique_labels(labels: Iterable[RiskLabel | None]) -> tuple[RiskLabel, ...]:

@@ -18,7 +18,7 @@ component dropping the permissions boundary, a dependency pin, `Pulumi.yaml`) wo
 The head-code snapshot is made by the pull request's own code, so it is evidence, not proof: code written to
 behave differently under the snapshot than under `pulumi up` can make it lie. What stops that is the approval of
 code owners (`agentiam codeowners`: the security team owns the tool's code and `.github/`) required by branch
-protection; the README (Permission diff, "Changes to agentiam's own code") says so.
+protection; docs/diff.md ("Changes to agentiam's own code") says so.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any
 
 from agentiam.diff import risk
 from agentiam.diff.gitsource import GitRepo
-from agentiam.diff.model import Change, CodeDiff, Direction, RiskLabel, StackCodeDiff
+from agentiam.diff.model import Change, CodeDiff, Direction, Op, RiskLabel, StackCodeDiff, System
 from agentiam.errors import UserError
 from agentiam.program.snapshot import KIND, SNAPSHOT_FORMAT
 
@@ -47,9 +47,9 @@ INERT_PATTERNS = ("/tests/", "/bench/", "/docs/", "/*.md", "/LICENSE*", "/.gitig
 MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024  # 1,000 agents in one stack write ~15 MB; a larger file is not a snapshot
 MAX_STACKS = 1000
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-NOT_COMPILED = "not compiled"
-NO_EFFECT = "no effect"
-_GIT_OPS = {"A": "added", "D": "deleted", "M": "modified", "T": "type changed"}
+NOT_COMPILED = Op.NOT_COMPILED
+NO_EFFECT = Op.NO_EFFECT
+_GIT_OPS = {"A": Op.ADDED, "D": Op.DELETED, "M": Op.MODIFIED, "T": Op.TYPE_CHANGED}
 
 
 class SnapshotUnusable(UserError):
@@ -241,36 +241,37 @@ def _resource(item: dict[str, Any]) -> str:
 def compare(base: Mapping[str, Any], head: Mapping[str, Any], label: RiskLabel) -> list[Change]:
     """Every difference between two snapshots of one stack, each labelled `label` and counted as a widening."""
 
-    def change(op: str, subject: str, field: str = "", before: str | None = None,
+    def change(op: Op, subject: str, field: str = "", before: str | None = None,
                after: str | None = None) -> Change:
-        return Change("code", op, subject, Direction.WIDER, before=before, after=after, risks=(label,), field=field)
+        return Change(System.CODE, op, subject, Direction.WIDER, before=before, after=after, risks=(label,),
+                      field=field)
 
     changes = []
     if base["error"] != head["error"]:
-        changes.append(change("changed", "the program", "result", base["error"] or "registers the stack",
+        changes.append(change(Op.CHANGED, "the program", "result", base["error"] or "registers the stack",
                               head["error"] or "registers the stack"))
     old, new = _by_key(base["resources"]), _by_key(head["resources"])
     for key in sorted(set(old) | set(new)):
         was, now = old.get(key), new.get(key)
         if was is None or now is None:
             item = now or was
-            changes.append(change("added" if was is None else "removed", _resource(item),  # type: ignore[arg-type]
+            changes.append(change(Op.ADDED if was is None else Op.REMOVED, _resource(item),  # type: ignore[arg-type]
                                   before=None if was is None else key, after=key if was is None else None))
             continue
         for field in ("custom", "parent"):
             if was.get(field) != now.get(field):
-                changes.append(change("changed", _resource(now), field, _text(was.get(field)),
+                changes.append(change(Op.CHANGED, _resource(now), field, _text(was.get(field)),
                                       _text(now.get(field))))
         lost = sorted(set(was["dependencies"]) - set(now["dependencies"]))
         gained = sorted(set(now["dependencies"]) - set(was["dependencies"]))
         if lost or gained:
-            changes.append(change("changed", _resource(now), "dependencies", ", ".join(lost) or None,
+            changes.append(change(Op.CHANGED, _resource(now), "dependencies", ", ".join(lost) or None,
                                   ", ".join(gained) or None))
         for section in ("inputs", "options", "secret_inputs"):
             for path, before, after in differences(was.get(section), now.get(section), section):
-                changes.append(change("changed", _resource(now), path, before, after))
+                changes.append(change(Op.CHANGED, _resource(now), path, before, after))
     for path, before, after in differences(base["outputs"], head["outputs"], "outputs"):
-        changes.append(change("changed", "stack outputs", path, before, after))
+        changes.append(change(Op.CHANGED, "stack outputs", path, before, after))
     return changes
 
 
@@ -281,17 +282,17 @@ def compare(base: Mapping[str, Any], head: Mapping[str, Any], label: RiskLabel) 
 def _gate_change(status: str, path: str) -> Change:
     reason = ("the review gate itself: CI workflows and CODEOWNERS decide how this change is judged; GitHub runs "
               "the pull request's own workflow file")
-    return Change("code", _GIT_OPS.get(status, "modified"), path, Direction.WIDER,
+    return Change(System.CODE, _GIT_OPS.get(status, Op.MODIFIED), path, Direction.WIDER,
                   risks=(risk.GATE_CHANGED.label("high", reason),))
 
 
 def _unused(reason: str) -> Change:
     """Snapshots that cannot be read when no tool file changed: the base's code is the code, nothing to judge."""
-    return Change("code", NOT_COMPILED, "snapshots", Direction.NEUTRAL, after=reason)
+    return Change(System.CODE, NOT_COMPILED, "snapshots", Direction.NEUTRAL, after=reason)
 
 
 def _not_compiled(files: list[str], reason: str) -> Change:
-    return Change("code", NOT_COMPILED, "agentiam's own code", Direction.WIDER, after=reason,
+    return Change(System.CODE, NOT_COMPILED, "agentiam's own code", Direction.WIDER, after=reason,
                   risks=(risk.CODE_CHANGED.label("high", f"its effect was not compiled: {_short(files)}"),))
 
 
@@ -341,7 +342,7 @@ def code_diff(repo: GitRepo, base_commit: str, head_commit: str | None, input_pr
                 if found:
                     per_stack.append(StackCodeDiff(stack, str(environment), found, risk.verdict(found)))
             if tool and not per_stack:
-                general.append(Change("code", NO_EFFECT, "agentiam's own code", Direction.NEUTRAL,
+                general.append(Change(System.CODE, NO_EFFECT, "agentiam's own code", Direction.NEUTRAL,
                                       after=f"{len(compared)} stack(s) compiled by the base's and the head's code "
                                             "register identical resources and outputs"))
     ordered = tuple(general)

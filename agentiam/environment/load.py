@@ -25,7 +25,7 @@ from agentiam.spec.validate import validation_findings
 CONFIG_KEY = "agentiam:environment"
 _PREFIX: tuple[PathPart, ...] = ("config", CONFIG_KEY)
 
-# Described like the guardrails' input checks (agentiam.rules.registry.INPUT_CHECKS), for SARIF and the README.
+# Described like the guardrails' input checks (agentiam.rules.registry.INPUT_CHECKS), for SARIF and docs/guardrails.md.
 CONFIG_CHECKS: tuple[tuple[str, str, str], ...] = (
     ("CFG001", "Stack config has `agentiam:environment`", "Without it the environment has no account, Vault or "
      "log routing to plan against."),
@@ -110,7 +110,7 @@ def _parse(file: str, raw: bytes) -> tuple[SourceDocument | None, EnvironmentCon
     config = document.data.get("config")
     if not isinstance(config, dict) or CONFIG_KEY not in config:
         return None, None, [Finding(file, 1, 1, "CFG001", Severity.ERROR, "",
-                                    f"missing `config: {CONFIG_KEY}: {{...}}` (see README, stack config)")]
+                                    f"missing `config: {CONFIG_KEY}: {{...}}` (see docs/stack-config.md)")]
     try:
         return document, EnvironmentConfig.model_validate(config[CONFIG_KEY]), []
     except ValidationError as exc:
@@ -173,7 +173,7 @@ def load_environment_names(stacks_dir: Path, stack: str) -> EnvironmentConfig:
     """The stack's config validated, without reading the files it references (the agent CA).
 
     For the kill switch, which needs the environment's names, mounts, account and region, and must work while a
-    referenced file is broken or gone (README: kill switch). The config carries no files: nothing may plan or
+    referenced file is broken or gone (docs/revoke.md). The config carries no files: nothing may plan or
     deploy from it (`referenced_file` raises), which is what `load_environment` is for."""
     path, raw = _read_stack(stacks_dir, stack)
     _document, config, findings = _parse(str(path), raw)

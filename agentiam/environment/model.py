@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic_core import PydanticCustomError
 
 from agentiam.environment import vault_server
@@ -159,17 +160,83 @@ class Selection(_Strict):
         return self
 
 
+# IAM quotas per AWS account (IAM user guide, "IAM and AWS STS quotas"; docs/facts.md#aws-iam-quotas): the default,
+# and the most Service Quotas will raise it to.
+IAM_ROLES_DEFAULT = 1_000
+IAM_ROLES_MAX = 5_000
+IAM_MANAGED_POLICIES_DEFAULT = 1_500
+IAM_MANAGED_POLICIES_MAX = 5_000
+
+
+class Quotas(_Strict):
+    """The AWS account's quotas the environment's agents count against, shared with every other environment (and
+    shard) in the same account: guardrail AGT048 refuses a fleet that would exceed them
+    (docs/facts.md#aws-iam-quotas)."""
+
+    iam_roles: int = Field(IAM_ROLES_DEFAULT, ge=1, le=IAM_ROLES_MAX, description="IAM roles the account may hold "
+                           "(AWS default 1,000; Service Quotas raises it to 5,000 at most). Declare a raised quota "
+                           "only once AWS has granted it.", examples=[1000])
+    iam_customer_managed_policies: int = Field(
+        IAM_MANAGED_POLICIES_DEFAULT, ge=1, le=IAM_MANAGED_POLICIES_MAX, description="Customer managed policies the "
+        "account may hold (AWS default 1,500; at most 5,000). Each function class's permissions boundary is one.",
+        examples=[1500])
+    iam_roles_outside_agentiam: int = Field(
+        0, ge=0, le=IAM_ROLES_MAX, description="Roles the account holds that agentiam does not create (people's, "
+        "other stacks', AWS service-linked roles, the secrets engine's own): they use the same quota.", examples=[120])
+    iam_customer_managed_policies_outside_agentiam: int = Field(
+        0, ge=0, le=IAM_MANAGED_POLICIES_MAX, description="Customer managed policies of the account that agentiam "
+        "does not create.", examples=[40])
+
+
 class Guardrails(_Strict):
     """Per-environment limits the guardrails apply to the specs deployed there."""
 
     max_expiry_days: int = Field(365, ge=1, le=3 * 365, description="How far ahead a spec's `expires` may be "
                                  "(AGT008): the sponsor re-approves the agent at least this often.", examples=[365])
-    max_rate_per_second: float = Field(100.0, gt=0, le=10_000, description="Upper bound of an integration agent's "
-                                       "`network.rate_limit`, in requests per second (AGT039).", examples=[100])
+    max_rate_per_second: float = Field(
+        100.0, gt=0, le=10_000, description="Upper bound of an integration agent's `network.vault_login_rate` (a "
+        "Vault quota on its AppRole logins), in logins per second (AGT039).", examples=[100])
     internal_domains: list[Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
                                                 max_length=253)]] = Field(
         default_factory=list, description="DNS domains internal to this environment; an agent of another "
         "environment may not name them as egress (AGT038).", examples=[["dev.internal"]])
+
+
+# AWS Network Firewall: a stateful rule group's capacity is fixed at creation and at most 30,000
+# (docs/facts.md#aws-network-firewall).
+RULE_GROUP_CAPACITY_MAX = 30_000
+
+
+def _network(cidr: str) -> str:
+    IPv4Network(cidr)  # a ValueError says what is wrong ("has host bits set")
+    return cidr
+
+
+Cidr = Annotated[str, Field(pattern=r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$", max_length=18,
+                            description="An IPv4 network in CIDR form.", examples=["10.20.0.0/16"]), VISIBLE,
+                 AfterValidator(_network)]
+
+
+class Egress(_Strict):
+    """What enforces the environment's egress allow-list (the hosts its active agents' specs name)."""
+
+    enforcement: Literal["network-firewall", "none"] = Field(
+        "none", description="`network-firewall`: the platform provisions an AWS Network Firewall stateful rule group "
+        "allowing exactly those host names (TLS SNI, HTTP Host) and dropping other TLS and HTTP traffic; the "
+        "network team references it in the firewall policy the environment's egress passes through "
+        "(docs/egress.md). `none`: agentiam enforces nothing; the list is a stack output for the network team.",
+        examples=["network-firewall"])
+    rule_group_capacity: int = Field(
+        1000, ge=4, le=RULE_GROUP_CAPACITY_MAX,
+        description="Capacity of the rule group, fixed when it is created (a change replaces it): (hosts + 1) x 2 "
+                    "are needed; a fleet needing more is refused (AGT047).", examples=[1000])
+    rule_order: Literal["DEFAULT_ACTION_ORDER", "STRICT_ORDER"] = Field(
+        "DEFAULT_ACTION_ORDER", description="The rule group's rule order; it must be the order of the firewall "
+        "policy that references it (AWS refuses a mismatch).", examples=["STRICT_ORDER"])
+    home_net: list[Cidr] = Field(
+        default_factory=list, description="CIDRs the agents' traffic comes from when they run outside the firewall's "
+        "own VPC (the rule group's HOME_NET; left out: the firewall's VPC). Traffic from elsewhere is not inspected "
+        "by the allow-list.", examples=[["10.20.0.0/16"]])
 
 
 class EnvironmentConfig(_Strict):
@@ -193,6 +260,9 @@ class EnvironmentConfig(_Strict):
     logging: Logging
     selection: Selection = Field(default_factory=Selection, description="Sharding of large fleets.")
     guardrails: Guardrails = Field(default_factory=Guardrails, description="Limits the guardrails apply here.")
+    egress: Egress = Field(default_factory=Egress, description="What enforces the agents' egress allow-list.")
+    quotas: Quotas = Field(default_factory=Quotas, description="The AWS account's IAM quotas (AWS's defaults when left "
+                           "out); every environment and shard in the same account counts against them together.")
 
     @model_validator(mode="after")
     def _principal_in_own_account(self) -> EnvironmentConfig:

@@ -2,20 +2,18 @@
 
 Every field of `agentiam:environment` with its type, whether it is required, its default, an example and its
 description, as the model declares them: the page cannot drift from what the loader accepts
-(`tests/environment/test_reference.py` compares the committed page with this output).
+(`tests/test_docs.py` compares the committed page with this output).
 
     python -m agentiam.environment.reference > docs/stack-config.md
 """
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any
 
 from agentiam.environment.load import CONFIG_KEY
 from agentiam.environment.model import EnvironmentConfig
-from agentiam.render.escape import markdown_code
+from agentiam.render.schema_reference import field_sections
 
 TITLE = "# Stack config reference"
 INTRO = f"""\
@@ -32,82 +30,10 @@ to the project (the folder holding `stacks/`). The bundled `stacks/Pulumi.dev.ya
 """
 
 
-def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    ref = node.get("$ref")
-    if ref is None:
-        return node
-    target = schema["$defs"][ref.rsplit("/", 1)[1]]
-    merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    if "description" not in node:  # the field says nothing of its own: the model's docstring does
-        merged["description"] = target.get("description", "")
-    return merged
-
-
-def _type(schema: dict[str, Any], node: dict[str, Any]) -> str:
-    node = _resolve(schema, node)
-    if "enum" in node:
-        return " or ".join(markdown_code(json.dumps(v)) for v in node["enum"])
-    if "anyOf" in node:
-        return " or ".join(_type(schema, option) for option in node["anyOf"])
-    kind = node.get("type")
-    if kind == "array":
-        return f"list of {_type(schema, node.get('items', {}))}"
-    if kind == "object" and "patternProperties" in node:
-        return "mapping of name to object"
-    if kind == "null":
-        return "null (left out)"
-    return {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
-            "object": "object"}.get(str(kind), "value")
-
-
-def _constraints(node: dict[str, Any]) -> list[str]:
-    out = []
-    if "pattern" in node:
-        out.append(f"pattern {markdown_code(node['pattern'])}")
-    for key, word in (("minimum", "at least"), ("exclusiveMinimum", "above"), ("maximum", "at most"),
-                      ("maxLength", "at most"), ("minItems", "at least")):
-        if key in node:
-            unit = " characters" if key == "maxLength" else " items" if key == "minItems" else ""
-            out.append(f"{word} {node[key]}{unit}")
-    return out
-
-
-def _field(schema: dict[str, Any], path: str, node: dict[str, Any], required: bool) -> list[str]:
-    resolved = _resolve(schema, node)
-    lines = [f"### {markdown_code(path)}", ""]
-    facts = [f"type: {_type(schema, node)}", "required" if required else
-             f"optional, default {markdown_code(json.dumps(resolved['default']))}" if "default" in resolved
-             else "optional"]
-    facts += _constraints(resolved)
-    if resolved.get("examples"):
-        facts.append(f"example: {markdown_code(json.dumps(resolved['examples'][0]))}")
-    lines += [f"- {fact}" for fact in facts]
-    description = resolved.get("description", "")
-    if description:
-        lines += ["", description]
-    lines.append("")
-    return lines
-
-
-def _walk(schema: dict[str, Any], prefix: str, node: dict[str, Any]) -> list[str]:
-    node = _resolve(schema, node)
-    lines: list[str] = []
-    required = set(node.get("required", []))
-    for name, child in node.get("properties", {}).items():
-        path = f"{prefix}.{name}" if prefix else name
-        lines += _field(schema, path, child, name in required)
-        resolved = _resolve(schema, child)
-        if "properties" in resolved:
-            lines += _walk(schema, path, resolved)
-        for pattern_node in resolved.get("patternProperties", {}).values():
-            lines += _walk(schema, f"{path}.<name>", pattern_node)
-    return lines
-
-
 def stack_config_reference() -> str:
     """The whole page, as committed in docs/stack-config.md."""
     schema = EnvironmentConfig.model_json_schema()
-    lines = [INTRO, f"## `{CONFIG_KEY}`", "", *_walk(schema, "", schema)]
+    lines = [INTRO, f"## `{CONFIG_KEY}`", "", *field_sections(schema)]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -54,7 +54,7 @@ FILE_RULES = {Problem.MISSING: "YAML000", Problem.UNREADABLE: "YAML000", Problem
               Problem.NOT_REGULAR: "FILE002", Problem.TOO_LARGE: "YAML005", Problem.OUTSIDE: "FILE002"}
 
 # Checks made while reading any input file (the first two here, YAML008 in agentiam.spec.source), described like
-# the guardrails' input checks (agentiam.rules.registry.INPUT_CHECKS) for SARIF and the README.
+# the guardrails' input checks (agentiam.rules.registry.INPUT_CHECKS) for SARIF and docs/guardrails.md.
 FILE_CHECKS: tuple[tuple[str, str, str], ...] = (
     ("FILE001", "No symbolic links among inputs",
      "git and the diff show only the path a link points to, while validate, plan and Pulumi would read the file "

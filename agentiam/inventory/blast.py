@@ -1,10 +1,10 @@
 """Blast radius: what one identity could read, change or send out if compromised, as a tier with its reasons.
 
-The tier rules are a registry (`TIER_RULES`, documented in the README by a generated table). What an AWS action can
-do comes from the same knowledge the guardrails and the diff use: the risk sets of `agentiam.iam.risk` through the
-diff's labels (`agentiam.diff.risk.action_risks`), access levels from the IAM catalogue, how much a resource
-pattern reaches from `agentiam.iam.arn.breadth`. Vault, database and network reach come from the plan entry. The
-tier is the worst rule that fires; every rule that fires is a reason, so a reader sees why.
+The tier rules are a registry (`TIER_RULES`, documented in docs/inventory.md by a generated table). What an AWS
+action can do comes from the same knowledge the guardrails and the diff use: the risk sets of `agentiam.iam.risk`
+through the diff's labels (`agentiam.diff.risk.action_risks`), access levels from the IAM catalogue, how much a
+resource pattern reaches from `agentiam.iam.arn.breadth`. Vault, database and network reach come from the plan
+entry. The tier is the worst rule that fires; every rule that fires is a reason, so a reader sees why.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ _FROM_LABEL = {
 
 
 def render_tier_rules_markdown() -> str:
-    """The registry as a Markdown table for the README; a test keeps the README in sync."""
+    """The registry as a Markdown table for docs/inventory.md; a test keeps the page in sync."""
     lines = ["| rule | tier | when | why |", "|---|---|---|---|"]
     for rule in TIER_RULES:
         lines.append(f"| `{rule.id}` | {rule.tier.value} | {rule.when} | {rule.why} |")

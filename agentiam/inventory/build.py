@@ -31,7 +31,7 @@ from agentiam.inventory.model import (
     VaultGrant,
 )
 from agentiam.environment.load import project_root, read_stacks
-from agentiam.plan.build import RESOURCE_ACCOUNT_KEY, build_plan, selected
+from agentiam.plan.build import build_plan, selected
 from agentiam.plan.model import AgentPlan, IdentityPlan
 from agentiam.rules.identity import NOT_EXPIRED
 from agentiam.rules.registry import run_rules
@@ -45,14 +45,11 @@ TOLERATED = frozenset({NOT_EXPIRED.id})
 
 def _aws_grants(entry: AgentPlan) -> tuple[AwsGrant, ...]:
     grants = []
-    for statement in (entry.aws.inline_policy or {}).get("Statement", []):
-        actions = tuple(statement["Action"]) if isinstance(statement["Action"], list) else (statement["Action"],)
-        resources = tuple(statement["Resource"]) if isinstance(statement["Resource"], list) \
-            else (statement["Resource"],)
-        condition = statement.get("Condition", {}).get("StringEqualsIfExists", {}).get(RESOURCE_ACCOUNT_KEY, [])
-        grants.append(AwsGrant(sid=statement["Sid"], actions=actions, access_levels=access_levels(actions),
+    for statement in entry.aws.statements():
+        actions, resources = statement.actions, statement.resources
+        grants.append(AwsGrant(sid=statement.sid, actions=actions, access_levels=access_levels(actions),
                                resources=resources, reach=widest(resources).label,
-                               accounts=tuple(condition) if isinstance(condition, list) else (condition,)))
+                               accounts=statement.resource_accounts or ()))
     return tuple(grants)
 
 
@@ -91,8 +88,8 @@ def inventory_entry(entry: AgentPlan, env: EnvironmentConfig, accounts: Mapping[
                            aws_session_ttl=aws_role.max_sts_ttl if aws_role else None, agent=entry.agent),
                    accounts)
     rate = None
-    if active and entry.egress.rate_limit_requests and entry.egress.rate_limit_interval:
-        rate = f"{entry.egress.rate_limit_requests}/{format_duration(entry.egress.rate_limit_interval)}"
+    if active and vault.rate_limit is not None:
+        rate = f"{vault.rate_limit.rate:g}/{format_duration(vault.rate_limit.interval)}"
     return InventoryEntry(
         agent=entry.agent, environment=entry.environment, identity_name=entry.identity_name,
         function=entry.function, status=entry.status, description=entry.description, owner_team=entry.owner_team,
@@ -106,7 +103,7 @@ def inventory_entry(entry: AgentPlan, env: EnvironmentConfig, accounts: Mapping[
             aws_session_ttl=aws_role.max_sts_ttl if aws_role else None, aws_role_arn=entry.aws.role_arn,
             certificate_common_name=vault.entity.cert_alias_name,
             bound_cidrs=tuple(vault.token_role.token_bound_cidrs)),
-        aws=aws, aws_usable=aws_usable, databases=databases, vault=kv, egress=egress, rate_limit=rate,
+        aws=aws, aws_usable=aws_usable, databases=databases, vault=kv, egress=egress, vault_login_rate=rate,
         shared_with=tuple((share.path, tuple(share.agents)) for share in vault.kv_shares),
         blast=blast)
 

@@ -143,7 +143,7 @@ class InventoryEntry:
     databases: tuple[DatabaseGrant, ...]
     vault: tuple[VaultGrant, ...]
     egress: tuple[Endpoint, ...]
-    rate_limit: str | None  # `100/1m`
+    vault_login_rate: str | None  # `100/1m`: the Vault quota on its AppRole logins, not on egress calls
     shared_with: tuple[tuple[str, tuple[str, ...]], ...]  # (path, agents) of its own secrets other agents may read
     blast: BlastRadius
 

@@ -32,7 +32,7 @@ def _gone(exc: VaultRequestError) -> bool:
 
 
 class VaultReader:
-    """Reads for `agentiam.inventory.live.Scan` (the token needs `inventory_policy`: README, Inventory and drift)."""
+    """Reads for `agentiam.inventory.live.Scan` (the token needs `inventory_policy`: docs/inventory.md)."""
 
     def __init__(self, address: str, token: str, *, ca_cert: str | None = None, timeout: float = 10.0,
                  deadline: float | None = None):

@@ -3,10 +3,10 @@
 The ceiling allows the union of the class's actions and denies identity administration, credential-returning
 and one-step escalation actions, and any resource outside the environment's account and the accounts the class's
 specs declare.
-A managed policy holds at most 6,144 characters (FACTS.md), and a large fleet's union outgrows it, so an
-oversized ceiling is compacted: a service's actions sharing a verb (`s3:GetObject`, `s3:GetObjectTagging`)
-become one wildcard (`s3:Get*`) when everything that wildcard reaches today is at access levels the class
-already uses on that service and none of it is denied. The inline policy stays exact; only the ceiling loosens,
+A managed policy holds at most 6,144 characters (docs/facts.md#aws-iam-limits), and a large fleet's union
+outgrows it, so an oversized ceiling is compacted: a service's actions sharing a verb (`s3:GetObject`,
+`s3:GetObjectTagging`) become one wildcard (`s3:Get*`) when everything that wildcard reaches today is at access
+levels the class already uses on that service and none of it is denied. The inline policy stays exact; only the ceiling loosens,
 never beyond what the class could already do. Still too big: guardrail AGT043.
 """
 
@@ -25,7 +25,7 @@ from agentiam.iam.risk import boundary_denied_actions
 from agentiam.spec.model import FunctionClass
 
 POLICY_VERSION = "2012-10-17"
-MANAGED_POLICY_MAX_CHARS = 6144  # FACTS.md: managed policy size, counted without white space
+MANAGED_POLICY_MAX_CHARS = 6144  # docs/facts.md#aws-iam-limits: managed policy size, counted without white space
 NO_EXPORT_CLASSES = frozenset({FunctionClass.DATA_RETRIEVAL, FunctionClass.ANALYSIS, FunctionClass.REPORTING,
                                FunctionClass.MONITORING})
 CEILING_SID = "FunctionClassCeiling"  # the statement allowing the class's union of actions (read by the diff)

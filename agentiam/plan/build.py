@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from collections.abc import Sequence
 
 from agentiam.environment import vault_server
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.plan import names
 from agentiam.plan.effective import EffectiveSpec, effective, fill
+from agentiam.plan.model import RESOURCE_ACCOUNT_KEY
 from agentiam.plan.model import (
     AgentCaPlan,
     AgentPlan,
@@ -21,6 +23,7 @@ from agentiam.plan.model import (
     DatabaseConnectionPlan,
     DatabaseRolePlan,
     DeployPlan,
+    EgressAllowListPlan,
     EgressPlan,
     EntityPlan,
     ExpectedMountPlan,
@@ -49,7 +52,7 @@ from agentiam.spec.model import AgentSpec, AwsStatement, FunctionClass, Status
 from agentiam.spec.validate import LoadedSpec
 
 DAY = 86400
-# A certificate login only needs to mint one wrapped secret id (FACTS.md: certificate + secret composition):
+# A certificate login only needs to mint one wrapped secret id (docs/facts.md#vault-two-factors):
 # one use to mint it, one to revoke itself. TTL = explicit max TTL: the token can never outlive 120 s.
 CERT_TOKEN_TTL = 120
 CERT_TOKEN_NUM_USES = 2
@@ -78,10 +81,14 @@ def selected(spec: AgentSpec, env: EnvironmentConfig) -> bool:
     selection = env.selection
     if selection.teams is not None and spec.owner.team not in selection.teams:
         return False
-    return names.shard_of(spec.name, selection.shard_count) == selection.shard_index
+    return in_shard(spec.name, env)
 
 
-RESOURCE_ACCOUNT_KEY = "aws:ResourceAccount"
+def in_shard(agent: str, env: EnvironmentConfig) -> bool:
+    """Whether the agent falls in this stack's shard of its environment (every agent, when it is not sharded)."""
+    return names.shard_of(agent, env.selection.shard_count) == env.selection.shard_index
+
+
 
 
 def statement_accounts(grant: AwsStatement, env: EnvironmentConfig) -> list[str] | None:
@@ -243,7 +250,7 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
     mint_policy_rules, mint_pins = mint_rules(token_role, token_role, active)
     mint_hcl = render_policy(f"agentiam: AppRole token of {spec.name} in {env.name}: may only create its working "
                              "token through its token role", mint_policy_rules, parameters=mint_pins)
-    rate = eff.network.rate_limit
+    rate = eff.network.vault_login_rate
     return VaultPlan(
         policy_name=ident,
         policy_rules=policy_rules,
@@ -312,8 +319,9 @@ def agent_plan(loaded: LoadedSpec, env: EnvironmentConfig) -> AgentPlan:
         egress=EgressPlan(
             endpoints=[{"host": e.host, "port": e.port, "purpose": e.purpose}
                        for e in sorted(network.egress, key=lambda e: (e.host, e.port))] if active else [],
-            rate_limit_requests=network.rate_limit.requests if network.rate_limit else None,
-            rate_limit_interval=network.rate_limit.interval if network.rate_limit else None),
+            enforcement=env.egress.enforcement,
+            allow_list=names.egress_rule_group_name(env.name) if env.egress.enforcement == "network-firewall"
+            else None),
     )
 
 
@@ -358,17 +366,70 @@ def agent_ca_plan(env: EnvironmentConfig) -> AgentCaPlan:
                                                      not_after=c.not_after) for c in ca.certificates])
 
 
+@dataclass(frozen=True)
+class Contribution:
+    """What one spec adds to its environment's platform: `_platform` builds the boundaries and the connections'
+    allowed roles from these alone, and the diff's incremental path compares them (`agentiam.diff.platform`)."""
+
+    function: str
+    actions: frozenset[str]
+    database_roles: frozenset[tuple[str, str]]  # (database, Vault role name)
+    accounts: frozenset[str] = frozenset()  # other accounts its statements declare (the class boundary allows them)
+
+
+def contribution(loaded: LoadedSpec, env: EnvironmentConfig) -> Contribution | None:
+    """The spec's share of `env`'s platform; None if the spec is not deployed there (selection is irrelevant: the
+    platform serves every shard of the environment)."""
+    spec = loaded.spec
+    if env.name not in spec.environments:
+        return None
+    roles = frozenset((g.database, names.database_role_name(spec.name, env.name, g.database, g.access.value))
+                      for g in spec.permissions.databases if g.database in env.databases)
+    return Contribution(spec.function.value, frozenset(a for g in spec.permissions.aws for a in g.actions), roles,
+                        frozenset(declared_accounts(spec)))
+
+
+# What a Network Firewall domain list matches the names in (docs/facts.md#aws-network-firewall).
+EGRESS_TARGET_TYPES = ("HTTP_HOST", "TLS_SNI")
+# The rule group of an environment without egress still lists one name, one that can never resolve (RFC 6761
+# reserves `.invalid`): the group keeps existing, and its ARN in the network team's policy, whatever the fleet.
+NO_EGRESS_TARGET = "no-egress.agentiam.invalid"
+
+
+def egress_allow_list(in_env: Sequence[LoadedSpec], env: EnvironmentConfig) -> EgressAllowListPlan:
+    """The environment's allow-list: the hosts its active agents' effective network sections name (a suspended or
+    revoked agent reaches nothing), and the rule group that holds them. A domain list matches names only, so the
+    union of hosts is what the firewall allows every workload behind it, whatever each agent's ports."""
+    hosts: dict[str, set[str]] = {}
+    for loaded in in_env:
+        eff = effective(loaded.spec, env.name)
+        if eff.status is Status.ACTIVE:
+            for endpoint in eff.network.egress:
+                hosts.setdefault(endpoint.host, set()).add(loaded.spec.name)
+    targets = sorted(hosts) or [NO_EGRESS_TARGET]
+    return EgressAllowListPlan(
+        enforcement=env.egress.enforcement, rule_group_name=names.egress_rule_group_name(env.name),
+        capacity=env.egress.rule_group_capacity, capacity_needed=egress_capacity_needed(len(targets)),
+        target_types=list(EGRESS_TARGET_TYPES), rule_order=env.egress.rule_order, home_net=list(env.egress.home_net),
+        hosts={host: sorted(agents) for host, agents in sorted(hosts.items())}, targets=targets)
+
+
+def egress_capacity_needed(targets: int) -> int:
+    """Capacity a domain list of `targets` names uses: one rule per name and target type, plus one per target type
+    (docs/facts.md#aws-network-firewall)."""
+    return (targets + 1) * len(EGRESS_TARGET_TYPES)
+
+
 def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
     vault = env.vault
-    by_class: dict[FunctionClass, list[LoadedSpec]] = {}
-    for loaded in in_env:
-        by_class.setdefault(loaded.spec.function, []).append(loaded)
+    shares = [c for c in (contribution(loaded, env) for loaded in in_env) if c is not None]
+    by_class: dict[FunctionClass, list[Contribution]] = {}
+    for share in shares:
+        by_class.setdefault(FunctionClass(share.function), []).append(share)
     roles_by_database: dict[str, list[str]] = {name: [] for name in env.databases}
-    for loaded in in_env:
-        for grant in loaded.spec.permissions.databases:
-            if grant.database in roles_by_database:
-                roles_by_database[grant.database].append(
-                    names.database_role_name(loaded.spec.name, env.name, grant.database, grant.access.value))
+    for share in shares:
+        for database, role in share.database_roles:
+            roles_by_database[database].append(role)
     return PlatformPlan(
         vault_server=VaultServerPlan(
             flavor=vault.flavor, version=vault.version,
@@ -390,8 +451,8 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
                          ExpectedMountPlan(type="kv", path=vault.kv_mount, options={"version": "2"})],
         tags={"agentiam:environment": env.name, "managed-by": "agentiam"},
         agent_ca=agent_ca_plan(env),
-        boundaries=[boundary_plan(fc, (a for m in by_class[fc] for g in m.spec.permissions.aws for a in g.actions), env,
-                                  (a for m in by_class[fc] for a in declared_accounts(m.spec)))
+        boundaries=[boundary_plan(fc, (a for c in by_class[fc] for a in c.actions), env,
+                                  (a for c in by_class[fc] for a in c.accounts))
                     for fc in sorted(by_class, key=lambda f: f.value)],
         database_connections=[
             DatabaseConnectionPlan(mount=vault.database_mount, name=name, plugin=conn.plugin,
@@ -400,6 +461,7 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
                                    allowed_roles=sorted(set(roles_by_database[name])), verify_connection=True)
             for name, conn in sorted(env.databases.items())],
         log_routing=_log_routing(env),
+        egress_allow_list=egress_allow_list(in_env, env),
     )
 
 
@@ -427,10 +489,12 @@ def agent_resources(agent: AgentPlan) -> int:
 
 
 def platform_resources(platform: PlatformPlan) -> int:
-    """Resources the platform registers: mounts with their login guards, connections, boundaries, log routing."""
+    """Resources the platform registers: mounts with their login guards, connections, boundaries, log routing, and
+    the egress rule group where one enforces the allow-list."""
     mounts = sum(1 + m.user_lockout_disable + (m.login_rate_limit is not None) for m in platform.mounts)
     log_routing = 4 + platform.log_routing.audit.api_managed  # group, subscription, metric filter, alarm (+ audit)
-    return mounts + len(platform.database_connections) + len(platform.boundaries) + log_routing
+    egress = platform.egress_allow_list.enforcement == "network-firewall"  # its rule group
+    return mounts + len(platform.database_connections) + len(platform.boundaries) + log_routing + egress
 
 
 def deploy_plan(platform: PlatformPlan, agents: Sequence[AgentPlan], shared_resources: bool) -> DeployPlan:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -9,10 +10,43 @@ from pydantic import BaseModel, ConfigDict
 from agentiam.plan.vault_policy import self_service_rules
 
 PLAN_FORMAT = 1
+# The condition key limiting a statement's resources to named accounts (S3 ARNs name none; `cross_account`).
+RESOURCE_ACCOUNT_KEY = "aws:ResourceAccount"
 
 
 class _Plan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _listed(value: Any) -> tuple[str, ...]:
+    """An IAM policy element that may be one string or a list of them (`Action`, `Resource`, a condition value)."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+@dataclass(frozen=True)
+class IamStatement:
+    """One statement of an IAM policy of the plan, typed: every consumer reads statements through this, not by
+    parsing the policy document again (the document stays what IAM receives, byte for byte)."""
+
+    sid: str
+    effect: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    # `StringEqualsIfExists aws:ResourceAccount`: the accounts the resources must belong to; None when the ARNs say
+    resource_accounts: tuple[str, ...] | None
+
+    @classmethod
+    def of(cls, policy: dict[str, Any] | None) -> list[IamStatement]:
+        """The statements of a policy document (none for no policy)."""
+        statements = (policy or {}).get("Statement", [])
+        out = []
+        for statement in [statements] if isinstance(statements, dict) else statements:
+            accounts = statement.get("Condition", {}).get("StringEqualsIfExists", {}).get(RESOURCE_ACCOUNT_KEY)
+            out.append(cls(statement.get("Sid", ""), statement.get("Effect", ""), _listed(statement.get("Action")),
+                           _listed(statement.get("Resource")), None if accounts is None else _listed(accounts)))
+        return out
 
 
 class AwsRolePlan(_Plan):
@@ -29,6 +63,11 @@ class AwsRolePlan(_Plan):
     boundary_policy_arn: str
     kill_switch_policy_name: str
     kill_switch_policy: dict[str, Any] | None  # unconditional deny-all when the agent is not active
+
+    def statements(self) -> list[IamStatement]:
+        """The inline policy's statements, typed: what the agent is granted (none when the spec grants no AWS
+        action). `agentiam.plan.locate.statement_path` finds the spec line of each by its Sid."""
+        return IamStatement.of(self.inline_policy)
 
 
 class AppRolePlan(_Plan):
@@ -77,7 +116,7 @@ class TokenRolePlan(_Plan):
 
     Every token it creates is filed under the lease prefix `auth/token/create/<name>/`, which holds this agent's
     tokens and no other's: `agentiam revoke` revokes them all with one `sys/leases/revoke-prefix`, whatever else
-    Vault holds (README: kill switch). Token roles honour only `token_period`, `token_explicit_max_ttl`,
+    Vault holds (docs/revoke.md). Token roles honour only `token_period`, `token_explicit_max_ttl`,
     `token_bound_cidrs`, `token_type`, `token_no_default_policy` and `token_num_uses` of the token fields; a
     `token_ttl` or `token_max_ttl` is ignored (docs/facts.md#vault-token-roles), so the spec's TTL is the period.
     """
@@ -137,7 +176,8 @@ class AwsSecretRolePlan(_Plan):
 
 
 class RateLimitPlan(_Plan):
-    """Vault rate-limit quota on the agent's AppRole logins (the egress proxy enforces the same rate)."""
+    """A Vault rate-limit quota on logins: the agent's AppRole role (`network.vault_login_rate`), or a login mount
+    per client address. It limits requests to Vault, nothing else."""
 
     name: str
     path: str
@@ -187,12 +227,32 @@ class VaultPlan(_Plan):
         return {path: caps for path, caps in self.policy_rules.items() if path not in own}
 
 
+EgressEnforcement = Literal["network-firewall", "none"]
+
+
 class EgressPlan(_Plan):
-    """What the network team's proxy allows for the agent."""
+    """The external endpoints the agent may reach, and what enforces them (the stack config's `egress`)."""
 
     endpoints: list[dict[str, Any]]  # {host, port, purpose}, sorted by (host, port)
-    rate_limit_requests: int | None
-    rate_limit_interval: int | None
+    # `network-firewall`: the hosts are in the environment's rule group `allow_list` (names only, any port, for
+    # every workload behind that firewall); `none`: agentiam enforces nothing, the list is for the network team.
+    enforcement: EgressEnforcement
+    allow_list: str | None  # the Network Firewall rule group's name when enforced
+
+
+class EgressAllowListPlan(_Plan):
+    """The environment's egress allow-list: every host its active agents name, and the AWS Network Firewall rule
+    group that enforces it when the stack config says `egress.enforcement: network-firewall`."""
+
+    enforcement: EgressEnforcement
+    rule_group_name: str
+    capacity: int  # fixed when the rule group is created (docs/facts.md#aws-network-firewall)
+    capacity_needed: int  # (targets + 1) x target types
+    target_types: list[str]  # what the firewall matches the names in: TLS SNI, HTTP Host
+    rule_order: str  # DEFAULT_ACTION_ORDER or STRICT_ORDER: the firewall policy's
+    home_net: list[str]  # where the inspected traffic comes from; empty: the firewall's own VPC
+    hosts: dict[str, list[str]]  # host -> the active agents whose specs name it
+    targets: list[str]  # the rule group's list: the hosts, or one name under `.invalid` when there is none
 
 
 class AgentPlan(_Plan):
@@ -248,7 +308,8 @@ class MountPlan(_Plan):
     max_lease_ttl: int
     default_lease_ttl: int
     # True: Vault's user lockout is off on this mount. AppRole's lockout counts failures per role id, so anyone
-    # holding the role id alone could lock the agent out; guessing a secret id is hopeless anyway (README: brute force)
+    # holding the role id alone could lock the agent out; guessing a secret id is hopeless anyway
+    # (docs/vault.md: brute force)
     user_lockout_disable: bool
     login_rate_limit: RateLimitPlan | None  # per client address on auth/<path>/login: slows guessing, keeps logs sane
 
@@ -334,6 +395,7 @@ class PlatformPlan(_Plan):
     boundaries: list[BoundaryPlan]
     database_connections: list[DatabaseConnectionPlan]
     log_routing: LogRoutingPlan
+    egress_allow_list: EgressAllowListPlan
 
 
 class DeployPlan(_Plan):

@@ -7,7 +7,8 @@ import unicodedata
 
 
 def identity_name(agent: str, environment: str) -> str:
-    """`agent-<env>-<name>`: IAM role, Vault policy, AppRole role, cert role, entity (<= 64 chars, FACTS.md)."""
+    """`agent-<env>-<name>`: IAM role, Vault policy, AppRole role, cert role, entity (<= 64 chars:
+    docs/facts.md#aws-iam-limits)."""
     return f"agent-{environment}-{agent}"
 
 
@@ -22,6 +23,11 @@ def role_arn(account_id: str, agent: str, environment: str) -> str:
 
 def boundary_policy_name(environment: str, function: str) -> str:
     return f"agentiam-{environment}-boundary-{function}"
+
+
+def egress_rule_group_name(environment: str) -> str:
+    """The environment's Network Firewall rule group (names: letters, digits and `-`, at most 128)."""
+    return f"agentiam-{environment}-egress-allow-list"
 
 
 def boundary_policy_arn(account_id: str, environment: str, function: str) -> str:

@@ -168,6 +168,9 @@ class ProgramMocks(pulumi.runtime.Mocks):
             return f"{inputs['role']}:{inputs['name']}", {}
         if typ == "aws:cloudwatch/logGroup:LogGroup":
             return inputs["name"], {"arn": f"arn:aws:logs:{self.region}:{acct}:log-group:{inputs['name']}"}
+        if typ == "aws:networkfirewall/ruleGroup:RuleGroup":
+            arn = f"arn:aws:network-firewall:{self.region}:{acct}:stateful-rulegroup/{inputs['name']}"
+            return arn, {"arn": arn, "updateToken": _fake_uuid("update-token", arn)}
         if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
             return inputs["name"], {"arn": f"arn:aws:cloudwatch:{self.region}:{acct}:alarm:{inputs['name']}"}
         if typ == "vault:appRole/authBackendRole:AuthBackendRole":

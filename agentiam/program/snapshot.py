@@ -230,7 +230,7 @@ def take(stack: str, pulumi: PulumiProject, data_dir: Path) -> dict[str, Any]:
     except ConfigError as exc:  # the program would stop on it too ("invalid stack config"): nothing registered
         return build(stack, pulumi.name, "", (), {}, (), {}, f"invalid stack config, nothing was provisioned:\n{exc}")
     # The mock runtime keeps every Output of the run alive; CPython's cyclic GC rescanning that heap over and over
-    # is most of the run's time on a large fleet (README, Performance: Pulumi program under the mock runtime).
+    # is most of the run's time on a large fleet (docs/benchmarks.md#pulumi-program-under-the-mock-runtime).
     gc.disable()
     try:
         capture = capture_stack(stack, project_dir=data_dir, config_dir=config_dir, program=pulumi.program,

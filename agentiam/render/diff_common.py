@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from agentiam.diff.model import SEVERITY_ORDER, AgentDiff, Change, Direction, EnvironmentDiff
+from agentiam.diff.model import SEVERITY_ORDER, AgentDiff, Change, Direction, EnvironmentDiff, Op, System
 from agentiam.diff.risk import LABELS
 from agentiam.iam.catalogue import ACCESS_LEVELS
 from agentiam.render.escape import Terminal, Trusted, Wording
@@ -20,19 +20,16 @@ K = TypeVar("K", bound=Trusted)
 W = Wording
 
 SIGN = {Direction.WIDER: W("+"), Direction.NARROWER: W("-"), Direction.NEUTRAL: W("~")}
-SYSTEM_TITLE = {"agent": W("agent"), "function": W("function class"), "aws": W("AWS"), "vault": W("Vault"),
-                "database": W("database"), "lifetime": W("credential lifetime"), "network": W("network"),
-                "owner": W("ownership"), "other": W("other"), "trust": W("trust"), "environment": W("environment"),
-                "boundary": W("boundary"), "connection": W("db connection"), "mount": W("Vault mount"),
-                "logging": W("log routing"), "audit": W("Vault audit"), "code": W("code")}
+SYSTEM_TITLE = {System.AGENT: W("agent"), System.FUNCTION: W("function class"), System.AWS: W("AWS"),
+                System.VAULT: W("Vault"), System.DATABASE: W("database"), System.LIFETIME: W("credential lifetime"),
+                System.NETWORK: W("network"), System.OWNER: W("ownership"), System.OTHER: W("other"),
+                System.TRUST: W("trust"), System.ENVIRONMENT: W("environment"), System.BOUNDARY: W("boundary"),
+                System.CONNECTION: W("db connection"), System.MOUNT: W("Vault mount"),
+                System.LOGGING: W("log routing"), System.AUDIT: W("Vault audit"), System.CODE: W("code")}
 EXPANSION_SHOWN = 12  # actions listed for a wildcard before "and N more"
 
-# The engine's vocabulary, shown as words. An operation the engine starts to use later is shown as a value (a
-# code span) until it is added here: safe, only less readable.
-_OPS = ("added", "removed", "changed", "widened", "narrowed", "subsumed", "moved", "shortened", "lengthened",
-        "extended", "reactivated", "suspended", "revoked", "shared", "unshared", "loosened", "tightened",
-        "deleted", "modified", "type changed", "not compiled", "no effect")
-VOCABULARY = Wording.vocabulary((*_OPS, *ACCESS_LEVELS, *SEVERITY_ORDER, *(label.id for label in LABELS)))
+# The engine's vocabulary (every `Op`), shown as words.
+VOCABULARY = Wording.vocabulary((*Op, *ACCESS_LEVELS, *SEVERITY_ORDER, *(label.id for label in LABELS)))
 
 # Phrases per (system, op); op "" is the system's fallback. {s} subject, {b} before, {a} after.
 _PHRASES = {

@@ -54,3 +54,6 @@ def report_dict(report: DiffReport) -> dict[str, Any]:
 
 def render_json(report: DiffReport) -> str:
     return json.dumps(report_dict(report), indent=2, sort_keys=True) + "\n"
+
+
+FORMATS = {"json": render_json}  # by the name `--format` takes

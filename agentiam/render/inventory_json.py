@@ -41,3 +41,6 @@ def render_json(inventory: Inventory) -> str:
         # Compact: with `indent`, the json module falls back to its pure-Python encoder, 5x slower on 10,000 agents
         # (`jq .` pretty-prints it).
         return json.dumps(inventory_json(inventory), sort_keys=True, separators=(",", ":"), default=_object) + "\n"
+
+
+FORMATS = {"json": render_json}  # by the name `--format` takes

@@ -106,3 +106,7 @@ def render_markdown(report: LiveReport) -> str:
                                Markdown.value(check.detail)))
     lines += [Markdown(""), Markdown("Result: {} (exit {}).").format(_RESULT[exit_code(report)], exit_code(report))]
     return document(lines)
+
+
+# The formats of this module, by the name `--format` takes (agentiam.cli.common.format_option).
+FORMATS = {"text": render_text, "json": render_json, "csv": render_csv, "markdown": render_markdown}

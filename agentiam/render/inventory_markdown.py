@@ -60,9 +60,11 @@ def _reach_rows(entry: InventoryEntry) -> list[Markdown]:
         rows.append(table_row(Markdown("Vault"), Markdown(", ").join(grant.capabilities), _EMPTY,
                               Markdown("{}{}").format(grant.path, owner)))
     for endpoint in entry.egress:
-        rows.append(table_row(Markdown("egress"), Markdown.value(endpoint.purpose),
-                              Markdown.value(entry.rate_limit or ""), Markdown("{}:{}").format(endpoint.host,
-                                                                                               endpoint.port)))
+        rows.append(table_row(Markdown("egress"), Markdown.value(endpoint.purpose), _EMPTY,
+                              Markdown("{}:{}").format(endpoint.host, endpoint.port)))
+    if entry.vault_login_rate:
+        rows.append(table_row(Markdown("Vault"), Markdown("AppRole logins (quota)"),
+                              Markdown.value(entry.vault_login_rate), Markdown("its own role")))
     if not rows:
         return [Markdown("Nothing beyond its own Vault token.")]
     return [Markdown("| system | grant | level / lifetime | on |"), Markdown("|---|---|---|---|"), *rows]
@@ -95,7 +97,10 @@ def render_markdown(inventory: Inventory) -> str:
         lines.append(_EMPTY)
         for entry in inventory.entries:
             lines += _entry(entry)
-    lines.append(Markdown("<sub>Tiers: the worst rule that fires wins; the rules are listed in the README section "
-                          "<i>Inventory and drift</i>. AWS access levels and risk sets: IAM catalogue {}.</sub>")
+    lines.append(Markdown("<sub>Tiers: the worst rule that fires wins; the rules are listed in agentiam's "
+                          "docs/inventory.md. AWS access levels and risk sets: IAM catalogue {}.</sub>")
                  .format(inventory.catalogue_version))
     return document(lines)
+
+
+FORMATS = {"markdown": render_markdown}  # by the name `--format` takes

@@ -85,8 +85,9 @@ def entry_lines(entry: InventoryEntry) -> list[Terminal]:
         lines.append(Terminal("  Vault {} [{}]{}").format(grant.path, Terminal(", ").join(grant.capabilities), owner))
     for endpoint in entry.egress:
         lines.append(Terminal("  egress {}:{} ({})").format(endpoint.host, endpoint.port, endpoint.purpose))
-    if entry.rate_limit:
-        lines.append(Terminal("  rate limit {}").format(entry.rate_limit))
+    if entry.vault_login_rate:
+        lines.append(Terminal("  Vault logins at most {} (quota; not a limit on egress calls)").format(
+            entry.vault_login_rate))
     for path, agents in entry.shared_with:
         lines.append(Terminal("  shares {} with {}").format(path, Terminal(", ").join(agents)))
     lines.append(Terminal("  if compromised (blast radius {}):").format(entry.blast.tier))
@@ -117,3 +118,6 @@ def _render_text(inventory: Inventory, width: int | None) -> str:
     if not inventory.entries:
         lines.append(Terminal("no agent identity matches"))
     return out.getvalue() + "\n".join(lines) + "\n"
+
+
+FORMATS = {"text": render_text}  # by the name `--format` takes

@@ -14,17 +14,19 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agentiam.plan import model
-from agentiam.plan.build import RESOURCE_ACCOUNT_KEY
-from agentiam.plan.model import AgentPlan, IdentityPlan, PlatformPlan
+from agentiam.plan import coverage, model
+from agentiam.plan.coverage import derived, each, handled, not_needed
+from agentiam.plan.build import plan_json
+from agentiam.plan.model import RESOURCE_ACCOUNT_KEY, AgentPlan, IamStatement, IdentityPlan, PlatformPlan
 from agentiam.render.escape import Terminal
 from agentiam.render.text_layout import DEFAULT_WIDTH, atoms, table, words, wrap
-from agentiam.spec.types import format_duration
+from agentiam.spec.types import format_duration, idn_display
 
 LABEL = 10  # columns of the label (`database`, `IAM role`) before a grant's value
 INDENT = 2
 VALUE = INDENT + LABEL  # where values start; wrapped lines of a value continue here, sub-lines two further
-# What the plan holds, by model class, as the summary counts it; None: a container, not a resource of its own.
+# What the plan holds, by model class, as the summary counts it; None: a container, a setting or a resource the
+# program relies on but does not create (expected mounts).
 # tests/render/test_plan_table.py fails when a plan class is missing here, so a new resource type is counted.
 OBJECTS: dict[type[BaseModel], str | None] = {
     model.AwsRolePlan: "IAM roles", model.AppRolePlan: "AppRole roles", model.CertRolePlan: "certificate roles",
@@ -33,10 +35,113 @@ OBJECTS: dict[type[BaseModel], str | None] = {
     model.RateLimitPlan: "rate-limit quotas", model.KvSharePlan: "KV shares", model.BoundaryPlan: "boundaries",
     model.DatabaseConnectionPlan: "database connections", model.MountPlan: "mounts",
     model.AuditPlan: "audit devices", model.LogRoutingPlan: "log routings", model.AgentCaPlan: "agent CAs",
-    model.CertificatePlan: "CA certificates",
+    model.CertificatePlan: "CA certificates", model.VaultServerPlan: None, model.DeployPlan: None,
+    model.ExpectedMountPlan: None,
     model.VaultPlan: None, model.EgressPlan: None, model.AgentPlan: None, model.PlatformPlan: None,
+    model.EgressAllowListPlan: None,  # a rule group only where it is enforced: counted in `object_counts`
+    # Facts and settings, not resources: the server the plan targets, mounts it expects to exist, the token size.
+    model.VaultServerPlan: None, model.ExpectedMountPlan: None, model.DeployPlan: None,
     model.IdentityPlan: None,
 }
+
+
+_NESTED = "a nested plan object: its fields are declared one by one"
+_JSON = "in the JSON plan only (`agentiam plan --format json`)"
+_FIXED = "fixed by agentiam, the same for every agent: " + _JSON
+_NAME = "a name derived from the identity: " + _JSON
+_NETWORKS = "the login networks shown (cert.token_bound_cidrs)"
+# What the text shows of each plan field (see agentiam.plan.coverage: a test fails when a field is not declared).
+COVERAGE = coverage.Coverage("plan table", model.IdentityPlan, {
+    model.IdentityPlan: {
+        **each("environment account_id region agents", handled("render_plan: heading")),
+        "shared_resources": handled("_summary: which stack creates the platform"),
+        "platform": handled("_platform"),
+        "format": not_needed("the JSON plan's version"),
+        "deploy": not_needed("how `pulumi up` talks to Vault: " + _JSON)},
+    model.DeployPlan: {coverage.EVERY_FIELD: not_needed(_JSON)},
+    model.AgentPlan: {
+        **each("agent function status expires", handled("_agent: heading and render_plan's table")),
+        **each("identity_name owner_team owner_sponsor owner_contact source_file spec_digest description",
+               handled("_agent")),
+        "environment": handled("render_plan: heading"),
+        "tags": not_needed("resource tags: " + _JSON),
+        **each("aws vault egress", handled(_NESTED))},
+    model.AwsRolePlan: {
+        **each("role_arn boundary_policy_arn inline_policy_name kill_switch_policy_name", handled("_agent: IAM role")),
+        "trust_policy": handled("_agent: assumed by"),
+        "inline_policy": handled("_aws_statement: every statement"),
+        "kill_switch_policy": handled("_agent: kill"),
+        **each("role_name role_path boundary_policy_name", derived("part of the ARN shown")),
+        "max_session_duration": derived("the session lifetime shown (aws_secret_role.max_sts_ttl)")},
+    model.VaultPlan: {
+        **each("policy_name login_policy_name mint_policy_name", handled("_agent: policies")),
+        "policy_rules": handled("_agent: kv (VaultPlan.secret_rules); the rest as database roles and sessions"),
+        **each("login_policy_rules mint_policy_rules", derived("fixed by the identity: " + _JSON)),
+        **each("policy_hcl login_policy_hcl mint_policy_hcl", derived("the rules as HCL: " + _JSON)),
+        **each("approle token_role cert entity aws_secret_role rate_limit", handled(_NESTED)),
+        "database_roles": handled("_agent: database"),
+        "kv_shares": handled("_agent: kv share")},
+    model.AppRolePlan: {
+        **each("mount role_name secret_id_ttl secret_id_num_uses", handled("_agent: login")),
+        **each("token_policies token_ttl token_max_ttl token_explicit_max_ttl token_num_uses token_type "
+               "token_no_default_policy bind_secret_id", not_needed("the mint token's: " + _FIXED)),
+        **each("secret_id_bound_cidrs token_bound_cidrs", derived(_NETWORKS))},
+    model.TokenRolePlan: {
+        **each("name token_period token_explicit_max_ttl", handled("_agent: token")),
+        "token_bound_cidrs": derived(_NETWORKS),
+        **each("allowed_policies", derived("the working policy shown (policy_name)")),
+        **each("entity_alias", derived(_NAME)),
+        **each("orphan renewable token_type token_no_default_policy", not_needed(_FIXED))},
+    model.CertRolePlan: {
+        **each("mount allowed_common_names token_bound_cidrs", handled("_agent: login")),
+        "role_name": derived(_NAME),
+        **each("token_policies token_ttl token_max_ttl token_explicit_max_ttl token_type token_no_default_policy "
+               "token_num_uses", not_needed("the certificate token's: " + _FIXED))},
+    model.EntityPlan: {coverage.EVERY_FIELD: derived("the identity shown (identity_name): " + _JSON)},
+    model.DatabaseRolePlan: {
+        **each("mount name database access schemas privileges default_ttl max_ttl", handled("_agent: database")),
+        **each("creation_statements revocation_statements", derived("from the privileges and schemas: " + _JSON))},
+    model.AwsSecretRolePlan: {
+        **each("mount name max_sts_ttl", handled("_agent: IAM role sessions")),
+        **each("credential_type role_arns default_sts_ttl", derived("the role and session lifetime shown")),
+        "session_tags": not_needed("tags on the session: " + _JSON)},
+    model.RateLimitPlan: {
+        **each("name path rate interval", handled("_agent: rate; _platform: mount login guards")),
+        "role": derived("the agent's AppRole role, shown in the login line")},
+    model.KvSharePlan: {coverage.EVERY_FIELD: handled("_agent: kv share")},
+    model.EgressPlan: {coverage.EVERY_FIELD: handled("_agent: egress, enforced")},
+    model.PlatformPlan: {
+        **each("vault_server mounts expected_mounts boundaries database_connections log_routing agent_ca",
+               handled("_platform")),
+        "egress_allow_list": handled("_egress"),
+        "aws_secrets_engine_principal_arn": derived("the principal shown in each role's `assumed by`"),
+        "tags": not_needed("tags on the environment-wide resources: " + _JSON)},
+    model.VaultServerPlan: {coverage.EVERY_FIELD: handled("_platform: server")},
+    model.EgressAllowListPlan: {
+        **each("enforcement rule_group_name capacity capacity_needed target_types home_net hosts", handled("_egress")),
+        "targets": handled("_egress: the hosts, or the one `.invalid` name of an empty group"),
+        "rule_order": not_needed("the firewall policy's rule order, a setting the network team matches: " + _JSON)},
+    model.ExpectedMountPlan: {coverage.EVERY_FIELD: handled("_platform: mount ... must exist before the first up")},
+    model.MountPlan: {coverage.EVERY_FIELD: handled("_platform: mount")},
+    model.BoundaryPlan: {
+        **each("function policy_arn policy", handled("_platform: boundary")),
+        **each("policy_name policy_path", derived("part of the ARN shown"))},
+    model.DatabaseConnectionPlan: {
+        **each("name plugin connection_url username allowed_roles", handled("_platform: database (host only)")),
+        "mount": derived("the mount of the roles' paths shown"),
+        "password_secret": not_needed("a reference to a secret, never shown"),
+        "verify_connection": not_needed(_FIXED)},
+    model.LogRoutingPlan: {
+        **each("subscription_filter_pattern denied_metric_filter_pattern", not_needed("event patterns: " + _JSON)),
+        coverage.EVERY_FIELD: handled("_platform: logs, audit")},
+    model.AuditPlan: {
+        "config_block": not_needed("the server configuration block: " + _JSON),
+        coverage.EVERY_FIELD: handled("_platform: audit")},
+    model.AgentCaPlan: {
+        "pem": not_needed("the certificates' bytes: their subjects and fingerprints are shown"),
+        coverage.EVERY_FIELD: handled("_platform: agent CA")},
+    model.CertificatePlan: {coverage.EVERY_FIELD: handled("_platform: agent CA")},
+})
 
 
 def _duration(seconds: int | None) -> str:
@@ -87,15 +192,12 @@ class _Lines:
             self.lines += wrap(first, parts, self.width, VALUE + 2)
 
 
-def _aws_statement(lines: _Lines, statement: dict[str, Any], account_id: str) -> None:
-    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-    sublines = [[Terminal("{}:").format(statement["Sid"]), *atoms(actions)],
-                [Terminal("on"), *atoms(resources)]]
-    accounts = statement.get("Condition", {}).get("StringEqualsIfExists", {}).get(RESOURCE_ACCOUNT_KEY)
-    if accounts:
+def _aws_statement(lines: _Lines, statement: IamStatement, account_id: str) -> None:
+    sublines = [[Terminal("{}:").format(statement.sid), *atoms(statement.actions)],
+                [Terminal("on"), *atoms(statement.resources)]]
+    if statement.resource_accounts:
         listed = [Terminal("{} ({})").format(a, "this environment" if a == account_id else "declared other account")
-                  for a in (accounts if isinstance(accounts, list) else [accounts])]
+                  for a in statement.resource_accounts]
         sublines.append([Terminal("only in"), *atoms(listed), Terminal("(condition {})").format(RESOURCE_ACCOUNT_KEY)])
     lines.field("aws", *sublines)
 
@@ -133,7 +235,7 @@ def _agent(lines: _Lines, agent: AgentPlan, plan: IdentityPlan) -> None:
     if aws.kill_switch_policy is not None:
         lines.field("kill", [*words(Terminal("every action denied by")), Terminal.value(aws.kill_switch_policy_name),
                              Terminal("(status {})").format(agent.status)])
-    for statement in (aws.inline_policy or {}).get("Statement", []):
+    for statement in aws.statements():
         _aws_statement(lines, statement, plan.account_id)
     for db in vault.database_roles:
         lines.field("database", [*words(Terminal("{}: {} ({}) on schema(s)").format(
@@ -147,16 +249,46 @@ def _agent(lines: _Lines, agent: AgentPlan, plan: IdentityPlan) -> None:
         lines.field("kv share", [Terminal("{}:").format(share.path), *atoms(share.capabilities)],
                     [Terminal("with"), *atoms(share.agents)])
     for endpoint in agent.egress.endpoints:
+        shown = idn_display(endpoint["host"])
         lines.field("egress", [Terminal("{} port {}:").format(endpoint["host"], endpoint["port"]),
-                               *words(str(endpoint["purpose"]))])
-    if agent.egress.rate_limit_requests:
-        lines.field("rate", words(Terminal("{} requests per {}").format(agent.egress.rate_limit_requests,
-                                                                        _duration(agent.egress.rate_limit_interval))),
-                    [Terminal("Vault quota"), Terminal.value(vault.rate_limit.name), Terminal("on"),
-                     Terminal.value(vault.rate_limit.path)] if vault.rate_limit else [])
+                               *words(str(endpoint["purpose"]))],
+                    words(Terminal("(reads as {})").format(shown)) if shown else [])
+    if agent.egress.endpoints:
+        lines.field("enforced", _enforcement(agent.egress.enforcement, agent.egress.allow_list))
+    if vault.rate_limit:
+        quota = vault.rate_limit
+        lines.field("logins", [*words(Terminal("at most {} AppRole logins per {} (Vault quota").format(
+            _number(quota.rate), _duration(quota.interval))), Terminal.value(quota.name), Terminal("on"),
+            Terminal("{});").format(quota.path), *words(Terminal("not a limit on calls to the egress hosts"))])
     lines.field("policies", atoms([Terminal("{} (working token)").format(vault.policy_name),
                                    Terminal("{} (certificate login)").format(vault.login_policy_name),
                                    Terminal("{} (AppRole token)").format(vault.mint_policy_name)]))
+
+
+def _enforcement(enforcement: str, allow_list: str | None) -> list[Terminal]:
+    if enforcement == "network-firewall" and allow_list:
+        return [*words(Terminal("by the Network Firewall rule group")), Terminal("{}:").format(allow_list),
+                *words(Terminal("host names in TLS SNI and HTTP Host, on any port, for every workload behind "
+                                "the firewall"))]
+    return words(Terminal("not by agentiam: the environment's allow-list is a list for the network team "
+                          "(egress.enforcement: none)"))
+
+
+def _egress(lines: _Lines, egress: model.EgressAllowListPlan) -> None:
+    hosts = [[Terminal("{}:").format(host), *words(Terminal("for {}").format(Terminal(", ").join(agents)))]
+             for host, agents in egress.hosts.items()]
+    if egress.enforcement == "network-firewall":
+        lines.field("egress", [*words(Terminal("allow-list enforced by the Network Firewall rule group")),
+                               Terminal.value(egress.rule_group_name),
+                               *words(Terminal("(stateful, ALLOWLIST on {}; capacity {} of {})").format(
+                                   Terminal(", ").join(egress.target_types), egress.capacity_needed,
+                                   egress.capacity))],
+                    [Terminal("from"), *(atoms(egress.home_net) if egress.home_net
+                                         else words(Terminal("the firewall's own VPC (HOME_NET)")))],
+                    *hosts or [words(Terminal("no host: the group lists only {}").format(egress.targets[0]))])
+    else:
+        lines.field("egress", words(Terminal("allow-list not enforced by agentiam (egress.enforcement: none): {} "
+                                             "host(s) for the network team").format(len(egress.hosts))), *hosts)
 
 
 def _host(connection_url: str) -> str:
@@ -171,6 +303,10 @@ def _platform(lines: _Lines, plan: IdentityPlan) -> None:
     owner = (Terminal("this stack creates them") if plan.shared_resources
              else Terminal("another stack of {} creates them; shown for reference").format(plan.environment))
     lines.heading(Terminal("Environment-wide resources of {} ({})").format(plan.environment, owner))
+    server = platform.vault_server
+    lines.field("server", words(Terminal("{} {}: STS session tags {}").format(
+        "HashiCorp Vault" if server.flavor == "hashicorp" else "OpenBao", server.version,
+        "sent and required by agent trust policies" if server.aws_session_tags else "not sent, not required")))
     for mount in platform.mounts:
         quota = mount.login_rate_limit
         lines.field("mount", words(Terminal("{} {} at {}: leases {}, at most {}").format(
@@ -178,6 +314,10 @@ def _platform(lines: _Lines, plan: IdentityPlan) -> None:
             words(Terminal("user lockout off")) if mount.user_lockout_disable else [],
             words(Terminal("logins on {} at most {} per {} per client address (quota {})").format(
                 quota.path, _number(quota.rate), _duration(quota.interval), quota.name)) if quota is not None else [])
+    for expected in platform.expected_mounts:
+        lines.field("mount", words(Terminal("secrets {} at {}: not created by agentiam, must exist before the first up{}").format(
+            expected.type, expected.path, "".join(Terminal(", tuned {} {}").format(k, v)
+                                                     for k, v in sorted(expected.options.items())))))
     for boundary in platform.boundaries:
         statements = boundary.policy.get("Statement", [])
         lines.field("boundary", [Terminal("{}:").format(boundary.function), Terminal.value(boundary.policy_arn)],
@@ -205,6 +345,7 @@ def _platform(lines: _Lines, plan: IdentityPlan) -> None:
                           *atoms([Terminal("{} {}").format(k, v) for k, v in sorted(audit.options.items())])],
                 words(Terminal("enabled through the API") if audit.api_managed
                       else Terminal("enabled by the Vault server's configuration (the plan holds the block)")))
+    _egress(lines, platform.egress_allow_list)
     ca = platform.agent_ca
     lines.field("agent CA", [Terminal.value(ca.path), Terminal("sha256"), Terminal.value(ca.sha256)],
                 *([[Terminal("{},").format(c.subject), Terminal("until {}, SHA-256").format(c.not_after),
@@ -235,6 +376,7 @@ def object_counts(plan: IdentityPlan) -> tuple[Counter[str], Counter[str]]:
         agents["egress endpoints"] += len(agent.egress.endpoints)
     platform: Counter[str] = Counter()
     _count(plan.platform, platform)
+    platform["Network Firewall rule groups"] += plan.platform.egress_allow_list.enforcement == "network-firewall"
     return +agents, +platform
 
 
@@ -252,6 +394,11 @@ def _summary(lines: _Lines, plan: IdentityPlan) -> None:
     lines.field("platform", _counted(platform),
                 [Terminal("(created by this stack)") if plan.shared_resources
                  else Terminal("(created by another stack of the environment)")])
+
+
+def render_json(plan: IdentityPlan, width: int = DEFAULT_WIDTH) -> str:
+    """The complete plan as JSON (byte-identical for the same input); `width` is for the text's sake only."""
+    return plan_json(plan)
 
 
 def render_plan(plan: IdentityPlan, width: int = DEFAULT_WIDTH) -> str:
@@ -275,3 +422,7 @@ def render_plan(plan: IdentityPlan, width: int = DEFAULT_WIDTH) -> str:
     lines.blank()
     _summary(lines, plan)
     return "\n".join(lines.lines) + "\n"
+
+
+# The formats of this module, by the name `--format` takes (agentiam.cli.common.format_option).
+FORMATS = {"text": render_plan, "json": render_json}

@@ -20,7 +20,7 @@ from agentiam.rules.registry import INPUT_CHECKS, describe_rule, rule_index
 READ_CHECKS = (*INPUT_CHECKS, *FILE_CHECKS, *CONFIG_CHECKS)
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/agentiam/agentiam#writing-an-agent-spec"
+INFORMATION_URI = "https://github.com/agentiam/agentiam/blob/main/docs/guardrails.md"
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning"}
 
 

@@ -2,7 +2,7 @@
 
 Every step runs in its own thread from the same start, so no system waits on another: the AWS deny is attached
 while Vault is still answering, or while it hangs. Disabling the identity entity blocks every token of the agent at
-once (README: kill switch); destroying the secret ids stops new logins; revoking the database leases drops the
+once (docs/revoke.md); destroying the secret ids stops new logins; revoking the database leases drops the
 users; revoking the working tokens (one `revoke-prefix` of the agent's token role's lease path) makes the block
 permanent (a re-enabled entity would revive them); on AWS a deny-all conditioned on `aws:TokenIssueTime` kills the
 STS sessions Vault cannot revoke. Only the token step waits, for the entity disable: once the entity is disabled,
@@ -36,7 +36,8 @@ from agentiam.environment.load import load_environment_names, project_root
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.errors import ServerError, UserError
 from agentiam.findings import Finding, Severity
-from agentiam.plan import names
+from agentiam.plan import coverage, model, names
+from agentiam.plan.coverage import EVERY_FIELD, derived, handled, not_needed
 from agentiam.plan.build import KILL_SWITCH_POLICY, agent_plan
 from agentiam.plan.model import AgentPlan
 from agentiam.project import SPEC_SUFFIXES, load_specs
@@ -172,6 +173,25 @@ REVOKE_LEASES = "revoke database leases"
 REVOKE_TOKENS = "revoke the agent's tokens"
 DENY_SESSIONS = "deny sessions issued before now"
 
+# What revocation does for each kind of plan object an agent holds (see agentiam.plan.coverage): every object that
+# issues a credential must be cut off by a step; tests/test_plan_coverage.py fails on an undeclared one.
+COVERAGE = coverage.Coverage("revoke", AgentPlan, {
+    AgentPlan: {EVERY_FIELD: handled("the revocation names the agent, environment, identity and spec file")},
+    model.AwsRolePlan: {EVERY_FIELD: handled(f"{DENY_SESSIONS}: the kill switch policy on the role")},
+    model.AwsSecretRolePlan: {EVERY_FIELD: derived(f"its STS sessions: {DENY_SESSIONS} (STS credentials cannot be "
+                                                   "revoked, only denied)")},
+    model.VaultPlan: {EVERY_FIELD: handled("its objects below; policies issue nothing themselves")},
+    model.AppRolePlan: {EVERY_FIELD: handled(DESTROY_SECRET_IDS)},
+    model.TokenRolePlan: {EVERY_FIELD: handled(f"{REVOKE_TOKENS}: every working token, by lease prefix")},
+    model.CertRolePlan: {EVERY_FIELD: handled(f"{DISABLE_ENTITY}: Vault refuses the tokens of a disabled entity, "
+                                              "the certificate login's too")},
+    model.EntityPlan: {EVERY_FIELD: handled(DISABLE_ENTITY)},
+    model.DatabaseRolePlan: {EVERY_FIELD: handled(f"{REVOKE_LEASES}: <mount>/creds/<role>/")},
+    model.RateLimitPlan: {EVERY_FIELD: not_needed("a quota: issues no credential")},
+    model.KvSharePlan: {EVERY_FIELD: not_needed("what other agents may be granted; their own tokens are theirs")},
+    model.EgressPlan: {EVERY_FIELD: not_needed("issues no credential: the network team's allow-list")},
+})
+
 
 def kill_switch_policy(cutoff: str) -> dict[str, Any]:
     """The plan's deny-all, limited to sessions issued before `cutoff` (what "revoke active sessions" does)."""
@@ -200,7 +220,7 @@ def agent_entry(agent: str, stack: str, specs_dir: Path, stacks_dir: Path) -> tu
     A kill switch never waits on unrelated inputs. Another agent's broken spec is not read, or its findings do not
     stop this one (unlike `compile_plan`); the stack config is read without the files it references, so a broken
     or missing agent CA does not either (the entry needs names, mounts and the account). The stack's shard
-    selection is ignored (the agent may live in any shard). Specs are named after their agent (README: writing a
+    selection is ignored (the agent may live in any shard). Specs are named after their agent (docs/spec.md: writing a
     spec), so that file is read first: the time to the first cut does not grow with the fleet; only if it is
     missing or names another agent is every spec read.
     """

@@ -1,6 +1,6 @@
 """AWS side of the kill switch: an inline deny-all on the agent's IAM role for sessions issued before now.
 
-STS credentials cannot be revoked individually (README: kill switch); this is what the console's "revoke active
+STS credentials cannot be revoked individually (docs/revoke.md); this is what the console's "revoke active
 sessions" does. Errors are mapped to ServerError naming the IAM call; a role this account does not have is told
 apart (NOT FOUND) from one whose deny is already there.
 """

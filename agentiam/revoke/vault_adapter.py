@@ -189,7 +189,7 @@ class VaultRevoker:
 
         Every working token of the agent was created through its token role, so Vault filed it under the role's
         lease prefix: one revoke-prefix ends them all through Vault's lease index, in time proportional to the
-        agent's own tokens, whatever else Vault holds (README: kill switch). The prefix ends with a slash, so
+        agent's own tokens, whatever else Vault holds (docs/revoke.md). The prefix ends with a slash, so
         `agent-dev-x` never reaches `agent-dev-x-two`. Sent even when the list is empty: it costs one request, and
         a token created between the list and the revocation would otherwise survive it.
         """
@@ -198,7 +198,7 @@ class VaultRevoker:
         except NotFound:
             return StepResult(Outcome.NOT_FOUND, f"this Vault ({self.address}) has no token role {role}: wrong "
                                                  "VAULT_ADDR, the stack was never applied here, or it was applied "
-                                                 "by an agentiam without token roles (README: kill switch)")
+                                                 "by an agentiam without token roles (docs/revoke.md)")
         prefix = names.token_lease_prefix(role)
         before = self._list(f"sys/leases/lookup/{prefix}")
         self._call("PUT", f"sys/leases/revoke-prefix/{prefix}")

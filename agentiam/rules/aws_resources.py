@@ -19,7 +19,8 @@ from agentiam.rules.base import FleetRule, Rule, SpecContext
 from agentiam.rules.fleet import FleetMember
 from agentiam.spec.model import AgentSpec, FunctionClass
 
-# FACTS.md: all inline policies of a role together are limited to 10,240 characters (whitespace not counted).
+# All inline policies of a role together are limited to 10,240 characters, white space not counted
+# (docs/facts.md#aws-iam-limits).
 INLINE_POLICY_LIMIT = 10_240
 # The kill switch is an inline policy attached at revocation time: budget for it up front so that an emergency
 # revocation can never fail on a full quota.

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from agentiam.findings import Finding, Severity
 from agentiam.plan.effective import effective
 from agentiam.rules.base import Rule, SpecContext
-from agentiam.rules.locate import credential_path, credential_values
+from agentiam.plan.locate import credential_path, credential_values
 from agentiam.spec.types import format_duration
 
 DAY = 86400
-STS_MAX = 12 * 3600  # FACTS.md: AssumeRole sessions last 900 s up to MaxSessionDuration (1-12 h)
+STS_MAX = 12 * 3600  # docs/facts.md#aws-sts-sessions: AssumeRole sessions last 900 s up to MaxSessionDuration (1-12 h)
 STS_MIN = 900
-ROLE_CHAINING_MAX = 3600  # FACTS.md: role chaining caps sessions at 1 h (Vault's engine running on a role)
+# docs/facts.md#aws-sts-sessions: role chaining caps sessions at 1 h (Vault's engine running on a role)
+ROLE_CHAINING_MAX = 3600
 
 
 def _check_token_max_ttl(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:

@@ -17,8 +17,9 @@ from typing import Any
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
 from agentiam.plan.build import declared_accounts
-from agentiam.plan.effective import fill
+from agentiam.plan.effective import effective, fill
 from agentiam.rules.vault_grants import kv_owner
+from agentiam.spec.model import Status
 from agentiam.spec.source import PathPart, SourceDocument, field_name
 from agentiam.spec.validate import LoadedSpec, PartialSpec, UnreadableField
 
@@ -29,6 +30,9 @@ _NO_ACCOUNTS: frozenset[str] = frozenset()
 _SUFFIXES = (".yaml", ".yml")  # `FleetMember._base` is an index in here when the file is `<name><suffix>`
 NAME: tuple[PathPart, ...] = ("name",)
 AWS: tuple[PathPart, ...] = ("permissions", "aws")
+# Paths every summary locates, packed in one integer (40 bits each, in this order).
+_PACKED: tuple[tuple[PathPart, ...], ...] = (NAME, AWS, ("environments",), ("function",), ("network", "egress"))
+_PACKED_FIELDS = ("name", "permissions.aws", "environments", "function", "network.egress")
 COMMON_NAME: tuple[PathPart, ...] = ("authentication", "certificate_common_name")
 
 
@@ -40,7 +44,7 @@ class FleetMember:
     grants, the certificate CN, shared KV grants: rare) sit in `extra`, so a summary stays small."""
 
     __slots__ = ("_folder", "_base", "name", "environments", "function", "aws_actions", "accounts", "databases",
-                 "kv_shared", "kv_shares", "common_names", "_at", "_extra", "_failed")
+                 "kv_shared", "kv_shares", "common_names", "egress", "_at", "_extra", "_failed")
 
     name: str
     environments: tuple[str, ...]
@@ -52,6 +56,7 @@ class FleetMember:
     # `permissions.kv`, path with `{agent}` filled, the owner, capabilities)
     kv_shares: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (path, agents, capabilities)
     common_names: tuple[tuple[str, str], ...] | None  # (env, filled template); None: the default CN
+    egress: tuple[tuple[str, bool, tuple[str, ...]], ...]  # (env, active there, egress hosts there): envs with hosts
 
     def __getattr__(self, name: str) -> Any:  # only called for a slot never set: a field that failed validation
         failed = object.__getattribute__(self, "_failed")
@@ -81,13 +86,22 @@ class FleetMember:
         base = self._base
         return self._folder + (self.name + _SUFFIXES[base] if isinstance(base, int) else base)
 
+    # A summary reads as the spec and as its document (`member.spec.name`, `member.document.finding(...)`), so
+    # that code written for specs (agentiam.plan.footprint) runs on summaries unchanged.
+    @property
+    def spec(self) -> FleetMember:
+        return self
+
+    @property
+    def document(self) -> FleetMember:
+        return self
+
     def finding(self, rule_id: str, path: tuple[PathPart, ...], message: str,
                 severity: Severity = Severity.ERROR) -> Finding:
         """A finding on `path` of this spec (one of the paths the fleet rules report on)."""
-        if path == NAME:
-            packed, field = self._at & _POSITION, "name"
-        elif path == AWS:
-            packed, field = self._at >> 2 * _BITS, "permissions.aws"
+        if path in _PACKED:
+            index = _PACKED.index(path)
+            packed, field = self._at >> index * 2 * _BITS & _POSITION, _PACKED_FIELDS[index]
         else:
             packed, field = next((p, f) for at, p, f in self._extra if at == path)
         return Finding(self.file, packed >> _BITS, packed & _MASK, rule_id, severity, field, message)
@@ -97,7 +111,8 @@ class FleetMember:
 _SOURCES = {"name": ("name",), "environments": ("environments",), "function": ("function",),
             "aws_actions": ("permissions",), "accounts": ("permissions",), "databases": ("permissions",),
             "kv_shares": ("permissions",), "kv_shared": ("name", "permissions"),
-            "common_names": ("environments", "authentication", "name")}
+            "common_names": ("environments", "authentication", "name"),
+            "egress": ("environments", "status", "overrides", "credentials", "network")}
 
 
 def _packed(document: SourceDocument, path: tuple[PathPart, ...]) -> int:
@@ -137,7 +152,10 @@ def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, Envir
         suffix = base[len(spec.name):]
         if base.startswith(spec.name) and suffix in _SUFFIXES:
             member._base = _SUFFIXES.index(suffix)
-    at = _packed(document, NAME)
+    at = 0
+    for index, path in enumerate(_PACKED):
+        if path != AWS:  # located only when the spec has AWS grants (AGT043's finding)
+            at |= _packed(document, path) << index * 2 * _BITS
     if "environments" not in failed:
         member.environments = _shared(tuple(intern(env) for env in spec.environments))
     if "function" not in failed:
@@ -147,7 +165,7 @@ def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, Envir
         member.aws_actions = tuple(intern(a) for grant in permissions.aws for a in grant.actions)
         accounts = declared_accounts(spec)
         member.accounts = frozenset(accounts) if accounts else _NO_ACCOUNTS  # an empty frozenset is 216 bytes
-        at |= (_packed(document, AWS) if permissions.aws else 0) << 2 * _BITS
+        at |= (_packed(document, AWS) if permissions.aws else 0) << 2 * _BITS  # index 1 of _PACKED
         member.databases = tuple((grant.database, grant.access.value) for grant in permissions.databases)
         for i in range(len(permissions.databases)):
             extra.append(_located(document, ("permissions", "databases", i, "database")))
@@ -171,6 +189,14 @@ def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, Envir
             member.common_names = tuple((env, fill(template, spec, environments[env]))
                                         for env in spec.environments if env in environments)
             extra.append(_located(document, COMMON_NAME))
-    member._at = at  # (position of permissions.aws) << 40 | position of name
+    if "egress" not in failed:
+        egress = []
+        for env in spec.environments:
+            eff = effective(spec, env)
+            hosts = tuple(endpoint.host for endpoint in eff.network.egress)
+            if hosts:
+                egress.append((intern(env), eff.status is Status.ACTIVE, hosts))
+        member.egress = tuple(egress)
+    member._at = at
     member._extra = tuple(extra)
     return member

@@ -3,7 +3,7 @@
 | class          | AWS actions                     | databases | KV         | network                      |
 |----------------|---------------------------------|-----------|------------|------------------------------|
 | data-retrieval | Read/List                       | read      | read/list  | none                         |
-| integration    | any (other rules), explicit ARNs| any       | any        | named endpoints + rate limit |
+| integration    | any (other rules), explicit ARNs| any       | any        | named endpoints + login quota|
 | analysis       | Read/List; Write only scratch   | read      | any        | none                         |
 | reporting      | Read/List                       | read      | read/list  | none                         |
 | monitoring     | Read/List                       | read      | read/list  | none                         |
@@ -22,7 +22,7 @@ from agentiam.rules.actions import beyond, describe, spec_actions
 from agentiam.iam.arn import Arn, Breadth, template_breadth
 from agentiam.rules.aws_resources import account_owner
 from agentiam.rules.base import Rule, SpecContext
-from agentiam.rules.locate import network_sources
+from agentiam.plan.locate import network_sources
 from agentiam.spec.model import DatabaseAccess, FunctionClass
 
 # Scratch writes create or change objects; "Permissions management" (bucket policies, ACLs) would let an
@@ -77,8 +77,9 @@ def _check_integration(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:
         return
     for path, network, envs in network_sources(spec):
         where = f" in {', '.join(envs)}" if path[0] == "overrides" else ""
-        if network.rate_limit is None:
-            yield ctx.finding(rule, path, f"integration agents need network.rate_limit{where}", at_key=True)
+        if network.vault_login_rate is None:
+            yield ctx.finding(rule, path, f"integration agents need network.vault_login_rate (a Vault quota on their "
+                                          f"AppRole logins){where}", at_key=True)
         if not network.egress:
             yield ctx.finding(rule, path, f"integration agents need at least one network.egress endpoint{where}",
                               at_key=True)
@@ -156,10 +157,10 @@ def _check_network_only_for_integration(rule: Rule, ctx: SpecContext) -> Iterato
             hosts = ", ".join(e.host for e in network.egress)
             yield ctx.finding(rule, path + ("egress",), f"egress to {hosts}; {spec.function.value} agents have no "
                                                         "external network access (only integration agents do)")
-        if network.rate_limit is not None:
-            yield ctx.finding(rule, path + ("rate_limit",), f"rate_limit is for integration agents; "
-                                                            f"{spec.function.value} agents make no external calls",
-                              at_key=True)
+        if network.vault_login_rate is not None:
+            yield ctx.finding(rule, path + ("vault_login_rate",), f"the network section, vault_login_rate included, "
+                                                                  f"is for integration agents; {spec.function.value} "
+                                                                  "agents have none", at_key=True)
 
 
 DATA_RETRIEVAL = Rule(
@@ -168,8 +169,9 @@ DATA_RETRIEVAL = Rule(
     check=_check_data_retrieval)
 
 INTEGRATION = Rule(
-    id="AGT031", severity=Severity.ERROR, title="integration agents: rate limit, named endpoints, explicit ARNs",
-    rationale="Integration agents reach specific endpoints only, rate-limited, on resources named one by one.",
+    id="AGT031", severity=Severity.ERROR, title="integration agents: login quota, named endpoints, explicit ARNs",
+    rationale="Integration agents reach specific endpoints only, log in to Vault under a quota, and act on resources "
+              "named one by one.",
     check=_check_integration)
 
 ANALYSIS = Rule(
@@ -183,6 +185,6 @@ REPORTING_MONITORING = Rule(
     check=_check_reporting_monitoring)
 
 NETWORK_ONLY_FOR_INTEGRATION = Rule(
-    id="AGT034", severity=Severity.ERROR, title="Egress and rate limits only for integration agents",
+    id="AGT034", severity=Severity.ERROR, title="Egress and Vault login quotas only for integration agents",
     rationale="Only integration agents talk to the outside world; for every other class egress is exfiltration.",
     check=_check_network_only_for_integration)

@@ -17,7 +17,8 @@ from agentiam.rules.fleet import FleetMember
 from agentiam.spec.model import Status
 
 EXPIRY_WARNING_DAYS = 30
-# FACTS.md: IAM role name <= 64 chars; RoleSessionName / SourceIdentity `[\w+=,.@-]`, 2-64 chars.
+# IAM role name <= 64 chars (docs/facts.md#aws-iam-limits); RoleSessionName / SourceIdentity `[\w+=,.@-]`, 2-64 chars
+# (docs/facts.md#aws-sts-sessions).
 IAM_NAME = re.compile(r"[\w+=,.@-]{1,64}\Z")
 SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}\Z")
 # Vault role, policy and entity names: the AppRole role-name pattern `\w(([\w-.@]+)?\w)?`, lower-case here.

@@ -17,6 +17,7 @@ from agentiam.rules import (
     identity,
     network,
     placeholders,
+    quotas,
     vault_grants,
 )
 from agentiam.rules.base import FleetRule, Rule, SpecContext
@@ -67,10 +68,12 @@ FLEET_RULES: tuple[FleetRule, ...] = (
     identity.UNIQUE_DERIVED_NAMES,                       # AGT007
     aws_resources.BOUNDARY_SIZE,                         # AGT043
     vault_grants.KV_SHARED_BY_OWNER,                     # AGT045
+    network.ALLOW_LIST_CAPACITY,                         # AGT047
+    quotas.ACCOUNT_QUOTAS,                               # AGT048
 )
 
 # Checks made while reading a file, before any rule runs (ids emitted by agentiam.spec and agentiam.environment).
-# Listed so SARIF and the README can describe every id a user may see.
+# Listed so SARIF and docs/guardrails.md can describe every id a user may see.
 INPUT_CHECKS: tuple[tuple[str, str, str], ...] = (
     ("YAML000", "File readable", "The file could not be read at all."),
     ("YAML001", "Well-formed YAML", "The file is not parseable YAML."),
@@ -87,7 +90,7 @@ INPUT_CHECKS: tuple[tuple[str, str, str], ...] = (
 
 
 def rule_index() -> list[Rule | FleetRule]:
-    """Every guardrail (per-spec and fleet), sorted by id: the source of the SARIF rules and the README table."""
+    """Every guardrail (per-spec and fleet), sorted by id: the source of SARIF rules and docs/guardrails.md."""
     return sorted((*ALL_RULES, *FLEET_RULES), key=lambda r: r.id)
 
 

@@ -202,27 +202,37 @@ class Permissions(_Strict):
 
 
 class EgressEndpoint(_Strict):
-    """One external endpoint an integration agent may call (exact host, no wildcard)."""
+    """One external endpoint an integration agent may call (exact host, no wildcard). A Network Firewall allow-list
+    matches the host name only, on any port (docs/egress.md)."""
 
     host: Hostname
-    port: int = Field(443, ge=1, le=65535, description="TCP port.", examples=[443])
+    port: int = Field(443, ge=1, le=65535, description="TCP port the agent calls, for reviewers and the network "
+                      "team; a Network Firewall domain allow-list does not enforce it.", examples=[443])
     purpose: VisibleText = Field(min_length=3, max_length=200,
                                  description="Why the agent calls it (shown to reviewers).",
                                  examples=["create payment intents"])
 
 
 class RateLimit(_Strict):
-    """Requests the agent may make per interval, enforced at the egress proxy and on its Vault logins."""
+    """AppRole logins Vault accepts for the agent per interval: a Vault rate-limit quota on its AppRole role. It
+    limits logins to Vault only; nothing in agentiam limits the rate of the agent's calls to its egress hosts
+    (docs/egress.md)."""
 
-    requests: int = Field(ge=1, le=100_000, description="Requests allowed per interval.", examples=[100])
+    requests: int = Field(ge=1, le=100_000, description="Logins Vault accepts per interval; more are answered 429.",
+                          examples=[100])
     interval: Duration = Field(description="The interval.", examples=["1m"])
 
 
 class Network(_Strict):
     """External network access; only integration agents may have any."""
 
-    egress: list[EgressEndpoint] = Field(default_factory=list, description="Named endpoints the agent may reach.")
-    rate_limit: RateLimit | None = Field(None, description="Required for integration agents.")
+    egress: list[EgressEndpoint] = Field(
+        default_factory=list, description="Named endpoints the agent may reach. Enforced only where the environment's "
+        "stack config says `egress.enforcement: network-firewall` (docs/egress.md); elsewhere a list for the network "
+        "team.")
+    vault_login_rate: RateLimit | None = Field(
+        None, description="Required for integration agents: a Vault rate-limit quota on the agent's AppRole logins "
+        "(formerly `rate_limit`). It does not limit calls to the egress hosts.")
 
 
 class EnvironmentOverride(_Strict):

@@ -131,14 +131,17 @@ _DATABASES_AND_KV = """\
 
 _NETWORK = {
     FunctionClass.INTEGRATION: """\
-# Integration agents only: exact hosts and a rate limit (AGT031, AGT034); api.example.com stands for the host
-# the agent really calls (AGT009 until replaced).
+# Integration agents only: exact hosts and a Vault login quota (AGT031, AGT034); api.example.com stands for the
+# host the agent really calls (AGT009 until replaced). What enforces the hosts: docs/egress.md.
 network:
   egress:
     - host: api.example.com
       port: 443
       purpose: Replace with why the agent calls this endpoint.
-  rate_limit:
+  # The hosts are enforced only where the stack config says `egress.enforcement: network-firewall` (a Network
+  # Firewall allow-list: host names, any port); elsewhere they are a list for the network team. Nothing limits the
+  # rate of calls to them. vault_login_rate: AppRole logins Vault accepts for this agent (a Vault quota).
+  vault_login_rate:
     requests: 60
     interval: 1m
 """,

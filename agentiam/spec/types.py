@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from typing import Annotated, Any
 
@@ -47,7 +48,7 @@ VISIBLE = _Visible()
 VisibleText = Annotated[str, VISIBLE]
 
 # IAM role names are <= 64 chars and the longest derived name is `agent-staging-<name>`
-# (FACTS.md: IAM role name <= 64 chars); Vault names allow the same alphabet.
+# (docs/facts.md#aws-iam-limits: IAM role name <= 64 chars); Vault names allow the same alphabet.
 AGENT_NAME_MAX = 48
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z")
 _DURATION_MAX = 16  # characters; `1h30m` needs 5
@@ -207,9 +208,67 @@ StatementId = Annotated[
           "messages, diffs and (CamelCased) as the IAM statement Sid.", examples=["read-invoices"]),
 ]
 
+def idn_display(host: str) -> str | None:
+    """The Unicode form of a host with punycode labels (`xn--pypal-4ve.com` -> `pаypal.com`), for reviewers to see
+    what a homograph looks like; None for a plain ASCII name or a label that is not valid punycode."""
+    if not any(label.startswith("xn--") for label in host.split(".")):
+        return None
+    try:
+        return ".".join(label.encode("ascii").decode("idna") for label in host.split("."))
+    except UnicodeError:
+        return None
+
+
+def check_hostname(value: object) -> object:
+    """An egress host exactly as the allow-list will hold it; what people write that would mean more than one
+    host, or another host than it shows, is refused with what to write instead. (A Network Firewall domain list
+    reads a leading `.` as "every subdomain" and matches names, never addresses: docs/facts.md#aws-network-firewall.)
+    Anything else is left to the pattern."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if "://" in text or "/" in text:
+        host = text.split("://", 1)[-1].split("/", 1)[0]
+        raise ValueError(f"write the host name only, without scheme or path: {host!r}")
+    if "*" in text or text.startswith("."):
+        raise ValueError("wildcards are refused (a leading '.' or '*' would admit every subdomain): name each host "
+                         "the agent calls")
+    bare = text.strip("[]")
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        pass
+    else:
+        raise ValueError(f"{bare} is an IP address: the allow-list matches host names (TLS SNI, HTTP Host), so "
+                         "name the host the agent calls")
+    if text.count(":") == 1 and text.rsplit(":", 1)[1].isdigit():
+        host, port = text.rsplit(":", 1)
+        raise ValueError(f"write the port in the endpoint's own field: host {host!r}, port {port}")
+    if not text.isascii():
+        try:
+            ascii_form = text.encode("idna").decode("ascii")
+        except UnicodeError:
+            ascii_form = None
+        hint = f": {ascii_form!r}" if ascii_form else ""
+        raise ValueError(f"write an internationalised name in its ASCII (punycode) form{hint}; the diff shows "
+                         "both")
+    if text.endswith(".") and len(text) > 1:
+        raise ValueError(f"drop the trailing dot: {text.rstrip('.')!r} (the same host, as the allow-list holds it)")
+    if text != text.lower():
+        raise ValueError(f"write it in lower case: {text.lower()!r} (DNS names ignore case; the allow-list and the "
+                         "diff show one spelling)")
+    for label in text.split("."):
+        if label.startswith("xn--") and idn_display(label) is None:
+            raise ValueError(f"{label!r} is not valid punycode: an internationalised label is 'xn--' followed by "
+                             "its encoded form")
+    return value
+
+
 Hostname = Annotated[
     str,
     Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", max_length=253,
-          description="An exact DNS name (no wildcards): integration agents reach named endpoints only.",
+          description="An exact DNS name in lower case, internationalised names in punycode, with no wildcard, IP "
+                      "address, port, trailing dot or scheme; integration agents reach named endpoints only.",
           examples=["api.stripe.com"]),
+    BeforeValidator(check_hostname),  # after the Field: pydantic keeps the pattern in the JSON schema then
 ]

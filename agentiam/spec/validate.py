@@ -134,10 +134,23 @@ def _field_paths(model: type[BaseModel]) -> dict[str, tuple[str, ...]]:
     return {key: tuple(sorted(set(paths), key=lambda p: (p.count("."), p))) for key, paths in found.items()}
 
 
+# Fields renamed because their old name promised what they do not do: (parent key, old key) -> what to write.
+RENAMED_FIELDS: dict[tuple[str, str], str] = {
+    ("network", "rate_limit"): (
+        "`rate_limit` was renamed `vault_login_rate`: it is a Vault rate-limit quota on the agent's AppRole logins "
+        "and never limited calls to the egress hosts (nothing in agentiam does; docs/egress.md); write "
+        "`vault_login_rate:` with the same `requests` and `interval`"),
+}
+
+
 def _unknown_field(model: type[BaseModel], loc: tuple[PathPart, ...]) -> str:
-    """SPEC001's message: the known field this key most likely misspells (`token_max_tll` -> `token_max_ttl`),
-    or where the key is a field when it sits at the wrong level; difflib over the model's own field names."""
+    """SPEC001's message: what a renamed field is called now (`RENAMED_FIELDS`), the known field this key most
+    likely misspells (`token_max_tll` -> `token_max_ttl`), or where the key is a field when it sits at the wrong
+    level; difflib over the model's own field names."""
     key = str(loc[-1])
+    renamed = RENAMED_FIELDS.get((str(loc[-2]), key)) if len(loc) > 1 else None
+    if renamed is not None:
+        return renamed
     known = list(_schema_at(model, loc[:-1]).get("properties", {}))
     by_lower = {name.lower(): name for name in known}
     close = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.75)
@@ -247,7 +260,7 @@ class PartialSpec:
     model (its type, constraints and nested models), or took its default when the file does not set it. Reading any
     other field raises `UnreadableField`, so a rule that needs a field that failed never sees a stand-in value:
     its findings for the file are dropped instead, and appear once the file is fixed. A rule that completes has
-    read only valid values, so its findings are the ones the fixed file will get (see README: Guardrails)."""
+    read only valid values, so its findings are the ones the fixed file will get (see docs/guardrails.md)."""
 
     file: str
     document: SourceDocument

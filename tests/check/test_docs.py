@@ -5,8 +5,6 @@ change: AGENTIAM_REGEN_GOLDEN=1 python -m pytest tests/check/test_docs.py."""
 from __future__ import annotations
 
 import json
-import os
-import re
 from pathlib import Path
 
 import pytest
@@ -18,9 +16,9 @@ from agentiam.cli.main import cli
 from agentiam.compliance.controls import CONTROLS
 from tests.audit.cloudtrail_records import stamp
 from tests.check import docs_scenario as scenario
+from tests.docs import check_section
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-REGEN = os.environ.get("AGENTIAM_REGEN_GOLDEN") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +29,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _section(path: Path, name: str, body: str) -> None:
-    """The text between `<!-- name -->` and `<!-- /name -->` in `path` is `body` (rewritten under REGEN)."""
-    text = path.read_text()
-    pattern = re.compile(f"(<!-- {name} -->\n)(.*?)(<!-- /{name} -->)", re.S)
-    match = pattern.search(text)
-    assert match, f"{path.name} has no <!-- {name} --> section"
-    if REGEN:
-        path.write_text(text[:match.start(2)] + body + text[match.end(2):])
-    else:
-        assert match.group(2) == body, f"{path.name} section {name} is stale: AGENTIAM_REGEN_GOLDEN=1 pytest {__file__}"
+    check_section(f"docs/{path.name}", name, body)
 
 
 def _run(project: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from agentiam.cli.main import cli
-from tests.cli.conftest import REPO
+from tests.docs import section
 from tests.integration.pki import TestCA
 
 TODAY = "2026-12-01"
@@ -197,10 +197,9 @@ def test_a_duration_of_5000_digits_is_a_short_finding(project_dir: Path) -> None
         "'15m', '1h' or '1h30m'")
 
 
-def test_the_readme_example_is_what_validate_prints(project_dir: Path) -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("<!-- section:inputs -->"):readme.index("<!-- /section:inputs -->")]
-    example = re.search(r"```console\n\$ agentiam validate [^\n]*\n(.*?)\$ echo \$\?\n(\d+)\n```", section, re.S)
+def test_the_documented_example_is_what_validate_prints(project_dir: Path) -> None:
+    documented = section("docs/inputs.md", "inputs-example")
+    example = re.search(r"```console\n\$ agentiam validate [^\n]*\n(.*?)\$ echo \$\?\n(\d+)\n```", documented, re.S)
     assert example is not None
     edit(DEV, 'account_id: "111111111111"', "account_id: 11111111111")
     os.unlink("stacks/ca/staging-agents-ca.pem")

@@ -12,6 +12,7 @@ from agentiam import project
 from agentiam.cli.main import cli
 from agentiam.rules.credential_lifetimes import DAY, STS_MAX
 from agentiam.spec.model import FunctionClass
+from tests.docs import fenced
 
 
 def _filled_in(text: str, name: str) -> str:
@@ -112,7 +113,7 @@ def test_schema_path_is_relative_to_the_output(project_dir):
 def test_dash_prints_instead_of_writing(project_dir):
     result = _new("printed-agent", "--function", "integration", "--output", "-")
     assert result.exit_code == 0
-    assert "rate_limit:" in result.output and "name: printed-agent" in result.output
+    assert "vault_login_rate:" in result.output and "name: printed-agent" in result.output
     assert not Path("agent_specs/printed-agent.yaml").exists()
 
 
@@ -129,11 +130,8 @@ def test_values_the_spec_would_refuse_are_refused_up_front(project_dir, args, hi
     assert not Path("agent_specs/good-name.yaml").exists()
 
 
-def test_the_readme_example_is_what_new_and_validate_print(project_dir):
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    block = readme[readme.index("### `agentiam new NAME --function CLASS`"):]
-    block = block[block.index("```console\n") + len("```console\n"):]
-    block = block[:block.index("\n```")]
+def test_the_documented_example_is_what_new_and_validate_print(project_dir):
+    block = fenced("docs/commands.md", "new-example").rstrip("\n")
     new_command, new_output, validate_command, *validate_output = block.replace("\\\n    ", "").splitlines()
     assert new_command.startswith("$ agentiam new ") and validate_command.startswith("$ agentiam validate ")
     created = CliRunner().invoke(cli, new_command.split()[2:])

@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from agentiam.cli.main import cli
+from tests.docs import check_section, fenced
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "tests" / "fixtures" / "specs" / "rules"
@@ -113,3 +114,17 @@ def test_today_option_moves_the_expiry_check(project_dir):
     assert result.output.splitlines()[0] == (
         "agent_specs/billing/invoice-reader.yaml:12:10  error  AGT004  expires: identity expired on 2027-09-30; the sponsor "
         "must re-approve it with a new date (or set status: revoked)")
+
+
+def test_the_documented_example_is_what_validate_prints(project_dir):
+    """docs/commands.md: the spec with five mistakes, its text findings and its first SARIF result, as the tool
+    prints them (AGENTIAM_REGEN_GOLDEN=1 rewrites the page's sections)."""
+    spec = Path("agent_specs/billing/invoice-exporter.yaml")
+    spec.write_text(fenced("docs/commands.md", "validate-example-spec"), encoding="utf-8")
+    text = _run(str(spec))
+    assert text.exit_code == 1
+    check_section("docs/commands.md", "validate-example",
+                  f"```console\n$ agentiam validate {spec}\n{text.output}$ echo $?\n{text.exit_code}\n```\n")
+    sarif = json.loads(_run("--format", "sarif", str(spec)).output)
+    first = json.dumps(sarif["runs"][0]["results"][0], indent=2, ensure_ascii=False)
+    check_section("docs/commands.md", "sarif-example", f"```json\n{first}\n```\n")

@@ -1,6 +1,6 @@
 """AWS credentials from a (fake) AWS secrets engine answer as a self-refreshing boto3 Session.
 
-OpenBao has no AWS secrets engine (FACTS.md), so the engine's answer is scripted here.
+OpenBao has no AWS secrets engine (docs/facts.md#machines), so the engine's answer is scripted here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from agentiam.client.vault import Lease
 
 
 def _answer(n: int, ttl: int) -> Lease:
-    # The engine's `sts`/`creds` answer for assumed_role: no renewable lease (FACTS.md).
+    # The engine's `sts`/`creds` answer for assumed_role: no renewable lease (docs/facts.md#vault-aws-engine).
     return Lease(lease_id=f"aws/sts/agent/{n}", ttl=ttl, renewable=False,
                  data={"access_key": f"ASIAFAKE{n}", "secret_key": f"secret-{n}", "session_token": f"token-{n}",
                        "arn": "arn:aws:sts::123456789012:assumed-role/agent-dev-x/vault"})

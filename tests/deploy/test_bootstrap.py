@@ -44,8 +44,8 @@ def test_every_iam_action_exists_and_names_a_resource_it_supports(stack: str) ->
             if not info.resource_types:
                 assert grant.resources == ("*",), f"{action} supports no resource-level permission"
                 continue
-            formats = [_arn_pattern(f) for t, f in catalogue.resource_formats(service).items()
-                       if t in info.resource_types]
+            types = {t.lower() for t in info.resource_types}  # the catalogue keys formats in lower case
+            formats = [_arn_pattern(f) for t, f in catalogue.resource_formats(service).items() if t.lower() in types]
             for resource in grant.resources:
                 probe = resource.replace("*", "x")
                 assert any(fnmatch.fnmatchcase(probe, f) for f in formats), f"{action} on {resource}: {formats}"
@@ -77,6 +77,12 @@ def test_the_deployer_policy_covers_every_aws_resource_the_program_registers(sta
         assert allowed("iam:PassRole", record.inputs["roleArn"])
     for record in run.capture.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
         assert allowed("cloudwatch:PutMetricAlarm", f"arn:aws:cloudwatch:{region}:{account}:alarm:{record.inputs['name']}")
+    rule_groups = run.capture.of_type("aws:networkfirewall/ruleGroup:RuleGroup")
+    assert bool(rule_groups) == (plan.platform.egress_allow_list.enforcement == "network-firewall")
+    for record in rule_groups:
+        arn = f"arn:aws:network-firewall:{region}:{account}:stateful-rulegroup/{record.inputs['name']}"
+        assert all(allowed(f"network-firewall:{verb}RuleGroup", arn) for verb in ("Create", "Update", "Delete"))
+        assert not allowed("network-firewall:CreateRuleGroup", arn.replace("egress-allow-list", "other"))
     # Nothing outside the environment: another environment's role is not the deployer's.
     assert not allowed("iam:CreateRole", f"arn:aws:iam::{account}:role/agentiam/other/agent-other-x")
     assert not allowed("iam:CreateRole", f"arn:aws:iam::{account}:role/admin")

@@ -155,8 +155,43 @@ def test_new_egress_endpoint_and_faster_rate(spec_repo: SpecRepo) -> None:
     by_subject = {c.subject: c for c in prod.changes}
     egress = by_subject["egress hooks.slack.com:443"]
     assert egress.op == "added" and "new-egress" in labels(egress) and egress.after == "post payout summaries"
-    rate = by_subject["rate limit"]
+    # prod enforces its allow-list with a Network Firewall rule group: the label says what the reviewer approves.
+    (reason,) = [r.reason for r in egress.risks if r.id == "new-egress"]
+    assert reason == ("hooks.slack.com (post payout summaries) joins the allow-list agentiam-prod-egress-allow-list: "
+                      "reachable by name on any port, not only 443, from every workload behind the firewall, not "
+                      "only this agent")
+    rate = by_subject["Vault login rate"]
     assert (rate.before, rate.after, rate.direction) == ("100/1m", "500/1m", Direction.WIDER)
+    assert rate.field == "network.vault_login_rate"
+    dev = entry(spec_repo.diff(), "payment-gateway-sync", "dev")
+    (reason,) = [r.reason for c in dev.changes if c.subject == "egress hooks.slack.com:443" for r in c.risks
+                 if r.id == "new-egress"]
+    assert reason == ("hooks.slack.com:443 (post payout summaries) is reachable from the agent; agentiam enforces "
+                      "nothing here (egress.enforcement: none), the network team must")
+
+
+def test_a_punycode_host_is_shown_as_it_reads(spec_repo: SpecRepo) -> None:
+    spec_repo.edit(PAYMENT, "    - host: api.stripe.com\n", "    - host: xn--pypal-4ve.com\n")
+    spec_repo.commit("homograph")
+    prod = entry(spec_repo.diff(), "payment-gateway-sync", "prod")
+    added = next(c for c in prod.changes if c.subject == "egress xn--pypal-4ve.com:443")
+    assert "xn--pypal-4ve.com (reads as p\u0430ypal.com)" in added.risks[0].reason
+
+
+def test_an_environment_dropping_enforcement_is_labelled_per_agent_and_for_the_environment(
+        spec_repo: SpecRepo) -> None:
+    spec_repo.edit("stacks/Pulumi.prod.yaml", "      enforcement: network-firewall", "      enforcement: none")
+    spec_repo.commit("no firewall")
+    report = spec_repo.diff()
+    agent = next(c for c in entry(report, "payment-gateway-sync", "prod").changes
+                 if c.subject == "egress enforcement")
+    assert (agent.before, agent.after, agent.direction) == (
+        "Network Firewall rule group agentiam-prod-egress-allow-list (names, any port)",
+        "not enforced by agentiam (a list for the network team)", Direction.WIDER)
+    assert labels(agent) == {"new-egress"}
+    environment = next(c for e in report.environments if e.environment == "prod" for c in e.changes
+                       if c.subject == "egress allow-list enforcement")
+    assert environment.direction is Direction.WIDER and labels(environment) == {"new-egress"}
 
 
 def test_database_read_to_write(spec_repo: SpecRepo) -> None:

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from agentiam.cli.main import cli
-from agentiam.diff.compute import _trust_changes
+from agentiam.diff.describe import _trust_changes
 from agentiam.diff.model import DiffReport, Direction, EnvironmentDiff, Verdict
 from agentiam.diff.platform import EnvironmentSide, platform_changes
 from agentiam.plan.build import agent_plan, platform_plan

@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from agentiam.cli.main import cli
-from agentiam.diff.compute import collect, compute_diff
+from agentiam.diff.collect import collect
+from agentiam.diff.compute import compute_diff
 from agentiam.diff.gitsource import GitRepo
 from agentiam.diff.platform import EnvironmentSide, platform_changes
 from agentiam.plan.model import PlatformPlan

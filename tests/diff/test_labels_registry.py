@@ -1,24 +1,13 @@
-"""Risk labels live in one registry: the README table is generated from it, and every label the diff attaches is a
-registered kind with a registered severity."""
+"""Risk labels live in one registry: the table of docs/risk-labels.md is generated from it (tests/test_docs.py),
+and every label the diff attaches is a registered kind with a registered severity."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from agentiam.diff import risk
 from agentiam.diff.model import SEVERITY_ORDER
 from agentiam.errors import InternalError
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def test_readme_labels_table_matches_the_registry() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    start = readme.index("<!-- labels-table -->\n") + len("<!-- labels-table -->\n")
-    table = readme[start:readme.index("<!-- /labels-table -->")]
-    assert table == risk.render_labels_markdown(), "README labels table is stale: paste render_labels_markdown()"
 
 
 def test_every_kind_is_documented_with_known_severities_and_a_unique_id() -> None:

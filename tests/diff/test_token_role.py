@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from agentiam.diff.compute import Context, Locator, describe
+from agentiam.diff.describe import Context, describe
+from agentiam.plan.locate import Locator
 from agentiam.diff.model import Change, Direction, EntryChange
 from agentiam.plan.build import agent_plan
 from agentiam.plan.model import AgentPlan

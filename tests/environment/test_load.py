@@ -48,7 +48,7 @@ def test_missing_config_key_is_a_config_error():
     (b"", "stacks/Pulumi.x.yaml:1:1  error  YAML007  file is empty; a stack config is a YAML mapping"),
     (b"- config\n", "stacks/Pulumi.x.yaml:1:1  error  YAML007  a stack config is a YAML mapping, not a list"),
     (b"config: [a]\n", "stacks/Pulumi.x.yaml:1:1  error  CFG001  missing `config: agentiam:environment: {...}` "
-                       "(see README, stack config)"),
+                       "(see docs/stack-config.md)"),
 ])
 def test_a_stack_config_of_the_wrong_shape_is_named_as_one(raw, expected):
     with pytest.raises(ConfigError) as caught:

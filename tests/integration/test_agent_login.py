@@ -232,7 +232,7 @@ def test_renewals_cannot_push_a_token_past_its_max_ttl(world: World) -> None:
 
 def test_a_renewal_applies_the_token_roles_current_explicit_max(world: World) -> None:
     """Vault reads a role token's period and explicit max from the role at each renewal, not from the token: a
-    tightened spec shortens live tokens at the next renewal, a loosened one lengthens them (README: what an agent
+    tightened spec shortens live tokens at the next renewal, a loosened one lengthens them (docs/vault.md: what an agent
     token can do). Only a reviewed spec change applied by `pulumi up` can change the role."""
     v = world.agent(AGENT).vault
     api = _api(world)

@@ -1,6 +1,7 @@
 """Every agent action lands in the real audit log with who, what, when and the result (PCI DSS 10.2, NIST AU-2).
 
-Audit strings are HMAC'd (FACTS.md); values we must recognise (a role id) are matched with `sys/audit-hash`.
+Audit strings are HMAC'd (docs/facts.md#vault-audit); values we must recognise (a role id) are matched with
+`sys/audit-hash`.
 """
 
 from __future__ import annotations

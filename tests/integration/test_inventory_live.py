@@ -3,7 +3,7 @@ planted condition (undeclared identities, long-lived credentials, hand-made drif
 later apply, a missing kill switch) is found with the fix to apply.
 
 Worlds are provisioned from the real Pulumi program (`world_factory`: Vault side through `tests/vault_apply.py`, AWS
-side through `tests/aws_apply.py`). OpenBao from PyPI has no AWS secrets engine (README: the OpenBao build): a KV
+side through `tests/aws_apply.py`). OpenBao from PyPI has no AWS secrets engine (docs/facts.md#machines): a KV
 version 1 mount at the engine's path serves each captured engine role as the engine's `GET <mount>/roles/<name>`
 would, so the comparison is exercised (the engine itself is not). Each test module gets its own moto server: IAM
 users are account-wide, and a planted one must not reach the fleet that is in sync.
@@ -27,6 +27,7 @@ from agentiam.cli.main import cli
 from agentiam.inventory.live import inventory_policy
 from tests import servers
 from tests.aws_apply import apply_aws
+from tests.docs import check_transcript
 from tests.integration.pki import TestCA
 from tests.integration.world import EXPIRES, World, reader_spec
 from tests.render.github_markdown import render
@@ -101,7 +102,7 @@ def in_sync(world_factory: Callable[[dict[str, str]], World], moto_in_sync: serv
     world = world_factory({"ledger-reader": reader_spec("ledger-reader"),
                            "ledger-writer": reader_spec("ledger-writer", function="integration", access="write")
                            .replace("permissions:", "network:\n  egress:\n    - host: api.partner-bank.io\n"
-                                    "      purpose: settlement files\n  rate_limit: {requests: 10, interval: 1m}\n"
+                                    "      purpose: settlement files\n  vault_login_rate: {requests: 10, interval: 1m}\n"
                                     "permissions:"),
                            "invoice-reader": s3_spec("invoice-reader"),
                            "paused-reader": s3_spec("paused-reader", "suspended"),
@@ -380,7 +381,9 @@ def test_nothing_else_is_reported(planted: tuple[World, dict[str, Any]],
 def test_the_text_report_names_each_finding_and_its_fix(
         planted_scans: dict[str, tuple[Result, dict[str, Any]]]) -> None:
     result, _ = planted_scans["text"]
-    print(result.stdout)  # the README shows this run's report: `pytest tests/integration/test_inventory_live.py -s`
+    # docs/inventory.md shows this run's report: `pytest tests/integration/test_inventory_live.py -s`
+    print(result.stdout)
+    check_transcript("docs/inventory.md", "inventory-live-report", result.stdout)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert "4 undeclared, 8 long-lived, 5 drifted" in lines[0]

@@ -26,6 +26,7 @@ from agentiam.plan.build import KILL_SWITCH_POLICY
 from agentiam.revoke import Outcome, kill_switch_policy
 from agentiam.revoke.aws_adapter import AwsRevoker
 from tests import servers
+from tests.docs import check_transcript
 from tests.integration.world import World, reader_spec
 
 VICTIM = "ledger-reader"
@@ -87,7 +88,8 @@ def test_revoke_cuts_the_agent_off_within_a_second_and_leaves_others_alone(
     # The command is synchronous, so this is the only wait; the checks below take their own time on a loaded
     # machine and are not counted (they once were, against a 1 s budget).
     assert time.monotonic() - done < 1.0
-    print(result.output)  # the README shows this run's report: `pytest tests/integration/test_revoke.py -s`
+    print(result.output)  # docs/revoke.md shows this run's report: `pytest tests/integration/test_revoke.py -s`
+    check_transcript("docs/revoke.md", "revoke-report", result.output)
     assert result.exit_code == 0, result.output
 
     # Login refused: the certificate login itself, since the entity it maps to is disabled.

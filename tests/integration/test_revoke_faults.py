@@ -28,6 +28,7 @@ from agentiam.client import AgentSession, PermissionDenied
 from agentiam.client.vault import VaultApi
 from agentiam.plan import names
 from tests import servers
+from tests.docs import check_transcript
 from tests.faults import FaultProxy, first_time
 from tests.integration.world import World, reader_spec
 
@@ -110,7 +111,8 @@ def test_a_database_outage_leaves_the_user_recorded_with_its_expiry_and_resume_d
     pending = json.loads(record.read_text())
     assert pending["remaining"] == [left] and pending["stack"] == world.env
     text = _revoke(world, moto_server, AGENT, "--env", world.env, fmt="text").output
-    print(text)  # the README shows a run of this: `pytest tests/integration/test_revoke_faults.py -k outage -s`
+    print(text)  # docs/revoke.md shows a run of this: `pytest tests/integration/test_revoke_faults.py -k outage -s`
+    check_transcript("docs/revoke.md", "revoke-outage", text)
     assert f"Still alive: database user of lease {creds.lease_id}" in text
     query = text.split("find it: ", 1)[1].splitlines()[0]
     with psycopg.connect(postgres.dsn) as conn:

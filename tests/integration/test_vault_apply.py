@@ -43,7 +43,7 @@ def _integration_spec(name: str) -> str:
                 - host: api.payments-partner.io
                   port: 443
                   purpose: push settled payouts
-              rate_limit:
+              vault_login_rate:
                 requests: 50
                 interval: 1m
             """)
@@ -113,6 +113,35 @@ def test_the_rate_limit_quota_is_on_the_agents_approle_logins(world: World) -> N
     assert limit is not None
     quota = world.client.read(f"sys/quotas/rate-limit/{limit.name}")["data"]
     assert (quota["path"], quota["role"], quota["rate"], quota["interval"]) == (limit.path, limit.role, 50.0, 60)
+
+
+def test_a_role_scoped_quota_limits_that_roles_logins_and_nothing_else(world: World) -> None:
+    """What `network.vault_login_rate` limits, on the real server (docs/facts.md#vault-quota-roles): the logins
+    made with the agent's role; neither the requests of the tokens those logins return nor another role's logins."""
+    mount = next(m.path for m in world.plan.platform.mounts if m.type == "approle")
+    root = world.client
+    for role in ("quota-probe", "quota-other"):
+        root.auth.approle.create_or_update_approle(role, mount_point=mount, token_ttl="5m", token_policies=[])
+    root.adapter.post("/v1/sys/quotas/rate-limit/quota-probe",
+                      json={"path": f"auth/{mount}/", "role": "quota-probe", "rate": 2, "interval": "60s"})
+    try:
+        def login(role: str) -> hvac.Client:
+            role_id = root.auth.approle.read_role_id(role, mount_point=mount)["data"]["role_id"]
+            secret_id = root.auth.approle.generate_secret_id(role, mount_point=mount)["data"]["secret_id"]
+            client = hvac.Client(url=world.server.address, verify=str(world.server.ca_cert_path), timeout=10)
+            client.auth.approle.login(role_id, secret_id, mount_point=mount)
+            return client
+        agent = login("quota-probe")
+        login("quota-probe")
+        with pytest.raises(hvac.exceptions.RateLimitExceeded):
+            login("quota-probe")  # the third login within the interval
+        for _ in range(10):  # the token a login returned is not counted against the login quota
+            agent.auth.token.lookup_self()
+        login("quota-other")  # another role is not limited by it
+    finally:
+        root.delete("sys/quotas/rate-limit/quota-probe")
+        for role in ("quota-probe", "quota-other"):
+            root.auth.approle.delete_role(role, mount_point=mount)
 
 
 def test_mount_ceilings_are_24h(world: World) -> None:

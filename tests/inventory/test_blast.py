@@ -1,9 +1,8 @@
-"""Blast-radius tiers: the registry (README table), the bundled examples' tiers and reasons, and every rule firing
-on the grants that make it fire (built by hand where the guardrails would refuse the spec)."""
+"""Blast-radius tiers: the registry (its table in docs/inventory.md: tests/test_docs.py), the bundled examples'
+tiers and reasons, and every rule firing on the grants that make it fire (built by hand where the guardrails would
+refuse the spec)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
@@ -14,15 +13,7 @@ from agentiam.inventory.blast import TIER_RULES, Subject, assess, access_levels,
 from agentiam.inventory.model import (AwsGrant, DatabaseGrant, Endpoint, Inventory, Target, TargetKind, Tier,
                                       VaultGrant)
 
-REPO = Path(__file__).resolve().parents[2]
 ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
-
-
-def test_readme_tier_table_matches_the_registry() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    start = readme.index("<!-- tiers-table -->\n") + len("<!-- tiers-table -->\n")
-    assert readme[start:readme.index("<!-- /tiers-table -->")] == blast.render_tier_rules_markdown(), (
-        "README tier table is stale: paste render_tier_rules_markdown()")
 
 
 def test_every_rule_is_registered_once_worst_tier_first() -> None:

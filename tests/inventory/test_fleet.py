@@ -50,7 +50,8 @@ def _compile(environments: dict) -> Inventory:
         loaded, problems = load_spec_bytes(f"agent_specs/{name}.yaml", text.encode())
         assert problems == [] and loaded is not None
         specs.append(loaded)
-    assert run_rules(specs, environments, TODAY) == []
+    # 10,000 roles in one account exceed any IAM quota (AGT048, tests/fleet): every other guardrail passes.
+    assert {f.rule_id for f in run_rules(specs, environments, TODAY)} == {"AGT048"}
     dev = environments["dev"].model_copy(update={"selection": Selection()})
     return build_inventory([(build_plan(specs, dev), dev)], TODAY)
 

@@ -283,7 +283,8 @@ permissions:
     assert not any(a.startswith("iam:") and a != "iam:*" for a in deny["Action"])  # iam:* covers them
     assert tuple(deny["Action"]) == boundary_denied_actions()
     assert no_export["Condition"] == {"StringNotEqualsIfExists": {"aws:ResourceAccount": ["111111111111"]}}
-    assert len(json.dumps(boundary.policy, separators=(",", ":"))) <= 6144  # managed policy limit (FACTS.md)
+    # the managed policy limit (docs/facts.md#aws-iam-limits)
+    assert len(json.dumps(boundary.policy, separators=(",", ":"))) <= 6144
 
 
 def test_shards_partition_the_agents_and_boundaries_still_see_the_whole_class(dev):

@@ -65,7 +65,7 @@ network:
     - host: api.stripe.com
       port: 443
       purpose: create and confirm payouts
-  rate_limit:
+  vault_login_rate:
     requests: 100
     interval: 1m
 """)

@@ -188,7 +188,8 @@ def test_dynamic_secret_roles_carry_the_plans_statements_and_ttls(run: StackRun)
         if run.plan.platform.vault_server.aws_session_tags:
             expected["sessionTags"] = aws_role.session_tags
         assert inputs == expected
-        # STS credentials cannot outlive what the role allows (FACTS.md: 900 s .. MaxSessionDuration).
+        # STS credentials cannot outlive what the role allows (900 s .. MaxSessionDuration:
+        # docs/facts.md#aws-sts-sessions).
         assert aws_role.max_sts_ttl <= agent.aws.max_session_duration
 
 
@@ -215,8 +216,7 @@ def test_agents_registry_and_egress_outputs(run: StackRun) -> None:
         assert entry["vault_approle_role"] == entry["vault_cert_role"] == entry["vault_token_role"] == \
             agent.identity_name
         egress = outputs["egress_allowlists"][agent.agent]
-        assert egress == {"hosts": agent.egress.endpoints, "rate_limit_requests": agent.egress.rate_limit_requests,
-                          "rate_limit_interval": agent.egress.rate_limit_interval}
+        assert egress == {"hosts": agent.egress.endpoints, "enforcement": agent.egress.enforcement}
     assert outputs["egress_allowlists"]["payment-gateway-sync"]["hosts"] == [
         {"host": "api.stripe.com", "port": 443, "purpose": "create and confirm payouts"}]
 

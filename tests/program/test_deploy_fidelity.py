@@ -27,6 +27,7 @@ DELETE_FIRST = {
     "vault:aws/secretBackendRole:SecretBackendRole": "role_arns force a new role, same path",
     "vault:index/quotaRateLimit:QuotaRateLimit": "path forces a new quota; same path and role refused",
     "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": "destination forces a new filter, same name",
+    "aws:networkfirewall/ruleGroup:RuleGroup": "capacity forces a new group, same name",
 }
 PROTECTED = {AUTH_BACKEND, MOUNT, AUDIT}
 # IAM tag values (IAM user guide, "Tagging IAM resources"): letters, numbers, spaces and _ . : / = + - @, <= 256.
@@ -84,7 +85,9 @@ def test_replacements_that_would_lose_data_delete_first_and_platform_mounts_are_
         else:
             assert not options.get("deleteBeforeReplace"), record.name
         assert bool(options.get("protect")) == (record.type_token in PROTECTED), record.name
-    expected = set(DELETE_FIRST) - ({AUDIT} if not run.plan.platform.log_routing.audit.api_managed else set())
+    expected = set(DELETE_FIRST) - ({AUDIT} if not run.plan.platform.log_routing.audit.api_managed else set()) - (
+        {"aws:networkfirewall/ruleGroup:RuleGroup"}
+        if run.plan.platform.egress_allow_list.enforcement != "network-firewall" else set())
     assert seen == expected
 
 

@@ -15,7 +15,8 @@ def test_auth_mounts_cap_leases_at_24h(run: StackRun) -> None:
     assert mounts["approle"]["path"] == vault.approle_mount
     assert mounts["cert"]["path"] == vault.cert_mount
     for mount in mounts.values():
-        # Server-side ceiling: a role's max TTL is silently capped by the mount's max_lease_ttl (FACTS.md).
+        # Server-side ceiling: a role's max TTL is silently capped by the mount's max_lease_ttl
+        # (docs/facts.md#vault-approle).
         assert mount["tune"]["maxLeaseTtl"] == f"{DAY}s"
     (database,) = run.capture.of_type("vault:index/mount:Mount")
     assert database.inputs["type"] == "database"

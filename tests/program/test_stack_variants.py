@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from agentiam.cli.main import cli
 from agentiam.plan.build import KILL_SWITCH_POLICY
+from tests.docs import check_section
 from tests.program.conftest import stack_run
 from tests.program.fleet import write_fleet
 from tests.pulumi_capture import PROJECT_DIR, ProgramError, capture_stack, mount_accessor
@@ -42,6 +43,8 @@ def test_invalid_spec_stops_the_program_before_any_resource(tmp_path: Path) -> N
     message_lines = failure.value.message.splitlines()
     assert message_lines[0] == "invalid agent specs, nothing was provisioned:"
     assert message_lines[1:] == error_lines  # the same `file:line:col RULE message` lines as `agentiam validate`
+    shown = failure.value.message.rstrip("\n").replace(f"{specs}/", "agent_specs/")
+    check_section("docs/pulumi.md", "program-error", f"```\nerror: {shown}\n```\n")
 
 
 def test_suspended_and_revoked_agents_get_the_kill_switch_and_a_disabled_entity(tmp_path: Path) -> None:
@@ -100,7 +103,7 @@ def test_lower_stacks_never_reference_another_environments_account(stack: str) -
 def test_two_shards_partition_the_agents_and_one_owns_the_shared_resources(tmp_path: Path) -> None:
     specs = tmp_path / "specs"
     agents = write_fleet(specs, 12, environments=("prod",))
-    stacks = tmp_path / "stacks"  # the example adopted as the README says: its files in place of Pulumi.prod.yaml
+    stacks = tmp_path / "stacks"  # the example adopted as docs/pulumi.md says: its files in place of Pulumi.prod.yaml
     shutil.copytree(PROJECT_DIR / "stacks" / "ca", stacks / "ca")
     for config in (PROJECT_DIR / "stacks" / "sharded-example").glob("Pulumi.*.yaml"):
         shutil.copy(config, stacks)

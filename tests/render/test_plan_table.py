@@ -2,7 +2,7 @@
 name appears unbroken at 80 and 120 columns, lines break between values only, values are text (never markup), and
 the summary counts what the plan holds. Golden files pin what users read.
 
-Regenerate the golden files after an intended change: AGENTIAM_UPDATE_GOLDEN=1 python -m pytest tests/render
+Regenerate the golden files after an intended change: AGENTIAM_REGEN_GOLDEN=1 python -m pytest tests/render
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from agentiam.plan.model import IdentityPlan
 from agentiam.render.plan_table import INDENT, LABEL, OBJECTS, object_counts, render_plan
 from agentiam.render.text_layout import cells
 from agentiam.spec.validate import load_spec_bytes
+from tests.docs import fenced
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "fixtures" / "plan"
@@ -101,12 +102,22 @@ def test_every_grant_and_the_platform_are_shown(plans):
         # AWS statements with their resource-account condition
         "ReadInvoices: s3:GetObject, s3:ListBucket",
         "only in 333333333333 (this environment) (condition aws:ResourceAccount)",
-        # KV paths with capabilities, databases with schemas and privileges, egress with its rate limit
+        # KV paths with capabilities, databases with schemas and privileges, egress with what enforces it, the
+        # Vault login quota named as such
         "kv        secret/data/billing/invoice-reader/*: read",
         "database  billing: write (SELECT, INSERT, UPDATE, DELETE) on schema(s) public",
         "database  analytics: read (SELECT) on schema(s) marts, public",
         "egress    api.stripe.com port 443: create and confirm payouts",
-        "rate      100 requests per 1m",
+        ("enforced  by the Network Firewall rule group agentiam-prod-egress-allow-list: host names in TLS SNI and HTTP "
+         "Host, on any port, for every workload behind the firewall"),
+        ("logins    at most 100 AppRole logins per 1m (Vault quota agent-prod-payment-gateway-sync on "
+         "auth/agentiam-prod-approle/); not a limit on calls to the egress hosts"),
+        # the environment's allow-list: the rule group, its capacity, where inspected traffic comes from, each host
+        # with the agents naming it
+        ("egress    allow-list enforced by the Network Firewall rule group agentiam-prod-egress-allow-list (stateful, "
+         "ALLOWLIST on HTTP_HOST, TLS_SNI; capacity 4 of 1000)"),
+        "from 10.30.0.0/16",
+        "api.stripe.com: for payment-gateway-sync",
         # the working token's lifetimes from its token role
         "token     ttl 30m, max 8h, through auth/token/create/agent-prod-payment-gateway-sync",
         # the platform: mounts with lease ceilings and login guards, database connections by host, log routing,
@@ -190,19 +201,18 @@ def test_the_cli_prints_the_golden_plan_at_the_terminal_width(width, tmp_path, m
     result = CliRunner().invoke(cli, ["plan", "--env", "prod", "--today", TODAY.isoformat()])
     assert result.exit_code == 0, result.output
     golden = GOLDEN / f"prod-{width}.txt"
-    if os.environ.get("AGENTIAM_UPDATE_GOLDEN") == "1":
+    if os.environ.get("AGENTIAM_REGEN_GOLDEN") == "1":
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(result.output, encoding="utf-8")
     assert result.output == golden.read_text(encoding="utf-8")
 
 
-def test_the_readme_excerpt_is_the_golden_plan():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    start = readme.index("$ COLUMNS=120 agentiam plan --env prod")
-    excerpt = readme[start:readme.index("```", start)].splitlines()[1:]
+def test_the_documented_excerpt_is_the_golden_plan():
+    """docs/commands.md "plan-excerpt": every line is the tool's, in its order ("..." leaves lines out)."""
+    excerpt = fenced("docs/commands.md", "plan-excerpt").splitlines()[1:]
     golden = (GOLDEN / "prod-120.txt").read_text(encoding="utf-8").splitlines()
     position = 0
-    for line in excerpt:  # every line of the excerpt, in the golden file's order ("..." leaves lines out)
+    for line in excerpt:
         if line != "...":
             position = golden.index(line, position) + 1
     assert len(excerpt) > 40

@@ -1,4 +1,5 @@
-"""ARN parsing and the inline-policy budget (FACTS.md: 10,240 characters for all inline policies of a role)."""
+"""ARN parsing and the inline-policy budget (10,240 characters for all inline policies of a role:
+docs/facts.md#aws-iam-limits)."""
 
 from __future__ import annotations
 

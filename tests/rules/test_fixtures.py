@@ -191,7 +191,7 @@ EXPECTED: dict[str, list[tuple]] = {
         ('AGT034', 19, 5, 'network.egress'),
     ],
     "AGT034/fail-override-rate-limit.yaml": [
-        ('AGT034', 20, 7, 'overrides.staging.network.rate_limit'),
+        ('AGT034', 20, 7, 'overrides.staging.network.vault_login_rate'),
     ],
     "AGT034/pass-no-network.yaml": [],
     "AGT035/fail-unknown-database.yaml": [
@@ -220,6 +220,10 @@ EXPECTED: dict[str, list[tuple]] = {
         ('wide-reader-three.yaml', 'AGT043', 14, 5, 'permissions.aws'),
     ],
     "AGT043/pass-compacted": [],
+    "AGT047/fail-over-capacity": [
+        ('wide-partner.yaml', 'AGT047', 14, 5, 'network.egress'),
+    ],
+    "AGT047/pass-at-capacity": [],
     "AGT007/fail-login-name": [
         ('support/ticket-triage-login.yaml', 'AGT007', 3, 7, 'name'),
         ('support/ticket-triage.yaml', 'AGT007', 3, 7, 'name'),
@@ -276,7 +280,7 @@ EXPECTED: dict[str, list[tuple]] = {
     "AGT038/pass-own-internal.yaml": [
     ],
     "AGT039/fail-too-fast.yaml": [
-        ('AGT039', 16, 3, 'network.rate_limit'),
+        ('AGT039', 16, 3, 'network.vault_login_rate'),
     ],
     "AGT039/pass-bounded.yaml": [
     ],
@@ -292,6 +296,12 @@ EXPECTED: dict[str, list[tuple]] = {
     ],
     "AGT045/pass-shared": [
     ],
+    "AGT048/fail-over-quota": [
+        ('agent_specs/tools/alpha-reader.yaml', 'AGT048', 8, 11, 'function'),
+        ('agent_specs/tools/gamma-analyst.yaml', 'AGT048', 9, 15, 'environments'),
+    ],
+    "AGT048/pass-within-quota": [
+    ],
 }
 
 
@@ -301,6 +311,8 @@ def environments():
 
 
 def _findings(fixture: Path, environments) -> list:
+    if (fixture / "stacks").is_dir():  # a project of its own: specs in agent_specs/, its own stack configs (quotas)
+        return project.validate([fixture / "agent_specs"], fixture / "stacks", TODAY).findings
     return project.validate([fixture], STACKS, TODAY, environments).findings
 
 
@@ -373,9 +385,10 @@ def test_rule_ids_are_unique_and_severities_documented():
     ("AGT028/fail-analysis-shell.yaml", "AGT028", "analysis agents never execute remotely"),
     ("AGT037/fail-other-folder.yaml", "AGT037", "'billing/payment-gateway-sync/stripe-api-key' is not in this agent's"),
     ("AGT038/fail-prod-internal.yaml", "AGT038", "inside prod's internal domain prod.internal"),
-    ("AGT039/fail-too-fast.yaml", "AGT039", "100000 requests per second"),
+    ("AGT039/fail-too-fast.yaml", "AGT039", "100000 logins per second"),
     ("AGT044/fail-other-environment.yaml", "AGT044", "account 333333333333 is the prod environment's"),
     ("AGT045/fail-not-shared", "AGT045", "list not allowed"),
+    ("AGT047/fail-over-capacity", "AGT047", "needs capacity 1,002 for 500 host(s), above its rule group's"),
     ("AGT045/fail-not-shared", "AGT045", "does not share it with other-reader"),
     ("AGT024/fail-token.yaml", "AGT024", "ecr:GetAuthorizationToken returns credentials"),
     ("AGT025/fail-prod-account.yaml", "AGT025", "names prod's account '333333333333' in dev, staging"),

@@ -199,3 +199,67 @@ def test_a_misspelt_stack_config_field_suggests_the_field_meant():
         parse_environment("stacks/Pulumi.dev.yaml", DEV.replace("retention_days:", "retension_days:").encode(), FILES)
     assert [f.message for f in caught.value.findings if f.path.endswith("retension_days")] == [
         "unknown field; did you mean 'retention_days'?"]
+
+
+PAYMENT = (REPO / "agent_specs" / "billing" / "payment-gateway-sync.yaml").read_text()
+RENAMED = ("network.rate_limit: `rate_limit` was renamed `vault_login_rate`: it is a Vault rate-limit quota on the "
+           "agent's AppRole logins and never limited calls to the egress hosts (nothing in agentiam does; "
+           "docs/egress.md); write `vault_login_rate:` with the same `requests` and `interval`")
+
+
+@pytest.mark.parametrize("text,where", [
+    (PAYMENT.replace("  vault_login_rate:\n", "  rate_limit:\n"), "s.yaml:33:3  error  SPEC001  "),
+    # the same key in an environment's override, inline
+    (PAYMENT.replace("  vault_login_rate:\n    requests: 100\n    interval: 1m\n",
+                     "  vault_login_rate: {requests: 100, interval: 1m}\noverrides:\n  dev:\n    network:\n"
+                     "      egress: []\n      rate_limit: {requests: 5, interval: 1m}\n"),
+     "s.yaml:38:7  error  SPEC001  overrides.dev."),
+])
+def test_the_old_rate_limit_key_says_what_to_write_instead_where_it_stands(text, where):
+    spec, findings = load_spec_bytes("s.yaml", text.encode())
+    assert spec is None
+    assert [f.render() for f in findings] == [where + RENAMED]
+
+
+@pytest.mark.parametrize("host,message", [
+    ("API.Stripe.com", "write it in lower case: 'api.stripe.com' (DNS names ignore case; the allow-list and the diff "
+                       "show one spelling)"),
+    ("api.stripe.com.", "drop the trailing dot: 'api.stripe.com' (the same host, as the allow-list holds it)"),
+    ("'*.stripe.com'", "wildcards are refused (a leading '.' or '*' would admit every subdomain): name each host the "
+                       "agent calls"),
+    (".stripe.com", "wildcards are refused (a leading '.' or '*' would admit every subdomain): name each host the "
+                    "agent calls"),
+    ("54.187.174.169", "54.187.174.169 is an IP address: the allow-list matches host names (TLS SNI, HTTP Host), so "
+                       "name the host the agent calls"),
+    ("'[2600:1f14::1]'", "2600:1f14::1 is an IP address: the allow-list matches host names (TLS SNI, HTTP Host), so "
+                         "name the host the agent calls"),
+    ("api.stripe.com:8443", "write the port in the endpoint's own field: host 'api.stripe.com', port 8443"),
+    ("https://api.stripe.com/v1", "write the host name only, without scheme or path: 'api.stripe.com'"),
+    ("p\u0430ypal.com", "write an internationalised name in its ASCII (punycode) form: 'xn--pypal-4ve.com'; the diff "
+                        "shows both"),
+    ("xn--zz.com", "'xn--zz' is not valid punycode: an internationalised label is 'xn--' followed by its encoded "
+                   "form"),
+    ("localhost", "expected an exact DNS name in lower case, internationalised names in punycode, with no wildcard, "
+                  "IP address, port, trailing dot or scheme, e.g. 'api.stripe.com', got 'localhost'"),
+])
+def test_host_spellings_that_would_widen_or_disguise_the_allow_list_are_refused_with_what_to_write(host, message):
+    spec, findings = load_spec_bytes("s.yaml", PAYMENT.replace("- host: api.stripe.com", f"- host: {host}").encode())
+    assert spec is None
+    assert [f.render() for f in findings] == [
+        f"s.yaml:30:13  error  SPEC003  network.egress[{host.strip(chr(39))}].host: {message}"]
+
+
+def test_a_punycode_host_is_taken_as_written():
+    spec, findings = load_spec_bytes("s.yaml", PAYMENT.replace("api.stripe.com", "xn--pypal-4ve.com").encode())
+    assert findings == [] and spec is not None
+    assert spec.spec.network.egress[0].host == "xn--pypal-4ve.com"
+
+
+def test_the_docs_example_of_the_renamed_field_is_what_the_tool_prints():
+    page = (REPO / "docs" / "egress.md").read_text(encoding="utf-8")
+    block = page[page.index("<!-- example:renamed"):]
+    opened = block.index("```\n") + 4
+    shown = block[opened:block.index("\n```", opened)]
+    path = "agent_specs/billing/payment-gateway-sync.yaml"
+    _, findings = load_spec_bytes(path, PAYMENT.replace("  vault_login_rate:\n", "  rate_limit:\n").encode())
+    assert shown == "\n".join(f.render() for f in findings)

@@ -77,7 +77,7 @@ network:
     - host: example.zendesk.com
       port: 443
       purpose: read new tickets and write tags
-  rate_limit:
+  vault_login_rate:
     requests: 200
     interval: 1m
 overrides:
@@ -96,7 +96,7 @@ overrides:
         - host: sandbox.zendesk.com
           port: 443
           purpose: the sandbox only
-      rate_limit: {requests: 50, interval: 1m}
+      vault_login_rate: {requests: 50, interval: 1m}
 """
 
 # The dev stack config with the optional parts it leaves out.
@@ -107,6 +107,11 @@ STACK = (REPO / "stacks" / "Pulumi.dev.yaml").read_text(encoding="utf-8") + """\
       shard_count: 1
       shard_index: 0
       shared_resources: true
+    egress:
+      enforcement: network-firewall
+      rule_group_capacity: 100
+      rule_order: STRICT_ORDER
+      home_net: [10.20.0.0/16]
 """
 
 INVISIBLE = {

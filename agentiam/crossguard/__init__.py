@@ -1,0 +1,1 @@
+"""A Pulumi policy pack (CrossGuard) enforcing agentiam's guardrails on resources from any Pulumi program."""
