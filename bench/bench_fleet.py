@@ -23,7 +23,9 @@ ratio of two measurements taken back to back is steadier than either time; the s
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import random
 import statistics
 import subprocess
 import sys
@@ -33,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_validate import TODAY  # noqa: E402
+from bench_validate import TODAY, spec_text  # noqa: E402
 from bench_validate import generate as generate_specs  # noqa: E402
 
 WORK = REPO / "bench" / ".work"
@@ -85,10 +87,12 @@ def generate(count: int) -> Path:
     """The fleet of `count` specs (bench_validate's generator), written once and reused."""
     folder = WORK / f"fleet-{count}"
     stamp = folder / ".complete"
-    if stamp.exists():
+    rng = random.Random(20261201)  # the generator's first specs: a change of the spec format regenerates the fleet
+    version = hashlib.sha256("".join(spec_text(i, rng)[1] for i in range(50)).encode()).hexdigest()
+    if stamp.exists() and stamp.read_text() == version:
         return folder
     generate_specs(count, folder)
-    stamp.write_text(str(count))
+    stamp.write_text(version)
     return folder
 
 
