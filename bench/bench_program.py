@@ -87,9 +87,10 @@ def main(sizes: list[int]) -> None:
     # warm-up: imports of pulumi_aws / pulumi_vault submodules (docs/facts.md#machines: ~0.5 s each)
     capture_stack(STACK)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [measure(n, Path(tmp)) for n in sizes]
-        for row in rows:
-            row["baseline_s"] = baseline(row["resources"], Path(tmp))
+        rows = []
+        for n in sizes:  # each size's baseline right after its program: the same load on a shared machine
+            rows.append(measure(n, Path(tmp)))
+            rows[-1]["baseline_s"] = baseline(rows[-1]["resources"], Path(tmp))
     print(f"{'agents':>7} {'plan s':>8} {'program s':>10} {'resources':>10} {'res/agent':>10} "
           f"{'custom/agent':>13} {'ms/resource':>12} {'baseline s':>11} {'baseline ms/res':>16}")
     for row in rows:
