@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import itertools
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentiam.environment.load import LoadedStack, load_environment, project_root, read_stacks, stack_config_path
 from agentiam.environment.model import EnvironmentConfig
@@ -17,8 +19,9 @@ from agentiam.findings import Finding, Severity, has_errors
 from agentiam.inputs.files import SPEC, DiskTree, Refused, file_finding, split_path
 from agentiam.plan.build import build_plan
 from agentiam.plan.model import IdentityPlan
-from agentiam.rules.registry import run_rules
-from agentiam.spec.validate import LoadedSpec, PartialSpec, read_spec_bytes
+from agentiam.rules.fleet import FleetMember
+from agentiam.rules.registry import RuleRun, judge_spec
+from agentiam.spec.validate import LoadedSpec, PartialSpec, SpecReading, read_spec_bytes
 
 DEFAULT_SPECS_DIR = Path("agent_specs")
 DEFAULT_STACKS_DIR = Path("stacks")
@@ -58,6 +61,13 @@ def load_specs(paths: Sequence[Path], anchor: Path = Path(".")) -> tuple[list[Lo
     return specs, findings, count
 
 
+def _read_one(file: str, got: bytes | Refused) -> SpecReading:
+    """One file as read: its spec (valid, or what can be read of it), the findings of reading and validating it."""
+    if isinstance(got, Refused):
+        return SpecReading(None, None, [file_finding(file, got)])
+    return read_spec_bytes(file, got)
+
+
 def _read_specs(paths: Sequence[Path], anchor: Path) -> tuple[list[LoadedSpec], list[PartialSpec], list[Finding], int]:
     """`load_specs`, plus what can be read of the specs with schema errors (for the guardrails, never the plan)."""
     specs: list[LoadedSpec] = []
@@ -66,17 +76,14 @@ def _read_specs(paths: Sequence[Path], anchor: Path) -> tuple[list[LoadedSpec], 
     count = 0
     for file, got in read_spec_files(paths, anchor):
         count += 1
-        if isinstance(got, Refused):
-            findings.append(file_finding(file, got))
-            continue
-        loaded, part, problems = read_spec_bytes(file, got)
+        loaded, part, problems = _read_one(file, got)
         findings.extend(problems)
         if loaded is not None:
             specs.append(loaded)
         elif part is not None:
             partial.append(part)
     if len(paths) > 1:  # each folder is read in order; several arguments are merged (by path components)
-        specs.sort(key=lambda s: s.file.split(os.sep))
+        specs.sort(key=_by_path)
     return specs, partial, findings, count
 
 
@@ -168,22 +175,106 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today: dt.date | None = None,
-             environments: dict[str, EnvironmentConfig] | None = None) -> Validation:
+             environments: dict[str, EnvironmentConfig] | None = None, keep_specs: bool = True,
+             jobs: int = 1) -> Validation:
     """Load and check specs against every guardrail; all problems in all files in one run.
 
     A spec file with schema errors still gets the findings of every guardrail that needs none of its failed fields
     (`PartialSpec`). Stack-config findings are part of the result (located, every output format shows them); while
-    there are any, the guardrails do not run, as they judge specs against environments that could not be read."""
+    there are any, the guardrails do not run, as they judge specs against environments that could not be read.
+
+    Files are streamed: each is parsed, judged by the per-spec rules and dropped, only a small summary kept for the
+    fleet rules (`RuleRun`). `keep_specs=False` (what `agentiam validate` uses) keeps no spec at all, so memory stays
+    flat as the fleet grows; `Validation.specs` is then empty. With it, `jobs` > 1 parses and judges the files in
+    that many worker processes (the fleet rules still run here, over the summaries they send back); findings
+    and their order are the same."""
     config_findings: list[Finding] = []
     if environments is None:
         _, environments, config_findings = _load_stacks(stacks_dir)
+    findings: list[Finding] = []
+    specs: list[LoadedSpec] = []
+    run = RuleRun(environments, today or dt.date.today()) if not config_findings else None
+    count = 0
+    files = read_spec_files(paths, project_root(stacks_dir))
+    parallel = run is not None and not keep_specs and jobs > 1
     with _cyclic_gc_paused():
-        specs, partial, findings, count = _read_specs(paths, project_root(stacks_dir))
-        if not config_findings:
-            findings.extend(run_rules(specs, environments, today or dt.date.today(), partial))
+        # With workers, the first chunk is judged here all the same: a repository that small never starts a process.
+        for file, got in itertools.islice(files, _CHUNK) if parallel else files:
+            count += 1
+            loaded, part, problems = _read_one(file, got)
+            findings.extend(problems)
+            judged = loaded if loaded is not None else part
+            if run is not None and judged is not None:
+                findings.extend(run.add(judged))
+            if loaded is not None and keep_specs:
+                specs.append(loaded)
+        if parallel and run is not None:
+            for judged_findings in _judged_in_workers(files, run, jobs):
+                count += 1
+                findings.extend(judged_findings)
+        if run is not None:
+            # Several arguments are merged by path components (as `load_specs` orders them).
+            findings.extend(run.finish(_by_path if len(paths) > 1 else None))
+    if len(paths) > 1:
+        specs.sort(key=_by_path)
     findings.extend(config_findings)
     bad_files = {f.file for f in findings if f.severity is Severity.ERROR}
     return Validation([s for s in specs if s.file not in bad_files], sorted(findings), count)
+
+
+# Files per task sent to a worker: large enough that pickling a task and its answer is a small part of its
+# work, small enough that the workers stay busy to the end (docs/benchmarks.md).
+_CHUNK = 256
+
+
+def _judge_chunk(chunk: list[tuple[str, bytes | Refused]], environments: Mapping[str, EnvironmentConfig],
+                 today: dt.date) -> list[tuple[list[Finding], FleetMember | None, bool]]:
+    """In a worker: per file, its findings (input, schema, per-spec rules), its fleet summary and whether the spec
+    is only partly valid."""
+    out: list[tuple[list[Finding], FleetMember | None, bool]] = []
+    for file, got in chunk:
+        loaded, part, problems = _read_one(file, got)
+        judged = loaded if loaded is not None else part
+        if judged is None:
+            out.append((problems, None, False))
+            continue
+        found, member = judge_spec(judged, environments, today)
+        out.append((problems + found, member, loaded is None))
+    return out
+
+
+def _judged_in_workers(files: Iterator[tuple[str, bytes | Refused]], run: RuleRun, jobs: int
+                       ) -> Iterator[list[Finding]]:
+    """The findings of every file, judged in `jobs` worker processes in chunks, in file order; each summary is
+    kept in `run`. The files are read here (the one reader that refuses links), only the bytes travel. No
+    process starts when `files` is already exhausted."""
+    first = list(itertools.islice(files, _CHUNK))
+    if not first:
+        return
+    import concurrent.futures  # noqa: PLC0415 (only when asked for workers)
+    import multiprocessing  # noqa: PLC0415
+
+    # fork: the workers start with every module (pydantic models, rules, IAM catalogue) already imported.
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending: list[concurrent.futures.Future] = []
+        chunks = itertools.chain([first], iter(lambda: list(itertools.islice(files, _CHUNK)), []))
+        for chunk in chunks:
+            pending.append(pool.submit(_judge_chunk, chunk, run.environments, run.today))
+            if len(pending) > 2 * jobs:  # bounded read-ahead: memory stays flat
+                yield from _answers(pending.pop(0), run)
+        for future in pending:
+            yield from _answers(future, run)
+
+
+def _answers(future: Any, run: RuleRun) -> Iterator[list[Finding]]:
+    for findings, member, partial in future.result():
+        if member is not None:
+            run.keep(member, partial)
+        yield findings
+
+
+def _by_path(spec: LoadedSpec | FleetMember) -> list[str]:
+    return spec.file.split(os.sep)
 
 
 def compile_plan(stack: str, specs_dir: Path = DEFAULT_SPECS_DIR, stacks_dir: Path = DEFAULT_STACKS_DIR,

@@ -136,16 +136,16 @@ def spec_text(i: int, rng: random.Random) -> tuple[str, str]:
     return name, "\n".join(lines) + "\n"
 
 
-def generate(count: int) -> list[Path]:
-    """Write `count` specs under WORK (recreated), spread over team folders like a real repository."""
-    if WORK.exists():
-        shutil.rmtree(WORK)
+def generate(count: int, folder: Path = WORK) -> list[Path]:
+    """Write `count` specs under `folder` (recreated), spread over team folders like a real repository."""
+    if folder.exists():
+        shutil.rmtree(folder)
     rng = random.Random(20261201)
     files = []
     for i in range(count):
         name, text = spec_text(i, rng)
         team = text.split("  team: ", 1)[1].split("\n", 1)[0]
-        path = WORK / team / f"{name}.yaml"
+        path = folder / team / f"{name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         files.append(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from pathlib import Path
@@ -144,3 +145,20 @@ def test_an_oversized_spec_is_refused_before_it_is_read(tmp_path, monkeypatch):
     (finding,) = project.validate([big], ROOT / "stacks", environments=environments).findings
     assert (finding.rule_id, finding.message) == (
         "YAML005", f"file is {3 * 1024**3} bytes; agent specs are limited to 262144 bytes")
+
+
+def test_validate_in_worker_processes_finds_the_same_in_the_same_order(monkeypatch, tmp_path):
+    """Every rule fixture (valid, invalid, partly valid, duplicate names, colliding derived names), the broken
+    specs and the examples, judged in 2 worker processes in chunks of 8 files, against one process keeping every
+    spec: identical findings, same order, same file count. Links are refused by the reader, before any worker."""
+    monkeypatch.setattr(project, "_CHUNK", 8)
+    paths = [ROOT / "agent_specs", ROOT / "tests" / "fixtures" / "specs"]
+    (tmp_path / "linked.yaml").symlink_to(ROOT / "agent_specs" / "billing" / "invoice-reader.yaml")
+    paths.append(tmp_path)
+    serial = project.validate(paths, ROOT / "stacks", dt.date(2026, 12, 1))
+    workers = project.validate(paths, ROOT / "stacks", dt.date(2026, 12, 1), keep_specs=False, jobs=2)
+    assert serial.files_checked > 8 * 4
+    assert {f.rule_id for f in serial.findings} >= {"AGT001", "AGT007", "AGT043", "AGT045", "SPEC003", "FILE001"}
+    assert workers.findings == serial.findings
+    assert workers.files_checked == serial.files_checked
+    assert workers.specs == [] and serial.specs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from agentiam.environment import vault_server
 from agentiam.environment.model import EnvironmentConfig
@@ -72,7 +72,17 @@ def statement_sid(sid: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in sid.split("-"))
 
 
-def agents_in_environment(specs: Sequence[LoadedSpec], environment: str) -> list[LoadedSpec]:
+class _NamedSpec(Protocol):
+    """What `agents_in_environment` reads of a spec: a `LoadedSpec`, or a fleet summary that reads as one."""
+
+    @property
+    def spec(self) -> Any: ...
+
+
+_Named = TypeVar("_Named", bound=_NamedSpec)
+
+
+def agents_in_environment(specs: Sequence[_Named], environment: str) -> list[_Named]:
     """Specs deployed to `environment`, sorted by agent name."""
     return sorted((s for s in specs if environment in s.spec.environments), key=lambda s: s.spec.name)
 

@@ -16,6 +16,7 @@ resource and the config.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -361,6 +362,20 @@ def _run_program(program: Path) -> None:
     runpy.run_path(str(program), run_name="__main__")
 
 
+@contextmanager
+def _frozen_objects_released() -> Iterator[None]:
+    """After the run, hand what the program froze (`components.stack.freeze_registered`: everything it registered,
+    kept out of the cyclic GC's scans while the run lasted) back to the collector, as the end of a `pulumi up`
+    process would: many runs in one process (tests, snapshots of every stack) keep no garbage of the earlier ones.
+    A host that had frozen objects of its own before keeps them frozen."""
+    frozen_before = gc.get_freeze_count()
+    try:
+        yield
+    finally:
+        if frozen_before == 0:
+            gc.unfreeze()
+
+
 def capture_stack(stack: str, *, project_dir: Path | str, specs_dir: Path | str | None = None,
                   stacks_dir: Path | str | None = None, config_dir: Path | str | None = None,
                   secrets: Mapping[str, str] | None = None, preview: bool = False, program: Path | None = None,
@@ -397,7 +412,7 @@ def capture_stack(stack: str, *, project_dir: Path | str, specs_dir: Path | str 
                              monitor=_RecordingMonitor(mocks))
     _program_first_on_path(program.parent)
     # Like the Pulumi CLI: the program runs in the project directory; unset variables mean the default folders.
-    with _environment(variables), _working_directory(project_dir):
+    with _environment(variables), _working_directory(project_dir), _frozen_objects_released():
         try:
             _sync_await(run_pulumi_func(lambda: _run_program(program)))
         except pulumi.RunError as exc:

@@ -12,12 +12,12 @@ from agentiam.iam.arn import Arn
 
 # The plan's own builders, so the size measured is the size applied.
 from agentiam.plan.boundary import MANAGED_POLICY_MAX_CHARS, boundary_plan, policy_size
-from agentiam.plan.build import KILL_SWITCH_POLICY, declared_accounts, inline_policy, statement_accounts
+from agentiam.plan.build import KILL_SWITCH_POLICY, inline_policy, statement_accounts
 from agentiam.plan.effective import fill
 from agentiam.rules.aws_reach import arn_account_declared
 from agentiam.rules.base import FleetRule, Rule, SpecContext
+from agentiam.rules.fleet import FleetMember
 from agentiam.spec.model import AgentSpec, FunctionClass
-from agentiam.spec.validate import LoadedSpec
 
 # All inline policies of a role together are limited to 10,240 characters, white space not counted
 # (docs/facts.md#aws-iam-limits).
@@ -171,27 +171,26 @@ UNIQUE_SIDS = Rule(
     check=_check_unique_sids)
 
 
-def _check_boundary_size(rule: FleetRule, specs: list[LoadedSpec],
+def _check_boundary_size(rule: FleetRule, members: list[FleetMember],
                          environments: Mapping[str, EnvironmentConfig]) -> Iterator[Finding]:
     for env_name, env in sorted(environments.items()):
-        by_class: dict[FunctionClass, list[LoadedSpec]] = {}
-        for loaded in specs:
-            if env_name in loaded.spec.environments and loaded.spec.permissions.aws:
-                by_class.setdefault(loaded.spec.function, []).append(loaded)
-        for function, members in sorted(by_class.items(), key=lambda item: item[0].value):
-            actions = [a for m in members for g in m.spec.permissions.aws for a in g.actions]
-            accounts = [a for m in members for a in declared_accounts(m.spec)]
+        by_class: dict[FunctionClass, list[FleetMember]] = {}
+        for member in members:
+            if env_name in member.environments and member.aws_actions:
+                by_class.setdefault(member.function, []).append(member)
+        for function, group in sorted(by_class.items(), key=lambda item: item[0].value):
+            actions = [a for m in group for a in m.aws_actions]
+            accounts = [a for m in group for a in m.accounts]
             size = policy_size(boundary_plan(function, actions, env, accounts).policy)
             if size <= MANAGED_POLICY_MAX_CHARS:
                 continue
             # Point at the spec that brings the most distinct actions: the first place a reviewer can act.
-            widest = max(members, key=lambda m: (len({a for g in m.spec.permissions.aws for a in g.actions}),
-                                                 m.file))
-            yield widest.document.finding(
+            widest = max(group, key=lambda m: (len(set(m.aws_actions)), m.file))
+            yield widest.finding(
                 rule.id, ("permissions", "aws"),
                 f"the {function.value} boundary of {env_name} would be {size:,} characters even compacted "
                 f"(managed policy limit {MANAGED_POLICY_MAX_CHARS:,}): {len(set(actions))} distinct actions across "
-                f"{len(members)} agent(s); use fewer distinct actions or split the class across environments",
+                f"{len(group)} agent(s); use fewer distinct actions or split the class across environments",
                 rule.severity)
 
 

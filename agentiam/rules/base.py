@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
 from agentiam.spec.source import PathPart
 from agentiam.spec.validate import LoadedSpec, PartialSpec
+
+if TYPE_CHECKING:
+    from agentiam.rules.fleet import FleetMember
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,11 @@ class Rule:
 
 @dataclass(frozen=True)
 class FleetRule:
-    """A guardrail over all specs together (unique names, a function class's shared boundary)."""
+    """A guardrail over all specs together (unique names, a function class's shared boundary), judged from each
+    spec's summary (`agentiam.rules.fleet.FleetMember`) so a large fleet is never held in memory whole."""
 
     id: str
     severity: Severity
     title: str
     rationale: str
-    check: Callable[[FleetRule, list[LoadedSpec], Mapping[str, EnvironmentConfig]], Iterable[Finding]]
+    check: Callable[[FleetRule, list[FleetMember], Mapping[str, EnvironmentConfig]], Iterable[Finding]]

@@ -5,15 +5,17 @@ Network Firewall rule group."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
-from agentiam.plan.build import agents_in_environment, egress_allow_list
-from agentiam.plan.effective import effective
+from agentiam.plan.build import agents_in_environment, egress_capacity_needed
 from agentiam.plan.locate import network_sources
 from agentiam.rules.base import FleetRule, Rule, SpecContext
 from agentiam.spec.types import format_duration
-from agentiam.spec.validate import LoadedSpec
+
+if TYPE_CHECKING:
+    from agentiam.rules.fleet import FleetMember
 
 
 def _in_domain(host: str, domain: str) -> bool:
@@ -63,27 +65,30 @@ RATE_LIMIT_BOUND = Rule(
     check=_check_rate_limit_bound)
 
 
-def _hosts(loaded: LoadedSpec, environment: str) -> int:
-    return len({e.host for e in effective(loaded.spec, environment).network.egress})
+def _hosts(member: FleetMember, environment: str) -> tuple[str, ...]:
+    return next((hosts for env, _, hosts in member.egress if env == environment), ())
 
 
-def _check_allow_list_capacity(rule: FleetRule, specs: list[LoadedSpec],
+def _check_allow_list_capacity(rule: FleetRule, members: list[FleetMember],
                                environments: Mapping[str, EnvironmentConfig]) -> Iterator[Finding]:
     for env_name, env in sorted(environments.items()):
         if env.egress.enforcement != "network-firewall":
             continue
-        in_env = agents_in_environment(specs, env_name)
-        allow_list = egress_allow_list(in_env, env)
-        if allow_list.capacity_needed <= allow_list.capacity:
+        in_env = agents_in_environment(members, env_name)  # a summary reads as a spec
+        # The hosts `egress_allow_list` puts in the rule group: every active agent's (agentiam.plan.build).
+        hosts = {host for m in in_env for env, active, named in m.egress if env == env_name and active
+                 for host in named}
+        needed = egress_capacity_needed(len(hosts) or 1)  # no host: the one placeholder target
+        if needed <= env.egress.rule_group_capacity:
             continue
         # Point at the spec that brings the most hosts here: the first place a reviewer can act.
-        widest = max(in_env, key=lambda m: (_hosts(m, env_name), m.file))
-        yield widest.document.finding(
+        widest = max(in_env, key=lambda m: (len(set(_hosts(m, env_name))), m.file))
+        yield widest.finding(
             rule.id, ("network", "egress"),
-            f"{env_name}'s egress allow-list needs capacity {allow_list.capacity_needed:,} for "
-            f"{len(allow_list.hosts)} host(s), above its rule group's egress.rule_group_capacity "
-            f"{allow_list.capacity:,} (fixed when the group is created); name fewer hosts, or raise the capacity in "
-            "the stack config, which replaces the group (docs/egress.md)", rule.severity)
+            f"{env_name}'s egress allow-list needs capacity {needed:,} for "
+            f"{len(hosts)} host(s), above its rule group's egress.rule_group_capacity "
+            f"{env.egress.rule_group_capacity:,} (fixed when the group is created); name fewer hosts, or raise the "
+            "capacity in the stack config, which replaces the group (docs/egress.md)", rule.severity)
 
 
 ALLOW_LIST_CAPACITY = FleetRule(

@@ -11,7 +11,7 @@ from agentiam.environment.model import IAM_MANAGED_POLICIES_MAX, IAM_ROLES_MAX, 
 from agentiam.findings import Finding, Severity
 from agentiam.plan.footprint import AccountFootprint, account_footprints
 from agentiam.rules.base import FleetRule
-from agentiam.spec.validate import LoadedSpec
+from agentiam.rules.fleet import FleetMember
 
 # Where the fix is explained (the user's documentation, from the finding).
 FIX_DOCS = "docs/fleet.md#quotas"
@@ -36,9 +36,10 @@ def _fix(quota: int, maximum: int, field: str, declared_by: str) -> str:
             f"(`agentiam shard`) share its account and its quota ({FIX_DOCS})")
 
 
-def _check_account_quotas(rule: FleetRule, specs: list[LoadedSpec],
+def _check_account_quotas(rule: FleetRule, members: list[FleetMember],
                           environments: Mapping[str, EnvironmentConfig]) -> Iterator[Finding]:
-    for account in account_footprints(specs, environments):
+    # A summary reads as a spec (`FleetMember.spec`): the plan's own footprint counts them.
+    for account in account_footprints(members, environments):  # type: ignore[arg-type]
         quota, declared_by = _declared(account, "iam_roles")
         outside = max(c.quotas.iam_roles_outside_agentiam for c in account.configs)  # the most others may hold
         if account.roles and account.roles + outside > quota:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
@@ -20,6 +21,7 @@ from agentiam.rules import (
     vault_grants,
 )
 from agentiam.rules.base import FleetRule, Rule, SpecContext
+from agentiam.rules.fleet import FleetMember, summarise
 from agentiam.spec.validate import LoadedSpec, PartialSpec, UnreadableField
 
 ALL_RULES: tuple[Rule, ...] = (
@@ -103,6 +105,61 @@ def describe_rule(rule_id: str) -> tuple[str, str, Severity]:
     return rule_id, "", Severity.ERROR
 
 
+class RuleRun:
+    """Every guardrail over a stream of specs: `add` judges one spec by the per-spec rules and keeps only its
+    summary for the fleet rules; `finish` judges the fleet. Memory grows by a summary per spec, never a document.
+
+        run = RuleRun(environments, today)
+        for loaded in specs:
+            findings += run.add(loaded)
+        findings += run.finish()
+    """
+
+    def __init__(self, environments: Mapping[str, EnvironmentConfig], today: dt.date):
+        self.environments, self.today = environments, today
+        self._valid: list[FleetMember] = []
+        self._partial: list[FleetMember] = []  # summaries of `PartialSpec`s
+
+    def add(self, loaded: LoadedSpec | PartialSpec) -> list[Finding]:
+        """The per-spec rules' findings of one spec (valid, or partly valid: see `run_rules`)."""
+        findings, member = judge_spec(loaded, self.environments, self.today)
+        self.keep(member, isinstance(loaded, PartialSpec))
+        return findings
+
+    def keep(self, member: FleetMember, partial: bool) -> None:
+        """Keep a summary judged elsewhere (`judge_spec` in a worker process) for the fleet rules."""
+        (self._partial if partial else self._valid).append(member)
+
+    def finish(self, order: Callable[[FleetMember], Any] | None = None) -> list[Finding]:
+        """The fleet rules' findings over every spec added: the valid ones first (in the order added, or sorted by
+        `order`), then the partly valid ones."""
+        if order is not None:
+            self._valid.sort(key=order)
+        members = [*self._valid, *self._partial]
+        partial = {id(m) for m in self._partial}
+        findings: list[Finding] = []
+        for fleet_rule in FLEET_RULES:
+            findings.extend(_fleet_findings(fleet_rule, members, partial, self.environments))
+        return findings
+
+
+def judge_spec(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, EnvironmentConfig],
+               today: dt.date) -> tuple[list[Finding], FleetMember]:
+    """The per-spec rules' findings of one spec, and its summary for the fleet rules."""
+    ctx = SpecContext(loaded, environments, today)
+    findings: list[Finding] = []
+    if isinstance(loaded, PartialSpec):
+        for rule in ALL_RULES:
+            try:
+                findings.extend(list(rule.check(rule, ctx)))  # whole or nothing: a list before anything is kept
+            except UnreadableField:
+                continue  # it needs a field that failed validation: computed once the file is fixed
+    else:
+        for rule in ALL_RULES:
+            findings.extend(rule.check(rule, ctx))
+    return findings, summarise(loaded, environments)
+
+
 def run_rules(specs: Sequence[LoadedSpec], environments: Mapping[str, EnvironmentConfig],
               today: dt.date, partial: Sequence[PartialSpec] = ()) -> list[Finding]:
     """Every finding of every rule over every spec, sorted by file, line, column.
@@ -111,33 +168,25 @@ def run_rules(specs: Sequence[LoadedSpec], environments: Mapping[str, Environmen
     findings for such a file only if it completed without reading a field that failed: the findings of the rules
     that could be computed come in the same run as the schema errors, and none rests on a value that was not valid.
     """
+    run = RuleRun(environments, today)
     findings: list[Finding] = []
     for loaded in specs:
-        ctx = SpecContext(loaded, environments, today)
-        for rule in ALL_RULES:
-            findings.extend(rule.check(rule, ctx))
-    for part in partial:
-        ctx = SpecContext(part, environments, today)
-        for rule in ALL_RULES:
-            try:
-                findings.extend(list(rule.check(rule, ctx)))  # whole or nothing: a list before anything is kept
-            except UnreadableField:
-                continue  # it needs a field that failed validation: computed once the file is fixed
-    for fleet_rule in FLEET_RULES:
-        findings.extend(_fleet_findings(fleet_rule, list(specs), list(partial), environments))
+        findings.extend(run.add(loaded))
+    for partial_spec in partial:
+        findings.extend(run.add(partial_spec))
+    findings.extend(run.finish())
     return sorted(findings)
 
 
-def _fleet_findings(rule: FleetRule, specs: list[LoadedSpec], partial: list[PartialSpec],
+def _fleet_findings(rule: FleetRule, members: list[FleetMember], partial: set[int],
                     environments: Mapping[str, EnvironmentConfig]) -> list[Finding]:
     """A fleet rule over the valid specs and every partly valid one it can read: a partial spec whose failed
     fields the rule reads is left out, and the rule runs again without it (at most once per partial spec)."""
-    members: list[LoadedSpec | PartialSpec] = [*specs, *partial]
     while True:
         try:
-            return list(rule.check(rule, members, environments))  # type: ignore[arg-type]
+            return list(rule.check(rule, members, environments))
         except UnreadableField as unreadable:
-            kept = [m for m in members if not (isinstance(m, PartialSpec) and m.file == unreadable.file)]
+            kept = [m for m in members if not (id(m) in partial and m.file == unreadable.file)]
             if len(kept) == len(members):
                 raise  # not one of the partial specs given: a bug, never a reason to loop
             members = kept

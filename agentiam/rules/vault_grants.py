@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
 from agentiam.rules.base import FleetRule, Rule, SpecContext
-from agentiam.spec.validate import LoadedSpec
+
+if TYPE_CHECKING:  # agentiam.rules.fleet reads `kv_owner` from here
+    from agentiam.rules.fleet import FleetMember
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 KV_PLACEHOLDERS = frozenset({"env", "agent"})
@@ -100,31 +103,26 @@ def _share_covers(share_path: str, path: str) -> bool:
     return share_path == path
 
 
-def _check_kv_shares(rule: FleetRule, specs: list[LoadedSpec],
+def _check_kv_shares(rule: FleetRule, members: list[FleetMember],
                      _environments: Mapping[str, EnvironmentConfig]) -> Iterator[Finding]:
-    by_name = {loaded.spec.name: loaded for loaded in specs}
-    for loaded in specs:
-        spec = loaded.spec
-        for i, grant in enumerate(spec.permissions.kv):
-            owner_name = grant.shared_by
-            if owner_name in (None, spec.name) or kv_owner(grant.path, spec.name, owner_name) != owner_name:
-                continue  # its own folder (AGT037 reports a `shared_by` naming itself)
-            path = grant.path.replace("{agent}", spec.name)
+    by_name = {member.name: member for member in members}
+    for member in members:
+        for i, path, owner_name, capabilities in member.kv_shared:
             owner = by_name.get(owner_name)
             if owner is None:
-                yield loaded.document.finding(rule.id, ("permissions", "kv", i, "shared_by"),
-                                              f"no agent named {owner_name!r} exists to share {path!r}", rule.severity)
+                yield member.finding(rule.id, ("permissions", "kv", i, "shared_by"),
+                                     f"no agent named {owner_name!r} exists to share {path!r}", rule.severity)
                 continue
-            shares = [s for s in owner.spec.permissions.kv_shares if spec.name in s.agents
-                      and _share_covers(s.path.replace("{agent}", owner_name), path)]
-            allowed = {c for s in shares for c in s.capabilities}
-            extra = sorted(set(grant.capabilities) - allowed)
+            shares = [(share_path, share_capabilities) for share_path, agents, share_capabilities in owner.kv_shares
+                      if member.name in agents and _share_covers(share_path.replace("{agent}", owner_name), path)]
+            allowed = {c for _, share_capabilities in shares for c in share_capabilities}
+            extra = sorted(set(capabilities) - allowed)
             if extra:
                 shared = f"shares it with capabilities {', '.join(sorted(allowed))}" if shares else \
-                    f"does not share it with {spec.name}"
-                yield loaded.document.finding(rule.id, ("permissions", "kv", i, "capabilities"),
-                                              f"{path!r} is {owner_name}'s secret and {owner.file} {shared}; "
-                                              f"{', '.join(extra)} not allowed", rule.severity)
+                    f"does not share it with {member.name}"
+                yield member.finding(rule.id, ("permissions", "kv", i, "capabilities"),
+                                     f"{path!r} is {owner_name}'s secret and {owner.file} {shared}; "
+                                     f"{', '.join(extra)} not allowed", rule.severity)
 
 
 def _check_pinned_common_name(rule: Rule, ctx: SpecContext) -> Iterator[Finding]:

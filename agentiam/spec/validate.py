@@ -234,6 +234,9 @@ class UnreadableField(Exception):
         super().__init__(f"{file}: {field}")
         self.file, self.field = file, field
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # picklable, for worker processes
+        return UnreadableField, (self.file, self.field)
+
 
 class _ReadableFields:
     """The fields of a spec that validated, as attributes; any other attribute raises `UnreadableField`."""

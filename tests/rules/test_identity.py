@@ -8,6 +8,7 @@ from pathlib import Path
 from agentiam import project
 from agentiam.rules import identity
 from agentiam.rules.base import SpecContext
+from agentiam.rules.fleet import summarise
 from agentiam.spec.validate import load_spec_bytes
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
@@ -44,7 +45,8 @@ def test_role_name_over_64_chars_in_a_long_named_environment_is_refused():
 def test_fleet_rule_names_every_other_file():
     body = _spec("dev").replace(b"aaaa", b"bbbb", 1)
     specs = [load_spec_bytes(f"specs/{team}/x.yaml", body)[0] for team in ("a", "b", "c")]
-    findings = list(identity.UNIQUE_NAMES.check(identity.UNIQUE_NAMES, specs, {}))
+    members = [summarise(loaded, {}) for loaded in specs]  # fleet rules judge per-spec summaries
+    findings = list(identity.UNIQUE_NAMES.check(identity.UNIQUE_NAMES, members, {}))
     assert len(findings) == 3
     first = next(f for f in findings if f.file == "specs/a/x.yaml")
     assert "specs/b/x.yaml, specs/c/x.yaml" in first.message
