@@ -24,6 +24,7 @@ from typing import Any
 
 from agentiam.diff import platform, risk, toolchange
 from agentiam.diff.gitsource import GitError, GitRepo, GitTree, Snapshot, project_prefix, stack_of
+from agentiam.diff.migration import migration_changes
 from agentiam.diff.model import AgentDiff, Change, DiffReport, Direction, EntryChange, EnvironmentDiff, RiskLabel
 from agentiam.environment.load import parse_environments
 from agentiam.environment.model import EnvironmentConfig
@@ -322,6 +323,7 @@ class Context:
     base: Locator
     environment: str
     accounts: dict[str, str]  # every known environment -> account id (crossing environments)
+    now: dt.datetime | None = None  # the review's time, for when revoke-legacy may act (None: the clock's)
 
 
 def _aws_grants(entry: AgentPlan | None) -> dict[str, tuple[str, set[str]]]:
@@ -817,7 +819,7 @@ _DESCRIBED = ("agent", "environment", "identity_name", "status", "function", "de
               "vault.token_role.token_bound_cidrs", "vault.token_role.allowed_policies",
               "vault.token_role.entity_alias",
               "vault.cert.allowed_common_names", "vault.cert.token_bound_cidrs", "vault.entity", "vault.database_roles",
-              "vault.aws_secret_role", "vault.rate_limit", "vault.kv_shares", "egress")
+              "vault.aws_secret_role", "vault.rate_limit", "vault.kv_shares", "egress", "migration")
 
 
 def _other_changes(before: AgentPlan | None, after: AgentPlan | None) -> list[Change]:
@@ -839,7 +841,7 @@ def describe(entry: EntryChange, ctx: Context) -> list[Change]:
                + _token_role_changes(before, after) + _share_changes(before, after, ctx)
                + _database_changes(before, after, ctx)
                + _lifetime_changes(before, after, ctx) + _network_changes(before, after, ctx)
-               + _other_changes(before, after))
+               + migration_changes(before, after, ctx) + _other_changes(before, after))
     return sorted(changes, key=Change.sort_key)
 
 
@@ -859,6 +861,7 @@ def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: 
     got = collect(repo, base_rev, head_rev, specs_prefix, stacks_prefix, today)
     base_envs, head_envs = got.base.environments(), got.head.environments()
     accounts = {name: cfg.account_id for name, cfg in {**base_envs, **head_envs}.items()}
+    now = dt.datetime.combine(today, dt.time(), dt.timezone.utc) if today else None
     findings_by_file: dict[str, list[Finding]] = {}
     for finding in got.head_findings:
         findings_by_file.setdefault(finding.file, []).append(finding)
@@ -867,7 +870,7 @@ def compute_diff(repo: GitRepo, base_rev: str, head_rev: str | None, specs_dir: 
         head_spec = got.head.by_agent.get(entry.agent) if entry.after else None
         base_spec = got.base.by_agent.get(entry.agent) if entry.before else None
         ctx = Context(Locator(head_spec, head_envs.get(entry.environment)),
-                      Locator(base_spec, base_envs.get(entry.environment)), entry.environment, accounts)
+                      Locator(base_spec, base_envs.get(entry.environment)), entry.environment, accounts, now)
         changes = tuple(describe(entry, ctx))
         kind = "added" if entry.before is None else "removed" if entry.after is None else "changed"
         spec_file = (entry.after or entry.before).source_file  # type: ignore[union-attr]

@@ -47,7 +47,7 @@ class RiskLabel:
 class Change:
     """One change to one natural key (an action, a resource, a Vault path, a database, a lifetime...)."""
 
-    # agent sections: agent | function | trust | aws | vault | database | lifetime | network | owner | other
+    # agent sections: agent | function | trust | aws | vault | database | lifetime | network | migration | owner | other
     # environment sections: trust | environment | boundary | connection | mount | logging | audit | other
     system: str
     op: str  # added | removed | widened | narrowed | changed
@@ -73,7 +73,7 @@ class Change:
 
 
 SYSTEM_ORDER = ("agent", "function", "trust", "environment", "aws", "boundary", "vault", "database", "connection",
-                "lifetime", "mount", "network", "logging", "audit", "owner", "other", "code")
+                "lifetime", "mount", "network", "logging", "audit", "migration", "owner", "other", "code")
 
 
 @dataclass(frozen=True)

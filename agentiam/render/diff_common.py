@@ -22,7 +22,7 @@ SYSTEM_TITLE = {"agent": W("agent"), "function": W("function class"), "aws": W("
                 "database": W("database"), "lifetime": W("credential lifetime"), "network": W("network"),
                 "owner": W("ownership"), "other": W("other"), "trust": W("trust"), "environment": W("environment"),
                 "boundary": W("boundary"), "connection": W("db connection"), "mount": W("Vault mount"),
-                "logging": W("log routing"), "audit": W("Vault audit"), "code": W("code")}
+                "logging": W("log routing"), "audit": W("Vault audit"), "code": W("code"), "migration": W("migration")}
 EXPANSION_SHOWN = 12  # actions listed for a wildcard before "and N more"
 
 # The engine's vocabulary, shown as words. An operation the engine starts to use later is shown as a value (a
