@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 PLAN_FORMAT = 1
 
@@ -233,6 +233,15 @@ class AgentPlan(_Plan):
     vault: VaultPlan
     egress: EgressPlan
     migration: MigrationPlan | None = None  # only in the environments the spec's `migration` lists
+
+    @model_serializer(mode="wrap")
+    def _without_absent_migration(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An entry without a migration serialises as it did before the field existed: the plan's JSON, and what
+        was computed from it (digests, snapshots), stay the same for every agent that is not migrating."""
+        data = handler(self)
+        if data.get("migration") is None:
+            data.pop("migration", None)
+        return data
 
 
 class BoundaryPlan(_Plan):
