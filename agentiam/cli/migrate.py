@@ -18,7 +18,9 @@ import click
 
 from agentiam.cli.common import handle_user_errors, specs_option, stacks_option, write_output
 from agentiam.errors import ConfigError, ServerError, UserError
+from agentiam.audit.identities import AuditIds
 from agentiam.migrate import render
+from agentiam.migrate.evidence import LogEvidence
 from agentiam.migrate.fleet import Fleet, accessor_hmacs, load_fleet, read_evidence
 from agentiam.migrate.legacy import (DEFAULT_TIMEOUT, LegacyAws, LegacyRevocation, LegacyVault, Sides, Step,
                                      revoke_legacy as run_revoke_legacy, status as agent_status, utcnow)
@@ -88,7 +90,9 @@ class _Servers:
         self.vault: LegacyVault | None = None
         self.aws: LegacyAws | None = None
         self._close: list[Callable[[], None]] = []
+        self.deadline = deadline
         token = os.environ.get("VAULT_TOKEN")
+        self._vault_login = (vault_addr or "", token or "", vault_ca_cert)
         if not no_vault and (vault_addr and token):
             from agentiam.migrate.vault_adapter import VaultLegacy
 
@@ -108,11 +112,27 @@ class _Servers:
             close()
 
 
-def _evidence(fleet: Fleet, servers: _Servers, logs: tuple[str, ...], notes: list[str]) -> Any:
+    def audit_ids(self, fleet: Fleet, notes: list[str]) -> dict[str, AuditIds] | None:
+        """The targets' entity ids and role-id HMACs (sys/audit-hash), so their failed logins are counted."""
+        if self.vault is None:
+            return None
+        from agentiam.audit.vault_ids import fetch_audit_ids
+
+        address, token, ca_cert = self._vault_login
+        plan = fleet.plan.model_copy(update={"agents": [t.entry for t in fleet.targets]})
+        try:
+            return fetch_audit_ids(plan, address, token, ca_cert=ca_cert,
+                                   deadline_s=max(1.0, self.deadline - time.monotonic())).ids
+        except ServerError as exc:
+            notes.append(f"failed logins not attributed to agents ({exc})")
+            return None
+
+
+def _evidence(fleet: Fleet, servers: _Servers, logs: tuple[str, ...], notes: list[str]) -> LogEvidence | None:
     if not logs:
         return None
     hmacs = accessor_hmacs(fleet, servers.vault, notes)
-    return read_evidence(logs, fleet, hmacs)
+    return read_evidence(logs, fleet, hmacs, servers.audit_ids(fleet, notes))
 
 
 @click.group(epilog="""\b

@@ -684,8 +684,8 @@ def _one(target: Target, credential: LegacyCredentialPlan, sides: Sides, record:
         else:
             _revoke_role(credential, sides, record, run)
     except ServerError as exc:
-        run.add(system, "retire", subject, Outcome.FAILED, f"{exc}: run again once the server answers (each step "
-                                                           "is read back, so a re-run finishes what is left)")
+        run.add(system, "retire", subject, Outcome.FAILED, f"{exc}; fix the cause and run again (each step is read "
+                                                           "back, so a re-run finishes what is left)")
 
 
 def _deactivate(credential: LegacyCredentialPlan, seen: Observed, sides: Sides, record: MigrationRecord,
