@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentiam.audit.identities import AuditIds, IdentityIndex
-from agentiam.errors import ServerError, UserError
+from agentiam.errors import UserError
 from agentiam.inventory.build import environment_plans
 from agentiam.migrate.evidence import LogEvidence, read_logs
-from agentiam.migrate.legacy import LegacyVault, Sharer, Target, sharers_of
+from agentiam.migrate.legacy import LegacyVault, Target, sharers_of
 from agentiam.plan.model import IdentityPlan
 
 
@@ -54,18 +54,14 @@ def load_fleet(specs_dir: Path, stacks_dir: Path, environment: str, today: dt.da
     return Fleet(plan, targets)
 
 
-def accessor_hmacs(fleet: Fleet, vault: LegacyVault | None, notes: list[str]) -> dict[str, str]:
-    """The audit log's HMAC of every legacy token accessor (sys/audit-hash), when Vault is asked."""
+def accessor_hmacs(fleet: Fleet, vault: LegacyVault | None) -> dict[str, str]:
+    """The audit log's HMAC of every legacy token accessor (sys/audit-hash), when Vault is asked; ServerError when
+    Vault fails."""
     accessors = sorted({c.name for t in fleet.targets for c in t.migration.legacy if c.kind == "vault-token"})
     if vault is None or not accessors:
         return {}
     device = fleet.plan.platform.log_routing.audit.path
-    try:
-        return {accessor: vault.audit_hash(device, accessor) for accessor in accessors}
-    except ServerError as exc:
-        notes.append(f"accessors not hashed ({exc}): a legacy token shows in the logs only where the audit device "
-                     "does not hash accessors")
-        return {}
+    return {accessor: vault.audit_hash(device, accessor) for accessor in accessors}
 
 
 def read_evidence(paths: Iterable[str], fleet: Fleet, hmacs: dict[str, str],
@@ -79,7 +75,3 @@ def read_evidence(paths: Iterable[str], fleet: Fleet, hmacs: dict[str, str],
     credentials = {c.subject: c for t in fleet.targets for c in t.migration.legacy}
     return read_logs(paths, index, credentials.values(), hmacs)
 
-
-def sharers(fleet: Fleet) -> dict[str, tuple[Sharer, ...]]:
-    """Every shared credential of the targets and the other agents declaring it (for reports)."""
-    return {subject: others for t in fleet.targets for subject, others in t.sharers.items() if others}
