@@ -7,8 +7,8 @@ from enum import Enum
 
 # Spec keys and values are echoed in findings; a newline or escape sequence in them must not start a line of its
 # own (a forged `::error::` workflow command in CI logs, a fake finding in a terminal), recolour a terminal or
-# reorder the line (bidirectional overrides): `visible` shows them as escapes.
-from agentiam.characters import visible
+# reorder the line (bidirectional overrides): `Terminal` shows them as escapes.
+from agentiam.render.escape import Terminal
 
 
 class Severity(str, Enum):
@@ -31,10 +31,11 @@ class Finding:
     message: str
 
     def render(self) -> str:
-        """`file:line:col  RULE  field: message`, the line reviewers act on."""
-        where = f"{visible(self.file)}:{self.line}:{self.column}"
-        field = f"{visible(self.path)}: " if self.path else ""
-        return f"{where}  {self.rule_id}  {field}{visible(self.message)}"
+        """`file:line:col  error  RULE  field: message`, the line reviewers act on; the severity says whether it
+        blocks (`error`) or not (`warning`)."""
+        field = Terminal("{}: ").format(self.path) if self.path else Terminal("")
+        return str(Terminal("{}:{}:{}  {}  {}  {}{}").format(self.file, self.line, self.column, self.severity,
+                                                             self.rule_id, field, self.message))
 
     def as_dict(self) -> dict:
         data = asdict(self)

@@ -18,7 +18,7 @@ from agentiam.inputs.files import SPEC, DiskTree, Refused, file_finding, split_p
 from agentiam.plan.build import build_plan
 from agentiam.plan.model import IdentityPlan
 from agentiam.rules.registry import run_rules
-from agentiam.spec.validate import LoadedSpec, load_spec_bytes
+from agentiam.spec.validate import LoadedSpec, PartialSpec, read_spec_bytes
 
 DEFAULT_SPECS_DIR = Path("agent_specs")
 DEFAULT_STACKS_DIR = Path("stacks")
@@ -54,7 +54,14 @@ def load_specs(paths: Sequence[Path], anchor: Path = Path(".")) -> tuple[list[Lo
     """Load every spec under `paths`; collect all findings instead of stopping at the first bad file.
 
     Returns the valid specs, the findings and the number of files checked."""
+    specs, _, findings, count = _read_specs(paths, anchor)
+    return specs, findings, count
+
+
+def _read_specs(paths: Sequence[Path], anchor: Path) -> tuple[list[LoadedSpec], list[PartialSpec], list[Finding], int]:
+    """`load_specs`, plus what can be read of the specs with schema errors (for the guardrails, never the plan)."""
     specs: list[LoadedSpec] = []
+    partial: list[PartialSpec] = []
     findings: list[Finding] = []
     count = 0
     for file, got in read_spec_files(paths, anchor):
@@ -62,13 +69,15 @@ def load_specs(paths: Sequence[Path], anchor: Path = Path(".")) -> tuple[list[Lo
         if isinstance(got, Refused):
             findings.append(file_finding(file, got))
             continue
-        loaded, problems = load_spec_bytes(file, got)
+        loaded, part, problems = read_spec_bytes(file, got)
         findings.extend(problems)
         if loaded is not None:
             specs.append(loaded)
+        elif part is not None:
+            partial.append(part)
     if len(paths) > 1:  # each folder is read in order; several arguments are merged (by path components)
         specs.sort(key=lambda s: s.file.split(os.sep))
-    return specs, findings, count
+    return specs, partial, findings, count
 
 
 def load_environments(stacks_dir: Path) -> dict[str, EnvironmentConfig]:
@@ -162,15 +171,16 @@ def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today
              environments: dict[str, EnvironmentConfig] | None = None) -> Validation:
     """Load and check specs against every guardrail; all problems in all files in one run.
 
-    Stack-config findings are part of the result (located, every output format shows them); while there are any,
-    the guardrails do not run, as they judge specs against environments that could not be read."""
+    A spec file with schema errors still gets the findings of every guardrail that needs none of its failed fields
+    (`PartialSpec`). Stack-config findings are part of the result (located, every output format shows them); while
+    there are any, the guardrails do not run, as they judge specs against environments that could not be read."""
     config_findings: list[Finding] = []
     if environments is None:
         _, environments, config_findings = _load_stacks(stacks_dir)
     with _cyclic_gc_paused():
-        specs, findings, count = load_specs(paths, project_root(stacks_dir))
+        specs, partial, findings, count = _read_specs(paths, project_root(stacks_dir))
         if not config_findings:
-            findings.extend(run_rules(specs, environments, today or dt.date.today()))
+            findings.extend(run_rules(specs, environments, today or dt.date.today(), partial))
     findings.extend(config_findings)
     bad_files = {f.file for f in findings if f.severity is Severity.ERROR}
     return Validation([s for s in specs if s.file not in bad_files], sorted(findings), count)

@@ -123,7 +123,7 @@ def spec_text(i: int, rng: random.Random) -> tuple[str, str]:
         lines += ["  kv:", f"    - path: {team}/{{agent}}/*", "      capabilities: [read, list]"
                   if function != "integration" else "      capabilities: [read]"]
     if function == "integration":
-        lines += ["network:", "  egress:", f"    - host: api.{noun}-partner.example.com", "      port: 443",
+        lines += ["network:", "  egress:", f"    - host: api.{noun}-partner.io", "      port: 443",
                   f"      purpose: exchange {noun} records with the partner", "  rate_limit:",
                   f"    requests: {rng.choice((10, 60, 100, 600))}", "    interval: 1m"]
     if rng.random() < 0.3:

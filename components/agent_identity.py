@@ -3,7 +3,7 @@ its Vault identity."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 
@@ -40,7 +40,8 @@ class AgentIdentity(pulumi.ComponentResource):
     def __init__(self, name: str, args: AgentIdentityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("agentiam:index:AgentIdentity", name, None, opts)
         aws_role = AgentAwsRole(f"{name}-aws", args.aws, pulumi.ResourceOptions(parent=self))
-        vault_identity = AgentVaultIdentity(f"{name}-vault", args.vault, pulumi.ResourceOptions(parent=self))
+        vault_identity = AgentVaultIdentity(f"{name}-vault", replace(args.vault, aws_role=aws_role.role),
+                                            pulumi.ResourceOptions(parent=self))
         self.role_arn = aws_role.role_arn
         self.entity_id = vault_identity.entity_id
         self.approle_role_id = vault_identity.approle_role_id

@@ -50,6 +50,7 @@ class AgentAwsRole(pulumi.ComponentResource):
 
     role_arn: pulumi.Output[str]
     role_name: pulumi.Output[str]
+    role: aws.iam.Role  # what the Vault role naming it by ARN waits for
 
     def __init__(self, name: str, args: AgentAwsRoleArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("agentiam:index:AgentAwsRole", name, None, opts)
@@ -66,6 +67,7 @@ class AgentAwsRole(pulumi.ComponentResource):
         if args.kill_switch_policy is not None:
             aws.iam.RolePolicy(f"{name}-kill-switch", name=args.kill_switch_policy_name, role=role.name,
                                policy=args.kill_switch_policy, opts=child)
+        self.role = role
         self.role_arn = role.arn
         self.role_name = role.name
         self.register_outputs({"role_arn": self.role_arn, "role_name": self.role_name})

@@ -31,10 +31,13 @@ class LogRouting(pulumi.ComponentResource):
         aws.cloudwatch.LogGroup(f"{name}-agent-activity", name=plan.agent_log_group,
                                 retention_in_days=plan.retention_days, tags=args.tags, opts=child)
         # The trail log group exists already (account CloudTrail); only agent-role events leave through the filter.
+        # A new destination forces a replacement, and PutSubscriptionFilter writes by name: created first, the new
+        # filter would be the one the old one's deletion removes (terraform-provider-aws, subscription_filter.go).
         aws.cloudwatch.LogSubscriptionFilter(
             f"{name}-agent-events", name=plan.subscription_filter_name, log_group=plan.trail_log_group,
             filter_pattern=plan.subscription_filter_pattern, destination_arn=plan.destination_arn,
-            role_arn=plan.destination_role_arn, opts=child)
+            role_arn=plan.destination_role_arn,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)))
         aws.cloudwatch.LogMetricFilter(
             f"{name}-access-denied", name=plan.denied_metric_filter_name, log_group_name=plan.trail_log_group,
             pattern=plan.denied_metric_filter_pattern,
@@ -50,9 +53,15 @@ class LogRouting(pulumi.ComponentResource):
             alarm_actions=[plan.alarm_topic_arn], tags=args.tags, opts=child)
         audit = plan.audit
         if audit.api_managed:
-            vault.Audit(f"{name}-vault-audit", path=audit.path, type=audit.type, options=audit.options, opts=child)
+            # Every field of an audit device forces a replacement on the same path, which Vault refuses while the
+            # old device is there (terraform-provider-vault, resource_audit.go): the old one goes first. Protected:
+            # losing the device silently stops the audit trail.
+            vault.Audit(f"{name}-vault-audit", path=audit.path, type=audit.type, options=audit.options,
+                        opts=pulumi.ResourceOptions.merge(
+                            child, pulumi.ResourceOptions(protect=True, delete_before_replace=True)))
             self.audit_config_block = None
         else:
-            # OpenBao >= 2.3.2 refuses sys/audit through the API (FACTS.md): operators paste this block instead.
+            # OpenBao 2.4.0 and later: declared in the server's config file (docs/facts.md#vault-audit); operators
+            # paste this block, and `agentiam doctor` checks that the device is there.
             self.audit_config_block = audit.config_block
         self.register_outputs({"audit_config_block": self.audit_config_block})

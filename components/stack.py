@@ -6,10 +6,37 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+import pulumi_vault as vault
 
 from agentiam.plan.model import IdentityPlan
 from components.agent_identity import AgentIdentity, AgentIdentityArgs
 from components.platform import Platform, PlatformArgs, lookup_platform_refs
+
+
+# Provider settings a stack config may give under `vault:` that the program's own provider passes on; anything
+# else (a token, an auth method) comes from the environment, as the provider reads it (VAULT_TOKEN, VAULT_CACERT...).
+PASSED_VAULT_SETTINGS = ("address", "caCertFile", "caCertDir", "namespace", "tlsServerName")
+VAULT_MAX_RETRIES = 2  # the provider's retries of a 5xx answer (its default)
+
+
+def vault_provider(plan: IdentityPlan) -> vault.Provider:
+    """The Vault provider every Vault resource of the stack uses, its child token sized for the stack.
+
+    pulumi-vault acts through a child token of `max_lease_ttl_seconds` (20 minutes by default; terraform-provider-
+    vault, internal/provider/meta.go) created once per `up`: a larger stack would fail part-way with 403s. The
+    program's own provider (a default one cannot be configured from code) takes the plan's lifetime; the deployer's
+    token must outlive it (`agentiam doctor` checks). A change of this setting replaces no resource with Pulumi
+    CLI 3.151 or later (the engine asks the provider, pulumi/pulumi#18509).
+    """
+    config = pulumi.Config("vault")
+    passed = {key: config.get(key) for key in PASSED_VAULT_SETTINGS}
+    # Fixed, not read from VAULT_SKIP_VERIFY / VAULT_MAX_RETRIES by the SDK: the server's certificate is always
+    # verified, and the same code registers the same provider wherever it runs (snapshots compare it).
+    return vault.Provider(f"agentiam-{plan.environment}-vault", max_lease_ttl_seconds=plan.deploy.vault_token_ttl,
+                          skip_tls_verify=False, max_retries=VAULT_MAX_RETRIES,
+                          address=passed["address"], ca_cert_file=passed["caCertFile"],
+                          ca_cert_dir=passed["caCertDir"], namespace=passed["namespace"],
+                          tls_server_name=passed["tlsServerName"])
 
 
 def provision(plan: IdentityPlan, database_passwords: dict[str, pulumi.Input[str]]) -> dict[str, Any]:
@@ -17,20 +44,24 @@ def provision(plan: IdentityPlan, database_passwords: dict[str, pulumi.Input[str
 
     Cert roles trust `plan.platform.agent_ca.pem`: the bytes reviewed and fingerprinted, never the file re-read."""
     outputs: dict[str, Any] = {"environment": plan.environment, "shared_resources": plan.shared_resources}
+    provider = vault_provider(plan)
+    # Every component's Vault children use it (a component passes `providers` down to its children).
+    uses = pulumi.ResourceOptions(providers={"vault": provider})
     if plan.shared_resources:
         platform = Platform(f"agentiam-{plan.environment}",
-                            PlatformArgs(plan=plan.platform, database_passwords=database_passwords))
+                            PlatformArgs(plan=plan.platform, database_passwords=database_passwords), uses)
         refs = platform.refs  # Outputs: agent resources wait for the mounts, connections and boundaries they use
         if platform.audit_config_block is not None:
             outputs["vault_audit_config_block"] = platform.audit_config_block
     else:
-        refs = lookup_platform_refs(plan.platform)
+        refs = lookup_platform_refs(plan.platform, provider)
 
     registry: dict[str, Any] = {}
     role_ids: dict[str, pulumi.Output[str]] = {}
     egress: dict[str, Any] = {}
     for entry in plan.agents:
-        identity = AgentIdentity(entry.identity_name, AgentIdentityArgs.from_plan(entry, plan.platform.agent_ca.pem, refs))
+        identity = AgentIdentity(entry.identity_name,
+                                 AgentIdentityArgs.from_plan(entry, plan.platform.agent_ca.pem, refs), uses)
         registry[entry.agent] = {
             "identity_name": entry.identity_name, "role_arn": identity.role_arn,
             "vault_approle_role": entry.vault.approle.role_name, "vault_cert_role": entry.vault.cert.role_name,

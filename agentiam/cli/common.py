@@ -38,6 +38,12 @@ def specs_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         default="agent_specs", show_default=True, help="Folder of agent specs.")(func)
 
 
+def vault_ca_cert_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--vault-ca-cert` (default $VAULT_CACERT): the CA bundle verifying Vault's TLS certificate."""
+    return click.option("--vault-ca-cert", envvar="VAULT_CACERT", type=click.Path(dir_okay=False, exists=True),
+                        help="CA bundle verifying Vault's TLS certificate (default: $VAULT_CACERT).")(func)
+
+
 def today_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """`--today YYYY-MM-DD`: the date expiry (AGT004, AGT005) is judged against; passes a `datetime.date` or None."""
     return click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,

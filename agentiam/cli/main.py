@@ -1,7 +1,7 @@
 """Entry point of the `agentiam` console script.
 
 Commands are imported only when invoked (click's lazy-group pattern): `agentiam validate` must not pay for the
-diff engine, the plan models' rich table or the Vault/AWS adapters of `revoke`.
+diff engine, the plan's text layout or the Vault/AWS adapters of `revoke`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ COMMANDS = {
     "audit-ids": "agentiam.cli.audit_ids:audit_ids",
     "compliance": "agentiam.cli.compliance:compliance",
     "migrate": "agentiam.cli.migrate:migrate",
+    "bootstrap": "agentiam.cli.bootstrap:bootstrap",
+    "doctor": "agentiam.cli.doctor:doctor",
 }
 
 
@@ -44,8 +46,21 @@ class LazyGroup(click.Group):
         module_name, attribute = target.split(":")
         return getattr(importlib.import_module(module_name), attribute)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command with its whole first sentence, wrapped to the width: click's default cuts it at the
+        width left beside the names (`Show the identity plan of one environment: roles, policies,...`)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
+             epilog="""\b
 Start with:
   agentiam validate          # check every spec under agent_specs/
   agentiam plan --env dev    # see what will exist in dev

@@ -1,4 +1,4 @@
-"""`agentiam new`: write a commented skeleton spec for a new agent, valid as written."""
+"""`agentiam new`: write a commented skeleton spec for a new agent, whose placeholders `validate` lists."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from pydantic import TypeAdapter, ValidationError
 
 from agentiam.cli.common import EXIT_INPUT, handle_user_errors
+from agentiam.render.escape import Terminal
 from agentiam.spec.json_schema import SCHEMA_FILE_NAME
 from agentiam.spec.model import FunctionClass
 from agentiam.spec.skeleton import skeleton
@@ -20,7 +21,7 @@ _NAME_HELP = f"lowercase letters, digits and '-', 3-{AGENT_NAME_MAX} chars"
 
 
 def _check(field_type: Any, value: str, hint: str, rule: str) -> None:
-    """Refuse a value the spec model would refuse, so the skeleton validates as written."""
+    """Refuse a value the spec model would refuse, so the skeleton's only findings are its placeholders."""
     try:
         TypeAdapter(field_type).validate_python(value)
     except ValidationError as exc:
@@ -74,4 +75,5 @@ def new(name: str, function: str, team: str, sponsor: str, environments: tuple[s
             f"cannot write it: {exc.strerror} ({exc.filename})"
         click.echo(f"error: {path} {reason}", err=True)
         raise SystemExit(EXIT_INPUT) from None
-    click.echo(f"wrote {path}; next: edit it, then `agentiam validate {path}`")
+    click.echo(str(Terminal("wrote {}; next: replace its placeholders (`agentiam validate {}` lists them)").format(
+        path, path)))  # str: click appends its newline with `+`, which Terminal text would escape

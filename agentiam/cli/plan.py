@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import click
@@ -15,13 +16,15 @@ from agentiam.render import plan_table
 
 @click.command(epilog="""\b
 Examples:
-  agentiam plan --env dev                    # table of every identity and its permissions
+  agentiam plan --env dev                    # every identity, its grants, the platform, a summary
   agentiam plan --env prod --format json     # the full plan, as the Pulumi program applies it
   agentiam plan --env prod --today 2027-03-01   # plan as of a date (expiry judged then)
 """)
 @click.option("--env", "stack", required=True, help="Stack / environment (a stacks/Pulumi.<env>.yaml must exist).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: a table per agent; json: the complete plan (byte-identical for the same input).")
+              help="text: every agent with every grant, the environment-wide resources and a summary, laid out "
+                   "to the terminal's width (COLUMNS) without cutting a value; json: the complete plan "
+                   "(byte-identical for the same input).")
 @today_option
 @specs_option
 @stacks_option
@@ -34,4 +37,4 @@ def plan(stack: str, fmt: str, today: dt.date | None, specs_dir: Path, stacks_di
     if fmt == "json":
         click.echo(plan_json(identity_plan), nl=False)
     else:
-        plan_table.print_plan(identity_plan)
+        click.echo(plan_table.render_plan(identity_plan, shutil.get_terminal_size().columns), nl=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from agentiam.cli.common import handle_user_errors, specs_option, stacks_option
+from agentiam.cli.common import vault_ca_cert_option, handle_user_errors, specs_option, stacks_option
 from agentiam.errors import ConfigError, UserError
 from agentiam.revoke import DEFAULT_TIMEOUT, Outcome, Remaining, Revocation, Step, agent_entry, revoke as run_revoke
 from agentiam.render.escape import Terminal
@@ -111,8 +111,7 @@ def render_text(report: Revocation, record: Path | None = None) -> str:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--vault-addr", envvar="VAULT_ADDR", help="Vault address (default: $VAULT_ADDR). The token is read "
               "from $VAULT_TOKEN only, so it never lands in shell history or the process list.")
-@click.option("--vault-ca-cert", envvar="VAULT_CACERT", type=click.Path(dir_okay=False, exists=True),
-              help="CA bundle verifying Vault's TLS certificate (default: $VAULT_CACERT).")
+@vault_ca_cert_option
 @click.option("--aws-endpoint-url", help="IAM endpoint (tests, e.g. a moto server); default: AWS.")
 @click.option("--no-aws", is_flag=True, help="Skip the AWS kill switch (Vault steps only).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic_core import PydanticCustomError
 
+from agentiam.environment import vault_server
 from agentiam.inputs.references import FileReference, ReferencedFile
 from agentiam.spec.model import LOCATED_PROBLEMS
 from agentiam.spec.types import ARN_MAX, VISIBLE, EnvironmentName, TeamName, VisibleText
@@ -43,14 +44,26 @@ class AuditDevice(_Strict):
                       examples=["agentiam-file"])
     file_path: FilePath = Field(description="Where the server writes audit lines.",
                            examples=["/var/log/vault/audit.log"])
-    api_managed: bool = Field(
-        False, description="True if the server accepts audit devices through the API. OpenBao >= 2.3.2 does not: "
-                           "the stack then outputs the config block to put in the server's config file.")
+    api_managed: bool | None = Field(
+        None, description="Whether the stack creates the device through the API (`sys/audit`). Left out: as the "
+                          "server requires (HashiCorp Vault and OpenBao before 2.4.0: the API; OpenBao 2.4.0 and "
+                          "later: the server's config file, whose block the stack outputs). OpenBao 2.3.2 and later "
+                          "accept `true` only with `unsafe_allow_api_audit_creation` in their config.",
+        examples=[False])
 
 
 class VaultSettings(_Strict):
-    """Mounts the stack creates (approle, cert, database) or expects (aws, kv) on the environment's Vault."""
+    """The environment's Vault or OpenBao server, the mounts the stack creates (approle, cert, database) and those
+    it expects (aws, kv)."""
 
+    flavor: vault_server.Flavor = Field(
+        description="Which server: `hashicorp` (HashiCorp Vault) or `openbao`. Decides session tags, trust conditions "
+                    "and how the audit device is managed; `agentiam doctor` checks it against the live server.",
+        examples=["openbao"])
+    version: str = Field(
+        pattern=r"^\d{1,4}\.\d{1,4}\.\d{1,4}$", max_length=14,
+        description="The server's version (its oldest node during an upgrade), as `vault status` / `bao status` "
+                    "shows it: the plan relies on no feature newer than this.", examples=["2.4.1"])
     approle_mount: MountPath = Field(description="AppRole auth mount the stack creates, max lease 24h.",
                                      examples=["agentiam-dev-approle"])
     cert_mount: MountPath = Field(description="TLS certificate auth mount the stack creates.",
@@ -65,6 +78,23 @@ class VaultSettings(_Strict):
                     "holding stacks/): certificates only, a regular file of the repository (no link).",
         examples=["stacks/ca/dev-agents-ca.pem"])
     audit: AuditDevice = Field(description="The audit device.")
+
+    @property
+    def server_version(self) -> vault_server.Version:
+        return vault_server.parse_version(self.version)
+
+    @model_validator(mode="after")
+    def _server_can_do_it(self) -> VaultSettings:
+        problems = []
+        too_old = vault_server.version_problem(self.flavor, self.server_version)
+        if too_old:
+            problems.append((("version",), too_old))
+        audit = vault_server.audit_problem(self.flavor, self.server_version, self.audit.api_managed)
+        if audit:
+            problems.append((("audit", "api_managed"), audit))
+        if problems:
+            raise PydanticCustomError(LOCATED_PROBLEMS, "; ".join(m for _, m in problems), {"problems": problems})
+        return self
 
 
 class DatabaseConnection(_Strict):

@@ -33,13 +33,11 @@ from agentiam.inventory.model import (
 from agentiam.environment.load import project_root, read_stacks
 from agentiam.plan.build import RESOURCE_ACCOUNT_KEY, build_plan, selected
 from agentiam.plan.model import AgentPlan, IdentityPlan
-from agentiam.plan.vault_policy import self_service_rules
 from agentiam.rules.identity import NOT_EXPIRED
 from agentiam.rules.registry import run_rules
 from agentiam.spec.validate import LoadedSpec
 from agentiam.spec.types import format_duration
 
-_SELF_SERVICE = frozenset(path for path, _ in self_service_rules())
 # An expired spec is refused by `validate` (AGT004), yet its identity still exists until someone acts: the inventory
 # lists it, marked expired, instead of refusing to run. Every other error still stops it (nothing half-read).
 TOLERATED = frozenset({NOT_EXPIRED.id})
@@ -71,12 +69,8 @@ def _kv_owner(path: str, kv_mount: str, environment: str) -> str | None:
 
 def _vault_grants(entry: AgentPlan, kv_mount: str) -> tuple[VaultGrant, ...]:
     """The agent policy's paths beyond its own token, database and AWS credentials: its KV secrets."""
-    own = {f"{role.mount}/creds/{role.name}" for role in entry.vault.database_roles}
-    if entry.vault.aws_secret_role is not None:
-        role = entry.vault.aws_secret_role
-        own |= {f"{role.mount}/creds/{role.name}", f"{role.mount}/sts/{role.name}"}
     return tuple(VaultGrant(path, tuple(caps), _kv_owner(path, kv_mount, entry.environment))
-                 for path, caps in entry.vault.policy_rules.items() if path not in _SELF_SERVICE | own)
+                 for path, caps in entry.vault.secret_rules().items())
 
 
 def inventory_entry(entry: AgentPlan, env: EnvironmentConfig, accounts: Mapping[str, str], today: dt.date,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from agentiam.environment import vault_server
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.plan import names
 from agentiam.plan.effective import EffectiveSpec, effective, fill
@@ -19,8 +20,10 @@ from agentiam.plan.model import (
     CertRolePlan,
     DatabaseConnectionPlan,
     DatabaseRolePlan,
+    DeployPlan,
     EgressPlan,
     EntityPlan,
+    ExpectedMountPlan,
     IdentityPlan,
     KvSharePlan,
     LegacyCredentialPlan,
@@ -31,6 +34,7 @@ from agentiam.plan.model import (
     RateLimitPlan,
     TokenRolePlan,
     VaultPlan,
+    VaultServerPlan,
 )
 from agentiam.plan.boundary import POLICY_VERSION, boundary_plan
 from agentiam.plan.vault_policy import (
@@ -42,6 +46,7 @@ from agentiam.plan.vault_policy import (
     self_service_rules,
 )
 from agentiam.iam.arn import account_free
+from agentiam.render.escape import Hcl
 from agentiam.spec.model import AgentSpec, AwsStatement, FunctionClass, Status
 from agentiam.spec.types import format_timestamp
 from agentiam.spec.validate import LoadedSpec
@@ -121,23 +126,35 @@ def inline_policy(spec: AgentSpec, env: EnvironmentConfig) -> dict | None:
     return {"Version": POLICY_VERSION, "Statement": sorted(statements, key=lambda s: s["Sid"])}
 
 
+SESSION_TAG_AGENT = "agentiam-agent"
+SESSION_TAG_ENVIRONMENT = "agentiam-environment"
+
+
+def _session_tags(spec: AgentSpec, env: EnvironmentConfig) -> dict[str, str]:
+    """The tags the AWS secrets engine stamps on the agent's STS sessions (CloudTrail: principal tags), or none
+    when the server cannot send them (docs/facts.md#vault-servers)."""
+    if not vault_server.supports_session_tags(env.vault.flavor, env.vault.server_version):
+        return {}
+    return {SESSION_TAG_AGENT: spec.name, SESSION_TAG_ENVIRONMENT: env.name}
+
+
 def _trust_policy(spec: AgentSpec, env: EnvironmentConfig) -> dict:
+    """Only the environment's secrets-engine principal may assume the role; where the server sends session tags,
+    only with the agent's own. Never a condition the server cannot meet: required tags it never sends would make
+    every credential read AccessDenied. No `sts:SetSourceIdentity`: no Vault sets a source identity."""
     principal = {"AWS": env.aws_secrets_engine_principal_arn}
+    tags = _session_tags(spec, env)
+    if not tags:
+        return {"Version": POLICY_VERSION, "Statement": [
+            {"Sid": "VaultAwsSecretsEngineAssumes", "Effect": "Allow", "Principal": principal,
+             "Action": "sts:AssumeRole"}]}
     return {"Version": POLICY_VERSION, "Statement": [
         {   # The engine must stamp every session with the agent's name (CloudTrail: principal tags).
             "Sid": "VaultAwsSecretsEngineAssumesWithAgentTag",
             "Effect": "Allow",
             "Principal": principal,
             "Action": ["sts:AssumeRole", "sts:TagSession"],
-            "Condition": {"StringEquals": {"aws:RequestTag/agentiam-agent": spec.name,
-                                           "aws:RequestTag/agentiam-environment": env.name}},
-        },
-        {   # Source identity persists across role chaining and cannot be changed (FACTS.md).
-            "Sid": "SourceIdentityIsTheAgent",
-            "Effect": "Allow",
-            "Principal": principal,
-            "Action": "sts:SetSourceIdentity",
-            "Condition": {"StringEquals": {"sts:SourceIdentity": spec.name}},
+            "Condition": {"StringEquals": {f"aws:RequestTag/{key}": value for key, value in tags.items()}},
         },
     ]}
 
@@ -147,8 +164,9 @@ KILL_SWITCH_POLICY = {"Version": POLICY_VERSION, "Statement": [
 
 
 def _tags(loaded: LoadedSpec, env: EnvironmentConfig) -> dict[str, str]:
+    """The agent role's tags, each value as IAM accepts it (a `%` in a sponsor's address would fail CreateRole)."""
     spec = loaded.spec
-    return {
+    tags = {
         "agentiam:agent": spec.name,
         "agentiam:environment": env.name,
         "agentiam:function": spec.function.value,
@@ -158,6 +176,7 @@ def _tags(loaded: LoadedSpec, env: EnvironmentConfig) -> dict[str, str]:
         "agentiam:spec-digest": loaded.digest,
         "managed-by": "agentiam",
     }
+    return {key: names.iam_tag_value(value) for key, value in tags.items()}
 
 
 DATABASE_PRIVILEGES = {"read": ("SELECT",), "write": ("SELECT", "INSERT", "UPDATE", "DELETE")}
@@ -200,7 +219,7 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
             mount=vault.aws_mount, name=ident, credential_type="assumed_role",
             role_arns=[names.role_arn(env.account_id, spec.name, env.name)],
             default_sts_ttl=creds.aws_session_ttl, max_sts_ttl=creds.aws_session_ttl,
-            session_tags={"agentiam-agent": spec.name, "agentiam-environment": env.name})
+            session_tags=_session_tags(spec, env))
 
     rules: list[tuple[str, tuple[str, ...]]] = self_service_rules()
     for role in database_roles:
@@ -319,14 +338,20 @@ def migration_plan(spec: AgentSpec, environment: str) -> MigrationPlan | None:
                          legacy=sorted(credentials, key=lambda c: (c.kind, c.scope, c.name)))
 
 
+_AUDIT_OPTION_LINES = {"file_path": Hcl("    file_path = {}"), "format": Hcl("    format = {}"),
+                       "hmac_accessor": Hcl("    hmac_accessor = {}"), "log_raw": Hcl("    log_raw = {}")}
+
+
 def _log_routing(env: EnvironmentConfig) -> LogRoutingPlan:
     logging = env.logging
     prefix = names.identity_name("", env.name)  # "agent-<env>-": every agent role name starts with it
     issuer = "$.userIdentity.sessionContext.sessionIssuer.userName"
     audit = env.vault.audit
     options = {"file_path": audit.file_path, "format": "json", "hmac_accessor": "true", "log_raw": "false"}
-    block = "\n".join([f'audit "file" "{audit.path}" {{', "  options {",
-                       *[f'    {k} = "{v}"' for k, v in sorted(options.items())], "  }", "}"]) + "\n"
+    # Pasted into the server's config file: every value an HCL string (a `"` or `${` in a path stays inert).
+    block = "\n".join([Hcl('audit "file" {} {{').format(audit.path), Hcl("  options {"),
+                       *[_AUDIT_OPTION_LINES[k].format(v) for k, v in sorted(options.items())], Hcl("  }"),
+                       Hcl("}")]) + "\n"
     return LogRoutingPlan(
         agent_log_group=logging.agent_log_group, retention_days=logging.retention_days,
         trail_log_group=logging.trail_log_group, agent_role_pattern=f"{prefix}*",
@@ -340,7 +365,9 @@ def _log_routing(env: EnvironmentConfig) -> LogRoutingPlan:
         denied_alarm_name=f"agentiam-{env.name}-agent-access-denied", denied_alarm_period=300,
         denied_alarm_threshold=1,
         alarm_topic_arn=logging.alarm_topic_arn,
-        audit=AuditPlan(path=audit.path, type="file", options=options, api_managed=audit.api_managed,
+        audit=AuditPlan(path=audit.path, type="file", options=options,
+                        api_managed=vault_server.audit_api_managed(env.vault.flavor, env.vault.server_version,
+                                                                   audit.api_managed),
                         config_block=block))
 
 
@@ -364,6 +391,10 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
                 roles_by_database[grant.database].append(
                     names.database_role_name(loaded.spec.name, env.name, grant.database, grant.access.value))
     return PlatformPlan(
+        vault_server=VaultServerPlan(
+            flavor=vault.flavor, version=vault.version,
+            aws_session_tags=vault_server.supports_session_tags(vault.flavor, vault.server_version)),
+        aws_secrets_engine_principal_arn=env.aws_secrets_engine_principal_arn,
         mounts=[
             MountPlan(kind="auth", type="approle", path=vault.approle_mount, max_lease_ttl=DAY, default_lease_ttl=3600,
                       user_lockout_disable=True,
@@ -376,6 +407,8 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
             MountPlan(kind="secrets", type="database", path=vault.database_mount, max_lease_ttl=DAY,
                       default_lease_ttl=3600, user_lockout_disable=False, login_rate_limit=None),
         ],
+        expected_mounts=[ExpectedMountPlan(type="aws", path=vault.aws_mount, options={}),
+                         ExpectedMountPlan(type="kv", path=vault.kv_mount, options={"version": "2"})],
         tags={"agentiam:environment": env.name, "managed-by": "agentiam"},
         agent_ca=agent_ca_plan(env),
         boundaries=[boundary_plan(fc, (a for m in by_class[fc] for g in m.spec.permissions.aws for a in g.actions), env,
@@ -396,14 +429,49 @@ def platform_plan(specs: Sequence[LoadedSpec], env: EnvironmentConfig) -> Platfo
     return _platform(agents_in_environment(specs, env.name), env)
 
 
+# The Vault provider's child token must outlive the whole `up`: 20 minutes (the provider's default) plus 3 s per
+# resource as if applied one at a time (Vault answers in milliseconds, IAM in about a second), in half hours so
+# that a growing fleet seldom changes it, at most a day (no token of agentiam lives longer).
+TOKEN_TTL_BASE = 1200
+TOKEN_TTL_PER_RESOURCE = 3
+TOKEN_TTL_STEP = 1800
+
+
+def agent_resources(agent: AgentPlan) -> int:
+    """Resources the components register for one agent: its IAM role and inline policies, its three Vault policies
+    (working, certificate login, mint), AppRole, cert and token roles, entity and three aliases, and its
+    dynamic-secret roles and rate limit."""
+    vault = agent.vault
+    return (1 + (agent.aws.inline_policy is not None) + (agent.aws.kill_switch_policy is not None)
+            + 3 + 3 + 1 + 3 + len(vault.database_roles) + (vault.aws_secret_role is not None)
+            + (vault.rate_limit is not None))
+
+
+def platform_resources(platform: PlatformPlan) -> int:
+    """Resources the platform registers: mounts with their login guards, connections, boundaries, log routing."""
+    mounts = sum(1 + m.user_lockout_disable + (m.login_rate_limit is not None) for m in platform.mounts)
+    log_routing = 4 + platform.log_routing.audit.api_managed  # group, subscription, metric filter, alarm (+ audit)
+    return mounts + len(platform.database_connections) + len(platform.boundaries) + log_routing
+
+
+def deploy_plan(platform: PlatformPlan, agents: Sequence[AgentPlan], shared_resources: bool) -> DeployPlan:
+    """How long the Vault provider's token must live for this stack's `up`."""
+    resources = (platform_resources(platform) if shared_resources else 0) + sum(map(agent_resources, agents))
+    needed = TOKEN_TTL_BASE + TOKEN_TTL_PER_RESOURCE * resources
+    return DeployPlan(vault_token_ttl=min(DAY, -(-needed // TOKEN_TTL_STEP) * TOKEN_TTL_STEP), resources=resources)
+
+
 def build_plan(specs: Sequence[LoadedSpec], env: EnvironmentConfig) -> IdentityPlan:
     """The identity plan of one stack. `specs` must already have passed the guardrails."""
     in_env = agents_in_environment(specs, env.name)
+    platform = _platform(in_env, env)
+    agents = [agent_plan(loaded, env) for loaded in in_env if selected(loaded.spec, env)]
     return IdentityPlan(
         environment=env.name, account_id=env.account_id, region=env.region,
         shared_resources=env.selection.shared_resources,
-        platform=_platform(in_env, env),
-        agents=[agent_plan(loaded, env) for loaded in in_env if selected(loaded.spec, env)],
+        deploy=deploy_plan(platform, agents, env.selection.shared_resources),
+        platform=platform,
+        agents=agents,
     )
 
 

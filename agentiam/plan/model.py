@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
+from agentiam.plan.vault_policy import self_service_rules
+
 PLAN_FORMAT = 1
 
 
@@ -129,6 +131,8 @@ class AwsSecretRolePlan(_Plan):
     role_arns: list[str]
     default_sts_ttl: int
     max_sts_ttl: int
+    # Empty when the server cannot send session tags (`platform.vault_server.aws_session_tags`): the field is then
+    # left out, as a server that does not know it would store the role without it, with a warning only.
     session_tags: dict[str, str]
 
 
@@ -171,6 +175,16 @@ class VaultPlan(_Plan):
     aws_secret_role: AwsSecretRolePlan | None
     rate_limit: RateLimitPlan | None
     kv_shares: list[KvSharePlan]
+
+    def secret_rules(self) -> dict[str, list[str]]:
+        """The working policy's paths beyond the token's self-service and its own database and AWS credentials:
+        the KV secrets (path -> capabilities), which the plan records only as these policy paths."""
+        own = {path for path, _ in self_service_rules()}
+        own |= {f"{role.mount}/creds/{role.name}" for role in self.database_roles}
+        if self.aws_secret_role is not None:
+            role = self.aws_secret_role
+            own |= {f"{role.mount}/creds/{role.name}", f"{role.mount}/sts/{role.name}"}
+        return {path: caps for path, caps in self.policy_rules.items() if path not in own}
 
 
 class EgressPlan(_Plan):
@@ -281,6 +295,14 @@ class MountPlan(_Plan):
     login_rate_limit: RateLimitPlan | None  # per client address on auth/<path>/login: slows guessing, keeps logs sane
 
 
+class ExpectedMountPlan(_Plan):
+    """A secrets mount the program uses but never creates: it must exist before the first `up`."""
+
+    type: Literal["aws", "kv"]
+    path: str
+    options: dict[str, str]  # what the mount must be tuned with (`version: 2` for KV)
+
+
 class AuditPlan(_Plan):
     """The environment's Vault audit device, and the config block for servers that refuse API-managed devices."""
 
@@ -333,15 +355,36 @@ class AgentCaPlan(_Plan):
     certificates: list[CertificatePlan]
 
 
+class VaultServerPlan(_Plan):
+    """The environment's Vault or OpenBao server as the stack config names it, and what the plan relies on it for."""
+
+    flavor: Literal["hashicorp", "openbao"]
+    version: str
+    # The AWS secrets engine stamps STS sessions with session tags: only then may agent trust policies require them.
+    aws_session_tags: bool
+
+
 class PlatformPlan(_Plan):
     """Environment-wide resources, owned by one stack per environment."""
 
+    vault_server: VaultServerPlan
+    aws_secrets_engine_principal_arn: str  # what every agent role trusts, and what Vault's AWS engine runs as
     mounts: list[MountPlan]
+    expected_mounts: list[ExpectedMountPlan]
     tags: dict[str, str]  # on the environment-wide AWS resources
     agent_ca: AgentCaPlan
     boundaries: list[BoundaryPlan]
     database_connections: list[DatabaseConnectionPlan]
     log_routing: LogRoutingPlan
+
+
+class DeployPlan(_Plan):
+    """How `pulumi up` of this stack talks to Vault."""
+
+    # Lifetime of the child token the Vault provider acts through (the provider's `max_lease_ttl_seconds`, 20
+    # minutes by default): sized for this stack's resources, so a large `up` never outlives it part-way.
+    vault_token_ttl: int
+    resources: int  # resources the stack registers (components excluded), what the token lifetime is sized for
 
 
 class IdentityPlan(_Plan):
@@ -352,6 +395,7 @@ class IdentityPlan(_Plan):
     account_id: str
     region: str
     shared_resources: bool
+    deploy: DeployPlan
     platform: PlatformPlan
     agents: list[AgentPlan]
 

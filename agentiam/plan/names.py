@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 
 
 def identity_name(agent: str, environment: str) -> str:
@@ -64,3 +65,30 @@ def shard_of(agent: str, shard_count: int) -> int:
 TOKEN_MOUNT = "token"
 KILL_SWITCH_POLICY_NAME = "agentiam-kill-switch"
 INLINE_POLICY_NAME = "agentiam-least-privilege"
+
+
+# IAM (and CloudWatch) tag values: Unicode letters, numbers and spaces and `_ . : / = + - @`, at most 256
+# characters (IAM user guide, "Tagging IAM resources"); a sponsor address may hold a `%`, which CreateRole refuses.
+IAM_TAG_VALUE_MAX = 256
+_TAG_PUNCTUATION = frozenset("_.:/+-@")
+_TAG_ESCAPE = "="
+
+
+def iam_tag_value(text: str) -> str:
+    """`text` as an IAM tag value: every other character (and `=` itself) as `=XX` per UTF-8 byte, reversible.
+
+    Too long once escaped: cut, then `=` and 16 hex digits of the original's SHA-256, so distinct values stay
+    distinct and the value still starts with what a reader searches for."""
+    out = []
+    for char in text:
+        if char != _TAG_ESCAPE and (char in _TAG_PUNCTUATION or unicodedata.category(char)[0] in "LNZ"):
+            out.append(char)
+        else:
+            out.append("".join(f"{_TAG_ESCAPE}{byte:02X}" for byte in char.encode("utf-8")))
+    value = "".join(out)
+    if len(value) <= IAM_TAG_VALUE_MAX:
+        return value
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    cut = value[:IAM_TAG_VALUE_MAX - len(digest) - 1]
+    cut = cut[:cut.rfind(_TAG_ESCAPE)] if _TAG_ESCAPE in cut[-2:] else cut  # never half an escape
+    return f"{cut}{_TAG_ESCAPE}{digest}"

@@ -6,6 +6,8 @@ own, everything taken from the change (subjects, values, resources, reasons) ent
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -146,3 +148,12 @@ def counts(agent: AgentDiff | EnvironmentDiff) -> tuple[int, int, int]:
 def head_label(head: str, kind: type[K] = Terminal) -> K:  # type: ignore[assignment]
     """The head revision as written on the command line, or `the working tree`."""
     return kind.compose(W("the working tree")) if head == "WORKTREE" else kind.value(head)
+
+
+@functools.lru_cache(maxsize=256)
+def generic_values(kind: type[K], environment: str, account: str) -> type[K]:
+    """`kind` whose values read `{env}` / `{account}` for this environment's name and account id, as the spec
+    writes them (inside values only: the markup or wording around them is never rewritten). Changes of several
+    environments that read the same this way are shown once, for all of them."""
+    name = re.compile(rf"(?<![A-Za-z0-9]){re.escape(environment)}(?![A-Za-z0-9])")
+    return kind.with_values(lambda text: name.sub("{env}", text.replace(account, "{account}") if account else text))

@@ -9,14 +9,21 @@ added later is safe as long as it does the same: `Markdown("| {} |").format(valu
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Sequence
 from itertools import groupby
 
 from agentiam.diff.model import AgentDiff, Change, CodeDiff, DiffReport, EnvironmentDiff, Verdict
 from agentiam.findings import Finding
-from agentiam.render.diff_common import SIGN, SYSTEM_TITLE, change_text, counts, head_label, risk_text, word
+from agentiam.render.diff_common import (
+    SIGN,
+    SYSTEM_TITLE,
+    change_text,
+    counts,
+    generic_values,
+    head_label,
+    risk_text,
+    word,
+)
 from agentiam.render.escape import Html, Markdown, Wording, document, table_row
 
 MARKER = Markdown("<!-- agentiam-diff -->")  # the workflow finds and updates the one comment carrying it
@@ -31,8 +38,8 @@ Line = Markdown | Html
 
 def _finding(finding: Finding) -> Markdown:
     field = Markdown(" {}:").format(finding.path) if finding.path else _EMPTY
-    return Markdown("- {} **{}**{} {}").format(f"{finding.file}:{finding.line}", finding.rule_id, field,
-                                                finding.message)
+    return Markdown("- {} {} **{}**{} {}").format(f"{finding.file}:{finding.line}", finding.severity,
+                                                   finding.rule_id, field, finding.message)
 
 
 def _summary_line(report: DiffReport) -> Markdown:
@@ -69,12 +76,8 @@ def _change_row(change: Change, kind: type[Markdown] = Markdown, spec_line: bool
     return table_row(*cells)
 
 
-@functools.lru_cache(maxsize=64)
 def _generic(environment: str, account: str) -> type[Markdown]:
-    """Markdown whose values read `{env}` / `{account}` for this environment's name and account id, as the spec
-    writes them (inside values only: the markup around them is never rewritten)."""
-    name = re.compile(rf"(?<![A-Za-z0-9]){re.escape(environment)}(?![A-Za-z0-9])")
-    return Markdown.with_values(lambda text: name.sub("{env}", text.replace(account, "{account}") if account else text))
+    return generic_values(Markdown, environment, account)
 
 
 def _environment_rows(agent: AgentDiff, kind: type[Markdown] = Markdown) -> list[Markdown]:

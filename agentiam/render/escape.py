@@ -31,7 +31,9 @@ What each kind guarantees (tests/render/test_escape_property.py checks it for an
 from __future__ import annotations
 
 import html
+import json
 import re
+import shlex
 from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import ClassVar, TypeVar
@@ -98,6 +100,18 @@ def sarif_text(value: str) -> str:
     embedded link `[text](target)` (SARIF 2.1.0, 3.11.6: code-scanning viewers render those as links); control
     and invisible characters as escapes. Braces stay: the messages carry no `arguments`, so no `{0}` is filled."""
     return visible(value).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+
+
+def hcl_string(value: str) -> str:
+    """`value` as one quoted HCL string (a Vault policy, a server config block): JSON's escapes, and `${` / `%{`
+    doubled, which HCL would otherwise read as a template interpolation or directive."""
+    return json.dumps(visible(value), ensure_ascii=False).replace("${", "$${").replace("%{", "%%{")
+
+
+def shell_word(value: str) -> str:
+    """`value` as one POSIX shell word (single-quoted when it holds anything but safe characters): a command the
+    bootstrap writes runs exactly the words it shows, whatever a stack config holds."""
+    return shlex.quote(visible(value))
 
 
 # --- trusted text -----------------------------------------------------------------------------------------------
@@ -216,7 +230,21 @@ class Terminal(Trusted):
     escape = staticmethod(terminal)
 
 
-Markdown.kind, Html.kind, Terminal.kind = Markdown, Html, Terminal
+class Hcl(Trusted):
+    """HCL written by the code (Vault policies, server config blocks); values become quoted strings (`hcl_string`)."""
+
+    __slots__ = ()
+    escape = staticmethod(hcl_string)
+
+
+class Shell(Trusted):
+    """Shell commands written by the code; values become single words (`shell_word`)."""
+
+    __slots__ = ()
+    escape = staticmethod(shell_word)
+
+
+Markdown.kind, Html.kind, Terminal.kind, Hcl.kind, Shell.kind = Markdown, Html, Terminal, Hcl, Shell
 
 _HTML_BLOCK_START = re.compile(r"</?details[\s>]")
 

@@ -55,12 +55,15 @@ def _artifact(file: str, root: Path) -> dict:
     """The file relative to `root` (the repository) in forward slashes, as code scanning expects; an absolute
     `file:` URI for a file outside the repository. A URI reference is percent-encoded: a `#` or `?` in a file name
     would otherwise end its path, a space or `<` make it no URI at all."""
-    path = Path(file).resolve()
     try:
-        return {"uri": quote(PurePosixPath(*path.relative_to(root).parts).as_posix(), safe="/"),
-                "uriBaseId": "%SRCROOT%"}
+        path = Path(file).resolve()
+    except (OSError, UnicodeError):  # a name no file system could hold (a lone surrogate): as written
+        path = Path(os.path.abspath(file))
+    try:
+        return {"uri": quote(PurePosixPath(*path.relative_to(root).parts).as_posix(), safe="/",
+                             errors="surrogatepass"), "uriBaseId": "%SRCROOT%"}
     except ValueError:
-        return {"uri": path.as_uri()}
+        return {"uri": "file://" + quote(path.as_posix(), safe="/", errors="surrogatepass")}
 
 
 def render_sarif(findings: list[Finding], root: Path | None = None) -> str:

@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from agentiam.environment.model import EnvironmentConfig
 from agentiam.findings import Finding, Severity
 from agentiam.spec.source import PathPart
-from agentiam.spec.validate import LoadedSpec
+from agentiam.spec.validate import LoadedSpec, PartialSpec
 
 
 @dataclass(frozen=True)
 class SpecContext:
-    """What a per-spec rule may look at: the spec, the environments' facts, today's date."""
+    """What a per-spec rule may look at: the spec (or what can be read of a spec with schema errors, see
+    `PartialSpec`), the environments' facts, today's date."""
 
-    loaded: LoadedSpec
+    loaded: LoadedSpec | PartialSpec
     environments: Mapping[str, EnvironmentConfig]
     today: dt.date
 

@@ -16,10 +16,11 @@ from agentiam.rules import (
     identity,
     migration,
     network,
+    placeholders,
     vault_grants,
 )
 from agentiam.rules.base import FleetRule, Rule, SpecContext
-from agentiam.spec.validate import LoadedSpec
+from agentiam.spec.validate import LoadedSpec, PartialSpec, UnreadableField
 
 ALL_RULES: tuple[Rule, ...] = (
     identity.DERIVED_NAMES,                              # AGT002
@@ -28,6 +29,7 @@ ALL_RULES: tuple[Rule, ...] = (
     identity.EXPIRING_SOON,                              # AGT005
     identity.FILE_NAME_MATCHES,                          # AGT006
     identity.EXPIRY_HORIZON,                             # AGT008
+    placeholders.NO_PLACEHOLDERS,                        # AGT009
     credential_lifetimes.TOKEN_MAX_TTL,                  # AGT010
     credential_lifetimes.TOKEN_TTL_WITHIN_MAX,           # AGT011
     credential_lifetimes.AWS_SESSION_TTL,                # AGT012
@@ -101,14 +103,40 @@ def describe_rule(rule_id: str) -> tuple[str, str, Severity]:
 
 
 def run_rules(specs: Sequence[LoadedSpec], environments: Mapping[str, EnvironmentConfig],
-              today: dt.date) -> list[Finding]:
-    """Every finding of every rule over every spec, sorted by file, line, column."""
+              today: dt.date, partial: Sequence[PartialSpec] = ()) -> list[Finding]:
+    """Every finding of every rule over every spec, sorted by file, line, column.
+
+    `partial`: specs whose files have schema errors (`PartialSpec`). Each rule runs over them too, and keeps its
+    findings for such a file only if it completed without reading a field that failed: the findings of the rules
+    that could be computed come in the same run as the schema errors, and none rests on a value that was not valid.
+    """
     findings: list[Finding] = []
     for loaded in specs:
         ctx = SpecContext(loaded, environments, today)
         for rule in ALL_RULES:
             findings.extend(rule.check(rule, ctx))
-    spec_list = list(specs)
+    for part in partial:
+        ctx = SpecContext(part, environments, today)
+        for rule in ALL_RULES:
+            try:
+                findings.extend(list(rule.check(rule, ctx)))  # whole or nothing: a list before anything is kept
+            except UnreadableField:
+                continue  # it needs a field that failed validation: computed once the file is fixed
     for fleet_rule in FLEET_RULES:
-        findings.extend(fleet_rule.check(fleet_rule, spec_list, environments))
+        findings.extend(_fleet_findings(fleet_rule, list(specs), list(partial), environments))
     return sorted(findings)
+
+
+def _fleet_findings(rule: FleetRule, specs: list[LoadedSpec], partial: list[PartialSpec],
+                    environments: Mapping[str, EnvironmentConfig]) -> list[Finding]:
+    """A fleet rule over the valid specs and every partly valid one it can read: a partial spec whose failed
+    fields the rule reads is left out, and the rule runs again without it (at most once per partial spec)."""
+    members: list[LoadedSpec | PartialSpec] = [*specs, *partial]
+    while True:
+        try:
+            return list(rule.check(rule, members, environments))  # type: ignore[arg-type]
+        except UnreadableField as unreadable:
+            kept = [m for m in members if not (isinstance(m, PartialSpec) and m.file == unreadable.file)]
+            if len(kept) == len(members):
+                raise  # not one of the partial specs given: a bug, never a reason to loop
+            members = kept

@@ -56,17 +56,54 @@ _DURATION_MAX = 16  # characters; `1h30m` needs 5
 def parse_duration(value: object) -> int:
     """`90s`, `15m`, `1h30m`, `24h` -> seconds. Bare numbers are refused: units must be explicit."""
     if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"durations are strings with a unit such as '15m', '1h' or '24h', got {value!r}")
+        hint = (f"; write {format_duration(value)!r} if {value} seconds is meant"
+                if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10 ** 9 else "")
+        raise ValueError(f"durations are strings with a unit such as '15m', '1h' or '24h', got {value!r}{hint}")
     if len(value) > _DURATION_MAX:
         raise ValueError(f"{value[:_DURATION_MAX]!r}... is not a duration; write e.g. '900s', '15m', '1h' or '1h30m'")
     match = _DURATION.match(value.strip())
     if not value.strip() or match is None or not any(match.groups()):
+        suggestion = duration_suggestion(value)
+        if suggestion is not None and value.strip().isdigit():
+            raise ValueError(f"{value!r} has no unit; write {suggestion!r} if {value.strip()} seconds is meant "
+                             "(units are h, m and s)")
+        if suggestion is not None:
+            raise ValueError(f"{value!r} is not a duration; write {suggestion!r} (units are h, m and s)")
         raise ValueError(f"{value!r} is not a duration; write e.g. '900s', '15m', '1h' or '1h30m'")
     hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
     total = hours * 3600 + minutes * 60 + seconds
     if total <= 0:
         raise ValueError(f"duration {value!r} must be longer than zero")
     return total
+
+
+# Units people write that durations do not take, in seconds: days and weeks (a token lives 24h at most, so they
+# are always a conversion away), spelled-out and capitalised units, decimals (`1.5h`), a space before the unit.
+_UNIT_SECONDS = {**dict.fromkeys(("w", "wk", "wks", "week", "weeks"), 604800),
+                 **dict.fromkeys(("d", "day", "days"), 86400),
+                 **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+                 **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+                 **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1)}
+_LOOSE_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*,?")
+
+
+def duration_suggestion(text: str) -> str | None:
+    """What to write instead of a duration in a unit or spelling the spec does not take (`1d` -> `24h`,
+    `1 hour` -> `1h`, `1.5h` -> `1h30m`, `3600` -> `1h`), or None when `text` reads as no duration at all."""
+    total = 0.0
+    position = 0
+    while position < len(text):
+        match = _LOOSE_PART.match(text, position)
+        if match is None or match.end() == position:
+            return None
+        number, unit = match.groups()
+        scale = _UNIT_SECONDS.get(unit.lower()) if unit else (1 if position == 0 and match.end() == len(text) else None)
+        if scale is None:
+            return None
+        total += float(number) * scale
+        position = match.end()
+    seconds = round(total)
+    return format_duration(seconds) if seconds > 0 and abs(total - seconds) < 1e-6 else None
 
 
 def format_duration(seconds: int) -> str:

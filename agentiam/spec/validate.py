@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from agentiam.findings import Finding, Severity
 from agentiam.inputs.files import SPEC, Refused, file_finding, locate
@@ -105,11 +106,59 @@ def _expected_form(model: type[BaseModel], loc: tuple[PathPart, ...]) -> str:
     return f"expected {description or 'a value of another form'}{example}"
 
 
+@functools.cache
+def _field_paths(model: type[BaseModel]) -> dict[str, tuple[str, ...]]:
+    """Every field name of `model` at any depth -> the dotted paths where it is a field (`token_max_ttl` ->
+    `credentials.token_max_ttl`, `overrides.<env>.credentials.token_max_ttl`), shortest first."""
+    root = _json_schema(model)
+    found: dict[str, list[str]] = {}
+
+    def walk(node: dict[str, Any], path: str, seen: frozenset[str]) -> None:
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if name in seen:
+                return
+            seen, node = seen | {name}, {**root["$defs"][name], **{k: v for k, v in node.items() if k != "$ref"}}
+        for branch in node.get("anyOf", []):
+            walk(branch, path, seen)
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], path, seen)
+        keyed = [node["additionalProperties"]] if isinstance(node.get("additionalProperties"), dict) else []
+        # a mapping keyed by name (`overrides.<env>`, `databases.<name>`)
+        key = "<env>" if "dev" in node.get("propertyNames", {}).get("examples", ()) else "<name>"
+        for child in [*keyed, *node.get("patternProperties", {}).values()]:
+            walk(child, f"{path}.{key}" if path else key, seen)
+        for key, child in node.get("properties", {}).items():
+            child_path = f"{path}.{key}" if path else key
+            found.setdefault(key, []).append(child_path)
+            walk(child, child_path, seen)
+
+    walk(root, "", frozenset())
+    return {key: tuple(sorted(set(paths), key=lambda p: (p.count("."), p))) for key, paths in found.items()}
+
+
+def _unknown_field(model: type[BaseModel], loc: tuple[PathPart, ...]) -> str:
+    """SPEC001's message: the known field this key most likely misspells (`token_max_tll` -> `token_max_ttl`),
+    or where the key is a field when it sits at the wrong level; difflib over the model's own field names."""
+    key = str(loc[-1])
+    known = list(_schema_at(model, loc[:-1]).get("properties", {}))
+    by_lower = {name.lower(): name for name in known}
+    close = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.75)
+    if close:
+        return f"unknown field; did you mean {by_lower[close[0]]!r}?"
+    elsewhere = _field_paths(model).get(key) or next(
+        (paths for name, paths in _field_paths(model).items() if name.lower() == key.lower()), ())
+    if elsewhere:
+        shown = " or ".join(elsewhere[:2])
+        return f"unknown field at this level; {key!r} belongs at {shown}"
+    return "unknown field (not part of the spec format; check the spelling)"
+
+
 def _message(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str]:
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
-        return "SPEC001", "unknown field (not part of the spec format; check the spelling)"
+        return "SPEC001", _unknown_field(model, error["loc"])
     if kind == "missing":
         return "SPEC002", "required field is missing"
     message = error["msg"]
@@ -166,16 +215,109 @@ def _relative(finding: Finding, document: SourceDocument, prefix: tuple[PathPart
                    field_name(value, loc) or str(prefix[-1]), finding.message)
 
 
-def load_spec_bytes(file: str, raw: bytes) -> tuple[LoadedSpec | None, list[Finding]]:
-    """Parse and validate one spec file's bytes."""
+class UnreadableField(Exception):
+    """Raised when code reads a field of a `PartialSpec` that failed validation. Not an error of the user's: the
+    rule engine catches it and drops that rule's findings for the file (agentiam.rules.registry.run_rules)."""
+
+    def __init__(self, file: str, field: str):
+        super().__init__(f"{file}: {field}")
+        self.file, self.field = file, field
+
+
+class _ReadableFields:
+    """The fields of a spec that validated, as attributes; any other attribute raises `UnreadableField`."""
+
+    __slots__ = ("_file", "_values")
+
+    def __init__(self, file: str, values: dict[str, Any]):
+        self._file, self._values = file, values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise UnreadableField(self._file, name) from None
+
+
+@dataclass(frozen=True)
+class PartialSpec:
+    """A spec file with schema errors, as far as it can be read: guardrails still run over it (never the plan).
+
+    `spec` behaves as an `AgentSpec` for the top-level fields in `readable`: each validated exactly as in the full
+    model (its type, constraints and nested models), or took its default when the file does not set it. Reading any
+    other field raises `UnreadableField`, so a rule that needs a field that failed never sees a stand-in value:
+    its findings for the file are dropped instead, and appear once the file is fixed. A rule that completes has
+    read only valid values, so its findings are the ones the fixed file will get (see README: Guardrails)."""
+
+    file: str
+    document: SourceDocument
+    spec: AgentSpec
+    readable: frozenset[str]
+
+
+@functools.cache
+def _single_field_model(name: str) -> type[BaseModel]:
+    """A model of `AgentSpec`'s field `name` alone: same type, constraints, default and strict config."""
+    info = AgentSpec.model_fields[name]
+    return create_model(f"AgentSpec_{name}", __config__=AgentSpec.model_config, **{name: (info.annotation, info)})
+
+
+def partial_spec(file: str, document: SourceDocument, exc: ValidationError) -> PartialSpec | None:
+    """The fields of a spec that failed validation that are valid on their own (None if none can be trusted).
+
+    A field is unreadable when an error lies inside it, when it is required and missing, or when it is absent
+    while the file has an unknown top-level key (which may be that field, misspelt: its default would be a guess).
+    The model's cross-field check (`overrides` against `environments` and `status`) runs only on a valid
+    spec: while other fields fail, `overrides` is read as written."""
+    data = document.data
+    if not isinstance(data, dict):
+        return None
+    failed: set[str] = set()
+    for error in exc.errors(include_url=False):
+        if error["type"] == LOCATED_PROBLEMS:
+            failed |= {str((tuple(error["loc"]) + tuple(path))[0]) for path, _ in error["ctx"]["problems"]}
+        elif error["loc"]:
+            failed.add(str(error["loc"][0]))
+        else:
+            return None  # a problem of the whole document: nothing in it can be read alone
+    fields = AgentSpec.model_fields
+    unknown_keys = any(key not in fields for key in data)
+    values: dict[str, Any] = {}
+    for name in fields:
+        if name in failed or (name not in data and unknown_keys):
+            continue
+        try:
+            checked = _single_field_model(name).model_validate({name: data[name]} if name in data else {})
+        except ValidationError:
+            continue  # required and missing (SPEC002 says so), or valid only together with another field
+        values[name] = getattr(checked, name)
+    return PartialSpec(file, document, cast(AgentSpec, _ReadableFields(file, values)), frozenset(values))
+
+
+class SpecReading(NamedTuple):
+    """What reading one spec file gives: the valid spec, or what can be read of an invalid one, and the findings."""
+
+    loaded: LoadedSpec | None
+    partial: PartialSpec | None
+    findings: list[Finding]
+
+
+def read_spec_bytes(file: str, raw: bytes) -> SpecReading:
+    """Parse and validate one spec file's bytes; a file with schema errors comes with its readable part."""
     document, findings = parse_spec_bytes(file, raw)
     if document is None:
-        return None, findings
+        return SpecReading(None, None, findings)
     try:
         spec = AgentSpec.model_validate(document.data)
     except ValidationError as exc:
-        return None, validation_findings(document, exc)
-    return LoadedSpec(file, document, spec), []
+        return SpecReading(None, partial_spec(file, document, exc), validation_findings(document, exc))
+    return SpecReading(LoadedSpec(file, document, spec), None, [])
+
+
+def load_spec_bytes(file: str, raw: bytes) -> tuple[LoadedSpec | None, list[Finding]]:
+    """Parse and validate one spec file's bytes."""
+    loaded, _, findings = read_spec_bytes(file, raw)
+    return loaded, findings
 
 
 def load_spec_file(path: Path, anchor: Path = Path(".")) -> tuple[LoadedSpec | None, list[Finding]]:

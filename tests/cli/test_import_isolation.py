@@ -55,3 +55,11 @@ def test_diff_and_codeowners_import_no_pulumi_even_with_tool_changes_to_judge(tm
     assert lines[-2] == "EXIT 0" and lines[-1] == "LOADED "
     lines = _run("codeowners", "--org", "example", "--security-team", "identity-security", "--output", "-")
     assert lines[-2] == "EXIT 0" and lines[-1] == "LOADED "
+
+
+def test_bootstrap_and_doctor_help_import_no_cloud_sdk(tmp_path: Path) -> None:
+    # bootstrap is generated from the plan alone; doctor loads hvac and boto3 only once it talks to servers.
+    lines = _run("bootstrap", "--env", "dev", "--output-dir", str(tmp_path / "bootstrap"))
+    assert lines[-2] == "EXIT 0" and lines[-1] == "LOADED "
+    lines = _run("doctor", "--help")
+    assert lines[-2] == "EXIT 0" and lines[-1] == "LOADED "

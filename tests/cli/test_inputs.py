@@ -42,7 +42,7 @@ def test_a_mistyped_account_id_is_located_in_every_format(project_dir: Path) -> 
     text = validate()
     assert text.exit_code == 2
     assert text.output.splitlines() == [
-        f"{DEV}:8:17  CFG002  account_id: Input should be a valid string, got 11111111111",
+        f"{DEV}:8:17  error  CFG002  account_id: Input should be a valid string, got 11111111111",
         "9 spec(s) checked: 1 error(s), 0 warning(s) - FAILED"]
     as_json = validate("--format", "json")
     assert as_json.exit_code == 2
@@ -61,10 +61,10 @@ def test_a_mistyped_account_id_is_located_in_every_format(project_dir: Path) -> 
     assert described["id"] == "CFG002" and described["shortDescription"]["text"].startswith("Stack config values")
     plan = run("plan", "--env", "prod")  # another environment: still refused, the stacks are checked together
     assert plan.exit_code == 2
-    assert f"{DEV}:8:17  CFG002  account_id: Input should be a valid string" in plan.output
+    assert f"{DEV}:8:17  error  CFG002  account_id: Input should be a valid string" in plan.output
 
 
-CA_LINE = f"{DEV}:17:26  CFG003  vault.agent_ca_pem_file: "
+CA_LINE = f"{DEV}:19:26  error  CFG003  vault.agent_ca_pem_file: "
 
 
 @pytest.mark.parametrize("reference,prepare,message", [
@@ -115,8 +115,9 @@ def test_a_number_of_5000_digits_is_a_finding_in_a_spec_and_a_stack_config(proje
     too_long = ("is out of range: numbers are 64-bit integers or finite decimals of at most 40 characters; quote the "
                 "value if it is text")
     lines = result.output.splitlines()
-    assert [line.split("  ", 2)[:2] for line in lines[:-1]] == [
-        [f"{INVOICE}:15:23", "YAML008"], [f"{DEV}:37:23", "YAML008"], ["stacks/Pulumi.staging.yaml:8:17", "YAML008"]]
+    assert [line.split("  ", 3)[:3] for line in lines[:-1]] == [
+        [f"{INVOICE}:15:23", "error", "YAML008"], [f"{DEV}:39:23", "error", "YAML008"],
+        ["stacks/Pulumi.staging.yaml:8:17", "error", "YAML008"]]
     assert lines[0].endswith(f"number 11111111111111111111... (5000 characters) {too_long}")
     assert lines[2].endswith(f"number 1e999 {too_long}")
 
@@ -138,29 +139,29 @@ def test_stack_configs_that_are_no_regular_files_are_refused_without_a_hang(proj
     result = validate()
     assert result.exit_code == 2
     assert result.output.splitlines()[:-1] == [
-        "stacks/Pulumi.dir.yaml:1:1  FILE002  file is a folder, not a regular file",
-        "stacks/Pulumi.huge.yaml:1:1  YAML005  file is 4294967296 bytes; stack configs are limited to 262144 bytes",
-        "stacks/Pulumi.qa.yaml:1:1  FILE002  file is a FIFO (named pipe), not a regular file",
-        f"stacks/Pulumi.zero.yaml:1:1  FILE001  file {LINK}",
+        "stacks/Pulumi.dir.yaml:1:1  error  FILE002  file is a folder, not a regular file",
+        "stacks/Pulumi.huge.yaml:1:1  error  YAML005  file is 4294967296 bytes; stack configs are limited to 262144 bytes",
+        "stacks/Pulumi.qa.yaml:1:1  error  FILE002  file is a FIFO (named pipe), not a regular file",
+        f"stacks/Pulumi.zero.yaml:1:1  error  FILE001  file {LINK}",
     ]
     for stack in ("qa", "zero"):  # planning the broken stack itself
         plan = run("plan", "--env", stack)
-        assert plan.exit_code == 2 and f"stacks/Pulumi.{stack}.yaml:1:1  FILE00" in plan.output
+        assert plan.exit_code == 2 and f"stacks/Pulumi.{stack}.yaml:1:1  error  FILE00" in plan.output
 
 
 def test_a_linked_stack_config_or_stacks_folder_is_refused(project_dir: Path, tmp_path: Path) -> None:
     shutil.move(DEV, "dev.yaml")
     os.symlink("../dev.yaml", DEV)
     result = validate()
-    assert (result.exit_code, result.output.splitlines()[0]) == (2, f"{DEV}:1:1  FILE001  file {LINK}")
+    assert (result.exit_code, result.output.splitlines()[0]) == (2, f"{DEV}:1:1  error  FILE001  file {LINK}")
     plan = run("plan", "--env", "dev")
-    assert plan.exit_code == 2 and plan.output.splitlines()[0] == f"{DEV}:1:1  FILE001  file {LINK}"
+    assert plan.exit_code == 2 and plan.output.splitlines()[0] == f"{DEV}:1:1  error  FILE001  file {LINK}"
     os.unlink(DEV)
     shutil.move("dev.yaml", DEV)
     shutil.move("stacks", "real-stacks")
     os.symlink("real-stacks", "stacks")
     result = validate()
-    assert (result.exit_code, result.output.splitlines()[0]) == (2, f"stacks:1:1  FILE001  file {LINK}")
+    assert (result.exit_code, result.output.splitlines()[0]) == (2, f"stacks:1:1  error  FILE001  file {LINK}")
 
 
 def test_a_linked_spec_or_specs_folder_is_refused(project_dir: Path) -> None:
@@ -168,12 +169,12 @@ def test_a_linked_spec_or_specs_folder_is_refused(project_dir: Path) -> None:
     os.symlink("../../invoice-reader.yaml", INVOICE)
     result = validate()
     assert result.exit_code == 2
-    assert result.output.splitlines()[0] == f"{INVOICE}:1:1  FILE001  file {LINK}"
-    assert validate(INVOICE).output.splitlines()[0] == f"{INVOICE}:1:1  FILE001  file {LINK}"
+    assert result.output.splitlines()[0] == f"{INVOICE}:1:1  error  FILE001  file {LINK}"
+    assert validate(INVOICE).output.splitlines()[0] == f"{INVOICE}:1:1  error  FILE001  file {LINK}"
     shutil.move("agent_specs", "real-specs")
     os.symlink("real-specs", "agent_specs")
     result = validate()
-    assert (result.exit_code, result.output.splitlines()[0]) == (2, f"agent_specs:1:1  FILE001  file {LINK}")
+    assert (result.exit_code, result.output.splitlines()[0]) == (2, f"agent_specs:1:1  error  FILE001  file {LINK}")
 
 
 def test_a_ca_replaced_by_another_is_planned_with_its_fingerprint(project_dir: Path, tmp_path: Path) -> None:
@@ -192,7 +193,7 @@ def test_a_duration_of_5000_digits_is_a_short_finding(project_dir: Path) -> None
     result = validate()
     assert result.exit_code == 2
     assert result.output.splitlines()[0] == (
-        f"{INVOICE}:14:14  SPEC003  credentials.token_ttl: '9999999999999999'... is not a duration; write e.g. '900s', "
+        f"{INVOICE}:14:14  error  SPEC003  credentials.token_ttl: '9999999999999999'... is not a duration; write e.g. '900s', "
         "'15m', '1h' or '1h30m'")
 
 

@@ -39,7 +39,7 @@ def _plan(*args: str, today: str = TODAY):
 def test_text_plan_lists_every_agent_of_the_environment(far_expiry):
     result = _plan("--env", "staging")
     assert result.exit_code == 0, result.output
-    assert "agentiam plan: staging (account 222222222222, eu-west-1) - 8 agent(s)" in result.output
+    assert "agentiam plan: staging (account 222222222222, eu-west-1): 8 agent(s)" in result.output
     for agent in ("churn-forecaster", "kb-answer-retriever", "ticket-triage"):
         assert agent in result.output
     assert "access-review-reporter" not in result.output  # deployed to prod only
@@ -87,7 +87,7 @@ def test_invalid_spec_plans_nothing_exit_1(far_expiry):
     result = CliRunner().invoke(cli, ["plan", "--today", TODAY, "--env", "dev", "--format", "json"])
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert "agent_specs/fail-service-wildcard.yaml:15:17  AGT021" in result.stderr
+    assert "agent_specs/fail-service-wildcard.yaml:15:17  error  AGT021" in result.stderr
     assert result.stderr.endswith("1 error(s); nothing was planned.\n")
 
 
@@ -95,7 +95,7 @@ def test_malformed_spec_exit_2(far_expiry):
     shutil.copy(BROKEN / "duplicate-key.yaml", "agent_specs/duplicate-key.yaml")
     result = CliRunner().invoke(cli, ["plan", "--today", TODAY, "--env", "dev"])
     assert result.exit_code == 2
-    assert "agent_specs/duplicate-key.yaml:8:1  YAML002" in result.stderr
+    assert "agent_specs/duplicate-key.yaml:8:1  error  YAML002" in result.stderr
 
 
 def test_unknown_environment_exit_2(far_expiry):
@@ -110,7 +110,7 @@ def test_today_option_judges_expiry_as_of_that_date(far_expiry):
     result = CliRunner().invoke(cli, ["plan", "--today", "2027-10-01", "--env", "dev", "--format", "json"])
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert "agent_specs/billing/invoice-reader.yaml:12:10  AGT004  expires: identity expired on 2027-09-30" \
+    assert "agent_specs/billing/invoice-reader.yaml:12:10  error  AGT004  expires: identity expired on 2027-09-30" \
         in result.stderr
 
 

@@ -36,7 +36,7 @@ def test_guardrail_errors_exit_1_with_located_lines(project_dir):
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert lines[0] == (
-        "agent_specs/fail-prod-name.yaml:16:19  AGT025  permissions.aws[read-invoices].resources"
+        "agent_specs/fail-prod-name.yaml:16:19  error  AGT025  permissions.aws[read-invoices].resources"
         "[arn:aws:s3:::billing-prod-invoices/*]: names environment 'prod' ('billing-prod-invoices/*') in dev; an agent "
         "may only name resources of its own environment (a dev agent never names another environment's ARN)")
     assert lines[-1].endswith("1 error(s), 0 warning(s) - FAILED")
@@ -54,8 +54,8 @@ def test_malformed_input_exits_2_even_with_guardrail_errors(project_dir):
     shutil.copy(RULES / "AGT010" / "fail-25h.yaml", "agent_specs/fail-25h.yaml")
     result = _run("agent_specs/malformed.yaml", "agent_specs/fail-25h.yaml")
     assert result.exit_code == 2
-    assert "agent_specs/malformed.yaml:4:8  YAML001" in result.output
-    assert "agent_specs/fail-25h.yaml:14:18  AGT010" in result.output
+    assert "agent_specs/malformed.yaml:4:8  error  YAML001" in result.output
+    assert "agent_specs/fail-25h.yaml:14:18  error  AGT010" in result.output
 
 
 def test_json_format(project_dir):
@@ -103,7 +103,7 @@ def test_empty_stacks_folder_makes_every_environment_unknown(project_dir):
     Path("no-stacks").mkdir()
     result = _run("agent_specs/billing/invoice-reader.yaml", "--stacks", "no-stacks")
     assert result.exit_code == 1
-    assert [line.split("  ")[1] for line in result.output.splitlines()[:-1]] == ["AGT003"] * 3
+    assert [line.split("  ")[2] for line in result.output.splitlines()[:-1]] == ["AGT003"] * 3
     assert "no Pulumi.<stack>.yaml declares `name: dev`); known environments: none" in result.output
 
 
@@ -111,5 +111,5 @@ def test_today_option_moves_the_expiry_check(project_dir):
     result = _run("agent_specs/billing/invoice-reader.yaml", today="2027-10-01")
     assert result.exit_code == 1
     assert result.output.splitlines()[0] == (
-        "agent_specs/billing/invoice-reader.yaml:12:10  AGT004  expires: identity expired on 2027-09-30; the sponsor "
+        "agent_specs/billing/invoice-reader.yaml:12:10  error  AGT004  expires: identity expired on 2027-09-30; the sponsor "
         "must re-approve it with a new date (or set status: revoked)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from agentiam.render.diff_markdown import MARKER
 from tests.diff.conftest import FIXTURES, INVOICE, PAYMENT, SpecRepo
 
 GOLDEN = FIXTURES / "pull-request.md"
+GOLDEN_TEXT = FIXTURES / "pull-request.txt"
 
 
 def run(repo: SpecRepo, monkeypatch: pytest.MonkeyPatch, *args: str, env: dict[str, str] | None = None):
@@ -57,6 +59,40 @@ def test_markdown_comment_matches_golden(spec_repo: SpecRepo, monkeypatch: pytes
     assert result.output.startswith(MARKER)
 
 
+def test_text_matches_golden_folds_identical_environments_and_stays_within_120_columns(
+        spec_repo: SpecRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    pull_request(spec_repo)
+    result = run(spec_repo, monkeypatch, "--base", "base", "--head", "pr", "--fail-on", "never")
+    assert result.exit_code == 0, result.output
+    if os.environ.get("AGENTIAM_REGEN_GOLDEN"):
+        GOLDEN_TEXT.write_text(result.output)
+    assert result.output == GOLDEN_TEXT.read_text()
+    lines = result.output.splitlines()
+    # one block per agent: its three environments changed alike, shown once with {env}
+    assert [line.split()[:4] for line in lines if line.startswith(("invoice-reader ", "payment-gateway-sync "))] == [
+        ["invoice-reader", "dev,", "staging,", "prod"], ["payment-gateway-sync", "dev,", "staging,", "prod"]]
+    assert "arn:aws:s3:::billing-{env}-invoices/*" in result.output
+    assert "billing-dev-invoices" not in result.output and "billing-prod-invoices" not in result.output
+    for line in lines:  # a longer line holds one value wider than any line could
+        assert len(line) <= 120 or len(line.split()) == 1, line
+
+
+def test_text_folds_only_the_environments_that_read_the_same(spec_repo: SpecRepo,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # prod overrides token_max_ttl (12h): lowering the spec-wide 24h changes dev and staging alike, not prod
+    spec_repo.edit(INVOICE, "  token_max_ttl: 24h\n", "  token_max_ttl: 20h\n")
+    spec_repo.edit(PAYMENT, "      purpose: create and confirm payouts\n",
+                   "      purpose: create and confirm payouts\n    - host: hooks.slack.com\n"
+                   "      purpose: post payout summaries\n")
+    spec_repo.commit("shorter token, one more host", tag="pr")
+    result = run(spec_repo, monkeypatch, "--base", "base", "--head", "pr", "--fail-on", "never")
+    headings = [re.match(r"(\S+) +(\S+(?:, \S+)*)  ", line).groups() for line in result.output.splitlines()
+                if line.startswith(("invoice-reader ", "payment-gateway-sync "))]
+    assert headings == [("invoice-reader", "dev, staging"), ("invoice-reader", "prod"),
+                        ("payment-gateway-sync", "dev, staging, prod")]
+    assert result.output.count("token_max_ttl narrowed: 24h -> 20h") == 1
+
+
 def test_bad_revision_is_a_clear_error(spec_repo: SpecRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     result = run(spec_repo, monkeypatch, "--base", "no-such-branch")
     assert result.exit_code == 2
@@ -77,7 +113,7 @@ def test_invalid_head_spec_exits_2_with_the_location(spec_repo: SpecRepo, monkey
     result = run(spec_repo, monkeypatch, "--base", "base")
     assert result.exit_code == 2
     line = spec_repo.line_of(INVOICE, "function: analysis")
-    assert f"{INVOICE}:{line}:1  YAML002" in result.output
+    assert f"{INVOICE}:{line}:1  error  YAML002" in result.output
 
 
 @pytest.mark.parametrize(("fail_on", "risky_code", "widen_code"), [
@@ -108,7 +144,8 @@ def test_json_format(spec_repo: SpecRepo, monkeypatch: pytest.MonkeyPatch) -> No
 def test_text_format_is_the_default(spec_repo: SpecRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     widen_only(spec_repo)
     result = run(spec_repo, monkeypatch, "--base", "base", "--head", "pr")
-    assert result.output.splitlines()[1].split() == ["payment-gateway-sync", "dev", "widened", "(+1", "-0)"]
+    assert result.output.splitlines()[1].split() == ["payment-gateway-sync", "dev,", "staging,", "prod", "widened",
+                                                     "(+1", "-0)"]
     assert "token_max_ttl widened: 8h -> 12h" in result.output
 
 

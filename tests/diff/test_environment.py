@@ -78,9 +78,8 @@ def test_changed_trusted_principal_is_high_risk_everywhere(spec_repo: SpecRepo) 
     for agent in ("invoice-reader", "payment-gateway-sync"):
         diff = entry(report, agent, "dev")
         trust = [c for c in diff.changes if c.system == "trust"]
-        # Both statements of the trust policy name the engine's principal: each is replaced.
-        assert {c.subject for c in trust} == {"VaultAwsSecretsEngineAssumesWithAgentTag principal",
-                                               "SourceIdentityIsTheAgent principal"}
+        # The trust policy's statement names the engine's principal: it is replaced (dev: OpenBao, no session tags).
+        assert {c.subject for c in trust} == {"VaultAwsSecretsEngineAssumes principal"}
         assert all(c.high_risk and c.op == "changed" for c in trust)
         assert diff.verdict is Verdict.HIGH_RISK
         assert not [c for c in diff.changes if c.system == "other"]  # no longer a neutral `other` change
@@ -154,18 +153,21 @@ def test_inactive_agent_widening_says_the_kill_switch_still_denies(spec_repo: Sp
     assert any(c.subject == "s3:PutObject" and c.direction is Direction.WIDER for c in dev.changes)
     assert dev.notes == ("inactive in dev (suspended): kill switch denies all until re-activated",)
     assert "kill switch denies all until re-activated" in render_markdown(report)
-    assert "note: inactive in dev (suspended)" in render_text(report)
+    # the three environments read the same with `{env}`: one block, the note once
+    assert render_text(report).count("note: inactive in {env} (suspended): kill switch denies all") == 1
 
 
 def test_trust_condition_dropped_is_a_widening() -> None:
+    # prod's server (HashiCorp Vault 1.18.3) sends session tags: its agents' trust policies require them.
     before = agent_plan(load_spec_file(FIXTURES / "specs" / "billing" / "invoice-reader.yaml")[0],
-                        load_environments(PROJECT / "stacks")["dev"])
+                        load_environments(PROJECT / "stacks")["prod"])
     policy = json.loads(json.dumps(before.aws.trust_policy))
-    del policy["Statement"][1]["Condition"]
+    del policy["Statement"][0]["Condition"]["StringEquals"]["aws:RequestTag/agentiam-agent"]
     after = before.model_copy(update={"aws": before.aws.model_copy(update={"trust_policy": policy})})
     [change] = _trust_changes(before, after, None)  # type: ignore[arg-type]
     assert (change.op, change.direction, labels(change)) == ("removed", Direction.WIDER, {"trust-changed"})
-    assert change.subject == "SourceIdentityIsTheAgent condition StringEquals sts:SourceIdentity"
+    assert change.subject == ("VaultAwsSecretsEngineAssumesWithAgentTag condition StringEquals "
+                              "aws:RequestTag/agentiam-agent")
     assert _trust_changes(after, before, None)[0].direction is Direction.NARROWER  # type: ignore[arg-type]
 
 

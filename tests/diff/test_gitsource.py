@@ -115,5 +115,5 @@ def test_an_oversized_blob_is_refused_unread(spec_repo: SpecRepo, monkeypatch: p
         spec_repo.diff()
     size = len(spec_repo.read(INVOICE).encode())
     assert [f.render() for f in raised.value.findings] == [
-        f"{INVOICE}:1:1  YAML005  file is {size} bytes; agent specs are limited to 262144 bytes"]
+        f"{INVOICE}:1:1  error  YAML005  file is {size} bytes; agent specs are limited to 262144 bytes"]
     assert git(spec_repo.root, "rev-parse", f"HEAD:{INVOICE}").strip() not in read

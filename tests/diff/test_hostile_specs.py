@@ -138,7 +138,7 @@ def test_a_right_to_left_override_in_a_spec_is_refused_where_it_is(spec_repo: Sp
     assert result.exit_code == 2, result.output
     line = spec_repo.line_of(PAYMENT, "hooks.slack.com") - 1  # the first purpose
     column = spec_repo.read(PAYMENT).splitlines()[line - 1].index('"') + 1
-    assert (f"{PAYMENT}:{line}:{column}  SPEC003  network.egress[api.stripe.com].purpose: character 8 is U+202E "
+    assert (f"{PAYMENT}:{line}:{column}  error  SPEC003  network.egress[api.stripe.com].purpose: character 8 is U+202E "
             "RIGHT-TO-LEFT OVERRIDE") in result.output
     assert "\u202e" not in result.output and result.output.count("U+202E RIGHT-TO-LEFT OVERRIDE") == 3  # all found
 
@@ -151,6 +151,6 @@ def test_a_right_to_left_override_in_a_stack_config_is_refused_where_it_is(spec_
     assert result.exit_code == 2, result.output
     line = spec_repo.line_of(DEV_STACK, "file_path:")
     column = spec_repo.read(DEV_STACK).splitlines()[line - 1].index('"') + 1
-    assert result.output == (f"{DEV_STACK}:{line}:{column}  CFG002  vault.audit.file_path: character 10 is "
+    assert result.output == (f"{DEV_STACK}:{line}:{column}  error  CFG002  vault.audit.file_path: character 10 is "
                              "U+202E RIGHT-TO-LEFT OVERRIDE: control, bidirectional and invisible characters make text "
                              "read differently from what it is, so none is allowed\n1 error(s); nothing was planned.\n")

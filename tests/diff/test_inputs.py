@@ -88,7 +88,7 @@ def test_a_stack_config_that_is_a_link_is_refused_by_validate_and_diff_alike(spe
     with pytest.raises(ConfigError) as refused:
         spec_repo.diff()
     assert [f.render() for f in refused.value.findings] == [
-        f"{DEV}:1:1  FILE001  file is a symbolic link; inputs must be regular files: git and the diff show only the "
+        f"{DEV}:1:1  error  FILE001  file is a symbolic link; inputs must be regular files: git and the diff show only the "
         "path a link points to, while reading it would follow the link to another file"]
     assert validated(spec_repo, monkeypatch) == refused.value.findings
     assert diff_cli(spec_repo, monkeypatch, "--base", "base", "--head", "HEAD").exit_code == 2
@@ -102,7 +102,7 @@ def test_a_stack_config_that_is_a_folder_is_refused_not_skipped(spec_repo: SpecR
     spec_repo.commit("dev stack config is a folder")
     with pytest.raises(ConfigError) as refused:
         spec_repo.diff()
-    assert [f.render() for f in refused.value.findings] == [f"{DEV}:1:1  FILE002  file is a folder, not a regular file"]
+    assert [f.render() for f in refused.value.findings] == [f"{DEV}:1:1  error  FILE002  file is a folder, not a regular file"]
     assert validated(spec_repo, monkeypatch) == refused.value.findings
 
 
@@ -178,7 +178,7 @@ def test_a_ca_outside_the_project_is_refused_by_validate_and_diff_alike(spec_rep
     spec_repo.commit("CA from outside the repository")
     with pytest.raises(ConfigError) as refused:
         spec_repo.diff()
-    assert [f.render() for f in refused.value.findings] == [f"{DEV}:17:26  CFG003  vault.agent_ca_pem_file: {message}"]
+    assert [f.render() for f in refused.value.findings] == [f"{DEV}:19:26  error  CFG003  vault.agent_ca_pem_file: {message}"]
     assert validated(spec_repo, monkeypatch) == refused.value.findings
     result = diff_cli(spec_repo, monkeypatch, "--base", "base", "--head", "HEAD", "--fail-on", "never")
     assert result.exit_code == 2 and result.output.splitlines()[0] == refused.value.findings[0].render()
@@ -189,7 +189,7 @@ def test_a_linked_ca_is_refused_by_validate_and_diff_alike(spec_repo: SpecRepo,
     commit_as_link(spec_repo, DEV_CA, "real-ca.pem", "../../real-ca.pem")
     with pytest.raises(ConfigError) as refused:
         spec_repo.diff()
-    assert [(f.file, f.line, f.rule_id) for f in refused.value.findings] == [(DEV, 17, "CFG003"), (DEV_CA, 1, "FILE001")]
+    assert [(f.file, f.line, f.rule_id) for f in refused.value.findings] == [(DEV, 19, "CFG003"), (DEV_CA, 1, "FILE001")]
     assert validated(spec_repo, monkeypatch) == refused.value.findings
 
 

@@ -33,7 +33,7 @@ def test_wrong_values_are_located_by_line_and_field():
     with pytest.raises(ConfigError) as caught:
         parse_environment("stacks/Pulumi.dev.yaml", raw.encode(), FILES)
     lines = str(caught.value).splitlines()
-    assert any(line.startswith("stacks/Pulumi.dev.yaml:8:17  CFG002  account_id: Input should be a valid string")
+    assert any(line.startswith("stacks/Pulumi.dev.yaml:8:17  error  CFG002  account_id: Input should be a valid string")
                for line in lines), lines
     assert any("CFG002  logging: retention_days 31 is not a CloudWatch Logs retention value" in line
                for line in lines), lines
@@ -45,9 +45,9 @@ def test_missing_config_key_is_a_config_error():
 
 
 @pytest.mark.parametrize("raw,expected", [
-    (b"", "stacks/Pulumi.x.yaml:1:1  YAML007  file is empty; a stack config is a YAML mapping"),
-    (b"- config\n", "stacks/Pulumi.x.yaml:1:1  YAML007  a stack config is a YAML mapping, not a list"),
-    (b"config: [a]\n", "stacks/Pulumi.x.yaml:1:1  CFG001  missing `config: agentiam:environment: {...}` "
+    (b"", "stacks/Pulumi.x.yaml:1:1  error  YAML007  file is empty; a stack config is a YAML mapping"),
+    (b"- config\n", "stacks/Pulumi.x.yaml:1:1  error  YAML007  a stack config is a YAML mapping, not a list"),
+    (b"config: [a]\n", "stacks/Pulumi.x.yaml:1:1  error  CFG001  missing `config: agentiam:environment: {...}` "
                        "(see README, stack config)"),
 ])
 def test_a_stack_config_of_the_wrong_shape_is_named_as_one(raw, expected):
@@ -63,7 +63,7 @@ def test_a_schema_name_cannot_carry_sql():
     with pytest.raises(ConfigError) as caught:
         parse_environment("stacks/Pulumi.dev.yaml", raw.encode(), FILES)
     assert str(caught.value) == (
-        "stacks/Pulumi.dev.yaml:28:19  CFG002  databases.billing.schemas[public\"; DROP TABLE invoices; --]: "
+        "stacks/Pulumi.dev.yaml:30:19  error  CFG002  databases.billing.schemas[public\"; DROP TABLE invoices; --]: "
         "expected a PostgreSQL schema name (lower-case identifier), e.g. 'public', "
         "got 'public\"; DROP TABLE invoices; --'")
 
@@ -73,5 +73,5 @@ def test_a_database_name_cannot_leave_its_vault_path():
     with pytest.raises(ConfigError) as caught:
         parse_environment("stacks/Pulumi.dev.yaml", raw.encode(), FILES)
     assert str(caught.value) == (
-        "stacks/Pulumi.dev.yaml:23:7  CFG002  databases.../sys: expected a database connection name, as specs' "
+        "stacks/Pulumi.dev.yaml:25:7  error  CFG002  databases.../sys: expected a database connection name, as specs' "
         "`permissions.databases` refer to it, e.g. 'billing', got '../sys'")

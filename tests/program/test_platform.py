@@ -70,11 +70,20 @@ def test_log_routing_follows_the_plan(run: StackRun) -> None:
     assert (alarm.inputs["threshold"], alarm.inputs["period"]) == (1, 300)
 
 
-def test_audit_device_is_a_config_block_when_the_server_refuses_api_devices(run: StackRun) -> None:
-    assert run.environment.vault.audit.api_managed is False
+def test_audit_device_is_managed_the_way_the_server_requires(run: StackRun) -> None:
+    audit = run.plan.platform.log_routing.audit
+    server = run.plan.platform.vault_server
+    if server.flavor == "hashicorp":  # HashiCorp Vault enables audit devices only through sys/audit
+        assert audit.api_managed
+        (device,) = run.capture.of_type("vault:index/audit:Audit")
+        assert device.inputs == {"path": audit.path, "type": "file", "options": audit.options}
+        assert "vault_audit_config_block" not in run.capture.outputs
+        return
+    # OpenBao 2.4.0 and later: declared in the server's config file, whose block the stack outputs.
+    assert (server.flavor, run.environment.vault.audit.api_managed, audit.api_managed) == ("openbao", False, False)
     assert run.capture.of_type("vault:index/audit:Audit") == []
     block = run.capture.outputs["vault_audit_config_block"]
-    assert block == run.plan.platform.log_routing.audit.config_block
+    assert block == audit.config_block
     assert block.startswith('audit "file" "agentiam-file" {')
 
 

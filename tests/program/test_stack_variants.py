@@ -155,7 +155,7 @@ def test_missing_agent_ca_stops_the_program_before_any_resource(tmp_path: Path) 
         capture_stack("dev", stacks_dir=stacks)
     assert failure.value.resources == []
     assert failure.value.message == (  # the finding `agentiam validate` shows, on the field naming the file
-        f"invalid stack config, nothing was provisioned:\n{config}:17:26  CFG003  vault.agent_ca_pem_file: "
+        f"invalid stack config, nothing was provisioned:\n{config}:19:26  error  CFG003  vault.agent_ca_pem_file: "
         "cannot read stacks/ca/missing.pem: No such file or directory")
 
 

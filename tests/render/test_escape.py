@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from agentiam.render.escape import (Html, Markdown, Terminal, Wording, document, html_code, markdown_code, sarif_text,
-                                    table_row, workflow_data, workflow_property)
+from agentiam.render.escape import (Hcl, Html, Markdown, Shell, Terminal, Wording, document, hcl_string, html_code,
+                                    markdown_code, sarif_text, shell_word, table_row, workflow_data,
+                                    workflow_property)
 from tests.render.github_markdown import github_html, render
 
 PACKAGE = Path(__file__).resolve().parents[2] / "agentiam"
-TRUSTED = {"Markdown", "Html", "Terminal", "Wording", "Trusted", "kind"}  # `kind`: a parameter naming a kind
+TRUSTED = {"Markdown", "Html", "Terminal", "Hcl", "Shell", "Wording", "Trusted", "kind"}  # `kind`: a parameter naming a kind
 
 
 @pytest.mark.parametrize(("value", "span"), [
@@ -41,6 +42,26 @@ def test_a_table_cell_keeps_pipes_and_backslashes_inside_its_code_span(value: st
 
 def test_html_code_is_entities_in_code():
     assert html_code("x</details><!--\"'&\n") == "<code>x&lt;/details&gt;&lt;!--&quot;&#x27;&amp;\\n</code>"
+
+
+@pytest.mark.parametrize(("value", "quoted"), [
+    ("agent-dev-*", '"agent-dev-*"'),
+    ('a"b\\c', '"a\\"b\\\\c"'),
+    ("${file(\"/etc/shadow\")}", '"$${file(\\"/etc/shadow\\")}"'),  # no interpolation
+    ("%{ if x }", '"%%{ if x }"'),  # no directive
+    ("line\nbreak", '"line\\\\nbreak"'),  # shown as the two characters \n, on one line
+])
+def test_hcl_strings_are_one_inert_quoted_string(value: str, quoted: str):
+    assert hcl_string(value) == quoted
+    assert Hcl('path {} {{').format(value) == f"path {quoted} {{"
+
+
+@pytest.mark.parametrize(("value", "word"), [
+    ("aws", "aws"), ("arn:aws:iam::1:role/x", "arn:aws:iam::1:role/x"), ("a b; rm -rf /", "'a b; rm -rf /'"),
+    ("$(id)", "'$(id)'"), ("it's", "'it'\"'\"'s'")])
+def test_shell_words_stay_one_word(value: str, word: str):
+    assert shell_word(value) == word
+    assert Shell("vault secrets enable -path={} aws").format(value) == f"vault secrets enable -path={word} aws"
 
 
 def test_workflow_commands_escape_what_the_runner_decodes_and_show_the_rest():

@@ -228,7 +228,7 @@ text = st.one_of(_fragments, _fragments, _fragments, st.text(max_size=30)).filte
 
 def _outputs(report: DiffReport, tmp: Path, sarif: bool) -> Outputs:
     """Every writer's output for `report`, each checked on its own (one line per command, nothing invisible...)."""
-    terminal = diff_text.render_text(report)
+    terminal = diff_text.render_text(report, width=10**9)  # unfolded: one line per change, whatever its length
     assert first_invisible(terminal.replace("\n", "")) is None
     results = len(_sarif(_findings(report), tmp)["runs"][0]["results"]) if sarif else None
     comment = diff_markdown.render_markdown(report)

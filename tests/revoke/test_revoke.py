@@ -266,7 +266,7 @@ def test_a_broken_stack_config_itself_is_still_a_clear_error(tmp_path: Path) -> 
     stack.write_text(stack.read_text().replace("account_id:", "account_idd:"))
     with pytest.raises(ConfigError) as raised:
         agent_entry("invoice-reader", "dev", SPECS, tmp_path / "stacks")
-    assert "Pulumi.dev.yaml:8:5  CFG002  account_idd: unknown field" in str(raised.value)
+    assert "Pulumi.dev.yaml:8:5  error  CFG002  account_idd: unknown field" in str(raised.value)
 
 
 def test_only_the_agents_own_file_is_read_when_it_is_named_after_it(tmp_path: Path,
@@ -276,13 +276,13 @@ def test_only_the_agents_own_file_is_read_when_it_is_named_after_it(tmp_path: Pa
     specs = tmp_path / "agent_specs"
     shutil.copytree(SPECS, specs)
     read: list[str] = []
-    real = agentiam.project.load_spec_bytes
+    real = agentiam.project.read_spec_bytes
 
     def counting(file: str, data: bytes):  # type: ignore[no-untyped-def]
         read.append(Path(file).name)
         return real(file, data)
 
-    monkeypatch.setattr(agentiam.project, "load_spec_bytes", counting)
+    monkeypatch.setattr(agentiam.project, "read_spec_bytes", counting)
     assert agent_entry("invoice-reader", "dev", specs, STACKS)[0].agent == "invoice-reader"
     assert read == ["invoice-reader.yaml"]  # the time to the first cut does not grow with the fleet
     (specs / "billing" / "invoice-reader.yaml").rename(specs / "billing" / "renamed.yaml")

@@ -26,19 +26,19 @@ def _findings(old: str, new: str) -> list[str]:
 
 @pytest.mark.parametrize("old,new,expected", [
     ("name: invoice-reader", "name: Invoice_Reader",
-     "s.yaml:4:7  SPEC003  name: expected unique agent name: lowercase letters, digits and '-', "
+     "s.yaml:4:7  error  SPEC003  name: expected unique agent name: lowercase letters, digits and '-', "
      "e.g. 'invoice-reconciler', got 'Invoice_Reader'"),
     ("sponsor: maria.keller@example.com", "sponsor: maria",
-     "s.yaml:8:12  SPEC003  owner.sponsor: expected e-mail address of the human who sponsors this agent and "
+     "s.yaml:8:12  error  SPEC003  owner.sponsor: expected e-mail address of the human who sponsors this agent and "
      "re-approves it before it expires, e.g. 'jane.doe@example.com', got 'maria'"),
     ("actions: [s3:GetObject, s3:ListBucket]", "actions: [s3:GetObject, s3 ListBucket]",
-     "s.yaml:20:31  SPEC003  permissions.aws[read-invoices].actions[s3 ListBucket]: expected an IAM action "
+     "s.yaml:20:31  error  SPEC003  permissions.aws[read-invoices].actions[s3 ListBucket]: expected an IAM action "
      "`service:Action`, e.g. 's3:GetObject', got 's3 ListBucket'"),
     ("- arn:aws:s3:::billing-{env}-invoices\n", "- s3://billing-{env}-invoices\n",
-     "s.yaml:22:11  SPEC003  permissions.aws[read-invoices].resources[s3://billing-{env}-invoices]: expected a "
+     "s.yaml:22:11  error  SPEC003  permissions.aws[read-invoices].resources[s3://billing-{env}-invoices]: expected a "
      "resource ARN, e.g. 'arn:aws:s3:::billing-{env}-invoices/*', got 's3://billing-{env}-invoices'"),
     ("environments: [dev, staging, prod]", "environments: [dev, Staging, prod]",
-     "s.yaml:11:21  SPEC003  environments[Staging]: expected an environment with a stack config in "
+     "s.yaml:11:21  error  SPEC003  environments[Staging]: expected an environment with a stack config in "
      "stacks/Pulumi.<env>.yaml, e.g. 'dev', got 'Staging'"),
 ])
 def test_pattern_mismatch_says_what_the_field_is_with_an_example(old, new, expected):
@@ -58,7 +58,7 @@ def test_no_message_shows_a_regex():
 def test_a_bad_mapping_key_is_located_on_the_key_and_named_by_it():
     # pydantic reports it as loc (overrides, Prod, "[key]"); users see the key, not "[key]".
     assert _findings("overrides:\n  prod:", "overrides:\n  Prod:") == [
-        "s.yaml:31:3  SPEC003  overrides.Prod: expected an environment with a stack config in "
+        "s.yaml:31:3  error  SPEC003  overrides.Prod: expected an environment with a stack config in "
         "stacks/Pulumi.<env>.yaml, e.g. 'dev', got 'Prod'"]
 
 
@@ -83,7 +83,7 @@ def test_long_offending_values_are_shortened():
     ("2027-02-30", "'2027-02-30' is not a calendar date (day is out of range for month)"),
 ])
 def test_expiry_is_a_calendar_date_written_yyyy_mm_dd(value, expected):
-    assert _findings("expires: 2027-09-30", f"expires: {value}") == [f"s.yaml:12:10  SPEC003  expires: {expected}"]
+    assert _findings("expires: 2027-09-30", f"expires: {value}") == [f"s.yaml:12:10  error  SPEC003  expires: {expected}"]
 
 
 def test_quoted_expiry_is_the_same_date():
@@ -97,8 +97,8 @@ def test_stack_config_patterns_are_described_from_the_config_model():
     with pytest.raises(ConfigError) as caught:
         parse_environment("stacks/Pulumi.dev.yaml", raw.encode(), FILES)
     assert str(caught.value).splitlines() == [
-        "stacks/Pulumi.dev.yaml:9:13  CFG002  region: expected AWS region, e.g. 'eu-west-1', got 'Ireland'",
-        "stacks/Pulumi.dev.yaml:19:15  CFG002  vault.audit.path: expected audit device path (name), "
+        "stacks/Pulumi.dev.yaml:9:13  error  CFG002  region: expected AWS region, e.g. 'eu-west-1', got 'Ireland'",
+        "stacks/Pulumi.dev.yaml:21:15  error  CFG002  vault.audit.path: expected audit device path (name), "
         "e.g. 'agentiam-file', got 'Agentiam_File'",
     ]
 
@@ -106,17 +106,17 @@ def test_stack_config_patterns_are_described_from_the_config_model():
 def test_a_stack_config_value_of_the_wrong_kind_names_the_config_key():
     with pytest.raises(ConfigError) as caught:
         parse_environment("stacks/Pulumi.x.yaml", b"config:\n  agentiam:environment:\n    - dev\n", FILES)
-    assert str(caught.value) == ("stacks/Pulumi.x.yaml:3:5  CFG002  agentiam:environment: expected a mapping "
+    assert str(caught.value) == ("stacks/Pulumi.x.yaml:3:5  error  CFG002  agentiam:environment: expected a mapping "
                                  "(`key: value` lines), got a list")
 
 
 @pytest.mark.parametrize("old,new,expected", [
     # Both reached the plan verbatim before: a CN `a-{agnt}.dev...` and an ARN with a stray `{`.
     ("credentials:\n", "authentication:\n  certificate_common_name: a-{agnt}.{env}.agents.example.com\ncredentials:\n",
-     "s.yaml:14:28  SPEC003  authentication.certificate_common_name: unknown placeholder(s) {agnt}; "
+     "s.yaml:14:28  error  SPEC003  authentication.certificate_common_name: unknown placeholder(s) {agnt}; "
      "allowed: {env}, {account}, {region}, {agent}"),
     ("- arn:aws:s3:::billing-{env}-invoices\n", "- arn:aws:s3:::billing-{env-invoices\n",
-     "s.yaml:22:11  SPEC003  permissions.aws[read-invoices].resources[arn:aws:s3:::billing-{env-invoices]: "
+     "s.yaml:22:11  error  SPEC003  permissions.aws[read-invoices].resources[arn:aws:s3:::billing-{env-invoices]: "
      "unbalanced brace in 'arn:aws:s3:::billing-{env-invoices'; placeholders are written like {env}"),
 ])
 def test_placeholders_are_known_and_closed(old, new, expected):
@@ -137,7 +137,7 @@ def test_a_password_written_into_a_connection_url_is_not_echoed():
 def test_an_override_for_an_environment_the_agent_is_not_in_is_located_on_its_key():
     # A model-level check used to be reported on the file as a whole (3:1, no field).
     assert _findings("environments: [dev, staging, prod]", "environments: [dev, staging]") == [
-        "s.yaml:31:3  SPEC003  overrides.prod: environment 'prod' is not in `environments` (dev, staging); "
+        "s.yaml:31:3  error  SPEC003  overrides.prod: environment 'prod' is not in `environments` (dev, staging); "
         "overrides apply only where the agent is deployed"]
 
 
@@ -150,5 +150,52 @@ def test_an_override_that_would_loosen_the_status_is_refused_on_it(spec_status, 
     spec, problems = load_spec_bytes("s.yaml", text.encode())
     assert spec is None
     assert [f.render() for f in problems] == [
-        f"s.yaml:33:5  SPEC003  overrides.prod.status: {override} would loosen the spec's status {spec_status}; "
+        f"s.yaml:33:5  error  SPEC003  overrides.prod.status: {override} would loosen the spec's status {spec_status}; "
         "an override can only tighten it (change the spec's status instead)"]
+
+
+@pytest.mark.parametrize("old,new,expected", [
+    # a misspelt field is named with the field it most likely means, difflib over the field names at that path
+    ("  token_max_ttl: 24h", "  token_max_tll: 24h",
+     "credentials.token_max_tll: unknown field; did you mean 'token_max_ttl'?"),
+    ("  token_ttl: 1h", "  Token_TTL: 1h", "credentials.Token_TTL: unknown field; did you mean 'token_ttl'?"),
+    ("permissions:", "permisions:", "permisions: unknown field; did you mean 'permissions'?"),
+    ("owner:", "ownr:", "ownr: unknown field; did you mean 'owner'?"),
+    # a field at the wrong level is named with where it belongs
+    ("expires: 2027-09-30", "expires: 2027-09-30\ntoken_max_ttl: 8h",
+     "token_max_ttl: unknown field at this level; 'token_max_ttl' belongs at credentials.token_max_ttl or "
+     "overrides.<env>.credentials.token_max_ttl"),
+    # nothing close: no guess
+    ("  token_ttl: 1h", "  token_ttl: 1h\n  colour: blue",
+     "credentials.colour: unknown field (not part of the spec format; check the spelling)"),
+])
+def test_unknown_fields_suggest_the_field_meant(old, new, expected):
+    messages = [m.split("  ", 3)[3] for m in _findings(old, new) if "SPEC001" in m]
+    assert messages == [expected]
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("1d", "'1d' is not a duration; write '24h' (units are h, m and s)"),
+    ("2 days", "'2 days' is not a duration; write '48h' (units are h, m and s)"),
+    ("1w", "'1w' is not a duration; write '168h' (units are h, m and s)"),
+    ("1 hour", "'1 hour' is not a duration; write '1h' (units are h, m and s)"),
+    ("1H", "'1H' is not a duration; write '1h' (units are h, m and s)"),
+    ("1.5h", "'1.5h' is not a duration; write '1h30m' (units are h, m and s)"),
+    ("90 min", "'90 min' is not a duration; write '1h30m' (units are h, m and s)"),
+    ('"3600"', "'3600' has no unit; write '1h' if 3600 seconds is meant (units are h, m and s)"),
+    ("3600", "durations are strings with a unit such as '15m', '1h' or '24h', got 3600; write '1h' if 3600 seconds "
+             "is meant"),
+    # not a duration in any unit: no guess
+    ("1ms", "'1ms' is not a duration; write e.g. '900s', '15m', '1h' or '1h30m'"),
+    ("soon", "'soon' is not a duration; write e.g. '900s', '15m', '1h' or '1h30m'"),
+])
+def test_durations_in_other_units_say_what_to_write(value, expected):
+    (message,) = _findings("  token_ttl: 1h", f"  token_ttl: {value}")
+    assert message.split("  ", 3)[3] == f"credentials.token_ttl: {expected}"
+
+
+def test_a_misspelt_stack_config_field_suggests_the_field_meant():
+    with pytest.raises(ConfigError) as caught:
+        parse_environment("stacks/Pulumi.dev.yaml", DEV.replace("retention_days:", "retension_days:").encode(), FILES)
+    assert [f.message for f in caught.value.findings if f.path.endswith("retension_days")] == [
+        "unknown field; did you mean 'retention_days'?"]

@@ -247,7 +247,7 @@ def test_every_stack_config_string_refuses_an_invisible_character_where_it_is(fi
     with pytest.raises(ConfigError) as refused:
         parse_environment("Pulumi.dev.yaml", raw, FILES)
     line, column = _where(raw, field)
-    assert f"Pulumi.dev.yaml:{line}:{column}  CFG002  " in str(refused.value)
+    assert f"Pulumi.dev.yaml:{line}:{column}  error  CFG002  " in str(refused.value)
     assert char not in str(refused.value)
 
 
@@ -264,8 +264,8 @@ def test_the_finding_names_the_field_and_the_character(field: str, value: str, m
     raw = yaml.safe_dump(data, sort_keys=False).encode()
     _, findings = load_spec_bytes("spec.yaml", raw)
     line, column = _where(raw, (field,))
-    assert [f.render()[:len(f"spec.yaml:{line}:{column}  SPEC003  {field}: {message}")] for f in findings] == [
-        f"spec.yaml:{line}:{column}  SPEC003  {field}: {message}"]
+    assert [f.render()[:len(f"spec.yaml:{line}:{column}  error  SPEC003  {field}: {message}")] for f in findings] == [
+        f"spec.yaml:{line}:{column}  error  SPEC003  {field}: {message}"]
 
 
 def test_free_text_keeps_letters_of_every_script_and_emoji():
