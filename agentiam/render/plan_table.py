@@ -24,7 +24,8 @@ from agentiam.spec.types import format_duration
 LABEL = 10  # columns of the label (`database`, `IAM role`) before a grant's value
 INDENT = 2
 VALUE = INDENT + LABEL  # where values start; wrapped lines of a value continue here, sub-lines two further
-# What the plan holds, by model class, as the summary counts it; None: a container, not a resource of its own.
+# What the plan holds, by model class, as the summary counts it; None: a container, a setting or a resource the
+# program relies on but does not create (expected mounts).
 # tests/render/test_plan_table.py fails when a plan class is missing here, so a new resource type is counted.
 OBJECTS: dict[type[BaseModel], str | None] = {
     model.AwsRolePlan: "IAM roles", model.AppRolePlan: "AppRole roles", model.CertRolePlan: "certificate roles",
@@ -32,9 +33,9 @@ OBJECTS: dict[type[BaseModel], str | None] = {
     model.DatabaseRolePlan: "database roles", model.AwsSecretRolePlan: "AWS secret roles",
     model.RateLimitPlan: "rate-limit quotas", model.KvSharePlan: "KV shares", model.BoundaryPlan: "boundaries",
     model.DatabaseConnectionPlan: "database connections", model.MountPlan: "mounts",
-    model.AuditPlan: "audit devices", model.LogRoutingPlan: "log routings", model.AgentCaPlan: "agent CAs",
+    model.ExpectedMountPlan: None, model.AuditPlan: "audit devices", model.LogRoutingPlan: "log routings", model.AgentCaPlan: "agent CAs",
     model.CertificatePlan: "CA certificates",
-    model.VaultPlan: None, model.EgressPlan: None, model.AgentPlan: None, model.PlatformPlan: None,
+    model.VaultPlan: None, model.VaultServerPlan: None, model.DeployPlan: None, model.EgressPlan: None, model.AgentPlan: None, model.PlatformPlan: None,
     model.IdentityPlan: None,
 }
 
@@ -171,6 +172,10 @@ def _platform(lines: _Lines, plan: IdentityPlan) -> None:
     owner = (Terminal("this stack creates them") if plan.shared_resources
              else Terminal("another stack of {} creates them; shown for reference").format(plan.environment))
     lines.heading(Terminal("Environment-wide resources of {} ({})").format(plan.environment, owner))
+    server = platform.vault_server
+    lines.field("server", words(Terminal("{} {}: STS session tags {}").format(
+        "HashiCorp Vault" if server.flavor == "hashicorp" else "OpenBao", server.version,
+        "sent and required by agent trust policies" if server.aws_session_tags else "not sent, not required")))
     for mount in platform.mounts:
         quota = mount.login_rate_limit
         lines.field("mount", words(Terminal("{} {} at {}: leases {}, at most {}").format(
@@ -178,6 +183,10 @@ def _platform(lines: _Lines, plan: IdentityPlan) -> None:
             words(Terminal("user lockout off")) if mount.user_lockout_disable else [],
             words(Terminal("logins on {} at most {} per {} per client address (quota {})").format(
                 quota.path, _number(quota.rate), _duration(quota.interval), quota.name)) if quota is not None else [])
+    for expected in platform.expected_mounts:
+        lines.field("mount", words(Terminal("secrets {} at {}: not created by agentiam, must exist before the first up{}").format(
+            expected.type, expected.path, "".join(Terminal(", tuned {} {}").format(k, v)
+                                                     for k, v in sorted(expected.options.items())))))
     for boundary in platform.boundaries:
         statements = boundary.policy.get("Statement", [])
         lines.field("boundary", [Terminal("{}:").format(boundary.function), Terminal.value(boundary.policy_arn)],

@@ -40,11 +40,11 @@ def test_the_audit_device_is_managed_the_way_the_server_can(flavor, version, req
 
 
 @pytest.mark.parametrize(("flavor", "version", "audit", "located", "message"), [
-    ("hashicorp", "1.18.3", "false", "stacks/Pulumi.dev.yaml:23:9  CFG002  vault.audit.api_managed: ",
+    ("hashicorp", "1.18.3", "false", "stacks/Pulumi.dev.yaml:23:9  error  CFG002  vault.audit.api_managed: ",
      "HashiCorp Vault enables audit devices only through the API (sys/audit)"),
-    ("openbao", "2.3.2", "false", "stacks/Pulumi.dev.yaml:23:9  CFG002  vault.audit.api_managed: ",
+    ("openbao", "2.3.2", "false", "stacks/Pulumi.dev.yaml:23:9  error  CFG002  vault.audit.api_managed: ",
      "OpenBao 2.3.2 has no audit devices in its config file (since 2.4.0)"),
-    ("hashicorp", "1.12.9", None, "stacks/Pulumi.dev.yaml:13:7  CFG002  vault.version: ",
+    ("hashicorp", "1.12.9", None, "stacks/Pulumi.dev.yaml:13:7  error  CFG002  vault.version: ",
      "hashicorp 1.12.9 is older than 1.13.0"),
 ])
 def test_a_server_that_cannot_do_what_the_config_asks_is_refused_on_the_field(flavor, version, audit, located,

@@ -2,7 +2,7 @@
 name appears unbroken at 80 and 120 columns, lines break between values only, values are text (never markup), and
 the summary counts what the plan holds. Golden files pin what users read.
 
-Regenerate the golden files after an intended change: AGENTIAM_UPDATE_GOLDEN=1 python -m pytest tests/render
+Regenerate the golden files after an intended change: AGENTIAM_REGEN_GOLDEN=1 python -m pytest tests/render
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def test_the_cli_prints_the_golden_plan_at_the_terminal_width(width, tmp_path, m
     result = CliRunner().invoke(cli, ["plan", "--env", "prod", "--today", TODAY.isoformat()])
     assert result.exit_code == 0, result.output
     golden = GOLDEN / f"prod-{width}.txt"
-    if os.environ.get("AGENTIAM_UPDATE_GOLDEN") == "1":
+    if os.environ.get("AGENTIAM_REGEN_GOLDEN") == "1":
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(result.output, encoding="utf-8")
     assert result.output == golden.read_text(encoding="utf-8")

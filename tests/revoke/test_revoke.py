@@ -302,7 +302,7 @@ GOLDEN = Path(__file__).parent / "golden" / "report.txt"
 
 
 def test_the_report_reads_as_the_golden_file() -> None:
-    """What the operator reads in an emergency; regenerate with AGENTIAM_UPDATE_GOLDEN=1 after a deliberate change."""
+    """What the operator reads in an emergency; regenerate with AGENTIAM_REGEN_GOLDEN=1 after a deliberate change."""
     entry, scope = agent_entry("invoice-reader", "dev", SPECS, STACKS)
     entry = entry.model_copy(update={"source_file": "agent_specs/billing/invoice-reader.yaml"})
     left = Remaining(kind="database user", lease_id="agentiam-dev-database/creds/agent-dev-invoice-reader-billing-read/"
@@ -318,7 +318,7 @@ def test_the_report_reads_as_the_golden_file() -> None:
                                                                     0.04 * (i + 1)) for i, step in
                                                 enumerate(report.steps)])
     text = render_text(report, Path("/var/lib/agentiam/revocations/dev/invoice-reader.revocation.json"))
-    if os.environ.get("AGENTIAM_UPDATE_GOLDEN"):
+    if os.environ.get("AGENTIAM_REGEN_GOLDEN"):
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text()
 

@@ -34,7 +34,7 @@ def broken_dir(tmp_path, monkeypatch):
 def test_every_broken_file_reported_in_one_run(broken_dir):
     result = project.validate([broken_dir], REPO / "stacks", TODAY)
     text = render_text(result.findings, result.files_checked)
-    if os.environ.get("AGENTIAM_UPDATE_GOLDEN") == "1":
+    if os.environ.get("AGENTIAM_REGEN_GOLDEN") == "1":
         GOLDEN.write_text(text, encoding="utf-8")
     assert text == GOLDEN.read_text(encoding="utf-8")
     assert exit_code(result.findings) == EXIT_INPUT
