@@ -37,6 +37,7 @@ OBJECTS: dict[type[BaseModel], str | None] = {
     model.CertificatePlan: "CA certificates",
     model.VaultPlan: None, model.VaultServerPlan: None, model.DeployPlan: None, model.EgressPlan: None, model.AgentPlan: None, model.PlatformPlan: None,
     model.IdentityPlan: None,
+    model.MigrationPlan: None, model.LegacyCredentialPlan: None,  # credentials agentiam retires, never creates
 }
 
 

@@ -67,8 +67,11 @@ def test_legacy_credentials_added_are_labelled_with_when_revoke_legacy_may_act(s
     # Only prod has legacy credentials; the other environments see nothing (but the spec's digest).
     assert not any(c.system == "migration" for c in entry(report, "invoice-reader", "dev").changes)
     assert prod.verdict is Verdict.WIDENED
-    assert ("    + migration legacy IAM access key AKIAIOSFODNN7EXAMPLE (user billing-shared) added: revoke-legacy may "
-            f"act from 2026-12-05T09:00:00Z  [{INVOICE}:{key.line}]") in render_text(report).splitlines()
+    text = render_text(report)
+    assert all(len(line) <= 120 for line in text.splitlines())
+    # Folded at a space past 120 columns: read the words back in order.
+    assert (" + migration legacy IAM access key AKIAIOSFODNN7EXAMPLE (user billing-shared) added: revoke-legacy may "
+            f"act from 2026-12-05T09:00:00Z [{INVOICE}:{key.line}]") in " ".join(text.split())
     assert ("| + | migration | `legacy IAM access key AKIAIOSFODNN7EXAMPLE (user billing-shared)` added: `revoke-legacy "
             "may act from 2026-12-05T09:00:00Z` | legacy-revocation (medium): `IAM access key AKIAIOSFODNN7EXAMPLE (user "
             "billing-shared) in prod: revoke-legacy may act from 2026-12-05T09:00:00Z, given evidence that this agent "

@@ -109,7 +109,7 @@ def test_declared_waves_out_of_order_or_over_the_cap_are_located(
         return (f"migration:\n  wave: {wave}\n  environments:\n    prod:\n      legacy:\n"
                 "        iam_users: [billing-shared]\n")
 
-    integration = ("network:\n  egress:\n    - host: api.partner.example.com\n      purpose: send the reports\n"
+    integration = ("network:\n  egress:\n    - host: api.billing-partner.io\n      purpose: send the reports\n"
                    "  rate_limit: {requests: 10, interval: 1m}\n")
     root = project_factory({
         "billing-sync": spec("billing-sync", function="integration", migration=migration(1)).replace(
@@ -124,10 +124,10 @@ def test_declared_waves_out_of_order_or_over_the_cap_are_located(
     assert result.exit_code == EXIT_KEPT, result.output
     line = next(i for i, text in enumerate((root / "agent_specs" / "billing-sync.yaml").read_text().splitlines(), 1)
                 if text.startswith("  wave:"))
-    assert (f"agent_specs/billing-sync.yaml:{line}:9  {ORDER_RULE}  migration.wave: billing-sync (writes or reaches "
+    assert (f"agent_specs/billing-sync.yaml:{line}:9  error  {ORDER_RULE}  migration.wave: billing-sync (writes or reaches "
             "out, tier high) migrates in wave 1, before billing-digest of the same team billing-platform (read-only, "
             "tier medium) in wave 2: migrate the lower-risk agents first") in result.output
-    assert result.output.count(f"{CAP_RULE}  migration.wave: wave 2 holds 3 agents, above the cap of 2") == 3
+    assert result.output.count(f"error  {CAP_RULE}  migration.wave: wave 2 holds 3 agents, above the cap of 2") == 3
     assert "sre-reporter" not in "".join(line for line in result.output.splitlines() if ORDER_RULE in line)
     assert "billing-platform" in result.output and "4 finding(s)" in result.output
     fixed = CliRunner().invoke(cli, ["migrate", "plan", "--cap", "3"])
