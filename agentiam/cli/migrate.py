@@ -1,5 +1,5 @@
 """`agentiam migrate plan|status|revoke-legacy`: move agents off shared credentials, waves by risk, a parallel run
-of at least 48 hours, then the legacy credentials retired (docs/migration.md).
+of at least 48 hours, then the legacy credentials retired (docs/migrate.md).
 
 `plan` runs offline. `status` and `revoke-legacy` read Vault (VAULT_ADDR, VAULT_TOKEN) and AWS (standard chain)
 through adapters imported only when a server is asked, so `migrate plan` never loads hvac or boto3.
@@ -102,7 +102,7 @@ class _Servers:
             self.vault, self._close = vault, [vault.close]
         elif not no_vault and need_vault:
             raise ConfigError("set VAULT_ADDR (or --vault-addr) and VAULT_TOKEN to an operator token (the policy: "
-                              "docs/migration.md), or pass --no-vault")
+                              "docs/migrate.md), or pass --no-vault")
         if not no_aws:
             from agentiam.migrate.aws_adapter import AwsLegacy
 

@@ -50,7 +50,7 @@ def _where(locator: Locator, environment: str, credential: LegacyCredentialPlan 
 
 
 def earliest_revocation(migration: MigrationPlan) -> dt.datetime | None:
-    """When revoke-legacy may first act by the spec's own word (the server may say later: docs/migration.md)."""
+    """When revoke-legacy may first act by the spec's own word (the server may say later: docs/migrate.md)."""
     if migration.parallel_run_started is None:
         return None
     return parse_timestamp(migration.parallel_run_started) + dt.timedelta(seconds=migration.parallel_run)

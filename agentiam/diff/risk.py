@@ -137,7 +137,7 @@ LEGACY_REVOCATION = LabelKind(
     "A legacy credential is added to the agent's migration: `agentiam migrate revoke-legacy` may deactivate or "
     "revoke it once the parallel run has lasted (medium); at once, the parallel run having lasted already (high).",
     "Listed here, another team's credential would be cut: revoke-legacy also needs evidence that this agent used it "
-    "(docs/migration.md), and a reviewer who knows whose it is.")
+    "(docs/migrate.md), and a reviewer who knows whose it is.")
 PARALLEL_RUN_SHORTENED = LabelKind(
     "parallel-run-shortened", ("medium", "high"),
     "The parallel run starts, starts earlier or is shortened: `revoke-legacy` may act sooner (medium); at once "

@@ -1,5 +1,5 @@
 """Migration from shared credentials (field guide, phase 3): waves by blast radius, the parallel run, then the
-legacy credentials retired, each step read back from the servers (docs/migration.md).
+legacy credentials retired, each step read back from the servers (docs/migrate.md).
 
 - `waves`: which agents move first (the inventory's blast-radius tiers, never re-derived), and the spec waves
   that break the order;

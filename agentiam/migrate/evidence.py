@@ -1,5 +1,5 @@
 """What the logs say about a migration: where each legacy credential was used from and when, where each agent's own
-identity has been used from, and the agent's failed logins (docs/migration.md, *Who owns a legacy credential*).
+identity has been used from, and the agent's failed logins (docs/migrate.md, *Who owns a legacy credential*).
 
 The logs are those `agentiam check` reads (Vault/OpenBao audit lines, CloudTrail records), through the same reader
 (`agentiam.audit.reader`): the agents' own events come from it as they do for `check`; the legacy credentials,

@@ -46,7 +46,7 @@ def load_fleet(specs_dir: Path, stacks_dir: Path, environment: str, today: dt.da
             raise UserError(f"agent {name!r} is not in {environment} ({where})")
         if by_name[name].migration is None:
             raise UserError(f"agent {name!r} declares no migration in {environment}: add a `migration` section "
-                            "listing its legacy credentials (docs/migration.md)")
+                            "listing its legacy credentials (docs/migrate.md)")
     chosen = [by_name[name] for name in agents] if agents else [e for e in plan.agents if e.migration is not None]
     device = plan.platform.log_routing.audit.path
     targets = tuple(Target(entry, config, device, shares.get((entry.agent, entry.environment), {}))

@@ -24,6 +24,7 @@ Everything is decided over the plan entry's `migration` (never the spec again) a
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -171,7 +172,7 @@ class Target:
     def migration(self) -> MigrationPlan:
         if self.entry.migration is None:
             raise UserError(f"{self.entry.agent} declares no migration in {self.entry.environment}: add a "
-                            "`migration` section to its spec (docs/migration.md)")
+                            "`migration` section to its spec (docs/migrate.md)")
         return self.entry.migration
 
 
@@ -273,8 +274,9 @@ def observe(credential: LegacyCredentialPlan, aws: LegacyAws | None, vault: Lega
         token = vault.token(credential.name)
         if token is None:
             return Observed("gone", "no token with this accessor (expired or revoked)")
-        expires = token.get("expire_time") or "never"
-        return Observed("active", f"token alive, expires {expires}")
+        expires = str(token.get("expire_time") or "never")
+        # Vault writes nanoseconds (2027-01-04T13:14:50.909537556Z); the reports read to the second.
+        return Observed("active", f"token alive, expires {re.sub(r'[.][0-9]+Z$', 'Z', expires)}")
     kind = vault.auth_type(credential.scope)
     if kind is None:
         return Observed("gone", f"no auth mount {credential.scope} on this Vault")
@@ -353,10 +355,13 @@ class CredentialStatus:
     detail: str
     kept: str | None = None  # why revoke-legacy would keep it now (None: it would act, or it is retired)
     refused_since: int | None = None  # uses refused since the cutover, per the logs (something still tries it)
+    last_used: str | None = None  # its latest use: IAM's last use of the key(s), or the latest allowed one in the logs
+    last_used_from: str | None = None  # where that was read: "IAM" or "logs"
 
     def to_json(self) -> dict[str, Any]:
         return {"credential": self.subject, "state": self.state, "detail": self.detail, "kept": self.kept,
-                "refused_since_cutover": self.refused_since}
+                "refused_since_cutover": self.refused_since, "last_used": self.last_used,
+                "last_used_from": self.last_used_from}
 
 
 @dataclass(frozen=True)
@@ -468,11 +473,26 @@ def _credential_status(target: Target, credential: LegacyCredentialPlan, sides: 
     try:
         seen = observe(credential, sides.aws, sides.vault)
     except ServerError as exc:
-        return CredentialStatus(subject, "failed", str(exc), None, refused)
+        return CredentialStatus(subject, "failed", str(exc), None, refused, *_last_use(None, usage))
+    last = _last_use(seen, usage)
     if seen.state != "active" or start is None:
-        return CredentialStatus(subject, seen.state, seen.detail, None, refused)
+        return CredentialStatus(subject, seen.state, seen.detail, None, refused, *last)
     kept = _kept(target, credential, seen, usage, start, own, sides)
-    return CredentialStatus(subject, seen.state, seen.detail, kept, refused)
+    return CredentialStatus(subject, seen.state, seen.detail, kept, refused, *last)
+
+
+def _last_use(seen: Observed | None, usage: Usage | None) -> tuple[str | None, str | None]:
+    """The latest use known: IAM's last use of the key(s) (GetAccessKeyLastUsed) or the latest allowed use in the
+    logs, whichever is later; (None, None) when neither shows one."""
+    uses = []
+    if seen is not None and seen.last_used is not None:
+        uses.append((seen.last_used, "IAM"))
+    if usage is not None and usage.last_allowed is not None:
+        uses.append((dt.datetime.fromtimestamp(usage.last_allowed, dt.timezone.utc).replace(microsecond=0), "logs"))
+    if not uses:
+        return None, None
+    when, source = max(uses)
+    return format_timestamp(when), source
 
 
 def _kept(target: Target, credential: LegacyCredentialPlan, seen: Observed, usage: Usage | None,
@@ -564,7 +584,7 @@ def revoke_legacy(target: Target, sides: Sides, store: MigrationStore, *, minimu
     if migration.parallel_run_started is None:
         raise UserError(f"{entry.agent} has not started its parallel run in {entry.environment}: set "
                         f"migration.environments.{entry.environment}.parallel_run_started in its spec once the agent "
-                        "runs on its own identity (docs/migration.md)")
+                        "runs on its own identity (docs/migrate.md)")
     forced = force_reason is not None
     if forced and len(" ".join((force_reason or "").split())) < FORCE_REASON_MIN:
         raise UserError(f"--force needs --reason: why the parallel run may be cut short, in a sentence (at least "
@@ -735,13 +755,20 @@ def _revoke_role(credential: LegacyCredentialPlan, sides: Sides, record: Migrati
     tokens = vault.role_tokens(mount, role)
     for accessor in tokens:
         vault.revoke_token(accessor)
-    vault.delete_role(mount, role)
     left = vault.role_tokens(mount, role)
-    if vault.role(mount, role) is not None or left:
-        run.add("vault", "revoke role", credential.subject, Outcome.FAILED,
-                f"still there after deletion ({len(left)} token(s) left)")
+    if left:
+        run.add("vault", "revoke the role's tokens", credential.subject, Outcome.FAILED,
+                f"{len(left)} of {len(tokens)} token(s) its logins issued still answer after revocation")
+        return
+    # Its own step: if deleting the role fails next, the report still says these tokens are gone.
+    run.add("vault", "revoke the role's tokens", credential.subject,
+            Outcome.REVOKED if tokens else Outcome.CHECKED,
+            f"{len(tokens)} token(s) its logins issued revoked, none left (read back)")
+    vault.delete_role(mount, role)
+    if vault.role(mount, role) is not None:
+        run.add("vault", "revoke role", credential.subject, Outcome.FAILED, "still there after deletion")
         return
     record.retired[credential.subject] = {"at": format_timestamp(sides.now), "how": "deleted",
                                           "settings": settings, "tokens_revoked": len(tokens)}
     run.add("vault", "revoke role", credential.subject, Outcome.REVOKED,
-            f"{len(tokens)} token(s) it issued revoked, role deleted (read back); its settings are in the record")
+            "role deleted (read back): no new login; its settings are in the record")

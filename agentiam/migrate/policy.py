@@ -1,6 +1,6 @@
 """What the operator running `migrate status` and `migrate revoke-legacy` needs, generated from the plan and the
 legacy credentials the specs declare: the Vault policy (exactly the paths the adapter calls) and the IAM actions.
-docs/migration.md shows both for the bundled examples; a test keeps them equal to what this returns."""
+docs/migrate.md shows both for the bundled examples; a test keeps them equal to what this returns."""
 
 from __future__ import annotations
 

@@ -94,6 +94,8 @@ def status_text(statuses: Sequence[AgentStatus], environment: str, notes: Sequen
                                   "before").format(s.declared_start, s.start))
         for c in s.credentials:
             lines.append(Terminal("  {}: {} ({})").format(c.subject, c.state, c.detail))
+            if c.last_used:
+                lines.append(Terminal("    last used {} ({})").format(c.last_used, c.last_used_from))
             if c.kept:
                 lines.append(Terminal("    kept: {}").format(c.kept))
             if c.refused_since:

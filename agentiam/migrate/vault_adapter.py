@@ -31,7 +31,7 @@ def _gone(exc: VaultRequestError) -> bool:
 
 
 class VaultLegacy:
-    """Calls with an operator token (the policy: docs/migration.md)."""
+    """Calls with an operator token (the policy: docs/migrate.md)."""
 
     def __init__(self, address: str, token: str, *, ca_cert: str | None = None, timeout: float = 10.0,
                  deadline: float | None = None):

@@ -218,7 +218,7 @@ class LegacyCredentialPlan(_Plan):
 
 
 class MigrationPlan(_Plan):
-    """The agent's move off shared credentials in this environment (spec `migration`, docs/migration.md)."""
+    """The agent's move off shared credentials in this environment (spec `migration`, docs/migrate.md)."""
 
     wave: int | None
     parallel_run: int  # seconds old and new credentials run side by side before revoke-legacy may act (>= 48 h)

@@ -1,4 +1,4 @@
-"""AGT046: a legacy credential is never one agentiam gives an agent (docs/migration.md).
+"""AGT046: a legacy credential is never one agentiam gives an agent (docs/migrate.md).
 
 `agentiam migrate revoke-legacy` deletes the AppRole roles a spec lists as legacy. Listed by mistake or on purpose,
 an agent's own role (on the environment's AppRole mount, or named `agent-<env>-...` anywhere) would be another

@@ -242,7 +242,7 @@ class EnvironmentOverride(_Strict):
 # --- migration from shared credentials ----------------------------------------------------------------------
 
 # The field guide's migration procedure runs old and new credentials side by side for 48 hours before the old ones
-# are revoked (docs/migration.md). A spec may ask for longer, never shorter: only `agentiam migrate revoke-legacy
+# are revoked (docs/migrate.md). A spec may ask for longer, never shorter: only `agentiam migrate revoke-legacy
 # --force --reason` acts sooner, and records why.
 MIN_PARALLEL_RUN = 48 * 3600
 LEGACY_PER_KIND = 50  # credentials of one kind per environment: a shared account, not an inventory dump
@@ -361,14 +361,14 @@ class MigrationEnvironment(_Strict):
 def _long_enough(seconds: int) -> int:
     if seconds < MIN_PARALLEL_RUN:
         raise ValueError(f"a parallel run of {format_duration(seconds)} is shorter than the 48h "
-                         "minimum (docs/migration.md); only `agentiam migrate revoke-legacy --force --reason` acts "
+                         "minimum (docs/migrate.md); only `agentiam migrate revoke-legacy --force --reason` acts "
                          "sooner, and records why")
     return seconds
 
 
 class Migration(_Strict):
     """Moving the agent off shared credentials (field guide, phase 3): the planned wave, then per environment the
-    legacy credentials and when the parallel run started (`agentiam migrate`, docs/migration.md)."""
+    legacy credentials and when the parallel run started (`agentiam migrate`, docs/migrate.md)."""
 
     wave: int | None = Field(None, ge=1, le=1000, description="The wave the agent migrates in (1 first); "
                              "`agentiam migrate plan` proposes waves by blast radius.", examples=[1])
@@ -404,7 +404,7 @@ class AgentSpec(_Strict):
         default_factory=dict, description="Per-environment differences, keyed by environment name.")
     migration: Migration | None = Field(
         None, description="Moving the agent off shared credentials: legacy credentials, parallel run, wave "
-                          "(docs/migration.md).")
+                          "(docs/migrate.md).")
 
     @field_validator("environments")
     @classmethod

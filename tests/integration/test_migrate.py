@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
@@ -31,10 +31,12 @@ from agentiam.cli.migrate import EXIT_DONE, EXIT_FAILED, EXIT_KEPT, EXIT_NOTHING
 from agentiam.client import AgentSession, LoginRefused
 from agentiam.client.vault import VaultApi
 from agentiam.migrate.policy import vault_policy
+from agentiam.migrate.state import operator as run_operator
 from agentiam.project import compile_plan
 from tests import servers
 from tests.audit.cloudtrail_records import access_key_call, json_lines
 from tests.integration.world import World, reader_spec
+from tests.migrate.docs import Capture, Scrub, console, section
 
 MIGRANT = "report-reader"
 SHARER = "finance-exporter"
@@ -141,11 +143,14 @@ def _legacy(world: World, moto: servers.MotoServer) -> Legacy:
                   "shared-reporting", role_id, login["client_token"])
 
 
-def _migration(world: World, legacy: Legacy, start: str | None, keys: list[Key], *, vault: bool = True) -> str:
+def _migration(world: World, legacy: Legacy, start: str | None, keys: list[Key], *, vault: bool = True,
+               users: tuple[Key, ...] = ()) -> str:
     started = f"      parallel_run_started: {start}\n" if start else ""
     text = (f"migration:\n  wave: 1\n  environments:\n    {world.env}:\n{started}"
             "      note: the shared reporting account of the finance dashboards\n      legacy:\n"
             "        iam_access_keys:\n" + "".join(f"          - {{id: {k.id}, user: {k.user}}}\n" for k in keys))
+    if users:
+        text += "        iam_users: [" + ", ".join(k.user for k in users) + "]\n"
     if vault:
         text += (f"        vault_roles:\n          - {{mount: {legacy.mount}, role: {legacy.role}}}\n"
                  f"        vault_tokens:\n          - accessor: {legacy.accessor}\n")
@@ -166,17 +171,21 @@ class Runner:
     moto: servers.MotoServer
     trail: Path
     monkeypatch: pytest.MonkeyPatch
+    outputs: list[str] = field(default_factory=list)  # everything the commands printed, checked for secrets
+    token: str | None = None  # the operator's Vault token (None: root)
 
     def __call__(self, *args: str, clock: dt.datetime, token: str | None = None, logs: bool = True,
                  vault_addr: str | None = None, aws_endpoint: str | None = None) -> Result:
         self.monkeypatch.setattr("agentiam.cli.migrate.utcnow", lambda: clock)
         world = self.world
         env = {**self.moto.env, "VAULT_ADDR": vault_addr or world.server.address,
-               "VAULT_TOKEN": token or world.server.root_token, "VAULT_CACERT": str(world.server.ca_cert_path)}
+               "VAULT_TOKEN": token or self.token or world.server.root_token, "VAULT_CACERT": str(world.server.ca_cert_path)}
         extra = ["--logs", str(world.server.audit_log_path), "--logs", str(self.trail)] if logs else []
-        return CliRunner().invoke(cli, ["migrate", *args, "--env", world.env, "--specs", str(world.specs_dir),
-                                        "--stacks", str(world.stacks_dir), "--aws-endpoint-url",
-                                        aws_endpoint or self.moto.endpoint_url, *extra], env=env)
+        result = CliRunner().invoke(cli, ["migrate", *args, "--env", world.env, "--specs", str(world.specs_dir),
+                                          "--stacks", str(world.stacks_dir), "--aws-endpoint-url",
+                                          aws_endpoint or self.moto.endpoint_url, *extra], env=env)
+        self.outputs.append(result.output)
+        return result
 
     def json(self, *args: str, clock: dt.datetime, expect: int, **kwargs: object) -> dict:
         result = self(*args, "--format", "json", clock=clock, **kwargs)  # type: ignore[arg-type]
@@ -212,12 +221,15 @@ def test_one_agent_walks_through_the_migration(migration: tuple[World, Legacy, P
                                                tmp_path: Path) -> None:
     world, legacy, trail, start = migration
     run = Runner(world, strict_moto, trail, monkeypatch)
+    capture = Capture()
+    capture.install(monkeypatch)
     keys = [legacy.own, legacy.shared, legacy.foreign]
+    users = (legacy.batch,)  # a legacy IAM user: every key of it
     iam = boto3.client("iam", **strict_moto.client_kwargs())
 
     # 1. Declared, not started: the new identity exists, the parallel run has not begun. The other agent declares
     #    the shared key too, its own migration not started.
-    _write(world, MIGRANT, _migration(world, legacy, None, keys))
+    _write(world, MIGRANT, _migration(world, legacy, None, keys, users=users))
     _write(world, SHARER, _migration(world, legacy, None, [legacy.shared], vault=False))
     (status,) = run.json("status", MIGRANT, clock=start, expect=EXIT_DONE)["agents"]
     assert (status["agent"], status["stage"], status["live"]) == (MIGRANT, "parallel run not started", True)
@@ -225,7 +237,7 @@ def test_one_agent_walks_through_the_migration(migration: tuple[World, Legacy, P
     assert refused.exit_code == EXIT_NOTHING and "has not started its parallel run" in refused.output
 
     # 2. The agent runs on its own identity from `start`; the spec says so. Two hours later: in parallel run.
-    _write(world, MIGRANT, _migration(world, legacy, _stamp(start), keys))
+    _write(world, MIGRANT, _migration(world, legacy, _stamp(start), keys, users=users))
     session = AgentSession(world.settings(MIGRANT))
     session.token()
     api = VaultApi(world.server.address, ca_cert=str(world.server.ca_cert_path))
@@ -235,9 +247,18 @@ def test_one_agent_walks_through_the_migration(migration: tuple[World, Legacy, P
     (status,) = run.json("status", MIGRANT, clock=two_hours, expect=EXIT_DONE)["agents"]
     assert status["stage"] == "in parallel run" and status["start"] == _stamp(start)
     assert status["ready_at"] == _stamp(start + dt.timedelta(hours=48))
+    # Live state: IAM's last use of each legacy key (the calls before the cutover), read with GetAccessKeyLastUsed.
+    creds = {c["credential"]: c for c in status["credentials"]}
+    for key in (legacy.own, legacy.shared, legacy.foreign):
+        own_key = creds[f"IAM access key {key.id} (user {key.user})"]
+        assert own_key["state"] == "active" and own_key["last_used_from"] in ("IAM", "logs"), own_key
+        assert start - dt.timedelta(minutes=5) <= dt.datetime.fromisoformat(own_key["last_used"]) < start
+    assert creds[f"IAM user {legacy.batch.user} (every access key)"]["last_used"] is not None
+    status_in_run = len(capture.statuses) - 1
 
     # 3. Refused before 48 hours, nothing touched.
     early = run.json("revoke-legacy", MIGRANT, "--yes", clock=two_hours, expect=EXIT_NOTHING)
+    refused_early = len(capture.revocations) - 1
     assert early["refused"].startswith("the parallel run has lasted 2h of 48h: revoke-legacy may act from "
                                        f"{_stamp(start + dt.timedelta(hours=48))}")
     # (checked from the side: using a legacy credential now would be a use since the cutover, which keeps it)
@@ -253,12 +274,14 @@ def test_one_agent_walks_through_the_migration(migration: tuple[World, Legacy, P
     limited = world.client.auth.token.create(policies=["migrate-no-delete"], ttl="1h")["auth"]["client_token"]
     reason = "INC-4711: the shared reporting key leaked; the agent runs on its identity"
     forced = run("revoke-legacy", MIGRANT, "--yes", "--force", "--reason", reason, clock=two_hours, token=limited)
-    print(forced.output)
+    forced_run_report = len(capture.revocations) - 1
     assert forced.exit_code == EXIT_FAILED, forced.output
     assert f"FORCED by request: {reason}" in forced.output and f": {reason}" in forced.stdout
     assert "FAILED" in forced.stdout and "Every legacy credential is retired" not in forced.stdout
     assert "1 step(s) FAILED: the legacy credentials are not all retired" in forced.stdout
     assert _refused(strict_moto, legacy.own), "deactivated: AWS refuses the key"
+    assert _refused(strict_moto, legacy.batch), "the legacy user's keys too"
+    assert _status(iam, legacy.own) == _status(iam, legacy.batch) == "Inactive", "deactivated, never deleted"
     assert not _token_alive(world, legacy.token), "revoked: Vault refuses the token"
     assert world.client.read(f"auth/{legacy.mount}/role/{legacy.role}"), "the role could not be deleted"
     assert any(f"AppRole role {legacy.role}" in line and "FAILED" in line and "permission denied" in line
@@ -273,7 +296,12 @@ def test_one_agent_walks_through_the_migration(migration: tuple[World, Legacy, P
     # 5. After 48 hours, a normal run finishes: the role and the tokens it issued; what the forced run did is found
     #    done. The shared key is kept (the other agent has not migrated), the other team's too (no evidence).
     later = start + dt.timedelta(hours=49)
+    # From here on with exactly the generated operator policy (docs/migrate.md): it is enough for every step.
+    world.client.sys.create_or_update_policy("migrate-operator", vault_policy(plan))
+    operator_token = world.client.auth.token.create(policies=["migrate-operator"], ttl="1h")["auth"]["client_token"]
+    run.token = operator_token
     report = run.json("revoke-legacy", MIGRANT, "--yes", clock=later, expect=EXIT_KEPT)
+    after_48h = len(capture.revocations) - 1
     outcomes = _outcomes(report)
     assert outcomes[f"read: IAM access key {legacy.own.id} (user {legacy.own.user})"] == "already retired"
     assert outcomes[f"read: Vault token with accessor {legacy.accessor}"] == "already retired"
@@ -309,8 +337,9 @@ def test_one_agent_walks_through_the_migration(migration: tuple[World, Legacy, P
 
     # 8. The other team's key was listed by mistake: out of the spec, the agent's migration is complete; the key
     #    itself was never touched. Status shows the failed login since the cutover.
-    _write(world, MIGRANT, _migration(world, legacy, _stamp(start), [legacy.own, legacy.shared]))
+    _write(world, MIGRANT, _migration(world, legacy, _stamp(start), [legacy.own, legacy.shared], users=users))
     (status,) = run.json("status", MIGRANT, clock=later, expect=EXIT_DONE)["agents"]
+    status_done = len(capture.statuses) - 1
     assert status["stage"] == "legacy revoked", status
     assert status["auth_failures_since_cutover"] == 1
     done = run.json("revoke-legacy", MIGRANT, "--yes", clock=later, expect=EXIT_DONE)
@@ -318,4 +347,30 @@ def test_one_agent_walks_through_the_migration(migration: tuple[World, Legacy, P
     assert _status(iam, legacy.foreign) == "Active"
     session.close()
     api.close()
+
+    # 9. No secret was printed or recorded: not a key's secret part, a token, a role id or a secret id.
+    records = "".join(p.read_text() for p in (tmp_path / "revocations").rglob("*.json"))
+    secrets = [k.secret for k in (legacy.own, legacy.batch, legacy.shared, legacy.foreign)] + [
+        legacy.token, legacy.role_token, legacy.role_id, world.server.root_token, limited, operator_token]
+    for text in [*run.outputs, records]:
+        assert not [s for s in secrets if s in text]
+
+    # 10. docs/migrate.md shows these runs, drawn by the tool's renderer (names and times made stable).
+    scrub = Scrub(start, {
+        world.server.address: "https://vault.internal:8200", str(tmp_path / "revocations"):
+        "~/.local/state/agentiam/revocations", legacy.own.id: "AKIA3REPORTING0EXAMP", legacy.shared.id:
+        "AKIA3SHAREDEXPORT0EX", legacy.foreign.id: "AKIA3PAYMENTS00EXAMP", legacy.batch.id: "AKIA3BATCHJOBS00EXAM",
+        legacy.accessor: "hq2yoPVaVHwW1fr9ZXAdcEdj", world.env: "prod", OWN_ADDRESS: "10.0.4.17"},
+        {run_operator(): "maria.keller"})
+    logs = "--logs /var/log/openbao/audit.log --logs cloudtrail/"
+    section("migrate-status-parallel", console(f"agentiam migrate status {MIGRANT} --env prod {logs}",
+                                               capture.status_text(status_in_run, scrub)))
+    section("migrate-refused", console(f"agentiam migrate revoke-legacy {MIGRANT} --env prod {logs}",
+                                       capture.revocation_text(refused_early, scrub)))
+    section("migrate-forced", console(f"agentiam migrate revoke-legacy {MIGRANT} --env prod {logs} --force "
+                                      f"--reason \"{reason}\"", capture.revocation_text(forced_run_report, scrub)))
+    section("migrate-after-48h", console(f"agentiam migrate revoke-legacy {MIGRANT} --env prod {logs}",
+                                         capture.revocation_text(after_48h, scrub)))
+    section("migrate-status-done", console(f"agentiam migrate status {MIGRANT} --env prod {logs}",
+                                           capture.status_text(status_done, scrub)))
 
