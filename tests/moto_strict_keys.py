@@ -1,7 +1,7 @@
 """A moto server that refuses requests signed with an inactive IAM access key, as AWS does.
 
 AWS answers a request signed with a deactivated key `InvalidClientTokenId` ("The security token included in the
-request is invalid", docs/migration.md); moto's server accepts any key, active or not, unless its whole IAM
+request is invalid", docs/migrate.md); moto's server accepts any key, active or not, unless its whole IAM
 authorisation is switched on (then every test request would need real keys and policies). This adds that one
 behaviour and nothing else: a key moto does not know (the tests' dummy `testing` key) passes as before.
 

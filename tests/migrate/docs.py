@@ -35,7 +35,7 @@ def section(name: str, body: str) -> None:
 @dataclasses.dataclass
 class Scrub:
     """Replacements for what differs between runs: exact strings, and every timestamp moved so that `start` reads
-    BASE (to the minute, earlier seconds rounded down)."""
+    BASE (see `_moved`)."""
 
     start: dt.datetime
     names: dict[str, str]  # replaced wherever they occur (longest first)
@@ -49,9 +49,15 @@ class Scrub:
         return _STAMP.sub(self._moved, value)
 
     def _moved(self, match: re.Match[str]) -> str:
+        """Near the start (setting up, a probe after it) a loaded machine takes seconds or minutes: those read one
+        minute before BASE or BASE; the run's clock moves in whole hours, and so do lifetimes: to the hour."""
         moment = dt.datetime.strptime(match.group(0), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-        minutes = (moment - self.start).total_seconds() // 60
-        return (BASE + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        offset = (moment - self.start).total_seconds()
+        if abs(offset) < 600:
+            moved = BASE - dt.timedelta(minutes=1) if offset < 0 else BASE
+        else:
+            moved = BASE + dt.timedelta(hours=round(offset / 3600))
+        return moved.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, Enum):  # outcomes and stages are str enums: kept as they are
