@@ -128,12 +128,13 @@ def test_vault_lost_before_anything_is_touched_leaves_everything_as_it_was(
     assert _key_status(moto_server, setup) == "Inactive" and not _token_exists(setup)
 
 
-def test_aws_hung_is_answered_within_the_deadline_and_touches_nothing(
-        world_factory: Callable[..., World], moto_server: servers.MotoServer,
+@pytest.mark.parametrize("fault", ["down", "hang"])
+def test_aws_lost_is_answered_within_the_deadline_and_touches_nothing(
+        fault: str, world_factory: Callable[..., World], moto_server: servers.MotoServer,
         fault_proxy: Callable[[int], FaultProxy], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     setup = _setup(world_factory, moto_server, tmp_path)
     aws = fault_proxy(int(moto_server.endpoint_url.rsplit(":", 1)[1]))
-    aws.hang()
+    getattr(aws, fault)()
     started = time.monotonic()
     result = _run(setup, moto_server, monkeypatch, "revoke-legacy", AGENT, "--yes",
                   aws_endpoint=f"http://{aws.address}")
@@ -143,6 +144,11 @@ def test_aws_hung_is_answered_within_the_deadline_and_touches_nothing(
     assert step["outcome"] == "FAILED" and "iam:GetRole" in step["detail"], step
     assert took < TIMEOUT + 4, took
     assert _token_exists(setup), "nothing on Vault was touched either"
+    assert _key_status(moto_server, setup) == "Active"
+    status = _run(setup, moto_server, monkeypatch, "status", aws_endpoint=f"http://{aws.address}")
+    assert status.exit_code == EXIT_FAILED, status.output
+    (agent,) = json.loads(status.stdout)["agents"]
+    assert any(note.startswith("could not read the new identity") for note in agent["notes"]), agent
 
 
 def test_a_slow_vault_and_aws_still_complete(world_factory: Callable[..., World], moto_server: servers.MotoServer,
