@@ -605,15 +605,14 @@ def revoke_legacy(target: Target, sides: Sides, store: MigrationStore, *, minimu
                                  migration.parallel_run_started, "required": required, "result": "started",
                                  "vault_addr": sides.vault.address if sides.vault else None,
                                  "aws_endpoint": sides.aws.endpoint if sides.aws else None}
-    if forced:  # before anything is touched: a forced run that leaves no trace is not run at all
-        record.runs.append(run_entry)
-        report.record = str(store.save(record))
+    # Recorded before anything is touched: a run (a forced one above all) that cannot leave a trace does not run,
+    # and one cut short (killed, a crash) still shows as "started" with who ran it and why.
+    record.runs.append(run_entry)
+    report.record = str(store.save(record))
     run = _Run(report, progress)
     _retire(target, sides, record, run, report)
     run_entry.update(start=report.start, lasted=report.lasted, refused=report.refused,
                      result=report.to_json()["result"], steps=[s.to_json() for s in report.steps])
-    if not forced:
-        record.runs.append(run_entry)
     report.record = str(store.save(record))
     return report
 

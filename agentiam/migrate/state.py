@@ -12,12 +12,12 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agentiam.errors import ConfigError
+from agentiam.revoke.state import write_private_json
 
 STATE_FORMAT = 1
 SUFFIX = ".migration.json"
@@ -75,15 +75,7 @@ class MigrationStore:
         record.runs = [run for run in record.runs if run in recent or run in forced]
         path = self.path(record.environment, record.agent)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(record.to_json(), out, indent=2, sort_keys=True)
-                out.write("\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, path)
+            write_private_json(path, record.to_json())
         except OSError as exc:
             raise ConfigError(f"cannot write the migration record under {self.root}: {exc.strerror or exc}; set "
                               "AGENTIAM_STATE_DIR (or --state-dir) to a writable folder") from exc
