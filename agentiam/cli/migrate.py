@@ -16,14 +16,28 @@ from typing import Any
 
 import click
 
-from agentiam.cli.common import handle_user_errors, specs_option, stacks_option, write_output
-from agentiam.errors import ConfigError, ServerError, UserError
 from agentiam.audit.identities import AuditIds
+from agentiam.cli.common import (
+    handle_user_errors,
+    specs_option,
+    stacks_option,
+    write_output,
+)
+from agentiam.errors import ConfigError, ServerError, UserError
 from agentiam.migrate import render
 from agentiam.migrate.evidence import LogEvidence
 from agentiam.migrate.fleet import Fleet, accessor_hmacs, load_fleet, read_evidence
-from agentiam.migrate.legacy import (DEFAULT_TIMEOUT, LegacyAws, LegacyRevocation, LegacyVault, Sides, Step,
-                                     revoke_legacy as run_revoke_legacy, status as agent_status, utcnow)
+from agentiam.migrate.legacy import (
+    DEFAULT_TIMEOUT,
+    LegacyAws,
+    LegacyRevocation,
+    LegacyVault,
+    Sides,
+    Step,
+    utcnow,
+)
+from agentiam.migrate.legacy import revoke_legacy as run_revoke_legacy
+from agentiam.migrate.legacy import status as agent_status
 from agentiam.migrate.state import MigrationStore
 from agentiam.migrate.waves import DEFAULT_CAP, plan_waves
 from agentiam.render.escape import Terminal
@@ -276,7 +290,7 @@ def revoke_legacy(name: str, force: bool, reason: str | None, yes: bool, environ
         sides = Sides(servers.aws, servers.vault, _evidence(fleet, servers, logs, notes), now, deadline)
         report = run_revoke_legacy(target, sides, store, minimum=parallel_run,
                                    force_reason=reason if force else None,
-                                   progress=lambda step: _progress(step))
+                                   progress=lambda step: _progress(step))  # looked up per step: tests hook it
     except ServerError as exc:
         raise ServerError(f"{exc}; nothing was touched") from exc
     finally:

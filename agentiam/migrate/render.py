@@ -8,7 +8,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from agentiam.migrate.legacy import DONE, AgentStatus, LegacyRevocation, Outcome, Stage, Step
+from agentiam.migrate.legacy import (
+    DONE,
+    AgentStatus,
+    LegacyRevocation,
+    Outcome,
+    Stage,
+    Step,
+)
 from agentiam.migrate.waves import WavePlan
 from agentiam.render.escape import Terminal
 from agentiam.spec.types import format_duration

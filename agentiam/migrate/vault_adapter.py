@@ -13,7 +13,13 @@ import datetime as dt
 from typing import Any
 
 from agentiam.audit.model import parse_time
-from agentiam.client.errors import NotFound, PermissionDenied, VaultRequestError, VaultSealed, VaultUnavailable
+from agentiam.client.errors import (
+    NotFound,
+    PermissionDenied,
+    VaultRequestError,
+    VaultSealed,
+    VaultUnavailable,
+)
 from agentiam.client.vault import Backoff, VaultApi
 
 BACKOFF = Backoff(attempts=2, base=0.1, cap=0.5)

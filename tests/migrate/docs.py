@@ -19,7 +19,8 @@ import pytest
 
 from agentiam.migrate import render
 from agentiam.migrate.legacy import AgentStatus, LegacyRevocation
-from agentiam.migrate.render import revocation_text as _revocation_text, status_text as _status_text
+from agentiam.migrate.render import revocation_text as _revocation_text
+from agentiam.migrate.render import status_text as _status_text
 from tests.check.test_docs import _section
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "migrate.md"

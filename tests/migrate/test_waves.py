@@ -13,9 +13,16 @@ import pytest
 from click.testing import CliRunner
 
 from agentiam.cli.main import cli
-from agentiam.cli.migrate import EXIT_DONE, EXIT_KEPT
+from agentiam.cli.migrate import EXIT_KEPT
 from agentiam.inventory.build import compile_inventory
-from agentiam.migrate.waves import CAP_RULE, ORDER_RULE, Candidate, WavePlan, plan_waves, propose
+from agentiam.migrate.waves import (
+    CAP_RULE,
+    ORDER_RULE,
+    Candidate,
+    WavePlan,
+    plan_waves,
+    propose,
+)
 from bench.bench_validate import spec_text
 from tests.migrate.conftest import REPO, TODAY, spec
 
