@@ -34,7 +34,8 @@ def load_fleet(specs_dir: Path, stacks_dir: Path, environment: str, today: dt.da
     no migration in this environment; SpecError when a spec has an error."""
     compiled = environment_plans(specs_dir, stacks_dir, None, today)
     if environment not in compiled.configs:
-        raise UserError(f"no stack config for environment {environment!r} (known: {', '.join(sorted(compiled.configs))})")
+        known = ", ".join(sorted(compiled.configs))
+        raise UserError(f"no stack config for environment {environment!r} (known: {known})")
     plans = {name: compiled.plan(name)[0] for name in compiled.configs}
     shares = sharers_of(entry for plan in plans.values() for entry in plan.agents)
     plan, config = plans[environment], compiled.configs[environment]

@@ -150,7 +150,8 @@ def revocation_text(report: LegacyRevocation) -> str:
         lines.append(Terminal("Nothing was retired: {}.").format(report.refused))
     elif failed:
         lines.append(Terminal("{} step(s) FAILED: the legacy credentials are not all retired; fix the cause and run "
-                              "again (every step is read back, so a re-run finishes what is left).").format(len(failed)))
+                              "again (every step is read back, so a re-run finishes what is left).").format(
+                                  len(failed)))
     elif kept:
         lines.append(Terminal("{} retired, {} kept on purpose (see why above): run again once that changes.").format(
             len(done), len(kept)))

@@ -328,7 +328,8 @@ def migration_plan(spec: AgentSpec, environment: str) -> MigrationPlan | None:
     if migration is None or here is None:
         return None
     legacy = here.legacy
-    credentials = ([LegacyCredentialPlan(kind="iam-access-key", name=k.id, scope=k.user) for k in legacy.iam_access_keys]
+    credentials = ([LegacyCredentialPlan(kind="iam-access-key", name=k.id, scope=k.user)
+                    for k in legacy.iam_access_keys]
                    + [LegacyCredentialPlan(kind="iam-user", name=user, scope="") for user in legacy.iam_users]
                    + [LegacyCredentialPlan(kind="vault-role", name=r.role, scope=r.mount) for r in legacy.vault_roles]
                    + [LegacyCredentialPlan(kind="vault-token", name=t.accessor, scope="") for t in legacy.vault_tokens])

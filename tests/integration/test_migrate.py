@@ -179,7 +179,8 @@ class Runner:
         self.monkeypatch.setattr("agentiam.cli.migrate.utcnow", lambda: clock)
         world = self.world
         env = {**self.moto.env, "VAULT_ADDR": vault_addr or world.server.address,
-               "VAULT_TOKEN": token or self.token or world.server.root_token, "VAULT_CACERT": str(world.server.ca_cert_path)}
+               "VAULT_TOKEN": token or self.token or world.server.root_token,
+               "VAULT_CACERT": str(world.server.ca_cert_path)}
         extra = ["--logs", str(world.server.audit_log_path), "--logs", str(self.trail)] if logs else []
         result = CliRunner().invoke(cli, ["migrate", *args, "--env", world.env, "--specs", str(world.specs_dir),
                                           "--stacks", str(world.stacks_dir), "--aws-endpoint-url",

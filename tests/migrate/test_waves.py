@@ -131,7 +131,8 @@ def test_declared_waves_out_of_order_or_over_the_cap_are_located(
     assert result.exit_code == EXIT_KEPT, result.output
     line = next(i for i, text in enumerate((root / "agent_specs" / "billing-sync.yaml").read_text().splitlines(), 1)
                 if text.startswith("  wave:"))
-    assert (f"agent_specs/billing-sync.yaml:{line}:9  error  {ORDER_RULE}  migration.wave: billing-sync (writes or reaches "
+    assert (f"agent_specs/billing-sync.yaml:{line}:9  error  {ORDER_RULE}  migration.wave: billing-sync (writes or "
+            "reaches "
             "out, tier high) migrates in wave 1, before billing-digest of the same team billing-platform (read-only, "
             "tier medium) in wave 2: migrate the lower-risk agents first") in result.output
     assert result.output.count(f"error  {CAP_RULE}  migration.wave: wave 2 holds 3 agents, above the cap of 2") == 3
