@@ -47,7 +47,8 @@ class System(StrEnum):
     """The section a change belongs to, in the order the writers show them.
 
     Agent sections: agent, function, trust, aws, vault, database, lifetime, network, migration, owner, other;
-    environment sections: trust, environment, boundary, connection, mount, logging, audit, other; `code` for agentiam's own."""
+    environment sections: trust, environment, boundary, connection, mount, logging, audit, other; `code` for
+    agentiam's own."""
 
     AGENT = "agent"
     FUNCTION = "function"
