@@ -63,7 +63,7 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 
 
 def _server_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option("--env", "environment", required=True, help="Environment (a stacks/Pulumi.<env>.yaml)."),
         click.option("--logs", "logs", multiple=True, type=click.Path(dir_okay=False, allow_dash=True),
                      help="Vault/OpenBao audit logs and CloudTrail files (gzip or not; repeatable), as `agentiam "

@@ -43,7 +43,7 @@ class AwsLegacy:
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise ServerError(f"{action} ({target}): the run's deadline passed before the call (--timeout)")
         try:
-            return getattr(self._iam, operation)(**kwargs)  # type: ignore[no-any-return]
+            return getattr(self._iam, operation)(**kwargs)
         except botocore.exceptions.ClientError as exc:
             error = exc.response.get("Error", {})
             if error.get("Code") == "NoSuchEntity":

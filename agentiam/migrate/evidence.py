@@ -126,7 +126,9 @@ class LegacyObserver:
         identity = record.get("userIdentity")
         if type(identity) is not dict or identity.get("type") != "IAMUser":
             return
-        subjects = {self._keys.get(identity.get("accessKeyId")), self._users.get(identity.get("userName"))} - {None}
+        key, user = identity.get("accessKeyId"), identity.get("userName")
+        subjects = {s for s in (self._keys.get(key) if type(key) is str else None,
+                                self._users.get(user) if type(user) is str else None) if s is not None}
         if not subjects:
             return
         when = parse_time(record.get("eventTime"))

@@ -261,8 +261,8 @@ def observe(credential: LegacyCredentialPlan, aws: LegacyAws | None, vault: Lega
             keys = [k for k in keys if k.id == credential.name]
             if not keys:
                 return Observed("gone", f"IAM user {user} has no access key {credential.name}")
-        uses = [aws.last_used(k.id).when for k in keys]
-        last = max((_aware(u) for u in uses if u is not None), default=None)
+        uses = [_aware(aws.last_used(k.id).when) for k in keys]
+        last = max((u for u in uses if u is not None), default=None)
         active = [k for k in keys if k.status == "Active"]
         if not keys:
             return Observed("inactive", f"IAM user {user} has no access key", last, ())
@@ -631,7 +631,7 @@ def _retire(target: Target, sides: Sides, record: MigrationRecord, run: _Run, re
                 ": the agent has no identity of its own here to run in parallel with (wrong server, or never applied)")
         report.refused = "the new identity does not exist: nothing was touched"
         return
-    declared = parse_timestamp(migration.parallel_run_started)  # type: ignore[arg-type]  # checked by the caller
+    declared = parse_timestamp(migration.parallel_run_started)  # checked by the caller
     parallel = ParallelRun(declared, created, report.required)
     start = parallel.start
     assert start is not None
