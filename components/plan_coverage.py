@@ -51,7 +51,10 @@ COVERAGE = coverage.Coverage("components", model.IdentityPlan, {
         **each("agent environment identity_name status function owner_team owner_sponsor expires source_file "
                "spec_digest tags", handled("AgentIdentity: names, tags and metadata")),
         **each("description owner_contact", not_needed(_REVIEW)),
-        **each("aws vault egress", handled(_NESTED))},
+        **each("aws vault egress", handled(_NESTED)),
+        "migration": not_needed("nothing is provisioned for it: `agentiam migrate` acts on legacy credentials")},
+    model.MigrationPlan: {EVERY_FIELD: not_needed("see AgentPlan.migration")},
+    model.LegacyCredentialPlan: {EVERY_FIELD: not_needed("see AgentPlan.migration")},
     model.AwsRolePlan: {
         "boundary_policy_name": derived("part of boundary_policy_arn, which is attached"),
         EVERY_FIELD: handled("AgentAwsRole: iam Role and RolePolicy")},

@@ -346,11 +346,12 @@ def run_postgres(workdir: Path) -> Iterator[PostgresServer]:
 
 
 @contextlib.contextmanager
-def run_moto(workdir: Path, region: str = "us-east-1") -> Iterator[MotoServer]:
+def run_moto(workdir: Path, region: str = "us-east-1", strict_keys: bool = False) -> Iterator[MotoServer]:
     """Run `python -m moto.server` on a free loopback port for the duration of the block.
 
     The returned `env` holds dummy AWS credentials; nothing is written to os.environ.
-    Logs go to `workdir/moto.log`.
+    Logs go to `workdir/moto.log`. `strict_keys`: refuse requests signed with an inactive IAM access key, as AWS
+    does (`tests/moto_strict_keys.py`).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -364,7 +365,8 @@ def run_moto(workdir: Path, region: str = "us-east-1") -> Iterator[MotoServer]:
     log_path = workdir / "moto.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, *([str(Path(__file__).with_name("moto_strict_keys.py"))] if strict_keys
+                                else ["-m", "moto.server"]), "-H", "127.0.0.1", "-p", str(port)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, **aws_env}, cwd=workdir,
         )

@@ -93,6 +93,16 @@ CHECKED_ELSEWHERE: dict[tuple[str, str], str] = {
     ("docs/revoke.md", "revoke-report"): "tests/integration/test_revoke.py",
     ("docs/revoke.md", "revoke-outage"): "tests/integration/test_revoke_faults.py",
     ("docs/inventory.md", "inventory-live-report"): "tests/integration/test_inventory_live.py",
+    ("docs/migrate.md", "migrate-spec"): "tests/migrate/test_docs.py",
+    ("docs/migrate.md", "migrate-plan-examples"): "tests/migrate/test_docs.py",
+    ("docs/migrate.md", "migrate-plan-flagged"): "tests/migrate/test_docs.py",
+    ("docs/migrate.md", "migrate-vault-policy"): "tests/migrate/test_docs.py",
+    ("docs/migrate.md", "migrate-iam-actions"): "tests/migrate/test_docs.py",
+    ("docs/migrate.md", "migrate-refused"): "tests/integration/test_migrate.py",
+    ("docs/migrate.md", "migrate-forced"): "tests/integration/test_migrate.py",
+    ("docs/migrate.md", "migrate-after-48h"): "tests/integration/test_migrate.py",
+    ("docs/migrate.md", "migrate-status-parallel"): "tests/integration/test_migrate.py",
+    ("docs/migrate.md", "migrate-status-done"): "tests/integration/test_migrate.py",
 }
 
 

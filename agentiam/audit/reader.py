@@ -21,7 +21,7 @@ import json
 import re
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -119,10 +119,17 @@ def open_log(path: str) -> Iterator[io.BufferedReader]:
             raw.close()
 
 
-def read_events(paths: Iterable[str], index: IdentityIndex, stats: ReadStats | None = None) -> Iterator[AgentEvent]:
-    """Every agent event of every file, in file order (a request's event when its response line is read)."""
+Observer = Callable[[dict[str, Any], str], None]
+
+
+def read_events(paths: Iterable[str], index: IdentityIndex, stats: ReadStats | None = None,
+                observe: Observer | None = None) -> Iterator[AgentEvent]:
+    """Every agent event of every file, in file order (a request's event when its response line is read).
+
+    `observe(record, origin)` also sees every decoded Vault response line and CloudTrail record, the agents' or not:
+    how `agentiam migrate` finds the legacy credentials, which no agent identity names."""
     stats = stats if stats is not None else ReadStats()
-    pairing = VaultPairing(index, orjson.loads)
+    pairing = VaultPairing(index, orjson.loads, observe=observe)
     for path in paths:
         stats.files += 1
         with open_log(path) as stream:
@@ -227,6 +234,8 @@ def _dispatch(value: Any, origin: str, pairing: VaultPairing, index: IdentityInd
         if type(account) is str and (account in stats.accounts or len(stats.accounts) < MAX_ACCOUNTS):
             stats.accounts.setdefault(account, Coverage()).see(when)
         event = cloudtrail_event(value, origin, index)
+        if pairing.observe is not None:
+            pairing.observe(value, origin)
     elif type(value.get("Records")) is list:
         for i, record in enumerate(value["Records"]):
             yield from _dispatch(record, f"{origin}#Records[{i}]", pairing, index, stats)

@@ -122,8 +122,10 @@ class VaultPairing:
     server stopped, the log was rotated between them) is emitted alone at the end; one pushed out of the window of
     MAX_PENDING requests in flight is counted in `unpaired` only, so no request ever makes two events."""
 
-    def __init__(self, index: IdentityIndex, loads: Callable[[bytes], Any], max_pending: int = MAX_PENDING):
+    def __init__(self, index: IdentityIndex, loads: Callable[[bytes], Any], max_pending: int = MAX_PENDING,
+                 observe: Callable[[dict[str, Any], str], None] | None = None):
         self._index = index
+        self.observe = observe  # sees every response line (and a request line read alone): `read_events`
         self._loads = loads
         self._max = max_pending
         self._pending: OrderedDict[str, tuple[str, bytes | dict[str, Any]]] = OrderedDict()
@@ -156,6 +158,8 @@ class VaultPairing:
             self._bound()
             return None
         event = vault_event(line, origin, self._index)
+        if self.observe is not None:
+            self.observe(line, origin)
         first = self._pending.pop(rid, None) if type(rid) is str else None
         if event is not None and first is not None:
             event.lines.insert(0, first[0])

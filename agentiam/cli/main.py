@@ -28,6 +28,7 @@ COMMANDS = {
     "events": "agentiam.cli.events:events",
     "audit-ids": "agentiam.cli.audit_ids:audit_ids",
     "compliance": "agentiam.cli.compliance:compliance",
+    "migrate": "agentiam.cli.migrate:migrate",
     "bootstrap": "agentiam.cli.bootstrap:bootstrap",
     "doctor": "agentiam.cli.doctor:doctor",
 }

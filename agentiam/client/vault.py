@@ -315,7 +315,9 @@ def _mapped(exc: hvac.exceptions.VaultError, path: str, *, login: bool, lease: b
     if lease and isinstance(exc, hvac.exceptions.InvalidRequest):
         return LeaseExpired(path, f"lease no longer exists: {message}", status=status)
     if isinstance(exc, (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized)):
-        return PermissionDenied(path, f"permission denied: {message}", status=status)
+        # Vault's own text is usually just "permission denied": say it once.
+        said = message if message.lower().startswith("permission denied") else f"permission denied: {message}"
+        return PermissionDenied(path, said, status=status)
     if isinstance(exc, hvac.exceptions.InvalidPath):
         return NotFound(path, f"not found{': ' + message if message != 'InvalidPath' else ''}", status=status)
     return VaultRequestError(path, message, status=status)

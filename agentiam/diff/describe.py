@@ -9,6 +9,7 @@ field is not forgotten (tests/test_plan_coverage.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import json
 from collections.abc import Iterable, Mapping
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentiam.diff import platform, risk
+from agentiam.diff.migration import migration_changes
 from agentiam.diff.model import AgentDiff, Change, Direction, EntryChange, Op, RiskLabel, System
 from agentiam.findings import Finding
 from agentiam.iam import catalogue
@@ -25,8 +27,8 @@ from agentiam.plan.locate import Locator
 from agentiam.plan import coverage
 from agentiam.plan.coverage import derived, each, handled, other
 from agentiam.plan.model import (AgentPlan, AppRolePlan, AwsRolePlan, AwsSecretRolePlan, CertRolePlan,
-                                 DatabaseRolePlan, EgressPlan, EntityPlan, KvSharePlan, RateLimitPlan, TokenRolePlan,
-                                 VaultPlan)
+                                 DatabaseRolePlan, EgressPlan, EntityPlan, KvSharePlan, LegacyCredentialPlan,
+                                 MigrationPlan, RateLimitPlan, TokenRolePlan, VaultPlan)
 from agentiam.spec.model import STATUS_ORDER
 from agentiam.spec.types import format_duration
 
@@ -41,6 +43,7 @@ class Context:
     base: Locator
     environment: str
     accounts: dict[str, str]  # every known environment -> account id (crossing environments)
+    now: dt.datetime | None = None  # the review's time, for when revoke-legacy may act (None: the clock's)
 
 
 def _aws_grants(entry: AgentPlan | None) -> dict[str, tuple[str, set[str]]]:
@@ -555,7 +558,12 @@ COVERAGE = coverage.Coverage("diff (agent)", AgentPlan, {
         "identity_name": derived(NAMES),
         "spec_digest": derived("the spec's digest: changes with any field the handlers describe"),
         "tags": derived("from the agent, environment, owner and function"),
-        **each("aws vault egress", handled(NESTED))},
+        **each("aws vault egress", handled(NESTED)),
+        "migration": handled("diff.migration.migration_changes")},
+    MigrationPlan: {
+        **each("wave note parallel_run parallel_run_started", handled("diff.migration.migration_changes")),
+        "legacy": handled("diff.migration.migration_changes: each credential by its natural key")},
+    LegacyCredentialPlan: {coverage.EVERY_FIELD: handled("diff.migration.migration_changes: the credential's subject")},
     AwsRolePlan: {
         **each("role_name role_path role_arn", other(NAMES)),
         "max_session_duration": derived("credentials.aws_session_ttl: described as aws_session_ttl"),
@@ -639,7 +647,7 @@ def describe(entry: EntryChange, ctx: Context) -> list[Change]:
                + _token_role_changes(before, after) + _share_changes(before, after, ctx)
                + _database_changes(before, after, ctx)
                + _lifetime_changes(before, after, ctx) + _network_changes(before, after, ctx)
-               + _other_changes(before, after))
+               + migration_changes(before, after, ctx) + _other_changes(before, after))
     return sorted(changes, key=Change.sort_key)
 
 

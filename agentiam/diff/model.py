@@ -46,8 +46,9 @@ class RiskLabel:
 class System(StrEnum):
     """The section a change belongs to, in the order the writers show them.
 
-    Agent sections: agent, function, trust, aws, vault, database, lifetime, network, owner, other; environment
-    sections: trust, environment, boundary, connection, mount, logging, audit, other; `code` for agentiam's own."""
+    Agent sections: agent, function, trust, aws, vault, database, lifetime, network, migration, owner, other;
+    environment sections: trust, environment, boundary, connection, mount, logging, audit, other; `code` for
+    agentiam's own."""
 
     AGENT = "agent"
     FUNCTION = "function"
@@ -63,6 +64,7 @@ class System(StrEnum):
     NETWORK = "network"
     LOGGING = "logging"
     AUDIT = "audit"
+    MIGRATION = "migration"
     OWNER = "owner"
     OTHER = "other"
     CODE = "code"

@@ -138,11 +138,23 @@ GATE_CHANGED = LabelKind(
     "A file under `.github/` changed: the CI workflow or CODEOWNERS.",
     "GitHub runs the pull request's own workflow file: a pull request can change the gate that judges it.")
 
+LEGACY_REVOCATION = LabelKind(
+    "legacy-revocation", ("medium", "high"),
+    "A legacy credential is added to the agent's migration: `agentiam migrate revoke-legacy` may deactivate or "
+    "revoke it once the parallel run has lasted (medium); at once, the parallel run having lasted already (high).",
+    "Listed here, another team's credential would be cut: revoke-legacy also needs evidence that this agent used it "
+    "(docs/migrate.md), and a reviewer who knows whose it is.")
+PARALLEL_RUN_SHORTENED = LabelKind(
+    "parallel-run-shortened", ("medium", "high"),
+    "The parallel run starts, starts earlier or is shortened: `revoke-legacy` may act sooner (medium); at once "
+    "(high).",
+    "The parallel run is what shows the new identity works before the old credentials go (field guide, phase 3).")
+
 LABELS: tuple[LabelKind, ...] = tuple(sorted(
     (PRIVILEGE_ESCALATION, CREDENTIALS_EXPOSURE, DATA_EXFILTRATION, RESOURCE_EXPOSURE, INFRASTRUCTURE_MODIFICATION,
      REMOTE_EXECUTION, DESTRUCTIVE, ACCESS_ESCALATION, WILDCARD, CROSS_ENVIRONMENT, CROSS_ACCOUNT, DATABASE_SCOPE,
      LONGER_LIFETIME, NEW_EGRESS, TRUST_CHANGED, REACTIVATED, AUDIT_WEAKENED, ENVIRONMENT_MOVED, NEW_ENVIRONMENT,
-     GUARDRAIL_LOOSENED, CODE_CHANGED, GATE_CHANGED),
+     GUARDRAIL_LOOSENED, CODE_CHANGED, GATE_CHANGED, LEGACY_REVOCATION, PARALLEL_RUN_SHORTENED),
     key=lambda kind: kind.id))
 
 

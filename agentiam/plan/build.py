@@ -30,7 +30,9 @@ from agentiam.plan.model import (
     ExpectedMountPlan,
     IdentityPlan,
     KvSharePlan,
+    LegacyCredentialPlan,
     LogRoutingPlan,
+    MigrationPlan,
     MountPlan,
     PlatformPlan,
     RateLimitPlan,
@@ -50,6 +52,7 @@ from agentiam.plan.vault_policy import (
 from agentiam.iam.arn import account_free
 from agentiam.render.escape import Hcl
 from agentiam.spec.model import AgentSpec, AwsStatement, FunctionClass, Status
+from agentiam.spec.types import format_timestamp
 from agentiam.spec.validate import LoadedSpec
 
 DAY = 86400
@@ -334,7 +337,26 @@ def agent_plan(loaded: LoadedSpec, env: EnvironmentConfig) -> AgentPlan:
             enforcement=env.egress.enforcement,
             allow_list=names.egress_rule_group_name(env.name) if env.egress.enforcement == "network-firewall"
             else None),
+        migration=migration_plan(spec, env.name),
     )
+
+
+def migration_plan(spec: AgentSpec, environment: str) -> MigrationPlan | None:
+    """The spec's migration in one environment, None where it lists none: credentials sorted by natural key."""
+    migration = spec.migration
+    here = migration.environments.get(environment) if migration else None
+    if migration is None or here is None:
+        return None
+    legacy = here.legacy
+    credentials = ([LegacyCredentialPlan(kind="iam-access-key", name=k.id, scope=k.user)
+                    for k in legacy.iam_access_keys]
+                   + [LegacyCredentialPlan(kind="iam-user", name=user, scope="") for user in legacy.iam_users]
+                   + [LegacyCredentialPlan(kind="vault-role", name=r.role, scope=r.mount) for r in legacy.vault_roles]
+                   + [LegacyCredentialPlan(kind="vault-token", name=t.accessor, scope="") for t in legacy.vault_tokens])
+    started = here.parallel_run_started
+    return MigrationPlan(wave=migration.wave, parallel_run=migration.parallel_run,
+                         parallel_run_started=format_timestamp(started) if started else None, note=here.note,
+                         legacy=sorted(credentials, key=lambda c: (c.kind, c.scope, c.name)))
 
 
 _AUDIT_OPTION_LINES = {"file_path": Hcl("    file_path = {}"), "format": Hcl("    format = {}"),

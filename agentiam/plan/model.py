@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from agentiam.plan.vault_policy import self_service_rules
 
@@ -255,6 +255,38 @@ class EgressAllowListPlan(_Plan):
     targets: list[str]  # the rule group's list: the hosts, or one name under `.invalid` when there is none
 
 
+LegacyKind = Literal["iam-access-key", "iam-user", "vault-role", "vault-token"]
+
+
+class LegacyCredentialPlan(_Plan):
+    """One credential the agent ran on before its own identity, which `agentiam migrate revoke-legacy` retires."""
+
+    kind: LegacyKind
+    name: str  # the access key id, the IAM user, the AppRole role, the token accessor
+    scope: str  # the key's IAM user, the role's auth mount; "" for users and tokens
+
+    @property
+    def subject(self) -> str:
+        """How reports, the diff and the state records name it: one natural key per credential."""
+        if self.kind == "iam-access-key":
+            return f"IAM access key {self.name} (user {self.scope})"
+        if self.kind == "iam-user":
+            return f"IAM user {self.name} (every access key)"
+        if self.kind == "vault-role":
+            return f"AppRole role {self.name} on auth/{self.scope}"
+        return f"Vault token with accessor {self.name}"
+
+
+class MigrationPlan(_Plan):
+    """The agent's move off shared credentials in this environment (spec `migration`, docs/migrate.md)."""
+
+    wave: int | None
+    parallel_run: int  # seconds old and new credentials run side by side before revoke-legacy may act (>= 48 h)
+    parallel_run_started: str | None  # ISO 8601 UTC; None: not started, nothing may be revoked
+    note: str | None
+    legacy: list[LegacyCredentialPlan]  # sorted by (kind, scope, name)
+
+
 class AgentPlan(_Plan):
     """One agent in one environment."""
 
@@ -274,6 +306,16 @@ class AgentPlan(_Plan):
     aws: AwsRolePlan
     vault: VaultPlan
     egress: EgressPlan
+    migration: MigrationPlan | None = None  # only in the environments the spec's `migration` lists
+
+    @model_serializer(mode="wrap")
+    def _without_absent_migration(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An entry without a migration serialises as it did before the field existed: the plan's JSON, and what
+        was computed from it (digests, snapshots), stay the same for every agent that is not migrating."""
+        data = handler(self)
+        if data.get("migration") is None:
+            data.pop("migration", None)
+        return data
 
 
 class BoundaryPlan(_Plan):

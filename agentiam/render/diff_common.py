@@ -25,7 +25,8 @@ SYSTEM_TITLE = {System.AGENT: W("agent"), System.FUNCTION: W("function class"), 
                 System.NETWORK: W("network"), System.OWNER: W("ownership"), System.OTHER: W("other"),
                 System.TRUST: W("trust"), System.ENVIRONMENT: W("environment"), System.BOUNDARY: W("boundary"),
                 System.CONNECTION: W("db connection"), System.MOUNT: W("Vault mount"),
-                System.LOGGING: W("log routing"), System.AUDIT: W("Vault audit"), System.CODE: W("code")}
+                System.LOGGING: W("log routing"), System.AUDIT: W("Vault audit"), System.CODE: W("code"),
+                System.MIGRATION: W("migration")}
 EXPANSION_SHOWN = 12  # actions listed for a wildcard before "and N more"
 
 # The engine's vocabulary (every `Op`), shown as words.

@@ -42,6 +42,7 @@ OBJECTS: dict[type[BaseModel], str | None] = {
     # Facts and settings, not resources: the server the plan targets, mounts it expects to exist, the token size.
     model.VaultServerPlan: None, model.ExpectedMountPlan: None, model.DeployPlan: None,
     model.IdentityPlan: None,
+    model.MigrationPlan: None, model.LegacyCredentialPlan: None,  # credentials agentiam retires, never creates
 }
 
 
@@ -65,7 +66,9 @@ COVERAGE = coverage.Coverage("plan table", model.IdentityPlan, {
                handled("_agent")),
         "environment": handled("render_plan: heading"),
         "tags": not_needed("resource tags: " + _JSON),
-        **each("aws vault egress", handled(_NESTED))},
+        **each("aws vault egress migration", handled(_NESTED))},
+    model.MigrationPlan: {coverage.EVERY_FIELD: handled("_agent: migration")},
+    model.LegacyCredentialPlan: {coverage.EVERY_FIELD: handled("_agent: migration, each credential's subject")},
     model.AwsRolePlan: {
         **each("role_arn boundary_policy_arn inline_policy_name kill_switch_policy_name", handled("_agent: IAM role")),
         "trust_policy": handled("_agent: assumed by"),
@@ -202,6 +205,17 @@ def _aws_statement(lines: _Lines, statement: IamStatement, account_id: str) -> N
     lines.field("aws", *sublines)
 
 
+def _migration(lines: _Lines, migration: model.MigrationPlan) -> None:
+    """The move off shared credentials: what `agentiam migrate revoke-legacy` may cut, and from when."""
+    started = (Terminal("since {}").format(migration.parallel_run_started) if migration.parallel_run_started
+               else Terminal("not started: nothing may be revoked"))
+    head = [*words(Terminal("wave {},").format(migration.wave if migration.wave is not None else "-")),
+            *words(Terminal("parallel run {}").format(_duration(migration.parallel_run))), *words(started)]
+    lines.field("migration", head, *([words(Terminal("note: {}").format(migration.note))] if migration.note else []),
+                *([Terminal("legacy"), *words(Terminal("{}").format(credential.subject))]
+                  for credential in migration.legacy))
+
+
 def _agent(lines: _Lines, agent: AgentPlan, plan: IdentityPlan) -> None:
     vault = agent.vault
     lines.heading(Terminal("{}: {}, {}, expires {}").format(agent.agent, agent.function, agent.status, agent.expires))
@@ -263,6 +277,8 @@ def _agent(lines: _Lines, agent: AgentPlan, plan: IdentityPlan) -> None:
     lines.field("policies", atoms([Terminal("{} (working token)").format(vault.policy_name),
                                    Terminal("{} (certificate login)").format(vault.login_policy_name),
                                    Terminal("{} (AppRole token)").format(vault.mint_policy_name)]))
+    if agent.migration is not None:
+        _migration(lines, agent.migration)
 
 
 def _enforcement(enforcement: str, allow_list: str | None) -> list[Terminal]:

@@ -192,6 +192,10 @@ COVERAGE = coverage.Coverage("revoke", AgentPlan, {
     model.RateLimitPlan: {EVERY_FIELD: not_needed("a quota: issues no credential")},
     model.KvSharePlan: {EVERY_FIELD: not_needed("what other agents may be granted; their own tokens are theirs")},
     model.EgressPlan: {EVERY_FIELD: not_needed("issues no credential: the network team's allow-list")},
+    # Legacy credentials are not the agent's identity: the kill switch cuts what agentiam issued; the shared keys,
+    # users, roles and tokens a migrating agent still runs on are cut by `agentiam migrate revoke-legacy --force`.
+    model.MigrationPlan: {EVERY_FIELD: not_needed("issues no credential (legacy ones: migrate revoke-legacy)")},
+    model.LegacyCredentialPlan: {EVERY_FIELD: not_needed("not issued by agentiam: migrate revoke-legacy")},
 })
 
 

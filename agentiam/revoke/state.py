@@ -77,15 +77,7 @@ class PendingStore:
             "remaining": [r.to_json() for r in report.remaining],
         }
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            with os.fdopen(handle, "w") as out:
-                json.dump(data, out, indent=2, sort_keys=True)
-                out.write("\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, path)
+            write_private_json(path, data)
         except OSError as exc:
             raise ConfigError(f"cannot record the unfinished revocation under {self.root}: {exc.strerror or exc}; "
                               "set AGENTIAM_STATE_DIR (or --state-dir) to a writable folder") from exc
@@ -110,3 +102,17 @@ class PendingStore:
         pattern = f"{environment or '*'}/{agent or '*'}{SUFFIX}"
         return sorted((self.load(path) for path in self.root.glob(pattern)),
                       key=lambda p: (p.first_attempt, p.environment, p.agent))
+
+
+def write_private_json(path: Path, data: Any) -> None:
+    """Write `data` to `path` atomically (a temporary file renamed over it, synced first), readable by its owner
+    only, its folder created private; OSError as raised."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump(data, out, indent=2, sort_keys=True)
+        out.write("\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)

@@ -15,6 +15,7 @@ from agentiam.rules import (
     credential_lifetimes,
     function_classes,
     identity,
+    migration,
     network,
     placeholders,
     quotas,
@@ -61,6 +62,7 @@ ALL_RULES: tuple[Rule, ...] = (
     vault_grants.PINNED_COMMON_NAME,                     # AGT041
     aws_resources.UNIQUE_SIDS,                           # AGT042
     aws_reach.CROSS_ACCOUNT,                             # AGT044
+    migration.NOT_AGENTIAM_OWN,                          # AGT046
 )
 
 FLEET_RULES: tuple[FleetRule, ...] = (

@@ -6,10 +6,12 @@ from enum import Enum
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_validator,
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
 from agentiam.spec.types import (
+    VISIBLE,
     AgentName,
     ArnTemplate,
     Duration,
@@ -18,10 +20,12 @@ from agentiam.spec.types import (
     Hostname,
     IamAction,
     IsoDate,
+    IsoTimestamp,
     StatementId,
     TeamName,
     VisibleText,
     check_placeholders,
+    format_duration,
 )
 
 LOCATED_PROBLEMS = "located_problems"  # error type of model-level checks that name their own field paths
@@ -248,6 +252,146 @@ class EnvironmentOverride(_Strict):
                           "(e.g. suspended in prod).", examples=["suspended"])
 
 
+# --- migration from shared credentials ----------------------------------------------------------------------
+
+# The field guide's migration procedure runs old and new credentials side by side for 48 hours before the old ones
+# are revoked (docs/migrate.md). A spec may ask for longer, never shorter: only `agentiam migrate revoke-legacy
+# --force --reason` acts sooner, and records why.
+MIN_PARALLEL_RUN = 48 * 3600
+LEGACY_PER_KIND = 50  # credentials of one kind per environment: a shared account, not an inventory dump
+
+AccessKeyId = Annotated[str, Field(
+    pattern=r"^AKIA[A-Z0-9]{16}$", max_length=20,
+    description="The id of an IAM user's long-term access key (`AKIA...`, never the secret key; temporary `ASIA` "
+                "keys expire on their own).",
+    examples=["AKIAIOSFODNN7EXAMPLE"])]
+IamUserName = Annotated[str, Field(
+    pattern=r"^[A-Za-z0-9_+=,.@-]{1,64}$", max_length=64,
+    description="An IAM user name.", examples=["etl-shared"])]
+VaultMount = Annotated[str, Field(
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]+)*$", max_length=128,
+    description="An AppRole auth mount path, without `auth/` and without slashes at either end.",
+    examples=["approle"])]
+VaultRoleName = Annotated[str, Field(
+    pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9_.@-]*[A-Za-z0-9])?$", max_length=128,
+    description="An AppRole role name.", examples=["shared-reporting"])]
+
+_TOKEN_PREFIXES = ("hvs.", "hvb.", "hvr.", "s.", "b.", "r.")
+
+
+def _not_a_token(value: object) -> object:
+    """A Vault token pasted where its accessor belongs is refused without being repeated in the message: the
+    finding would otherwise publish it in a terminal, a CI log and a code-scanning annotation."""
+    if isinstance(value, str) and value.startswith(_TOKEN_PREFIXES):
+        raise ValueError("this is a Vault token, not its accessor: never write a token in a spec (revoke this one "
+                         "now, it has been exposed); `vault token lookup` shows a token's accessor")
+    return value
+
+
+TokenAccessor = Annotated[str, Field(
+    pattern=r"^([A-Za-z0-9]{24}(\.[A-Za-z0-9]{1,16})?|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$",
+    max_length=64, description="The accessor of a Vault token (never the token itself).",
+    examples=["0BbQ1kuQ3o4ZbGqxPHnFTC7U"], json_schema_extra={"writeOnly": True}),
+    BeforeValidator(_not_a_token)]
+
+
+class LegacyAccessKey(_Strict):
+    """One IAM access key the agent used, and the user it belongs to."""
+
+    id: AccessKeyId
+    user: IamUserName = Field(description="The IAM user the key belongs to (checked on the server).",
+                              examples=["etl-shared"])
+
+
+class LegacyVaultRole(_Strict):
+    """An AppRole role the agent logged in with (shared by several consumers, often)."""
+
+    mount: VaultMount
+    role: VaultRoleName
+
+
+class LegacyVaultToken(_Strict):
+    """A long-lived Vault token the agent used, by accessor."""
+
+    accessor: TokenAccessor
+
+
+class LegacyCredentials(_Strict):
+    """The credentials the agent ran on before its own identity, in one environment."""
+
+    iam_access_keys: list[LegacyAccessKey] = Field(
+        default_factory=list, max_length=LEGACY_PER_KIND,
+        description="IAM access keys: `revoke-legacy` deactivates them (never deletes: a deactivated key can be "
+                    "reactivated if something breaks).")
+    iam_users: list[IamUserName] = Field(
+        default_factory=list, max_length=LEGACY_PER_KIND,
+        description="IAM users whose every access key is legacy: `revoke-legacy` deactivates each of them.",
+        examples=[["reporting-bot"]])
+    vault_roles: list[LegacyVaultRole] = Field(
+        default_factory=list, max_length=LEGACY_PER_KIND,
+        description="AppRole roles: `revoke-legacy` revokes the tokens they issued and deletes the role (its "
+                    "settings are recorded first).")
+    vault_tokens: list[LegacyVaultToken] = Field(
+        default_factory=list, max_length=LEGACY_PER_KIND,
+        description="Long-lived Vault tokens, by accessor: `revoke-legacy` revokes them.")
+
+    @model_validator(mode="after")
+    def _each_once(self) -> LegacyCredentials:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        seen: dict[str, str] = {}
+        for i, key in enumerate(self.iam_access_keys):
+            if key.id in seen:
+                problems.append((("iam_access_keys", i, "id"), f"access key {key.id} is listed twice"))
+            seen[key.id] = key.user
+        for kind, values in (("iam_users", self.iam_users),
+                             ("vault_roles", [f"{r.mount}/{r.role}" for r in self.vault_roles]),
+                             ("vault_tokens", [t.accessor for t in self.vault_tokens])):
+            for i, value in enumerate(values):
+                if values.index(value) != i:
+                    problems.append(((kind, i), "listed twice"))
+        if not (self.iam_access_keys or self.iam_users or self.vault_roles or self.vault_tokens):
+            problems.append(((), "no legacy credential: list the access keys, users, roles or tokens the agent "
+                                 "used, or leave the environment out of `migration.environments`"))
+        if problems:
+            raise PydanticCustomError(LOCATED_PROBLEMS, "; ".join(f"{'.'.join(map(str, p))}: {m}" for p, m in problems),
+                                      {"problems": problems})
+        return self
+
+
+class MigrationEnvironment(_Strict):
+    """The migration of the agent in one environment: its legacy credentials and its parallel run."""
+
+    parallel_run_started: IsoTimestamp | None = Field(
+        None, description="When the agent switched to its own identity, its legacy credentials still valid beside "
+                          "it (UTC). Unset: the parallel run has not started and nothing is revoked.",
+        examples=["2026-11-28T09:00:00Z"])
+    note: Annotated[str, Field(min_length=3, max_length=300), VISIBLE] | None = Field(
+        None, description="What else ran on these credentials, or anything the next operator should know.",
+        examples=["the shared reporting account; the finance dashboards also use it"])
+    legacy: LegacyCredentials = Field(description="The credentials it ran on before.")
+
+
+def _long_enough(seconds: int) -> int:
+    if seconds < MIN_PARALLEL_RUN:
+        raise ValueError(f"a parallel run of {format_duration(seconds)} is shorter than the 48h "
+                         "minimum (docs/migrate.md); only `agentiam migrate revoke-legacy --force --reason` acts "
+                         "sooner, and records why")
+    return seconds
+
+
+class Migration(_Strict):
+    """Moving the agent off shared credentials (field guide, phase 3): the planned wave, then per environment the
+    legacy credentials and when the parallel run started (`agentiam migrate`, docs/migrate.md)."""
+
+    wave: int | None = Field(None, ge=1, le=1000, description="The wave the agent migrates in (1 first); "
+                             "`agentiam migrate plan` proposes waves by blast radius.", examples=[1])
+    parallel_run: Annotated[Duration, AfterValidator(_long_enough)] = Field(
+        MIN_PARALLEL_RUN, description="How long old and new credentials run side by side before `revoke-legacy` "
+                                      "may act; at least 48h.", examples=["72h"])
+    environments: dict[EnvironmentName, MigrationEnvironment] = Field(
+        min_length=1, description="Per environment: the legacy credentials and the parallel run.")
+
+
 class AgentSpec(_Strict):
     """One autonomous AI agent, as approved in review."""
 
@@ -272,6 +416,9 @@ class AgentSpec(_Strict):
     network: Network = Field(default_factory=Network, description="External network access.")
     overrides: dict[EnvironmentName, EnvironmentOverride] = Field(
         default_factory=dict, description="Per-environment differences, keyed by environment name.")
+    migration: Migration | None = Field(
+        None, description="Moving the agent off shared credentials: legacy credentials, parallel run, wave "
+                          "(docs/migrate.md).")
 
     @field_validator("environments")
     @classmethod
@@ -294,6 +441,10 @@ class AgentSpec(_Strict):
                 problems.append((("overrides", env, "status"), f"{override.status.value} would loosen the spec's "
                                  f"status {self.status.value}; an override can only tighten it (change the spec's "
                                  "status instead)"))
+        for env in sorted(self.migration.environments if self.migration else {}):
+            if env not in self.environments:
+                problems.append((("migration", "environments", env), f"environment {env!r} is not in `environments` "
+                                 f"({deployed}); an agent migrates only where it is deployed"))
         if problems:
             # A model-level error has no location of its own: the context carries one (path, message) per problem
             # and `spec.validate` turns each into a finding on that path.

@@ -114,7 +114,7 @@ def field_name(data: Any, path: tuple[PathPart, ...]) -> str:
             label = str(part)
             item = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
             if isinstance(item, dict):
-                for key in ("sid", "database", "path", "host", "name"):
+                for key in ("sid", "database", "path", "host", "name", "id", "role"):
                     if isinstance(item.get(key), str):
                         label = item[key]
                         break

@@ -132,6 +132,38 @@ def parse_date(value: object) -> dt.date:
 
 IsoDate = Annotated[dt.date, BeforeValidator(parse_date)]
 
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})\Z")
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$"
+
+
+def parse_timestamp(value: object) -> dt.datetime:
+    """`2026-11-28T09:00:00Z` (or with an offset, `+01:00`) -> an aware datetime in UTC. Only that form: a time
+    without its zone would be read in whatever zone the reader's machine is in, hours off a 48-hour rule."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError("a time needs its zone: write it as 2026-11-28T09:00:00Z")
+        return value.astimezone(dt.timezone.utc)
+    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+        shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "..."
+        raise ValueError(f"times are written YYYY-MM-DDTHH:MM:SSZ (UTC) or with an offset such as +01:00, got "
+                         f"{shown!r}")
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a calendar time ({exc})") from exc
+
+
+def format_timestamp(moment: dt.datetime) -> str:
+    """An aware datetime as `2026-11-28T09:00:00Z` (UTC, to the second): how plans and reports show times."""
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+IsoTimestamp = Annotated[
+    dt.datetime,
+    BeforeValidator(parse_timestamp),
+    Field(json_schema_extra={"type": "string", "pattern": TIMESTAMP_PATTERN, "maxLength": 25}),
+]
+
 Duration = Annotated[
     int,
     BeforeValidator(parse_duration),

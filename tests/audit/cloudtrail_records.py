@@ -91,3 +91,20 @@ def subscription(records: list[dict[str, Any]], per_envelope: int = 3) -> bytes:
                                   for i, r in enumerate(chunk)]}
         out += gzip.compress(json.dumps(envelope).encode())
     return out
+
+
+def access_key_call(account: str, user: str, key_id: str, when: dt.datetime, *, source_ip: str,
+                    action: str = "s3:ListBuckets", error: str | None = None) -> dict[str, Any]:
+    """A call signed with an IAM user's long-term access key (how a shared service account shows)."""
+    service, _, event_name = action.partition(":")
+    record: dict[str, Any] = {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "principalId": f"AIDAEXAMPLE{next(_ids)}",
+                         "arn": f"arn:aws:iam::{account}:user/{user}", "accountId": account, "accessKeyId": key_id,
+                         "userName": user},
+        "eventTime": stamp(when), "eventSource": f"{HOSTS.get(service, service)}.amazonaws.com",
+        "eventName": event_name, "awsRegion": "us-east-1", "sourceIPAddress": source_ip, "userAgent": "Boto3/1.34.0",
+        "eventID": f"key-{next(_ids)}", "recipientAccountId": account, "eventType": "AwsApiCall"}
+    if error is not None:
+        record["errorCode"] = error
+    return record

@@ -304,6 +304,12 @@ EXPECTED: dict[str, list[tuple]] = {
     ],
     "AGT048/pass-within-quota": [
     ],
+    "AGT046/fail-own.yaml": [
+        ('AGT046', 22, 13, 'migration.environments.prod.legacy.vault_roles[platform-shared]'),
+        ('AGT046', 24, 13, 'migration.environments.prod.legacy.vault_roles[platform-shared]'),
+        ('AGT046', 26, 13, 'migration.environments.prod.legacy.vault_roles[agent-prod-invoice-reader]'),
+    ],
+    "AGT046/pass-legacy.yaml": [],
 }
 
 
@@ -393,6 +399,9 @@ def test_rule_ids_are_unique_and_severities_documented():
     ("AGT047/fail-over-capacity", "AGT047", "needs capacity 1,002 for 500 host(s), above its rule group's"),
     ("AGT045/fail-not-shared", "AGT045", "does not share it with other-reader"),
     ("AGT024/fail-token.yaml", "AGT024", "ecr:GetAuthorizationToken returns credentials"),
+    ("AGT046/fail-own.yaml", "AGT046", "auth/agentiam-prod-approle is the prod environment's own AppRole mount"),
+    ("AGT046/fail-own.yaml", "AGT046", "auth/agentiam-prod-cert is the prod environment's own cert mount"),
+    ("AGT046/fail-own.yaml", "AGT046", "agent-prod-invoice-reader is named like an agent identity of prod"),
     ("AGT025/fail-prod-account.yaml", "AGT025", "names prod's account '333333333333' in dev, staging"),
     ("AGT025/fail-prod-name.yaml", "AGT025", "names environment 'prod'"),
     ("AGT025/fail-prod-name.yaml", "AGT025", "a dev agent never names another environment's ARN"),

@@ -97,6 +97,23 @@ overrides:
           port: 443
           purpose: the sandbox only
       vault_login_rate: {requests: 50, interval: 1m}
+migration:
+  wave: 2
+  parallel_run: 72h
+  environments:
+    prod:
+      parallel_run_started: 2026-11-28T09:00:00Z
+      note: the shared support account; the helpdesk macros use it too
+      legacy:
+        iam_access_keys:
+          - id: AKIAIOSFODNN7EXAMPLE
+            user: support-shared
+        iam_users: [support-bot]
+        vault_roles:
+          - mount: approle
+            role: support-shared
+        vault_tokens:
+          - accessor: 0BbQ1kuQ3o4ZbGqxPHnFTC7U
 """
 
 # The dev stack config with the optional parts it leaves out.
@@ -164,7 +181,7 @@ def document_strings(data: Any, generic: Path_ = (), path: Path_ = ()) -> Iterat
             yield from document_strings(item, (*generic, "[]"), (*path, i))
     elif isinstance(data, dict):
         for key, value in data.items():
-            mapped = generic[-1:] in (("overrides",), ("databases",))
+            mapped = generic[-1:] in (("overrides",), ("databases",)) or generic[-2:] == ("migration", "environments")
             yield from document_strings(value, (*generic, "*" if mapped else key), (*path, key))
 
 
