@@ -13,7 +13,8 @@ import click
 from agentiam.cli.common import (EXIT_INTERNAL, format_option, handle_user_errors, specs_option, stacks_option,
                                  vault_ca_cert_option)
 from agentiam.errors import ConfigError, UserError
-from agentiam.revoke import DEFAULT_TIMEOUT, Outcome, Remaining, Revocation, Step, agent_entry, revoke as run_revoke
+from agentiam.revoke import (DEFAULT_TIMEOUT, Outcome, Remaining, Revocation, Step, agent_entry,
+                             legacy_credentials_warning, revoke as run_revoke)
 from agentiam.render.escape import Terminal
 from agentiam.revoke.state import PendingStore, default_state_dir
 
@@ -169,6 +170,9 @@ def revoke(name: str | None, stack: str | None, resume: bool, yes: bool, vault_a
             skipped = True
     if any(not addr for _, _, addr in plans):
         raise ConfigError("set VAULT_ADDR (or --vault-addr) and VAULT_TOKEN to an operator token")
+    for (entry, _), _, _ in plans:
+        if (warning := legacy_credentials_warning(entry)) is not None:
+            click.echo(f"warning: {warning}", err=True)
     if not yes:
         who = ", ".join(f"{entry.agent} ({entry.identity_name}) in {scope.environment}"
                         for (entry, scope), _, _ in plans)

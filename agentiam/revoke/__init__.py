@@ -194,7 +194,8 @@ COVERAGE = coverage.Coverage("revoke", AgentPlan, {
     model.EgressPlan: {EVERY_FIELD: not_needed("issues no credential: the network team's allow-list")},
     # Legacy credentials are not the agent's identity: the kill switch cuts what agentiam issued; the shared keys,
     # users, roles and tokens a migrating agent still runs on are cut by `agentiam migrate revoke-legacy --force`.
-    model.MigrationPlan: {EVERY_FIELD: not_needed("issues no credential (legacy ones: migrate revoke-legacy)")},
+    model.MigrationPlan: {EVERY_FIELD: not_needed("issues no credential; the legacy ones are named by "
+                                                  "legacy_credentials_warning and cut by migrate revoke-legacy")},
     model.LegacyCredentialPlan: {EVERY_FIELD: not_needed("not issued by agentiam: migrate revoke-legacy")},
 })
 
@@ -255,6 +256,18 @@ def _named_after(agent: str, specs_dir: Path) -> list[Path]:
     names_wanted = {f"{agent}{suffix}" for suffix in SPEC_SUFFIXES}
     return sorted(Path(folder) / name for folder, _dirs, files in os.walk(specs_dir)
                   for name in files if name in names_wanted)
+
+
+def legacy_credentials_warning(entry: AgentPlan) -> str | None:
+    """What the kill switch leaves alone: the shared credentials a migrating agent declares (spec `migration`) are
+    not agentiam's to revoke here; an agent in its parallel run may still hold them. None when it declares none."""
+    migration = entry.migration
+    if migration is None or not migration.legacy:
+        return None
+    listed = "; ".join(credential.subject for credential in migration.legacy)
+    return (f"{entry.agent} in {entry.environment} declares {len(migration.legacy)} legacy credential(s) this "
+            f"command does not touch ({listed}); if the agent may still hold them, cut them too: agentiam migrate "
+            f"revoke-legacy {entry.agent} --env {entry.environment} --force --reason '...'")
 
 
 def database_roles(entry: AgentPlan, scope: Scope) -> list[tuple[str, str]]:

@@ -413,3 +413,28 @@ def test_the_report_shows_a_hostile_file_name_and_server_message_as_escaped_text
     assert "\x1b" not in text and "\u202e" not in text
     assert not any(line.startswith("::") for line in text.splitlines())
     assert "x\\x1b[31m\\n::warning::y.yaml" in text and "\\u202e" in text
+
+
+def test_the_command_says_which_legacy_credentials_the_kill_switch_leaves_alone(tmp_path: Path) -> None:
+    """A migrating agent may still hold the shared credentials it declares: revoke names them and the command that
+    cuts them, before asking, and touches none of them itself."""
+    specs, stacks = tmp_path / "agent_specs", tmp_path / "stacks"
+    shutil.copytree(SPECS, specs)
+    shutil.copytree(STACKS, stacks)
+    spec = specs / "billing" / "invoice-reader.yaml"
+    spec.write_text(spec.read_text() + (
+        "migration:\n  parallel_run: 48h\n  environments:\n    dev:\n      parallel_run_started: 2026-11-28T09:00:00Z\n"
+        "      legacy:\n        iam_access_keys:\n          - id: AKIAIOSFODNN7EXAMPLE\n            user: billing-shared\n"
+        "        vault_roles:\n          - mount: approle\n            role: billing-shared\n"))
+    args = ["revoke", "invoice-reader", "--env", "dev", "--specs", str(specs), "--stacks", str(stacks), "--no-aws",
+            "--state-dir", str(tmp_path / "state")]
+    declined = CliRunner().invoke(cli, args, input="n\n",
+                                  env={"VAULT_ADDR": "https://127.0.0.1:1", "VAULT_TOKEN": "operator"})
+    assert declined.exit_code == EXIT_NOTHING_ATTEMPTED, declined.output
+    warning = " ".join(line for line in declined.output.splitlines() if "legacy credential" in line)
+    assert "invoice-reader in dev declares 2 legacy credential(s) this command does not touch" in warning
+    assert "IAM access key AKIAIOSFODNN7EXAMPLE (user billing-shared)" in warning and "billing-shared" in warning
+    assert "agentiam migrate revoke-legacy invoice-reader --env dev --force" in warning
+    plain = CliRunner().invoke(cli, [*args[:4], "--specs", str(SPECS), "--stacks", str(STACKS), *args[8:]],
+                               input="n\n", env={"VAULT_ADDR": "https://127.0.0.1:1", "VAULT_TOKEN": "operator"})
+    assert plain.exit_code == EXIT_NOTHING_ATTEMPTED and "legacy credential" not in plain.output
