@@ -424,7 +424,8 @@ def test_the_command_says_which_legacy_credentials_the_kill_switch_leaves_alone(
     spec = specs / "billing" / "invoice-reader.yaml"
     spec.write_text(spec.read_text() + (
         "migration:\n  parallel_run: 48h\n  environments:\n    dev:\n"
-        "      parallel_run_started: 2026-11-28T09:00:00Z\n      legacy:\n        iam_access_keys:\n          - id: AKIAIOSFODNN7EXAMPLE\n            user: billing-shared\n"
+        "      parallel_run_started: 2026-11-28T09:00:00Z\n      legacy:\n        iam_access_keys:\n"
+        "          - id: AKIAIOSFODNN7EXAMPLE\n            user: billing-shared\n"
         "        vault_roles:\n          - mount: approle\n            role: billing-shared\n"))
     args = ["revoke", "invoice-reader", "--env", "dev", "--specs", str(specs), "--stacks", str(stacks), "--no-aws",
             "--state-dir", str(tmp_path / "state")]
