@@ -227,12 +227,19 @@ def _options(request: Any) -> dict[str, Any]:
     return out
 
 
+def _repeated(descriptor: Any) -> bool:
+    """Whether a field is repeated: protobuf 6 says `is_repeated`; 5.29, which pulumi-policy 1.21 pins
+    (protobuf~=5.29.5) and CI therefore installs, only has the field's label."""
+    repeated = getattr(descriptor, "is_repeated", None)
+    return bool(repeated) if repeated is not None else descriptor.label == descriptor.LABEL_REPEATED
+
+
 def _plain(descriptor: Any, value: Any) -> Any:
     """One protobuf field as JSON-able data (maps, repeated fields, messages, bytes as hex)."""
     message = descriptor.message_type
     if message is not None and message.GetOptions().map_entry:
         return {key: _message(item) for key, item in value.items()}
-    if descriptor.is_repeated:
+    if _repeated(descriptor):
         return [_message(item) for item in value]
     return _message(value)
 
