@@ -41,27 +41,38 @@ def vault_provider(plan: IdentityPlan) -> vault.Provider:
                           tls_server_name=passed["tlsServerName"])
 
 
-def freeze_registered() -> None:
-    """Move every object alive now into the cyclic garbage collector's permanent generation (`gc.freeze`).
+def freeze_survivors() -> None:
+    """From now until the run ends, move what survives each cyclic garbage collection into the collector's
+    permanent generation (`gc.freeze` from a `gc.callbacks` hook), so that each object is scanned at most once.
 
-    Why: every resource registered, its Outputs and the SDK's futures and tasks stay alive until the run ends,
-    and CPython's cyclic collector walked that growing heap again and again: 1,000 agents cost 15-34x the time of
-    100, against ~10x for as many flat resources (docs/benchmarks.md). Frozen objects are never scanned; reference
-    counting still frees everything that is not in a cycle, so only cyclic garbage made of objects frozen here
-    waits, at most until the run ends: a `pulumi up` runs the program in its own process, which exits with the
-    run, and a host running programs in a long-lived process (`agentiam.program.capture`) calls `gc.unfreeze()`
-    after each run. Nothing the program does depends on when garbage is collected.
+    Why: every resource registered, its Outputs and the SDK's futures and tasks stay alive until the run ends, most
+    of them made by the SDK after the program's own code returned (the registrations run then). CPython's cyclic
+    collector walked that growing heap again and again: 1,000 agents cost 15x the time of 100, and the collector
+    took 19 of the run's 46 s (docs/benchmarks.md). Frozen objects are never scanned; young cyclic garbage (the SDK
+    makes millions of such objects per 1,000 agents) is still collected at its first collection, and reference
+    counting frees everything that is not in a cycle, so only cyclic garbage made of objects that had already
+    survived one collection waits, at most until the run ends (measured: the same peak memory). A `pulumi up` runs
+    the program in its own process, which exits with the run; a host running programs in a long-lived process
+    (`agentiam.program.capture`) restores the collector's hooks and unfreezes after each run. Nothing the program
+    does depends on when garbage is collected.
     """
-    gc.freeze()
+    if _freeze_after_collection not in gc.callbacks:
+        gc.callbacks.append(_freeze_after_collection)
+
+
+def _freeze_after_collection(phase: str, info: Mapping[str, int]) -> None:
+    if phase == "stop":  # the collection is over: its survivors are in the older generations, frozen here
+        gc.freeze()
 
 
 def provision(plan: IdentityPlan, database_passwords: Mapping[str, pulumi.Input[str]]) -> dict[str, Any]:
     """Register every resource of the plan; returns the stack outputs (name -> value) to export.
 
     Cert roles trust `plan.platform.agent_ca.pem`: the bytes reviewed and fingerprinted, never the file re-read.
-    Everything registered is frozen out of the cyclic garbage collector as it goes (`freeze_registered`)."""
+    What survives a garbage collection from here on is frozen out of later ones (`freeze_survivors`)."""
     gc.collect()  # once, before the first freeze: cyclic garbage of the plan's compilation is freed, not frozen
-    freeze_registered()
+    gc.freeze()
+    freeze_survivors()
     outputs: dict[str, Any] = {"environment": plan.environment, "shared_resources": plan.shared_resources}
     provider = vault_provider(plan)
     # Every component's Vault children use it (a component passes `providers` down to its children).
@@ -93,7 +104,6 @@ def provision(plan: IdentityPlan, database_passwords: Mapping[str, pulumi.Input[
         }
         role_ids[entry.agent] = identity.approle_role_id
         egress[entry.agent] = {"hosts": entry.egress.endpoints, "enforcement": entry.egress.enforcement}
-        freeze_registered()  # O(1): the young generation is appended to the permanent one
     outputs["agents"] = registry
     # Role ids are the second login factor: secret in the state and in `pulumi stack output`.
     outputs["approle_role_ids"] = pulumi.Output.secret(role_ids)

@@ -370,15 +370,23 @@ def _run_program(program: Path) -> None:
 
 
 @contextmanager
-def _frozen_objects_released() -> Iterator[None]:
-    """After the run, hand what the program froze (`components.stack.freeze_registered`: everything it registered,
-    kept out of the cyclic GC's scans while the run lasted) back to the collector, as the end of a `pulumi up`
-    process would: many runs in one process (tests, snapshots of every stack) keep no garbage of the earlier ones.
-    A host that had frozen objects of its own before keeps them frozen."""
+def _collector_restored() -> Iterator[None]:
+    """After the run, put CPython's cyclic garbage collector back as it was before: its hooks (`gc.callbacks`), its
+    thresholds, whether it runs, and what it had frozen. The program freezes what survives each collection for the
+    rest of its run (`components.stack.freeze_survivors`), as a `pulumi up` process can, since it exits with the
+    run; many runs in one process (tests, snapshots of every stack) must keep no hook and no garbage of the earlier
+    ones. A host that had frozen objects of its own before keeps them frozen."""
+    callbacks, thresholds, enabled = list(gc.callbacks), gc.get_threshold(), gc.isenabled()
     frozen_before = gc.get_freeze_count()
     try:
         yield
     finally:
+        gc.callbacks[:] = callbacks
+        gc.set_threshold(*thresholds)
+        if enabled:
+            gc.enable()
+        else:
+            gc.disable()
         if frozen_before == 0:
             gc.unfreeze()
 
@@ -419,7 +427,7 @@ def capture_stack(stack: str, *, project_dir: Path | str, specs_dir: Path | str 
                              monitor=_RecordingMonitor(mocks))
     _program_first_on_path(program.parent)
     # Like the Pulumi CLI: the program runs in the project directory; unset variables mean the default folders.
-    with _environment(variables), _working_directory(project_dir), _frozen_objects_released():
+    with _environment(variables), _working_directory(project_dir), _collector_restored():
         try:
             _sync_await(run_pulumi_func(lambda: _run_program(program)))
         except pulumi.RunError as exc:
