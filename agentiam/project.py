@@ -35,18 +35,22 @@ def read_spec_files(paths: Iterable[Path], anchor: Path = Path(".")) -> Iterator
     project root) no component may be a link; a link or special file met anywhere is refused, never skipped: a
     spec turned into a link, skipped silently, would drop its agent from the plan (and Pulumi would delete it).
     """
-    seen: set[str] = set()
     trees: dict[tuple[str, str], list[str]] = {}
     base = os.path.abspath(anchor)
     for path in paths:  # grouped by tree, so the folders on the way are opened once (see `DiskTree.walk_many`)
         root, prefix, rel = split_path(path, base)
         trees.setdefault((root, prefix), []).append(rel)
+    # One path is one walk, which meets each file once (links are refused, never followed): only several paths,
+    # which may overlap, need the set of files already read (100,000 paths held: ~15 MB, docs/benchmarks.md).
+    seen: set[str] | None = set() if sum(len(rels) for rels in trees.values()) > 1 else None
     for (root, prefix), rels in trees.items():
         for shown, got in DiskTree(root, prefix).walk_many(rels, SPEC, _is_spec_name):
-            key = os.path.normpath(shown)
-            if key not in seen:
+            if seen is not None:
+                key = os.path.normpath(shown)
+                if key in seen:
+                    continue
                 seen.add(key)
-                yield shown, got
+            yield shown, got
 
 
 def _is_spec_name(rel: str) -> bool:

@@ -162,3 +162,17 @@ def test_validate_in_worker_processes_finds_the_same_in_the_same_order(monkeypat
     assert workers.findings == serial.findings
     assert workers.files_checked == serial.files_checked
     assert workers.specs == [] and serial.specs
+
+
+def test_overlapping_paths_read_each_spec_once_and_one_folder_reads_each_once(tmp_path):
+    specs = tmp_path / "agent_specs"
+    shutil.copytree(ROOT / "agent_specs", specs)
+    every = sorted(specs.rglob("*.y*ml"))
+    one = project.validate([specs], ROOT / "stacks")
+    billing = specs / "billing"
+    overlapping = project.validate([specs, billing, billing / "invoice-reader.yaml", specs / "." / "billing"],
+                                   ROOT / "stacks")
+
+    assert one.files_checked == len(every) > 1
+    assert overlapping.files_checked == len(every)  # the folder, its sub-folder and a file in it: each spec once
+    assert sorted(s.file for s in overlapping.specs) == sorted(s.file for s in one.specs)

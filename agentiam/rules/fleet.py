@@ -131,7 +131,8 @@ def _located(document: SourceDocument, path: tuple[PathPart, ...]) -> tuple[tupl
 
 @functools.lru_cache(maxsize=4096)
 def _shared(value: tuple) -> tuple:
-    """One object for equal small tuples (environment lists, field paths) that thousands of specs repeat."""
+    """One object for equal small tuples that thousands of specs repeat: environment lists, field paths, action
+    lists, database grants, egress hosts (a fleet's agents call the same few APIs and databases)."""
     return value
 
 
@@ -167,11 +168,12 @@ def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, Envir
         member.function = spec.function
     if "aws_actions" not in failed:
         permissions = spec.permissions
-        member.aws_actions = tuple(intern(a) for grant in permissions.aws for a in grant.actions)
+        member.aws_actions = _shared(tuple(intern(a) for grant in permissions.aws for a in grant.actions))
         accounts = declared_accounts(spec)
         member.accounts = frozenset(accounts) if accounts else _NO_ACCOUNTS  # an empty frozenset is 216 bytes
         at |= (_packed(document, AWS) if permissions.aws else 0) << 2 * _BITS  # index 1 of _PACKED
-        member.databases = tuple((grant.database, grant.access.value) for grant in permissions.databases)
+        member.databases = _shared(tuple(_shared((intern(grant.database), grant.access.value))
+                                         for grant in permissions.databases))
         for i in range(len(permissions.databases)):
             extra.append(_located(document, ("permissions", "databases", i, "database")))
         member.kv_shares = tuple((share.path, tuple(share.agents), tuple(share.capabilities))
@@ -198,10 +200,10 @@ def summarise(loaded: LoadedSpec | PartialSpec, environments: Mapping[str, Envir
         egress = []
         for env in spec.environments:
             eff = effective(spec, env)
-            hosts = tuple(endpoint.host for endpoint in eff.network.egress)
+            hosts = _shared(tuple(intern(endpoint.host) for endpoint in eff.network.egress))
             if hosts:
-                egress.append((intern(env), eff.status is Status.ACTIVE, hosts))
-        member.egress = tuple(egress)
+                egress.append(_shared((intern(env), eff.status is Status.ACTIVE, hosts)))
+        member.egress = _shared(tuple(egress))
     member._at = at
     member._extra = tuple(extra)
     return member
