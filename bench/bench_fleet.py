@@ -127,20 +127,22 @@ def main() -> None:
             rows.append((size, jobs, statistics.median(timing["bare"]), statistics.median(timing[str(jobs)]),
                          statistics.median(ratios), min(ratios), max(ratios), memory["peak_kib"],
                          memory["worker_kib"] if jobs > 1 else 0, bare_peak))
-    print(f"medians of {args.repeat} interleaved runs per size (bare parse, then validate with each --jobs)")
+    print("peak memory only (--memory-only): no timing" if args.memory_only else
+          f"medians of {args.repeat} interleaved runs per size (bare parse, then validate with each --jobs)")
     print(f"{'specs':>8} {'jobs':>4} {'bare parse s':>12} {'validate s':>10} {'ratio':>6} {'(min-max)':>11} "
           f"{'us/spec':>8} {'peak validate':>14} {'largest worker':>15} {'peak parse':>11}")
     for size, jobs, bare, full, ratio, low, high, peak, worker, bare_peak in rows:
-        print(f"{size:>8,} {jobs:>4} {bare:>12.2f} {full:>10.2f} {ratio:>5.2f}x {low:>5.2f}-{high:<5.2f} "
-              f"{full / size * 1e6:>8.0f} {peak / 1024:>10.1f} MiB {worker / 1024:>11.1f} MiB "
-              f"{bare_peak / 1024:>7.1f} MiB")
+        timed = (f"{'-':>12} {'-':>10} {'-':>6} {'-':>11} {'-':>8}" if args.memory_only else
+                 f"{bare:>12.2f} {full:>10.2f} {ratio:>5.2f}x {low:>5.2f}-{high:<5.2f} {full / size * 1e6:>8.0f}")
+        largest = f"{worker / 1024:>11.1f} MiB" if jobs > 1 else f"{'-':>15}"
+        print(f"{size:>8,} {jobs:>4} {timed} {peak / 1024:>10.1f} MiB {largest} {bare_peak / 1024:>7.1f} MiB")
     for jobs in args.jobs:
         mine = [row for row in rows if row[1] == jobs]
         if len(mine) > 1:
             first, last = mine[0], mine[-1]
+            workers = f", {last[8] / max(first[8], 1):.2f}x (largest worker)" if jobs > 1 else ""
             print(f"--jobs {jobs}: peak memory {last[0]:,} / {first[0]:,} specs: {last[7] / first[7]:.2f}x (validate"
-                  f" process), {last[8] / max(first[8], 1):.2f}x (largest worker) for x{last[0] / first[0]:.0f} specs;"
-                  f" target <= 2x")
+                  f" process){workers} for x{last[0] / first[0]:.0f} specs; target <= 2x")
 
 
 if __name__ == "__main__":
