@@ -176,3 +176,28 @@ def test_overlapping_paths_read_each_spec_once_and_one_folder_reads_each_once(tm
     assert one.files_checked == len(every) > 1
     assert overlapping.files_checked == len(every)  # the folder, its sub-folder and a file in it: each spec once
     assert sorted(s.file for s in overlapping.specs) == sorted(s.file for s in one.specs)
+
+
+def test_check_specs_keeps_what_keep_makes_and_drops_files_with_errors_unless_tolerated(tmp_path):
+    from agentiam.rules.identity import NOT_EXPIRED
+    from agentiam.spec.validate import LoadedSpec, ValidSpec
+
+    specs = tmp_path / "agent_specs"
+    shutil.copytree(ROOT / "agent_specs", specs)
+    expired = specs / "billing" / "invoice-reader.yaml"
+    text = expired.read_text()
+    expires = next(line for line in text.splitlines() if line.startswith("expires:"))
+    expired.write_text(text.replace(expires, "expires: 2020-01-01"))
+    stacks = ROOT / "stacks"
+
+    lean, findings, count = project.check_specs([specs], stacks, None, None, LoadedSpec.without_document)
+    tolerated, _, _ = project.check_specs([specs], stacks, None, None, LoadedSpec.without_document,
+                                          tolerated=frozenset({NOT_EXPIRED.id}))
+    whole = project.validate([specs], stacks)
+
+    assert [f.rule_id for f in findings if f.file == str(expired)] == [NOT_EXPIRED.id]
+    assert all(type(s) is ValidSpec and not hasattr(s, "document") for s in lean)  # the documents are not kept
+    assert sorted(s.file for s in lean) == sorted(s.file for s in whole.specs)  # the expired file left out
+    assert str(expired) not in {s.file for s in lean} and str(expired) in {s.file for s in tolerated}
+    assert {s.file: s.digest for s in lean} == {s.file: s.digest for s in whole.specs}
+    assert count == whole.files_checked

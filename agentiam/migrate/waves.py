@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentiam.findings import Finding, Severity
-from agentiam.inventory.build import build_inventory, environment_plans
+from agentiam.inventory.build import build_inventory, environment_plans_located
 from agentiam.inventory.model import InventoryEntry, Tier
 from agentiam.plan.build import migration_plan
 from agentiam.spec.validate import LoadedSpec
@@ -160,7 +160,7 @@ def plan_waves(specs_dir: Path, stacks_dir: Path, today: dt.date, cap: int = DEF
                everyone: bool = False) -> WavePlan:
     """Waves for the agents with a migration section (every agent with `everyone`), and the declared waves'
     findings. Raises SpecError when a spec has an error (the inventory's rule: expired specs are listed)."""
-    compiled = environment_plans(specs_dir, stacks_dir, None, today)
+    compiled = environment_plans_located(specs_dir, stacks_dir, None, today)
     inventory = build_inventory(compiled.plans(), today, compiled.accounts, compiled.deployed)
     agents = [c for c in candidates(inventory.entries, compiled.specs) if everyone or c.migrating]
     waves = propose(agents, cap)

@@ -53,7 +53,7 @@ from agentiam.iam.arn import account_free
 from agentiam.render.escape import Hcl
 from agentiam.spec.model import AgentSpec, AwsStatement, FunctionClass, Status
 from agentiam.spec.types import format_timestamp
-from agentiam.spec.validate import LoadedSpec
+from agentiam.spec.validate import ValidSpec
 
 DAY = 86400
 # A certificate login only needs to mint one wrapped secret id (docs/facts.md#vault-two-factors):
@@ -76,7 +76,7 @@ def statement_sid(sid: str) -> str:
 
 
 class _NamedSpec(Protocol):
-    """What `agents_in_environment` reads of a spec: a `LoadedSpec`, or a fleet summary that reads as one."""
+    """What `agents_in_environment` reads of a spec: a `ValidSpec`, or a fleet summary that reads as one."""
 
     @property
     def spec(self) -> Any: ...
@@ -181,7 +181,7 @@ KILL_SWITCH_POLICY: dict[str, Any] = {"Version": POLICY_VERSION, "Statement": [
     {"Sid": "AgentiamKillSwitch", "Effect": "Deny", "Action": "*", "Resource": "*"}]}
 
 
-def _tags(loaded: LoadedSpec, env: EnvironmentConfig) -> dict[str, str]:
+def _tags(loaded: ValidSpec, env: EnvironmentConfig) -> dict[str, str]:
     """The agent role's tags, each value as IAM accepts it (a `%` in a sponsor's address would fail CreateRole)."""
     spec = loaded.spec
     tags = {
@@ -213,7 +213,7 @@ def _postgres_statements(schemas: list[str], access: str) -> tuple[list[str], li
     return create, revoke
 
 
-def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident: str) -> VaultPlan:
+def _vault(loaded: ValidSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident: str) -> VaultPlan:
     spec = loaded.spec
     vault = env.vault
     creds = eff.credentials
@@ -308,7 +308,7 @@ def _vault(loaded: LoadedSpec, env: EnvironmentConfig, eff: EffectiveSpec, ident
     )
 
 
-def agent_plan(loaded: LoadedSpec, env: EnvironmentConfig) -> AgentPlan:
+def agent_plan(loaded: ValidSpec, env: EnvironmentConfig) -> AgentPlan:
     """The plan entry of one agent in one environment."""
     spec = loaded.spec
     eff = effective(spec, env.name)
@@ -411,7 +411,7 @@ class Contribution:
     accounts: frozenset[str] = frozenset()  # other accounts its statements declare (the class boundary allows them)
 
 
-def contribution(loaded: LoadedSpec, env: EnvironmentConfig) -> Contribution | None:
+def contribution(loaded: ValidSpec, env: EnvironmentConfig) -> Contribution | None:
     """The spec's share of `env`'s platform; None if the spec is not deployed there (selection is irrelevant: the
     platform serves every shard of the environment)."""
     spec = loaded.spec
@@ -430,7 +430,7 @@ EGRESS_TARGET_TYPES = ("HTTP_HOST", "TLS_SNI")
 NO_EGRESS_TARGET = "no-egress.agentiam.invalid"
 
 
-def egress_allow_list(in_env: Sequence[LoadedSpec], env: EnvironmentConfig) -> EgressAllowListPlan:
+def egress_allow_list(in_env: Sequence[ValidSpec], env: EnvironmentConfig) -> EgressAllowListPlan:
     """The environment's allow-list: the hosts its active agents' effective network sections name (a suspended or
     revoked agent reaches nothing), and the rule group that holds them. A domain list matches names only, so the
     union of hosts is what the firewall allows every workload behind it, whatever each agent's ports."""
@@ -454,7 +454,7 @@ def egress_capacity_needed(targets: int) -> int:
     return (targets + 1) * len(EGRESS_TARGET_TYPES)
 
 
-def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
+def _platform(in_env: list[ValidSpec], env: EnvironmentConfig) -> PlatformPlan:
     vault = env.vault
     shares = [c for c in (contribution(loaded, env) for loaded in in_env) if c is not None]
     by_class: dict[FunctionClass, list[Contribution]] = {}
@@ -499,7 +499,7 @@ def _platform(in_env: list[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
     )
 
 
-def platform_plan(specs: Sequence[LoadedSpec], env: EnvironmentConfig) -> PlatformPlan:
+def platform_plan(specs: Sequence[ValidSpec], env: EnvironmentConfig) -> PlatformPlan:
     """The environment-wide part of the plan alone (what `build_plan` puts in `platform`), for the diff."""
     return _platform(agents_in_environment(specs, env.name), env)
 
@@ -538,7 +538,7 @@ def deploy_plan(platform: PlatformPlan, agents: Sequence[AgentPlan], shared_reso
     return DeployPlan(vault_token_ttl=min(DAY, -(-needed // TOKEN_TTL_STEP) * TOKEN_TTL_STEP), resources=resources)
 
 
-def build_plan(specs: Sequence[LoadedSpec], env: EnvironmentConfig) -> IdentityPlan:
+def build_plan(specs: Sequence[ValidSpec], env: EnvironmentConfig) -> IdentityPlan:
     """The identity plan of one stack. `specs` must already have passed the guardrails."""
     in_env = agents_in_environment(specs, env.name)
     platform = _platform(in_env, env)

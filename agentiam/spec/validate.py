@@ -24,11 +24,14 @@ _YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off"
 
 
 @dataclass(frozen=True)
-class LoadedSpec:
-    """A valid spec with where it came from: file, node positions, content digest."""
+class ValidSpec:
+    """A valid spec as a plan reads it: its file, its typed model and content digest, without the parsed document.
+
+    What `project.compile_plan` keeps of each spec once the guardrails have judged it: the document (the YAML
+    data and every node's position, for findings) is more than half of a loaded spec's memory (~10 of ~19 KB,
+    docs/benchmarks.md), and a plan never locates anything."""
 
     file: str
-    document: SourceDocument
     spec: AgentSpec
 
     @cached_property
@@ -36,6 +39,17 @@ class LoadedSpec:
         """`spec_digest` of the spec, computed when a plan first needs it: `validate` never does, and the
         canonical JSON was a tenth of its time over a large fleet (bench/bench_validate.py)."""
         return spec_digest(self.spec)
+
+    def without_document(self) -> ValidSpec:
+        """This spec as a plan keeps it."""
+        return ValidSpec(self.file, self.spec)
+
+
+@dataclass(frozen=True)
+class LoadedSpec(ValidSpec):
+    """A valid spec with where it came from: file, node positions, content digest."""
+
+    document: SourceDocument
 
 
 def spec_digest(spec: AgentSpec) -> str:
@@ -329,7 +343,7 @@ def read_spec_bytes(file: str, raw: bytes) -> SpecReading:
         spec = AgentSpec.model_validate(document.data)
     except ValidationError as exc:
         return SpecReading(None, partial_spec(file, document, exc), validation_findings(document, exc))
-    return SpecReading(LoadedSpec(file, document, spec), None, [])
+    return SpecReading(LoadedSpec(file=file, spec=spec, document=document), None, [])
 
 
 def load_spec_bytes(file: str, raw: bytes) -> tuple[LoadedSpec | None, list[Finding]]:
