@@ -53,11 +53,20 @@ def freeze_survivors() -> None:
     counting frees everything that is not in a cycle, so only cyclic garbage made of objects that had already
     survived one collection waits, at most until the run ends (measured: the same peak memory). A `pulumi up` runs
     the program in its own process, which exits with the run; a host running programs in a long-lived process
-    (`agentiam.program.capture`) restores the collector's hooks and unfreezes after each run. Nothing the program
-    does depends on when garbage is collected.
+    restores the collector after each run (`agentiam.program.capture` does; an Automation API host calls
+    `release_frozen`). Nothing the program does depends on when garbage is collected.
     """
     if _freeze_after_collection not in gc.callbacks:
         gc.callbacks.append(_freeze_after_collection)
+
+
+def release_frozen() -> None:
+    """Undo `freeze_survivors`: remove the hook and hand every frozen object back to the collector. For a host that
+    runs the program more than once in a long-lived process (a Pulumi Automation API inline program, for one):
+    call it after each run, or what one run left as cyclic garbage stays frozen in that process."""
+    while _freeze_after_collection in gc.callbacks:
+        gc.callbacks.remove(_freeze_after_collection)
+    gc.unfreeze()
 
 
 def _freeze_after_collection(phase: str, info: Mapping[str, int]) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from components.stack import freeze_survivors
+from components.stack import freeze_survivors, release_frozen
 from tests.pulumi_capture import capture_stack
 
 
@@ -89,3 +89,20 @@ def test_a_program_that_changes_the_collector_cannot_leave_it_changed(tmp_path: 
         assert gc.callbacks == callbacks
         assert gc.get_threshold() == thresholds
         assert gc.get_freeze_count() == 0
+
+
+def test_release_frozen_undoes_freeze_survivors_for_a_long_lived_host() -> None:
+    with _collector_saved():
+        gc.unfreeze()
+        before = list(gc.callbacks)
+        freeze_survivors()
+        gc.collect(0)
+        assert gc.get_freeze_count() > 0
+
+        release_frozen()
+
+        assert gc.callbacks == before
+        assert gc.get_freeze_count() == 0
+        dropped = weakref.ref(_cycle())
+        gc.collect()
+        assert dropped() is None and gc.get_freeze_count() == 0  # collections freeze nothing any more
