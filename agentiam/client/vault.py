@@ -2,9 +2,9 @@
 
 Tokens travel in the `X-Vault-Token` header of each call (the hvac client itself holds none), so one
 adapter serves the certificate token, the wrapping token, the mint token and the working token without shared
-state, from any number of threads. Only idempotent calls are retried (connection errors, exponential backoff with
-full jitter): a secret id is single-use, so minting, unwrapping, the AppRole login and the token creation are never
-re-sent blindly.
+state, from any number of threads. Only idempotent calls are retried (connection errors and OpenBao's storage
+transaction conflicts, exponential backoff with full jitter): a secret id is single-use, so minting, unwrapping,
+the AppRole login and the token creation are never re-sent blindly.
 
 Every request has a socket timeout, and every call may carry a `deadline` (a `time.monotonic()` instant): no
 attempt and no backoff sleep runs past it, so a hung Vault costs the caller its deadline, never more.
@@ -254,7 +254,15 @@ class VaultApi:
                 self._sleep(delay)
                 continue
             except hvac.exceptions.VaultError as exc:
-                raise _mapped(exc, path, login=login, lease=lease) from exc
+                delay = next(delays, None) if _storage_conflict(exc) else None
+                if delay is not None and deadline is not None:
+                    delay = min(delay, deadline - time.monotonic())
+                if delay is None or delay < 0:
+                    raise _mapped(exc, path, login=login, lease=lease) from exc
+                # Nothing was applied (the transaction was refused whole): resent, like a dropped connection.
+                log.debug("retrying %s %s in %.2fs after a storage transaction conflict", method, path, delay)
+                self._sleep(delay)
+                continue
             except requests.exceptions.RequestException as exc:
                 # Anything else requests raises (a redirect loop, a broken chunked body...) is a proxy's or the
                 # server's fault, not a blip worth resending: one error with the path, no traceback.
@@ -286,6 +294,20 @@ def _reason(exc: BaseException) -> str:
     while exc.__cause__ is not None or exc.__context__ is not None:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
     return str(exc) or type(exc).__name__
+
+
+# OpenBao's storage runs each request in a transaction and refuses a commit whose reads changed meanwhile
+# (sdk/physical/transactions.go, ErrTransactionCommitFailure): a 500 "transaction commit failed" when two clients
+# write the same entries at once, e.g. two kill-switch runs destroying the same secret ids
+# (docs/facts.md#vault-transaction-conflicts).
+_CONFLICT = "transaction commit failed"
+
+
+def _storage_conflict(exc: hvac.exceptions.VaultError) -> bool:
+    """Whether Vault refused the request as a storage transaction conflict: nothing applied, safe to resend."""
+    if not isinstance(exc, hvac.exceptions.InternalServerError):
+        return False
+    return any(_CONFLICT in str(error) for error in (exc.errors or [exc.args[0] if exc.args else ""]))
 
 
 _STATUS = ((hvac.exceptions.InvalidRequest, 400), (hvac.exceptions.Unauthorized, 401),

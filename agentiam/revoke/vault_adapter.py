@@ -5,8 +5,10 @@ a 404 on a list means "empty" only on a path that exists, so an unknown agent is
 "already revoked". Every step ends by reading the end state back: what another run revoked meanwhile counts as
 done, and a step is never claimed because a request merely returned.
 
-Every call is idempotent (reads, lists, disable, destroy, revoke), so each is retried once on a connection
-error; more would only delay the report in an emergency, and the orchestrator's deadline bounds the rest.
+Every call is idempotent (reads, lists, disable, destroy, revoke), so each is retried, at most twice, on a
+connection error or a storage transaction conflict (two runs revoking the same agent at once:
+docs/facts.md#vault-transaction-conflicts); the backoff adds at most 0.3 s, and the orchestrator's deadline bounds
+the rest.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from agentiam.client.vault import Backoff, VaultApi
 from agentiam.plan import names
 from agentiam.revoke import Outcome, Remaining, StepResult
 
-ADMIN_BACKOFF = Backoff(attempts=2, base=0.1, cap=0.5)
+ADMIN_BACKOFF = Backoff(attempts=3, base=0.1, cap=0.5)  # delays of at most 0.1 s, then 0.2 s
 # (connect, read) seconds per request: a hung Vault must cost seconds, not the minutes of a default socket.
 ADMIN_TIMEOUT = (3.0, 10.0)
 # OpenBao's database engine gives a user's password 5 s beyond its lease (path_creds_create.go, secret_creds.go).

@@ -5,13 +5,14 @@ from __future__ import annotations
 import http.server
 import random
 import threading
+from collections.abc import Iterator
 
 import hvac.exceptions
 import pytest
 
 from agentiam.client import LeaseExpired, LoginRefused, PermissionDenied, VaultSealed, VaultUnavailable
 from agentiam.client.errors import NotFound, RateLimited
-from agentiam.client.vault import Backoff, Login, VaultApi, _mapped
+from agentiam.client.vault import Backoff, Login, VaultApi, _mapped, _storage_conflict
 from agentiam.errors import ConfigError, ServerError
 from tests.servers import free_port
 
@@ -101,3 +102,68 @@ def test_a_redirect_loop_is_one_clear_error_naming_the_path_and_not_the_token() 
         thread.join()
     assert str(raised.value) == f"auth/token/lookup-self: bad answer from Vault at {address} (TooManyRedirects)"
     assert "SECRET" not in repr(raised.value) and slept == []
+
+
+class _Conflicting(http.server.BaseHTTPRequestHandler):
+    """Answers as OpenBao does to a storage transaction conflict `conflicts` times, then 200 with `{"data": {}}`."""
+
+    conflicts = 0
+    seen: list[str] = []
+
+    def _answer(self) -> None:
+        type(self).seen.append(self.command)
+        if type(self).conflicts > 0:
+            type(self).conflicts -= 1
+            body, status = b'{"errors":["list failed: transaction commit failed"]}', 500
+        else:
+            body, status = b'{"data":{"keys":["a"]}}', 200
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_LIST = _answer  # noqa: N815 - http.server's naming
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def conflicting() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Conflicting)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_storage_transaction_conflict_is_resent_for_idempotent_calls_only(conflicting: str) -> None:
+    slept: list[float] = []
+    api = VaultApi(conflicting, backoff=Backoff(attempts=3, base=0.1, cap=1.0), sleep=slept.append)
+    _Conflicting.conflicts, _Conflicting.seen = 2, []
+
+    answer = api.call("LIST", "auth/approle/role/r/secret-id", token="t", idempotent=True)
+
+    assert answer == {"data": {"keys": ["a"]}} and _Conflicting.seen == ["LIST"] * 3 and len(slept) == 2
+
+    _Conflicting.conflicts, _Conflicting.seen, slept[:] = 5, [], []
+    with pytest.raises(VaultUnavailable, match="transaction commit failed"):  # attempts spent: the error says why
+        api.call("LIST", "auth/approle/role/r/secret-id", token="t", idempotent=True)
+    assert len(_Conflicting.seen) == 3
+
+    _Conflicting.conflicts, _Conflicting.seen, slept[:] = 1, [], []
+    with pytest.raises(VaultUnavailable, match="transaction commit failed"):
+        api.call("POST", "sys/wrapping/unwrap", token="t", idempotent=False)  # single-use: never resent
+    assert _Conflicting.seen == ["POST"] and slept == []
+
+
+def test_only_a_500_saying_transaction_commit_failed_is_a_storage_conflict() -> None:
+    assert _storage_conflict(hvac.exceptions.InternalServerError("x", errors=["get failed: transaction commit failed"]))
+    assert not _storage_conflict(hvac.exceptions.InternalServerError("boom", errors=["internal error"]))
+    assert not _storage_conflict(hvac.exceptions.InvalidRequest("x", errors=["transaction commit failed"]))
+    assert not _storage_conflict(hvac.exceptions.VaultDown("x", errors=["transaction commit failed"]))
