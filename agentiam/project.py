@@ -192,14 +192,16 @@ def validate(paths: Sequence[Path], stacks_dir: Path = DEFAULT_STACKS_DIR, today
     flat as the fleet grows; `Validation.specs` is then empty. With it, `jobs` > 1 parses and judges the files in
     that many worker processes (the fleet rules still run here, over the summaries they send back); findings
     and their order are the same."""
-    specs, findings, count = check_specs(paths, stacks_dir, today, environments, _whole if keep_specs else None, jobs)
+    keep = whole_spec if keep_specs else None
+    specs, findings, count = check_specs(paths, stacks_dir, today, environments, keep, jobs)
     return Validation(specs, findings, count)
 
 
 _Kept = TypeVar("_Kept", bound=ValidSpec)
 
 
-def _whole(loaded: LoadedSpec) -> LoadedSpec:
+def whole_spec(loaded: LoadedSpec) -> LoadedSpec:
+    """`check_specs`' `keep` that keeps each spec with its document (to locate findings on its fields)."""
     return loaded
 
 

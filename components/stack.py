@@ -79,9 +79,8 @@ def provision(plan: IdentityPlan, database_passwords: Mapping[str, pulumi.Input[
 
     Cert roles trust `plan.platform.agent_ca.pem`: the bytes reviewed and fingerprinted, never the file re-read.
     What survives a garbage collection from here on is frozen out of later ones (`freeze_survivors`)."""
-    gc.collect()  # once, before the first freeze: cyclic garbage of the plan's compilation is freed, not frozen
-    gc.freeze()
     freeze_survivors()
+    gc.collect()  # once: the plan's cyclic garbage is freed, everything alive frozen by the hook
     outputs: dict[str, Any] = {"environment": plan.environment, "shared_resources": plan.shared_resources}
     provider = vault_provider(plan)
     # Every component's Vault children use it (a component passes `providers` down to its children).

@@ -245,21 +245,18 @@ class VaultApi:
                 # A TLS failure is configuration (CA, certificate), not a blip: retrying cannot help.
                 raise VaultUnavailable(path, f"TLS handshake with {self.address} failed: {_reason(exc)}") from exc
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                delay = next(delays, None)
-                if delay is not None and deadline is not None:
-                    delay = min(delay, deadline - time.monotonic())
-                if delay is None or delay < 0:
+                delay = _next_delay(delays, deadline)
+                if delay is None:
                     raise _unreachable(self.address, path, exc, kwargs["timeout"]) from exc
                 log.debug("retrying %s %s in %.2fs after %s", method, path, delay, type(exc).__name__)
                 self._sleep(delay)
                 continue
             except hvac.exceptions.VaultError as exc:
-                delay = next(delays, None) if _storage_conflict(exc) else None
-                if delay is not None and deadline is not None:
-                    delay = min(delay, deadline - time.monotonic())
-                if delay is None or delay < 0:
+                # A storage transaction conflict stored nothing (the transaction was refused whole): resent, like a
+                # dropped connection; any other answer is final.
+                delay = _next_delay(delays, deadline) if _storage_conflict(exc) else None
+                if delay is None:
                     raise _mapped(exc, path, login=login, lease=lease) from exc
-                # Nothing was applied (the transaction was refused whole): resent, like a dropped connection.
                 log.debug("retrying %s %s in %.2fs after a storage transaction conflict", method, path, delay)
                 self._sleep(delay)
                 continue
@@ -278,6 +275,14 @@ class VaultApi:
         if left <= 0:
             raise VaultTimeout(path, f"no answer from Vault at {self.address} before the call's deadline")
         return min(self._connect_timeout, left), min(self._read_timeout, left)
+
+
+def _next_delay(delays: Iterator[float], deadline: float | None) -> float | None:
+    """The backoff before the next attempt, cut to what the deadline leaves; None when no attempt is left."""
+    delay = next(delays, None)
+    if delay is not None and deadline is not None:
+        delay = min(delay, deadline - time.monotonic())
+    return None if delay is None or delay < 0 else delay
 
 
 def _unreachable(address: str, path: str, exc: Exception, timeouts: tuple[float, float]) -> VaultUnavailable:

@@ -178,11 +178,7 @@ def environment_plans(specs_dir: Path, stacks_dir: Path, environments: Iterable[
 def environment_plans_located(specs_dir: Path, stacks_dir: Path, environments: Iterable[str] | None,
                               today: dt.date) -> Compiled[LoadedSpec]:
     """`environment_plans` keeping each spec's document, for callers that report findings on spec fields."""
-    return _compiled(specs_dir, stacks_dir, environments, today, _located)
-
-
-def _located(loaded: LoadedSpec) -> LoadedSpec:
-    return loaded
+    return _compiled(specs_dir, stacks_dir, environments, today, project.whole_spec)
 
 
 def _compiled(specs_dir: Path, stacks_dir: Path, environments: Iterable[str] | None, today: dt.date,
