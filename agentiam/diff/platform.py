@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from agentiam.diff import risk
 from agentiam.diff.gitsource import GitRepo
 from agentiam.diff.model import Change, Direction, Op, RiskLabel, System
-from agentiam.environment.model import EnvironmentConfig
+from agentiam.environment.model import EnvironmentConfig, Quotas
 from agentiam.inputs.references import Certificate, ReferencedFile
 from agentiam.iam import catalogue
 from agentiam.plan.boundary import ACCOUNTS_SID, CEILING_SID
@@ -401,17 +401,11 @@ def new_environment_changes(config: EnvironmentConfig, plan: PlatformPlan) -> li
 
 
 def _guardrail_changes(old: EnvironmentConfig, new: EnvironmentConfig) -> list[Change]:
-    """The stack config's own guardrail limits: loosening one is a widening for every later spec."""
+    """The stack config's own guardrail limits, and the account quotas AGT048 counts against: loosening one is a
+    widening for every later spec (a quota declared higher than AWS granted fails `pulumi up` part-way)."""
     was, now = old.guardrails, new.guardrails
-    changes: list[Change] = []
-    for attr in ("max_expiry_days", "max_rate_per_second"):
-        a, b = getattr(was, attr), getattr(now, attr)
-        if a != b:
-            looser = b > a
-            changes.append(Change(System.ENVIRONMENT, Op.LOOSENED if looser else Op.TIGHTENED, f"guardrails.{attr}",
-                                  Direction.WIDER if looser else Direction.NARROWER, before=f"{a:g}", after=f"{b:g}",
-                                  risks=(risk.GUARDRAIL_LOOSENED.label("medium", f"{attr} {a:g} -> {b:g}"),)
-                                  if looser else ()))
+    changes = _limit_changes("guardrails", was, now, ("max_expiry_days", "max_rate_per_second"))
+    changes += _limit_changes("quotas", old.quotas, new.quotas, tuple(Quotas.model_fields), _QUOTA_HEADROOM_SHRINKS)
     for domain in sorted(set(was.internal_domains) - set(now.internal_domains)):
         changes.append(Change(System.ENVIRONMENT, Op.REMOVED, f"guardrails.internal_domains {domain}", Direction.WIDER,
                               risks=(risk.GUARDRAIL_LOOSENED.label("medium", f"other environments' agents may "
@@ -419,6 +413,25 @@ def _guardrail_changes(old: EnvironmentConfig, new: EnvironmentConfig) -> list[C
     for domain in sorted(set(now.internal_domains) - set(was.internal_domains)):
         changes.append(Change(System.ENVIRONMENT, Op.ADDED, f"guardrails.internal_domains {domain}",
                               Direction.NARROWER))
+    return changes
+
+
+# Quota fields that count what else the account holds: declaring fewer leaves more room for agents.
+_QUOTA_HEADROOM_SHRINKS = ("iam_roles_outside_agentiam", "iam_customer_managed_policies_outside_agentiam")
+
+
+def _limit_changes(prefix: str, was: Any, now: Any, attrs: tuple[str, ...],
+                   looser_when_lower: tuple[str, ...] = ()) -> list[Change]:
+    """Changes of numeric limits `prefix.<attr>`: a higher value is looser, except for `looser_when_lower`."""
+    changes: list[Change] = []
+    for attr in attrs:
+        a, b = getattr(was, attr), getattr(now, attr)
+        if a != b:
+            looser = (b > a) != (attr in looser_when_lower)
+            changes.append(Change(System.ENVIRONMENT, Op.LOOSENED if looser else Op.TIGHTENED, f"{prefix}.{attr}",
+                                  Direction.WIDER if looser else Direction.NARROWER, before=f"{a:g}", after=f"{b:g}",
+                                  risks=(risk.GUARDRAIL_LOOSENED.label("medium", f"{attr} {a:g} -> {b:g}"),)
+                                  if looser else ()))
     return changes
 
 

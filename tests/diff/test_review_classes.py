@@ -235,6 +235,27 @@ def test_a_stack_config_loosening_its_guardrails_is_a_labelled_widening(spec_rep
     assert all(c.direction is Direction.WIDER and labels(c) == {"guardrail-loosened"} for c in loosened.values())
 
 
+def test_a_stack_config_declaring_more_quota_room_is_a_labelled_widening(spec_repo: SpecRepo) -> None:
+    # AGT048 counts the fleet against these: a higher quota, or fewer roles declared outside agentiam, lets more in.
+    spec_repo.edit("stacks/Pulumi.prod.yaml", "    guardrails:", "    quotas:\n      iam_roles: 5000\n"
+                   "      iam_customer_managed_policies: 1000\n    guardrails:")
+    spec_repo.commit("more room in prod's account", tag="quota")
+    spec_repo.edit("stacks/Pulumi.prod.yaml", "      iam_roles: 5000\n",
+                   "      iam_roles: 5000\n      iam_roles_outside_agentiam: 10\n")
+    spec_repo.commit("other roles counted")
+    (prod,) = [e for e in spec_repo.diff(base="HEAD~2", head="quota").environments if e.environment == "prod"]
+    quotas = {c.subject: c for c in prod.changes if c.subject.startswith("quotas.")}
+    assert set(quotas) == {"quotas.iam_roles", "quotas.iam_customer_managed_policies"}
+    assert quotas["quotas.iam_roles"].direction is Direction.WIDER
+    assert labels(quotas["quotas.iam_roles"]) == {"guardrail-loosened"}
+    assert (quotas["quotas.iam_roles"].before, quotas["quotas.iam_roles"].after) == ("1000", "5000")
+    assert quotas["quotas.iam_customer_managed_policies"].direction is Direction.NARROWER  # 1,500 -> 1,000
+    assert not labels(quotas["quotas.iam_customer_managed_policies"])
+    (outside,) = [c for e in spec_repo.diff(base="quota").environments for c in e.changes
+                  if c.subject == "quotas.iam_roles_outside_agentiam"]
+    assert outside.direction is Direction.NARROWER and not labels(outside)  # 0 -> 10: less room
+
+
 def test_the_diff_judges_a_shared_path_against_its_unchanged_owner(spec_repo: SpecRepo) -> None:
     """The owner's spec is not part of the change: the diff still finds it, so a correct share is no violation and
     a missing one is."""
