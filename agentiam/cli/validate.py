@@ -14,6 +14,12 @@ from agentiam.cli.common import exit_code, format_option, handle_user_errors, st
 from agentiam.render import findings as render_findings
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the OS has one, as on Linux; else every CPU)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 @click.command(epilog="""\b
 Examples:
   agentiam validate                          # every spec under agent_specs/
@@ -34,7 +40,7 @@ Examples:
 def validate(paths: tuple[Path, ...], fmt: str, jobs: int, today: dt.date | None, stacks_dir: Path) -> None:
     """Validate agent specs: schema, guardrails, environment facts. Exit 0 ok, 1 violations, 2 unreadable input."""
     # One worker per usable CPU measured fastest on 2 CPUs, even loaded by other jobs (docs/benchmarks.md).
-    workers = jobs or len(os.sched_getaffinity(0))
+    workers = jobs or _usable_cpus()
     result = project.validate(list(paths) or [project.DEFAULT_SPECS_DIR], stacks_dir, today, keep_specs=False,
                               jobs=workers)
     click.echo(render_findings.render(fmt, result.findings, result.files_checked), nl=False)

@@ -35,8 +35,7 @@ OBJECTS: dict[type[BaseModel], str | None] = {
     model.RateLimitPlan: "rate-limit quotas", model.KvSharePlan: "KV shares", model.BoundaryPlan: "boundaries",
     model.DatabaseConnectionPlan: "database connections", model.MountPlan: "mounts",
     model.AuditPlan: "audit devices", model.LogRoutingPlan: "log routings", model.AgentCaPlan: "agent CAs",
-    model.CertificatePlan: "CA certificates", model.VaultServerPlan: None, model.DeployPlan: None,
-    model.ExpectedMountPlan: None,
+    model.CertificatePlan: "CA certificates",
     model.VaultPlan: None, model.EgressPlan: None, model.AgentPlan: None, model.PlatformPlan: None,
     model.EgressAllowListPlan: None,  # a rule group only where it is enforced: counted in `object_counts`
     # Facts and settings, not resources: the server the plan targets, mounts it expects to exist, the token size.
