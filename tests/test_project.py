@@ -168,10 +168,11 @@ def test_overlapping_paths_read_each_spec_once_and_one_folder_reads_each_once(tm
     specs = tmp_path / "agent_specs"
     shutil.copytree(ROOT / "agent_specs", specs)
     every = sorted(specs.rglob("*.y*ml"))
-    one = project.validate([specs], ROOT / "stacks")
+    today = dt.date(2026, 12, 1)  # every bundled spec valid
+    one = project.validate([specs], ROOT / "stacks", today)
     billing = specs / "billing"
     overlapping = project.validate([specs, billing, billing / "invoice-reader.yaml", specs / "." / "billing"],
-                                   ROOT / "stacks")
+                                   ROOT / "stacks", today)
 
     assert one.files_checked == len(every) > 1
     assert overlapping.files_checked == len(every)  # the folder, its sub-folder and a file in it: each spec once
@@ -188,12 +189,13 @@ def test_check_specs_keeps_what_keep_makes_and_drops_files_with_errors_unless_to
     text = expired.read_text()
     expires = next(line for line in text.splitlines() if line.startswith("expires:"))
     expired.write_text(text.replace(expires, "expires: 2020-01-01"))
-    stacks = ROOT / "stacks"
+    stacks, today = ROOT / "stacks", dt.date(2026, 12, 1)  # every other bundled spec valid
 
-    lean, findings, count = project.check_specs([specs], stacks, None, None, LoadedSpec.without_document)
-    tolerated, _, _ = project.check_specs([specs], stacks, None, None, LoadedSpec.without_document,
+    lean, findings, count = project.check_specs([specs], stacks, today, None, LoadedSpec.without_document)
+    tolerated, _, _ = project.check_specs([specs], stacks, today, None, LoadedSpec.without_document,
                                           tolerated=frozenset({NOT_EXPIRED.id}))
-    whole = project.validate([specs], stacks)
+    whole = project.validate([specs], stacks, today)
+    assert len(whole.specs) == count - 1 > 1  # the expired one aside, every spec is kept
 
     assert [f.rule_id for f in findings if f.file == str(expired)] == [NOT_EXPIRED.id]
     assert all(type(s) is ValidSpec and not hasattr(s, "document") for s in lean)  # the documents are not kept

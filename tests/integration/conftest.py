@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -105,15 +107,25 @@ def world_factory(openbao_tls: servers.OpenBaoServer, postgres: servers.Postgres
 
     `database_port=`: Vault reaches PostgreSQL there (a fault proxy) instead of directly.
     """
+    with worlds_on(openbao_tls, postgres, tmp_path_factory) as make:
+        yield make
+
+
+@contextlib.contextmanager
+def worlds_on(server: servers.OpenBaoServer, postgres: servers.PostgresServer,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., World]]:
+    """`world_factory`'s maker on a given OpenBao (a module that counts what the whole server holds has its own)."""
     clients: list[hvac.Client] = []
 
     def make(specs: dict[str, str], *, database_port: int | None = None) -> World:
-        client = hvac.Client(url=openbao_tls.address, token=openbao_tls.root_token,
-                             verify=str(openbao_tls.ca_cert_path), timeout=10)
+        client = hvac.Client(url=server.address, token=server.root_token, verify=str(server.ca_cert_path),
+                             timeout=10)
         clients.append(client)
-        return build_world(tmp_path_factory.mktemp("world"), openbao_tls, postgres, client, specs,
+        return build_world(tmp_path_factory.mktemp("world"), server, postgres, client, specs,
                            database_port=database_port)
 
-    yield make
-    for client in clients:
-        client.adapter.close()
+    try:
+        yield make
+    finally:
+        for client in clients:
+            client.adapter.close()

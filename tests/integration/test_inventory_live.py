@@ -6,7 +6,8 @@ Worlds are provisioned from the real Pulumi program (`world_factory`: Vault side
 side through `tests/aws_apply.py`). OpenBao from PyPI has no AWS secrets engine (docs/facts.md#machines): a KV
 version 1 mount at the engine's path serves each captured engine role as the engine's `GET <mount>/roles/<name>`
 would, so the comparison is exercised (the engine itself is not). Each test module gets its own moto server: IAM
-users are account-wide, and a planted one must not reach the fleet that is in sync.
+users are account-wide, and a planted one must not reach the fleet that is in sync. The module has its own OpenBao
+too: tokens are server-wide, and the scan counts every one (tokens other modules leave would be reported here).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tests import servers
 from tests.aws_apply import apply_aws
 from tests.docs import check_transcript
 from tests.integration.pki import TestCA
+from tests.integration.conftest import worlds_on
 from tests.integration.world import EXPIRES, World, reader_spec
 from tests.render.github_markdown import render
 from tests.vault_apply import AWS_SECRET_ROLE
@@ -55,6 +57,15 @@ S3_SPEC = textwrap.dedent(f"""\
 
 def s3_spec(name: str, status: str = "active") -> str:
     return S3_SPEC.replace("NAME", name).replace("STATUS", status)
+
+
+@pytest.fixture(scope="module")
+def world_factory(postgres: servers.PostgresServer, billing_table: str,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., World]]:
+    """Worlds on this module's own OpenBao (see the module's docstring), not the session's."""
+    with servers.run_openbao(tmp_path_factory.mktemp("openbao-inventory"), tls=True) as server, \
+            worlds_on(server, postgres, tmp_path_factory) as make:
+        yield make
 
 
 def provision_aws(world: World, moto: servers.MotoServer) -> None:
@@ -384,12 +395,12 @@ def test_the_text_report_names_each_finding_and_its_fix(
     result, _ = planted_scans["text"]
     # docs/inventory.md shows this run's report: `pytest tests/integration/test_inventory_live.py -s`
     print(result.stdout)
-    check_transcript("docs/inventory.md", "inventory-live-report", result.stdout)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert "4 undeclared, 8 long-lived, 5 drifted" in lines[0]
     assert sum(line.startswith("       fix: ") for line in lines) == 17
     assert lines[-1].startswith("result: findings: something is undeclared, long-lived or drifted (exit 1)")
+    check_transcript("docs/inventory.md", "inventory-live-report", result.stdout)  # only a run that passed
 
 
 def test_csv_and_markdown_reports_carry_every_finding(

@@ -23,6 +23,7 @@ from agentiam.migrate.legacy import Step
 from tests import servers
 from tests.audit.cloudtrail_records import access_key_call, json_lines
 from tests.faults import FaultProxy
+from tests.integration.test_migrate import _exists
 from tests.integration.world import World, reader_spec
 
 AGENT = "ledger-reader"
@@ -87,11 +88,7 @@ def _key_status(moto: servers.MotoServer, setup: Setup) -> str:
 
 
 def _token_exists(setup: Setup) -> bool:
-    try:
-        setup.world.client.auth.token.lookup_accessor(setup.accessor)
-        return True
-    except Exception:  # noqa: BLE001 - hvac's InvalidRequest for an accessor Vault no longer knows
-        return False
+    return _exists(setup.world, setup.accessor)  # only "Vault no longer knows it" counts as gone
 
 
 def _proxied(proxy: FaultProxy, url: str) -> str:
