@@ -21,7 +21,7 @@ from agentiam.plan.build import build_plan
 from agentiam.plan.model import IdentityPlan
 from agentiam.rules.fleet import FleetMember
 from agentiam.rules.registry import RuleRun, judge_spec
-from agentiam.spec.validate import LoadedSpec, PartialSpec, SpecReading, ValidSpec, read_spec_bytes
+from agentiam.spec.validate import LoadedSpec, SpecReading, ValidSpec, read_spec_bytes
 
 DEFAULT_SPECS_DIR = Path("agent_specs")
 DEFAULT_STACKS_DIR = Path("stacks")
@@ -61,7 +61,17 @@ def load_specs(paths: Sequence[Path], anchor: Path = Path(".")) -> tuple[list[Lo
     """Load every spec under `paths`; collect all findings instead of stopping at the first bad file.
 
     Returns the valid specs, the findings and the number of files checked."""
-    specs, _, findings, count = _read_specs(paths, anchor)
+    specs: list[LoadedSpec] = []
+    findings: list[Finding] = []
+    count = 0
+    for file, got in read_spec_files(paths, anchor):
+        count += 1
+        loaded, _, problems = _read_one(file, got)
+        findings.extend(problems)
+        if loaded is not None:
+            specs.append(loaded)
+    if len(paths) > 1:  # each folder is read in order; several arguments are merged (by path components)
+        specs.sort(key=_by_path)
     return specs, findings, count
 
 
@@ -70,25 +80,6 @@ def _read_one(file: str, got: bytes | Refused) -> SpecReading:
     if isinstance(got, Refused):
         return SpecReading(None, None, [file_finding(file, got)])
     return read_spec_bytes(file, got)
-
-
-def _read_specs(paths: Sequence[Path], anchor: Path) -> tuple[list[LoadedSpec], list[PartialSpec], list[Finding], int]:
-    """`load_specs`, plus what can be read of the specs with schema errors (for the guardrails, never the plan)."""
-    specs: list[LoadedSpec] = []
-    partial: list[PartialSpec] = []
-    findings: list[Finding] = []
-    count = 0
-    for file, got in read_spec_files(paths, anchor):
-        count += 1
-        loaded, part, problems = _read_one(file, got)
-        findings.extend(problems)
-        if loaded is not None:
-            specs.append(loaded)
-        elif part is not None:
-            partial.append(part)
-    if len(paths) > 1:  # each folder is read in order; several arguments are merged (by path components)
-        specs.sort(key=_by_path)
-    return specs, partial, findings, count
 
 
 def load_environments(stacks_dir: Path) -> dict[str, EnvironmentConfig]:

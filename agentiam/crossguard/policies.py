@@ -33,6 +33,7 @@ from agentiam.environment.model import EnvironmentConfig
 from agentiam.plan import names
 from agentiam.rules.credential_lifetimes import DAY
 from agentiam.spec.model import FunctionClass
+from agentiam.spec.types import format_duration
 
 PACK_NAME = "agentiam"
 # Vault's system-wide max lease TTL, what a role without its own max falls back to (docs/facts.md#vault-approle).
@@ -101,10 +102,6 @@ def _snake_props(props: Mapping[str, Any]) -> dict[str, Any]:
     return {snake(str(key)): value for key, value in props.items()}
 
 
-def _format(seconds: int) -> str:
-    return f"{seconds // 3600}h" if seconds % 3600 == 0 else f"{seconds}s"
-
-
 # --- Vault login roles -------------------------------------------------------------------------------------------
 
 def token_lifetime_problems(fields: Mapping[str, Any]) -> list[str]:
@@ -120,7 +117,7 @@ def token_lifetime_problems(fields: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{name} {fields[name]!r} is not a duration Vault reads the way this policy can check")
                 continue
             if seconds > DAY:
-                problems.append(f"{name} {_format(seconds)} exceeds the 24h cap")
+                problems.append(f"{name} {format_duration(seconds)} exceeds the 24h cap")
             values[base] = max(values.get(base, 0), seconds)
     if problems:
         return problems
@@ -129,7 +126,7 @@ def token_lifetime_problems(fields: Mapping[str, Any]) -> list[str]:
             problems.append("a periodic token (token_period) without token_explicit_max_ttl renews forever")
         elif values.get("max_ttl", 0) == 0:
             problems.append(f"no token_max_ttl or token_explicit_max_ttl: tokens live up to the mount's max lease "
-                            f"(Vault's default {_format(SYSTEM_MAX_TTL)})")
+                            f"(Vault's default {format_duration(SYSTEM_MAX_TTL)})")
     return problems
 
 
@@ -168,10 +165,10 @@ def database_lease_problems(fields: Mapping[str, Any]) -> list[str]:
         if seconds is None:
             problems.append(f"{name} {fields[name]!r} is not a duration Vault reads the way this policy can check")
         elif seconds > DAY:
-            problems.append(f"{name} {_format(seconds)} exceeds the 24h cap")
+            problems.append(f"{name} {format_duration(seconds)} exceeds the 24h cap")
     if not problems and vault_seconds(fields.get("max_ttl")) == 0:
         problems.append(f"no max_ttl: leases last up to the mount's max lease (Vault's default "
-                        f"{_format(SYSTEM_MAX_TTL)})")
+                        f"{format_duration(SYSTEM_MAX_TTL)})")
     return problems
 
 

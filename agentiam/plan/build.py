@@ -443,15 +443,15 @@ def egress_allow_list(in_env: Sequence[ValidSpec], env: EnvironmentConfig) -> Eg
     targets = sorted(hosts) or [NO_EGRESS_TARGET]
     return EgressAllowListPlan(
         enforcement=env.egress.enforcement, rule_group_name=names.egress_rule_group_name(env.name),
-        capacity=env.egress.rule_group_capacity, capacity_needed=egress_capacity_needed(len(targets)),
+        capacity=env.egress.rule_group_capacity, capacity_needed=egress_capacity_needed(len(hosts)),
         target_types=list(EGRESS_TARGET_TYPES), rule_order=env.egress.rule_order, home_net=list(env.egress.home_net),
         hosts={host: sorted(agents) for host, agents in sorted(hosts.items())}, targets=targets)
 
 
-def egress_capacity_needed(targets: int) -> int:
-    """Capacity a domain list of `targets` names uses: one rule per name and target type, plus one per target type
-    (docs/facts.md#aws-network-firewall)."""
-    return (targets + 1) * len(EGRESS_TARGET_TYPES)
+def egress_capacity_needed(hosts: int) -> int:
+    """Capacity the allow-list of `hosts` distinct hosts uses: one rule per name (the hosts, or the one placeholder
+    when there is none) and target type, plus one per target type (docs/facts.md#aws-network-firewall)."""
+    return (max(hosts, 1) + 1) * len(EGRESS_TARGET_TYPES)
 
 
 def _platform(in_env: list[ValidSpec], env: EnvironmentConfig) -> PlatformPlan:

@@ -78,7 +78,7 @@ def _check_allow_list_capacity(rule: FleetRule, members: list[FleetMember],
         # The hosts `egress_allow_list` puts in the rule group: every active agent's (agentiam.plan.build).
         hosts = {host for m in in_env for env, active, named in m.egress if env == env_name and active
                  for host in named}
-        needed = egress_capacity_needed(len(hosts) or 1)  # no host: the one placeholder target
+        needed = egress_capacity_needed(len(hosts))
         if needed <= env.egress.rule_group_capacity:
             continue
         # Point at the spec that brings the most hosts here: the first place a reviewer can act.
